@@ -1,0 +1,323 @@
+// Package config reads and validates the grantwatch configuration file, the same
+// file for the command line and the Lambda function.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Zero values are replaced by the defaults in
+// [Config.ApplyDefaults]; see the README for the reference.
+type Config struct {
+	Accounts Accounts `yaml:"accounts"`
+	// Regions are the AWS regions audited in every account.
+	Regions []string `yaml:"regions"`
+	Models  Models   `yaml:"models"`
+	Role    Role     `yaml:"role"`
+	Limits  Limits   `yaml:"limits"`
+	// PendingGrace is how long an agreement may stay PENDING before it alerts.
+	PendingGrace Duration `yaml:"pending_grace"`
+}
+
+// Accounts says which accounts are audited.
+type Accounts struct {
+	// Static lists account ids audited whether or not Organizations is used.
+	Static        []string      `yaml:"static"`
+	Organizations Organizations `yaml:"organizations"`
+	// Exclude removes accounts from both sources.
+	Exclude []string `yaml:"exclude"`
+}
+
+// Organizations configures account discovery through AWS Organizations.
+type Organizations struct {
+	Enabled bool `yaml:"enabled"`
+	// OUs keeps only accounts below one of these OUs, nested OUs included.
+	OUs []string `yaml:"ous"`
+	// Tags keeps only accounts that carry every one of these tags.
+	Tags map[string]string `yaml:"tags"`
+}
+
+// Models says which models must be usable. The lists add up: an account must
+// have the global models, those of every OU above it and its own.
+type Models struct {
+	Required  []string            `yaml:"required"`
+	ByOU      map[string][]string `yaml:"by_ou"`
+	ByAccount map[string][]string `yaml:"by_account"`
+}
+
+// Role is the read-only audit role assumed in each account.
+type Role struct {
+	// Name is the role name; ARNTemplate wins when both are set.
+	Name string `yaml:"name"`
+	// ARNTemplate is a role ARN with {account} where the account id goes.
+	ARNTemplate     string   `yaml:"arn_template"`
+	ExternalID      string   `yaml:"external_id"`
+	SessionName     string   `yaml:"session_name"`
+	SessionDuration Duration `yaml:"session_duration"`
+}
+
+// Limits bound how hard the audit presses on AWS.
+type Limits struct {
+	// Concurrency is the most API calls in flight in the whole run.
+	Concurrency int `yaml:"concurrency"`
+	// PerAccountRegion is the most calls in flight for one account in one region,
+	// so that one throttled account cannot hold every slot.
+	PerAccountRegion int `yaml:"per_account_region"`
+	// MaxAttempts is the SDK's attempts per call, first try included.
+	MaxAttempts int `yaml:"max_attempts"`
+	// CallTimeout bounds one call, its retries included.
+	CallTimeout Duration `yaml:"call_timeout"`
+}
+
+// Defaults, documented in the README.
+const (
+	DefaultRoleName         = "GrantwatchAudit"
+	DefaultSessionName      = "grantwatch"
+	DefaultSessionDuration  = 15 * time.Minute
+	DefaultConcurrency      = 64
+	DefaultPerAccountRegion = 4
+	DefaultMaxAttempts      = 5
+	DefaultCallTimeout      = 30 * time.Second
+	DefaultPendingGrace     = 30 * time.Minute
+)
+
+// Duration is a time.Duration written as "90s", "15m" or "2h" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML accepts Go duration strings.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration such as \"15m\": %w", n.Line, err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: want a duration such as \"15m\", got %q", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration back as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Load reads, defaults and validates the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly (unknown keys are errors), applies defaults and validates.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config is empty")
+		}
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("parse yaml: more than one document; want exactly one")
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ApplyDefaults fills every unset field that has a default.
+func (c *Config) ApplyDefaults() {
+	if c.Role.Name == "" && c.Role.ARNTemplate == "" {
+		c.Role.Name = DefaultRoleName
+	}
+	if c.Role.SessionName == "" {
+		c.Role.SessionName = DefaultSessionName
+	}
+	if c.Role.SessionDuration == 0 {
+		c.Role.SessionDuration = Duration(DefaultSessionDuration)
+	}
+	if c.Limits.Concurrency == 0 {
+		c.Limits.Concurrency = DefaultConcurrency
+	}
+	if c.Limits.PerAccountRegion == 0 {
+		c.Limits.PerAccountRegion = DefaultPerAccountRegion
+	}
+	if c.Limits.MaxAttempts == 0 {
+		c.Limits.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Limits.CallTimeout == 0 {
+		c.Limits.CallTimeout = Duration(DefaultCallTimeout)
+	}
+	if c.PendingGrace == 0 {
+		c.PendingGrace = Duration(DefaultPendingGrace)
+	}
+}
+
+var (
+	accountIDPattern   = regexp.MustCompile(`^[0-9]{12}$`)
+	ouIDPattern        = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
+	roleNamePattern    = regexp.MustCompile(`^[\w+=,.@/-]{1,64}$`)
+	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	modelIDPattern     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:/-]{0,255}$`)
+)
+
+// Validate reports every problem found, each naming the field and the value.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+
+	if len(c.Accounts.Static) == 0 && !c.Accounts.Organizations.Enabled {
+		bad("accounts", "no accounts: list accounts.static or set accounts.organizations.enabled")
+	}
+	checkAccounts := func(field string, ids []string) {
+		seen := map[string]bool{}
+		for i, id := range ids {
+			switch {
+			case !accountIDPattern.MatchString(id):
+				bad(fmt.Sprintf("%s[%d]", field, i), "account id %q is not 12 digits", id)
+			case seen[id]:
+				bad(fmt.Sprintf("%s[%d]", field, i), "account id %q is listed twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	checkAccounts("accounts.static", c.Accounts.Static)
+	checkAccounts("accounts.exclude", c.Accounts.Exclude)
+	org := c.Accounts.Organizations
+	if !org.Enabled && (len(org.OUs) > 0 || len(org.Tags) > 0) {
+		bad("accounts.organizations", "ous or tags are set but enabled is false")
+	}
+	for i, ou := range org.OUs {
+		if !ouIDPattern.MatchString(ou) {
+			bad(fmt.Sprintf("accounts.organizations.ous[%d]", i), "%q is not an OU id like ou-ab12-cd34ef56", ou)
+		}
+	}
+	for k := range org.Tags {
+		if k == "" {
+			bad("accounts.organizations.tags", "empty tag key")
+		}
+	}
+
+	if len(c.Regions) == 0 {
+		bad("regions", "no regions: list at least one, such as us-east-1")
+	}
+	seenRegion := map[string]bool{}
+	for i, r := range c.Regions {
+		switch {
+		case !KnownRegion(r):
+			bad(fmt.Sprintf("regions[%d]", i), "unknown region %q", r)
+		case seenRegion[r]:
+			bad(fmt.Sprintf("regions[%d]", i), "region %q is listed twice", r)
+		}
+		seenRegion[r] = true
+	}
+
+	checkModels := func(field string, ids []string) {
+		if len(ids) == 0 {
+			bad(field, "empty model list")
+		}
+		for i, m := range ids {
+			if !modelIDPattern.MatchString(m) {
+				bad(fmt.Sprintf("%s[%d]", field, i), "%q is not a model id such as anthropic.claude-3-5-sonnet-20240620-v1:0", m)
+			}
+		}
+	}
+	if len(c.Models.Required) == 0 && len(c.Models.ByOU) == 0 && len(c.Models.ByAccount) == 0 {
+		bad("models.required", "empty model list: require at least one model")
+	}
+	if len(c.Models.Required) > 0 {
+		checkModels("models.required", c.Models.Required)
+	}
+	for _, ou := range sortedKeys(c.Models.ByOU) {
+		field := fmt.Sprintf("models.by_ou[%s]", ou)
+		if !ouIDPattern.MatchString(ou) {
+			bad(field, "%q is not an OU id like ou-ab12-cd34ef56", ou)
+		}
+		checkModels(field, c.Models.ByOU[ou])
+	}
+	for _, id := range sortedKeys(c.Models.ByAccount) {
+		field := fmt.Sprintf("models.by_account[%s]", id)
+		if !accountIDPattern.MatchString(id) {
+			bad(field, "account id %q is not 12 digits", id)
+		}
+		checkModels(field, c.Models.ByAccount[id])
+	}
+
+	r := c.Role
+	switch {
+	case r.ARNTemplate != "":
+		if !strings.Contains(r.ARNTemplate, "{account}") {
+			bad("role.arn_template", "%q has no {account} placeholder", r.ARNTemplate)
+		} else if !strings.HasPrefix(r.ARNTemplate, "arn:") || !strings.Contains(r.ARNTemplate, ":role/") {
+			bad("role.arn_template", "%q is not a role ARN such as arn:aws:iam::{account}:role/GrantwatchAudit", r.ARNTemplate)
+		}
+	case !roleNamePattern.MatchString(r.Name):
+		bad("role.name", "%q is not an IAM role name", r.Name)
+	}
+	if !sessionNamePattern.MatchString(r.SessionName) {
+		bad("role.session_name", "%q is not a valid session name (2-64 of letters, digits and +=,.@-)", r.SessionName)
+	}
+	if d := r.SessionDuration.Std(); d < 15*time.Minute || d > 12*time.Hour {
+		bad("role.session_duration", "%s is outside what STS accepts (15m to 12h)", d)
+	}
+
+	l := c.Limits
+	positive := func(field string, v int) {
+		if v <= 0 {
+			bad(field, "%d must be a positive number", v)
+		}
+	}
+	positive("limits.concurrency", l.Concurrency)
+	positive("limits.per_account_region", l.PerAccountRegion)
+	positive("limits.max_attempts", l.MaxAttempts)
+	if l.CallTimeout <= 0 {
+		bad("limits.call_timeout", "%s must be positive", l.CallTimeout.Std())
+	}
+	if c.PendingGrace < 0 {
+		bad("pending_grace", "%s must not be negative", c.PendingGrace.Std())
+	}
+	return errors.Join(errs...)
+}
+
+// RoleARN returns the audit role ARN for account.
+func (c *Config) RoleARN(account string) string {
+	if c.Role.ARNTemplate != "" {
+		return strings.ReplaceAll(c.Role.ARNTemplate, "{account}", account)
+	}
+	return "arn:aws:iam::" + account + ":role/" + strings.TrimPrefix(c.Role.Name, "/")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

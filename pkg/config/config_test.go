@@ -1,0 +1,171 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+accounts:
+  static: ["111111111111"]
+regions: [us-east-1]
+models:
+  required: [anthropic.claude-3-5-sonnet-20240620-v1:0]
+`
+
+func TestParseAppliesDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"role name", c.Role.Name, DefaultRoleName},
+		{"session name", c.Role.SessionName, DefaultSessionName},
+		{"session duration", c.Role.SessionDuration.Std(), DefaultSessionDuration},
+		{"concurrency", c.Limits.Concurrency, DefaultConcurrency},
+		{"per account region", c.Limits.PerAccountRegion, DefaultPerAccountRegion},
+		{"max attempts", c.Limits.MaxAttempts, DefaultMaxAttempts},
+		{"call timeout", c.Limits.CallTimeout.Std(), DefaultCallTimeout},
+		{"pending grace", c.PendingGrace.Std(), DefaultPendingGrace},
+		{"role arn", c.RoleARN("111111111111"), "arn:aws:iam::111111111111:role/GrantwatchAudit"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v; want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	c, err := Parse([]byte(`
+accounts:
+  static: ["111111111111"]
+  organizations:
+    enabled: true
+    ous: [ou-ab12-cd34ef56]
+    tags: {env: prod}
+  exclude: ["222222222222"]
+regions: [us-east-1, eu-central-1]
+models:
+  required: [amazon.nova-pro-v1:0]
+  by_ou:
+    ou-ab12-cd34ef56: [meta.llama3-8b-instruct-v1:0]
+  by_account:
+    "111111111111": [anthropic.claude-3-haiku-20240307-v1:0]
+role:
+  arn_template: arn:aws:iam::{account}:role/audit/Grantwatch
+  external_id: s3cret
+  session_name: gw-audit
+  session_duration: 1h
+limits:
+  concurrency: 10
+  per_account_region: 2
+  max_attempts: 3
+  call_timeout: 5s
+pending_grace: 45m
+`))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got, want := c.RoleARN("333333333333"), "arn:aws:iam::333333333333:role/audit/Grantwatch"; got != want {
+		t.Errorf("RoleARN: got %s; want %s", got, want)
+	}
+	if got, want := c.Role.SessionDuration.Std(), time.Hour; got != want {
+		t.Errorf("session duration: got %v; want %v", got, want)
+	}
+	if got, want := c.Limits.Concurrency, 10; got != want {
+		t.Errorf("concurrency: got %d; want %d", got, want)
+	}
+	if got, want := c.Accounts.Organizations.Tags["env"], "prod"; got != want {
+		t.Errorf("tag env: got %q; want %q", got, want)
+	}
+}
+
+// TestParseRejects has one case per validation rule; each error must name the
+// field and the offending value.
+func TestParseRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr []string
+	}{
+		{"empty file", ``, []string{"config is empty"}},
+		{"malformed yaml", "accounts: [", []string{"parse yaml"}},
+		{"two documents", minimal + "\n---\nregions: [us-east-1]\n", []string{"more than one document"}},
+		{"unknown key", minimal + "region: us-east-1\n", []string{"field region not found"}},
+		{"unknown nested key", minimal + "role: {nam: x}\n", []string{"field nam not found"}},
+		{"no accounts", "regions: [us-east-1]\nmodels: {required: [m1]}\n", []string{"accounts: no accounts"}},
+		{"short account id", strings.Replace(minimal, "111111111111", "11111", 1), []string{"accounts.static[0]", `"11111" is not 12 digits`}},
+		{"letters in account id", strings.Replace(minimal, "111111111111", "11111111111a", 1), []string{"accounts.static[0]", "11111111111a"}},
+		{"duplicate account", strings.Replace(minimal, `["111111111111"]`, `["111111111111", "111111111111"]`, 1), []string{"accounts.static[1]", "listed twice"}},
+		{"bad exclude id", strings.Replace(minimal, "accounts:\n", "accounts:\n  exclude: [\"12\"]\n", 1), []string{"accounts.exclude[0]", `"12"`}},
+		{"ous without organizations", strings.Replace(minimal, "accounts:\n", "accounts:\n  organizations: {ous: [ou-ab12-cd34ef56]}\n", 1), []string{"accounts.organizations", "enabled is false"}},
+		{"bad ou id", strings.Replace(minimal, "accounts:\n", "accounts:\n  organizations: {enabled: true, ous: [prod]}\n", 1), []string{"accounts.organizations.ous[0]", `"prod"`}},
+		{"no regions", strings.Replace(minimal, "regions: [us-east-1]", "regions: []", 1), []string{"regions: no regions"}},
+		{"unknown region", strings.Replace(minimal, "us-east-1", "us-east-9", 1), []string{"regions[0]", `unknown region "us-east-9"`}},
+		{"duplicate region", strings.Replace(minimal, "[us-east-1]", "[us-east-1, us-east-1]", 1), []string{"regions[1]", "listed twice"}},
+		{"no models", strings.Replace(minimal, "required: [anthropic.claude-3-5-sonnet-20240620-v1:0]", "required: []", 1), []string{"models.required", "empty model list"}},
+		{"blank model id", strings.Replace(minimal, "[anthropic.claude-3-5-sonnet-20240620-v1:0]", `[" "]`, 1), []string{"models.required[0]", `" "`}},
+		{"empty model list for an ou", minimal + "  by_ou: {ou-ab12-cd34ef56: []}\n", []string{"models.by_ou[ou-ab12-cd34ef56]", "empty model list"}},
+		{"empty model list for an account", strings.Replace(minimal, "models:\n", "models:\n  by_account: {\"111111111111\": []}\n", 1), []string{"models.by_account[111111111111]", "empty model list"}},
+		{"by_ou key not an ou", strings.Replace(minimal, "models:\n", "models:\n  by_ou: {prod: [m1]}\n", 1), []string{"models.by_ou[prod]", `"prod"`}},
+		{"by_account key not an account", strings.Replace(minimal, "models:\n", "models:\n  by_account: {\"12\": [m1]}\n", 1), []string{"models.by_account[12]", "not 12 digits"}},
+		{"template without account", minimal + "role: {arn_template: \"arn:aws:iam::111111111111:role/X\"}\n", []string{"role.arn_template", "no {account} placeholder"}},
+		{"template not an arn", minimal + "role: {arn_template: \"GrantwatchAudit-{account}\"}\n", []string{"role.arn_template", "is not a role ARN"}},
+		{"bad role name", minimal + "role: {name: \"a b\"}\n", []string{"role.name", `"a b"`}},
+		{"bad session name", minimal + "role: {session_name: \"a b\"}\n", []string{"role.session_name", `"a b"`}},
+		{"short session", minimal + "role: {session_duration: 1m}\n", []string{"role.session_duration", "1m0s"}},
+		{"bad duration", minimal + "role: {session_duration: soon}\n", []string{"want a duration", `"soon"`}},
+		{"zero concurrency is default, negative is not", minimal + "limits: {concurrency: -1}\n", []string{"limits.concurrency", "-1 must be a positive number"}},
+		{"negative per account region", minimal + "limits: {per_account_region: -2}\n", []string{"limits.per_account_region", "-2"}},
+		{"negative attempts", minimal + "limits: {max_attempts: -1}\n", []string{"limits.max_attempts", "-1"}},
+		{"negative call timeout", minimal + "limits: {call_timeout: -5s}\n", []string{"limits.call_timeout", "-5s"}},
+		{"negative grace", minimal + "pending_grace: -1m\n", []string{"pending_grace", "-1m0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse: got no error; want one containing %q", tt.wantErr)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Parse error: got %q; want it to contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.yaml")
+	if err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
+		t.Errorf("Load missing file: got %v; want an error naming the file", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("accounts: {static: [\"123456789012\"]}\nregions: [eu-west-1]\nmodels: {by_ou: {ou-ab12-cd34ef56: [x]}}\n"))
+	f.Add([]byte("limits: {concurrency: -1}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err != nil {
+			if c != nil {
+				t.Fatalf("Parse returned a config with error %v", err)
+			}
+			return
+		}
+		// Whatever Parse accepts must be valid and have its defaults set.
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted config fails Validate: %v", err)
+		}
+		if c.Limits.Concurrency <= 0 || c.Role.SessionName == "" {
+			t.Fatalf("accepted config lacks defaults: %+v", c)
+		}
+	})
+}

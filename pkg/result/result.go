@@ -1,0 +1,109 @@
+// Package result holds what one audit check found: a status, the signal that
+// decided it (the cause) and what a person should do about it.
+package result
+
+import "time"
+
+// Status is the verdict of one (account, region, model) check.
+type Status string
+
+// The statuses, exactly as they appear in output, history and alerts.
+const (
+	Enabled          Status = "ENABLED"
+	Pending          Status = "PENDING"
+	AgreementMissing Status = "AGREEMENT_MISSING"
+	AgreementFailed  Status = "AGREEMENT_FAILED"
+	NotAuthorized    Status = "NOT_AUTHORIZED"
+	NotEntitled      Status = "NOT_ENTITLED"
+	NotInRegion      Status = "NOT_IN_REGION"
+	Legacy           Status = "LEGACY"
+	UnknownModel     Status = "UNKNOWN_MODEL"
+	// AuditError means grantwatch could not check; it says nothing about the model.
+	AuditError Status = "AUDIT_ERROR"
+)
+
+// Statuses lists every status in the order reports show them.
+var Statuses = []Status{
+	Enabled, Pending, AgreementMissing, AgreementFailed, NotAuthorized,
+	NotEntitled, NotInRegion, Legacy, UnknownModel, AuditError,
+}
+
+// Usable reports whether an application can call the model as far as the audit can tell.
+func (s Status) Usable() bool { return s == Enabled }
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	for _, k := range Statuses {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Result is the outcome of checking one required model in one account and region.
+type Result struct {
+	Account     string `json:"account"`
+	Region      string `json:"region"`
+	Model       string `json:"model"`
+	Status      Status `json:"status"`
+	Cause       string `json:"cause"`
+	Remediation string `json:"remediation"`
+}
+
+// Less orders results by account, region, then model: the stable order of every report.
+func Less(a, b Result) bool {
+	if a.Account != b.Account {
+		return a.Account < b.Account
+	}
+	if a.Region != b.Region {
+		return a.Region < b.Region
+	}
+	return a.Model < b.Model
+}
+
+// Compare is Less as a three-way comparison, for slices.SortFunc.
+func Compare(a, b Result) int {
+	switch {
+	case Less(a, b):
+		return -1
+	case Less(b, a):
+		return 1
+	}
+	return 0
+}
+
+// Summary describes one audit run.
+type Summary struct {
+	RunID      string         `json:"run_id"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+	DurationMS int64          `json:"duration_ms"`
+	Accounts   int            `json:"accounts"`
+	Regions    int            `json:"regions"`
+	Planned    int            `json:"checks_planned"`
+	Checked    int            `json:"checks_done"`
+	Counts     map[Status]int `json:"counts"`
+	NotUsable  int            `json:"not_usable"`
+	AuditErrs  int            `json:"audit_errors"`
+	// Incomplete is set when the deadline ended the run before every check was done.
+	Incomplete bool `json:"incomplete"`
+	// Errors are failures outside any single check, such as account discovery.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Summarize fills the counts of s from results.
+func (s *Summary) Summarize(results []Result) {
+	s.Counts = make(map[Status]int, len(Statuses))
+	s.Checked = len(results)
+	s.NotUsable, s.AuditErrs = 0, 0
+	for _, r := range results {
+		s.Counts[r.Status]++
+		switch {
+		case r.Status == AuditError:
+			s.AuditErrs++
+		case !r.Status.Usable():
+			s.NotUsable++
+		}
+	}
+}

@@ -1,0 +1,328 @@
+package awssim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Scenario is a simulated organization: its tree, accounts, the Bedrock model
+// catalog per region, each account's model states, and how the service behaves
+// (latency, throttling, faults, pagination).
+type Scenario struct {
+	Organization Organization `yaml:"organization"`
+	// Auditor is the principal whose long-term keys grantwatch signs with.
+	Auditor Principal `yaml:"auditor"`
+	// Role is the audit role every account has unless it says otherwise.
+	Role RoleSpec `yaml:"role"`
+	// Catalog lists the foundation models and the regions that offer them.
+	Catalog    []CatalogModel   `yaml:"catalog"`
+	Accounts   []Account        `yaml:"accounts"`
+	Latency    Latency          `yaml:"latency"`
+	Throttling []Rule           `yaml:"throttling"`
+	Faults     []Rule           `yaml:"faults"`
+	Pagination Pagination       `yaml:"pagination"`
+	Defaults   ModelState       `yaml:"defaults"`
+	byRegion   map[string][]int // catalog indexes offered per region, filled by prepare
+}
+
+// Organization is the tree of OUs; accounts name their parent.
+type Organization struct {
+	ID                string `yaml:"id"`
+	ManagementAccount string `yaml:"management_account"`
+	Root              string `yaml:"root"`
+	OUs               []OU   `yaml:"ous"`
+}
+
+// OU is an organizational unit with the OUs nested in it.
+type OU struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	OUs  []OU   `yaml:"ous"`
+}
+
+// Principal is a caller with long-term keys.
+type Principal struct {
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	Account         string `yaml:"account"`
+	ARN             string `yaml:"arn"`
+}
+
+// RoleSpec is the audit role's name, the ExternalId its trust policy requires
+// (empty: none) and its maximum session duration.
+type RoleSpec struct {
+	Name               string   `yaml:"name"`
+	ExternalID         string   `yaml:"external_id"`
+	MaxSessionDuration Duration `yaml:"max_session_duration"`
+}
+
+// CatalogModel is one foundation model.
+type CatalogModel struct {
+	ID        string   `yaml:"id"`
+	Name      string   `yaml:"name"`
+	Provider  string   `yaml:"provider"`
+	Lifecycle string   `yaml:"lifecycle"` // ACTIVE (default) or LEGACY
+	Regions   []string `yaml:"regions"`
+}
+
+// Account is a member account and what Bedrock says about it.
+type Account struct {
+	ID     string            `yaml:"id"`
+	Name   string            `yaml:"name"`
+	Email  string            `yaml:"email"`
+	Parent string            `yaml:"parent"` // an OU id; empty means the root
+	State  string            `yaml:"state"`  // ACTIVE (default), SUSPENDED, PENDING_CLOSURE, CLOSED
+	Tags   map[string]string `yaml:"tags"`
+	// Role is "" (the audit role exists and trusts the auditor), "deny" (its
+	// trust policy does not) or "missing" (no such role).
+	Role string `yaml:"role"`
+	// DenyRegions are regions where an SCP denies every Bedrock call.
+	DenyRegions []string `yaml:"deny_regions"`
+	// Models overrides model states in every region; Regions per region.
+	Models  map[string]ModelState   `yaml:"models"`
+	Regions map[string]RegionStates `yaml:"regions"`
+}
+
+// RegionStates overrides model states in one region.
+type RegionStates struct {
+	Models map[string]ModelState `yaml:"models"`
+}
+
+// ModelState is what GetFoundationModelAvailability reports; empty fields
+// inherit (account region, account, scenario defaults, then all positive).
+type ModelState struct {
+	Agreement      string `yaml:"agreement"` // AVAILABLE, PENDING, NOT_AVAILABLE, ERROR
+	AgreementError string `yaml:"agreement_error"`
+	Authorization  string `yaml:"authorization"` // AUTHORIZED, NOT_AUTHORIZED
+	Entitlement    string `yaml:"entitlement"`   // AVAILABLE, NOT_AVAILABLE
+}
+
+// Latency delays every answer: Fixed, or uniformly between Min and Max.
+// ByRegion overrides it for slow regions.
+type Latency struct {
+	Fixed    Duration           `yaml:"fixed"`
+	Min      Duration           `yaml:"min"`
+	Max      Duration           `yaml:"max"`
+	ByRegion map[string]Latency `yaml:"by_region"`
+}
+
+// Rule selects requests (empty fields match all) and applies with probability
+// Rate, or to the first Count matching requests when Count is set.
+type Rule struct {
+	Operation string  `yaml:"operation"`
+	Account   string  `yaml:"account"`
+	Region    string  `yaml:"region"`
+	Rate      float64 `yaml:"rate"`
+	Count     int64   `yaml:"count"`
+	// Status is the HTTP status a fault answers with (500, 502, 503, 504);
+	// unused for throttling.
+	Status int `yaml:"status"`
+}
+
+// Pagination sets the page size of paginated Organizations calls; with
+// EmptyPages every page with content is preceded by an empty one that only
+// carries a NextToken, as Organizations is allowed to do.
+type Pagination struct {
+	PageSize   int  `yaml:"page_size"`
+	EmptyPages bool `yaml:"empty_pages"`
+}
+
+// Duration is a time.Duration written as "100ms" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML accepts Go duration strings.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: want a duration such as \"100ms\", got %q", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// LoadScenario reads a scenario file.
+func LoadScenario(path string) (*Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	sc, err := ParseScenario(b)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	return sc, nil
+}
+
+// ParseScenario decodes a scenario strictly and validates it.
+func ParseScenario(b []byte) (*Scenario, error) {
+	var sc Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("scenario is empty")
+		}
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	if err := sc.prepare(); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+var (
+	accountID = regexp.MustCompile(`^[0-9]{12}$`)
+	enums     = map[string][]string{
+		"agreement":     {"AVAILABLE", "PENDING", "NOT_AVAILABLE", "ERROR"},
+		"authorization": {"AUTHORIZED", "NOT_AUTHORIZED"},
+		"entitlement":   {"AVAILABLE", "NOT_AVAILABLE"},
+		"state":         {"ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"},
+		"lifecycle":     {"ACTIVE", "LEGACY"},
+		"role":          {"deny", "missing"},
+	}
+)
+
+func oneOf(field, kind, v string) error {
+	if v == "" {
+		return nil
+	}
+	for _, ok := range enums[kind] {
+		if v == ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %q is not one of %v", field, v, enums[kind])
+}
+
+// prepare fills defaults, validates and indexes the scenario. New calls it too,
+// so a scenario built in Go gets the same checks as one read from YAML.
+func (sc *Scenario) prepare() error {
+	if sc.Organization.ID == "" {
+		sc.Organization.ID = "o-sim0000000"
+	}
+	if sc.Organization.Root == "" {
+		sc.Organization.Root = "r-sim0"
+	}
+	if sc.Organization.ManagementAccount == "" {
+		sc.Organization.ManagementAccount = "999999999999"
+	}
+	if sc.Auditor.AccessKeyID == "" {
+		sc.Auditor.AccessKeyID = "AKIAGRANTWATCHSIM000"
+	}
+	if sc.Auditor.SecretAccessKey == "" {
+		sc.Auditor.SecretAccessKey = "grantwatch-simulated-secret"
+	}
+	if sc.Auditor.Account == "" {
+		sc.Auditor.Account = sc.Organization.ManagementAccount
+	}
+	if sc.Auditor.ARN == "" {
+		sc.Auditor.ARN = "arn:aws:iam::" + sc.Auditor.Account + ":role/GrantwatchAuditor"
+	}
+	if sc.Role.Name == "" {
+		sc.Role.Name = "GrantwatchAudit"
+	}
+	if sc.Role.MaxSessionDuration == 0 {
+		sc.Role.MaxSessionDuration = Duration(time.Hour)
+	}
+	if sc.Pagination.PageSize == 0 {
+		sc.Pagination.PageSize = 20
+	}
+
+	var errs []error
+	ous := map[string]bool{}
+	var walk func(path string, list []OU)
+	walk = func(path string, list []OU) {
+		for i, ou := range list {
+			field := fmt.Sprintf("%s[%d]", path, i)
+			if ou.ID == "" || ous[ou.ID] {
+				errs = append(errs, fmt.Errorf("%s.id: %q is empty or repeated", field, ou.ID))
+			}
+			ous[ou.ID] = true
+			walk(field+".ous", ou.OUs)
+		}
+	}
+	walk("organization.ous", sc.Organization.OUs)
+	if !accountID.MatchString(sc.Organization.ManagementAccount) {
+		errs = append(errs, fmt.Errorf("organization.management_account: %q is not 12 digits", sc.Organization.ManagementAccount))
+	}
+
+	sc.byRegion = map[string][]int{}
+	seenModel := map[string]bool{}
+	for i, m := range sc.Catalog {
+		field := fmt.Sprintf("catalog[%d]", i)
+		if m.ID == "" || seenModel[m.ID] {
+			errs = append(errs, fmt.Errorf("%s.id: %q is empty or repeated", field, m.ID))
+		}
+		seenModel[m.ID] = true
+		errs = append(errs, oneOf(field+".lifecycle", "lifecycle", m.Lifecycle))
+		for _, r := range m.Regions {
+			sc.byRegion[r] = append(sc.byRegion[r], i)
+		}
+	}
+	errs = append(errs, sc.Defaults.validate("defaults"))
+
+	seenAccount := map[string]bool{}
+	for i, a := range sc.Accounts {
+		field := fmt.Sprintf("accounts[%d]", i)
+		if !accountID.MatchString(a.ID) || seenAccount[a.ID] {
+			errs = append(errs, fmt.Errorf("%s.id: %q is not 12 digits or is repeated", field, a.ID))
+		}
+		seenAccount[a.ID] = true
+		if a.Parent != "" && a.Parent != sc.Organization.Root && !ous[a.Parent] {
+			errs = append(errs, fmt.Errorf("%s.parent: no OU %q in organization.ous", field, a.Parent))
+		}
+		errs = append(errs, oneOf(field+".state", "state", a.State), oneOf(field+".role", "role", a.Role))
+		for id, st := range a.Models {
+			errs = append(errs, st.validate(fmt.Sprintf("%s.models[%s]", field, id)))
+		}
+		for r, rs := range a.Regions {
+			for id, st := range rs.Models {
+				errs = append(errs, st.validate(fmt.Sprintf("%s.regions[%s].models[%s]", field, r, id)))
+			}
+		}
+	}
+	for i, r := range append(sc.Throttling, sc.Faults...) {
+		if r.Rate < 0 || r.Rate > 1 {
+			errs = append(errs, fmt.Errorf("rule %d: rate %v is not between 0 and 1", i, r.Rate))
+		}
+	}
+	for i, f := range sc.Faults {
+		if f.Status < 500 || f.Status > 599 {
+			errs = append(errs, fmt.Errorf("faults[%d].status: %d is not a 5xx status", i, f.Status))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m ModelState) validate(field string) error {
+	return errors.Join(
+		oneOf(field+".agreement", "agreement", m.Agreement),
+		oneOf(field+".authorization", "authorization", m.Authorization),
+		oneOf(field+".entitlement", "entitlement", m.Entitlement),
+	)
+}
+
+// over returns m with its empty fields taken from base.
+func (m ModelState) over(base ModelState) ModelState {
+	if m.Agreement == "" {
+		m.Agreement, m.AgreementError = base.Agreement, base.AgreementError
+	}
+	if m.Authorization == "" {
+		m.Authorization = base.Authorization
+	}
+	if m.Entitlement == "" {
+		m.Entitlement = base.Entitlement
+	}
+	return m
+}

@@ -1,0 +1,88 @@
+// Package targets turns the configuration and the discovered accounts into the
+// work of a run: every account in every region, with the models it must have.
+package targets
+
+import (
+	"slices"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/org"
+)
+
+// Unit is one account in one region, checked with one client and one model list.
+type Unit struct {
+	Account string
+	Region  string
+	// Models are the required model ids, sorted. Units of one account share the slice.
+	Models []string
+}
+
+// Checks counts the (account, region, model) checks in units.
+func Checks(units []Unit) int {
+	n := 0
+	for _, u := range units {
+		n += len(u.Models)
+	}
+	return n
+}
+
+// Accounts merges the static accounts with the discovered ones and removes the
+// excluded, sorted by id. A static account that discovery also found keeps
+// its OUs, so that per-OU models apply to it.
+func Accounts(c *config.Config, discovered []org.Account) []org.Account {
+	byID := map[string]org.Account{}
+	for _, id := range c.Accounts.Static {
+		byID[id] = org.Account{ID: id}
+	}
+	for _, a := range discovered {
+		byID[a.ID] = a
+	}
+	for _, id := range c.Accounts.Exclude {
+		delete(byID, id)
+	}
+	accounts := make([]org.Account, 0, len(byID))
+	for _, a := range byID {
+		accounts = append(accounts, a)
+	}
+	slices.SortFunc(accounts, func(a, b org.Account) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return accounts
+}
+
+// RequiredModels is the union of the global models, those of every OU above
+// the account and the account's own, sorted and without repeats.
+func RequiredModels(c *config.Config, a org.Account) []string {
+	models := slices.Clone(c.Models.Required)
+	for _, ou := range a.OUs {
+		models = append(models, c.Models.ByOU[ou]...)
+	}
+	models = append(models, c.Models.ByAccount[a.ID]...)
+	slices.Sort(models)
+	return slices.Compact(models)
+}
+
+// Plan lists the units of a run, account by account so that a run cut short
+// by its deadline has whole accounts rather than a little of each. Accounts
+// that require no model get no units.
+func Plan(c *config.Config, accounts []org.Account) []Unit {
+	regions := slices.Clone(c.Regions)
+	slices.Sort(regions)
+	units := make([]Unit, 0, len(accounts)*len(regions))
+	for _, a := range accounts {
+		models := RequiredModels(c, a)
+		if len(models) == 0 {
+			continue
+		}
+		for _, r := range regions {
+			units = append(units, Unit{Account: a.ID, Region: r, Models: models})
+		}
+	}
+	return units
+}

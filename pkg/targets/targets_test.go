@@ -1,0 +1,77 @@
+package targets
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/org"
+)
+
+func testConfig() *config.Config {
+	return &config.Config{
+		Accounts: config.Accounts{Static: []string{"333333333333", "111111111111"}, Exclude: []string{"444444444444"}},
+		Regions:  []string{"us-west-2", "us-east-1"},
+		Models: config.Models{
+			Required:  []string{"amazon.nova-pro-v1:0"},
+			ByOU:      map[string][]string{"ou-ab12-prod0000": {"anthropic.claude", "amazon.nova-pro-v1:0"}, "ou-ab12-inner000": {"meta.llama"}},
+			ByAccount: map[string][]string{"222222222222": {"cohere.command"}},
+		},
+	}
+}
+
+func TestRequiredModels(t *testing.T) {
+	c := testConfig()
+	tests := []struct {
+		name    string
+		account org.Account
+		want    []string
+	}{
+		{"global only", org.Account{ID: "111111111111"}, []string{"amazon.nova-pro-v1:0"}},
+		{"nested OUs add up", org.Account{ID: "555555555555", OUs: []string{"ou-ab12-prod0000", "ou-ab12-inner000"}}, []string{"amazon.nova-pro-v1:0", "anthropic.claude", "meta.llama"}},
+		{"account's own", org.Account{ID: "222222222222"}, []string{"amazon.nova-pro-v1:0", "cohere.command"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RequiredModels(c, tt.account); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAccountsMergesAndExcludes(t *testing.T) {
+	c := testConfig()
+	discovered := []org.Account{
+		{ID: "111111111111", OUs: []string{"ou-ab12-prod0000"}},
+		{ID: "222222222222"},
+		{ID: "444444444444"},
+	}
+	got := Accounts(c, discovered)
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, a.ID)
+	}
+	if want := []string{"111111111111", "222222222222", "333333333333"}; !slices.Equal(ids, want) {
+		t.Fatalf("accounts: got %v; want %v", ids, want)
+	}
+	if !slices.Equal(got[0].OUs, []string{"ou-ab12-prod0000"}) {
+		t.Errorf("static account found by discovery: got OUs %v; want the discovered path", got[0].OUs)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	c := testConfig()
+	units := Plan(c, []org.Account{{ID: "111111111111"}, {ID: "222222222222"}})
+	var got []string
+	for _, u := range units {
+		got = append(got, u.Account+"/"+u.Region)
+	}
+	want := []string{"111111111111/us-east-1", "111111111111/us-west-2", "222222222222/us-east-1", "222222222222/us-west-2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("units: got %v; want %v", got, want)
+	}
+	if got, want := Checks(units), 2*1+2*2; got != want {
+		t.Errorf("checks: got %d; want %d", got, want)
+	}
+}

@@ -77,6 +77,8 @@ type Limits struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// CallTimeout bounds one call, its retries included.
 	CallTimeout Duration `yaml:"call_timeout"`
+	// MaxBackoff caps the SDK's wait between two attempts.
+	MaxBackoff Duration `yaml:"max_backoff"`
 }
 
 // Defaults, documented in the README.
@@ -88,6 +90,7 @@ const (
 	DefaultPerAccountRegion = 4
 	DefaultMaxAttempts      = 5
 	DefaultCallTimeout      = 30 * time.Second
+	DefaultMaxBackoff       = 20 * time.Second
 	DefaultPendingGrace     = 30 * time.Minute
 )
 
@@ -171,6 +174,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Limits.CallTimeout == 0 {
 		c.Limits.CallTimeout = Duration(DefaultCallTimeout)
+	}
+	if c.Limits.MaxBackoff == 0 {
+		c.Limits.MaxBackoff = Duration(DefaultMaxBackoff)
 	}
 	if c.PendingGrace == 0 {
 		c.PendingGrace = Duration(DefaultPendingGrace)
@@ -298,6 +304,9 @@ func (c *Config) Validate() error {
 	positive("limits.max_attempts", l.MaxAttempts)
 	if l.CallTimeout <= 0 {
 		bad("limits.call_timeout", "%s must be positive", l.CallTimeout.Std())
+	}
+	if l.MaxBackoff <= 0 {
+		bad("limits.max_backoff", "%s must be positive", l.MaxBackoff.Std())
 	}
 	if c.PendingGrace < 0 {
 		bad("pending_grace", "%s must not be negative", c.PendingGrace.Std())

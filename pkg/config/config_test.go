@@ -31,6 +31,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"max attempts", c.Limits.MaxAttempts, DefaultMaxAttempts},
 		{"call timeout", c.Limits.CallTimeout.Std(), DefaultCallTimeout},
 		{"pending grace", c.PendingGrace.Std(), DefaultPendingGrace},
+		{"max backoff", c.Limits.MaxBackoff.Std(), DefaultMaxBackoff},
 		{"role arn", c.RoleARN("111111111111"), "arn:aws:iam::111111111111:role/GrantwatchAudit"},
 	}
 	for _, ch := range checks {
@@ -124,6 +125,7 @@ func TestParseRejects(t *testing.T) {
 		{"negative per account region", minimal + "limits: {per_account_region: -2}\n", []string{"limits.per_account_region", "-2"}},
 		{"negative attempts", minimal + "limits: {max_attempts: -1}\n", []string{"limits.max_attempts", "-1"}},
 		{"negative call timeout", minimal + "limits: {call_timeout: -5s}\n", []string{"limits.call_timeout", "-5s"}},
+		{"negative backoff", minimal + "limits: {max_backoff: -1s}\n", []string{"limits.max_backoff", "-1s"}},
 		{"negative grace", minimal + "pending_grace: -1m\n", []string{"pending_grace", "-1m0s"}},
 	}
 	for _, tt := range tests {

@@ -4,9 +4,11 @@ package org
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -51,7 +53,7 @@ func Discover(ctx context.Context, api API, f Filter) ([]Account, error) {
 			return nil, fmt.Errorf("list roots: %w", err)
 		}
 		for _, root := range page.Roots {
-			found, err := walk(ctx, api, aws.ToString(root.Id), nil)
+			found, err := walk(ctx, api, make(chan struct{}, walkers), aws.ToString(root.Id), nil)
 			if err != nil {
 				return nil, err
 			}
@@ -80,40 +82,65 @@ func Discover(ctx context.Context, api API, f Filter) ([]Account, error) {
 	return kept, nil
 }
 
+// walkers bounds how many OUs are listed at once: Organizations allows few
+// requests per second, but a large organization listed one page at a time
+// would hold up the whole audit.
+const walkers = 4
+
 // walk lists the active accounts directly in parent and in every OU below it.
-func walk(ctx context.Context, api API, parent string, path []string) ([]Account, error) {
+// Sibling OUs are walked concurrently; sem holds the walkers' slots.
+func walk(ctx context.Context, api API, sem chan struct{}, parent string, path []string) ([]Account, error) {
+	sem <- struct{}{}
+	accounts, ous, err := listParent(ctx, api, parent, path)
+	<-sem
+	if err != nil {
+		return nil, err
+	}
+	below := make([][]Account, len(ous))
+	errs := make([]error, len(ous))
+	var wg sync.WaitGroup
+	for i, ou := range ous {
+		wg.Go(func() { below[i], errs[i] = walk(ctx, api, sem, ou, append(slices.Clone(path), ou)) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, b := range below {
+		accounts = append(accounts, b...)
+	}
+	return accounts, nil
+}
+
+// listParent lists the active accounts and the child OUs directly in parent.
+func listParent(ctx context.Context, api API, parent string, path []string) ([]Account, []string, error) {
 	var accounts []Account
 	pages := organizations.NewListAccountsForParentPaginator(api, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list accounts for parent %s: %w", parent, err)
+			return nil, nil, fmt.Errorf("list accounts for parent %s: %w", parent, err)
 		}
 		for _, a := range page.Accounts {
-			if !active(a) {
-				continue
+			if active(a) {
+				accounts = append(accounts, Account{ID: aws.ToString(a.Id), Name: aws.ToString(a.Name), OUs: path})
 			}
-			accounts = append(accounts, Account{ID: aws.ToString(a.Id), Name: aws.ToString(a.Name), OUs: slices.Clone(path)})
 		}
 	}
+	var ous []string
 	children := organizations.NewListChildrenPaginator(api, &organizations.ListChildrenInput{
 		ParentId: aws.String(parent), ChildType: types.ChildTypeOrganizationalUnit,
 	})
 	for children.HasMorePages() {
 		page, err := children.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list child OUs of %s: %w", parent, err)
+			return nil, nil, fmt.Errorf("list child OUs of %s: %w", parent, err)
 		}
 		for _, c := range page.Children {
-			ou := aws.ToString(c.Id)
-			below, err := walk(ctx, api, ou, append(slices.Clone(path), ou))
-			if err != nil {
-				return nil, err
-			}
-			accounts = append(accounts, below...)
+			ous = append(ous, aws.ToString(c.Id))
 		}
 	}
-	return accounts, nil
+	return accounts, ous, nil
 }
 
 // active reads the account's State, falling back to the deprecated Status.

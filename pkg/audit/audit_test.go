@@ -1,0 +1,327 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/demo"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+const (
+	claude35 = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+	claude37 = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+	nova     = "amazon.nova-pro-v1:0"
+	titan    = "amazon.titan-text-express-v1"
+	llama    = "meta.llama3-1-70b-instruct-v1:0"
+	cohere   = "cohere.command-r-plus-v1:0"
+	typo     = "anthropic.claude-3-opus-20240229-v9:0"
+)
+
+// fixture starts the demo organization, lets edit change it, and returns an
+// Auditor pointed at it with the demo configuration (also editable).
+func fixture(t *testing.T, editScenario func(*awssim.Scenario), editConfig func(*config.Config)) (*Auditor, *awssim.Server) {
+	t.Helper()
+	sc, err := demo.Scenario()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Latency = awssim.Latency{}
+	if editScenario != nil {
+		editScenario(sc)
+	}
+	sim, err := awssim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	cfg, err := demo.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Limits.MaxBackoff = config.Duration(5 * time.Millisecond)
+	if editConfig != nil {
+		editConfig(cfg)
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awsCfg, err := sim.ClientConfig(context.Background(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(cfg, awsCfg), sim
+}
+
+func statuses(rep *Report) map[string]result.Status {
+	m := map[string]result.Status{}
+	for _, r := range rep.Results {
+		m[r.Account+"/"+r.Region+"/"+r.Model] = r.Status
+	}
+	return m
+}
+
+func TestRunDemoOrganization(t *testing.T) {
+	a, sim := fixture(t, nil, nil)
+	rep := a.Run(context.Background(), "test-run")
+
+	want := map[string]result.Status{}
+	set := func(account string, regions []string, model string, s result.Status) {
+		for _, r := range regions {
+			want[account+"/"+r+"/"+model] = s
+		}
+	}
+	all := []string{"eu-central-1", "us-east-1", "us-west-2"}
+	us := []string{"us-east-1", "us-west-2"}
+	set("111111111111", all, claude35, result.Enabled)
+	set("111111111111", all, nova, result.Enabled)
+	set("111111111111", us, claude37, result.Enabled)
+	set("111111111111", []string{"eu-central-1"}, claude37, result.NotInRegion)
+	set("222222222222", us, claude35, result.Enabled)
+	set("222222222222", us, nova, result.Enabled)
+	set("222222222222", []string{"us-east-1"}, claude37, result.Enabled)
+	set("222222222222", []string{"us-west-2"}, claude37, result.Pending)
+	set("222222222222", []string{"us-east-1"}, cohere, result.AgreementMissing)
+	set("222222222222", []string{"us-west-2"}, cohere, result.AgreementFailed)
+	for _, m := range []string{claude35, nova, claude37, cohere} {
+		set("222222222222", []string{"eu-central-1"}, m, result.AuditError)
+	}
+	set("333333333333", all, claude35, result.NotAuthorized)
+	set("333333333333", all, nova, result.Enabled)
+	set("333333333333", all, titan, result.Legacy)
+	set("333333333333", all, typo, result.UnknownModel)
+	set("333333333333", []string{"us-east-1"}, llama, result.NotEntitled)
+	set("333333333333", []string{"us-west-2"}, llama, result.Enabled)
+	set("333333333333", []string{"eu-central-1"}, llama, result.NotInRegion)
+	set("444444444444", all, claude35, result.AuditError)
+	set("444444444444", all, nova, result.AuditError)
+
+	got := statuses(rep)
+	for key, w := range want {
+		if got[key] != w {
+			t.Errorf("%s: got %q; want %s", key, got[key], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("results: got %d; want %d", len(got), len(want))
+	}
+	for i := 1; i < len(rep.Results); i++ {
+		if !result.Less(rep.Results[i-1], rep.Results[i]) {
+			t.Fatalf("results not in stable order at %d: %v then %v", i, rep.Results[i-1], rep.Results[i])
+		}
+	}
+
+	s := rep.Summary
+	if s.Accounts != 4 || s.Planned != 42 || s.Checked != 42 || s.Incomplete {
+		t.Errorf("summary: got accounts=%d planned=%d checked=%d incomplete=%v; want 4, 42, 42, false", s.Accounts, s.Planned, s.Checked, s.Incomplete)
+	}
+	if s.AuditErrs != 10 || s.Counts[result.Enabled] != 17 {
+		t.Errorf("summary counts: got audit errors %d, enabled %d; want 10, 17", s.AuditErrs, s.Counts[result.Enabled])
+	}
+	for account, n := range sim.AssumeRoleCalls() {
+		if n != 1 {
+			t.Errorf("AssumeRole calls for %s: got %d; want exactly 1", account, n)
+		}
+	}
+	// One ListFoundationModels per account-region that could be checked:
+	// 3 accounts x 3 regions; 444444444444 has no role to list with.
+	if got, want := sim.Calls(awssim.OpListFoundationModels), int64(9); got != want {
+		t.Errorf("ListFoundationModels calls: got %d; want %d", got, want)
+	}
+	if got, want := sim.Calls(awssim.OpGetFoundationModelAvailability), int64(42-6-4); got != want {
+		t.Errorf("GetFoundationModelAvailability calls: got %d; want %d", got, want)
+	}
+}
+
+func TestRunCausesOfAuditErrors(t *testing.T) {
+	a, _ := fixture(t, nil, nil)
+	rep := a.Run(context.Background(), "causes")
+	tests := []struct {
+		name, key, wantCause, wantRemedy string
+	}{
+		{"role not assumable", "444444444444/us-east-1/" + nova, "assume-role: AccessDenied", "member-role stack"},
+		{"region-deny scp blocks the auditor", "222222222222/eu-central-1/" + nova, "list-models: AccessDeniedException: User: arn:aws:sts::222222222222:assumed-role/GrantwatchAudit/grantwatch is not authorized to perform: bedrock:ListFoundationModels with an explicit deny in a service control policy", "service control policy"},
+		{"unknown id offered nowhere", "333333333333/us-east-1/" + typo, "ResourceNotFoundException", "typos"},
+	}
+	byKey := map[string]result.Result{}
+	for _, r := range rep.Results {
+		byKey[r.Account+"/"+r.Region+"/"+r.Model] = r
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := byKey[tt.key]
+			if !strings.Contains(r.Cause, tt.wantCause) {
+				t.Errorf("cause: got %q; want it to contain %q", r.Cause, tt.wantCause)
+			}
+			if !strings.Contains(r.Remediation, tt.wantRemedy) {
+				t.Errorf("remediation: got %q; want it to contain %q", r.Remediation, tt.wantRemedy)
+			}
+		})
+	}
+}
+
+func TestRunFailuresStayInTheirAccount(t *testing.T) {
+	tests := []struct {
+		name     string
+		scenario func(*awssim.Scenario)
+		config   func(*config.Config)
+		// check reports what is wrong with the run, or "".
+		check func(rep *Report, sim *awssim.Server) string
+	}{
+		{
+			name:     "throttling storm in one account",
+			scenario: func(sc *awssim.Scenario) { sc.Throttling = []awssim.Rule{{Account: "111111111111", Rate: 1}} },
+			check: func(rep *Report, sim *awssim.Server) string {
+				for _, r := range rep.Results {
+					throttled := strings.Contains(r.Cause, "ThrottlingException") && strings.Contains(r.Cause, "after 3 attempts")
+					if (r.Account == "111111111111") != throttled {
+						return fmt.Sprintf("%s/%s/%s: %s %q", r.Account, r.Region, r.Model, r.Status, r.Cause)
+					}
+				}
+				if got := statuses(rep)["333333333333/us-west-2/"+nova]; got != result.Enabled {
+					return "healthy account: got " + string(got)
+				}
+				return ""
+			},
+		},
+		{
+			name: "transient 5xx are retried",
+			scenario: func(sc *awssim.Scenario) {
+				sc.Faults = []awssim.Rule{{Operation: awssim.OpGetFoundationModelAvailability, Count: 10, Status: 503}, {Operation: awssim.OpAssumeRole, Count: 2, Status: 500}}
+			},
+			check: func(rep *Report, sim *awssim.Server) string {
+				if rep.Summary.AuditErrs != 10 {
+					return fmt.Sprintf("audit errors: got %d; want the demo's 10 only", rep.Summary.AuditErrs)
+				}
+				return ""
+			},
+		},
+		{
+			name:     "persistent 5xx in one region",
+			scenario: func(sc *awssim.Scenario) { sc.Faults = []awssim.Rule{{Region: "us-west-2", Rate: 1, Status: 500}} },
+			check: func(rep *Report, sim *awssim.Server) string {
+				for _, r := range rep.Results {
+					if (r.Region == "us-west-2") != (r.Status == result.AuditError) && r.Account != "444444444444" && !(r.Account == "222222222222" && r.Region == "eu-central-1") {
+						return fmt.Sprintf("%s/%s/%s: %s", r.Account, r.Region, r.Model, r.Status)
+					}
+				}
+				return ""
+			},
+		},
+		{
+			name: "slow region times out per call",
+			scenario: func(sc *awssim.Scenario) {
+				sc.Latency = awssim.Latency{ByRegion: map[string]awssim.Latency{"eu-central-1": {Fixed: awssim.Duration(300 * time.Millisecond)}}}
+			},
+			config: func(c *config.Config) {
+				c.Limits.CallTimeout = config.Duration(100 * time.Millisecond)
+				c.Limits.MaxAttempts = 1
+			},
+			check: func(rep *Report, sim *awssim.Server) string {
+				r := rep.Results[0] // 111111111111/eu-central-1/...
+				if r.Region != "eu-central-1" || r.Status != result.AuditError || !strings.Contains(r.Cause, "timeout") {
+					return fmt.Sprintf("first result: got %+v; want a timeout in eu-central-1", r)
+				}
+				if got := statuses(rep)["111111111111/us-east-1/"+nova]; got != result.Enabled {
+					return "fast region: got " + string(got)
+				}
+				return ""
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, sim := fixture(t, tt.scenario, tt.config)
+			rep := a.Run(context.Background(), "failures")
+			if rep.Summary.Checked != rep.Summary.Planned {
+				t.Errorf("checked %d of %d; want every check recorded", rep.Summary.Checked, rep.Summary.Planned)
+			}
+			if problem := tt.check(rep, sim); problem != "" {
+				t.Error(problem)
+			}
+		})
+	}
+}
+
+func TestRunStopsAtTheDeadline(t *testing.T) {
+	a, _ := fixture(t, func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(40 * time.Millisecond)}
+	}, func(c *config.Config) {
+		c.Accounts.Organizations.Enabled = false
+		c.Accounts.Static = []string{"111111111111", "222222222222", "333333333333"}
+		c.Limits.Concurrency = 2
+		c.Limits.PerAccountRegion = 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rep := a.Run(ctx, "deadline")
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("Run took %v after a 300ms deadline", elapsed)
+	}
+	s := rep.Summary
+	if !s.Incomplete || s.Checked == 0 || s.Checked >= s.Planned {
+		t.Errorf("summary: got incomplete=%v checked=%d planned=%d; want incomplete with some checks done", s.Incomplete, s.Checked, s.Planned)
+	}
+	for _, r := range rep.Results {
+		if strings.Contains(r.Cause, "context") {
+			t.Errorf("%s/%s/%s: the deadline was recorded as a result: %q", r.Account, r.Region, r.Model, r.Cause)
+		}
+	}
+}
+
+func TestRunDeadlineDuringDiscoveryIsIncomplete(t *testing.T) {
+	a, _ := fixture(t, func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(100 * time.Millisecond)}
+	}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	rep := a.Run(ctx, "deadline-discovery")
+	if !rep.Summary.Incomplete || len(rep.Summary.Errors) == 0 {
+		t.Errorf("summary: got incomplete=%v errors=%v; want incomplete with the discovery error", rep.Summary.Incomplete, rep.Summary.Errors)
+	}
+}
+
+func TestRunDiscovery(t *testing.T) {
+	tests := []struct {
+		name         string
+		config       func(*config.Config)
+		scenario     func(*awssim.Scenario)
+		wantAccounts int
+		wantErrors   string
+	}{
+		{"whole organization, suspended left out", nil, nil, 4, ""},
+		{"nested OU filter", func(c *config.Config) { c.Accounts.Organizations.OUs = []string{"ou-demo-prod0001"} }, nil, 2, ""},
+		{"tag filter", func(c *config.Config) { c.Accounts.Organizations.Tags = map[string]string{"env": "sandbox"} }, nil, 2, ""},
+		{"exclude list", func(c *config.Config) { c.Accounts.Exclude = []string{"444444444444"} }, nil, 3, ""},
+		{
+			"discovery fails, static accounts still audited",
+			func(c *config.Config) { c.Accounts.Static = []string{"111111111111"} },
+			func(sc *awssim.Scenario) {
+				sc.Faults = []awssim.Rule{{Operation: awssim.OpListRoots, Rate: 1, Status: 500}}
+			},
+			1, "discover accounts: list roots",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := fixture(t, tt.scenario, tt.config)
+			rep := a.Run(context.Background(), "discovery")
+			if rep.Summary.Accounts != tt.wantAccounts {
+				t.Errorf("accounts: got %d; want %d", rep.Summary.Accounts, tt.wantAccounts)
+			}
+			errs := strings.Join(rep.Summary.Errors, "; ")
+			if (tt.wantErrors == "") != (errs == "") || !strings.Contains(errs, tt.wantErrors) {
+				t.Errorf("errors: got %q; want %q", errs, tt.wantErrors)
+			}
+		})
+	}
+}

@@ -1,0 +1,237 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+
+	"github.com/grantwatch/grantwatch/pkg/check"
+	"github.com/grantwatch/grantwatch/pkg/org"
+	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
+)
+
+// Run audits every target. It never fails as a whole: a failing account or
+// region becomes AUDIT_ERROR results, a failed discovery an entry in
+// Summary.Errors. When ctx ends first, Run returns the checks it finished and
+// marks the run incomplete; checks cut off by the deadline are left out, not
+// reported as errors.
+func (a *Auditor) Run(ctx context.Context, runID string) *Report {
+	log := a.logger.With("run_id", runID)
+	s := result.Summary{RunID: runID, StartedAt: a.now().UTC()}
+
+	var discovered []org.Account
+	discoveryCut := false
+	if a.org != nil {
+		o := a.cfg.Accounts.Organizations
+		var err error
+		discovered, err = org.Discover(ctx, a.org, org.Filter{OUs: o.OUs, Tags: o.Tags})
+		if err != nil {
+			err = fmt.Errorf("discover accounts: %w", err)
+			discoveryCut = ctx.Err() != nil
+			s.Errors = append(s.Errors, err.Error())
+			log.ErrorContext(ctx, "account discovery failed; auditing the static accounts only", "error", err)
+		}
+	}
+	accounts := targets.Accounts(a.cfg, discovered)
+	units := targets.Plan(a.cfg, accounts)
+	s.Accounts, s.Regions, s.Planned = len(accounts), len(a.cfg.Regions), targets.Checks(units)
+	log.InfoContext(ctx, "audit started", "accounts", s.Accounts, "regions", s.Regions, "checks", s.Planned)
+
+	r := &run{
+		a: a, log: log, planned: s.Planned,
+		calls:     make(chan struct{}, a.cfg.Limits.Concurrency),
+		creds:     map[string]aws.CredentialsProvider{},
+		offeredIn: map[string][]string{},
+		results:   make([]result.Result, 0, s.Planned),
+	}
+	r.all(ctx, units)
+
+	for id, regions := range r.offeredIn {
+		slices.Sort(regions)
+		r.offeredIn[id] = slices.Compact(regions)
+	}
+	check.Reconcile(r.results, r.offeredIn)
+	slices.SortFunc(r.results, result.Compare)
+	s.Summarize(r.results)
+	s.Incomplete = s.Checked < s.Planned || discoveryCut
+	s.FinishedAt = a.now().UTC()
+	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
+	log.InfoContext(ctx, "audit finished", "checked", s.Checked, "planned", s.Planned,
+		"not_usable", s.NotUsable, "audit_errors", s.AuditErrs, "incomplete", s.Incomplete, "duration_ms", s.DurationMS)
+	return &Report{Summary: s, Results: r.results}
+}
+
+// run is the state of one Run.
+type run struct {
+	a       *Auditor
+	log     *slog.Logger
+	planned int
+	calls   chan struct{} // one slot per API call in flight, for the whole run
+	done    atomic.Int64
+
+	mu        sync.Mutex
+	creds     map[string]aws.CredentialsProvider // by account
+	offeredIn map[string][]string                // model -> regions that list it
+	results   []result.Result
+}
+
+// all hands units to as many workers as calls may be in flight: each unit has
+// at least one call waiting, so the call slots never sit idle.
+func (r *run) all(ctx context.Context, units []targets.Unit) {
+	work := make(chan targets.Unit)
+	var wg sync.WaitGroup
+	for range min(cap(r.calls), len(units)) {
+		wg.Go(func() {
+			for u := range work {
+				r.unit(ctx, u)
+			}
+		})
+	}
+feed:
+	for _, u := range units {
+		select {
+		case work <- u:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// unit checks every model of one account in one region.
+func (r *run) unit(ctx context.Context, u targets.Unit) {
+	limits := r.a.cfg.Limits
+	slots := make(chan struct{}, limits.PerAccountRegion)
+	creds := r.credentials(u.Account)
+	if _, err := creds.Retrieve(ctx); err != nil {
+		if ctx.Err() == nil {
+			r.failAll(ctx, u, check.StageAssumeRole, fmt.Errorf("assume role %s: %w", r.a.cfg.RoleARN(u.Account), err))
+		}
+		return
+	}
+	api := r.a.newBedrock(u.Region, creds)
+
+	var catalog check.Catalog
+	err := r.call(ctx, slots, func(ctx context.Context) (err error) {
+		catalog, err = check.ListCatalog(ctx, api)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			r.failAll(ctx, u, check.StageListModels, err)
+		}
+		return
+	}
+	r.mu.Lock()
+	for id := range catalog {
+		r.offeredIn[id] = append(r.offeredIn[id], u.Region)
+	}
+	r.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, model := range u.Models {
+		wg.Go(func() {
+			var out = check.Evidence{Account: u.Account, Region: u.Region, Model: model, Catalog: catalog}
+			out.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
+				out.Availability, err = check.Availability(ctx, api, model)
+				return err
+			})
+			if ctx.Err() != nil {
+				return // cut off by the run's deadline: not checked, not an error
+			}
+			r.record(ctx, check.Classify(out))
+		})
+	}
+	wg.Wait()
+}
+
+// call runs fn holding a slot of its account-region and one of the run, with
+// the per-call timeout.
+func (r *run) call(ctx context.Context, slots chan struct{}, fn func(context.Context) error) error {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-slots }()
+	return r.withCallSlot(ctx, fn)
+}
+
+func (r *run) withCallSlot(ctx context.Context, fn func(context.Context) error) error {
+	select {
+	case r.calls <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.calls }()
+	ctx, cancel := context.WithTimeout(ctx, r.a.cfg.Limits.CallTimeout.Std())
+	defer cancel()
+	return fn(ctx)
+}
+
+// credentials returns the account's cached assume-role credentials: every
+// region of the account shares them, so the role is assumed once per run.
+func (r *run) credentials(account string) aws.CredentialsProvider {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.creds[account]; ok {
+		return c
+	}
+	role := r.a.cfg.Role
+	provider := stscreds.NewAssumeRoleProvider(r.a.sts, r.a.cfg.RoleARN(account), func(o *stscreds.AssumeRoleOptions) {
+		if role.ExternalID != "" {
+			o.ExternalID = aws.String(role.ExternalID)
+		}
+		o.RoleSessionName = role.SessionName
+		o.Duration = role.SessionDuration.Std()
+	})
+	c := aws.NewCredentialsCache(slotted{r, provider})
+	r.creds[account] = c
+	return c
+}
+
+// slotted makes AssumeRole take a call slot like every other call.
+type slotted struct {
+	r *run
+	p aws.CredentialsProvider
+}
+
+func (s slotted) Retrieve(ctx context.Context) (creds aws.Credentials, err error) {
+	err = s.r.withCallSlot(ctx, func(ctx context.Context) error {
+		creds, err = s.p.Retrieve(ctx)
+		return err
+	})
+	return creds, err
+}
+
+func (r *run) failAll(ctx context.Context, u targets.Unit, stage check.Stage, err error) {
+	for _, m := range u.Models {
+		r.record(ctx, check.Failed(u.Account, u.Region, m, stage, err))
+	}
+}
+
+func (r *run) record(ctx context.Context, res result.Result) {
+	r.mu.Lock()
+	r.results = append(r.results, res)
+	r.mu.Unlock()
+	level := slog.LevelDebug
+	switch {
+	case res.Status == result.AuditError:
+		level = slog.LevelWarn
+	case !res.Status.Usable():
+		level = slog.LevelInfo
+	}
+	r.log.Log(ctx, level, "checked", "account", res.Account, "region", res.Region, "model", res.Model, "status", res.Status, "cause", res.Cause)
+	done := int(r.done.Add(1))
+	if r.a.progress != nil {
+		r.a.progress(done, r.planned)
+	}
+}

@@ -43,7 +43,7 @@ func Classify(e Evidence) result.Result {
 	case inCatalog && listed.Lifecycle == types.FoundationModelLifecycleStatusLegacy:
 		r.Status = result.Legacy
 		r.Cause = "ListFoundationModels: modelLifecycle.status=LEGACY" + lifecycleDates(listed)
-		r.Remediation = fmt.Sprintf("%s is a legacy model in %s: calls can be refused with ResourceNotFoundException at any time and stop at end of life. Migrate to its successor (Bedrock user guide, 'Model lifecycle') and update the required model list.", e.Model, e.Region)
+		r.Remediation = fmt.Sprintf("%s is a legacy model: calls can be refused with ResourceNotFoundException at any time and stop at end of life. Migrate to its successor (Bedrock user guide, 'Model lifecycle') and update the required model list.", e.Model)
 	case a.RegionAvailability == types.RegionAvailabilityNotAvailable:
 		return notInRegion(r, "GetFoundationModelAvailability: regionAvailability=NOT_AVAILABLE")
 	case e.Catalog != nil && !inCatalog:
@@ -73,7 +73,7 @@ func classifyAgreement(r result.Result, ag *types.AgreementAvailability) result.
 	switch ag.Status {
 	case types.AgreementStatusAvailable:
 		r.Status = result.Enabled
-		r.Cause = "GetFoundationModelAvailability: agreement AVAILABLE, authorization AUTHORIZED, entitlement AVAILABLE, region AVAILABLE"
+		r.Cause = "GetFoundationModelAvailability: agreement, authorization, entitlement and region all available"
 		r.Remediation = "None needed. If calls are still denied, the cause is outside what Bedrock reports here: the caller's IAM policy (bedrock:InvokeModel on the model and inference-profile ARNs), an SCP or a permissions boundary."
 	case types.AgreementStatusPending:
 		r.Status = result.Pending
@@ -128,7 +128,7 @@ func classifyError(r result.Result, err error) result.Result {
 			if strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "legacy") {
 				r.Status = result.Legacy
 				r.Cause = "GetFoundationModelAvailability: ResourceNotFoundException: " + apiErr.ErrorMessage()
-				r.Remediation = fmt.Sprintf("%s is marked legacy by its provider and refused in %s. Migrate to its successor and update the required model list.", r.Model, r.Region)
+				r.Remediation = fmt.Sprintf("%s is marked legacy by its provider and refused. Migrate to its successor and update the required model list.", r.Model)
 				return r
 			}
 			return unknownModel(r, "GetFoundationModelAvailability: ResourceNotFoundException: "+apiErr.ErrorMessage())
@@ -142,7 +142,7 @@ func classifyError(r result.Result, err error) result.Result {
 func unknownModel(r result.Result, cause string) result.Result {
 	r.Status = result.UnknownModel
 	r.Cause = cause
-	r.Remediation = fmt.Sprintf("Bedrock does not know the model id %q. Check it for typos against 'aws bedrock list-foundation-models --region %s'; inference profile ids (us., eu., global.) are not model ids.", r.Model, r.Region)
+	r.Remediation = fmt.Sprintf("Bedrock does not know the model id %q. Check it for typos against 'aws bedrock list-foundation-models'; inference profile ids (us., eu., global.) are not model ids.", r.Model)
 	return r
 }
 

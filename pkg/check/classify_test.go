@@ -59,7 +59,7 @@ func TestClassify(t *testing.T) {
 		wantCause       string
 		wantRemediation string
 	}{
-		{"all positive", claude, active, avail("", "", "", ""), nil, result.Enabled, "agreement AVAILABLE", "IAM policy"},
+		{"all positive", claude, active, avail("", "", "", ""), nil, result.Enabled, "all available", "IAM policy"},
 		{"agreement pending", claude, active, avail("PENDING", "", "", ""), nil, result.Pending, "agreementAvailability.status=PENDING", "Wait"},
 		{"agreement missing", claude, active, avail("NOT_AVAILABLE", "", "", ""), nil, result.AgreementMissing, "status=NOT_AVAILABLE", "aws-marketplace:Subscribe"},
 		{"agreement failed", claude, active, failedAgreement, nil, result.AgreementFailed, "status=ERROR: No valid payment method", "payment method"},

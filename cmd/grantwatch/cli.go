@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"golang.org/x/term"
+
+	"github.com/grantwatch/grantwatch/pkg/audit"
+	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/demo"
+	"github.com/grantwatch/grantwatch/pkg/report"
+)
+
+// Exit codes.
+const (
+	exitUsable    = 0 // every required model is usable
+	exitNotUsable = 1 // some required model is not usable
+	exitError     = 2 // audit errors, bad usage or bad configuration
+)
+
+const usage = `grantwatch audits Amazon Bedrock model access across accounts and regions.
+
+Usage:
+  grantwatch run  --config FILE [--output table|json|csv|markdown] [--profile NAME] [--timeout D]
+  grantwatch demo [--output table|json|csv|markdown]
+  grantwatch sim  [--scenario FILE] [--addr 127.0.0.1:PORT]
+
+Exit status of run: 0 every required model usable, 1 some not usable,
+2 audit errors (grantwatch could not check) or bad usage.
+`
+
+// run is the whole command line, separated from main so that tests can call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	var err error
+	code := exitUsable
+	switch args[0] {
+	case "run":
+		code, err = runCmd(ctx, args[1:], stdout, stderr)
+	case "demo":
+		code, err = demoCmd(ctx, args[1:], stdout, stderr)
+	case "sim":
+		err = simCmd(ctx, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = usageError(fmt.Sprintf("unknown command %q", args[0]))
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "grantwatch: %v\n", err)
+		}
+		return exitError
+	}
+	return code
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) + "\n\n" + usage }
+
+// outputFlag registers --output and checks its value.
+func outputFlag(fs *flag.FlagSet) *string {
+	return fs.String("output", "table", "output format: "+strings.Join(report.Formats, ", "))
+}
+
+func parse(fs *flag.FlagSet, args []string, output *string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usageError(fs.Name() + " flags")
+		}
+		return usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	if output != nil {
+		for _, f := range report.Formats {
+			if *output == f {
+				return nil
+			}
+		}
+		return usageError(fmt.Sprintf("--output %q: want one of %s", *output, strings.Join(report.Formats, ", ")))
+	}
+	return nil
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file (required)")
+	output := outputFlag(fs)
+	profile := fs.String("profile", "", "AWS shared config profile (default: the standard credential chain)")
+	timeout := fs.Duration("timeout", 0, "stop after this long and report what was checked (0: no limit)")
+	logLevel := fs.String("log-level", "error", "JSON log level on stderr: debug, info, warn, error")
+	if err := parse(fs, args, output); err != nil {
+		return exitError, err
+	}
+	if *path == "" {
+		return exitError, usageError("run needs --config FILE")
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return exitError, err
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return exitError, err
+	}
+	var opts []func(*awsconfig.LoadOptions) error
+	if *profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(*profile))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return exitError, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	auditor := audit.New(cfg, awsCfg, audit.WithLogger(logger), audit.WithProgress(progress(stderr)))
+	rep := auditor.Run(ctx, "cli-"+time.Now().UTC().Format("20060102T150405Z"))
+	clearProgress(stderr)
+	if err := report.Write(stdout, *output, rep); err != nil {
+		return exitError, fmt.Errorf("write report: %w", err)
+	}
+	return exitCode(rep), nil
+}
+
+// exitCode: audit errors outrank findings, since they mean the answer is not known.
+func exitCode(rep *audit.Report) int {
+	s := rep.Summary
+	switch {
+	case s.AuditErrs > 0 || len(s.Errors) > 0 || s.Incomplete:
+		return exitError
+	case s.NotUsable > 0:
+		return exitNotUsable
+	}
+	return exitUsable
+}
+
+func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	output := outputFlag(fs)
+	if err := parse(fs, args, output); err != nil {
+		return exitError, err
+	}
+	sc, err := demo.Scenario()
+	if err != nil {
+		return exitError, err
+	}
+	sim, err := awssim.New(sc)
+	if err != nil {
+		return exitError, err
+	}
+	url, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		return exitError, err
+	}
+	defer sim.Close()
+	cfg, err := demo.Config()
+	if err != nil {
+		return exitError, err
+	}
+	awsCfg, err := sim.ClientConfig(ctx, "us-east-1")
+	if err != nil {
+		return exitError, err
+	}
+	if *output == "table" {
+		fmt.Fprintf(stdout, "Auditing the simulated organization at %s (5 accounts, 2 OUs, 3 regions)...\n\n", url)
+	}
+	rep := audit.New(cfg, awsCfg, audit.WithProgress(progress(stderr))).Run(ctx, "demo-"+time.Now().UTC().Format("20060102T150405Z"))
+	clearProgress(stderr)
+	if err := report.Write(stdout, *output, rep); err != nil {
+		return exitError, fmt.Errorf("write report: %w", err)
+	}
+	if *output == "table" {
+		fmt.Fprintf(stdout, "\n`grantwatch run` would exit %d here. Calls the simulator answered: %d.\n", exitCode(rep), sim.TotalCalls())
+	}
+	return exitUsable, nil
+}
+
+func simCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	path := fs.String("scenario", "", "scenario file (default: the demo organization)")
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+	if err := parse(fs, args, nil); err != nil {
+		return err
+	}
+	sc, err := demo.Scenario()
+	if *path != "" {
+		sc, err = awssim.LoadScenario(*path)
+	}
+	if err != nil {
+		return err
+	}
+	sim, err := awssim.New(sc)
+	if err != nil {
+		return err
+	}
+	url, err := sim.Start(*addr)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	a := sim.Auditor()
+	fmt.Fprintf(stdout, "grantwatch simulator (STS, Organizations, Bedrock) listening on %s\n", url)
+	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=us-east-1\n", url, a.AccessKeyID, a.SecretAccessKey)
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "simulator stopped after %d calls\n", sim.TotalCalls())
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError(fmt.Sprintf("--log-level %q: want debug, info, warn or error", level))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// progress returns a callback that redraws "checked N of M" on stderr at most
+// ten times a second, or nil when stderr is not a terminal.
+func progress(w io.Writer) func(done, total int) {
+	if !isTerminal(w) {
+		return nil
+	}
+	var mu sync.Mutex
+	var last time.Time
+	return func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 100*time.Millisecond && done < total {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\rchecked %d of %d", done, total)
+	}
+}
+
+func clearProgress(w io.Writer) {
+	if isTerminal(w) {
+		fmt.Fprint(w, "\r\033[K")
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

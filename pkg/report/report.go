@@ -1,0 +1,145 @@
+// Package report writes an audit report as a table for people, JSON for
+// programs, CSV for spreadsheets or Markdown for tickets and chat.
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/grantwatch/grantwatch/pkg/audit"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// Formats are the output formats Write knows.
+var Formats = []string{"table", "json", "csv", "markdown"}
+
+// Write renders rep in format.
+func Write(w io.Writer, format string, rep *audit.Report) error {
+	switch format {
+	case "table":
+		return table(w, rep)
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "csv":
+		return csvReport(w, rep)
+	case "markdown":
+		return markdown(w, rep)
+	}
+	return fmt.Errorf("output format %q: want one of %s", format, strings.Join(Formats, ", "))
+}
+
+func table(w io.Writer, rep *audit.Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tSTATUS\tCAUSE")
+	for _, r := range rep.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, r.Status, r.Cause)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	groups := remediations(rep.Results)
+	if len(groups) > 0 {
+		fmt.Fprintln(w, "\nWHAT TO DO")
+	}
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n%s (%d):\n", g.status, len(g.where))
+		fmt.Fprintf(w, "  %s\n", strings.Join(g.where, ", "))
+		fmt.Fprintf(w, "  -> %s\n", g.text)
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", Line(rep.Summary))
+	return err
+}
+
+// Line is a one-line summary of a run.
+func Line(s result.Summary) string {
+	var counts []string
+	for _, st := range result.Statuses {
+		if n := s.Counts[st]; n > 0 {
+			counts = append(counts, fmt.Sprintf("%s=%d", st, n))
+		}
+	}
+	line := fmt.Sprintf("run %s: %d accounts, %d regions, %d of %d checks in %.1fs; %s",
+		s.RunID, s.Accounts, s.Regions, s.Checked, s.Planned, float64(s.DurationMS)/1000, strings.Join(counts, " "))
+	if s.Incomplete {
+		line += "; INCOMPLETE (deadline reached)"
+	}
+	for _, e := range s.Errors {
+		line += "; error: " + e
+	}
+	return line
+}
+
+// group is one remediation text and the checks it applies to.
+type group struct {
+	status result.Status
+	text   string
+	where  []string
+}
+
+// remediations groups the checks that are not usable by what to do about them,
+// in the order they first appear.
+func remediations(results []result.Result) []group {
+	var groups []group
+	index := map[string]int{}
+	for _, r := range results {
+		if r.Status.Usable() {
+			continue
+		}
+		key := string(r.Status) + "\x00" + r.Remediation
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, group{status: r.Status, text: r.Remediation})
+		}
+		groups[i].where = append(groups[i].where, r.Account+"/"+r.Region+"/"+r.Model)
+	}
+	return groups
+}
+
+func csvReport(w io.Writer, rep *audit.Report) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"account", "region", "model", "status", "cause", "remediation"})
+	for _, r := range rep.Results {
+		_ = cw.Write([]string{r.Account, r.Region, r.Model, string(r.Status), r.Cause, r.Remediation})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func markdown(w io.Writer, rep *audit.Report) error {
+	s := rep.Summary
+	fmt.Fprintf(w, "## grantwatch run %s\n\n%s\n\n", s.RunID, Line(s))
+	fmt.Fprintln(w, "| status | checks |\n|---|---|")
+	for _, st := range result.Statuses {
+		if n := s.Counts[st]; n > 0 {
+			fmt.Fprintf(w, "| %s | %d |\n", st, n)
+		}
+	}
+	var rows []result.Result
+	for _, r := range rep.Results {
+		if !r.Status.Usable() {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, "\nEvery required model is usable.")
+		return err
+	}
+	fmt.Fprintln(w, "\n### Not usable\n\n| account | region | model | status | cause | what to do |\n|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s | %s |\n", r.Account, r.Region, r.Model, r.Status, cell(r.Cause), cell(r.Remediation))
+	}
+	return nil
+}
+
+// cell keeps a text inside its Markdown table cell.
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}

@@ -1,0 +1,95 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/audit"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+func sample() *audit.Report {
+	results := []result.Result{
+		{Account: "111111111111", Region: "us-east-1", Model: "amazon.nova-pro-v1:0", Status: result.Enabled, Cause: "all positive", Remediation: "None needed."},
+		{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
+		{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
+	}
+	s := result.Summary{RunID: "r1", Accounts: 2, Regions: 1, Planned: 3, DurationMS: 1200, StartedAt: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
+	s.Summarize(results)
+	return &audit.Report{Summary: s, Results: results}
+}
+
+func TestWriteFormats(t *testing.T) {
+	tests := []struct {
+		format string
+		check  func(string) string
+	}{
+		{"table", func(out string) string {
+			if !strings.Contains(out, "AGREEMENT_MISSING (2):\n  111111111111/us-east-1/cohere.command-r-plus-v1:0, 222222222222/us-east-1/cohere.command-r-plus-v1:0\n  -> Subscribe | once.") {
+				return "remediation not grouped"
+			}
+			if !strings.Contains(out, "3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2") {
+				return "summary line missing"
+			}
+			return ""
+		}},
+		{"json", func(out string) string {
+			var got struct {
+				Run     result.Summary  `json:"run"`
+				Results []result.Result `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				return err.Error()
+			}
+			if got.Run.RunID != "r1" || len(got.Results) != 3 || got.Results[1].Status != result.AgreementMissing || got.Results[1].Remediation != "Subscribe | once." {
+				return "fields lost"
+			}
+			return ""
+		}},
+		{"csv", func(out string) string {
+			rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+			if err != nil {
+				return err.Error()
+			}
+			if len(rows) != 4 || strings.Join(rows[0], ",") != "account,region,model,status,cause,remediation" || rows[2][3] != "AGREEMENT_MISSING" {
+				return "rows wrong"
+			}
+			return ""
+		}},
+		{"markdown", func(out string) string {
+			if !strings.Contains(out, "| 111111111111 | us-east-1 | `cohere.command-r-plus-v1:0` | AGREEMENT_MISSING | agreement NOT_AVAILABLE | Subscribe \\| once. |") {
+				return "row or escaping wrong"
+			}
+			if strings.Contains(out, "amazon.nova-pro") {
+				return "usable model listed"
+			}
+			return ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Write(&buf, tt.format, sample()); err != nil {
+				t.Fatal(err)
+			}
+			if problem := tt.check(buf.String()); problem != "" {
+				t.Errorf("%s:\ngot\n%s", problem, buf.String())
+			}
+		})
+	}
+	if err := Write(&bytes.Buffer{}, "yaml", sample()); err == nil || !strings.Contains(err.Error(), `output format "yaml"`) {
+		t.Errorf("unknown format: got %v; want an error naming it", err)
+	}
+}
+
+func ExampleLine() {
+	rep := sample()
+	rep.Summary.Incomplete = true
+	os.Stdout.WriteString(Line(rep.Summary) + "\n")
+	// Output: run r1: 2 accounts, 1 regions, 3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2; INCOMPLETE (deadline reached)
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,24 @@ type Config struct {
 	Limits  Limits   `yaml:"limits"`
 	// PendingGrace is how long an agreement may stay PENDING before it alerts.
 	PendingGrace Duration `yaml:"pending_grace"`
+	History      History  `yaml:"history"`
+	Notify       Notify   `yaml:"notify"`
+}
+
+// History is where audit results are kept.
+type History struct {
+	// Table is the DynamoDB table name; empty keeps no history (and sends no alerts).
+	Table string `yaml:"table"`
+	// Retention is how long records live before DynamoDB's TTL removes them.
+	Retention Duration `yaml:"retention"`
+}
+
+// Notify is where alerts go.
+type Notify struct {
+	// TopicARN is the SNS topic; empty sends nothing.
+	TopicARN string `yaml:"topic_arn"`
+	// ReminderInterval is how long a model may stay not usable before it is alerted again.
+	ReminderInterval Duration `yaml:"reminder_interval"`
 }
 
 // Accounts says which accounts are audited.
@@ -92,23 +111,37 @@ const (
 	DefaultCallTimeout      = 30 * time.Second
 	DefaultMaxBackoff       = 20 * time.Second
 	DefaultPendingGrace     = 30 * time.Minute
+	DefaultRetention        = 400 * 24 * time.Hour
+	DefaultReminder         = 7 * 24 * time.Hour
 )
 
-// Duration is a time.Duration written as "90s", "15m" or "2h" in YAML.
+// Duration is a time.Duration written as "90s", "15m", "2h" or "7d" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML accepts Go duration strings.
+// UnmarshalYAML accepts Go duration strings, and whole days as "7d".
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil {
 		return fmt.Errorf("line %d: want a duration such as \"15m\": %w", n.Line, err)
 	}
-	v, err := time.ParseDuration(s)
+	v, err := ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: want a duration such as \"15m\", got %q", n.Line, s)
+		return fmt.Errorf("line %d: want a duration such as \"15m\" or \"7d\", got %q", n.Line, s)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration is time.ParseDuration that also takes whole days ("400d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100000 {
+			return 0, fmt.Errorf("bad number of days %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // MarshalYAML writes the duration back as a string.
@@ -181,6 +214,12 @@ func (c *Config) ApplyDefaults() {
 	if c.PendingGrace == 0 {
 		c.PendingGrace = Duration(DefaultPendingGrace)
 	}
+	if c.History.Retention == 0 {
+		c.History.Retention = Duration(DefaultRetention)
+	}
+	if c.Notify.ReminderInterval == 0 {
+		c.Notify.ReminderInterval = Duration(DefaultReminder)
+	}
 }
 
 var (
@@ -188,6 +227,8 @@ var (
 	ouIDPattern        = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
 	roleNamePattern    = regexp.MustCompile(`^[\w+=,.@/-]{1,64}$`)
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	tableNamePattern   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+	topicARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[a-zA-Z0-9_-]{1,256}$`)
 	modelIDPattern     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:/-]{0,255}$`)
 )
 
@@ -310,6 +351,22 @@ func (c *Config) Validate() error {
 	}
 	if c.PendingGrace < 0 {
 		bad("pending_grace", "%s must not be negative", c.PendingGrace.Std())
+	}
+	if t := c.History.Table; t != "" && !tableNamePattern.MatchString(t) {
+		bad("history.table", "%q is not a DynamoDB table name (3-255 of letters, digits, _ . -)", t)
+	}
+	if c.History.Retention < Duration(24*time.Hour) {
+		bad("history.retention", "%s is shorter than a day", c.History.Retention.Std())
+	}
+	if arn := c.Notify.TopicARN; arn != "" {
+		if !topicARNPattern.MatchString(arn) {
+			bad("notify.topic_arn", "%q is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:grantwatch", arn)
+		} else if c.History.Table == "" {
+			bad("notify.topic_arn", "alerts need history.table: grantwatch alerts on changes, and changes need the last state")
+		}
+	}
+	if c.Notify.ReminderInterval <= 0 {
+		bad("notify.reminder_interval", "%s must be positive", c.Notify.ReminderInterval.Std())
 	}
 	return errors.Join(errs...)
 }

@@ -32,6 +32,8 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"call timeout", c.Limits.CallTimeout.Std(), DefaultCallTimeout},
 		{"pending grace", c.PendingGrace.Std(), DefaultPendingGrace},
 		{"max backoff", c.Limits.MaxBackoff.Std(), DefaultMaxBackoff},
+		{"retention", c.History.Retention.Std(), DefaultRetention},
+		{"reminder", c.Notify.ReminderInterval.Std(), DefaultReminder},
 		{"role arn", c.RoleARN("111111111111"), "arn:aws:iam::111111111111:role/GrantwatchAudit"},
 	}
 	for _, ch := range checks {
@@ -68,6 +70,8 @@ limits:
   max_attempts: 3
   call_timeout: 5s
 pending_grace: 45m
+history: {table: grantwatch-history, retention: 90d}
+notify: {topic_arn: "arn:aws:sns:us-east-1:123456789012:grantwatch", reminder_interval: 3d}
 `))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -77,6 +81,12 @@ pending_grace: 45m
 	}
 	if got, want := c.Role.SessionDuration.Std(), time.Hour; got != want {
 		t.Errorf("session duration: got %v; want %v", got, want)
+	}
+	if got, want := c.History.Retention.Std(), 90*24*time.Hour; got != want {
+		t.Errorf("retention: got %v; want %v", got, want)
+	}
+	if got, want := c.Notify.ReminderInterval.Std(), 72*time.Hour; got != want {
+		t.Errorf("reminder: got %v; want %v", got, want)
 	}
 	if got, want := c.Limits.Concurrency, 10; got != want {
 		t.Errorf("concurrency: got %d; want %d", got, want)
@@ -126,6 +136,12 @@ func TestParseRejects(t *testing.T) {
 		{"negative attempts", minimal + "limits: {max_attempts: -1}\n", []string{"limits.max_attempts", "-1"}},
 		{"negative call timeout", minimal + "limits: {call_timeout: -5s}\n", []string{"limits.call_timeout", "-5s"}},
 		{"negative backoff", minimal + "limits: {max_backoff: -1s}\n", []string{"limits.max_backoff", "-1s"}},
+		{"bad table name", minimal + "history: {table: a}\n", []string{"history.table", `"a"`}},
+		{"short retention", minimal + "history: {table: gw-history, retention: 1h}\n", []string{"history.retention", "1h0m0s"}},
+		{"bad days", minimal + "history: {table: gw-history, retention: xd}\n", []string{"want a duration", `"xd"`}},
+		{"bad topic arn", minimal + "history: {table: gw-history}\nnotify: {topic_arn: grantwatch}\n", []string{"notify.topic_arn", `"grantwatch"`}},
+		{"topic without table", minimal + "notify: {topic_arn: \"arn:aws:sns:us-east-1:123456789012:gw\"}\n", []string{"notify.topic_arn", "need history.table"}},
+		{"negative reminder", minimal + "notify: {reminder_interval: -1h}\n", []string{"notify.reminder_interval", "-1h0m0s"}},
 		{"negative grace", minimal + "pending_grace: -1m\n", []string{"pending_grace", "-1m0s"}},
 	}
 	for _, tt := range tests {

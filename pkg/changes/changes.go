@@ -1,0 +1,198 @@
+// Package changes compares a run's results with what grantwatch remembers of
+// each check, and decides what to record in history and whom to alert: once
+// per change, never once per run.
+package changes
+
+import (
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// Kind is the kind of an alert.
+type Kind string
+
+// The alert kinds.
+const (
+	// New: a required model became not usable (or is not usable when first seen).
+	New Kind = "NEW"
+	// Resolved: a model that was alerted about is usable again.
+	Resolved Kind = "RESOLVED"
+	// Regressed: a model that had been resolved is not usable again.
+	Regressed Kind = "REGRESSED"
+	// Reminder: still not usable (or still not checkable) after the reminder interval.
+	Reminder Kind = "REMINDER"
+	// AuditFailed: grantwatch could not check; says nothing about the model.
+	AuditFailed Kind = "AUDIT_ERROR"
+)
+
+// Severity orders kinds for message attributes: what a pager should wake for.
+func (k Kind) Severity() string {
+	switch k {
+	case New, Regressed:
+		return "critical"
+	case Reminder, AuditFailed:
+		return "warning"
+	}
+	return "info"
+}
+
+// Key identifies one check.
+type Key struct{ Account, Region, Model string }
+
+// KeyOf returns the key of a result.
+func KeyOf(r result.Result) Key { return Key{r.Account, r.Region, r.Model} }
+
+// State is what grantwatch remembers of one check between runs.
+type State struct {
+	// Status is the model's last known status. It is AUDIT_ERROR only when the
+	// model has never been checked successfully: an audit error does not
+	// replace what was known.
+	Status      result.Status `dynamodbav:"s"`
+	Cause       string        `dynamodbav:"c,omitempty"`
+	Remediation string        `dynamodbav:"r,omitempty"`
+	// Since is when Status began.
+	Since     time.Time `dynamodbav:"since"`
+	CheckedAt time.Time `dynamodbav:"checked"`
+	// Alerted is the not-usable status an alert went out for and that has not
+	// been resolved since; empty when none is open.
+	Alerted   result.Status `dynamodbav:"a,omitempty"`
+	AlertedAt time.Time     `dynamodbav:"at,omitempty"`
+	// ResolvedBefore is set once a RESOLVED alert went out, so that the next
+	// problem is a REGRESSED one.
+	ResolvedBefore bool `dynamodbav:"rb,omitempty"`
+	// AuditError is the cause of the last check's audit error; empty when the
+	// last check succeeded.
+	AuditError     string    `dynamodbav:"ae,omitempty"`
+	AuditSince     time.Time `dynamodbav:"as,omitempty"`
+	AuditAlertedAt time.Time `dynamodbav:"aa,omitempty"`
+}
+
+// Observed is the status the last check saw, audit errors included.
+func (s State) Observed() result.Status {
+	if s.AuditError != "" {
+		return result.AuditError
+	}
+	return s.Status
+}
+
+// Alert is one change to tell people about.
+type Alert struct {
+	Kind   Kind          `json:"event_type"`
+	Result result.Result `json:"result"`
+	// Previous is the status before the change, empty for a first observation.
+	Previous result.Status `json:"previous,omitempty"`
+	// Since is when the current problem began.
+	Since time.Time `json:"since"`
+}
+
+// Event is one transition in a check's history.
+type Event struct {
+	At       time.Time
+	Result   result.Result
+	Previous result.Status
+}
+
+// Policy holds the timings of alerting.
+type Policy struct {
+	// Grace is how long PENDING may last before it alerts.
+	Grace time.Duration
+	// Reminder is how long a problem may stay open before it is alerted again.
+	Reminder time.Duration
+}
+
+// Update is the decision for one check.
+type Update struct {
+	Key Key
+	// Next is the state to remember once Alert was delivered (or when there is none).
+	Next State
+	// Undelivered is the state to remember if Alert's message could not be
+	// sent: the observation is kept, the alert bookkeeping is not, so the next
+	// run alerts again.
+	Undelivered State
+	Alert       *Alert
+	Event       *Event
+}
+
+// Evaluate decides, for every result, what changed since prev (the states
+// remembered, by key) as of now.
+func Evaluate(prev map[Key]State, results []result.Result, now time.Time, p Policy) []Update {
+	updates := make([]Update, 0, len(results))
+	for _, r := range results {
+		ps, known := prev[KeyOf(r)]
+		updates = append(updates, evaluate(ps, known, r, now, p))
+	}
+	return updates
+}
+
+func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Update {
+	u := Update{Key: KeyOf(r)}
+	n := ps
+	n.CheckedAt = now
+	var previous result.Status
+	if known {
+		previous = ps.Observed()
+	}
+
+	if r.Status == result.AuditError {
+		if !known {
+			n.Status, n.Since = result.AuditError, now
+		}
+		if ps.AuditError == "" {
+			n.AuditSince, n.AuditAlertedAt = now, time.Time{}
+			u.Event = &Event{At: now, Result: r, Previous: previous}
+		}
+		n.AuditError = r.Cause
+		if n.AuditError == "" { // an empty cause must not read as "no audit error"
+			n.AuditError = string(result.AuditError)
+		}
+		switch {
+		case n.AuditAlertedAt.IsZero():
+			u.Alert = &Alert{Kind: AuditFailed, Result: r, Previous: previous, Since: n.AuditSince}
+			n.AuditAlertedAt = now
+		case now.Sub(n.AuditAlertedAt) >= p.Reminder:
+			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.AuditSince}
+			n.AuditAlertedAt = now
+		}
+		u.Next, u.Undelivered = n, n
+		u.Undelivered.AuditAlertedAt = ps.AuditAlertedAt
+		if ps.AuditError == "" {
+			u.Undelivered.AuditAlertedAt = time.Time{}
+		}
+		return u
+	}
+
+	n.AuditError, n.AuditSince, n.AuditAlertedAt = "", time.Time{}, time.Time{}
+	if !known || previous != r.Status {
+		u.Event = &Event{At: now, Result: r, Previous: previous}
+	}
+	if !known || ps.Status != r.Status {
+		n.Since = now
+	}
+	n.Status, n.Cause, n.Remediation = r.Status, r.Cause, r.Remediation
+
+	if r.Status.Usable() {
+		if ps.Alerted != "" {
+			u.Alert = &Alert{Kind: Resolved, Result: r, Previous: ps.Alerted, Since: n.Since}
+			n.Alerted, n.AlertedAt, n.ResolvedBefore = "", now, true
+		}
+	} else {
+		inGrace := r.Status == result.Pending && now.Sub(n.Since) < p.Grace
+		switch {
+		case inGrace:
+		case ps.Alerted != r.Status:
+			kind := New
+			if ps.Alerted == "" && ps.ResolvedBefore {
+				kind = Regressed
+			}
+			u.Alert = &Alert{Kind: kind, Result: r, Previous: previous, Since: n.Since}
+			n.Alerted, n.AlertedAt = r.Status, now
+		case now.Sub(ps.AlertedAt) >= p.Reminder:
+			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.Since}
+			n.AlertedAt = now
+		}
+	}
+	u.Next, u.Undelivered = n, n
+	u.Undelivered.Alerted, u.Undelivered.AlertedAt, u.Undelivered.ResolvedBefore = ps.Alerted, ps.AlertedAt, ps.ResolvedBefore
+	return u
+}

@@ -1,0 +1,134 @@
+package changes
+
+import (
+	"testing"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+var (
+	t0     = time.Date(2026, 11, 1, 4, 0, 0, 0, time.UTC)
+	policy = Policy{Grace: 30 * time.Minute, Reminder: 7 * 24 * time.Hour}
+)
+
+type step struct {
+	after  time.Duration // since t0
+	status result.Status
+	want   Kind // "" for no alert
+	event  bool // a history event is recorded
+}
+
+// play feeds one check through a sequence of runs, each alert delivered.
+func play(t *testing.T, steps []step) {
+	t.Helper()
+	prev := map[Key]State{}
+	for i, s := range steps {
+		r := result.Result{Account: "111111111111", Region: "us-east-1", Model: "m", Status: s.status, Cause: "cause of " + string(s.status)}
+		u := Evaluate(prev, []result.Result{r}, t0.Add(s.after), policy)[0]
+		var got Kind
+		if u.Alert != nil {
+			got = u.Alert.Kind
+		}
+		if got != s.want {
+			t.Fatalf("step %d (%s after %v): got alert %q; want %q", i, s.status, s.after, got, s.want)
+		}
+		if (u.Event != nil) != s.event {
+			t.Fatalf("step %d (%s): got event %v; want event %v", i, s.status, u.Event != nil, s.event)
+		}
+		prev[u.Key] = u.Next
+	}
+}
+
+func TestEvaluateSequences(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"enabled all along alerts nobody", []step{
+			{0, result.Enabled, "", true}, {day, result.Enabled, "", false}, {30 * day, result.Enabled, "", false},
+		}},
+		{"new, quiet, reminder, resolved, regressed", []step{
+			{0, result.Enabled, "", true},
+			{day, result.NotAuthorized, New, true},
+			{2 * day, result.NotAuthorized, "", false},
+			{8 * day, result.NotAuthorized, Reminder, false},
+			{9 * day, result.NotAuthorized, "", false},
+			{10 * day, result.Enabled, Resolved, true},
+			{11 * day, result.Enabled, "", false},
+			{12 * day, result.AgreementMissing, Regressed, true},
+		}},
+		{"not usable when first seen is new", []step{{0, result.Legacy, New, true}}},
+		{"a different problem is a new alert", []step{
+			{0, result.AgreementMissing, New, true}, {day, result.AgreementFailed, New, true}, {2 * day, result.AgreementFailed, "", false},
+		}},
+		{"pending inside the grace period alerts nobody", []step{
+			{0, result.Enabled, "", true}, {day, result.Pending, "", true}, {day + 10*time.Minute, result.Enabled, "", true},
+		}},
+		{"pending past the grace period alerts", []step{
+			{0, result.Pending, "", true}, {20 * time.Minute, result.Pending, "", false}, {40 * time.Minute, result.Pending, New, false},
+		}},
+		{"audit error is its own alert and keeps the model state", []step{
+			{0, result.Enabled, "", true},
+			{day, result.AuditError, AuditFailed, true},
+			{2 * day, result.AuditError, "", false},
+			{9 * day, result.AuditError, Reminder, false},
+			{10 * day, result.Enabled, "", true}, // checked again: recorded, no model alert
+		}},
+		{"audit error hides no open problem", []step{
+			{0, result.NotEntitled, New, true},
+			{day, result.AuditError, AuditFailed, true},
+			{2 * day, result.Enabled, Resolved, true},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { play(t, tt.steps) })
+	}
+}
+
+func TestUndeliveredAlertsComeBack(t *testing.T) {
+	r := result.Result{Account: "111111111111", Region: "us-east-1", Model: "m", Status: result.NotEntitled}
+	prev := map[Key]State{KeyOf(r): {Status: result.Enabled, Since: t0, CheckedAt: t0}}
+	tests := []struct {
+		name   string
+		status result.Status
+		want   Kind
+	}{
+		{"new", result.NotEntitled, New},
+		{"audit error", result.AuditError, AuditFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r.Status = tt.status
+			u := Evaluate(prev, []result.Result{r}, t0.Add(time.Hour), policy)[0]
+			if u.Alert == nil || u.Alert.Kind != tt.want {
+				t.Fatalf("first run: got %+v; want a %s alert", u.Alert, tt.want)
+			}
+			// The publish failed: the next run must alert again, once.
+			again := Evaluate(map[Key]State{u.Key: u.Undelivered}, []result.Result{r}, t0.Add(2*time.Hour), policy)[0]
+			if again.Alert == nil || again.Alert.Kind != tt.want {
+				t.Fatalf("after a failed publish: got %+v; want the %s alert again", again.Alert, tt.want)
+			}
+			if again.Event != nil {
+				t.Errorf("after a failed publish: got a second history event; want the transition recorded once")
+			}
+			done := Evaluate(map[Key]State{u.Key: again.Next}, []result.Result{r}, t0.Add(3*time.Hour), policy)[0]
+			if done.Alert != nil {
+				t.Errorf("after a delivered alert: got %+v; want nothing", done.Alert)
+			}
+		})
+	}
+}
+
+func TestSeverity(t *testing.T) {
+	tests := []struct {
+		kind Kind
+		want string
+	}{{New, "critical"}, {Regressed, "critical"}, {Reminder, "warning"}, {AuditFailed, "warning"}, {Resolved, "info"}}
+	for _, tt := range tests {
+		if got := tt.kind.Severity(); got != tt.want {
+			t.Errorf("%s: got %s; want %s", tt.kind, got, tt.want)
+		}
+	}
+}

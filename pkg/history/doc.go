@@ -1,0 +1,44 @@
+// Package history keeps grantwatch's audit history in one DynamoDB table.
+//
+// # Table design
+//
+// One table, key `pk` (S) and `sk` (S), one global secondary index `gsi1` on
+// `gsi1pk` (S) and `gsi1sk` (S), and the TTL attribute `expires_at` (N, epoch
+// seconds), which the stack enables (runtime code never calls UpdateTimeToLive).
+//
+//	item            pk                 sk                                   gsi1pk   gsi1sk
+//	run             RUN#<run id>       RUN                                  RUNS     <started at>#<run id>
+//	latest state    ACCOUNT#<account>  LATEST#<region>#<chunk>              LATEST   <account>#<region>#<chunk>
+//	history event   ACCOUNT#<account>  EVENT#<at>#<region>#<model>          -        -
+//
+// Times are RFC 3339 in UTC with whole seconds, so they sort as strings.
+//
+//   - A run by id: GetItem RUN#<id>/RUN. It holds the state (RUNNING,
+//     COMPLETE, INCOMPLETE, FAILED), the lease of the invocation working on it,
+//     the attempts and the summary as JSON.
+//   - The runs of a time range: Query gsi1 RUNS between two times.
+//   - The latest state of an account's checks: Query ACCOUNT#<account> with
+//     sk beginning LATEST#, or GetItem per region; of every check: Query gsi1
+//     LATEST. One item per account and region holds every model's state as a
+//     map, split into chunks of at most 40 models, so that an item stays far
+//     below DynamoDB's 400 KB whatever the number of models (40 models at the
+//     1,000-character caps on cause and remediation is about 80 KB).
+//   - The history of one account, newest first: Query ACCOUNT#<account>
+//     between EVENT#<since> and EVENT#<until>, ScanIndexForward false, with a
+//     filter on region and model; pages are DynamoDB pages behind an opaque
+//     token. An event is written when a check's observed status changes (its
+//     first observation included), at the run's scheduled time, so a retried
+//     run writes the same keys again.
+//
+// Every item expires `retention` after it was last written. Latest-state
+// items are rewritten by every run that checks their account and region, so
+// they live as long as the account is audited.
+//
+// # Writes per run
+//
+// One conditional PutItem claims the run, BatchWriteItem calls of 25 items
+// carry the latest-state items (one per account and region) and the events
+// (one per changed check), and one UpdateItem finishes the run: at most
+// changed/25 + account-regions/25 + 2 requests, plus retries of
+// UnprocessedItems.
+package history

@@ -1,0 +1,157 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// Entry is one line of an account's history: a status change of one check
+// (or, from LatestOf, a check's current state).
+type Entry struct {
+	At          time.Time     `dynamodbav:"at" json:"at"`
+	RunID       string        `dynamodbav:"run_id" json:"run_id"`
+	Account     string        `dynamodbav:"account" json:"account"`
+	Region      string        `dynamodbav:"region" json:"region"`
+	Model       string        `dynamodbav:"model" json:"model"`
+	Status      result.Status `dynamodbav:"status" json:"status"`
+	Previous    result.Status `dynamodbav:"previous,omitempty" json:"previous,omitempty"`
+	Cause       string        `dynamodbav:"cause" json:"cause"`
+	Remediation string        `dynamodbav:"remediation,omitempty" json:"remediation,omitempty"`
+	// Since is set by LatestOf: when the current status began.
+	Since time.Time `dynamodbav:"-" json:"since,omitzero"`
+}
+
+type eventItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Type      string `dynamodbav:"type"`
+	ExpiresAt int64  `dynamodbav:"expires_at"`
+	Entry
+}
+
+func newEventItem(runID string, e changes.Event, expires int64) eventItem {
+	r := e.Result
+	return eventItem{
+		PK: "ACCOUNT#" + r.Account, SK: "EVENT#" + formatTime(e.At) + "#" + r.Region + "#" + r.Model,
+		Type: "EVENT", ExpiresAt: expires,
+		Entry: Entry{At: e.At.UTC(), RunID: runID, Account: r.Account, Region: r.Region, Model: r.Model,
+			Status: r.Status, Previous: e.Previous, Cause: capText(r.Cause), Remediation: capText(r.Remediation)},
+	}
+}
+
+// Query selects part of one account's history.
+type Query struct {
+	Account string
+	// Region and Model keep only their entries when set.
+	Region, Model string
+	// Since and Until bound the time range; zero means unbounded.
+	Since, Until time.Time
+	// Limit is the most entries a page holds (default 50, at most 1000).
+	Limit int
+	// PageToken continues a previous query.
+	PageToken string
+}
+
+// History returns one page of an account's history, newest first, and the
+// token of the next page ("" on the last).
+func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
+	switch {
+	case !validAccount(q.Account):
+		return nil, "", fmt.Errorf("account %q is not 12 digits", q.Account)
+	case q.Limit < 0 || q.Limit > 1000:
+		return nil, "", fmt.Errorf("limit %d is not between 1 and 1000", q.Limit)
+	case !q.Until.IsZero() && q.Until.Before(q.Since):
+		return nil, "", errors.New("until is before since")
+	}
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	start, err := decodeToken(q.PageToken, q.Account)
+	if err != nil {
+		return nil, "", err
+	}
+	until := "EVENT#\uffff"
+	if !q.Until.IsZero() {
+		until = "EVENT#" + formatTime(q.Until) + "\uffff"
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":   &types.AttributeValueMemberS{Value: "ACCOUNT#" + q.Account},
+			":from": &types.AttributeValueMemberS{Value: "EVENT#" + formatTime(q.Since)},
+			":to":   &types.AttributeValueMemberS{Value: until},
+		},
+		ScanIndexForward: aws.Bool(false),
+	}
+	if q.Since.IsZero() {
+		in.ExpressionAttributeValues[":from"] = &types.AttributeValueMemberS{Value: "EVENT#"}
+	}
+	var filters []string
+	if q.Region != "" {
+		filters = append(filters, "#region = :region")
+		in.ExpressionAttributeValues[":region"] = &types.AttributeValueMemberS{Value: q.Region}
+	}
+	if q.Model != "" {
+		filters = append(filters, "#model = :model")
+		in.ExpressionAttributeValues[":model"] = &types.AttributeValueMemberS{Value: q.Model}
+	}
+	if len(filters) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
+		in.ExpressionAttributeNames = map[string]string{}
+		if q.Region != "" {
+			in.ExpressionAttributeNames["#region"] = "region"
+		}
+		if q.Model != "" {
+			in.ExpressionAttributeNames["#model"] = "model"
+		}
+	}
+
+	// Ask DynamoDB for no more items than the page still needs, so that the
+	// last evaluated key is exactly where the page ends.
+	var entries []Entry
+	for {
+		in.ExclusiveStartKey = start
+		in.Limit = aws.Int32(int32(q.Limit - len(entries)))
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("query history of %s: %w", q.Account, err)
+		}
+		for _, av := range out.Items {
+			var it eventItem
+			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				return nil, "", fmt.Errorf("decode history entry %v: %w", av["sk"], err)
+			}
+			entries = append(entries, it.Entry)
+		}
+		start = out.LastEvaluatedKey
+		if len(start) == 0 || len(entries) >= q.Limit {
+			break
+		}
+	}
+	token, err := encodeToken(start)
+	return entries, token, err
+}
+
+func validAccount(id string) bool {
+	if len(id) != 12 {
+		return false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

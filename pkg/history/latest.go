@@ -1,0 +1,323 @@
+package history
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// ChunkSize is the most models one latest-state item holds.
+const ChunkSize = 40
+
+// maxText caps a stored cause or remediation, so that item sizes stay bounded.
+const maxText = 1000
+
+// AccountRegion names one latest-state record.
+type AccountRegion struct{ Account, Region string }
+
+// Snapshot is the latest state of some account-regions, as read by Latest.
+type Snapshot struct {
+	States map[changes.Key]changes.State
+	// chunks is how many items each account-region was stored in.
+	chunks map[AccountRegion]int
+}
+
+type latestItem struct {
+	PK        string                   `dynamodbav:"pk"`
+	SK        string                   `dynamodbav:"sk"`
+	GSI1PK    string                   `dynamodbav:"gsi1pk"`
+	GSI1SK    string                   `dynamodbav:"gsi1sk"`
+	Type      string                   `dynamodbav:"type"`
+	Account   string                   `dynamodbav:"account"`
+	Region    string                   `dynamodbav:"region"`
+	Chunk     int                      `dynamodbav:"chunk"`
+	Chunks    int                      `dynamodbav:"chunks"`
+	RunID     string                   `dynamodbav:"run_id"`
+	Models    map[string]changes.State `dynamodbav:"models"`
+	ExpiresAt int64                    `dynamodbav:"expires_at"`
+}
+
+func latestKey(ar AccountRegion, chunk int) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "ACCOUNT#" + ar.Account},
+		"sk": &types.AttributeValueMemberS{Value: "LATEST#" + ar.Region + "#" + strconv.Itoa(chunk)},
+	}
+}
+
+// Latest reads the latest state of the given account-regions with
+// BatchGetItem (100 keys a call), retrying unprocessed keys.
+func (s *Store) Latest(ctx context.Context, ars []AccountRegion) (*Snapshot, error) {
+	snap := &Snapshot{States: map[changes.Key]changes.State{}, chunks: map[AccountRegion]int{}}
+	keys := make([]map[string]types.AttributeValue, 0, len(ars))
+	for _, ar := range ars {
+		keys = append(keys, latestKey(ar, 0))
+	}
+	var more []map[string]types.AttributeValue // chunks after the first
+	add := func(items []map[string]types.AttributeValue) error {
+		for _, av := range items {
+			var it latestItem
+			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				return fmt.Errorf("decode latest state %v: %w", av["sk"], err)
+			}
+			ar := AccountRegion{it.Account, it.Region}
+			snap.chunks[ar] = max(snap.chunks[ar], it.Chunks)
+			for model, st := range it.Models {
+				snap.States[changes.Key{Account: it.Account, Region: it.Region, Model: model}] = st
+			}
+			if it.Chunk == 0 {
+				for c := 1; c < it.Chunks; c++ {
+					more = append(more, latestKey(ar, c))
+				}
+			}
+		}
+		return nil
+	}
+	if err := s.batchGet(ctx, keys, add); err != nil {
+		return nil, err
+	}
+	if err := s.batchGet(ctx, more, add); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, add func([]map[string]types.AttributeValue) error) error {
+	for start := 0; start < len(keys); start += 100 {
+		pending := keys[start:min(start+100, len(keys))]
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt >= s.maxAttempts {
+				return fmt.Errorf("read latest state: %d keys still unprocessed after %d attempts", len(pending), attempt)
+			}
+			if attempt > 0 {
+				if err := sleep(ctx, s.backoff(attempt)); err != nil {
+					return err
+				}
+			}
+			out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: aws.Bool(true)}},
+			})
+			if err != nil {
+				return fmt.Errorf("read latest state: %w", err)
+			}
+			if err := add(out.Responses[s.table]); err != nil {
+				return err
+			}
+			pending = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	return nil
+}
+
+// Save writes the latest state of every account-region in states and the
+// history events, in BatchWriteItem calls of 25. prev is the snapshot read
+// before the run, so that chunks no longer needed are deleted. On error some
+// items may have been written; nothing written earlier is lost or changed
+// other than by the items of this run.
+func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snapshot, states map[changes.Key]changes.State, events []changes.Event) error {
+	var requests []types.WriteRequest
+	byAR := map[AccountRegion]map[string]changes.State{}
+	for k, st := range states {
+		ar := AccountRegion{k.Account, k.Region}
+		if byAR[ar] == nil {
+			byAR[ar] = map[string]changes.State{}
+		}
+		st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
+		byAR[ar][k.Model] = st
+	}
+	ars := make([]AccountRegion, 0, len(byAR))
+	for ar := range byAR {
+		ars = append(ars, ar)
+	}
+	slices.SortFunc(ars, func(a, b AccountRegion) int { return strings.Compare(a.Account+a.Region, b.Account+b.Region) })
+	for _, ar := range ars {
+		models := sortedModels(byAR[ar])
+		chunks := (len(models) + ChunkSize - 1) / ChunkSize
+		for c := range chunks {
+			it := latestItem{
+				PK: "ACCOUNT#" + ar.Account, SK: "LATEST#" + ar.Region + "#" + strconv.Itoa(c),
+				GSI1PK: "LATEST", GSI1SK: ar.Account + "#" + ar.Region + "#" + strconv.Itoa(c), Type: "LATEST",
+				Account: ar.Account, Region: ar.Region, Chunk: c, Chunks: chunks, RunID: runID,
+				Models: map[string]changes.State{}, ExpiresAt: s.expires(at),
+			}
+			for _, m := range models[c*ChunkSize : min((c+1)*ChunkSize, len(models))] {
+				it.Models[m] = byAR[ar][m]
+			}
+			av, err := attributevalue.MarshalMap(it)
+			if err != nil {
+				return fmt.Errorf("marshal latest state %s/%s: %w", ar.Account, ar.Region, err)
+			}
+			requests = append(requests, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+		}
+		if prev != nil {
+			for c := chunks; c < prev.chunks[ar]; c++ {
+				requests = append(requests, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: latestKey(ar, c)}})
+			}
+		}
+	}
+	for _, e := range events {
+		av, err := attributevalue.MarshalMap(newEventItem(runID, e, s.expires(at)))
+		if err != nil {
+			return fmt.Errorf("marshal event: %w", err)
+		}
+		requests = append(requests, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+	}
+	return s.batchWrite(ctx, requests)
+}
+
+// batchWrite sends requests 25 at a time and retries UnprocessedItems with
+// backoff; an item that is still unprocessed after every attempt fails the
+// whole save, loudly.
+func (s *Store) batchWrite(ctx context.Context, requests []types.WriteRequest) error {
+	written := 0
+	for start := 0; start < len(requests); start += 25 {
+		pending := requests[start:min(start+25, len(requests))]
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt >= s.maxAttempts {
+				return fmt.Errorf("write history: %d items still unprocessed after %d attempts (%d of %d written)", len(pending), attempt, written, len(requests))
+			}
+			if attempt > 0 {
+				if err := sleep(ctx, s.backoff(attempt)); err != nil {
+					return fmt.Errorf("write history: %w (%d of %d written)", err, written, len(requests))
+				}
+			}
+			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: pending}})
+			if err != nil {
+				return fmt.Errorf("write history: %w (%d of %d written)", err, written, len(requests))
+			}
+			unprocessed := out.UnprocessedItems[s.table]
+			written += len(pending) - len(unprocessed)
+			pending = unprocessed
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func capText(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText - len("…")
+	for cut > 0 && !isRuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func sortedModels(m map[string]changes.State) []string {
+	models := make([]string, 0, len(m))
+	for k := range m {
+		models = append(models, k)
+	}
+	slices.Sort(models)
+	return models
+}
+
+// LatestOf returns the latest state of every check of one account, or of
+// every account when account is empty, sorted by account, region and model.
+func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
+	in := &dynamodb.QueryInput{TableName: &s.table}
+	if account != "" {
+		in.KeyConditionExpression = aws.String("pk = :pk AND begins_with(sk, :latest)")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: "ACCOUNT#" + account}, ":latest": &types.AttributeValueMemberS{Value: "LATEST#"},
+		}
+	} else {
+		in.IndexName = aws.String("gsi1")
+		in.KeyConditionExpression = aws.String("gsi1pk = :latest")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":latest": &types.AttributeValueMemberS{Value: "LATEST"}}
+	}
+	var entries []Entry
+	pages := dynamodb.NewQueryPaginator(s.api, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query latest state: %w", err)
+		}
+		for _, av := range page.Items {
+			var it latestItem
+			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				return nil, fmt.Errorf("decode latest state: %w", err)
+			}
+			for _, m := range sortedModels(it.Models) {
+				st := it.Models[m]
+				entries = append(entries, Entry{At: st.CheckedAt, RunID: it.RunID, Account: it.Account, Region: it.Region, Model: m,
+					Status: st.Observed(), Cause: firstNonEmpty(st.AuditError, st.Cause), Remediation: st.Remediation, Since: st.Since})
+			}
+		}
+	}
+	slices.SortFunc(entries, func(a, b Entry) int {
+		return result.Compare(result.Result{Account: a.Account, Region: a.Region, Model: a.Model}, result.Result{Account: b.Account, Region: b.Region, Model: b.Model})
+	})
+	return entries, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// pageToken is the opaque form of DynamoDB's LastEvaluatedKey.
+func encodeToken(key map[string]types.AttributeValue) (string, error) {
+	if len(key) == 0 {
+		return "", nil
+	}
+	plain := map[string]string{}
+	for k, v := range key {
+		sv, ok := v.(*types.AttributeValueMemberS)
+		if !ok {
+			return "", fmt.Errorf("page key %s is not a string", k)
+		}
+		plain[k] = sv.Value
+	}
+	b, err := json.Marshal(plain)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func decodeToken(token, account string) (map[string]types.AttributeValue, error) {
+	if token == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	var plain map[string]string
+	if err == nil {
+		err = json.Unmarshal(b, &plain)
+	}
+	if err != nil || plain["pk"] != "ACCOUNT#"+account || !strings.HasPrefix(plain["sk"], "EVENT#") || len(plain) != 2 {
+		return nil, fmt.Errorf("page token %q is not a token of this account's history", token)
+	}
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: plain["pk"]},
+		"sk": &types.AttributeValueMemberS{Value: plain["sk"]},
+	}, nil
+}

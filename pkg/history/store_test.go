@@ -1,0 +1,304 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/localenv"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+var t0 = time.Date(2026, 11, 1, 4, 0, 0, 0, time.UTC)
+
+func newTable(t *testing.T) (*dynamodb.Client, string) {
+	t.Helper()
+	ddb := localenv.DynamoDBForTest(t)
+	cfg, err := localenv.AWSConfig(context.Background(), ddb.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := dynamodb.NewFromConfig(cfg)
+	if err := CreateTable(context.Background(), client, "grantwatch-test"); err != nil {
+		t.Fatal(err)
+	}
+	return client, "grantwatch-test"
+}
+
+func TestRunClaims(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	lease := 15 * time.Minute
+
+	claim, run, err := s.BeginRun(ctx, "r1", t0, t0, lease)
+	if err != nil || claim != Started {
+		t.Fatalf("first delivery: got %s, %v; want started", claim, err)
+	}
+	claim, _, err = s.BeginRun(ctx, "r1", t0, t0.Add(time.Minute), lease)
+	if err != nil || claim != Busy {
+		t.Fatalf("second delivery while running: got %s, %v; want busy", claim, err)
+	}
+	summary := &result.Summary{RunID: "r1", Planned: 3, Checked: 3}
+	if err := s.FinishRun(ctx, run, Complete, summary, "", t0.Add(2*time.Minute)); err != nil {
+		t.Fatalf("FinishRun: %v", err)
+	}
+	claim, stored, err := s.BeginRun(ctx, "r1", t0, t0.Add(3*time.Minute), lease)
+	if err != nil || claim != Done || stored.State != Complete || stored.Summary.Checked != 3 {
+		t.Fatalf("delivery after the run: got %s %+v, %v; want done with the stored summary", claim, stored, err)
+	}
+
+	// An invocation that died: its lease runs out and the next delivery resumes.
+	_, dead, err := s.BeginRun(ctx, "r2", t0, t0, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim, resumed, err := s.BeginRun(ctx, "r2", t0, t0.Add(20*time.Minute), lease)
+	if err != nil || claim != Resumed || resumed.Attempts != 2 {
+		t.Fatalf("after the lease ran out: got %s attempts=%d, %v; want resumed, attempt 2", claim, resumed.Attempts, err)
+	}
+	if err := s.FinishRun(ctx, dead, Complete, nil, "", t0.Add(21*time.Minute)); err == nil || !strings.Contains(err.Error(), "another invocation") {
+		t.Errorf("the dead invocation finishing late: got %v; want it refused", err)
+	}
+	claim, _, _ = s.BeginRun(ctx, "r2", t0, t0.Add(40*time.Minute), lease)
+	if claim != Resumed {
+		t.Fatalf("third attempt: got %s; want resumed", claim)
+	}
+	claim, gaveUp, err := s.BeginRun(ctx, "r2", t0, t0.Add(60*time.Minute), lease)
+	if err != nil {
+		t.Fatalf("after %d attempts: %v", MaxAttempts, err)
+	}
+	if claim != Done || gaveUp.State != Failed {
+		t.Fatalf("after %d attempts: got %s %s, %v; want done and FAILED", MaxAttempts, claim, gaveUp.State, err)
+	}
+
+	// A run nobody retries is failed by the next run's sweep.
+	if _, _, err := s.BeginRun(ctx, "r3", t0, t0.Add(time.Hour), lease); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.FailStaleRuns(ctx, t0.Add(-24*time.Hour), t0.Add(2*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("FailStaleRuns: got %d, %v; want 1", n, err)
+	}
+	runs, err := s.Runs(ctx, t0.Add(-time.Hour), t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, r := range runs {
+		states = append(states, r.ID+"="+string(r.State))
+	}
+	if got, want := strings.Join(states, " "), "r1=COMPLETE r2=FAILED r3=FAILED"; got != want {
+		t.Errorf("runs: got %s; want %s", got, want)
+	}
+}
+
+func states(account, region string, n int, status result.Status) map[changes.Key]changes.State {
+	m := map[changes.Key]changes.State{}
+	for i := range n {
+		m[changes.Key{Account: account, Region: region, Model: fmt.Sprintf("model-%03d", i)}] = changes.State{
+			Status: status, Cause: strings.Repeat("c", 5000), Since: t0, CheckedAt: t0,
+		}
+	}
+	return m
+}
+
+func TestLatestStateChunks(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	ar := AccountRegion{"111111111111", "us-east-1"}
+
+	tests := []struct {
+		name       string
+		models     int
+		wantChunks int
+	}{
+		{"many models split into chunks", 2*ChunkSize + 5, 3},
+		{"fewer models delete the chunks left over", 10, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prev, err := s.Latest(ctx, []AccountRegion{ar})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(ctx, "run", t0, prev, states(ar.Account, ar.Region, tt.models, result.Enabled), nil); err != nil {
+				t.Fatalf("Save: %v", err)
+			}
+			got, err := s.Latest(ctx, []AccountRegion{ar})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.States) != tt.models || got.chunks[ar] != tt.wantChunks {
+				t.Errorf("got %d states in %d chunks; want %d in %d", len(got.States), got.chunks[ar], tt.models, tt.wantChunks)
+			}
+			if c := got.States[changes.Key{Account: ar.Account, Region: ar.Region, Model: "model-000"}].Cause; len(c) > maxText {
+				t.Errorf("cause stored with %d bytes; want at most %d", len(c), maxText)
+			}
+			out, err := client.Query(ctx, &dynamodb.QueryInput{TableName: &table,
+				KeyConditionExpression:    awssdk.String("pk = :pk"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "ACCOUNT#" + ar.Account}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Items) != tt.wantChunks {
+				t.Errorf("items in the table: got %d; want %d", len(out.Items), tt.wantChunks)
+			}
+		})
+	}
+}
+
+func TestHistoryPages(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	account := "222222222222"
+	var events []changes.Event
+	for day := range 10 {
+		for _, region := range []string{"us-east-1", "us-west-2"} {
+			for _, model := range []string{"m1", "m2", "m3"} {
+				events = append(events, changes.Event{At: t0.Add(time.Duration(day) * 24 * time.Hour),
+					Result: result.Result{Account: account, Region: region, Model: model, Status: result.NotEntitled, Cause: "x"}})
+			}
+		}
+	}
+	if err := s.Save(ctx, "run", t0, nil, nil, events); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name      string
+		q         Query
+		wantTotal int
+		wantPages int
+	}{
+		{"everything, 25 a page", Query{Account: account, Limit: 25}, 60, 3},
+		{"one region and model", Query{Account: account, Region: "us-west-2", Model: "m2", Limit: 4}, 10, 3},
+		{"time range", Query{Account: account, Since: t0.Add(2 * 24 * time.Hour), Until: t0.Add(4 * 24 * time.Hour), Limit: 50}, 18, 1},
+		{"other account", Query{Account: "333333333333"}, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var all []Entry
+			pages := 0
+			q := tt.q
+			for {
+				page, next, err := s.History(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages++
+				if len(page) > q.Limit && q.Limit > 0 {
+					t.Fatalf("page of %d entries; want at most %d", len(page), q.Limit)
+				}
+				all = append(all, page...)
+				if next == "" {
+					break
+				}
+				q.PageToken = next
+			}
+			if len(all) != tt.wantTotal || pages != tt.wantPages {
+				t.Errorf("got %d entries in %d pages; want %d in %d", len(all), pages, tt.wantTotal, tt.wantPages)
+			}
+			for i := 1; i < len(all); i++ {
+				if all[i].At.After(all[i-1].At) {
+					t.Fatalf("entry %d is newer than entry %d: want newest first", i, i-1)
+				}
+			}
+		})
+	}
+
+	bad := []struct {
+		name string
+		q    Query
+		want string
+	}{
+		{"bad account", Query{Account: "12"}, `account "12" is not 12 digits`},
+		{"foreign token", Query{Account: account, PageToken: "eyJwayI6IkFDQ09VTlQjMzMzMzMzMzMzMzMzIiwic2siOiJFVkVOVCMifQ"}, "is not a token of this account's history"},
+		{"garbage token", Query{Account: account, PageToken: "%%%"}, "page token"},
+		{"limit too large", Query{Account: account, Limit: 5000}, "limit 5000"},
+		{"until before since", Query{Account: account, Since: t0, Until: t0.Add(-time.Hour)}, "until is before since"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := s.History(ctx, tt.q); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// stingyAPI passes batch writes to the real server but hands back all but
+// the first `keep` items of every batch as unprocessed, as DynamoDB does
+// under load; with keep 0 it never writes anything.
+type stingyAPI struct {
+	API
+	keep  int
+	calls atomic.Int64
+}
+
+func (s *stingyAPI) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	s.calls.Add(1)
+	out := &dynamodb.BatchWriteItemOutput{UnprocessedItems: map[string][]types.WriteRequest{}}
+	for table, reqs := range in.RequestItems {
+		n := min(s.keep, len(reqs))
+		if n > 0 {
+			if _, err := s.API.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs[:n]}}, opts...); err != nil {
+				return nil, err
+			}
+		}
+		if n < len(reqs) {
+			out.UnprocessedItems[table] = reqs[n:]
+		}
+	}
+	return out, nil
+}
+
+func TestSaveRetriesUnprocessedItems(t *testing.T) {
+	client, table := newTable(t)
+	ctx := context.Background()
+	quick := WithRetries(8, func(int) time.Duration { return time.Millisecond })
+	ar := AccountRegion{"111111111111", "us-east-1"}
+
+	stingy := &stingyAPI{API: client, keep: 10}
+	s := New(stingy, table, 24*time.Hour, quick)
+	var events []changes.Event
+	for i := range 25 {
+		events = append(events, changes.Event{At: t0, Result: result.Result{Account: ar.Account, Region: ar.Region, Model: fmt.Sprintf("m%02d", i), Status: result.Enabled}})
+	}
+	if err := s.Save(ctx, "run", t0, nil, states(ar.Account, ar.Region, 5, result.Enabled), events); err != nil {
+		t.Fatalf("Save with unprocessed items: %v", err)
+	}
+	// 26 items: a batch of 25 (10 + 10 + 5 processed) and a batch of 1.
+	if got, want := stingy.calls.Load(), int64(4); got != want {
+		t.Errorf("BatchWriteItem calls: got %d; want %d", got, want)
+	}
+	page, _, err := New(client, table, 24*time.Hour).History(ctx, Query{Account: ar.Account, Limit: 100})
+	if err != nil || len(page) != 25 {
+		t.Fatalf("events stored: got %d, %v; want 25", len(page), err)
+	}
+
+	// A table that never takes the items: the save fails loudly, and what
+	// was stored before is intact.
+	s = New(&stingyAPI{API: client, keep: 0}, table, 24*time.Hour, WithRetries(3, func(int) time.Duration { return time.Millisecond }))
+	err = s.Save(ctx, "run2", t0.Add(time.Hour), nil, states(ar.Account, ar.Region, 5, result.NotEntitled), nil)
+	if err == nil || !strings.Contains(err.Error(), "still unprocessed after 3 attempts (0 of 1 written)") {
+		t.Fatalf("Save to a table that takes nothing: got %v; want a loud error", err)
+	}
+	snap, err := New(client, table, 24*time.Hour).Latest(ctx, []AccountRegion{ar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.States[changes.Key{Account: ar.Account, Region: ar.Region, Model: "model-000"}].Status; got != result.Enabled {
+		t.Errorf("state after the failed save: got %s; want the earlier ENABLED", got)
+	}
+}

@@ -1,0 +1,43 @@
+package localenv
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+)
+
+// required reports whether a missing stand-in fails the test rather than
+// skipping it. `make test` and CI set GRANTWATCH_REQUIRE_LOCAL=1, so they can
+// never pass by skipping; a quick `go test` without `make tools` skips.
+func required() bool { return os.Getenv("GRANTWATCH_REQUIRE_LOCAL") == "1" }
+
+func missing(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, ErrNotInstalled) && !required() {
+		t.Skip(err)
+	}
+	t.Fatal(err)
+}
+
+// DynamoDBForTest starts dynalite for one test and stops it when the test ends.
+func DynamoDBForTest(t testing.TB) *Server {
+	t.Helper()
+	s, err := DynamoDB(context.Background())
+	if err != nil {
+		missing(t, err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// SNSForTest starts goaws for one test and stops it when the test ends.
+func SNSForTest(t testing.TB, topics ...Topic) *SNS {
+	t.Helper()
+	s, err := StartSNS(context.Background(), t.TempDir(), topics...)
+	if err != nil {
+		missing(t, err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -325,4 +327,49 @@ func (m ModelState) over(base ModelState) ModelState {
 		m.Entitlement = base.Entitlement
 	}
 	return m
+}
+
+// clone copies the scenario deeply enough for Update: everything an edit may
+// change is copied, the rest is shared read-only.
+func (sc *Scenario) clone() *Scenario {
+	c := *sc
+	c.Catalog = slices.Clone(sc.Catalog)
+	c.Throttling = slices.Clone(sc.Throttling)
+	c.Faults = slices.Clone(sc.Faults)
+	c.Accounts = make([]Account, len(sc.Accounts))
+	for i, a := range sc.Accounts {
+		a.Tags = maps.Clone(a.Tags)
+		a.DenyRegions = slices.Clone(a.DenyRegions)
+		a.Models = maps.Clone(a.Models)
+		regions := make(map[string]RegionStates, len(a.Regions))
+		for r, rs := range a.Regions {
+			regions[r] = RegionStates{Models: maps.Clone(rs.Models)}
+		}
+		a.Regions = regions
+		c.Accounts[i] = a
+	}
+	return &c
+}
+
+// Account returns the scenario's account id, for edits in Update.
+func (sc *Scenario) Account(id string) *Account {
+	for i := range sc.Accounts {
+		if sc.Accounts[i].ID == id {
+			return &sc.Accounts[i]
+		}
+	}
+	return nil
+}
+
+// SetState sets an account's model state in one region, for edits in Update.
+func (a *Account) SetState(region, model string, st ModelState) {
+	if a.Regions == nil {
+		a.Regions = map[string]RegionStates{}
+	}
+	rs := a.Regions[region]
+	if rs.Models == nil {
+		rs.Models = map[string]ModelState{}
+	}
+	rs.Models[model] = st
+	a.Regions[region] = rs
 }

@@ -35,6 +35,8 @@ var operations = []string{
 
 // Server is the simulator. It is an http.Handler; Start serves it on an address.
 type Server struct {
+	// scMu guards sc and the indexes built from it, which Update replaces.
+	scMu     sync.RWMutex
 	sc       *Scenario
 	accounts map[string]*Account
 	parentOf map[string]string // OU or account id -> parent id
@@ -67,17 +69,23 @@ func New(sc *Scenario) (*Server, error) {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
 	s := &Server{
-		sc:       sc,
-		accounts: make(map[string]*Account, len(sc.Accounts)),
-		parentOf: map[string]string{},
-		children: map[string][]child{},
 		sessions: map[string]session{},
 		calls:    map[string]*atomic.Int64{},
-		ruleHits: make([]atomic.Int64, len(sc.Throttling)+len(sc.Faults)),
 	}
 	for _, op := range operations {
 		s.calls[op] = new(atomic.Int64)
 	}
+	s.index(sc)
+	return s, nil
+}
+
+// index makes sc the scenario served and builds its lookup tables.
+func (s *Server) index(sc *Scenario) {
+	s.sc = sc
+	s.accounts = make(map[string]*Account, len(sc.Accounts))
+	s.parentOf = map[string]string{}
+	s.children = map[string][]child{}
+	s.ruleHits = make([]atomic.Int64, len(sc.Throttling)+len(sc.Faults))
 	var addOUs func(parent string, ous []OU)
 	addOUs = func(parent string, ous []OU) {
 		for _, ou := range ous {
@@ -97,7 +105,21 @@ func New(sc *Scenario) (*Server, error) {
 		s.parentOf[a.ID] = parent
 		s.children[parent] = append(s.children[parent], child{a.ID, "ACCOUNT"})
 	}
-	return s, nil
+}
+
+// Update changes the scenario while the server runs, as an organization
+// changes between two audits. fn edits a copy; the copy is validated and
+// then served. Sessions already issued stay valid.
+func (s *Server) Update(fn func(*Scenario)) error {
+	s.scMu.Lock()
+	defer s.scMu.Unlock()
+	next := s.sc.clone()
+	fn(next)
+	if err := next.prepare(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	s.index(next)
+	return nil
 }
 
 // Start serves the simulator on addr (such as 127.0.0.1:0) until Close and
@@ -125,7 +147,11 @@ func (s *Server) Close() error {
 }
 
 // Auditor is the principal whose keys a client should sign with.
-func (s *Server) Auditor() Principal { return s.sc.Auditor }
+func (s *Server) Auditor() Principal {
+	s.scMu.RLock()
+	defer s.scMu.RUnlock()
+	return s.sc.Auditor
+}
 
 // Calls returns how many requests of an operation arrived, whatever their answer.
 func (s *Server) Calls(op string) int64 {
@@ -188,13 +214,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c, ok := s.calls[req.op]; ok {
 		c.Add(1)
 	}
-	if err := s.authenticate(req, auth, body); err != nil {
+	s.scMu.RLock()
+	err = s.authenticate(req, auth, body)
+	delay := s.delay(req)
+	s.scMu.RUnlock()
+	if err != nil {
 		p.writeError(w, err)
 		return
 	}
-	if !s.wait(r.Context(), req) {
+	if !wait(r.Context(), delay) {
 		return
 	}
+	s.scMu.RLock()
+	defer s.scMu.RUnlock()
 	if err := s.inject(req); err != nil {
 		p.writeError(w, err)
 		return
@@ -267,16 +299,20 @@ func invalidTokenCode(service string) string {
 	return "UnrecognizedClientException"
 }
 
-// wait applies the scenario's latency; it reports false when the client went away.
-func (s *Server) wait(ctx context.Context, req *request) bool {
+// delay is the scenario's latency for req.
+func (s *Server) delay(req *request) time.Duration {
 	l := s.sc.Latency
 	if rl, ok := l.ByRegion[req.region]; ok {
 		l = rl
 	}
-	d := time.Duration(l.Fixed)
 	if l.Max > l.Min {
-		d = time.Duration(l.Min) + rand.N(time.Duration(l.Max-l.Min))
+		return time.Duration(l.Min) + rand.N(time.Duration(l.Max-l.Min))
 	}
+	return time.Duration(l.Fixed)
+}
+
+// wait sleeps for d; it reports false when the client went away meanwhile.
+func wait(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}

@@ -1,0 +1,324 @@
+package job
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/grantwatch/grantwatch/pkg/audit"
+	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/demo"
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/localenv"
+	"github.com/grantwatch/grantwatch/pkg/notify"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+var t0 = time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC)
+
+const (
+	claude35 = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+	topic    = "grantwatch-alerts"
+)
+
+// countingDynamo counts the write requests a run makes.
+type countingDynamo struct {
+	history.API
+	writes atomic.Int64
+}
+
+func (c *countingDynamo) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.writes.Add(1)
+	return c.API.PutItem(ctx, in, o...)
+}
+
+func (c *countingDynamo) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.writes.Add(1)
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+func (c *countingDynamo) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.writes.Add(1)
+	return c.API.BatchWriteItem(ctx, in, o...)
+}
+
+type fixture struct {
+	sim   *awssim.Server
+	sns   *localenv.SNS
+	ddb   *countingDynamo
+	store *history.Store
+	job   *Job
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	sc, err := demo.Scenario()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Latency = awssim.Latency{}
+	sim, err := awssim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+
+	ddbServer := localenv.DynamoDBForTest(t)
+	snsServer := localenv.SNSForTest(t, localenv.Topic{Name: topic, Subscriptions: []localenv.Subscription{
+		{Queue: "all"},
+		{Queue: "critical", FilterPolicy: `{"severity": ["critical"]}`},
+		{Queue: "account-333", FilterPolicy: `{"account_id": ["333333333333"]}`},
+	}})
+
+	cfg, err := demo.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.History.Table = "grantwatch"
+	cfg.Notify.TopicARN = snsServer.TopicARN(topic)
+	cfg.Limits.MaxBackoff = config.Duration(5 * time.Millisecond)
+
+	simCfg, err := sim.ClientConfig(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddbCfg, err := localenv.AWSConfig(ctx, ddbServer.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snsCfg, err := localenv.AWSConfig(ctx, snsServer.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snsCfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 2; o.MaxBackoff = time.Millisecond })
+	}
+	ddbClient := dynamodb.NewFromConfig(ddbCfg)
+	if err := history.CreateTable(ctx, ddbClient, cfg.History.Table); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{sim: sim, sns: snsServer, ddb: &countingDynamo{API: ddbClient}}
+	f.store = history.New(f.ddb, cfg.History.Table, cfg.History.Retention.Std())
+	notifier := notify.New(sns.NewFromConfig(snsCfg), cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std())
+	f.job = New(cfg, audit.New(cfg, simCfg), f.store, notifier)
+	return f
+}
+
+func (f *fixture) run(t *testing.T, at time.Time) *Outcome {
+	t.Helper()
+	f.job.now = func() time.Time { return at }
+	out, err := f.job.Run(context.Background(), at)
+	if err != nil {
+		t.Fatalf("run at %v: %v", at, err)
+	}
+	return out
+}
+
+func (f *fixture) receive(t *testing.T, queue string) []localenv.Notification {
+	t.Helper()
+	msgs, err := f.sns.Receive(context.Background(), queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+func subjects(msgs []localenv.Notification) string {
+	var s []string
+	for _, m := range msgs {
+		s = append(s, m.Subject)
+	}
+	return strings.Join(s, "\n")
+}
+
+func TestThreeRunsAlertOncePerChange(t *testing.T) {
+	f := setup(t)
+
+	// Run 1: every problem is new. The PENDING subscription is inside its grace period.
+	out := f.run(t, t0)
+	if out.Claim != history.Started || out.Kinds() != "AUDIT_ERROR,NEW" {
+		t.Fatalf("run 1: got claim %s, kinds %s; want started, AUDIT_ERROR,NEW", out.Claim, out.Kinds())
+	}
+	all := f.receive(t, "all")
+	if got, want := len(all), 5; got != want { // 4 accounts + digest
+		t.Fatalf("run 1 messages: got %d; want %d:\n%s", got, want, subjects(all))
+	}
+	if got, want := len(f.receive(t, "critical")), 4; got != want { // 444 has audit errors only: warning
+		t.Errorf("run 1 critical messages: got %d; want %d", got, want)
+	}
+	mine := f.receive(t, "account-333")
+	if len(mine) != 1 || !strings.Contains(mine[0].Subject, "account 333333333333") {
+		t.Fatalf("run 1 for account 333333333333: got %q; want its one message", subjects(mine))
+	}
+	checkMessage(t, mine[0])
+	for _, m := range all {
+		if strings.Contains(m.Message, "anthropic.claude-3-7-sonnet-20250219-v1:0 in us-west-2") {
+			t.Errorf("run 1 alerted the PENDING subscription inside its grace period:\n%s", m.Message)
+		}
+	}
+
+	// Between runs: 333 submits the Anthropic form, 111 loses a subscription.
+	if err := f.sim.Update(func(sc *awssim.Scenario) {
+		sc.Account("333333333333").Models[claude35] = awssim.ModelState{Authorization: "AUTHORIZED"}
+		sc.Account("111111111111").SetState("us-east-1", claude35, awssim.ModelState{Agreement: "NOT_AVAILABLE"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.ddb.writes.Load()
+	out = f.run(t, t0.Add(time.Hour))
+	if got, want := out.Kinds(), "NEW,RESOLVED"; got != want {
+		t.Errorf("run 2 kinds: got %s; want %s", got, want)
+	}
+	all = f.receive(t, "all")
+	wantSubjects := []string{
+		"[grantwatch] account 111111111111: 1 new",
+		"[grantwatch] account 222222222222: 1 new", // PENDING past its grace period
+		"[grantwatch] account 333333333333: 3 resolved",
+		"[grantwatch] run run-20261102T070000Z: 5 changes in 3 accounts",
+	}
+	if got := subjects(all); got != strings.Join(wantSubjects, "\n") {
+		t.Errorf("run 2 subjects:\ngot\n%s\nwant\n%s", got, strings.Join(wantSubjects, "\n"))
+	}
+	// Writes: claim + finish, 12 latest-state items and 4 events in one batch.
+	accountRegions, changed := 12, out.Events
+	if got, max := f.ddb.writes.Load()-before, int64(changed/25+accountRegions/25+2+1); got > max {
+		t.Errorf("run 2 write requests: got %d; want at most %d", got, max)
+	}
+
+	// Run 3, eight days on: the form regresses, 111 is fixed, the rest is reminded.
+	if err := f.sim.Update(func(sc *awssim.Scenario) {
+		sc.Account("333333333333").Models[claude35] = awssim.ModelState{Authorization: "NOT_AUTHORIZED"}
+		sc.Account("111111111111").SetState("us-east-1", claude35, awssim.ModelState{})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	run3 := t0.Add(8 * 24 * time.Hour)
+	out = f.run(t, run3)
+	if got, want := out.Kinds(), "REGRESSED,REMINDER,RESOLVED"; got != want {
+		t.Errorf("run 3 kinds: got %s; want %s", got, want)
+	}
+	all = f.receive(t, "all")
+	if got, want := len(all), 5; got != want {
+		t.Errorf("run 3 messages: got %d; want %d:\n%s", got, want, subjects(all))
+	}
+
+	// The same schedule event delivered again: nothing audited, nothing sent.
+	calls := f.sim.TotalCalls()
+	out = f.run(t, run3)
+	if out.Claim != history.Done || out.Report != nil || out.Stored.State != history.Complete {
+		t.Errorf("duplicate delivery: got claim %s, report %v, state %s; want done, none, COMPLETE", out.Claim, out.Report != nil, out.Stored.State)
+	}
+	if got := f.sim.TotalCalls(); got != calls {
+		t.Errorf("duplicate delivery made %d AWS calls; want 0", got-calls)
+	}
+	if got := f.receive(t, "all"); len(got) != 0 {
+		t.Errorf("duplicate delivery sent %d messages; want 0", len(got))
+	}
+
+	// Account 333's history, newest first: regressed, resolved, first seen.
+	entries, _, err := f.store.History(context.Background(), history.Query{Account: "333333333333", Region: "us-east-1", Model: claude35})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq []string
+	for _, e := range entries {
+		seq = append(seq, string(e.Status))
+	}
+	if got, want := strings.Join(seq, " "), "NOT_AUTHORIZED ENABLED NOT_AUTHORIZED"; got != want {
+		t.Errorf("history of 333333333333/us-east-1/claude: got %s; want %s", got, want)
+	}
+}
+
+// checkMessage: subject under 100 characters, a body a person can act on, the
+// JSON alongside, and the attributes subscriptions filter on.
+func checkMessage(t *testing.T, m localenv.Notification) {
+	t.Helper()
+	if len(m.Subject) >= 100 {
+		t.Errorf("subject has %d characters; want under 100", len(m.Subject))
+	}
+	for _, want := range []string{"NOT_AUTHORIZED: anthropic.claude-3-5-sonnet-20240620-v1:0 in eu-central-1; ", "Why: ", "What to do: Anthropic models need the first-time-use form", "--- structured data (JSON) ---", `"event_type": "NEW"`} {
+		if !strings.Contains(m.Message, want) {
+			t.Errorf("body lacks %q:\n%s", want, m.Message)
+		}
+	}
+	attrs := map[string]string{}
+	for k, v := range m.MessageAttributes {
+		attrs[k] = v.Type + ":" + v.Value
+	}
+	want := map[string]string{
+		"account_id": "String:333333333333", "severity": "String:critical",
+		"event_type": `String.Array:["NEW"]`, "regions": `String.Array:["eu-central-1","us-east-1","us-west-2"]`,
+	}
+	for k, v := range want {
+		if attrs[k] != v {
+			t.Errorf("attribute %s: got %q; want %q", k, attrs[k], v)
+		}
+	}
+}
+
+func TestSNSOutageAlertsOnTheNextRun(t *testing.T) {
+	f := setup(t)
+	f.sns.Stop()
+	out := f.run(t, t0)
+	if out.NotifyError == "" || out.Published != 0 || len(out.Alerts) == 0 {
+		t.Fatalf("run during the outage: got error %q, published %d, alerts %d; want an error, 0 published", out.NotifyError, out.Published, len(out.Alerts))
+	}
+	stored, err := f.store.GetRun(context.Background(), out.RunID)
+	if err != nil || stored.State != history.Complete || !strings.Contains(stored.Error, "publish") {
+		t.Fatalf("stored run: got %+v, %v; want COMPLETE with the publish error", stored, err)
+	}
+
+	if err := f.sns.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := len(out.Alerts)
+	out = f.run(t, t0.Add(10*time.Minute))
+	if len(out.Alerts) != first || out.NotifyError != "" {
+		t.Errorf("run after the outage: got %d alerts (error %q); want the %d unsent ones again", len(out.Alerts), out.NotifyError, first)
+	}
+	if got := len(f.receive(t, "all")); got != 5 {
+		t.Errorf("messages after the outage: got %d; want 5", got)
+	}
+
+	out = f.run(t, t0.Add(20*time.Minute))
+	if len(out.Alerts) != 0 {
+		t.Errorf("run after delivery: got %d alerts (%s); want none", len(out.Alerts), out.Kinds())
+	}
+}
+
+func TestIncompleteRunKeepsUncheckedState(t *testing.T) {
+	f := setup(t)
+	f.run(t, t0)
+	// The next run is cut off at once: nothing is checked, nothing forgotten.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	f.job.now = func() time.Time { return t0.Add(time.Hour) }
+	out, err := f.job.Run(ctx, t0.Add(time.Hour))
+	if err == nil && out.Report != nil && !out.Report.Summary.Incomplete {
+		t.Fatalf("run with a 1 ms deadline: got a complete run")
+	}
+	snap, err := f.store.Latest(context.Background(), []history.AccountRegion{{Account: "333333333333", Region: "us-east-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(snap.States); got != 5 {
+		t.Errorf("latest state of 333333333333/us-east-1: got %d models; want the 5 from run 1", got)
+	}
+	for k, st := range snap.States {
+		if st.Status == "" || st.Status == result.AuditError && k.Account == "333333333333" {
+			t.Errorf("%v: got status %q after an incomplete run", k, st.Status)
+		}
+	}
+}

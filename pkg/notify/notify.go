@@ -1,0 +1,385 @@
+// Package notify turns a run's alerts into SNS messages: one per account with
+// that account's changes (split when very large), and one digest per run.
+//
+// Every message carries the attributes account_id (String; "ALL" on the
+// digest), event_type (String.Array of NEW, RESOLVED, REGRESSED, REMINDER,
+// AUDIT_ERROR, or DIGEST), severity (String: critical, warning or info; the
+// highest of the message) and regions (String.Array), so that subscriptions can
+// filter; see the README for example filter policies.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/grantwatch/grantwatch/pkg/changes"
+)
+
+// Publisher is the part of *sns.Client that sends alerts.
+type Publisher interface {
+	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+var _ Publisher = (*sns.Client)(nil)
+
+// MaxBytes bounds a message's body and attributes: SNS takes 262,144 bytes,
+// and the rest is headroom for the envelope.
+const MaxBytes = 240 * 1024
+
+// maxSubject is SNS's limit for email subjects, less one.
+const maxSubject = 99
+
+// Message is one SNS message.
+type Message struct {
+	Subject    string
+	Body       string
+	Account    string // "ALL" for the digest
+	Kinds      []changes.Kind
+	Severity   string
+	Regions    []string
+	Part, Of   int
+	Attributes map[string]types.MessageAttributeValue
+}
+
+// kindOrder is the order kinds appear in messages: what needs action first.
+var kindOrder = []changes.Kind{changes.New, changes.Regressed, changes.AuditFailed, changes.Reminder, changes.Resolved}
+
+var severityRank = map[string]int{"info": 0, "warning": 1, "critical": 2}
+
+// AccountMessages builds the messages of one account (alerts all of that
+// account), splitting them so that each stays under maxBytes.
+func AccountMessages(runID, account string, alerts []changes.Alert, reminder time.Duration, maxBytes int) ([]Message, error) {
+	sortAlerts(alerts)
+	parts := [][]changes.Alert{alerts}
+	for i := 0; i < len(parts); {
+		m := accountMessage(runID, account, parts[i], reminder, 1, 1)
+		if m.size() <= maxBytes {
+			i++
+			continue
+		}
+		if len(parts[i]) == 1 {
+			return nil, fmt.Errorf("account %s: one alert alone renders %d bytes, more than %d", account, m.size(), maxBytes)
+		}
+		piece := parts[i]
+		half := len(piece) / 2
+		parts = slices.Replace(parts, i, i+1, piece[:half], piece[half:])
+	}
+	msgs := make([]Message, len(parts))
+	for i, p := range parts {
+		msgs[i] = accountMessage(runID, account, p, reminder, i+1, len(parts))
+	}
+	return msgs, nil
+}
+
+func sortAlerts(alerts []changes.Alert) {
+	slices.SortStableFunc(alerts, func(a, b changes.Alert) int {
+		if d := slices.Index(kindOrder, a.Kind) - slices.Index(kindOrder, b.Kind); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Result.Region+" "+a.Result.Model, b.Result.Region+" "+b.Result.Model)
+	})
+}
+
+func accountMessage(runID, account string, alerts []changes.Alert, reminder time.Duration, part, of int) Message {
+	m := Message{Account: account, Part: part, Of: of, Severity: "info"}
+	counts := map[changes.Kind]int{}
+	for _, a := range alerts {
+		counts[a.Kind]++
+		if severityRank[a.Kind.Severity()] > severityRank[m.Severity] {
+			m.Severity = a.Kind.Severity()
+		}
+		if !slices.Contains(m.Regions, a.Result.Region) {
+			m.Regions = append(m.Regions, a.Result.Region)
+		}
+	}
+	slices.Sort(m.Regions)
+	var summary []string
+	for _, k := range kindOrder {
+		if counts[k] > 0 {
+			m.Kinds = append(m.Kinds, k)
+			summary = append(summary, countText(k, counts[k]))
+		}
+	}
+	m.Subject = fmt.Sprintf("[grantwatch] account %s: %s", account, strings.Join(summary, ", "))
+	if of > 1 {
+		m.Subject = fmt.Sprintf("[grantwatch] account %s (%d/%d): %s", account, part, of, strings.Join(summary, ", "))
+	}
+	m.Subject = truncate(m.Subject, maxSubject)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "grantwatch found changes in Amazon Bedrock model access for account %s", account)
+	if of > 1 {
+		fmt.Fprintf(&b, " (part %d of %d)", part, of)
+	}
+	b.WriteString(".\n")
+	for _, k := range kindOrder {
+		if counts[k] == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s: %s\n", k, headline(k, counts[k]))
+		for _, g := range groupAlerts(alerts, k) {
+			fmt.Fprintf(&b, "  %s: %s\n", g.status, strings.Join(g.where, "; "))
+			if k == changes.Resolved {
+				continue
+			}
+			fmt.Fprintf(&b, "    Why: %s\n    What to do: %s\n", g.cause, g.remediation)
+		}
+	}
+	fmt.Fprintf(&b, "\nRun %s. grantwatch alerts once per change; problems still open are reminded every %s.\n", runID, days(reminder))
+	b.WriteString("\n--- structured data (JSON) ---\n")
+	data, _ := json.MarshalIndent(struct {
+		Account string          `json:"account"`
+		RunID   string          `json:"run_id"`
+		Part    int             `json:"part"`
+		Of      int             `json:"of"`
+		Alerts  []changes.Alert `json:"alerts"`
+	}{account, runID, part, of, alerts}, "", " ")
+	b.Write(data)
+	b.WriteString("\n")
+	m.Body = b.String()
+	m.Attributes = attributes(account, m.Kinds, m.Severity, m.Regions)
+	return m
+}
+
+func countText(k changes.Kind, n int) string {
+	word := map[changes.Kind]string{changes.New: "new", changes.Regressed: "regressed", changes.AuditFailed: "audit errors",
+		changes.Reminder: "still open", changes.Resolved: "resolved"}[k]
+	return fmt.Sprintf("%d %s", n, word)
+}
+
+func headline(k changes.Kind, n int) string {
+	switch k {
+	case changes.New:
+		return fmt.Sprintf("%d required model checks became not usable", n)
+	case changes.Regressed:
+		return fmt.Sprintf("%d checks broke again after they had been resolved", n)
+	case changes.AuditFailed:
+		return fmt.Sprintf("grantwatch could not check %d models; this says nothing about the models themselves", n)
+	case changes.Reminder:
+		return fmt.Sprintf("%d problems are still open", n)
+	}
+	return fmt.Sprintf("%d checks are usable again", n)
+}
+
+type group struct {
+	status, cause, remediation string
+	where                      []string
+}
+
+// groupAlerts gathers the alerts of one kind that share status, cause and
+// remediation, so that a region-wide problem reads as one entry.
+func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
+	var groups []group
+	for _, a := range alerts {
+		if a.Kind != k {
+			continue
+		}
+		r := a.Result
+		status := string(r.Status)
+		if k == changes.Resolved {
+			status = "usable again (was " + string(a.Previous) + ")"
+		}
+		i := slices.IndexFunc(groups, func(g group) bool {
+			return g.status == status && g.cause == r.Cause && g.remediation == r.Remediation
+		})
+		if i < 0 {
+			i = len(groups)
+			groups = append(groups, group{status: status, cause: r.Cause, remediation: r.Remediation})
+		}
+		groups[i].where = append(groups[i].where, r.Model+" in "+r.Region)
+	}
+	return groups
+}
+
+func attributes(account string, kinds []changes.Kind, severity string, regions []string) map[string]types.MessageAttributeValue {
+	kindsJSON, _ := json.Marshal(kinds)
+	regionsJSON, _ := json.Marshal(regions)
+	return map[string]types.MessageAttributeValue{
+		"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},
+		"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(string(kindsJSON))},
+		"severity":   {DataType: aws.String("String"), StringValue: aws.String(severity)},
+		"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
+	}
+}
+
+func (m Message) size() int {
+	n := len(m.Body) + len(m.Subject)
+	for k, v := range m.Attributes {
+		n += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	return n
+}
+
+// Digest is the one message of a run that sums up every account's changes.
+func Digest(runID string, byAccount map[string][]changes.Alert, maxBytes int) Message {
+	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: "info", Kinds: []changes.Kind{"DIGEST"}}
+	accounts := make([]string, 0, len(byAccount))
+	total := map[changes.Kind]int{}
+	type line struct {
+		Account string               `json:"account"`
+		Counts  map[changes.Kind]int `json:"counts"`
+	}
+	var lines []line
+	for a := range byAccount {
+		accounts = append(accounts, a)
+	}
+	slices.Sort(accounts)
+	for _, a := range accounts {
+		l := line{Account: a, Counts: map[changes.Kind]int{}}
+		for _, al := range byAccount[a] {
+			l.Counts[al.Kind]++
+			total[al.Kind]++
+			if severityRank[al.Kind.Severity()] > severityRank[m.Severity] {
+				m.Severity = al.Kind.Severity()
+			}
+			if !slices.Contains(m.Regions, al.Result.Region) {
+				m.Regions = append(m.Regions, al.Result.Region)
+			}
+		}
+		lines = append(lines, l)
+	}
+	slices.Sort(m.Regions)
+	var summary []string
+	n := 0
+	for _, k := range kindOrder {
+		if total[k] > 0 {
+			summary = append(summary, countText(k, total[k]))
+			n += total[k]
+		}
+	}
+	m.Subject = truncate(fmt.Sprintf("[grantwatch] run %s: %d changes in %d accounts", runID, n, len(accounts)), maxSubject)
+	var b strings.Builder
+	fmt.Fprintf(&b, "grantwatch run %s: %s, in %d accounts.\n\n", runID, strings.Join(summary, ", "), len(accounts))
+	// Each account appears twice, as text and as JSON: stop listing before
+	// the two together pass the limit, with room for the rest of the message.
+	shown, used := 0, b.Len()+1024
+	for _, l := range lines {
+		var parts []string
+		for _, k := range kindOrder {
+			if l.Counts[k] > 0 {
+				parts = append(parts, countText(k, l.Counts[k]))
+			}
+		}
+		entry := fmt.Sprintf("  %s: %s\n", l.Account, strings.Join(parts, ", "))
+		asJSON, _ := json.Marshal(l)
+		if used+len(entry)+len(asJSON)+1 > maxBytes {
+			break
+		}
+		used += len(entry) + len(asJSON) + 1
+		b.WriteString(entry)
+		shown++
+	}
+	if shown < len(lines) {
+		fmt.Fprintf(&b, "  ... and %d more accounts\n", len(lines)-shown)
+	}
+	b.WriteString("\nEach account's own message says what changed, why and what to do.\n\n--- structured data (JSON) ---\n")
+	data, _ := json.Marshal(struct {
+		RunID    string               `json:"run_id"`
+		Totals   map[changes.Kind]int `json:"totals"`
+		Accounts []line               `json:"accounts"`
+	}{runID, total, lines[:shown]})
+	b.Write(data)
+	b.WriteString("\n")
+	m.Body = b.String()
+	m.Attributes = attributes("ALL", m.Kinds, m.Severity, m.Regions)
+	return m
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		if d == 24*time.Hour {
+			return "day"
+		}
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// Notifier publishes alerts to one topic.
+type Notifier struct {
+	api      Publisher
+	topic    string
+	reminder time.Duration
+}
+
+// New returns a Notifier for topicARN.
+func New(api Publisher, topicARN string, reminder time.Duration) *Notifier {
+	return &Notifier{api: api, topic: topicARN, reminder: reminder}
+}
+
+// Outcome is what Send achieved.
+type Outcome struct {
+	// Delivered lists the accounts whose every message was published.
+	Delivered map[string]bool
+	Published int
+	// Err joins the failures; accounts not in Delivered are alerted again next run.
+	Err error
+}
+
+// Send publishes one message (or its parts) per account with alerts, then
+// the digest. A failed account does not stop the others.
+func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Alert) Outcome {
+	out := Outcome{Delivered: map[string]bool{}}
+	byAccount := map[string][]changes.Alert{}
+	for _, a := range alerts {
+		byAccount[a.Result.Account] = append(byAccount[a.Result.Account], a)
+	}
+	if len(byAccount) == 0 {
+		return out
+	}
+	accounts := make([]string, 0, len(byAccount))
+	for a := range byAccount {
+		accounts = append(accounts, a)
+	}
+	slices.Sort(accounts)
+	var errs []error
+	for _, account := range accounts {
+		msgs, err := AccountMessages(runID, account, byAccount[account], n.reminder, MaxBytes)
+		if err == nil {
+			for _, m := range msgs {
+				if err = n.publish(ctx, m); err != nil {
+					break
+				}
+				out.Published++
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alert account %s: %w", account, err))
+			continue
+		}
+		out.Delivered[account] = true
+	}
+	if err := n.publish(ctx, Digest(runID, byAccount, MaxBytes)); err != nil {
+		errs = append(errs, fmt.Errorf("publish digest: %w", err))
+	} else {
+		out.Published++
+	}
+	out.Err = errors.Join(errs...)
+	return out
+}
+
+func (n *Notifier) publish(ctx context.Context, m Message) error {
+	_, err := n.api.Publish(ctx, &sns.PublishInput{
+		TopicArn: aws.String(n.topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes,
+	})
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", n.topic, err)
+	}
+	return nil
+}

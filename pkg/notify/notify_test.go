@@ -1,0 +1,153 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+func alerts(account string, n int, kind changes.Kind) []changes.Alert {
+	var out []changes.Alert
+	for i := range n {
+		out = append(out, changes.Alert{Kind: kind, Result: result.Result{
+			Account: account, Region: fmt.Sprintf("region-%d", i%20), Model: fmt.Sprintf("vendor.model-%05d", i),
+			Status: result.AgreementMissing, Cause: "GetFoundationModelAvailability: agreementAvailability.status=NOT_AVAILABLE",
+			Remediation: strings.Repeat("Invoke the model once with Marketplace permissions. ", 4),
+		}})
+	}
+	return out
+}
+
+func TestAccountMessagesSplitUnderTheLimit(t *testing.T) {
+	tests := []struct {
+		name     string
+		n        int
+		maxBytes int
+	}{
+		{"small account, one message", 3, MaxBytes},
+		{"very many changes are split", 3000, MaxBytes},
+		{"tight limit", 40, 8 * 1024},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs, err := AccountMessages("run-1", "111111111111", alerts("111111111111", tt.n, changes.New), 7*24*time.Hour, tt.maxBytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Halving never makes more than twice the parts the size needs.
+			whole := accountMessage("run-1", "111111111111", alerts("111111111111", tt.n, changes.New), 7*24*time.Hour, 1, 1).size()
+			need := (whole + tt.maxBytes - 1) / tt.maxBytes
+			if len(msgs) < need || len(msgs) > 2*need {
+				t.Errorf("parts: got %d for %d bytes; want between %d and %d", len(msgs), whole, need, 2*need)
+			}
+			total := 0
+			for i, m := range msgs {
+				if m.size() > tt.maxBytes {
+					t.Errorf("part %d: %d bytes; want at most %d", i+1, m.size(), tt.maxBytes)
+				}
+				if len(m.Subject) >= 100 {
+					t.Errorf("part %d subject has %d characters: %q", i+1, len(m.Subject), m.Subject)
+				}
+				_, data, ok := strings.Cut(m.Body, "--- structured data (JSON) ---\n")
+				var parsed struct {
+					Part, Of int
+					Alerts   []changes.Alert
+				}
+				if !ok || json.Unmarshal([]byte(data), &parsed) != nil {
+					t.Fatalf("part %d: no JSON after the marker", i+1)
+				}
+				if parsed.Part != i+1 || parsed.Of != len(msgs) {
+					t.Errorf("part %d: JSON says part %d of %d", i+1, parsed.Part, parsed.Of)
+				}
+				total += len(parsed.Alerts)
+			}
+			if total != tt.n {
+				t.Errorf("alerts across parts: got %d; want %d", total, tt.n)
+			}
+		})
+	}
+}
+
+func TestAccountMessageGroupsAndAttributes(t *testing.T) {
+	in := append(alerts("222222222222", 2, changes.Resolved), alerts("222222222222", 3, changes.New)...)
+	in = append(in, changes.Alert{Kind: changes.AuditFailed, Result: result.Result{Account: "222222222222", Region: "eu-central-1", Model: "m",
+		Status: result.AuditError, Cause: "list-models: AccessDeniedException", Remediation: "Exempt the audit role."}})
+	msgs, err := AccountMessages("run-1", "222222222222", in, 7*24*time.Hour, MaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	if want := "[grantwatch] account 222222222222: 3 new, 1 audit errors, 2 resolved"; m.Subject != want {
+		t.Errorf("subject: got %q; want %q", m.Subject, want)
+	}
+	// NEW comes first, and the three NEW checks share one cause and remedy.
+	if i, j := strings.Index(m.Body, "NEW:"), strings.Index(m.Body, "RESOLVED:"); i < 0 || j < i {
+		t.Errorf("body: want NEW before RESOLVED:\n%s", m.Body)
+	}
+	if !strings.Contains(m.Body, "AGREEMENT_MISSING: vendor.model-00000 in region-0; vendor.model-00001 in region-1; vendor.model-00002 in region-2\n") {
+		t.Errorf("body: want the three NEW checks in one group:\n%s", m.Body)
+	}
+	if !strings.Contains(m.Body, "could not check 1 models; this says nothing about the models themselves") {
+		t.Errorf("body: the audit error must not read as a model problem:\n%s", m.Body)
+	}
+	got := map[string]string{}
+	for k, v := range m.Attributes {
+		got[k] = aws.ToString(v.StringValue)
+	}
+	if got["severity"] != "critical" || got["event_type"] != `["NEW","AUDIT_ERROR","RESOLVED"]` || got["account_id"] != "222222222222" {
+		t.Errorf("attributes: got %v", got)
+	}
+}
+
+type fakeSNS struct {
+	failFor string
+	sent    []sns.PublishInput
+}
+
+func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	if f.failFor != "" && strings.Contains(aws.ToString(in.Subject), f.failFor) {
+		return nil, errors.New("simulated outage")
+	}
+	f.sent = append(f.sent, *in)
+	return &sns.PublishOutput{}, nil
+}
+
+func TestSendIsolatesFailedAccounts(t *testing.T) {
+	fake := &fakeSNS{failFor: "222222222222"}
+	in := append(alerts("111111111111", 2, changes.New), alerts("222222222222", 1, changes.New)...)
+	out := New(fake, "arn:aws:sns:us-east-1:123456789012:t", 7*24*time.Hour).Send(context.Background(), "run-1", in)
+	if !out.Delivered["111111111111"] || out.Delivered["222222222222"] {
+		t.Errorf("delivered: got %v; want only 111111111111", out.Delivered)
+	}
+	if out.Published != 2 || out.Err == nil || !strings.Contains(out.Err.Error(), "alert account 222222222222") {
+		t.Errorf("got published=%d err=%v; want 2 (account + digest) and an error naming 222222222222", out.Published, out.Err)
+	}
+	if got := aws.ToString(fake.sent[1].Subject); got != "[grantwatch] run run-1: 3 changes in 2 accounts" {
+		t.Errorf("digest subject: got %q", got)
+	}
+}
+
+func TestDigestStaysUnderTheLimit(t *testing.T) {
+	byAccount := map[string][]changes.Alert{}
+	for i := range 20000 {
+		id := fmt.Sprintf("%012d", i)
+		byAccount[id] = alerts(id, 1, changes.Reminder)
+	}
+	m := Digest("run-1", byAccount, MaxBytes)
+	if m.size() > MaxBytes || !strings.Contains(m.Body, "more accounts") {
+		t.Errorf("digest of 20,000 accounts: %d bytes (limit %d), truncated=%v", m.size(), MaxBytes, strings.Contains(m.Body, "more accounts"))
+	}
+	if m.Severity != "warning" {
+		t.Errorf("severity: got %s; want warning", m.Severity)
+	}
+}

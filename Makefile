@@ -3,20 +3,34 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 GO ?= go
 
-.PHONY: all build demo test vet fmt-check bench fuzz clean
+GOAWS_VERSION := v0.4.5
+
+.PHONY: all build tools demo test vet fmt-check bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -o bin/grantwatch ./cmd/grantwatch
 
+# The local stand-ins the tests and the demo start: dynalite (DynamoDB) from
+# the committed npm lock file, goaws (SNS/SQS) from the Go module proxy.
+tools: node_modules/.package-lock.json bin/goaws
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+bin/goaws:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
+	mv bin/cmd bin/goaws
+
 # Audit the built-in simulated organization; no AWS account needed.
-demo:
+demo: tools
 	$(GO) run ./cmd/grantwatch demo
 
-# Everything CI runs.
-test: fmt-check vet
-	$(GO) test -race -count=1 ./...
+# Everything CI runs. With GRANTWATCH_REQUIRE_LOCAL=1 a missing stand-in fails
+# the tests instead of skipping them.
+test: tools fmt-check vet
+	GRANTWATCH_REQUIRE_LOCAL=1 $(GO) test -race -count=1 ./...
 
 vet:
 	$(GO) vet ./...
@@ -36,4 +50,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/config
 
 clean:
-	rm -rf bin
+	rm -rf bin node_modules

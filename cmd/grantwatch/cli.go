@@ -12,13 +12,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"golang.org/x/term"
 
 	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/demo"
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/job"
+	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/report"
 )
 
@@ -32,9 +38,14 @@ const (
 const usage = `grantwatch audits Amazon Bedrock model access across accounts and regions.
 
 Usage:
-  grantwatch run  --config FILE [--output table|json|csv|markdown] [--profile NAME] [--timeout D]
-  grantwatch demo [--output table|json|csv|markdown]
-  grantwatch sim  [--scenario FILE] [--addr 127.0.0.1:PORT]
+  grantwatch run     --config FILE [--output table|json|csv|markdown] [--profile NAME] [--timeout D]
+  grantwatch history (--config FILE | --table NAME) --account ID [--region R] [--model M]
+                     [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest] [--output table|json|csv]
+  grantwatch demo    [--output table|json|csv|markdown]
+  grantwatch sim     [--scenario FILE] [--addr 127.0.0.1:PORT]
+
+run stores results in history.table and alerts notify.topic_arn when the
+configuration names them.
 
 Exit status of run: 0 every required model usable, 1 some not usable,
 2 audit errors (grantwatch could not check) or bad usage.
@@ -53,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = runCmd(ctx, args[1:], stdout, stderr)
 	case "demo":
 		code, err = demoCmd(ctx, args[1:], stdout, stderr)
+	case "history":
+		err = historyCmd(ctx, args[1:], stdout)
 	case "sim":
 		err = simCmd(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
@@ -135,12 +148,48 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		defer cancel()
 	}
 	auditor := audit.New(cfg, awsCfg, audit.WithLogger(logger), audit.WithProgress(progress(stderr)))
-	rep := auditor.Run(ctx, "cli-"+time.Now().UTC().Format("20060102T150405Z"))
+	store, notifier := destinations(cfg, awsCfg)
+	out, err := job.New(cfg, auditor, store, notifier, job.WithLogger(logger)).Run(ctx, time.Now())
 	clearProgress(stderr)
-	if err := report.Write(stdout, *output, rep); err != nil {
-		return exitError, fmt.Errorf("write report: %w", err)
+	if out.Report == nil {
+		if err != nil {
+			return exitError, err
+		}
+		fmt.Fprintf(stdout, "run %s was already %s (%s); nothing to do\n", out.RunID, out.Claim, out.Stored.State)
+		return exitUsable, nil
 	}
-	return exitCode(rep), nil
+	{
+		if werr := report.Write(stdout, *output, out.Report); werr != nil {
+			return exitError, fmt.Errorf("write report: %w", werr)
+		}
+		if store != nil {
+			fmt.Fprintf(stderr, "history: %d changes stored in table %s; alerts: %d found, %d messages published\n",
+				out.Events, store.Table(), len(out.Alerts), out.Published)
+		}
+		if out.NotifyError != "" {
+			fmt.Fprintf(stderr, "grantwatch: some alerts were not published (the next run sends them): %s\n", out.NotifyError)
+		}
+	}
+	if err != nil {
+		return exitError, err
+	}
+	return exitCode(out.Report), nil
+}
+
+// destinations builds the history store and the notifier a configuration names.
+func destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notify.Notifier) {
+	var store *history.Store
+	var notifier *notify.Notifier
+	if cfg.History.Table != "" {
+		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
+	}
+	if arn := cfg.Notify.TopicARN; arn != "" {
+		// Publish in the topic's own region, whatever the default region is.
+		region := strings.Split(arn, ":")[3]
+		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = region })
+		notifier = notify.New(client, arn, cfg.Notify.ReminderInterval.Std())
+	}
+	return store, notifier
 }
 
 // exitCode: audit errors outrank findings, since they mean the answer is not known.
@@ -153,47 +202,6 @@ func exitCode(rep *audit.Report) int {
 		return exitNotUsable
 	}
 	return exitUsable
-}
-
-func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	output := outputFlag(fs)
-	if err := parse(fs, args, output); err != nil {
-		return exitError, err
-	}
-	sc, err := demo.Scenario()
-	if err != nil {
-		return exitError, err
-	}
-	sim, err := awssim.New(sc)
-	if err != nil {
-		return exitError, err
-	}
-	url, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		return exitError, err
-	}
-	defer sim.Close()
-	cfg, err := demo.Config()
-	if err != nil {
-		return exitError, err
-	}
-	awsCfg, err := sim.ClientConfig(ctx, "us-east-1")
-	if err != nil {
-		return exitError, err
-	}
-	if *output == "table" {
-		fmt.Fprintf(stdout, "Auditing the simulated organization at %s (5 accounts, 2 OUs, 3 regions)...\n\n", url)
-	}
-	rep := audit.New(cfg, awsCfg, audit.WithProgress(progress(stderr))).Run(ctx, "demo-"+time.Now().UTC().Format("20060102T150405Z"))
-	clearProgress(stderr)
-	if err := report.Write(stdout, *output, rep); err != nil {
-		return exitError, fmt.Errorf("write report: %w", err)
-	}
-	if *output == "table" {
-		fmt.Fprintf(stdout, "\n`grantwatch run` would exit %d here. Calls the simulator answered: %d.\n", exitCode(rep), sim.TotalCalls())
-	}
-	return exitUsable, nil
 }
 
 func simCmd(ctx context.Context, args []string, stdout io.Writer) error {

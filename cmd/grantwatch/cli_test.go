@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/demo"
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -163,5 +168,103 @@ func TestSimServesUntilCancelled(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "export AWS_ENDPOINT_URL=http://127.0.0.1:") {
 		t.Errorf("stdout: got %q; want the endpoint to export", &stdout)
+	}
+}
+
+func TestRunStoresAndHistoryReads(t *testing.T) {
+	useSimulator(t)
+	ddb := localenv.DynamoDBForTest(t)
+	snsServer := localenv.SNSForTest(t, localenv.Topic{Name: "alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})
+	cfg, err := localenv.AWSConfig(context.Background(), ddb.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := history.CreateTable(context.Background(), dynamodb.NewFromConfig(cfg), "gw-cli"); err != nil {
+		t.Fatal(err)
+	}
+	// Per-service endpoints, as a user would point each service at its stand-in.
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.Endpoint)
+	t.Setenv("AWS_ENDPOINT_URL_SNS", snsServer.Endpoint)
+	path := writeConfig(t, `accounts: {static: ["333333333333"]}
+regions: [us-east-1]
+models: {required: [amazon.nova-pro-v1:0, meta.llama3-1-70b-instruct-v1:0]}
+history: {table: gw-cli}
+notify: {topic_arn: "`+snsServer.TopicARN("alerts")+`"}`+roleAndLimits)
+
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--config", path, "--output", "json"}, &stdout, &stderr); code != exitNotUsable {
+		t.Fatalf("run: got exit %d; want %d\n%s", code, exitNotUsable, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "history: 2 changes stored in table gw-cli; alerts: 1 found, 2 messages published") {
+		t.Errorf("stderr: got %q; want the history and alert line", &stderr)
+	}
+	msgs, err := snsServer.Receive(context.Background(), "inbox")
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("inbox: got %d messages, %v; want the account's and the digest", len(msgs), err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"changes as a table", []string{"--config", path, "--account", "333333333333"}, []string{"NOT_ENTITLED", "(first check)", "meta.llama3-1-70b-instruct-v1:0"}},
+		{"one model as JSON", []string{"--table", "gw-cli", "--account", "333333333333", "--model", "amazon.nova-pro-v1:0", "--output", "json"}, []string{`"status": "ENABLED"`}},
+		{"latest state", []string{"--table", "gw-cli", "--account", "333333333333", "--latest"}, []string{"SINCE", "NOT_ENTITLED"}},
+		{"nothing since tomorrow", []string{"--table", "gw-cli", "--account", "333333333333", "--since", time.Now().Add(48 * time.Hour).Format("2006-01-02")}, []string{"no history for this selection"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), append([]string{"history"}, tt.args...), &out, &errOut); code != exitUsable {
+				t.Fatalf("history: got exit %d: %s", code, &errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, &out)
+				}
+			}
+		})
+	}
+	bad := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no account", []string{"--table", "gw-cli"}, "history needs --account ID"},
+		{"no table", []string{"--account", "333333333333"}, "history needs --table NAME"},
+		{"bad since", []string{"--table", "gw-cli", "--account", "333333333333", "--since", "yesterday"}, `--since: "yesterday" is not a duration`},
+		{"bad account", []string{"--table", "gw-cli", "--account", "33"}, `account "33" is not 12 digits`},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), append([]string{"history"}, tt.args...), &out, &errOut); code != exitError {
+				t.Errorf("exit: got %d; want %d", code, exitError)
+			}
+			if !strings.Contains(errOut.String(), tt.want) {
+				t.Errorf("stderr: got %q; want %q", &errOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestDemoTellsTheStory(t *testing.T) {
+	if err := localenv.Installed(); errors.Is(err, localenv.ErrNotInstalled) && os.Getenv("GRANTWATCH_REQUIRE_LOCAL") != "1" {
+		t.Skip(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"demo"}, &stdout, &stderr); code != exitUsable {
+		t.Fatalf("demo: got exit %d: %s", code, &stderr)
+	}
+	for _, want := range []string{
+		"== Run 1 stored 42 history events",
+		"-- Subject: [grantwatch] account 333333333333: 3 resolved",
+		"-- Subject: [grantwatch] account 111111111111: 1 new",
+		"== History of account 333333333333",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("demo output lacks %q", want)
+		}
 	}
 }

@@ -50,6 +50,20 @@ func Root() (string, error) {
 	}
 }
 
+// Installed reports ErrNotInstalled when dynalite or goaws is missing.
+func Installed() error {
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{filepath.Join("node_modules", "dynalite", "cli.js"), filepath.Join("bin", "goaws")} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			return fmt.Errorf("%s: %w", f, ErrNotInstalled)
+		}
+	}
+	return nil
+}
+
 // Server is a running stand-in process.
 type Server struct {
 	Endpoint string

@@ -159,15 +159,22 @@ func countText(k changes.Kind, n int) string {
 func headline(k changes.Kind, n int) string {
 	switch k {
 	case changes.New:
-		return fmt.Sprintf("%d required model checks became not usable", n)
+		return plural(n, "required model check", "required model checks") + " became not usable"
 	case changes.Regressed:
-		return fmt.Sprintf("%d checks broke again after they had been resolved", n)
+		return plural(n, "check", "checks") + " broke again after being resolved"
 	case changes.AuditFailed:
-		return fmt.Sprintf("grantwatch could not check %d models; this says nothing about the models themselves", n)
+		return fmt.Sprintf("grantwatch could not check %s; this says nothing about the models themselves", plural(n, "model", "models"))
 	case changes.Reminder:
-		return fmt.Sprintf("%d problems are still open", n)
+		return plural(n, "problem is", "problems are") + " still open"
 	}
-	return fmt.Sprintf("%d checks are usable again", n)
+	return plural(n, "check is", "checks are") + " usable again"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 type group struct {

@@ -97,7 +97,7 @@ func TestAccountMessageGroupsAndAttributes(t *testing.T) {
 	if !strings.Contains(m.Body, "AGREEMENT_MISSING: vendor.model-00000 in region-0; vendor.model-00001 in region-1; vendor.model-00002 in region-2\n") {
 		t.Errorf("body: want the three NEW checks in one group:\n%s", m.Body)
 	}
-	if !strings.Contains(m.Body, "could not check 1 models; this says nothing about the models themselves") {
+	if !strings.Contains(m.Body, "could not check 1 model; this says nothing about the models themselves") {
 		t.Errorf("body: the audit error must not read as a model problem:\n%s", m.Body)
 	}
 	got := map[string]string{}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
+)
+
+func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("history", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file naming history.table")
+	table := fs.String("table", "", "DynamoDB table (instead of --config)")
+	account := fs.String("account", "", "account id (required)")
+	region := fs.String("region", "", "only this region")
+	model := fs.String("model", "", "only this model id")
+	since := fs.String("since", "", "from: a duration back from now (7d, 12h) or a date (2026-11-01, RFC 3339)")
+	until := fs.String("until", "", "to: a date (2026-11-30, RFC 3339)")
+	limit := fs.Int("limit", 100, "most entries to show")
+	latest := fs.Bool("latest", false, "show the latest state of every check instead of the changes")
+	output := fs.String("output", "table", "output format: table, json, csv")
+	profile := fs.String("profile", "", "AWS shared config profile")
+	if err := parse(fs, args, nil); err != nil {
+		return err
+	}
+	switch *output {
+	case "table", "json", "csv":
+	default:
+		return usageError(fmt.Sprintf("--output %q: want table, json or csv", *output))
+	}
+	if *account == "" {
+		return usageError("history needs --account ID")
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usageError(fmt.Sprintf("--limit %d: want 1 to 10000", *limit))
+	}
+	name := *table
+	if *path != "" {
+		cfg, err := config.Load(*path)
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			name = cfg.History.Table
+		}
+	}
+	if name == "" {
+		return usageError("history needs --table NAME, or --config FILE with history.table")
+	}
+	q := history.Query{Account: *account, Region: *region, Model: *model}
+	var err error
+	now := time.Now()
+	if q.Since, err = parseWhen(*since, now); err != nil {
+		return usageError("--since: " + err.Error())
+	}
+	if q.Until, err = parseWhen(*until, now); err != nil {
+		return usageError("--until: " + err.Error())
+	}
+
+	var opts []func(*awsconfig.LoadOptions) error
+	if *profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(*profile))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	store := history.New(dynamodb.NewFromConfig(awsCfg), name, 0)
+
+	var entries []history.Entry
+	more := false
+	if *latest {
+		entries, err = store.LatestOf(ctx, *account)
+		if err != nil {
+			return err
+		}
+	} else {
+		for len(entries) < *limit {
+			q.Limit = min(*limit-len(entries), 1000)
+			page, next, err := store.History(ctx, q)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, page...)
+			if next == "" {
+				break
+			}
+			q.PageToken, more = next, true
+		}
+		more = more && len(entries) >= *limit
+	}
+	if err := writeEntries(stdout, *output, entries, *latest); err != nil {
+		return err
+	}
+	if more && *output == "table" {
+		fmt.Fprintf(stdout, "(showing the newest %d; raise --limit or narrow --since for more)\n", len(entries))
+	}
+	return nil
+}
+
+// parseWhen reads "7d" or "12h" (back from now), a date, or an RFC 3339 time.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := config.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{"2006-01-02", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a duration (7d, 12h) or a date (2026-11-01)", s)
+}
+
+func writeEntries(w io.Writer, format string, entries []history.Entry, latest bool) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if entries == nil {
+			entries = []history.Entry{}
+		}
+		return enc.Encode(entries)
+	case "csv":
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"at", "run_id", "account", "region", "model", "status", "previous", "cause", "remediation"})
+		for _, e := range entries {
+			_ = cw.Write([]string{e.At.Format(time.RFC3339), e.RunID, e.Account, e.Region, e.Model, string(e.Status), string(e.Previous), e.Cause, e.Remediation})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	if len(entries) == 0 {
+		_, err := fmt.Fprintln(w, "no history for this selection")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if latest {
+		fmt.Fprintln(tw, "REGION\tMODEL\tSTATUS\tSINCE\tCHECKED\tCAUSE")
+		for _, e := range entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Region, e.Model, e.Status, e.Since.Format(time.RFC3339), e.At.Format(time.RFC3339), e.Cause)
+		}
+	} else {
+		fmt.Fprintln(tw, "AT\tREGION\tMODEL\tSTATUS\tWAS\tCAUSE")
+		for _, e := range entries {
+			was := string(e.Previous)
+			if was == "" {
+				was = "(first check)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Region, e.Model, e.Status, was, e.Cause)
+		}
+	}
+	return tw.Flush()
+}

@@ -25,25 +25,6 @@ func benchSize(name string, def int) int {
 	return def
 }
 
-// benchOrganization is an organization of accounts in 10 OUs, a catalog of
-// models offered in every region, and a fixed latency on every call.
-func benchOrganization(accounts int, regions []string, models []string, latency time.Duration) *awssim.Scenario {
-	sc := &awssim.Scenario{
-		Latency:    awssim.Latency{Fixed: awssim.Duration(latency)},
-		Pagination: awssim.Pagination{PageSize: 20},
-	}
-	for i := range 10 {
-		sc.Organization.OUs = append(sc.Organization.OUs, awssim.OU{ID: fmt.Sprintf("ou-bench-%08d", i)})
-	}
-	for i := range accounts {
-		sc.Accounts = append(sc.Accounts, awssim.Account{ID: fmt.Sprintf("%012d", 100000000000+i), Parent: fmt.Sprintf("ou-bench-%08d", i%10)})
-	}
-	for _, m := range models {
-		sc.Catalog = append(sc.Catalog, awssim.CatalogModel{ID: m, Provider: "Bench", Regions: regions})
-	}
-	return sc
-}
-
 // heapSampler records the largest live heap seen while it runs.
 type heapSampler struct {
 	peak atomic.Uint64
@@ -91,7 +72,7 @@ func BenchmarkOrganization(b *testing.B) {
 	models := []string{"amazon.nova-pro-v1:0", "amazon.nova-lite-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0", "meta.llama3-1-70b-instruct-v1:0", "mistral.mistral-large-2407-v1:0"}
 
 	for b.Loop() {
-		sim, err := awssim.New(benchOrganization(nAccounts, regions, models, latency))
+		sim, err := awssim.New(awssim.Generated(nAccounts, 10, regions, models, latency))
 		if err != nil {
 			b.Fatal(err)
 		}

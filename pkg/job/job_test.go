@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -320,5 +321,33 @@ func TestIncompleteRunKeepsUncheckedState(t *testing.T) {
 		if st.Status == "" || st.Status == result.AuditError && k.Account == "333333333333" {
 			t.Errorf("%v: got status %q after an incomplete run", k, st.Status)
 		}
+	}
+}
+
+// brokenWrites refuses every batch write, as a table whose throughput or
+// permissions are gone would.
+type brokenWrites struct{ history.API }
+
+func (brokenWrites) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return nil, errors.New("simulated: table unavailable")
+}
+
+func TestFailedHistoryWriteFailsTheRunLoudly(t *testing.T) {
+	f := setup(t)
+	f.run(t, t0)
+	good := f.job.store
+	f.job.store = history.New(brokenWrites{f.ddb}, good.Table(), time.Hour)
+	f.job.now = func() time.Time { return t0.Add(time.Hour) }
+	out, err := f.job.Run(context.Background(), t0.Add(time.Hour))
+	if err == nil || !strings.Contains(err.Error(), "table unavailable") {
+		t.Fatalf("run with a broken table: got %v; want the write error", err)
+	}
+	stored, err := good.GetRun(context.Background(), out.RunID)
+	if err != nil || stored.State != history.Failed || !strings.Contains(stored.Error, "table unavailable") {
+		t.Fatalf("stored run: got %+v, %v; want FAILED with the cause", stored, err)
+	}
+	snap, err := good.Latest(context.Background(), []history.AccountRegion{{Account: "111111111111", Region: "us-east-1"}})
+	if err != nil || len(snap.States) != 3 {
+		t.Errorf("latest state after the failed run: got %d states, %v; want run 1's 3 intact", len(snap.States), err)
 	}
 }

@@ -1,0 +1,94 @@
+package auditor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestScheduledAt(t *testing.T) {
+	now := time.Date(2026, 11, 27, 6, 7, 8, 0, time.UTC)
+	tests := []struct {
+		name        string
+		payload     string
+		want        time.Time
+		wantTrigger Trigger
+		wantErr     string
+	}{
+		{"eventbridge rule", `{"version":"0","id":"a1","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-11-27T06:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/grantwatch"],"detail":{}}`,
+			time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), Rule, ""},
+		{"scheduler template", `{"scheduled_time":"2026-11-27T06:00:00Z"}`, time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), Scheduler, ""},
+		{"manual with a time", `{"scheduled_time":"2026-11-27T05:00:00+01:00","manual":true}`, time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC), Manual, ""},
+		{"manual empty", `{}`, time.Date(2026, 11, 27, 6, 7, 0, 0, time.UTC), Manual, ""},
+		{"manual flag only", `{"manual":true}`, time.Date(2026, 11, 27, 6, 7, 0, 0, time.UTC), Manual, ""},
+		{"not an object", `"run"`, time.Time{}, "", `want a JSON object, got "\"run\""`},
+		{"empty payload", ``, time.Time{}, "", "want a JSON object"},
+		{"broken json", `{"scheduled_time":`, time.Time{}, "", "event: unexpected end of JSON input"},
+		{"other event type", `{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","time":"2026-11-27T06:00:00Z"}`, time.Time{}, "", `detail-type "EC2 Instance State-change Notification" from source "aws.ec2"`},
+		{"rule without time", `{"detail-type":"Scheduled Event","source":"aws.events"}`, time.Time{}, "", `has no "time"`},
+		{"bad time", `{"scheduled_time":"tomorrow"}`, time.Time{}, "", `"scheduled_time" "tomorrow" is not an RFC 3339 time`},
+		{"wrong type", `{"scheduled_time": 5}`, time.Time{}, "", "cannot unmarshal number"},
+		{"unknown fields", `{"when":"now"}`, time.Time{}, "", "unrecognized fields [when]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, trigger, err := ScheduledAt([]byte(tt.payload), now)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v; want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !got.Equal(tt.want) || trigger != tt.wantTrigger {
+				t.Errorf("got %v %s %v; want %v %s", got, trigger, err, tt.want, tt.wantTrigger)
+			}
+		})
+	}
+}
+
+func TestSetupFailureIsReportedNotPanicked(t *testing.T) {
+	t.Setenv(EnvConfig, "/nonexistent/grantwatch.yaml")
+	var logs bytes.Buffer
+	h := FromEnv(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)))
+	_, err := h.Handle(context.Background(), json.RawMessage(`{}`))
+	if err == nil || !strings.Contains(err.Error(), "grantwatch cannot run: read config") {
+		t.Errorf("invocation: got %v; want the setup error", err)
+	}
+	if !strings.Contains(logs.String(), "configuration is invalid") {
+		t.Errorf("log: got %q; want the setup error logged", &logs)
+	}
+}
+
+func TestLoadConfigAppliesStackNames(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/grantwatch.yaml"
+	writeFile(t, path, "accounts: {static: [\"111111111111\"]}\nregions: [us-east-1]\nmodels: {required: [m]}\n")
+	t.Setenv(EnvConfig, path)
+	t.Setenv(EnvTable, "grantwatch-Table1")
+	t.Setenv(EnvTopic, "arn:aws:sns:eu-west-1:123456789012:grantwatch-Alerts")
+	cfg, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.History.Table != "grantwatch-Table1" || cfg.Notify.TopicARN != "arn:aws:sns:eu-west-1:123456789012:grantwatch-Alerts" {
+		t.Errorf("got table %q topic %q; want the stack's", cfg.History.Table, cfg.Notify.TopicARN)
+	}
+	t.Setenv(EnvTopic, "not-an-arn")
+	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "notify.topic_arn") {
+		t.Errorf("bad topic from the environment: got %v; want an error naming notify.topic_arn", err)
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+

@@ -1,0 +1,181 @@
+package auditor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/grantwatch/grantwatch/pkg/audit"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/job"
+	"github.com/grantwatch/grantwatch/pkg/notify"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// The environment the stack sets.
+const (
+	// EnvConfig is the configuration file's path; by default grantwatch.yaml
+	// next to the function's code (the stack bundles it there).
+	EnvConfig = "GRANTWATCH_CONFIG"
+	// EnvTable and EnvTopic override history.table and notify.topic_arn with
+	// the names of the resources the stack created.
+	EnvTable = "GRANTWATCH_TABLE"
+	EnvTopic = "GRANTWATCH_TOPIC_ARN"
+)
+
+// MetricNamespace is the CloudWatch namespace of the run metrics.
+const MetricNamespace = "Grantwatch"
+
+// Handler runs one scheduled audit per invocation.
+type Handler struct {
+	job     *job.Job
+	logger  *slog.Logger
+	now     func() time.Time
+	metrics io.Writer
+	// setupErr is why the function could not start; every invocation returns it.
+	setupErr error
+}
+
+// Result is what an invocation returns.
+type Result struct {
+	RunID       string          `json:"run_id"`
+	Trigger     Trigger         `json:"trigger"`
+	Claim       history.Claim   `json:"claim,omitempty"`
+	State       string          `json:"state,omitempty"`
+	Summary     *result.Summary `json:"summary,omitempty"`
+	Alerts      int             `json:"alerts"`
+	Published   int             `json:"published"`
+	Events      int             `json:"history_events"`
+	NotifyError string          `json:"notify_error,omitempty"`
+}
+
+// FromEnv builds the handler once, outside the handler function: the
+// configuration file, the AWS configuration and the clients. If that fails,
+// the returned handler reports the failure on every invocation rather than
+// crashing the runtime.
+func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
+	h := &Handler{logger: logger, now: time.Now, metrics: os.Stdout}
+	cfg, err := LoadConfig()
+	if err != nil {
+		h.setupErr = err
+		logger.Error("configuration is invalid", "error", err)
+		return h
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		h.setupErr = fmt.Errorf("load AWS configuration: %w", err)
+		logger.Error("AWS configuration failed", "error", h.setupErr)
+		return h
+	}
+	h.job = NewJob(cfg, awsCfg, logger)
+	return h
+}
+
+// LoadConfig reads the configuration file named by the environment and
+// applies the stack's resource names.
+func LoadConfig() (*config.Config, error) {
+	path := os.Getenv(EnvConfig)
+	if path == "" {
+		path = filepath.Join(os.Getenv("LAMBDA_TASK_ROOT"), "grantwatch.yaml")
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if v := os.Getenv(EnvTable); v != "" {
+		cfg.History.Table = v
+	}
+	if v := os.Getenv(EnvTopic); v != "" {
+		cfg.Notify.TopicARN = v
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s with %s and %s: %w", path, EnvTable, EnvTopic, err)
+	}
+	return cfg, nil
+}
+
+// NewJob wires the job the handler runs.
+func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger) *job.Job {
+	auditor := audit.New(cfg, awsCfg, audit.WithLogger(logger))
+	var store *history.Store
+	var notifier *notify.Notifier
+	if cfg.History.Table != "" {
+		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
+	}
+	if arn := cfg.Notify.TopicARN; arn != "" {
+		region := strings.Split(arn, ":")[3]
+		notifier = notify.New(sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = region }), arn, cfg.Notify.ReminderInterval.Std())
+	}
+	return job.New(cfg, auditor, store, notifier, job.WithLogger(logger))
+}
+
+// Handle is the Lambda handler. It stops the audit before the function's
+// deadline, leaving time to store and alert, and records such a run as
+// INCOMPLETE.
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result, error) {
+	if h.setupErr != nil {
+		return nil, fmt.Errorf("grantwatch cannot run: %w", h.setupErr)
+	}
+	at, trigger, err := ScheduledAt(payload, h.now())
+	if err != nil {
+		h.logger.ErrorContext(ctx, "malformed event", "error", err)
+		return nil, err
+	}
+	out, err := h.job.Run(ctx, at)
+	res := &Result{RunID: out.RunID, Trigger: trigger, Claim: out.Claim, Alerts: len(out.Alerts),
+		Published: out.Published, Events: out.Events, NotifyError: out.NotifyError}
+	if out.Stored != nil {
+		res.State = string(out.Stored.State)
+	}
+	if out.Report != nil {
+		res.Summary = &out.Report.Summary
+		h.emitMetrics(out, err != nil)
+	}
+	if err != nil {
+		h.logger.ErrorContext(ctx, "run failed", "run_id", out.RunID, "error", err)
+		return res, err
+	}
+	return res, nil
+}
+
+// emitMetrics writes the run's metrics in CloudWatch Embedded Metric Format:
+// Lambda's log stream turns the line into metrics, so the alarms need no
+// cloudwatch:PutMetricData permission.
+func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
+	s := out.Report.Summary
+	b2i := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	values := map[string]int{
+		"RunsIncomplete": b2i(s.Incomplete), "RunsFailed": b2i(failed), "AuditErrors": s.AuditErrs,
+		"NotUsable": s.NotUsable, "ChecksDone": s.Checked, "AlertsPublished": out.Published,
+	}
+	var metrics []map[string]string
+	line := map[string]any{}
+	for _, name := range []string{"RunsIncomplete", "RunsFailed", "AuditErrors", "NotUsable", "ChecksDone", "AlertsPublished"} {
+		metrics = append(metrics, map[string]string{"Name": name, "Unit": "Count"})
+		line[name] = values[name]
+	}
+	line["run_id"] = out.RunID
+	line["_aws"] = map[string]any{
+		"Timestamp":         h.now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{"Namespace": MetricNamespace, "Dimensions": [][]string{{}}, "Metrics": metrics}},
+	}
+	b, _ := json.Marshal(line)
+	fmt.Fprintln(h.metrics, string(b))
+}

@@ -63,9 +63,9 @@ func BenchmarkRunWrites(b *testing.B) {
 		cfg := &config.Config{
 			Accounts: config.Accounts{Organizations: config.Organizations{Enabled: true}},
 			Regions:  regions, Models: config.Models{Required: models},
-			Limits:   config.Limits{Concurrency: 128},
-			History:  config.History{Table: "grantwatch-bench"},
-			Notify:   config.Notify{TopicARN: snsServer.TopicARN("alerts")},
+			Limits:  config.Limits{Concurrency: 128},
+			History: config.History{Table: "grantwatch-bench"},
+			Notify:  config.Notify{TopicARN: snsServer.TopicARN("alerts")},
 		}
 		cfg.ApplyDefaults()
 		simCfg, _ := sim.ClientConfig(ctx, "us-east-1")

@@ -4,6 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 
 GOAWS_VERSION := v0.4.5
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 
 .PHONY: all build tools demo test vet fmt-check bench fuzz clean
 
@@ -13,8 +14,9 @@ build:
 	$(GO) build -o bin/grantwatch ./cmd/grantwatch
 
 # The local stand-ins the tests and the demo start: dynalite (DynamoDB) from
-# the committed npm lock file, goaws (SNS/SQS) from the Go module proxy.
-tools: node_modules/.package-lock.json bin/goaws
+# the committed npm lock file; goaws (SNS/SQS) and the Lambda runtime interface
+# emulator from the Go module proxy.
+tools: node_modules/.package-lock.json bin/goaws bin/aws-lambda-rie
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -22,6 +24,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 bin/goaws:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
 	mv bin/cmd bin/goaws
+
+# The AWS Lambda runtime interface emulator, to run the real function binaries.
+bin/aws-lambda-rie:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 # Audit the built-in simulated organization; no AWS account needed.
 demo: tools

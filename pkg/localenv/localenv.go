@@ -56,7 +56,7 @@ func Installed() error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{filepath.Join("node_modules", "dynalite", "cli.js"), filepath.Join("bin", "goaws")} {
+	for _, f := range []string{filepath.Join("node_modules", "dynalite", "cli.js"), filepath.Join("bin", "goaws"), filepath.Join("bin", "aws-lambda-rie")} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			return fmt.Errorf("%s: %w", f, ErrNotInstalled)
 		}
@@ -70,6 +70,7 @@ type Server struct {
 	name     string
 	cmd      *exec.Cmd
 	args     []string
+	env      []string
 	port     int
 	logs     *tail
 	mu       sync.Mutex
@@ -81,11 +82,63 @@ func start(ctx context.Context, name string, port int, argv []string) (*Server, 
 	return s, s.Start(ctx)
 }
 
+// StartLambda runs a function's bootstrap binary under the Lambda runtime
+// interface emulator with exactly the environment env (plus PATH). Invoke it
+// with Invoke.
+func StartLambda(ctx context.Context, bootstrap string, env []string) (*Server, error) {
+	root, err := Root()
+	if err != nil {
+		return nil, err
+	}
+	rie := filepath.Join(root, "bin", "aws-lambda-rie")
+	if _, err := os.Stat(rie); err != nil {
+		return nil, fmt.Errorf("aws-lambda-rie (%s): %w", rie, ErrNotInstalled)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	apiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{name: "aws-lambda-rie", port: port, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port),
+		args: []string{rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+			"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap},
+		env: append([]string{"PATH=" + os.Getenv("PATH")}, env...)}
+	return s, s.Start(ctx)
+}
+
+// Invoke sends payload to a function started by StartLambda and returns its answer.
+func (s *Server) Invoke(ctx context.Context, payload string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint+"/2015-03-31/functions/function/invocations", strings.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("invoke: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return body, fmt.Errorf("invoke: status %d: %s", resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// Output is what the process printed lately, for test failures.
+func (s *Server) Output() string { return s.logs.String() }
+
 // Start (re)starts a stopped server on its port.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cmd := exec.Command(s.args[0], s.args[1:]...)
+	cmd.Env = s.env
 	s.logs = &tail{}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -41,3 +41,15 @@ func SNSForTest(t testing.TB, topics ...Topic) *SNS {
 	t.Cleanup(s.Stop)
 	return s
 }
+
+// LambdaForTest runs a function binary under the runtime interface emulator
+// for one test.
+func LambdaForTest(t testing.TB, bootstrap string, env []string) *Server {
+	t.Helper()
+	s, err := StartLambda(context.Background(), bootstrap, env)
+	if err != nil {
+		missing(t, err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}

@@ -6,7 +6,10 @@ GO ?= go
 GOAWS_VERSION := v0.4.5
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 
-.PHONY: all build tools demo test vet fmt-check bench fuzz clean
+.PHONY: all build tools demo test vet fmt-check bench fuzz synth clean
+
+# jsii runs on the machine's Node 20; do not print its end-of-life banner.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 all: build
 
@@ -55,9 +58,15 @@ bench: tools
 	$(GO) test -run '^$$' -bench Organization -benchtime 1x -timeout 20m ./pkg/audit \
 		| grep -vE '^(goos|goarch|pkg|cpu|PASS|ok|Benchmark)'
 
+# The CloudFormation templates, with the real CDK CLI (cdk.json runs ./infra).
+# Needs grantwatch.yaml and the context keys of the README, e.g.
+#   make synth CDK_ARGS="-c grantwatch:organizationId=o-... -c grantwatch:managementAccountId=... -c grantwatch:auditAccountId=..."
+synth: tools
+	npx cdk synth --quiet $(CDK_ARGS)
+
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/config
 
 clean:
-	rm -rf bin node_modules
+	rm -rf bin node_modules build cdk.out

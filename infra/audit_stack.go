@@ -1,0 +1,315 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/grantwatch/grantwatch/pkg/auditor"
+	"github.com/grantwatch/grantwatch/pkg/historyapi"
+)
+
+// AuditStackProps configure the stack of the audit account.
+type AuditStackProps struct {
+	awscdk.StackProps
+	Settings *Settings
+	// AuditorCode and HistoryCode are the functions' built assets (a
+	// bootstrap binary; the auditor's also holds grantwatch.yaml).
+	AuditorCode, HistoryCode awslambda.Code
+}
+
+// NewAuditStack defines the audit account's resources: the history table,
+// the alert topic, the scheduled auditor function, the history URL and their
+// alarms, each role holding only what its function calls.
+func NewAuditStack(scope constructs.Construct, id string, props *AuditStackProps) awscdk.Stack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	s := props.Settings
+
+	table := awsdynamodb.NewTable(stack, jsii.String("History"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:             &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String("expires_at"),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		DeletionProtection: jsii.Bool(s.DeletionProtection),
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+	})
+	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String("gsi1"),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String("gsi1pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String("gsi1sk"), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+
+	var key awskms.Key
+	topicProps := &awssns.TopicProps{EnforceSSL: jsii.Bool(true), DisplayName: jsii.String("grantwatch alerts")}
+	if s.KMS {
+		key = awskms.NewKey(stack, jsii.String("AlertsKey"), &awskms.KeyProps{
+			EnableKeyRotation: jsii.Bool(true),
+			Description:       jsii.String("grantwatch alert topic"),
+		})
+		// CloudWatch alarms publish to the topic too, and need the key.
+		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+			Resources:  jsii.Strings("*"),
+		}), nil)
+		topicProps.MasterKey = key
+	}
+	topic := awssns.NewTopic(stack, jsii.String("Alerts"), topicProps)
+	for _, e := range s.AlertEmails {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+
+	dlq := awssqs.NewQueue(stack, jsii.String("FailedRuns"), &awssqs.QueueProps{
+		EnforceSSL:      jsii.Bool(true),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is the dead-letter queue of the schedule and of the auditor's on-failure destination; a dead-letter queue for it would only move the same messages again."),
+	}}, jsii.Bool(true))
+
+	auditorFn := newAuditor(stack, s, props.AuditorCode, table, topic, key, dlq)
+	newSchedule(stack, s, auditorFn, dlq)
+	newAlarms(stack, auditorFn, dlq, topic)
+	historyURL := newHistory(stack, s, props.HistoryCode, table)
+
+	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: table.TableName()})
+	awscdk.NewCfnOutput(stack, jsii.String("TopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn()})
+	awscdk.NewCfnOutput(stack, jsii.String("HistoryUrl"), &awscdk.CfnOutputProps{Value: historyURL.Url()})
+	awscdk.NewCfnOutput(stack, jsii.String("AuditorRoleArn"), &awscdk.CfnOutputProps{Value: auditorFn.Role().RoleArn()})
+	return stack
+}
+
+// functionRole is a role for one function that may write only its own log group.
+func functionRole(stack awscdk.Stack, id, name string, logs awslogs.LogGroup, statements ...awsiam.PolicyStatement) awsiam.Role {
+	statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logs.LogGroupArn() + ":*"),
+	}))
+	props := &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"Least": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
+		},
+	}
+	if name != "" {
+		props.RoleName = jsii.String(name)
+	}
+	role := awsiam.NewRole(stack, jsii.String(id), props)
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("Log streams are created at run time with names Lambda chooses; the grant is limited to the function's own log group."),
+		AppliesTo: &[]interface{}{"Resource::<" + *stack.GetLogicalId(logs.Node().DefaultChild().(awscdk.CfnElement)) + ".Arn>:*"},
+	}}, jsii.Bool(true))
+	return role
+}
+
+func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsdynamodb.Table, topic awssns.Topic, key awskms.Key, dlq awssqs.Queue) awslambda.Function {
+	logs := awslogs.NewLogGroup(stack, jsii.String("AuditorLogs"), &awslogs.LogGroupProps{
+		Retention: s.LogRetention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	org := s.OrganizationID
+	orgARN := "arn:aws:organizations::" + s.ManagementAccountID + ":"
+	statements := []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("AssumeMemberRoleInOrg"),
+			Actions:   jsii.Strings("sts:AssumeRole"),
+			Resources: jsii.Strings("arn:aws:iam::*:role/" + s.Config.Role.Name),
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"aws:ResourceOrgID": org},
+			},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ListRoots"),
+			Actions:   jsii.Strings("organizations:ListRoots"),
+			Resources: jsii.Strings("*"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("WalkTheOrganization"),
+			Actions:   jsii.Strings("organizations:ListChildren", "organizations:ListAccountsForParent"),
+			Resources: jsii.Strings(orgARN+"root/"+org+"/r-*", orgARN+"ou/"+org+"/ou-*"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadAccountTags"),
+			Actions:   jsii.Strings("organizations:ListTagsForResource"),
+			Resources: jsii.Strings(orgARN + "account/" + org + "/*"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("WriteHistory"),
+			Actions:   jsii.Strings("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+			Resources: jsii.Strings(*table.TableArn(), *table.TableArn()+"/index/gsi1"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("PublishAlerts"),
+			Actions:   jsii.Strings("sns:Publish"),
+			Resources: jsii.Strings(*topic.TopicArn()),
+		}),
+	}
+	if key != nil {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("EncryptAlerts"),
+			Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+			Resources: jsii.Strings(*key.KeyArn()),
+		}))
+	}
+	role := functionRole(stack, "AuditorRole", AuditorRoleName, logs, statements...)
+	iam5 := func(reason string, appliesTo ...interface{}) *cdknag.NagPackSuppression {
+		return &cdknag.NagPackSuppression{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &appliesTo}
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
+		iam5("The member role has the same name in every account of the organization, so the account is a wildcard; aws:ResourceOrgID keeps it inside the organization.",
+			"Resource::arn:aws:iam::*:role/"+s.Config.Role.Name),
+		iam5("organizations:ListRoots supports no resource-level permissions.", "Resource::*"),
+		iam5("Roots, OUs and accounts are found at run time; the grant is limited to this organization's ARNs.",
+			"Resource::"+orgARN+"root/"+org+"/r-*", "Resource::"+orgARN+"ou/"+org+"/ou-*", "Resource::"+orgARN+"account/"+org+"/*"),
+	}, jsii.Bool(true))
+
+	fn := awslambda.NewFunction(stack, jsii.String("Auditor"), &awslambda.FunctionProps{
+		Description:   jsii.String("grantwatch: audits Bedrock model access across the organization"),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          code,
+		Role:          role,
+		MemorySize:    jsii.Number(512),
+		Timeout:       awscdk.Duration_Minutes(jsii.Number(15)),
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		Environment: &map[string]*string{
+			auditor.EnvConfig: jsii.String("/var/task/grantwatch.yaml"),
+			auditor.EnvTable:  table.TableName(),
+			auditor.EnvTopic:  topic.TopicArn(),
+		},
+		// Retries come from the schedule, which knows the scheduled time;
+		// an invocation that fails anyway lands in the dead-letter queue.
+		RetryAttempts: jsii.Number(0),
+		MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
+		OnFailure:     awslambdadestinations.NewSqsDestination(dlq),
+	})
+	return fn
+}
+
+func newSchedule(stack awscdk.Stack, s *Settings, fn awslambda.Function, dlq awssqs.Queue) {
+	role := awsiam.NewRole(stack, jsii.String("SchedulerRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil).WithConditions(&map[string]interface{}{
+			"StringEquals": map[string]interface{}{"aws:SourceAccount": *stack.Account()},
+		}),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"InvokeAuditor": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("lambda:InvokeFunction"), Resources: jsii.Strings(*fn.FunctionArn())}),
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*dlq.QueueArn())}),
+			}}),
+		},
+	})
+	awsscheduler.NewCfnSchedule(stack, jsii.String("Schedule"), &awsscheduler.CfnScheduleProps{
+		Description:        jsii.String("grantwatch audit run"),
+		ScheduleExpression: jsii.String(s.Schedule),
+		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
+		Target: &awsscheduler.CfnSchedule_TargetProperty{
+			Arn:     fn.FunctionArn(),
+			RoleArn: role.RoleArn(),
+			// The scheduled time makes the run id: a retried delivery is the same run.
+			Input: jsii.String(`{"scheduled_time": "<aws.scheduler.scheduled-time>"}`),
+			RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{
+				MaximumRetryAttempts:     jsii.Number(2),
+				MaximumEventAgeInSeconds: jsii.Number(3600),
+			},
+			DeadLetterConfig: &awsscheduler.CfnSchedule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
+		},
+	})
+}
+
+func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topic awssns.Topic) {
+	notify := awscloudwatchactions.NewSnsAction(topic)
+	alarm := func(id, description string, metric awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(description),
+			Metric:             metric,
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(notify)
+	}
+	hour := awscdk.Duration_Hours(jsii.Number(1))
+	alarm("AuditorErrors", "The grantwatch auditor function failed.", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: hour, Statistic: jsii.String("Sum")}))
+	alarm("RunsIncomplete", "A grantwatch run ended before every check was done (deadline), or could not store its results.",
+		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String("incomplete + failed"),
+			Period:     hour,
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"incomplete": runMetric("RunsIncomplete", hour),
+				"failed":     runMetric("RunsFailed", hour),
+			},
+		}))
+	alarm("FailedInvocations", "A scheduled grantwatch invocation failed for good and is in the dead-letter queue.",
+		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+}
+
+func runMetric(name string, period awscdk.Duration) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(auditor.MetricNamespace), MetricName: jsii.String(name),
+		Statistic: jsii.String("Sum"), Period: period,
+	})
+}
+
+func newHistory(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsdynamodb.Table) awslambda.FunctionUrl {
+	logs := awslogs.NewLogGroup(stack, jsii.String("HistoryLogs"), &awslogs.LogGroupProps{
+		Retention: s.LogRetention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	role := functionRole(stack, "HistoryRole", "", logs, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadHistory"),
+		Actions:   jsii.Strings("dynamodb:Query"),
+		Resources: jsii.Strings(*table.TableArn(), *table.TableArn()+"/index/gsi1"),
+	}))
+	fn := awslambda.NewFunction(stack, jsii.String("HistoryApi"), &awslambda.FunctionProps{
+		Description:   jsii.String("grantwatch: account owners read their account's audit history"),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          code,
+		Role:          role,
+		MemorySize:    jsii.Number(256),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(30)),
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		Environment: &map[string]*string{
+			historyapi.EnvTable:   table.TableName(),
+			historyapi.EnvReaders: jsii.String(strings.Join(s.GovernanceReaders, ",")),
+		},
+	})
+	url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_AWS_IAM})
+	// Any principal of the organization may call the URL (the function then
+	// lets it read its own account only). Function URLs created since
+	// October 2025 need both actions.
+	awslambda.NewCfnPermission(stack, jsii.String("HistoryUrlInOrg"), &awslambda.CfnPermissionProps{
+		Action: jsii.String("lambda:InvokeFunctionUrl"), FunctionName: fn.FunctionArn(), Principal: jsii.String("*"),
+		PrincipalOrgId: jsii.String(s.OrganizationID), FunctionUrlAuthType: jsii.String("AWS_IAM"),
+	})
+	awslambda.NewCfnPermission(stack, jsii.String("HistoryInvokeViaUrlInOrg"), &awslambda.CfnPermissionProps{
+		Action: jsii.String("lambda:InvokeFunction"), FunctionName: fn.FunctionArn(), Principal: jsii.String("*"),
+		PrincipalOrgId: jsii.String(s.OrganizationID), InvokedViaFunctionUrl: jsii.Bool(true),
+	})
+	return url
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+)
+
+// AuditorRoleName is the auditor function's role name: fixed, so that the
+// member role in every account can trust exactly it.
+const AuditorRoleName = "GrantwatchAuditor"
+
+// Settings are what the stacks are built from: the grantwatch configuration
+// file and the CDK context (cdk.json or `cdk deploy -c key=value`).
+type Settings struct {
+	Config     *config.Config
+	ConfigFile string
+	// OrganizationID limits the member role's trust, the auditor's AssumeRole
+	// and the history URL to the organization.
+	OrganizationID string
+	// ManagementAccountID owns the organization's ARNs (roots, OUs, accounts).
+	ManagementAccountID string
+	// AuditAccountID is where the audit stack lives; the member role trusts its auditor role.
+	AuditAccountID     string
+	Schedule           string
+	AlertEmails        []string
+	KMS                bool
+	DeletionProtection bool
+	LogRetention       awslogs.RetentionDays
+	GovernanceReaders  []string
+}
+
+// The CDK context keys.
+const (
+	ctxConfig             = "grantwatch:config"
+	ctxOrganizationID     = "grantwatch:organizationId"
+	ctxManagementAccount  = "grantwatch:managementAccountId"
+	ctxAuditAccount       = "grantwatch:auditAccountId"
+	ctxSchedule           = "grantwatch:schedule"
+	ctxAlertEmails        = "grantwatch:alertEmails"
+	ctxKMS                = "grantwatch:kms"
+	ctxDeletionProtection = "grantwatch:deletionProtection"
+	ctxLogRetentionDays   = "grantwatch:logRetentionDays"
+	ctxGovernanceReaders  = "grantwatch:governanceReaders"
+)
+
+var (
+	orgIDPattern    = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
+	schedulePattern = regexp.MustCompile(`^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$`)
+	retentions      = map[int]awslogs.RetentionDays{
+		30: awslogs.RetentionDays_ONE_MONTH, 90: awslogs.RetentionDays_THREE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS,
+		365: awslogs.RetentionDays_ONE_YEAR, 731: awslogs.RetentionDays_TWO_YEARS, 3653: awslogs.RetentionDays_TEN_YEARS,
+	}
+)
+
+// LoadSettings reads the settings through get, which returns a context value
+// ("" when unset). Every error names its context key.
+func LoadSettings(get func(key string) string) (*Settings, error) {
+	s := &Settings{
+		ConfigFile: or(get(ctxConfig), "grantwatch.yaml"),
+		Schedule:   or(get(ctxSchedule), "cron(0 6 * * ? *)"),
+		KMS:        get(ctxKMS) == "true",
+		// Deletion protection is on unless turned off explicitly.
+		DeletionProtection:  get(ctxDeletionProtection) != "false",
+		OrganizationID:      get(ctxOrganizationID),
+		ManagementAccountID: get(ctxManagementAccount),
+		AuditAccountID:      get(ctxAuditAccount),
+		AlertEmails:         list(get(ctxAlertEmails)),
+		GovernanceReaders:   list(get(ctxGovernanceReaders)),
+	}
+	cfg, err := config.Load(s.ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ctxConfig, err)
+	}
+	s.Config = cfg
+	switch {
+	case !orgIDPattern.MatchString(s.OrganizationID):
+		return nil, fmt.Errorf("%s: %q is not an organization id such as o-a1b2c3d4e5", ctxOrganizationID, s.OrganizationID)
+	case !accountPattern.MatchString(s.ManagementAccountID):
+		return nil, fmt.Errorf("%s: %q is not a 12-digit account id", ctxManagementAccount, s.ManagementAccountID)
+	case !accountPattern.MatchString(s.AuditAccountID):
+		return nil, fmt.Errorf("%s: %q is not a 12-digit account id", ctxAuditAccount, s.AuditAccountID)
+	case !schedulePattern.MatchString(s.Schedule):
+		return nil, fmt.Errorf("%s: %q is not a schedule expression such as cron(0 6 * * ? *) or rate(1 day)", ctxSchedule, s.Schedule)
+	case cfg.Role.ExternalID == "":
+		return nil, fmt.Errorf("%s: role.external_id is empty; the member role requires one", ctxConfig)
+	case cfg.Role.ARNTemplate != "":
+		return nil, fmt.Errorf("%s: role.arn_template is set; the stacks create the member role by role.name", ctxConfig)
+	}
+	for _, e := range s.AlertEmails {
+		if !strings.Contains(e, "@") {
+			return nil, fmt.Errorf("%s: %q is not an email address", ctxAlertEmails, e)
+		}
+	}
+	for _, r := range s.GovernanceReaders {
+		if !strings.HasPrefix(r, "arn:aws") {
+			return nil, fmt.Errorf("%s: %q is not a principal ARN", ctxGovernanceReaders, r)
+		}
+	}
+	days, err := strconv.Atoi(or(get(ctxLogRetentionDays), "365"))
+	if s.LogRetention = retentions[days]; err != nil || s.LogRetention == "" {
+		return nil, fmt.Errorf("%s: %q: want one of 30, 90, 180, 365, 731, 3653", ctxLogRetentionDays, get(ctxLogRetentionDays))
+	}
+	return s, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

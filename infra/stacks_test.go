@@ -1,0 +1,357 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// TestMain closes the jsii runtime once for the whole test binary: starting
+// it per test costs seconds each.
+func TestMain(m *testing.M) {
+	// The machine's Node 20 works with jsii; do not print its end-of-life banner.
+	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+const testConfig = `
+accounts: {organizations: {enabled: true}}
+regions: [us-east-1, eu-central-1]
+models: {required: [anthropic.claude-3-5-sonnet-20240620-v1:0]}
+role: {name: GrantwatchAudit, external_id: ext-7f3a}
+`
+
+func testSettings(t *testing.T, context map[string]string) *Settings {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "grantwatch.yaml")
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := map[string]string{
+		ctxConfig: path, ctxOrganizationID: "o-a1b2c3d4e5", ctxManagementAccount: "111111111111",
+		ctxAuditAccount: "222222222222", ctxAlertEmails: "cloud-governance@example.com",
+		ctxGovernanceReaders: "arn:aws:iam::222222222222:role/GovernanceReader",
+	}
+	for k, v := range context {
+		ctx[k] = v
+	}
+	s, err := LoadSettings(func(k string) string { return ctx[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// stacks builds both stacks, with cdk-nag, from placeholder assets: these
+// tests check the infrastructure, the binaries are tested elsewhere.
+func stacks(t *testing.T, s *Settings) (audit, member awscdk.Stack) {
+	t.Helper()
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"aws:cdk:bundling-stacks": []string{}}})
+	asset := t.TempDir()
+	if err := os.WriteFile(filepath.Join(asset, "bootstrap"), []byte("placeholder"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code := awslambda.Code_FromAsset(jsii.String(asset), nil)
+	env := &awscdk.Environment{Account: jsii.String(s.AuditAccountID), Region: jsii.String("us-east-1")}
+	audit = NewAuditStack(app, "Grantwatch", &AuditStackProps{StackProps: awscdk.StackProps{Env: env}, Settings: s, AuditorCode: code, HistoryCode: code})
+	member = NewMemberRoleStack(app, "GrantwatchMemberRole", &MemberRoleStackProps{Settings: s})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	return audit, member
+}
+
+type props = map[string]interface{}
+
+func TestAuditStackResources(t *testing.T) {
+	audit, _ := stacks(t, testSettings(t, nil))
+	tmpl := assertions.Template_FromStack(audit, nil)
+
+	tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), props{
+		"BillingMode":                      "PAY_PER_REQUEST",
+		"KeySchema":                        []props{{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}},
+		"TimeToLiveSpecification":          props{"AttributeName": "expires_at", "Enabled": true},
+		"PointInTimeRecoverySpecification": props{"PointInTimeRecoveryEnabled": true},
+		"DeletionProtectionEnabled":        true,
+		"GlobalSecondaryIndexes": assertions.Match_ArrayWith(&[]interface{}{assertions.Match_ObjectLike(&map[string]interface{}{
+			"IndexName": "gsi1", "Projection": props{"ProjectionType": "ALL"},
+			"KeySchema": []props{{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}},
+		})}),
+	})
+	tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), props{"DeletionPolicy": "Retain"})
+
+	tmpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), props{"KmsMasterKeyId": assertions.Match_Absent()})
+	tmpl.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), props{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{
+		assertions.Match_ObjectLike(&map[string]interface{}{"Effect": "Deny", "Condition": props{"Bool": props{"aws:SecureTransport": "false"}}}),
+	})}})
+	tmpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), props{"Protocol": "email", "Endpoint": "cloud-governance@example.com"})
+
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), props{
+		"Description": assertions.Match_StringLikeRegexp(jsii.String("audits Bedrock")),
+		"Runtime":     "provided.al2023", "Architectures": []string{"arm64"}, "Handler": "bootstrap",
+		"Timeout": 900, "LoggingConfig": props{"LogFormat": "JSON"},
+		"Environment": props{"Variables": props{"GRANTWATCH_CONFIG": "/var/task/grantwatch.yaml",
+			"GRANTWATCH_TABLE": assertions.Match_AnyValue(), "GRANTWATCH_TOPIC_ARN": assertions.Match_AnyValue()}},
+	})
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), props{
+		"MaximumRetryAttempts": 0, "DestinationConfig": props{"OnFailure": props{"Destination": assertions.Match_AnyValue()}},
+	})
+	tmpl.HasResourceProperties(jsii.String("AWS::Scheduler::Schedule"), props{
+		"ScheduleExpression": "cron(0 6 * * ? *)",
+		"FlexibleTimeWindow": props{"Mode": "OFF"},
+		"Target": props{
+			"Input":            `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`,
+			"RetryPolicy":      props{"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+			"DeadLetterConfig": props{"Arn": assertions.Match_AnyValue()},
+		},
+	})
+	tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Logs::LogGroup"), props{"RetentionInDays": 365}, jsii.Number(2))
+	tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(3))
+	tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), props{"MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 1})
+	tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), props{"Metrics": assertions.Match_ArrayWith(&[]interface{}{
+		assertions.Match_ObjectLike(&map[string]interface{}{"MetricStat": props{"Metric": props{"Namespace": "Grantwatch", "MetricName": "RunsIncomplete"}, "Period": 3600, "Stat": "Sum"}}),
+	})})
+	tmpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), props{"SqsManagedSseEnabled": true, "MessageRetentionPeriod": 1209600})
+
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Url"), props{"AuthType": "AWS_IAM"})
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), props{
+		"Action": "lambda:InvokeFunctionUrl", "Principal": "*", "PrincipalOrgID": "o-a1b2c3d4e5", "FunctionUrlAuthType": "AWS_IAM",
+	})
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), props{
+		"Action": "lambda:InvokeFunction", "Principal": "*", "PrincipalOrgID": "o-a1b2c3d4e5", "InvokedViaFunctionUrl": true,
+	})
+	// No other permission opens either function.
+	tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Permission"), jsii.Number(2))
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), props{
+		"Description": assertions.Match_StringLikeRegexp(jsii.String("history")),
+		"Environment": props{"Variables": props{"GRANTWATCH_GOVERNANCE_READERS": "arn:aws:iam::222222222222:role/GovernanceReader"}},
+	})
+}
+
+func TestAuditStackOptions(t *testing.T) {
+	audit, _ := stacks(t, testSettings(t, map[string]string{
+		ctxKMS: "true", ctxDeletionProtection: "false", ctxSchedule: "rate(12 hours)", ctxLogRetentionDays: "90", ctxAlertEmails: "",
+	}))
+	tmpl := assertions.Template_FromStack(audit, nil)
+	tmpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), props{"KmsMasterKeyId": assertions.Match_AnyValue()})
+	tmpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), props{"EnableKeyRotation": true})
+	tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), props{"DeletionProtectionEnabled": false})
+	tmpl.HasResourceProperties(jsii.String("AWS::Scheduler::Schedule"), props{"ScheduleExpression": "rate(12 hours)"})
+	tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Logs::LogGroup"), props{"RetentionInDays": 90}, jsii.Number(2))
+	tmpl.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(0))
+	if got := statementsOf(tmpl, "AuditorRole"); !hasAction(got, "kms:GenerateDataKey") {
+		t.Errorf("auditor with a KMS topic: want kms:GenerateDataKey on the key; got %v", got)
+	}
+}
+
+// statement is one IAM statement of a template, flattened.
+type statement struct {
+	Actions, Resources []string
+	Condition          map[string]interface{}
+}
+
+func strs(v interface{}) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []interface{}:
+		var out []string
+		for _, x := range v {
+			out = append(out, strs(x)...)
+		}
+		return out
+	case map[string]interface{}:
+		return []string{fmt.Sprint(v)} // an intrinsic function: a specific ARN
+	}
+	return nil
+}
+
+// statementsOf returns the statements of the roles and policies whose
+// logical id starts with prefix ("" for all).
+func statementsOf(tmpl assertions.Template, prefix string) []statement {
+	var out []statement
+	add := func(doc interface{}) {
+		d, _ := doc.(map[string]interface{})
+		list, _ := d["Statement"].([]interface{})
+		for _, s := range list {
+			m := s.(map[string]interface{})
+			cond, _ := m["Condition"].(map[string]interface{})
+			out = append(out, statement{Actions: strs(m["Action"]), Resources: strs(m["Resource"]), Condition: cond})
+		}
+	}
+	resources := (*tmpl.ToJSON())["Resources"].(map[string]interface{})
+	ids := make([]string, 0, len(resources))
+	for id := range resources {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if !strings.HasPrefix(id, prefix) {
+			continue
+		}
+		r := resources[id].(map[string]interface{})
+		p, _ := r["Properties"].(map[string]interface{})
+		switch r["Type"] {
+		case "AWS::IAM::Role":
+			pols, _ := p["Policies"].([]interface{})
+			for _, pol := range pols {
+				add(pol.(map[string]interface{})["PolicyDocument"])
+			}
+		case "AWS::IAM::Policy":
+			add(p["PolicyDocument"])
+		}
+	}
+	return out
+}
+
+func hasAction(statements []statement, action string) bool {
+	for _, s := range statements {
+		if slices.Contains(s.Actions, action) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLeastPrivilege(t *testing.T) {
+	audit, member := stacks(t, testSettings(t, nil))
+	auditTmpl := assertions.Template_FromStack(audit, nil)
+	memberTmpl := assertions.Template_FromStack(member, nil)
+
+	// "*" resources only where the API has no resource-level permissions.
+	starAllowed := map[string]bool{"organizations:ListRoots": true, "bedrock:GetFoundationModelAvailability": true, "bedrock:ListFoundationModels": true}
+	for _, tmpl := range []assertions.Template{auditTmpl, memberTmpl} {
+		for _, s := range statementsOf(tmpl, "") {
+			for _, a := range s.Actions {
+				if strings.Contains(a, "*") {
+					t.Errorf("wildcard action %q in %+v", a, s)
+				}
+				if slices.Contains(s.Resources, "*") && !starAllowed[a] && !strings.HasPrefix(a, "kms:") {
+					t.Errorf("action %s on resource \"*\"", a)
+				}
+			}
+		}
+	}
+
+	auditor := statementsOf(auditTmpl, "AuditorRole")
+	var actions []string
+	for _, s := range auditor {
+		actions = append(actions, s.Actions...)
+		if slices.Contains(s.Actions, "sts:AssumeRole") {
+			if !slices.Equal(s.Resources, []string{"arn:aws:iam::*:role/GrantwatchAudit"}) {
+				t.Errorf("sts:AssumeRole on %v; want only the member role's name", s.Resources)
+			}
+			if fmt.Sprint(s.Condition) != "map[StringEquals:map[aws:ResourceOrgID:o-a1b2c3d4e5]]" {
+				t.Errorf("sts:AssumeRole condition %v; want aws:ResourceOrgID of the organization", s.Condition)
+			}
+		}
+		if slices.Contains(s.Actions, "organizations:ListChildren") {
+			for _, r := range s.Resources {
+				if !strings.HasPrefix(r, "arn:aws:organizations::111111111111:") || !strings.Contains(r, "/o-a1b2c3d4e5/") {
+					t.Errorf("organizations:ListChildren on %s; want this organization's roots and OUs", r)
+				}
+			}
+		}
+	}
+	slices.Sort(actions)
+	actions = slices.Compact(actions)
+	want := []string{
+		"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"logs:CreateLogStream", "logs:PutLogEvents",
+		"organizations:ListAccountsForParent", "organizations:ListChildren", "organizations:ListRoots", "organizations:ListTagsForResource",
+		"sns:Publish", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage", "sts:AssumeRole",
+	}
+	if !slices.Equal(actions, want) {
+		t.Errorf("auditor actions:\ngot  %v\nwant %v", actions, want)
+	}
+	var historyActions []string
+	for _, s := range statementsOf(auditTmpl, "HistoryRole") {
+		historyActions = append(historyActions, s.Actions...)
+	}
+	if want := []string{"dynamodb:Query", "logs:CreateLogStream", "logs:PutLogEvents"}; !slices.Equal(historyActions, want) {
+		t.Errorf("history actions: got %v; want %v", historyActions, want)
+	}
+
+	// The member role: trusts the auditor role only, with the ExternalId, from the organization.
+	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{
+		"RoleName":           "GrantwatchAudit",
+		"MaxSessionDuration": 3600,
+		"AssumeRolePolicyDocument": props{"Statement": []props{{
+			"Action": "sts:AssumeRole", "Effect": "Allow",
+			"Principal": props{"AWS": "arn:aws:iam::222222222222:role/GrantwatchAuditor"},
+			"Condition": props{"StringEquals": props{"sts:ExternalId": "ext-7f3a", "aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+		}}},
+	})
+	var memberActions []string
+	for _, s := range statementsOf(memberTmpl, "") {
+		memberActions = append(memberActions, s.Actions...)
+	}
+	if !slices.Equal(memberActions, BedrockReadActions) {
+		t.Errorf("member role actions: got %v; want %v", memberActions, BedrockReadActions)
+	}
+	auditTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"RoleName": AuditorRoleName})
+}
+
+func TestNoUnsuppressedNagErrors(t *testing.T) {
+	for _, kms := range []string{"false", "true"} {
+		audit, member := stacks(t, testSettings(t, map[string]string{ctxKMS: kms}))
+		for _, stack := range []awscdk.Stack{audit, member} {
+			t.Run(*stack.StackName()+"/kms="+kms, func(t *testing.T) {
+				for _, kind := range []string{"error", "warning"} {
+					a := assertions.Annotations_FromStack(stack)
+					find := a.FindError
+					if kind == "warning" {
+						find = a.FindWarning
+					}
+					msgs := find(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+					for _, m := range *msgs {
+						if kind == "error" {
+							t.Errorf("cdk-nag %s at %s: %v", kind, *m.Id, m.Entry.Data)
+						} else {
+							t.Logf("cdk-nag %s at %s: %v", kind, *m.Id, m.Entry.Data)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestLoadSettingsRejects(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"organization id", ctxOrganizationID, "org-1", `grantwatch:organizationId: "org-1"`},
+		{"management account", ctxManagementAccount, "12", `grantwatch:managementAccountId: "12"`},
+		{"audit account", ctxAuditAccount, "", `grantwatch:auditAccountId: ""`},
+		{"schedule", ctxSchedule, "daily", `grantwatch:schedule: "daily"`},
+		{"alert email", ctxAlertEmails, "governance", `grantwatch:alertEmails: "governance"`},
+		{"reader", ctxGovernanceReaders, "GovernanceReader", `grantwatch:governanceReaders: "GovernanceReader"`},
+		{"log retention", ctxLogRetentionDays, "400", `grantwatch:logRetentionDays: "400"`},
+		{"config file", ctxConfig, "/nonexistent.yaml", "grantwatch:config: read config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "grantwatch.yaml")
+			if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx := map[string]string{ctxConfig: path, ctxOrganizationID: "o-a1b2c3d4e5", ctxManagementAccount: "111111111111", ctxAuditAccount: "222222222222"}
+			ctx[tt.key] = tt.value
+			_, err := LoadSettings(func(k string) string { return ctx[k] })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

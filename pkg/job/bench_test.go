@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/audit"
@@ -117,6 +118,7 @@ func BenchmarkRunWrites(b *testing.B) {
 		}
 		secondTime := time.Since(start)
 		_ = sim.Close()
+		units, items := writeUnits(b, ddbClient, cfg.History.Table)
 
 		accountRegions := nAccounts * nRegions
 		changed := out.Events
@@ -134,6 +136,13 @@ func BenchmarkRunWrites(b *testing.B) {
 		fmt.Printf("| DynamoDB write requests | %d | %d | <= %.2f (changed/25 + account-regions/25 + 2) |\n", firstWrites, w, writeBudget)
 		fmt.Printf("| SNS publishes | %d | %d | <= %d (changed accounts + 1) |\n", firstPublishes, p, publishBudget)
 		fmt.Printf("| wall time | %.1f s | %.1f s | |\n\n", firstTime.Seconds(), secondTime.Seconds())
+		fmt.Printf("DynamoDB item sizes (for on-demand write units, 1 per started KB):\n\n| item | count | average bytes | write units each |\n|---|---|---|---|\n")
+		for _, kind := range []string{"LATEST", "EVENT", "RUN"} {
+			if items[kind] > 0 {
+				fmt.Printf("| %s | %d | %d | %.1f |\n", kind, items[kind], units[kind+"_bytes"]/items[kind], float64(units[kind])/float64(items[kind]))
+			}
+		}
+		fmt.Println()
 		fmt.Printf("bench: changed=%d account_regions=%d write_requests=%d write_budget=%.2f publishes=%d publish_budget=%d\n",
 			changed, accountRegions, w, writeBudget, p, publishBudget)
 		if float64(w) > writeBudget+1 || w > (changed+accountRegions+24)/25+2 {
@@ -143,4 +152,56 @@ func BenchmarkRunWrites(b *testing.B) {
 			b.Errorf("publishes: got %d; want at most %d", p, publishBudget)
 		}
 	}
+}
+
+// writeUnits scans the table and measures its items as DynamoDB sizes them
+// (attribute names plus values), by type: the bytes and the write units
+// (one per started KB) a write of each item costs.
+func writeUnits(b *testing.B, client *dynamodb.Client, table string) (units map[string]int, items map[string]int) {
+	units, items = map[string]int{}, map[string]int{}
+	pages := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: &table})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, it := range page.Items {
+			kind := "?"
+			if t, ok := it["type"].(*types.AttributeValueMemberS); ok {
+				kind = t.Value
+			}
+			size := 0
+			for name, v := range it {
+				size += len(name) + attrSize(v)
+			}
+			items[kind]++
+			units[kind+"_bytes"] += size
+			units[kind] += (size + 1023) / 1024
+		}
+	}
+	return units, items
+}
+
+func attrSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return len(v.Value)/2 + 1
+	case *types.AttributeValueMemberBOOL:
+		return 1
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, x := range v.Value {
+			n += len(k) + attrSize(x) + 1
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, x := range v.Value {
+			n += attrSize(x) + 1
+		}
+		return n
+	}
+	return 1
 }

@@ -21,8 +21,10 @@ build:
 # emulator from the Go module proxy.
 tools: node_modules/.package-lock.json bin/goaws bin/aws-lambda-rie
 
+# The go.mod makes Go's ./... skip node_modules: the CDK CLI ships Go templates.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	printf 'module node_modules.invalid\n' > node_modules/go.mod
 
 bin/goaws:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/auditor"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/demo"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/historyapi"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
@@ -65,20 +64,8 @@ func newWorld(t *testing.T) *world {
 	if err := localenv.Installed(); err != nil && os.Getenv("GRANTWATCH_REQUIRE_LOCAL") != "1" {
 		t.Skip(err)
 	}
-	sc, err := demo.Scenario()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Latency = awssim.Latency{}
-	sim, err := awssim.New(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	simURL, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := localenv.DemoSimulator(t, nil)
+	simURL := sim.URL()
 	w := &world{sim: sim, ddb: localenv.DynamoDBForTest(t),
 		sns: localenv.SNSForTest(t, localenv.Topic{Name: "alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})}
 	ddbCfg, err := localenv.AWSConfig(ctx, w.ddb.Endpoint)

@@ -12,19 +12,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"golang.org/x/term"
 
 	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/demo"
-	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
-	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/report"
 )
 
@@ -148,7 +143,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		defer cancel()
 	}
 	auditor := audit.New(cfg, awsCfg, audit.WithLogger(logger), audit.WithProgress(progress(stderr)))
-	store, notifier := destinations(cfg, awsCfg)
+	store, notifier := job.Destinations(cfg, awsCfg)
 	out, err := job.New(cfg, auditor, store, notifier, job.WithLogger(logger)).Run(ctx, time.Now())
 	clearProgress(stderr)
 	if out.Report == nil {
@@ -174,22 +169,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitError, err
 	}
 	return exitCode(out.Report), nil
-}
-
-// destinations builds the history store and the notifier a configuration names.
-func destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notify.Notifier) {
-	var store *history.Store
-	var notifier *notify.Notifier
-	if cfg.History.Table != "" {
-		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
-	}
-	if arn := cfg.Notify.TopicARN; arn != "" {
-		// Publish in the topic's own region, whatever the default region is.
-		region := strings.Split(arn, ":")[3]
-		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = region })
-		notifier = notify.New(client, arn, cfg.Notify.ReminderInterval.Std())
-	}
-	return store, notifier
 }
 
 // exitCode: audit errors outrank findings, since they mean the answer is not known.

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/demo"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
@@ -24,22 +23,9 @@ import (
 // settings at it, as a user would with `grantwatch sim`.
 func useSimulator(t *testing.T) *awssim.Server {
 	t.Helper()
-	sc, err := demo.Scenario()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Latency = awssim.Latency{}
-	sim, err := awssim.New(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := localenv.DemoSimulator(t, nil)
 	dir := t.TempDir()
-	t.Setenv("AWS_ENDPOINT_URL", url)
+	t.Setenv("AWS_ENDPOINT_URL", sim.URL())
 	t.Setenv("AWS_ACCESS_KEY_ID", sim.Auditor().AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", sim.Auditor().SecretAccessKey)
 	t.Setenv("AWS_REGION", "us-east-1")

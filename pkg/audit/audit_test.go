@@ -10,6 +10,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/demo"
+	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -27,22 +28,7 @@ const (
 // Auditor pointed at it with the demo configuration (also editable).
 func fixture(t *testing.T, editScenario func(*awssim.Scenario), editConfig func(*config.Config)) (*Auditor, *awssim.Server) {
 	t.Helper()
-	sc, err := demo.Scenario()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Latency = awssim.Latency{}
-	if editScenario != nil {
-		editScenario(sc)
-	}
-	sim, err := awssim.New(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := localenv.DemoSimulator(t, editScenario)
 	cfg, err := demo.Config()
 	if err != nil {
 		t.Fatal(err)

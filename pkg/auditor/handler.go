@@ -8,19 +8,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
-	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -108,17 +104,8 @@ func LoadConfig() (*config.Config, error) {
 
 // NewJob wires the job the handler runs.
 func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger) *job.Job {
-	auditor := audit.New(cfg, awsCfg, audit.WithLogger(logger))
-	var store *history.Store
-	var notifier *notify.Notifier
-	if cfg.History.Table != "" {
-		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
-	}
-	if arn := cfg.Notify.TopicARN; arn != "" {
-		region := strings.Split(arn, ":")[3]
-		notifier = notify.New(sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = region }), arn, cfg.Notify.ReminderInterval.Std())
-	}
-	return job.New(cfg, auditor, store, notifier, job.WithLogger(logger))
+	store, notifier := job.Destinations(cfg, awsCfg)
+	return job.New(cfg, audit.New(cfg, awsCfg, audit.WithLogger(logger)), store, notifier, job.WithLogger(logger))
 }
 
 // Handle is the Lambda handler. It stops the audit before the function's

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,7 +103,7 @@ func (s *Server) organizations(op string, in orgInput) (any, error) {
 			return nil, &apiError{status: 400, code: "TargetNotFoundException", message: "We can't find a target with the TargetId that you specified."}
 		}
 		tags := make([]map[string]any, 0, len(a.Tags))
-		for _, k := range sortedKeys(a.Tags) {
+		for _, k := range slices.Sorted(maps.Keys(a.Tags)) {
 			tags = append(tags, map[string]any{"Key": k, "Value": a.Tags[k]})
 		}
 		return page(s, "Tags", tags, in)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -301,14 +302,14 @@ func (c *Config) Validate() error {
 	if len(c.Models.Required) > 0 {
 		checkModels("models.required", c.Models.Required)
 	}
-	for _, ou := range sortedKeys(c.Models.ByOU) {
+	for _, ou := range slices.Sorted(maps.Keys(c.Models.ByOU)) {
 		field := fmt.Sprintf("models.by_ou[%s]", ou)
 		if !ouIDPattern.MatchString(ou) {
 			bad(field, "%q is not an OU id like ou-ab12-cd34ef56", ou)
 		}
 		checkModels(field, c.Models.ByOU[ou])
 	}
-	for _, id := range sortedKeys(c.Models.ByAccount) {
+	for _, id := range slices.Sorted(maps.Keys(c.Models.ByAccount)) {
 		field := fmt.Sprintf("models.by_account[%s]", id)
 		if !accountIDPattern.MatchString(id) {
 			bad(field, "account id %q is not 12 digits", id)
@@ -377,13 +378,4 @@ func (c *Config) RoleARN(account string) string {
 		return strings.ReplaceAll(c.Role.ARNTemplate, "{account}", account)
 	}
 	return "arn:aws:iam::" + account + ":role/" + strings.TrimPrefix(c.Role.Name, "/")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -13,6 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/changes"
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -52,6 +56,23 @@ func New(cfg *config.Config, auditor *audit.Auditor, store *history.Store, notif
 		o(j)
 	}
 	return j
+}
+
+// Destinations builds the history store and the notifier a configuration
+// names (nil for those it does not). SNS is called in the topic's own region,
+// whatever the default region is.
+func Destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notify.Notifier) {
+	var store *history.Store
+	var notifier *notify.Notifier
+	if cfg.History.Table != "" {
+		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
+	}
+	if arn := cfg.Notify.TopicARN; arn != "" {
+		region := strings.Split(arn, ":")[3] // validated as an ARN by config
+		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = region })
+		notifier = notify.New(client, arn, cfg.Notify.ReminderInterval.Std())
+	}
+	return store, notifier
 }
 
 // RunID is the id of the run scheduled at t: a second delivery of the same

@@ -62,19 +62,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	sc, err := demo.Scenario()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Latency = awssim.Latency{}
-	sim, err := awssim.New(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := localenv.DemoSimulator(t, nil)
 
 	ddbServer := localenv.DynamoDBForTest(t)
 	snsServer := localenv.SNSForTest(t, localenv.Topic{Name: topic, Subscriptions: []localenv.Subscription{

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/demo"
 )
 
 // required reports whether a missing stand-in fails the test rather than
@@ -52,4 +55,27 @@ func LambdaForTest(t testing.TB, bootstrap string, env []string) *Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// DemoSimulator serves the demo organization for one test, without its
+// latency, optionally changed by edit first.
+func DemoSimulator(t testing.TB, edit func(*awssim.Scenario)) *awssim.Server {
+	t.Helper()
+	sc, err := demo.Scenario()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Latency = awssim.Latency{}
+	if edit != nil {
+		edit(sc)
+	}
+	sim, err := awssim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	return sim
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,50 @@ func TestHistoryFunction(t *testing.T) {
 				t.Errorf("got %d %s; want %d containing %q", resp.StatusCode, resp.Body, tt.wantStatus, tt.wantBody)
 			}
 		})
+	}
+}
+
+func TestAuditorStopsBeforeTheLambdaDeadline(t *testing.T) {
+	w := newWorld(t)
+	// Every AWS call takes 1.5 s; the function has 8 s, of which the audit
+	// gets 3 (the rest is kept for storing and alerting): not enough.
+	if err := w.sim.Update(func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(1500 * time.Millisecond)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	configPath := filepath.Join(t.TempDir(), "grantwatch.yaml")
+	if err := os.WriteFile(configPath, []byte(`accounts: {static: ["111111111111", "222222222222", "333333333333"]}
+regions: [us-east-1, us-west-2, eu-central-1]
+models: {required: [anthropic.claude-3-5-sonnet-20240620-v1:0, amazon.nova-pro-v1:0]}
+role: {name: GrantwatchAudit, external_id: grantwatch-demo}
+limits: {concurrency: 4, per_account_region: 1}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(slices.Clone(w.env), auditor.EnvConfig+"="+configPath, "AWS_LAMBDA_FUNCTION_TIMEOUT=8")
+	fn := localenv.LambdaForTest(t, binaries["auditor"], env)
+
+	start := time.Now()
+	body, err := fn.Invoke(context.Background(), scheduledEvent)
+	if err != nil {
+		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
+	}
+	if elapsed := time.Since(start); elapsed >= 8*time.Second {
+		t.Errorf("the invocation took %v; want it to end before the 8 s timeout", elapsed)
+	}
+	var res auditor.Result
+	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
+		t.Fatalf("result: %s (%v)", body, err)
+	}
+	if !res.Summary.Incomplete || res.Summary.Checked >= res.Summary.Planned {
+		t.Errorf("summary: got incomplete=%v, %d of %d checked; want an incomplete run", res.Summary.Incomplete, res.Summary.Checked, res.Summary.Planned)
+	}
+	run, err := w.store.GetRun(context.Background(), res.RunID)
+	if err != nil || run == nil || run.State != history.Incomplete {
+		t.Errorf("stored run: got %+v, %v; want INCOMPLETE", run, err)
+	}
+	if !strings.Contains(fn.Output(), `"RunsIncomplete":1`) {
+		t.Errorf("no RunsIncomplete metric in the function output: %s", fn.Output())
 	}
 }

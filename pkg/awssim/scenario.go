@@ -1,17 +1,15 @@
 package awssim
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"regexp"
 	"slices"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // Scenario is a simulated organization: its tree, accounts, the Bedrock model
@@ -136,22 +134,8 @@ type Pagination struct {
 	EmptyPages bool `yaml:"empty_pages"`
 }
 
-// Duration is a time.Duration written as "100ms" in YAML.
-type Duration time.Duration
-
-// UnmarshalYAML accepts Go duration strings.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: want a duration such as \"100ms\", got %q", n.Line, s)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is a time.Duration written as "100ms" in YAML, as in grantwatch's configuration.
+type Duration = config.Duration
 
 // LoadScenario reads a scenario file.
 func LoadScenario(path string) (*Scenario, error) {
@@ -169,13 +153,8 @@ func LoadScenario(path string) (*Scenario, error) {
 // ParseScenario decodes a scenario strictly and validates it.
 func ParseScenario(b []byte) (*Scenario, error) {
 	var sc Scenario
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&sc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("scenario is empty")
-		}
-		return nil, fmt.Errorf("parse yaml: %w", err)
+	if err := config.DecodeStrict(b, &sc, "scenario"); err != nil {
+		return nil, err
 	}
 	if err := sc.prepare(); err != nil {
 		return nil, err

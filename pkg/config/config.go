@@ -167,23 +167,32 @@ func Load(path string) (*Config, error) {
 // Parse decodes YAML strictly (unknown keys are errors), applies defaults and validates.
 func Parse(b []byte) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("config is empty")
-		}
-		return nil, fmt.Errorf("parse yaml: %w", err)
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, errors.New("parse yaml: more than one document; want exactly one")
+	if err := DecodeStrict(b, &c, "config"); err != nil {
+		return nil, err
 	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// DecodeStrict decodes exactly one YAML document into v, refusing keys v does
+// not have; what names the input in errors ("config", "scenario").
+func DecodeStrict(b []byte, v any, what string) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s is empty", what)
+		}
+		return fmt.Errorf("parse yaml: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("parse yaml: more than one document; want exactly one")
+	}
+	return nil
 }
 
 // ApplyDefaults fills every unset field that has a default.

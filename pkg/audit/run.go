@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,16 +49,16 @@ func (a *Auditor) Run(ctx context.Context, runID string) *Report {
 		a: a, log: log, planned: s.Planned,
 		calls:     make(chan struct{}, a.cfg.Limits.Concurrency),
 		accounts:  map[string]*memberAccount{},
-		offeredIn: map[string][]string{},
+		offeredIn: map[string]map[string]bool{},
 		results:   make([]result.Result, 0, s.Planned),
 	}
 	r.all(ctx, units)
 
+	offeredIn := make(map[string][]string, len(r.offeredIn))
 	for id, regions := range r.offeredIn {
-		slices.Sort(regions)
-		r.offeredIn[id] = slices.Compact(regions)
+		offeredIn[id] = slices.Sorted(maps.Keys(regions))
 	}
-	check.Reconcile(r.results, r.offeredIn)
+	check.Reconcile(r.results, offeredIn)
 	slices.SortFunc(r.results, result.Compare)
 	s.Summarize(r.results)
 	s.Incomplete = s.Checked < s.Planned || discoveryCut
@@ -78,7 +79,7 @@ type run struct {
 
 	mu        sync.Mutex
 	accounts  map[string]*memberAccount
-	offeredIn map[string][]string // model -> regions that list it
+	offeredIn map[string]map[string]bool // model -> regions that list it
 	results   []result.Result
 }
 
@@ -135,14 +136,17 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 	}
 	r.mu.Lock()
 	for id := range catalog {
-		r.offeredIn[id] = append(r.offeredIn[id], u.Region)
+		if r.offeredIn[id] == nil {
+			r.offeredIn[id] = map[string]bool{}
+		}
+		r.offeredIn[id][u.Region] = true
 	}
 	r.mu.Unlock()
 
 	var wg sync.WaitGroup
 	for _, model := range u.Models {
 		wg.Go(func() {
-			var out = check.Evidence{Account: u.Account, Region: u.Region, Model: model, Catalog: catalog}
+			out := check.Evidence{Account: u.Account, Region: u.Region, Model: model, Catalog: catalog}
 			out.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
 				out.Availability, err = check.Availability(ctx, api, model)
 				return err

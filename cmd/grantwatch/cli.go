@@ -153,17 +153,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		fmt.Fprintf(stdout, "run %s was already %s (%s); nothing to do\n", out.RunID, out.Claim, out.Stored.State)
 		return exitUsable, nil
 	}
-	{
-		if werr := report.Write(stdout, *output, out.Report); werr != nil {
-			return exitError, fmt.Errorf("write report: %w", werr)
-		}
-		if store != nil {
-			fmt.Fprintf(stderr, "history: %d changes stored in table %s; alerts: %d found, %d messages published\n",
-				out.Events, store.Table(), len(out.Alerts), out.Published)
-		}
-		if out.NotifyError != "" {
-			fmt.Fprintf(stderr, "grantwatch: some alerts were not published (the next run sends them): %s\n", out.NotifyError)
-		}
+	if werr := report.Write(stdout, *output, out.Report); werr != nil {
+		return exitError, fmt.Errorf("write report: %w", werr)
+	}
+	if store != nil {
+		fmt.Fprintf(stderr, "history: %d changes stored in table %s; alerts: %d found, %d messages published\n",
+			out.Events, store.Table(), len(out.Alerts), out.Published)
+	}
+	if out.NotifyError != "" {
+		fmt.Fprintf(stderr, "grantwatch: some alerts were not published (the next run sends them): %s\n", out.NotifyError)
 	}
 	if err != nil {
 		return exitError, err

@@ -69,7 +69,7 @@ func WithClock(now func() time.Time) Option { return func(a *Auditor) { a.now = 
 // endpoints from AWS_ENDPOINT_URL*, region); New tunes its retries and connection
 // pool for the configured limits.
 func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Auditor {
-	awsCfg = Tune(awsCfg, cfg.Limits)
+	awsCfg = tune(awsCfg, cfg.Limits)
 	if awsCfg.Region == "" {
 		awsCfg.Region = cfg.Regions[0]
 	}
@@ -94,7 +94,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Auditor {
 	return a
 }
 
-// Tune sets the SDK's retries and connection pool for an audit.
+// tune sets the SDK's retries and connection pool for an audit.
 //
 // Retries: the standard retryer, with the configured attempts and backoff, but
 // without its client-side retry quota. A quota is shared by every call of a
@@ -105,7 +105,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Auditor {
 // Connections: every account signs its own requests but they go to the same
 // regional endpoint, so keep as many idle connections per host as calls can be
 // in flight; the default of 10 would reopen connections under load.
-func Tune(awsCfg aws.Config, l config.Limits) aws.Config {
+func tune(awsCfg aws.Config, l config.Limits) aws.Config {
 	awsCfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = l.MaxAttempts

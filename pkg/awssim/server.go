@@ -3,7 +3,6 @@ package awssim
 import (
 	"context"
 	cryptorand "crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -373,15 +372,12 @@ func (s *Server) issue(p Principal, d time.Duration) session {
 		sessionToken: "FwoGZXIvYXdzE" + randomString(26) + randomString(26),
 		expires:      time.Now().Add(d).UTC().Truncate(time.Second),
 	}
-	key := "ASIA" + randomString(16)
+	sess.principal.AccessKeyID = "ASIA" + randomString(16)
 	s.mu.Lock()
-	s.sessions[key] = sess
+	s.sessions[sess.principal.AccessKeyID] = sess
 	s.mu.Unlock()
-	sess.principal.AccessKeyID = key
 	return sess
 }
 
 // randomString returns n random upper-case letters and digits (n <= 26).
 func randomString(n int) string { return cryptorand.Text()[:n] }
-
-var errNoSuchOperation = errors.New("no such operation")

@@ -2,6 +2,8 @@ package history
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,6 +52,10 @@ func newEventItem(runID string, e changes.Event, expires int64) eventItem {
 	}
 }
 
+// ErrBadQuery marks a query the caller got wrong (account, limit, times,
+// page token), as opposed to a failure of DynamoDB.
+var ErrBadQuery = errors.New("bad history query")
+
 // Query selects part of one account's history.
 type Query struct {
 	Account string
@@ -68,11 +74,11 @@ type Query struct {
 func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
 	switch {
 	case !validAccount(q.Account):
-		return nil, "", fmt.Errorf("account %q is not 12 digits", q.Account)
+		return nil, "", fmt.Errorf("%w: account %q is not 12 digits", ErrBadQuery, q.Account)
 	case q.Limit < 0 || q.Limit > 1000:
-		return nil, "", fmt.Errorf("limit %d is not between 1 and 1000", q.Limit)
+		return nil, "", fmt.Errorf("%w: limit %d is not between 1 and 1000", ErrBadQuery, q.Limit)
 	case !q.Until.IsZero() && q.Until.Before(q.Since):
-		return nil, "", errors.New("until is before since")
+		return nil, "", fmt.Errorf("%w: until is before since", ErrBadQuery)
 	}
 	if q.Limit == 0 {
 		q.Limit = 50
@@ -154,4 +160,43 @@ func validAccount(id string) bool {
 		}
 	}
 	return true
+}
+
+// encodeToken makes DynamoDB's LastEvaluatedKey an opaque page token.
+func encodeToken(key map[string]types.AttributeValue) (string, error) {
+	if len(key) == 0 {
+		return "", nil
+	}
+	plain := map[string]string{}
+	for k, v := range key {
+		sv, ok := v.(*types.AttributeValueMemberS)
+		if !ok {
+			return "", fmt.Errorf("page key %s is not a string", k)
+		}
+		plain[k] = sv.Value
+	}
+	b, err := json.Marshal(plain)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// decodeToken reads a page token back, refusing one of another account.
+func decodeToken(token, account string) (map[string]types.AttributeValue, error) {
+	if token == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	var plain map[string]string
+	if err == nil {
+		err = json.Unmarshal(b, &plain)
+	}
+	if err != nil || plain["pk"] != "ACCOUNT#"+account || !strings.HasPrefix(plain["sk"], "EVENT#") || len(plain) != 2 {
+		return nil, fmt.Errorf("%w: page token %q is not a token of this account's history", ErrBadQuery, token)
+	}
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: plain["pk"]},
+		"sk": &types.AttributeValueMemberS{Value: plain["sk"]},
+	}, nil
 }

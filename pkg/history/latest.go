@@ -2,8 +2,6 @@ package history
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -282,42 +280,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// pageToken is the opaque form of DynamoDB's LastEvaluatedKey.
-func encodeToken(key map[string]types.AttributeValue) (string, error) {
-	if len(key) == 0 {
-		return "", nil
-	}
-	plain := map[string]string{}
-	for k, v := range key {
-		sv, ok := v.(*types.AttributeValueMemberS)
-		if !ok {
-			return "", fmt.Errorf("page key %s is not a string", k)
-		}
-		plain[k] = sv.Value
-	}
-	b, err := json.Marshal(plain)
-	if err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func decodeToken(token, account string) (map[string]types.AttributeValue, error) {
-	if token == "" {
-		return nil, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	var plain map[string]string
-	if err == nil {
-		err = json.Unmarshal(b, &plain)
-	}
-	if err != nil || plain["pk"] != "ACCOUNT#"+account || !strings.HasPrefix(plain["sk"], "EVENT#") || len(plain) != 2 {
-		return nil, fmt.Errorf("page token %q is not a token of this account's history", token)
-	}
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: plain["pk"]},
-		"sk": &types.AttributeValueMemberS{Value: plain["sk"]},
-	}, nil
 }

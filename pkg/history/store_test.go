@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -230,8 +231,12 @@ func TestHistoryPages(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := s.History(ctx, tt.q); err == nil || !strings.Contains(err.Error(), tt.want) {
+			_, _, err := s.History(ctx, tt.q)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v; want an error containing %q", err, tt.want)
+			}
+			if !errors.Is(err, ErrBadQuery) {
+				t.Errorf("got %v; want it marked ErrBadQuery, so that callers answer 400", err)
 			}
 		})
 	}

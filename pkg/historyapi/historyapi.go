@@ -152,7 +152,7 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 		resp.Entries, resp.NextPageToken, err = h.store.History(ctx, q)
 	}
 	if err != nil {
-		if isBadInput(err) {
+		if errors.Is(err, history.ErrBadQuery) {
 			return problem(http.StatusBadRequest, err.Error()), nil
 		}
 		log.ErrorContext(ctx, "history read failed", "error", err)
@@ -227,17 +227,6 @@ func roleOf(arn string) (account, role string, ok bool) {
 	}
 	path := strings.Split(parts[5], "/")
 	return parts[4], path[len(path)-1], true
-}
-
-// isBadInput tells the store's validation errors (bad token, bad account)
-// from failures of DynamoDB.
-func isBadInput(err error) bool {
-	var apiErr interface{ ErrorCode() string }
-	if errors.As(err, &apiErr) {
-		return false
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "page token") || strings.Contains(msg, "is not 12 digits") || strings.Contains(msg, "until is before since")
 }
 
 func problem(status int, msg string) events.LambdaFunctionURLResponse {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -99,7 +100,7 @@ func TestStoreErrors(t *testing.T) {
 		err        error
 		wantStatus int
 	}{
-		{"bad page token is the caller's", errors.New(`page token "x" is not a token of this account's history`), 400},
+		{"bad page token is the caller's", fmt.Errorf("%w: page token \"x\" is not a token of this account's history", history.ErrBadQuery), 400},
 		{"DynamoDB failure is ours", errors.New("query history of 111111111111: operation error DynamoDB: Query: timeout"), 500},
 	}
 	for _, tt := range tests {

@@ -7,9 +7,7 @@ package job
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -116,7 +114,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	}
 	claim, run, err := j.store.BeginRun(ctx, out.RunID, scheduledAt, now, j.lease)
 	if err != nil {
-		return out, fmt.Errorf("claim run %s: %w", out.RunID, err)
+		return out, err // the store names the run and what failed
 	}
 	out.Claim, out.Stored = claim, run
 	if claim == history.Done || claim == history.Busy {
@@ -218,16 +216,4 @@ func withReserve(ctx context.Context) (context.Context, context.CancelFunc) {
 	left := time.Until(deadline)
 	reserve := min(max(left/5, 5*time.Second), 60*time.Second)
 	return context.WithDeadline(ctx, deadline.Add(-reserve))
-}
-
-// Kinds lists the distinct alert kinds of an outcome, for logs and tests.
-func (o *Outcome) Kinds() string {
-	var kinds []string
-	for _, a := range o.Alerts {
-		if !slices.Contains(kinds, string(a.Kind)) {
-			kinds = append(kinds, string(a.Kind))
-		}
-	}
-	slices.Sort(kinds)
-	return strings.Join(kinds, ",")
 }

@@ -31,16 +31,6 @@ var Statuses = []Status{
 // Usable reports whether an application can call the model as far as the audit can tell.
 func (s Status) Usable() bool { return s == Enabled }
 
-// Valid reports whether s is one of the known statuses.
-func (s Status) Valid() bool {
-	for _, k := range Statuses {
-		if s == k {
-			return true
-		}
-	}
-	return false
-}
-
 // Result is the outcome of checking one required model in one account and region.
 type Result struct {
 	Account     string `json:"account"`

@@ -271,8 +271,8 @@ func TestRunDeadlineDuringDiscoveryIsIncomplete(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	rep := a.Run(ctx, "deadline-discovery")
-	if !rep.Summary.Incomplete || len(rep.Summary.Errors) == 0 {
-		t.Errorf("summary: got incomplete=%v errors=%v; want incomplete with the discovery error", rep.Summary.Incomplete, rep.Summary.Errors)
+	if !rep.Summary.Incomplete || len(rep.Summary.Errors) == 0 || rep.Summary.DiscoveryFailed {
+		t.Errorf("summary: got incomplete=%v errors=%v discovery failed=%v; want incomplete with the discovery error, not a failed discovery", rep.Summary.Incomplete, rep.Summary.Errors, rep.Summary.DiscoveryFailed)
 	}
 }
 
@@ -308,6 +308,73 @@ func TestRunDiscovery(t *testing.T) {
 			if (tt.wantErrors == "") != (errs == "") || !strings.Contains(errs, tt.wantErrors) {
 				t.Errorf("errors: got %q; want %q", errs, tt.wantErrors)
 			}
+			// A discovery that failed fails the run: it cannot say the organization is fine.
+			if got, want := rep.Summary.DiscoveryFailed, tt.wantErrors != ""; got != want || rep.Summary.Failed() != want {
+				t.Errorf("discovery failed: got %v (run failed %v); want %v", got, rep.Summary.Failed(), want)
+			}
 		})
+	}
+}
+
+// The first AssumeRole of an account waits for a call slot with the run's own
+// context: once Run has returned, no worker may still be waiting to call STS
+// (the SDK's credentials cache calls providers with a context that never ends).
+func TestRunMakesNoCallsAfterItReturns(t *testing.T) {
+	accounts := []string{"111111111111", "222222222222", "333333333333", "444444444444"}
+	a, sim := fixture(t, func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(150 * time.Millisecond)}
+	}, func(c *config.Config) {
+		c.Accounts.Organizations.Enabled = false
+		c.Accounts.Static = accounts
+		c.Regions = []string{"us-east-1"} // one unit per account: workers wait on different accounts
+		c.Limits.Concurrency = 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	a.Run(ctx, "cut")
+	total := func() int64 {
+		var n int64
+		for _, c := range sim.AssumeRoleCalls() {
+			n += c
+		}
+		return n
+	}
+	atReturn := total()
+	// Long enough for every waiting AssumeRole to get a slot and be served.
+	time.Sleep(time.Duration(len(accounts)) * 300 * time.Millisecond)
+	if got := total(); got != atReturn {
+		t.Errorf("AssumeRole calls: got %d after Run returned, %d when it returned; want none after", got, atReturn)
+	}
+}
+
+// A request STS refuses as malformed (here a session longer than role
+// chaining allows) is one configuration error of the run, not an AUDIT_ERROR
+// per account with the advice to deploy the member role.
+func TestRunAssumeRoleValidationErrorIsOneConfigurationError(t *testing.T) {
+	a, sim := fixture(t, nil, func(c *config.Config) {
+		c.Accounts.Organizations.Enabled = false
+		c.Accounts.Static = []string{"111111111111", "222222222222", "333333333333"}
+	})
+	// What a configuration written before the 1-hour validation would send.
+	a.cfg.Role.SessionDuration = config.Duration(2 * time.Hour)
+	rep := a.Run(context.Background(), "chained")
+	s := rep.Summary
+	if !strings.Contains(s.ConfigError, "role chaining") || !strings.Contains(s.ConfigError, "role.session_duration") {
+		t.Errorf("config error: got %q; want the STS message and the field to fix", s.ConfigError)
+	}
+	if !s.Failed() {
+		t.Error("Failed: got false; want a failed run")
+	}
+	for _, r := range rep.Results {
+		if strings.Contains(r.Remediation, "Deploy the grantwatch member-role stack") {
+			t.Errorf("%s/%s: got the advice to deploy the member role for a configuration error", r.Account, r.Region)
+		}
+	}
+	var n int64
+	for _, c := range sim.AssumeRoleCalls() {
+		n += c
+	}
+	if n < 1 || n > int64(a.cfg.Limits.Concurrency) {
+		t.Errorf("AssumeRole calls: got %d; want between 1 and the calls in flight when the first was refused (%d)", n, a.cfg.Limits.Concurrency)
 	}
 }

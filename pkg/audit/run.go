@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/smithy-go"
 
 	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/org"
@@ -18,41 +20,71 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
-// Run audits every target. It never fails as a whole: a failing account or
-// region becomes AUDIT_ERROR results, a failed discovery an entry in
-// Summary.Errors. When ctx ends first, Run returns the checks it finished and
-// marks the run incomplete; checks cut off by the deadline are left out, not
-// reported as errors.
+// Run audits every target: [Auditor.Plan] then [Auditor.Check]. It never
+// fails as a whole: a failing account or region becomes AUDIT_ERROR results, a
+// failed discovery or a configuration AWS refuses is recorded in the summary.
+// When ctx ends first, Run returns the checks it finished and marks the run
+// incomplete; checks cut off by the deadline are left out, not reported as
+// errors.
 func (a *Auditor) Run(ctx context.Context, runID string) *Report {
-	log := a.logger.With("run_id", runID)
-	s := result.Summary{RunID: runID, StartedAt: a.now().UTC()}
+	return a.Check(ctx, a.Plan(ctx, runID))
+}
 
+// Plan is the work of one run: the accounts found, and every account-region
+// with its required models.
+type Plan struct {
+	RunID string
+	Units []targets.Unit
+	// summary holds what planning learned: counts, discovery errors.
+	summary      result.Summary
+	discoveryCut bool
+}
+
+// AccountRegions is how many account-regions the plan checks.
+func (p *Plan) AccountRegions() int { return len(p.Units) }
+
+// Plan finds the accounts (Organizations and the static list) and lists the
+// checks of the run. A failed discovery marks the run failed and plans the
+// static accounts only.
+func (a *Auditor) Plan(ctx context.Context, runID string) *Plan {
+	log := a.logger.With("run_id", runID)
+	p := &Plan{RunID: runID, summary: result.Summary{RunID: runID, StartedAt: a.now().UTC()}}
 	var discovered []org.Account
-	discoveryCut := false
 	if a.org != nil {
 		o := a.cfg.Accounts.Organizations
 		var err error
 		discovered, err = org.Discover(ctx, a.org, org.Filter{OUs: o.OUs, Tags: o.Tags})
 		if err != nil {
 			err = fmt.Errorf("discover accounts: %w", err)
-			discoveryCut = ctx.Err() != nil
-			s.Errors = append(s.Errors, err.Error())
+			p.discoveryCut = ctx.Err() != nil
+			p.summary.DiscoveryFailed = !p.discoveryCut
+			p.summary.Errors = append(p.summary.Errors, err.Error())
 			log.ErrorContext(ctx, "account discovery failed; auditing the static accounts only", "error", err)
 		}
 	}
 	accounts := targets.Accounts(a.cfg, discovered)
-	units := targets.Plan(a.cfg, accounts)
-	s.Accounts, s.Regions, s.Planned = len(accounts), len(a.cfg.Regions), targets.Checks(units)
+	p.Units = targets.Plan(a.cfg, accounts)
+	s := &p.summary
+	s.Accounts, s.Regions, s.Planned = len(accounts), len(a.cfg.Regions), targets.Checks(p.Units)
+	return p
+}
+
+// Check runs the plan's checks until they are done or ctx ends.
+func (a *Auditor) Check(ctx context.Context, p *Plan) *Report {
+	log := a.logger.With("run_id", p.RunID)
+	s := p.summary
 	log.InfoContext(ctx, "audit started", "accounts", s.Accounts, "regions", s.Regions, "checks", s.Planned)
 
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	r := &run{
-		a: a, log: log, planned: s.Planned,
+		a: a, log: log, planned: s.Planned, stop: stop,
 		calls:     make(chan struct{}, a.cfg.Limits.Concurrency),
 		accounts:  map[string]*memberAccount{},
 		offeredIn: map[string]map[string]bool{},
 		results:   make([]result.Result, 0, s.Planned),
 	}
-	r.all(ctx, units)
+	r.all(ctx, p.Units)
 
 	offeredIn := make(map[string][]string, len(r.offeredIn))
 	for id, regions := range r.offeredIn {
@@ -61,7 +93,8 @@ func (a *Auditor) Run(ctx context.Context, runID string) *Report {
 	check.Reconcile(r.results, offeredIn)
 	slices.SortFunc(r.results, result.Compare)
 	s.Summarize(r.results)
-	s.Incomplete = s.Checked < s.Planned || discoveryCut
+	s.ConfigError = r.configErr
+	s.Incomplete = s.Checked < s.Planned || p.discoveryCut
 	s.FinishedAt = a.now().UTC()
 	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
 	log.InfoContext(ctx, "audit finished", "checked", s.Checked, "planned", s.Planned,
@@ -74,10 +107,13 @@ type run struct {
 	a       *Auditor
 	log     *slog.Logger
 	planned int
+	// stop ends the run early, on a configuration error.
+	stop context.CancelFunc
 	calls   chan struct{} // one slot per API call in flight, for the whole run
 	done    atomic.Int64
 
 	mu        sync.Mutex
+	configErr string
 	accounts  map[string]*memberAccount
 	offeredIn map[string]map[string]bool // model -> regions that list it
 	results   []result.Result
@@ -194,6 +230,11 @@ type memberAccount struct {
 // assume returns the account's credentials. The role is assumed once per run:
 // every region of the account shares the cached credentials, and a refusal is
 // kept too, since aws.CredentialsCache would ask STS again for every region.
+//
+// The first AssumeRole runs here, holding a call slot, with the run's own
+// context: the credentials cache calls its provider with a context that never
+// ends, so a slot taken inside it would outlive the run's deadline. Later
+// refreshes happen inside a Bedrock call, which already holds a slot.
 func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvider, error) {
 	r.mu.Lock()
 	m, ok := r.accounts[account]
@@ -212,26 +253,59 @@ func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvid
 			o.RoleSessionName = role.SessionName
 			o.Duration = role.SessionDuration.Std()
 		})
-		m.creds = aws.NewCredentialsCache(slotted{r, provider})
-		if _, err := m.creds.Retrieve(ctx); err != nil {
+		var first aws.Credentials
+		err := r.withCallSlot(ctx, func(ctx context.Context) (err error) {
+			first, err = provider.Retrieve(ctx)
+			return err
+		})
+		if err != nil {
 			m.err = fmt.Errorf("assume role %s: %w", arn, err)
+			r.refused(ctx, m.err)
+			return
 		}
+		m.creds = aws.NewCredentialsCache(&seeded{first: &first, next: provider})
 	})
 	return m.creds, m.err
 }
 
-// slotted makes AssumeRole take a call slot like every other call.
-type slotted struct {
-	r *run
-	p aws.CredentialsProvider
+// refused stops the run when STS rejected the request itself rather than
+// the caller: a ValidationError names a parameter grantwatch sent from its
+// configuration, which is wrong for every account alike.
+func (r *run) refused(ctx context.Context, err error) {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationError" {
+		return
+	}
+	r.mu.Lock()
+	first := r.configErr == ""
+	if first {
+		r.configErr = fmt.Sprintf("STS refused AssumeRole as malformed (%s: %s). Fix the configuration: role.session_duration (at most 1h, since the auditor's own credentials are a role session and AWS caps role chaining at 1 hour, and within the member role's maximum), role.session_name, role.arn_template.",
+			apiErr.ErrorCode(), apiErr.ErrorMessage())
+	}
+	r.mu.Unlock()
+	if first {
+		r.log.ErrorContext(ctx, "configuration error; the run stops", "error", err)
+	}
+	r.stop()
 }
 
-func (s slotted) Retrieve(ctx context.Context) (creds aws.Credentials, err error) {
-	err = s.r.withCallSlot(ctx, func(ctx context.Context) error {
-		creds, err = s.p.Retrieve(ctx)
-		return err
-	})
-	return creds, err
+// seeded answers the first Retrieve with credentials already fetched, and
+// asks its provider after that.
+type seeded struct {
+	mu    sync.Mutex
+	first *aws.Credentials
+	next  aws.CredentialsProvider
+}
+
+func (s *seeded) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	s.mu.Lock()
+	first := s.first
+	s.first = nil
+	s.mu.Unlock()
+	if first != nil {
+		return *first, nil
+	}
+	return s.next.Retrieve(ctx)
 }
 
 func (r *run) failAll(ctx context.Context, u targets.Unit, stage check.Stage, err error) {

@@ -143,8 +143,19 @@ func TestSTS(t *testing.T) {
 			}
 		})
 	}
-	if got := s.AssumeRoleCalls()["111111111111"]; got != 2 {
-		t.Errorf("AssumeRole calls for 111111111111: got %d; want 2", got)
+	t.Run("role chaining longer than an hour", func(t *testing.T) {
+		client := sts.NewFromConfig(clientConfig(t, s))
+		_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{
+			RoleArn: aws.String("arn:aws:iam::111111111111:role/GrantwatchAudit"), RoleSessionName: aws.String("grantwatch"),
+			ExternalId: aws.String("ext-123"), DurationSeconds: aws.Int32(7200),
+		})
+		var apiErr smithy.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationError" || !strings.Contains(apiErr.ErrorMessage(), "role chaining") {
+			t.Errorf("AssumeRole for 2h from a role session: got %v; want ValidationError about role chaining", err)
+		}
+	})
+	if got := s.AssumeRoleCalls()["111111111111"]; got != 3 {
+		t.Errorf("AssumeRole calls for 111111111111: got %d; want 3", got)
 	}
 
 	t.Run("wrong secret", func(t *testing.T) {

@@ -208,7 +208,10 @@ func (sc *Scenario) prepare() error {
 		sc.Auditor.Account = sc.Organization.ManagementAccount
 	}
 	if sc.Auditor.ARN == "" {
-		sc.Auditor.ARN = "arn:aws:iam::" + sc.Auditor.Account + ":role/GrantwatchAuditor"
+		// The auditor runs as a Lambda function, whose credentials are a
+		// session of its execution role (GetCallerIdentity shows it as
+		// assumed-role), so its AssumeRole calls are role chaining.
+		sc.Auditor.ARN = "arn:aws:sts::" + sc.Auditor.Account + ":assumed-role/GrantwatchAuditor/grantwatch-auditor"
 	}
 	if sc.Role.Name == "" {
 		sc.Role.Name = "GrantwatchAudit"

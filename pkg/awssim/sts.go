@@ -114,6 +114,14 @@ func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse,
 		return nil, denied
 	case a.State != "" && a.State != "ACTIVE":
 		return nil, denied
+	case chained(req.caller.ARN) && duration > time.Hour:
+		// Role chaining: the caller is itself a role session (a Lambda function's
+		// execution role is). Source: STS API reference, AssumeRole
+		// DurationSeconds ("if you assume a role using role chaining and provide
+		// a DurationSeconds parameter value greater than one hour, the operation
+		// fails"); the message as public CLI captures show it (e.g.
+		// prowler-cloud/prowler#7721, aws/eks-anywhere#9485).
+		return nil, &apiError{status: 400, code: "ValidationError", message: "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.", sender: true}
 	case duration > time.Duration(s.sc.Role.MaxSessionDuration):
 		return nil, &apiError{status: 400, code: "ValidationError", message: "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.", sender: true}
 	}
@@ -129,6 +137,10 @@ func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse,
 	out.Result.AssumedRoleUser.Arn = assumed
 	return out, nil
 }
+
+// chained reports whether a caller is a role session, so that AssumeRole with
+// its credentials is role chaining.
+func chained(callerARN string) bool { return strings.Contains(callerARN, ":assumed-role/") }
 
 type responseMetadata struct {
 	RequestId string

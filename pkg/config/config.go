@@ -116,6 +116,21 @@ const (
 	DefaultReminder         = 7 * 24 * time.Hour
 )
 
+// Upper bounds, so that a typo cannot overflow a worker count or make a run
+// wait for hours.
+const (
+	MaxConcurrency      = 4096
+	MaxPerAccountRegion = 64
+	MaxAttempts         = 20
+	MaxCallTimeout      = 10 * time.Minute
+	MaxBackoff          = 5 * time.Minute
+	// MinSessionDuration and MaxSessionDuration bound role.session_duration:
+	// STS's minimum, and the 1-hour cap AWS puts on role chaining (the
+	// auditor's own credentials are a role session).
+	MinSessionDuration = 15 * time.Minute
+	MaxSessionDuration = time.Hour
+)
+
 // Duration is a time.Duration written as "90s", "15m", "2h" or "7d" in YAML.
 type Duration time.Duration
 
@@ -151,11 +166,23 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
+// MaxFileBytes bounds the configuration file: a real one is a few kilobytes,
+// and a huge one would take the parser seconds per run.
+const MaxFileBytes = 1 << 20
+
 // Load reads, defaults and validates the file at path.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("config %s: larger than %d bytes; a grantwatch configuration is a few kilobytes", path, MaxFileBytes)
 	}
 	c, err := Parse(b)
 	if err != nil {
@@ -166,6 +193,9 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes YAML strictly (unknown keys are errors), applies defaults and validates.
 func Parse(b []byte) (*Config, error) {
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("config: larger than %d bytes; a grantwatch configuration is a few kilobytes", MaxFileBytes)
+	}
 	var c Config
 	if err := DecodeStrict(b, &c, "config"); err != nil {
 		return nil, err
@@ -291,6 +321,9 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("regions[%d]", i), "unknown region %q", r)
 		case seenRegion[r]:
 			bad(fmt.Sprintf("regions[%d]", i), "region %q is listed twice", r)
+		case Partition(r) != Partition(c.Regions[0]):
+			bad(fmt.Sprintf("regions[%d]", i), "region %q is in partition %s but regions[0] %q is in %s: credentials do not cross partitions, so deploy one grantwatch per partition",
+				r, Partition(r), c.Regions[0], Partition(c.Regions[0]))
 		}
 		seenRegion[r] = true
 	}
@@ -340,8 +373,8 @@ func (c *Config) Validate() error {
 	if !sessionNamePattern.MatchString(r.SessionName) {
 		bad("role.session_name", "%q is not a valid session name (2-64 of letters, digits and +=,.@-)", r.SessionName)
 	}
-	if d := r.SessionDuration.Std(); d < 15*time.Minute || d > 12*time.Hour {
-		bad("role.session_duration", "%s is outside what STS accepts (15m to 12h)", d)
+	if d := r.SessionDuration.Std(); d < MinSessionDuration || d > MaxSessionDuration {
+		bad("role.session_duration", "%s is outside 15m to 1h: the auditor assumes the member role with a role's credentials (role chaining), and AWS caps such sessions at 1 hour", d)
 	}
 
 	l := c.Limits
@@ -350,18 +383,30 @@ func (c *Config) Validate() error {
 			bad(field, "%d must be a positive number", v)
 		}
 	}
+	atMost := func(field string, v, limit int) {
+		if v > limit {
+			bad(field, "%d is more than %d", v, limit)
+		}
+	}
+	within := func(field string, d Duration, lo, hi time.Duration) {
+		if d.Std() < lo || d.Std() > hi {
+			bad(field, "%s is outside %s to %s", d.Std(), lo, hi)
+		}
+	}
 	positive("limits.concurrency", l.Concurrency)
+	atMost("limits.concurrency", l.Concurrency, MaxConcurrency)
 	positive("limits.per_account_region", l.PerAccountRegion)
+	atMost("limits.per_account_region", l.PerAccountRegion, MaxPerAccountRegion)
 	positive("limits.max_attempts", l.MaxAttempts)
-	if l.CallTimeout <= 0 {
-		bad("limits.call_timeout", "%s must be positive", l.CallTimeout.Std())
+	atMost("limits.max_attempts", l.MaxAttempts, MaxAttempts)
+	within("limits.call_timeout", l.CallTimeout, 10*time.Millisecond, MaxCallTimeout)
+	within("limits.max_backoff", l.MaxBackoff, time.Millisecond, MaxBackoff)
+	if l.MaxAttempts > 0 && l.MaxAttempts <= MaxAttempts && l.MaxBackoff > 0 {
+		if worst := l.WorstBackoff(); l.CallTimeout.Std() <= worst {
+			bad("limits.call_timeout", "%s is not longer than the %s that %d attempts may wait between them when throttled (limits.max_attempts, limits.max_backoff): a throttled call would be reported as a timeout", l.CallTimeout.Std(), worst, l.MaxAttempts)
+		}
 	}
-	if l.MaxBackoff <= 0 {
-		bad("limits.max_backoff", "%s must be positive", l.MaxBackoff.Std())
-	}
-	if c.PendingGrace < 0 {
-		bad("pending_grace", "%s must not be negative", c.PendingGrace.Std())
-	}
+	within("pending_grace", c.PendingGrace, 0, 30*24*time.Hour)
 	if t := c.History.Table; t != "" && !tableNamePattern.MatchString(t) {
 		bad("history.table", "%q is not a DynamoDB table name (3-255 of letters, digits, _ . -)", t)
 	}
@@ -375,16 +420,35 @@ func (c *Config) Validate() error {
 			bad("notify.topic_arn", "alerts need history.table: grantwatch alerts on changes, and changes need the last state")
 		}
 	}
-	if c.Notify.ReminderInterval <= 0 {
-		bad("notify.reminder_interval", "%s must be positive", c.Notify.ReminderInterval.Std())
-	}
+	within("notify.reminder_interval", c.Notify.ReminderInterval, time.Hour, 365*24*time.Hour)
 	return errors.Join(errs...)
 }
 
-// RoleARN returns the audit role ARN for account.
+// WorstBackoff is the longest the SDK's standard retryer may wait in all
+// between l.MaxAttempts attempts of a throttled call: a base of 1 s doubled
+// each retry and capped at l.MaxBackoff (retry.NewStandard, aws-sdk-go-v2
+// v1.48 aws/retry/jitter_backoff.go; the jitter only shortens it).
+func (l Limits) WorstBackoff() time.Duration {
+	var total time.Duration
+	for i := range max(l.MaxAttempts-1, 0) {
+		total += min(time.Second<<min(i, 30), l.MaxBackoff.Std())
+	}
+	return total
+}
+
+// RoleARN returns the audit role ARN for account, in the partition of the
+// audited regions.
 func (c *Config) RoleARN(account string) string {
 	if c.Role.ARNTemplate != "" {
 		return strings.ReplaceAll(c.Role.ARNTemplate, "{account}", account)
 	}
-	return "arn:aws:iam::" + account + ":role/" + strings.TrimPrefix(c.Role.Name, "/")
+	return RoleARN(c.Partition(), account, c.Role.Name)
+}
+
+// Partition is the partition of the audited regions (validated to be one).
+func (c *Config) Partition() string {
+	if len(c.Regions) == 0 {
+		return "aws"
+	}
+	return Partition(c.Regions[0])
 }

@@ -143,6 +143,15 @@ func TestParseRejects(t *testing.T) {
 		{"topic without table", minimal + "notify: {topic_arn: \"arn:aws:sns:us-east-1:123456789012:gw\"}\n", []string{"notify.topic_arn", "need history.table"}},
 		{"negative reminder", minimal + "notify: {reminder_interval: -1h}\n", []string{"notify.reminder_interval", "-1h0m0s"}},
 		{"negative grace", minimal + "pending_grace: -1m\n", []string{"pending_grace", "-1m0s"}},
+		{"session longer than role chaining allows", minimal + "role: {session_duration: 2h}\n", []string{"role.session_duration", "2h0m0s", "role chaining"}},
+		{"concurrency that overflows the workers", minimal + "limits: {concurrency: 9223372036854775807}\n", []string{"limits.concurrency", "9223372036854775807 is more than 4096"}},
+		{"too many per account region", minimal + "limits: {per_account_region: 1000}\n", []string{"limits.per_account_region", "1000 is more than 64"}},
+		{"too many attempts", minimal + "limits: {max_attempts: 1000}\n", []string{"limits.max_attempts", "1000 is more than 20"}},
+		{"call timeout of a day", minimal + "limits: {call_timeout: 24h}\n", []string{"limits.call_timeout", "24h0m0s is outside"}},
+		{"call timeout shorter than the retries' backoff", minimal + "limits: {call_timeout: 5s, max_attempts: 5}\n", []string{"limits.call_timeout", "5s is not longer than the 15s", "throttled"}},
+		{"reminder of ten years", minimal + "notify: {reminder_interval: 3650d}\n", []string{"notify.reminder_interval", "87600h0m0s is outside"}},
+		{"regions of two partitions", strings.Replace(minimal, "[us-east-1]", "[us-east-1, cn-north-1]", 1), []string{"regions[1]", `"cn-north-1" is in partition aws-cn`}},
+		{"huge file", minimal + "# " + strings.Repeat("x", MaxFileBytes) + "\n", []string{"larger than 1048576 bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,6 +163,30 @@ func TestParseRejects(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("Parse error: got %q; want it to contain %q", err, want)
 				}
+			}
+		})
+	}
+}
+
+func TestPartitionARNs(t *testing.T) {
+	tests := []struct {
+		name, regions, wantPartition, wantRole string
+	}{
+		{"commercial", "[us-east-1, eu-central-1]", "aws", "arn:aws:iam::111111111111:role/GrantwatchAudit"},
+		{"china", "[cn-north-1, cn-northwest-1]", "aws-cn", "arn:aws-cn:iam::111111111111:role/GrantwatchAudit"},
+		{"govcloud", "[us-gov-west-1]", "aws-us-gov", "arn:aws-us-gov:iam::111111111111:role/GrantwatchAudit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(strings.Replace(minimal, "[us-east-1]", tt.regions, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Partition(); got != tt.wantPartition {
+				t.Errorf("Partition: got %s; want %s", got, tt.wantPartition)
+			}
+			if got := c.RoleARN("111111111111"); got != tt.wantRole {
+				t.Errorf("RoleARN: got %s; want %s", got, tt.wantRole)
 			}
 		})
 	}

@@ -1,6 +1,9 @@
 package config
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // knownRegions are the AWS regions a config may name. The SDK keeps its own list
 // internal, so this one is kept by hand; add a region here when AWS opens one.
@@ -23,3 +26,20 @@ func KnownRegion(name string) bool {
 
 // KnownRegions returns the region names, sorted.
 func KnownRegions() []string { return slices.Clone(knownRegions) }
+
+// Partition returns the AWS partition of a region: aws-cn for cn-*, aws-us-gov
+// for us-gov-*, aws otherwise (the partitions of the regions grantwatch knows).
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// RoleARN builds an IAM role ARN; name may carry a path (path/to/Name).
+func RoleARN(partition, account, name string) string {
+	return "arn:" + partition + ":iam::" + account + ":role/" + strings.TrimPrefix(name, "/")
+}

@@ -80,7 +80,17 @@ type Summary struct {
 	Incomplete bool `json:"incomplete"`
 	// Errors are failures outside any single check, such as account discovery.
 	Errors []string `json:"errors,omitempty"`
+	// DiscoveryFailed is set when AWS Organizations could not be read: the
+	// run checked at most the static accounts, so the run as a whole failed.
+	DiscoveryFailed bool `json:"discovery_failed,omitempty"`
+	// ConfigError is set when AWS refused a request as malformed because of
+	// the configuration (such as a session longer than role chaining allows);
+	// the run stopped at the first such answer.
+	ConfigError string `json:"config_error,omitempty"`
 }
+
+// Failed reports whether the run as a whole failed, whatever its checks say.
+func (s *Summary) Failed() bool { return s.DiscoveryFailed || s.ConfigError != "" }
 
 // Summarize fills the counts of s from results.
 func (s *Summary) Summarize(results []Result) {

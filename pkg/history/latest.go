@@ -36,8 +36,6 @@ type Snapshot struct {
 type latestItem struct {
 	PK        string                   `dynamodbav:"pk"`
 	SK        string                   `dynamodbav:"sk"`
-	GSI1PK    string                   `dynamodbav:"gsi1pk"`
-	GSI1SK    string                   `dynamodbav:"gsi1sk"`
 	Type      string                   `dynamodbav:"type"`
 	Account   string                   `dynamodbav:"account"`
 	Region    string                   `dynamodbav:"region"`
@@ -119,13 +117,24 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 	return nil
 }
 
-// Save writes the latest state of every account-region in states and the
-// history events, in BatchWriteItem calls of 25. prev is the snapshot read
-// before the run, so that chunks no longer needed are deleted. On error some
-// items may have been written; nothing written earlier is lost or changed
-// other than by the items of this run.
+// Save writes the history events, then the latest state of every
+// account-region in states, in BatchWriteItem calls of 25. prev is the
+// snapshot read before the run, so that chunks no longer needed are deleted.
+//
+// Events go first: the latest state is what the next run compares with, so
+// if it were written and an event not, the change would never be seen again
+// and its event never written. A save that fails part way leaves the latest
+// state before what it explains, and the next run (or the retry of this one,
+// whose events land on the same keys) writes the events again.
 func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snapshot, states map[changes.Key]changes.State, events []changes.Event) error {
-	var requests []types.WriteRequest
+	requests := make([]types.WriteRequest, 0, len(events)+len(states)/ChunkSize+1)
+	for _, e := range events {
+		av, err := attributevalue.MarshalMap(newEventItem(runID, e, s.expires(at)))
+		if err != nil {
+			return fmt.Errorf("marshal event: %w", err)
+		}
+		requests = append(requests, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+	}
 	byAR := map[AccountRegion]map[string]changes.State{}
 	for k, st := range states {
 		ar := AccountRegion{k.Account, k.Region}
@@ -145,8 +154,7 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 		chunks := (len(models) + ChunkSize - 1) / ChunkSize
 		for c := range chunks {
 			it := latestItem{
-				PK: "ACCOUNT#" + ar.Account, SK: "LATEST#" + ar.Region + "#" + strconv.Itoa(c),
-				GSI1PK: "LATEST", GSI1SK: ar.Account + "#" + ar.Region + "#" + strconv.Itoa(c), Type: "LATEST",
+				PK: "ACCOUNT#" + ar.Account, SK: "LATEST#" + ar.Region + "#" + strconv.Itoa(c), Type: "LATEST",
 				Account: ar.Account, Region: ar.Region, Chunk: c, Chunks: chunks, RunID: runID,
 				Models: map[string]changes.State{}, ExpiresAt: s.expires(at),
 			}
@@ -164,13 +172,6 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 				requests = append(requests, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: latestKey(ar, c)}})
 			}
 		}
-	}
-	for _, e := range events {
-		av, err := attributevalue.MarshalMap(newEventItem(runID, e, s.expires(at)))
-		if err != nil {
-			return fmt.Errorf("marshal event: %w", err)
-		}
-		requests = append(requests, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
 	}
 	return s.batchWrite(ctx, requests)
 }
@@ -236,19 +237,18 @@ func sortedModels(m map[string]changes.State) []string {
 	return models
 }
 
-// LatestOf returns the latest state of every check of one account, or of
-// every account when account is empty, sorted by account, region and model.
+// LatestOf returns the latest state of every check of one account, sorted by
+// region and model.
 func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
-	in := &dynamodb.QueryInput{TableName: &s.table}
-	if account != "" {
-		in.KeyConditionExpression = aws.String("pk = :pk AND begins_with(sk, :latest)")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{
+	if !validAccount(account) {
+		return nil, fmt.Errorf("%w: account %q is not 12 digits", ErrBadQuery, account)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :latest)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: "ACCOUNT#" + account}, ":latest": &types.AttributeValueMemberS{Value: "LATEST#"},
-		}
-	} else {
-		in.IndexName = aws.String("gsi1")
-		in.KeyConditionExpression = aws.String("gsi1pk = :latest")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":latest": &types.AttributeValueMemberS{Value: "LATEST"}}
+		},
 	}
 	var entries []Entry
 	pages := dynamodb.NewQueryPaginator(s.api, in)

@@ -184,6 +184,7 @@ func (s *Store) finish(ctx context.Context, r *Run, state RunState, summary *res
 	values[":state"] = &types.AttributeValueMemberS{Value: string(state)}
 	values[":finished"] = &types.AttributeValueMemberS{Value: formatTime(now)}
 	values[":summary"] = &types.AttributeValueMemberS{Value: summaryJSON}
+	errMsg = capText(errMsg) // a joined error of thousands of accounts must not outgrow the item
 	values[":error"] = &types.AttributeValueMemberS{Value: errMsg}
 	values[":expires"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.expires(now), 10)}
 	names := map[string]string{"#state": "state", "#error": "error"}
@@ -273,9 +274,39 @@ func (s *Store) Runs(ctx context.Context, from, to time.Time) ([]Run, error) {
 	return runs, nil
 }
 
-// FailStaleRuns marks FAILED the runs started since `since` that are still
-// RUNNING with a lease that ran out, and returns how many it marked.
-func (s *Store) FailStaleRuns(ctx context.Context, since, now time.Time) (int, error) {
+// ResumeWindow is how long after its lease ran out a run may still be
+// resumed by a redelivery of its event: Lambda keeps an asynchronous event for
+// at most 6 hours (MaximumEventAgeInSeconds), and the stack sets less.
+const ResumeWindow = 6 * time.Hour
+
+// ReleaseRun gives up this invocation's lease on a run it could not finish
+// (its history could not be written), keeping it RUNNING so that the retry
+// of the same event resumes it at once.
+func (s *Store) ReleaseRun(ctx context.Context, r *Run, errMsg string, now time.Time) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: runKey(r.ID),
+		UpdateExpression:         aws.String("SET lease_until = :now, #error = :error"),
+		ConditionExpression:      aws.String("#owner = :owner AND #state = :running"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#state": "state", "#error": "error"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now":     &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
+			":error":   &types.AttributeValueMemberS{Value: capText(errMsg)},
+			":owner":   &types.AttributeValueMemberS{Value: r.owner},
+			":running": &types.AttributeValueMemberS{Value: string(Running)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("release run %s: %w", r.ID, err)
+	}
+	r.leaseUntil, r.Error = now.Unix(), capText(errMsg)
+	return nil
+}
+
+// FailStaleRuns marks FAILED the runs started since `since`, other than
+// except, that are still RUNNING with a lease that ran out more than
+// ResumeWindow before now: no redelivery can resume them any more. It returns
+// how many it marked.
+func (s *Store) FailStaleRuns(ctx context.Context, except string, since, now time.Time) (int, error) {
 	runs, err := s.Runs(ctx, since, now)
 	if err != nil {
 		return 0, err
@@ -283,7 +314,7 @@ func (s *Store) FailStaleRuns(ctx context.Context, since, now time.Time) (int, e
 	n := 0
 	for i := range runs {
 		r := &runs[i]
-		if r.State != Running || r.leaseUntil > now.Unix() {
+		if r.ID == except || r.State != Running || r.leaseUntil > now.Add(-ResumeWindow).Unix() {
 			continue
 		}
 		err := s.finish(ctx, r, Failed, nil, "the invocation stopped without finishing and no retry resumed it", now, "#state = :running AND lease_until = :lease", map[string]types.AttributeValue{

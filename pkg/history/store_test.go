@@ -85,11 +85,37 @@ func TestRunClaims(t *testing.T) {
 	if _, _, err := s.BeginRun(ctx, "r3", t0, t0.Add(time.Hour), lease); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.FailStaleRuns(ctx, t0.Add(-24*time.Hour), t0.Add(2*time.Hour))
+	// Within the resume window a redelivery may still take it over.
+	if n, err := s.FailStaleRuns(ctx, "", t0.Add(-24*time.Hour), t0.Add(2*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("FailStaleRuns inside the resume window: got %d, %v; want 0", n, err)
+	}
+	// The run sweeping never fails itself: it is about to resume it.
+	late := t0.Add(2*time.Hour + ResumeWindow)
+	if n, err := s.FailStaleRuns(ctx, "r3", t0.Add(-24*time.Hour), late); err != nil || n != 0 {
+		t.Fatalf("FailStaleRuns sparing r3: got %d, %v; want 0", n, err)
+	}
+	n, err := s.FailStaleRuns(ctx, "", t0.Add(-24*time.Hour), late)
 	if err != nil || n != 1 {
 		t.Fatalf("FailStaleRuns: got %d, %v; want 1", n, err)
 	}
-	runs, err := s.Runs(ctx, t0.Add(-time.Hour), t0.Add(3*time.Hour))
+
+	// A run released by its invocation (history could not be written) is
+	// resumed by the very next delivery, lease or not.
+	_, held, err := s.BeginRun(ctx, "r4", t0, t0.Add(2*time.Hour), lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseRun(ctx, held, strings.Repeat("write history: throttled; ", 10000), t0.Add(2*time.Hour+time.Minute)); err != nil {
+		t.Fatalf("ReleaseRun: %v", err)
+	}
+	claim, resumedAfterRelease, err := s.BeginRun(ctx, "r4", t0, t0.Add(2*time.Hour+2*time.Minute), lease)
+	if err != nil || claim != Resumed || resumedAfterRelease.Attempts != 2 {
+		t.Fatalf("after a release: got %s, %v; want resumed at attempt 2", claim, err)
+	}
+	if len(resumedAfterRelease.Error) > 1000 {
+		t.Errorf("stored error: got %d bytes; want it bounded to 1000", len(resumedAfterRelease.Error))
+	}
+	runs, err := s.Runs(ctx, t0.Add(-time.Hour), t0.Add(90*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,5 +331,77 @@ func TestSaveRetriesUnprocessedItems(t *testing.T) {
 	}
 	if got := snap.States[changes.Key{Account: ar.Account, Region: ar.Region, Model: "model-000"}].Status; got != result.Enabled {
 		t.Errorf("state after the failed save: got %s; want the earlier ENABLED", got)
+	}
+}
+
+// A save refused part way leaves every event it wrote before the latest state
+// it explains, so the next run sees the same change and no event is lost.
+func TestSaveRefusedPartWayLosesNoEvent(t *testing.T) {
+	ddb := localenv.DynamoDBForTest(t)
+	proxy := localenv.ProxyForTest(t, ddb.Endpoint)
+	cfg, err := localenv.AWSConfig(context.Background(), proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := dynamodb.NewFromConfig(cfg)
+	ctx := context.Background()
+	if err := CreateTable(ctx, client, "grantwatch-test"); err != nil {
+		t.Fatal(err)
+	}
+	s := New(client, "grantwatch-test", 400*24*time.Hour, WithRetries(2, func(int) time.Duration { return time.Millisecond }))
+
+	// 30 account-regions of 2 models, all changed: 60 events and 30 latest items,
+	// 90 writes in 4 batches. The last batch is refused.
+	current := map[changes.Key]changes.State{}
+	var events []changes.Event
+	var ars []AccountRegion
+	for i := range 30 {
+		account := fmt.Sprintf("%012d", 100000000000+i)
+		ars = append(ars, AccountRegion{account, "us-east-1"})
+		for _, m := range []string{"model-a", "model-b"} {
+			r := result.Result{Account: account, Region: "us-east-1", Model: m, Status: result.NotEntitled, Cause: "c", Remediation: "r"}
+			current[changes.Key{Account: account, Region: "us-east-1", Model: m}] = changes.State{Status: result.NotEntitled, Since: t0, CheckedAt: t0}
+			events = append(events, changes.Event{Result: r, At: t0, Previous: result.Enabled})
+		}
+	}
+	proxy.SetRule(func(op string, n int) localenv.Action {
+		if op == "BatchWriteItem" && n >= 4 {
+			return localenv.Refuse
+		}
+		return localenv.Pass
+	})
+	prev, err := s.Latest(ctx, ars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "run-1", t0, prev, current, events); err == nil {
+		t.Fatal("Save with the last batch refused: got no error; want one")
+	}
+	proxy.SetRule(nil)
+
+	stored := 0
+	for _, ar := range ars {
+		entries, _, err := s.History(ctx, Query{Account: ar.Account, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += len(entries)
+	}
+	if stored != len(events) {
+		t.Errorf("events stored after the refused save: got %d; want all %d, written before the latest state", stored, len(events))
+	}
+	after, err := s.Latest(ctx, ars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.States) == len(current) {
+		t.Errorf("latest state: every item was written although the last batch was refused")
+	}
+	// What the latest state lacks, the next save writes: the change is seen again.
+	if err := s.Save(ctx, "run-1", t0, after, current, events); err != nil {
+		t.Fatalf("second save: %v", err)
+	}
+	if final, err := s.Latest(ctx, ars); err != nil || len(final.States) != len(current) {
+		t.Errorf("latest state after the second save: got %d states, %v; want %d", len(final.States), err, len(current))
 	}
 }

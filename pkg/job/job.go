@@ -5,13 +5,16 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/notify"
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 // Job runs audits with history and alerts.
@@ -31,6 +35,8 @@ type Job struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	lease    time.Duration
+	// saveBudget is the time kept after the audit for storing and alerting.
+	saveBudget func(accountRegions int) time.Duration
 }
 
 // Option changes a Job.
@@ -42,6 +48,12 @@ func WithLogger(l *slog.Logger) Option { return func(j *Job) { j.logger = l } }
 // WithClock replaces time.Now.
 func WithClock(now func() time.Time) Option { return func(j *Job) { j.now = now } }
 
+// WithSaveBudget replaces SaveBudget, the time kept after the audit for
+// storing and alerting.
+func WithSaveBudget(f func(accountRegions int) time.Duration) Option {
+	return func(j *Job) { j.saveBudget = f }
+}
+
 // WithLease sets how long a run is held before another invocation may resume it.
 func WithLease(d time.Duration) Option { return func(j *Job) { j.lease = d } }
 
@@ -49,7 +61,7 @@ func WithLease(d time.Duration) Option { return func(j *Job) { j.lease = d } }
 // nil (history without alerts).
 func New(cfg *config.Config, auditor *audit.Auditor, store *history.Store, notifier *notify.Notifier, opts ...Option) *Job {
 	j := &Job{cfg: cfg, auditor: auditor, store: store, notifier: notifier,
-		logger: slog.New(slog.DiscardHandler), now: time.Now, lease: 20 * time.Minute}
+		logger: slog.New(slog.DiscardHandler), now: time.Now, lease: 20 * time.Minute, saveBudget: SaveBudget}
 	for _, o := range opts {
 		o(j)
 	}
@@ -63,15 +75,23 @@ func Destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notif
 	var store *history.Store
 	var notifier *notify.Notifier
 	if cfg.History.Table != "" {
-		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
+		// Each HTTP attempt is bounded, so a DynamoDB endpoint that hangs
+		// costs the SDK's retries, not the whole save budget.
+		client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+			o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(CallTimeout)
+		})
+		store = history.New(client, cfg.History.Table, cfg.History.Retention.Std())
 	}
 	if arn := cfg.Notify.TopicARN; arn != "" {
 		region := strings.Split(arn, ":")[3] // validated as an ARN by config
 		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = region })
-		notifier = notify.New(client, arn, cfg.Notify.ReminderInterval.Std())
+		notifier = notify.New(client, arn, cfg.Notify.ReminderInterval.Std(), notify.WithCallTimeout(CallTimeout))
 	}
 	return store, notifier
 }
+
+// CallTimeout bounds one DynamoDB request attempt and one SNS Publish.
+const CallTimeout = 10 * time.Second
 
 // RunID is the id of the run scheduled at t: a second delivery of the same
 // schedule event gets the same id.
@@ -87,16 +107,32 @@ type Outcome struct {
 	Stored    *history.Run    `json:"stored,omitempty"`
 	Alerts    []changes.Alert `json:"alerts,omitempty"`
 	Published int             `json:"published"`
-	Events    int             `json:"history_events"`
+	// Unpublished counts alerts that could not be published; the next run
+	// sends them.
+	Unpublished int `json:"unpublished"`
+	// Events is how many history events the run produced; Saved says whether
+	// they and the latest state were written.
+	Events int  `json:"history_events"`
+	Saved  bool `json:"saved"`
 	// NotifyError is set when some alerts could not be published; they will
 	// be sent by the next run.
 	NotifyError string `json:"notify_error,omitempty"`
 }
 
+// leaseSlack is how long past the function's deadline a lease lasts: the
+// clock of whoever reads it may run a little ahead.
+const leaseSlack = 10 * time.Second
+
 // Run audits the run scheduled at scheduledAt. Without a store it only
 // audits. With one, a run already finished or in progress elsewhere is not
-// audited again. It returns an error only when the history cannot be
-// written; the run is then recorded FAILED where possible.
+// audited again, and a run whose invocation died is resumed by the next
+// delivery of its event (Lambda's asynchronous retries).
+//
+// Storing and alerting happen on a context that survives ctx's end (Ctrl-C,
+// the audit's deadline), bounded by a budget that grows with the number of
+// account-regions. Run returns an error when the history cannot be written;
+// the run is then left for a retry to resume, or recorded FAILED after
+// history.MaxAttempts.
 func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) {
 	scheduledAt = scheduledAt.UTC().Truncate(time.Second)
 	out := &Outcome{RunID: RunID(scheduledAt)}
@@ -107,12 +143,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	}
 
 	now := j.now()
-	if n, err := j.store.FailStaleRuns(ctx, now.Add(-7*24*time.Hour), now); err != nil {
-		log.WarnContext(ctx, "could not sweep stale runs", "error", err)
-	} else if n > 0 {
-		log.WarnContext(ctx, "marked runs that never finished as FAILED", "runs", n)
-	}
-	claim, run, err := j.store.BeginRun(ctx, out.RunID, scheduledAt, now, j.lease)
+	claim, run, err := j.store.BeginRun(ctx, out.RunID, scheduledAt, now, j.leaseFor(ctx, now))
 	if err != nil {
 		return out, err // the store names the run and what failed
 	}
@@ -122,33 +153,69 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 		return out, nil
 	}
 	log.InfoContext(ctx, "run claimed", "claim", claim, "attempt", run.Attempts)
+	// Sweep after claiming, sparing this run: a redelivery must resume its
+	// own run, never find it failed by its own sweep.
+	if n, err := j.store.FailStaleRuns(ctx, out.RunID, now.Add(-7*24*time.Hour), now); err != nil {
+		log.WarnContext(ctx, "could not sweep stale runs", "error", err)
+	} else if n > 0 {
+		log.WarnContext(ctx, "marked runs that never finished as FAILED", "runs", n)
+	}
 
-	auditCtx, cancel := withReserve(ctx)
-	defer cancel()
-	rep := j.auditor.Run(auditCtx, out.RunID)
+	plan := j.auditor.Plan(ctx, out.RunID)
+	budget := j.saveBudget(plan.AccountRegions())
+	auditCtx, cancel := withReserve(ctx, budget)
+	rep := j.auditor.Check(auditCtx, plan)
+	cancel()
 	out.Report = rep
 
-	if err := j.record(ctx, out, scheduledAt); err != nil {
-		if ferr := j.store.FinishRun(ctx, run, history.Failed, &rep.Summary, err.Error(), j.now()); ferr != nil {
+	saveCtx, cancel := saveContext(ctx, budget)
+	defer cancel()
+	if err := j.record(saveCtx, out, scheduledAt); err != nil {
+		if run.Attempts < history.MaxAttempts {
+			if rerr := j.store.ReleaseRun(saveCtx, run, err.Error(), j.now()); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		} else if ferr := j.store.FinishRun(saveCtx, run, history.Failed, &rep.Summary, err.Error(), j.now()); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
-		log.ErrorContext(ctx, "run failed", "error", err)
+		log.ErrorContext(ctx, "run could not store its results", "attempt", run.Attempts, "error", err)
 		return out, err
 	}
-	state := history.Complete
-	if rep.Summary.Incomplete {
+	state, why := history.Complete, out.NotifyError
+	switch s := rep.Summary; {
+	case s.Failed():
+		state, why = history.Failed, failure(s)
+	case s.Incomplete:
 		state = history.Incomplete
 	}
-	if err := j.store.FinishRun(ctx, run, state, &rep.Summary, out.NotifyError, j.now()); err != nil {
+	if err := j.store.FinishRun(saveCtx, run, state, &rep.Summary, why, j.now()); err != nil {
 		return out, err
 	}
-	log.InfoContext(ctx, "run finished", "state", state, "alerts", len(out.Alerts), "published", out.Published, "history_events", out.Events)
+	log.InfoContext(ctx, "run finished", "state", state, "alerts", len(out.Alerts), "published", out.Published,
+		"unpublished", out.Unpublished, "history_events", out.Events)
 	return out, nil
+}
+
+// failure says why a run failed as a whole.
+func failure(s result.Summary) string {
+	return cmp.Or(s.ConfigError, strings.Join(s.Errors, "; "))
+}
+
+// leaseFor is how long this invocation holds the run: until the Lambda
+// function's deadline (plus a little), so that Lambda's retry of a crashed or
+// timed-out invocation, which comes after that deadline, resumes it at once.
+// Without a deadline (the command line), the Job's lease.
+func (j *Job) leaseFor(ctx context.Context, now time.Time) time.Duration {
+	if d, ok := ctx.Deadline(); ok && d.After(now) {
+		return d.Sub(now) + leaseSlack
+	}
+	return j.lease
 }
 
 // record compares, alerts and stores. Alert bookkeeping advances only for the
 // accounts whose messages were published, so an SNS outage delays alerts to
-// the next run instead of losing them.
+// the next run instead of losing them. Publishing gets at most half of the
+// time left: the save always has its share, even when SNS hangs.
 func (j *Job) record(ctx context.Context, out *Outcome, at time.Time) error {
 	rep := out.Report
 	var ars []history.AccountRegion
@@ -176,13 +243,27 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time) error {
 	out.Events = len(events)
 
 	delivered := func(string) bool { return true } // no topic: nobody to tell
-	if j.notifier != nil && len(out.Alerts) > 0 {
-		sent := j.notifier.Send(ctx, out.RunID, out.Alerts)
-		out.Published = sent.Published
-		delivered = func(account string) bool { return sent.Delivered[account] }
-		if sent.Err != nil {
-			out.NotifyError = sent.Err.Error()
-			j.logger.ErrorContext(ctx, "some alerts were not published; the next run sends them", "run_id", out.RunID, "error", sent.Err)
+	if j.notifier != nil {
+		publishCtx, cancel := halfOf(ctx)
+		var errs []error
+		if len(out.Alerts) > 0 {
+			sent := j.notifier.Send(publishCtx, out.RunID, out.Alerts)
+			out.Published, out.Unpublished = sent.Published, sent.Unpublished
+			delivered = func(account string) bool { return sent.Delivered[account] }
+			errs = append(errs, sent.Err)
+		}
+		if rep.Summary.Failed() {
+			if err := j.notifier.SendRunFailure(publishCtx, out.RunID, failure(rep.Summary)); err != nil {
+				errs = append(errs, fmt.Errorf("run failure alert: %w", err))
+			} else {
+				out.Published++
+			}
+		}
+		cancel()
+		if err := errors.Join(errs...); err != nil {
+			out.NotifyError = err.Error()
+			j.logger.ErrorContext(ctx, "some alerts were not published; the next run sends them", "run_id", out.RunID,
+				"unpublished", out.Unpublished, "error", err)
 		}
 	}
 
@@ -202,18 +283,49 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time) error {
 			}
 		}
 	}
-	return j.store.Save(ctx, out.RunID, at, prev, states, events)
+	if err := j.store.Save(ctx, out.RunID, at, prev, states, events); err != nil {
+		return err
+	}
+	out.Saved = true
+	return nil
 }
 
-// withReserve leaves part of ctx's time for storing and alerting: the audit
-// gets the rest, so that it ends incomplete rather than the run ending
-// unrecorded. It reserves a fifth of the time left, between 5 s and 60 s.
-func withReserve(ctx context.Context) (context.Context, context.CancelFunc) {
+// SaveBudget is the time kept for comparing, alerting and storing after the
+// audit: 20 s, plus 5 ms per account-region (measured: about 1 ms each on
+// dynalite, `make bench`; real DynamoDB batches take longer), at most 5
+// minutes.
+func SaveBudget(accountRegions int) time.Duration {
+	return min(20*time.Second+time.Duration(accountRegions)*5*time.Millisecond, 5*time.Minute)
+}
+
+// withReserve ends the audit early enough to keep budget for storing and
+// alerting before ctx's deadline, so that a run ends incomplete rather than
+// unrecorded. At least a tenth of the time left goes to the audit.
+func withReserve(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	left := time.Until(deadline)
-	reserve := min(max(left/5, 5*time.Second), 60*time.Second)
+	reserve := min(budget, time.Until(deadline)*9/10)
 	return context.WithDeadline(ctx, deadline.Add(-reserve))
+}
+
+// saveContext survives ctx's cancellation (Ctrl-C, a --timeout that ended the
+// audit) for budget; a deadline of ctx still in the future, the Lambda
+// function's, still bounds it.
+func saveContext(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(budget)
+	if d, ok := ctx.Deadline(); ok && d.After(time.Now()) && d.Before(deadline) {
+		deadline = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
+}
+
+// halfOf ends at half the time ctx has left.
+func halfOf(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, time.Now().Add(time.Until(d)/2))
 }

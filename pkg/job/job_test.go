@@ -55,6 +55,8 @@ func (c *countingDynamo) BatchWriteItem(ctx context.Context, in *dynamodb.BatchW
 type fixture struct {
 	sim   *awssim.Server
 	sns   *localenv.SNS
+	// snsProxy stands between the notifier and goaws, to inject faults.
+	snsProxy *localenv.Proxy
 	ddb   *countingDynamo
 	store *history.Store
 	job   *Job
@@ -88,7 +90,8 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snsCfg, err := localenv.AWSConfig(ctx, snsServer.Endpoint)
+	snsProxy := localenv.ProxyForTest(t, snsServer.Endpoint)
+	snsCfg, err := localenv.AWSConfig(ctx, snsProxy.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +102,10 @@ func setup(t *testing.T) *fixture {
 	if err := history.CreateTable(ctx, ddbClient, cfg.History.Table); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{sim: sim, sns: snsServer, ddb: &countingDynamo{API: ddbClient}}
+	f := &fixture{sim: sim, sns: snsServer, snsProxy: snsProxy, ddb: &countingDynamo{API: ddbClient}}
 	f.store = history.New(f.ddb, cfg.History.Table, cfg.History.Retention.Std())
-	notifier := notify.New(sns.NewFromConfig(snsCfg), cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std())
+	notifier := notify.New(sns.NewFromConfig(snsCfg), cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(),
+		notify.WithCallTimeout(300*time.Millisecond))
 	f.job = New(cfg, audit.New(cfg, simCfg), f.store, notifier)
 	return f
 }
@@ -274,8 +278,9 @@ func TestSNSOutageAlertsOnTheNextRun(t *testing.T) {
 	f := setup(t)
 	f.sns.Stop()
 	out := f.run(t, t0)
-	if out.NotifyError == "" || out.Published != 0 || len(out.Alerts) == 0 {
-		t.Fatalf("run during the outage: got error %q, published %d, alerts %d; want an error, 0 published", out.NotifyError, out.Published, len(out.Alerts))
+	if out.NotifyError == "" || out.Published != 0 || len(out.Alerts) == 0 || out.Unpublished != len(out.Alerts) {
+		t.Fatalf("run during the outage: got error %q, published %d, unpublished %d of %d alerts; want an error, 0 published, every alert counted unpublished",
+			out.NotifyError, out.Published, out.Unpublished, len(out.Alerts))
 	}
 	stored, err := f.store.GetRun(context.Background(), out.RunID)
 	if err != nil || stored.State != history.Complete || !strings.Contains(stored.Error, "publish") {
@@ -304,14 +309,15 @@ func TestIncompleteRunKeepsUncheckedState(t *testing.T) {
 	f := setup(t)
 	f.run(t, t0)
 	// The next run: us-west-2 answers slowly, one call at a time per account,
-	// and the audit gets half a second of the 5.5 s deadline (5 s are kept
-	// for storing). 333333333333's five models there are cut off part way.
+	// and the audit gets about half a second of the 5.5 s deadline (5 s are
+	// kept for storing). 333333333333's five models there are cut off part way.
 	if err := f.sim.Update(func(sc *awssim.Scenario) {
 		sc.Latency = awssim.Latency{ByRegion: map[string]awssim.Latency{"us-west-2": {Fixed: awssim.Duration(150 * time.Millisecond)}}}
 	}); err != nil {
 		t.Fatal(err)
 	}
 	f.job.cfg.Limits.PerAccountRegion = 1
+	f.job.saveBudget = func(int) time.Duration { return 5 * time.Second }
 	ctx, cancel := context.WithTimeout(context.Background(), 5500*time.Millisecond)
 	defer cancel()
 	f.job.now = func() time.Time { return t0.Add(time.Hour) }
@@ -360,12 +366,114 @@ func TestFailedHistoryWriteFailsTheRunLoudly(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "table unavailable") {
 		t.Fatalf("run with a broken table: got %v; want the write error", err)
 	}
+	// The run is left to Lambda's retry of the same event, which resumes it at
+	// once; after history.MaxAttempts it is FAILED.
 	stored, err := good.GetRun(context.Background(), out.RunID)
+	if err != nil || stored.State != history.Running || !strings.Contains(stored.Error, "table unavailable") {
+		t.Fatalf("stored run: got %+v, %v; want RUNNING, released for the retry, with the cause", stored, err)
+	}
+	for attempt := 2; attempt <= history.MaxAttempts; attempt++ {
+		out, err = f.job.Run(context.Background(), t0.Add(time.Hour))
+		if err == nil || out.Claim != history.Resumed {
+			t.Fatalf("retry %d: got claim %s, %v; want resumed and failing again", attempt, out.Claim, err)
+		}
+	}
+	stored, err = good.GetRun(context.Background(), out.RunID)
 	if err != nil || stored.State != history.Failed || !strings.Contains(stored.Error, "table unavailable") {
-		t.Fatalf("stored run: got %+v, %v; want FAILED with the cause", stored, err)
+		t.Fatalf("stored run after %d attempts: got %+v, %v; want FAILED with the cause", history.MaxAttempts, stored, err)
 	}
 	snap, err := good.Latest(context.Background(), []history.AccountRegion{{Account: "111111111111", Region: "us-east-1"}})
 	if err != nil || len(snap.States) != 3 {
 		t.Errorf("latest state after the failed run: got %d states, %v; want run 1's 3 intact", len(snap.States), err)
+	}
+}
+
+// Ctrl-C or a --timeout ends the audit, not the save: what was checked is
+// stored and the run is recorded INCOMPLETE, never left RUNNING.
+func TestInterruptedRunIsStored(t *testing.T) {
+	f := setup(t)
+	f.run(t, t0)
+	if err := f.sim.Update(func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(60 * time.Millisecond)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.job.cfg.Limits.PerAccountRegion = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := time.AfterFunc(400*time.Millisecond, cancel) // Ctrl-C part way
+	defer stop.Stop()
+	at := t0.Add(time.Hour)
+	f.job.now = func() time.Time { return at }
+	out, err := f.job.Run(ctx, at)
+	if err != nil || out.Report == nil || !out.Report.Summary.Incomplete {
+		t.Fatalf("interrupted run: got %v, report %v; want an incomplete report", err, out.Report != nil)
+	}
+	if !out.Saved {
+		t.Error("Saved: got false; want the checks done stored")
+	}
+	stored, err := f.store.GetRun(context.Background(), out.RunID)
+	if err != nil || stored.State != history.Incomplete {
+		t.Fatalf("stored run: got %+v, %v; want INCOMPLETE", stored, err)
+	}
+}
+
+// An SNS endpoint that accepts connections and never answers costs the call
+// timeouts, not the run: results are stored before the Lambda deadline and
+// the alerts go out next run.
+func TestHangingSNSStillSaves(t *testing.T) {
+	f := setup(t)
+	f.snsProxy.SetRule(func(op string, _ int) localenv.Action {
+		if op == "Publish" {
+			return localenv.Hang
+		}
+		return localenv.Pass
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // as a Lambda deadline
+	defer cancel()
+	f.job.now = func() time.Time { return t0 }
+	out, err := f.job.Run(ctx, t0)
+	if err != nil {
+		t.Fatalf("run with SNS hanging: %v", err)
+	}
+	if !out.Saved || out.Published != 0 || out.Unpublished != len(out.Alerts) || out.NotifyError == "" {
+		t.Errorf("outcome: got saved=%v published=%d unpublished=%d of %d alerts, error %q; want saved, none published, all counted",
+			out.Saved, out.Published, out.Unpublished, len(out.Alerts), out.NotifyError)
+	}
+	stored, err := f.store.GetRun(context.Background(), out.RunID)
+	if err != nil || stored.State != history.Complete {
+		t.Fatalf("stored run: got %+v, %v; want COMPLETE", stored, err)
+	}
+	f.snsProxy.SetRule(nil)
+	next := f.run(t, t0.Add(10*time.Minute))
+	if len(next.Alerts) != len(out.Alerts) || next.Unpublished != 0 {
+		t.Errorf("next run: got %d alerts, %d unpublished; want the %d held back, all published", len(next.Alerts), next.Unpublished, len(out.Alerts))
+	}
+}
+
+// A failed Organizations discovery fails the run: FAILED in history, and one
+// RUN_FAILED message for the governance subscribers.
+func TestDiscoveryFailureFailsTheRun(t *testing.T) {
+	f := setup(t)
+	if err := f.sim.Update(func(sc *awssim.Scenario) {
+		sc.Faults = []awssim.Rule{{Operation: awssim.OpListRoots, Rate: 1, Status: 500}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out := f.run(t, t0)
+	if !out.Report.Summary.DiscoveryFailed {
+		t.Fatalf("summary: got discovery failed=false; want true")
+	}
+	stored, err := f.store.GetRun(context.Background(), out.RunID)
+	if err != nil || stored.State != history.Failed || !strings.Contains(stored.Error, "discover accounts") {
+		t.Fatalf("stored run: got %+v, %v; want FAILED naming the discovery", stored, err)
+	}
+	var failed []localenv.Notification
+	for _, m := range f.receive(t, "all") {
+		if m.MessageAttributes["event_type"].Value == `["RUN_FAILED"]` {
+			failed = append(failed, m)
+		}
+	}
+	if len(failed) != 1 || failed[0].MessageAttributes["severity"].Value != "critical" || !strings.Contains(failed[0].Message, "discover accounts") {
+		t.Errorf("RUN_FAILED messages: got %+v; want one, critical, naming the discovery", failed)
 	}
 }

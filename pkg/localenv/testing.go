@@ -79,3 +79,14 @@ func DemoSimulator(t testing.TB, edit func(*awssim.Scenario)) *awssim.Server {
 	t.Cleanup(func() { _ = sim.Close() })
 	return sim
 }
+
+// ProxyForTest puts a fault-injecting proxy in front of endpoint for one test.
+func ProxyForTest(t testing.TB, endpoint string) *Proxy {
+	t.Helper()
+	p, err := StartProxy(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -209,6 +210,9 @@ func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
 
 func attributes(account string, kinds []changes.Kind, severity string, regions []string) map[string]types.MessageAttributeValue {
 	kindsJSON, _ := json.Marshal(kinds)
+	if regions == nil {
+		regions = []string{} // String.Array wants [], not null
+	}
 	regionsJSON, _ := json.Marshal(regions)
 	return map[string]types.MessageAttributeValue{
 		"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},
@@ -320,14 +324,30 @@ func days(d time.Duration) string {
 
 // Notifier publishes alerts to one topic.
 type Notifier struct {
-	api      Publisher
-	topic    string
-	reminder time.Duration
+	api         Publisher
+	topic       string
+	reminder    time.Duration
+	callTimeout time.Duration
 }
 
+// DefaultCallTimeout bounds one Publish, the SDK's retries included: an
+// endpoint that accepts connections and never answers must not take the time
+// the run needs to store its results.
+const DefaultCallTimeout = 10 * time.Second
+
+// Option changes a Notifier.
+type Option func(*Notifier)
+
+// WithCallTimeout bounds each Publish call.
+func WithCallTimeout(d time.Duration) Option { return func(n *Notifier) { n.callTimeout = d } }
+
 // New returns a Notifier for topicARN.
-func New(api Publisher, topicARN string, reminder time.Duration) *Notifier {
-	return &Notifier{api: api, topic: topicARN, reminder: reminder}
+func New(api Publisher, topicARN string, reminder time.Duration, opts ...Option) *Notifier {
+	n := &Notifier{api: api, topic: topicARN, reminder: reminder, callTimeout: DefaultCallTimeout}
+	for _, o := range opts {
+		o(n)
+	}
+	return n
 }
 
 // Outcome is what Send achieved.
@@ -335,12 +355,20 @@ type Outcome struct {
 	// Delivered lists the accounts whose every message was published.
 	Delivered map[string]bool
 	Published int
-	// Err joins the failures; accounts not in Delivered are alerted again next run.
+	// Unpublished counts the alerts of accounts not delivered; they are sent
+	// again by the next run.
+	Unpublished int
+	// Err sums up the failures (the first few, and how many more), so that
+	// an outage over thousands of accounts stays a short text.
 	Err error
 }
 
+// maxErrors is how many failures Outcome.Err spells out.
+const maxErrors = 3
+
 // Send publishes one message (or its parts) per account with alerts, then
-// the digest. A failed account does not stop the others.
+// the digest. A failed account does not stop the others; once ctx has ended,
+// the accounts left are counted as unpublished without calling SNS.
 func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Alert) Outcome {
 	out := Outcome{Delivered: map[string]bool{}}
 	byAccount := map[string][]changes.Alert{}
@@ -350,15 +378,12 @@ func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Aler
 	if len(byAccount) == 0 {
 		return out
 	}
-	accounts := make([]string, 0, len(byAccount))
-	for a := range byAccount {
-		accounts = append(accounts, a)
-	}
-	slices.Sort(accounts)
-	var errs []error
-	for _, account := range accounts {
-		msgs, err := AccountMessages(runID, account, byAccount[account], n.reminder, MaxBytes)
+	var errs errorList
+	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
+		err := ctx.Err()
 		if err == nil {
+			var msgs []Message
+			msgs, err = AccountMessages(runID, account, byAccount[account], n.reminder, MaxBytes)
 			for _, m := range msgs {
 				if err = n.publish(ctx, m); err != nil {
 					break
@@ -367,21 +392,41 @@ func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Aler
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("alert account %s: %w", account, err))
+			errs.add(fmt.Errorf("alert account %s: %w", account, err))
+			out.Unpublished += len(byAccount[account])
 			continue
 		}
 		out.Delivered[account] = true
 	}
 	if err := n.publish(ctx, Digest(runID, byAccount, MaxBytes)); err != nil {
-		errs = append(errs, fmt.Errorf("publish digest: %w", err))
+		errs.add(fmt.Errorf("publish digest: %w", err))
 	} else {
 		out.Published++
 	}
-	out.Err = errors.Join(errs...)
+	out.Err = errs.err()
 	return out
 }
 
+// SendRunFailure tells the governance subscribers that a run failed as a
+// whole (account discovery, a configuration AWS refused): one message with
+// account_id ALL, event_type RUN_FAILED and severity critical.
+func (n *Notifier) SendRunFailure(ctx context.Context, runID, reason string) error {
+	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: "critical", Kinds: []changes.Kind{RunFailed}}
+	m.Subject = truncate("[grantwatch] run "+runID+" failed: its results are not the whole organization", maxSubject)
+	m.Body = fmt.Sprintf("grantwatch run %s failed as a whole:\n\n  %s\n\n"+
+		"The checks it could do are stored and alerted as usual, but accounts it could not reach were not audited: "+
+		"a quiet inbox does not mean they are fine. Fix the cause above; the next scheduled run audits everything again.\n",
+		runID, truncate(reason, 4000))
+	m.Attributes = attributes("ALL", m.Kinds, m.Severity, nil)
+	return n.publish(ctx, m)
+}
+
+// RunFailed is the event_type of the message that says a run failed as a whole.
+const RunFailed changes.Kind = "RUN_FAILED"
+
 func (n *Notifier) publish(ctx context.Context, m Message) error {
+	ctx, cancel := context.WithTimeout(ctx, n.callTimeout)
+	defer cancel()
 	_, err := n.api.Publish(ctx, &sns.PublishInput{
 		TopicArn: aws.String(n.topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes,
 	})
@@ -389,4 +434,25 @@ func (n *Notifier) publish(ctx context.Context, m Message) error {
 		return fmt.Errorf("publish to %s: %w", n.topic, err)
 	}
 	return nil
+}
+
+// errorList keeps the first few errors and counts the rest.
+type errorList struct {
+	first []error
+	more  int
+}
+
+func (l *errorList) add(err error) {
+	if len(l.first) < maxErrors {
+		l.first = append(l.first, err)
+		return
+	}
+	l.more++
+}
+
+func (l *errorList) err() error {
+	if l.more > 0 {
+		return errors.Join(append(l.first, fmt.Errorf("and %d more failures", l.more))...)
+	}
+	return errors.Join(l.first...)
 }

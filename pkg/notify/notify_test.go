@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,4 +151,47 @@ func TestDigestStaysUnderTheLimit(t *testing.T) {
 	if m.Severity != "warning" {
 		t.Errorf("severity: got %s; want warning", m.Severity)
 	}
+}
+
+// An SNS outage over a large organization is a short error text and a count,
+// so that the run record that stores it stays far under DynamoDB's item limit.
+func TestSendOutageIsBoundedAndCounted(t *testing.T) {
+	fake := &fakeSNS{failFor: "account"} // every account's message and the digest ("accounts")
+	var in []changes.Alert
+	for i := range 1500 {
+		in = append(in, alerts(fmt.Sprintf("%012d", 100000000000+i), 2, changes.New)...)
+	}
+	out := New(fake, "arn:aws:sns:us-east-1:123456789012:t", 7*24*time.Hour).Send(context.Background(), "run-1", in)
+	if out.Unpublished != 3000 || len(out.Delivered) != 0 {
+		t.Errorf("got unpublished=%d delivered=%d; want 3000 and 0", out.Unpublished, len(out.Delivered))
+	}
+	if msg := out.Err.Error(); len(msg) > 2000 || !strings.Contains(msg, "and 1498 more failures") {
+		t.Errorf("error text: got %d bytes ending %q; want under 2000 bytes counting the rest", len(msg), msg[max(0, len(msg)-60):])
+	}
+}
+
+// A hanging endpoint costs one call timeout per call, and once the caller's
+// context has ended no further call is made.
+func TestSendStopsWhenTheContextEnds(t *testing.T) {
+	hang := &hangingSNS{}
+	in := append(alerts("111111111111", 1, changes.New), alerts("222222222222", 1, changes.New)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	out := New(hang, "arn:aws:sns:us-east-1:123456789012:t", time.Hour, WithCallTimeout(100*time.Millisecond)).Send(ctx, "run-1", in)
+	if out.Unpublished != 2 || out.Published != 0 {
+		t.Errorf("got unpublished=%d published=%d; want 2 and 0", out.Unpublished, out.Published)
+	}
+	// 111's call times out after 100 ms and 222's is cut by the caller's end
+	// at 150 ms; the digest may still be tried and fails at once.
+	if got := hang.calls.Load(); got < 2 || got > 3 {
+		t.Errorf("Publish calls: got %d; want 2 or 3", got)
+	}
+}
+
+type hangingSNS struct{ calls atomic.Int64 }
+
+func (h *hangingSNS) Publish(ctx context.Context, _ *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	h.calls.Add(1)
+	<-ctx.Done()
+	return nil, ctx.Err()
 }

@@ -108,9 +108,9 @@ type run struct {
 	log     *slog.Logger
 	planned int
 	// stop ends the run early, on a configuration error.
-	stop context.CancelFunc
-	calls   chan struct{} // one slot per API call in flight, for the whole run
-	done    atomic.Int64
+	stop  context.CancelFunc
+	calls chan struct{} // one slot per API call in flight, for the whole run
+	done  atomic.Int64
 
 	mu        sync.Mutex
 	configErr string

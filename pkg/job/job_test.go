@@ -53,13 +53,13 @@ func (c *countingDynamo) BatchWriteItem(ctx context.Context, in *dynamodb.BatchW
 }
 
 type fixture struct {
-	sim   *awssim.Server
-	sns   *localenv.SNS
+	sim *awssim.Server
+	sns *localenv.SNS
 	// snsProxy stands between the notifier and goaws, to inject faults.
 	snsProxy *localenv.Proxy
-	ddb   *countingDynamo
-	store *history.Store
-	job   *Job
+	ddb      *countingDynamo
+	store    *history.Store
+	job      *Job
 }
 
 func setup(t *testing.T) *fixture {

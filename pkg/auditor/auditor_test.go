@@ -34,6 +34,13 @@ func TestScheduledAt(t *testing.T) {
 		{"bad time", `{"scheduled_time":"tomorrow"}`, time.Time{}, "", `"scheduled_time" "tomorrow" is not an RFC 3339 time`},
 		{"wrong type", `{"scheduled_time": 5}`, time.Time{}, "", "cannot unmarshal number"},
 		{"unknown fields", `{"when":"now"}`, time.Time{}, "", "unrecognized fields [when]"},
+		// EventBridge Scheduler's default event, sent when a schedule has no input.
+		{"scheduler default event", `{"version":"0","id":"c4b6e4d0","detail-type":"Scheduled Event","source":"aws.scheduler","account":"123456789012","time":"2026-11-27T06:00:00Z","region":"us-east-1","resources":["arn:aws:scheduler:us-east-1:123456789012:schedule/default/grantwatch"],"detail":"{}"}`,
+			time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), Scheduler, ""},
+		{"year 9999", `{"scheduled_time":"9999-12-31T00:00:00Z"}`, time.Time{}, "", `"scheduled_time" 9999-12-31T00:00:00Z is more than 1h0m0s after now`},
+		{"year 1", `{"scheduled_time":"0001-01-01T00:00:00Z"}`, time.Time{}, "", `"scheduled_time" 0001-01-01T00:00:00Z is more than 7 days before now`},
+		{"rule event from last month", `{"detail-type":"Scheduled Event","source":"aws.events","time":"2026-10-27T06:00:00Z"}`, time.Time{}, "", `"time" 2026-10-27T06:00:00Z is more than 7 days before now`},
+		{"yesterday is a fine re-run", `{"scheduled_time":"2026-11-26T06:00:00Z"}`, time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC), Scheduler, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

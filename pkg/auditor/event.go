@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -17,8 +19,9 @@ type Trigger string
 const (
 	// Rule is an EventBridge scheduled rule ("detail-type": "Scheduled Event").
 	Rule Trigger = "eventbridge-rule"
-	// Scheduler is EventBridge Scheduler with the stack's input template
-	// {"scheduled_time": "<aws.scheduler.scheduled-time>"}.
+	// Scheduler is EventBridge Scheduler, with the stack's input template
+	// {"scheduled_time": "<aws.scheduler.scheduled-time>"} or, without an
+	// input, its default event (source aws.scheduler).
 	Scheduler Trigger = "eventbridge-scheduler"
 	// Manual is an invocation by hand: {} or {"scheduled_time": "..."}.
 	Manual Trigger = "manual"
@@ -32,64 +35,89 @@ type event struct {
 	Manual        *bool   `json:"manual"`
 }
 
+// The window a scheduled time must fall in, around now: a redelivery or a
+// manual re-run of the last week is fine; a time far off is a broken event
+// (year 9999 would send every reminder at once; year 1 would be stored as a
+// check time).
+const (
+	MaxEventAge  = 7 * 24 * time.Hour
+	MaxEventLead = time.Hour
+)
+
 // ScheduledAt reads an invocation's payload and returns the time the run is
 // for. The run id comes from it, so a second delivery of the same event is
 // the same run. A manual invocation without a time is for now, to the minute.
 func ScheduledAt(payload []byte, now time.Time) (time.Time, Trigger, error) {
+	at, trigger, field, err := scheduledAt(payload, now)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	switch {
+	case at.Before(now.Add(-MaxEventAge)):
+		return time.Time{}, "", fmt.Errorf("event: %q %s is more than %s before now (%s); run such an old schedule by hand with a recent time", field, at.Format(time.RFC3339), days(MaxEventAge), now.UTC().Format(time.RFC3339))
+	case at.After(now.Add(MaxEventLead)):
+		return time.Time{}, "", fmt.Errorf("event: %q %s is more than %s after now (%s); a schedule delivers its events on time", field, at.Format(time.RFC3339), MaxEventLead, now.UTC().Format(time.RFC3339))
+	}
+	return at, trigger, nil
+}
+
+func scheduledAt(payload []byte, now time.Time) (at time.Time, trigger Trigger, field string, err error) {
 	trimmed := bytes.TrimSpace(payload)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return time.Time{}, "", fmt.Errorf("event: want a JSON object, got %q", abbreviate(trimmed))
+		return time.Time{}, "", "", fmt.Errorf("event: want a JSON object, got %q", abbreviate(trimmed))
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return time.Time{}, "", fmt.Errorf("event: %w", err)
+		return time.Time{}, "", "", fmt.Errorf("event: %w", err)
 	}
 	var e event
 	if err := json.Unmarshal(trimmed, &e); err != nil {
-		return time.Time{}, "", fmt.Errorf("event: %w", err)
+		return time.Time{}, "", "", fmt.Errorf("event: %w", err)
 	}
 	switch {
 	case e.DetailType != nil:
-		if *e.DetailType != "Scheduled Event" || e.Source == nil || *e.Source != "aws.events" {
-			return time.Time{}, "", fmt.Errorf("event: detail-type %q from source %q is not an EventBridge scheduled event", *e.DetailType, deref(e.Source))
+		// An EventBridge rule sends source aws.events; EventBridge Scheduler,
+		// when the schedule has no input (a console edit removes it), sends
+		// its default event with source aws.scheduler and "detail": "{}".
+		source := deref(e.Source)
+		if *e.DetailType != "Scheduled Event" || (source != "aws.events" && source != "aws.scheduler") {
+			return time.Time{}, "", "", fmt.Errorf("event: detail-type %q from source %q is not an EventBridge scheduled event", *e.DetailType, source)
 		}
 		if e.Time == nil {
-			return time.Time{}, "", errors.New("event: scheduled event has no \"time\"")
+			return time.Time{}, "", "", errors.New("event: scheduled event has no \"time\"")
 		}
 		t, err := time.Parse(time.RFC3339, *e.Time)
 		if err != nil {
-			return time.Time{}, "", fmt.Errorf("event: \"time\" %q is not an RFC 3339 time", *e.Time)
+			return time.Time{}, "", "", fmt.Errorf("event: \"time\" %q is not an RFC 3339 time", *e.Time)
 		}
-		return t.UTC(), Rule, nil
+		trigger := Rule
+		if source == "aws.scheduler" {
+			trigger = Scheduler
+		}
+		return t.UTC(), trigger, "time", nil
 	case e.ScheduledTime != nil:
 		t, err := time.Parse(time.RFC3339, *e.ScheduledTime)
 		if err != nil {
-			return time.Time{}, "", fmt.Errorf("event: \"scheduled_time\" %q is not an RFC 3339 time", *e.ScheduledTime)
+			return time.Time{}, "", "", fmt.Errorf("event: \"scheduled_time\" %q is not an RFC 3339 time", *e.ScheduledTime)
 		}
 		trigger := Scheduler
 		if e.Manual != nil && *e.Manual {
 			trigger = Manual
 		}
-		return t.UTC(), trigger, nil
+		return t.UTC(), trigger, "scheduled_time", nil
 	case len(fields) == 0 || (len(fields) == 1 && e.Manual != nil):
-		return now.UTC().Truncate(time.Minute), Manual, nil
+		return now.UTC().Truncate(time.Minute), Manual, "", nil
 	}
-	return time.Time{}, "", fmt.Errorf("event: unrecognized fields %v; want an EventBridge scheduled event, {\"scheduled_time\": \"RFC 3339\"} or {}", keys(fields))
+	return time.Time{}, "", "", fmt.Errorf("event: unrecognized fields %v; want an EventBridge scheduled event, {\"scheduled_time\": \"RFC 3339\"} or {}", slices.Sorted(maps.Keys(fields)))
 }
+
+func days(d time.Duration) string { return fmt.Sprintf("%d days", d/(24*time.Hour)) }
 
 func deref(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
-}
-
-func keys(m map[string]json.RawMessage) []string {
-	var k []string
-	for key := range m {
-		k = append(k, key)
-	}
-	return k
 }
 
 func abbreviate(b []byte) string {

@@ -53,6 +53,7 @@ type Result struct {
 	Summary     *result.Summary `json:"summary,omitempty"`
 	Alerts      int             `json:"alerts"`
 	Published   int             `json:"published"`
+	Unpublished int             `json:"unpublished"`
 	Events      int             `json:"history_events"`
 	NotifyError string          `json:"notify_error,omitempty"`
 }
@@ -122,7 +123,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result,
 	}
 	out, err := h.job.Run(ctx, at)
 	res := &Result{RunID: out.RunID, Trigger: trigger, Claim: out.Claim, Alerts: len(out.Alerts),
-		Published: out.Published, Events: out.Events, NotifyError: out.NotifyError}
+		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError}
 	if out.Stored != nil {
 		res.State = string(out.Stored.State)
 	}
@@ -137,6 +138,23 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result,
 	return res, nil
 }
 
+// The run metrics, in the MetricNamespace namespace. The stack's alarms name
+// the same constants, so a rename cannot leave an alarm silent.
+const (
+	MetricRunsIncomplete    = "RunsIncomplete"
+	MetricRunsFailed        = "RunsFailed"
+	MetricDiscoveryFailed   = "DiscoveryFailed"
+	MetricAuditErrors       = "AuditErrors"
+	MetricNotUsable         = "NotUsable"
+	MetricChecksDone        = "ChecksDone"
+	MetricAlertsPublished   = "AlertsPublished"
+	MetricAlertsUnpublished = "AlertsUnpublished"
+)
+
+// Metrics lists the metric names in the order they are written.
+var Metrics = []string{MetricRunsIncomplete, MetricRunsFailed, MetricDiscoveryFailed, MetricAuditErrors,
+	MetricNotUsable, MetricChecksDone, MetricAlertsPublished, MetricAlertsUnpublished}
+
 // emitMetrics writes the run's metrics in CloudWatch Embedded Metric Format:
 // Lambda's log stream turns the line into metrics, so the alarms need no
 // cloudwatch:PutMetricData permission.
@@ -149,12 +167,13 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 		return 0
 	}
 	values := map[string]int{
-		"RunsIncomplete": b2i(s.Incomplete), "RunsFailed": b2i(failed), "AuditErrors": s.AuditErrs,
-		"NotUsable": s.NotUsable, "ChecksDone": s.Checked, "AlertsPublished": out.Published,
+		MetricRunsIncomplete: b2i(s.Incomplete), MetricRunsFailed: b2i(failed || s.Failed()), MetricDiscoveryFailed: b2i(s.DiscoveryFailed),
+		MetricAuditErrors: s.AuditErrs, MetricNotUsable: s.NotUsable, MetricChecksDone: s.Checked,
+		MetricAlertsPublished: out.Published, MetricAlertsUnpublished: out.Unpublished,
 	}
 	var metrics []map[string]string
 	line := map[string]any{}
-	for _, name := range []string{"RunsIncomplete", "RunsFailed", "AuditErrors", "NotUsable", "ChecksDone", "AlertsPublished"} {
+	for _, name := range Metrics {
 		metrics = append(metrics, map[string]string{"Name": name, "Unit": "Count"})
 		line[name] = values[name]
 	}

@@ -424,6 +424,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ValidAccountID reports whether id is an AWS account id: 12 digits.
+func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
+
 // WorstBackoff is the longest the SDK's standard retryer may wait in all
 // between l.MaxAttempts attempts of a throttled call: a base of 1 s doubled
 // each retry and capped at l.MaxBackoff (retry.NewStandard, aws-sdk-go-v2

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -104,12 +105,22 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 	if h.setupErr != nil {
 		return problem(http.StatusInternalServerError, "grantwatch history cannot run: "+h.setupErr.Error()), nil
 	}
+	// Only a function URL request is served. The URL's resource policy lets
+	// no one else invoke the function directly (lambda:InvokedViaFunctionUrl);
+	// a principal of the audit account whose own policy allows
+	// lambda:InvokeFunction can still hand it any payload, and is trusted.
+	if req.Version != "2.0" || req.RequestContext.HTTP.Method == "" {
+		return problem(http.StatusBadRequest, "not a function URL request (payload version 2.0); call the history URL"), nil
+	}
 	var iam *events.LambdaFunctionURLRequestContextAuthorizerIAMDescription
 	if a := req.RequestContext.Authorizer; a != nil {
 		iam = a.IAM
 	}
 	if iam == nil || iam.AccountID == "" {
 		return problem(http.StatusForbidden, "this URL needs IAM authentication (SigV4); the request carried no verified caller"), nil
+	}
+	if caller, err := arn.Parse(iam.UserARN); err != nil || caller.AccountID != iam.AccountID {
+		return problem(http.StatusForbidden, fmt.Sprintf("caller %q does not belong to account %s", iam.UserARN, iam.AccountID)), nil
 	}
 	log := h.logger.With("caller", iam.UserARN, "caller_account", iam.AccountID)
 	if m := req.RequestContext.HTTP.Method; m != http.MethodGet {
@@ -134,6 +145,9 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 	account := p["account"]
 	if account == "" {
 		account = iam.AccountID
+	}
+	if !config.ValidAccountID(account) {
+		return problem(http.StatusBadRequest, fmt.Sprintf("account %q is not 12 digits", account)), nil
 	}
 	if account != iam.AccountID && !h.governance(iam.UserARN) {
 		log.WarnContext(ctx, "refused a read of another account", "account", account)
@@ -193,6 +207,9 @@ func (h *Handler) query(account string, p map[string]string) (history.Query, err
 			}
 		}
 		*dst = t
+	}
+	if q.Since.After(h.now()) {
+		return q, fmt.Errorf("since %q is in the future", p["since"])
 	}
 	return q, nil
 }

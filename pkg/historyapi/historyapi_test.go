@@ -35,7 +35,7 @@ func (f *fakeReader) LatestOf(_ context.Context, account string) ([]history.Entr
 }
 
 func request(method, path, callerARN, callerAccount string, params map[string]string) events.LambdaFunctionURLRequest {
-	req := events.LambdaFunctionURLRequest{RawPath: path, QueryStringParameters: params}
+	req := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: path, QueryStringParameters: params}
 	req.RequestContext.HTTP.Method = method
 	req.RequestContext.HTTP.Path = path
 	if callerAccount != "" {
@@ -68,6 +68,14 @@ func TestHandle(t *testing.T) {
 		{"unknown parameter", request("GET", "/history", owner, "111111111111", map[string]string{"acount": "1"}), 400, `unknown parameter \"acount\"`, ""},
 		{"bad limit", request("GET", "/history", owner, "111111111111", map[string]string{"limit": "0"}), 400, `limit \"0\"`, ""},
 		{"bad since", request("GET", "/history", owner, "111111111111", map[string]string{"since": "last week"}), 400, `since \"last week\"`, ""},
+		{"since in the future", request("GET", "/history", owner, "111111111111", map[string]string{"since": "2027-01-01"}), 400, `since \"2027-01-01\" is in the future`, ""},
+		{"latest of a malformed account", request("GET", "/latest", "arn:aws:iam::999999999999:user/auditor", "999999999999", map[string]string{"account": "12"}), 400, `account \"12\" is not 12 digits`, ""},
+		{"forged caller of another account", request("GET", "/history", "arn:aws:sts::222222222222:assumed-role/Developer/mallory", "111111111111", nil), 403, "does not belong to account 111111111111", ""},
+		{"direct invocation, not a URL request", func() events.LambdaFunctionURLRequest {
+			r := request("GET", "/history", owner, "111111111111", nil)
+			r.Version = ""
+			return r
+		}(), 400, "not a function URL request", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ package org
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // API is the part of *organizations.Client that discovery uses.
@@ -43,74 +43,89 @@ type Filter struct {
 }
 
 // Discover walks the organization from its roots and returns its active
-// accounts that pass f, sorted by id.
+// accounts that pass f, sorted by id. The first error ends the walk: the
+// calls still in flight are cancelled and only that error is returned.
 func Discover(ctx context.Context, api API, f Filter) ([]Account, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	slots := make(chan struct{}, walkers)
+	var mu sync.Mutex
 	var accounts []Account
+	// walk lists the active accounts directly in parent, then walks every OU
+	// below it; sibling OUs are listed concurrently, at most walkers at once.
+	var walk func(parent string, path []string)
+	walk = func(parent string, path []string) {
+		g.Go(func() error {
+			select {
+			case slots <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			found, ous, err := listParent(gctx, api, parent, path)
+			<-slots
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			accounts = append(accounts, found...)
+			mu.Unlock()
+			for _, ou := range ous {
+				walk(ou, append(slices.Clone(path), ou))
+			}
+			return nil
+		})
+	}
 	roots := organizations.NewListRootsPaginator(api, &organizations.ListRootsInput{})
 	for roots.HasMorePages() {
-		page, err := roots.NextPage(ctx)
+		page, err := roots.NextPage(gctx)
 		if err != nil {
+			_ = g.Wait()
 			return nil, fmt.Errorf("list roots: %w", err)
 		}
 		for _, root := range page.Roots {
-			found, err := walk(ctx, api, make(chan struct{}, walkers), aws.ToString(root.Id), nil)
-			if err != nil {
-				return nil, err
-			}
-			accounts = append(accounts, found...)
+			walk(aws.ToString(root.Id), nil)
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 
 	kept := accounts[:0]
 	for _, a := range accounts {
-		if len(f.OUs) > 0 && !slices.ContainsFunc(a.OUs, func(ou string) bool { return slices.Contains(f.OUs, ou) }) {
-			continue
+		if len(f.OUs) == 0 || slices.ContainsFunc(a.OUs, func(ou string) bool { return slices.Contains(f.OUs, ou) }) {
+			kept = append(kept, a)
 		}
-		if len(f.Tags) > 0 {
-			tags, err := listTags(ctx, api, a.ID)
-			if err != nil {
-				return nil, err
-			}
-			a.Tags = tags
-			if !hasTags(tags, f.Tags) {
-				continue
-			}
+	}
+	if len(f.Tags) > 0 {
+		var err error
+		if kept, err = withTags(ctx, api, kept, f.Tags); err != nil {
+			return nil, err
 		}
-		kept = append(kept, a)
 	}
 	slices.SortFunc(kept, func(a, b Account) int { return strings.Compare(a.ID, b.ID) })
 	return kept, nil
 }
 
-// walkers bounds how many OUs are listed at once: Organizations allows few
-// requests per second, but a large organization listed one page at a time
-// would hold up the whole audit.
-const walkers = 4
-
-// walk lists the active accounts directly in parent and in every OU below it.
-// Sibling OUs are walked concurrently; sem holds the walkers' slots.
-func walk(ctx context.Context, api API, sem chan struct{}, parent string, path []string) ([]Account, error) {
-	sem <- struct{}{}
-	accounts, ous, err := listParent(ctx, api, parent, path)
-	<-sem
-	if err != nil {
+// withTags reads the tags of accounts, walkers at a time, and keeps those
+// that carry every wanted tag.
+func withTags(ctx context.Context, api API, accounts []Account, want map[string]string) ([]Account, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(walkers)
+	for i := range accounts {
+		g.Go(func() (err error) {
+			accounts[i].Tags, err = listTags(gctx, api, accounts[i].ID)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	below := make([][]Account, len(ous))
-	errs := make([]error, len(ous))
-	var wg sync.WaitGroup
-	for i, ou := range ous {
-		wg.Go(func() { below[i], errs[i] = walk(ctx, api, sem, ou, append(slices.Clone(path), ou)) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	for _, b := range below {
-		accounts = append(accounts, b...)
-	}
-	return accounts, nil
+	return slices.DeleteFunc(accounts, func(a Account) bool { return !hasTags(a.Tags, want) }), nil
 }
+
+// walkers bounds how many Organizations calls discovery makes at once:
+// Organizations allows few requests per second, but a large organization
+// listed one page at a time would hold up the whole audit.
+const walkers = 4
 
 // listParent lists the active accounts and the child OUs directly in parent.
 func listParent(ctx context.Context, api API, parent string, path []string) ([]Account, []string, error) {

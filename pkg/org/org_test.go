@@ -2,11 +2,17 @@ package org_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
@@ -68,4 +74,85 @@ func TestDiscoverNamesWhatFailed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "list child OUs of r-demo") {
 		t.Errorf("got %v; want an error naming the parent whose children failed", err)
 	}
+}
+
+// fakeOrg is a root with eight OUs. Listing the accounts of ou-fail fails at
+// once; every other listing waits for its context, so a walk that does not
+// cancel siblings on the first error never ends.
+type fakeOrg struct {
+	cancelled atomic.Int64
+	tagsNow   atomic.Int64
+	tagsMax   atomic.Int64
+}
+
+func (f *fakeOrg) ListRoots(context.Context, *organizations.ListRootsInput, ...func(*organizations.Options)) (*organizations.ListRootsOutput, error) {
+	return &organizations.ListRootsOutput{Roots: []types.Root{{Id: aws.String("r-fake")}}}, nil
+}
+
+func (f *fakeOrg) ListChildren(_ context.Context, in *organizations.ListChildrenInput, _ ...func(*organizations.Options)) (*organizations.ListChildrenOutput, error) {
+	out := &organizations.ListChildrenOutput{}
+	if aws.ToString(in.ParentId) == "r-fake" {
+		for _, id := range []string{"ou-a", "ou-b", "ou-c", "ou-fail", "ou-d", "ou-e", "ou-f", "ou-g"} {
+			out.Children = append(out.Children, types.Child{Id: aws.String(id), Type: types.ChildTypeOrganizationalUnit})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeOrg) ListAccountsForParent(ctx context.Context, in *organizations.ListAccountsForParentInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error) {
+	switch aws.ToString(in.ParentId) {
+	case "r-fake":
+		var accounts []types.Account
+		for i := range 12 {
+			accounts = append(accounts, types.Account{Id: aws.String(fmt.Sprintf("%012d", i+1)), State: types.AccountStateActive})
+		}
+		return &organizations.ListAccountsForParentOutput{Accounts: accounts}, nil
+	case "ou-fail":
+		return nil, errors.New("simulated: AccessDeniedException")
+	}
+	<-ctx.Done()
+	f.cancelled.Add(1)
+	return nil, ctx.Err()
+}
+
+func (f *fakeOrg) ListTagsForResource(_ context.Context, in *organizations.ListTagsForResourceInput, _ ...func(*organizations.Options)) (*organizations.ListTagsForResourceOutput, error) {
+	n := f.tagsNow.Add(1)
+	defer f.tagsNow.Add(-1)
+	for m := f.tagsMax.Load(); n > m && !f.tagsMax.CompareAndSwap(m, n); m = f.tagsMax.Load() {
+	}
+	time.Sleep(20 * time.Millisecond)
+	return &organizations.ListTagsForResourceOutput{Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}, nil
+}
+
+func TestDiscoverStopsAtTheFirstError(t *testing.T) {
+	f := &fakeOrg{}
+	_, err := org.Discover(context.Background(), f, org.Filter{})
+	if err == nil || !strings.Contains(err.Error(), "list accounts for parent ou-fail") {
+		t.Fatalf("got %v; want the error of ou-fail", err)
+	}
+	if strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("error: got %q; want only the first error, not the cancelled siblings'", err)
+	}
+	if f.cancelled.Load() == 0 {
+		t.Error("no sibling listing was cancelled; want the siblings in flight cancelled")
+	}
+}
+
+func TestDiscoverReadsTagsWithASmallPool(t *testing.T) {
+	f := &fakeOrg{}
+	root := &rootOnly{f}
+	accounts, err := org.Discover(context.Background(), root, org.Filter{Tags: map[string]string{"env": "prod"}})
+	if err != nil || len(accounts) != 12 {
+		t.Fatalf("got %d accounts, %v; want the 12 of the root", len(accounts), err)
+	}
+	if got := f.tagsMax.Load(); got < 2 || got > 4 {
+		t.Errorf("ListTagsForResource calls in flight at most: got %d; want 2 to 4", got)
+	}
+}
+
+// rootOnly is fakeOrg without OUs.
+type rootOnly struct{ *fakeOrg }
+
+func (rootOnly) ListChildren(context.Context, *organizations.ListChildrenInput, ...func(*organizations.Options)) (*organizations.ListChildrenOutput, error) {
+	return &organizations.ListChildrenOutput{}, nil
 }

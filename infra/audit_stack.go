@@ -66,10 +66,13 @@ func NewAuditStack(scope constructs.Construct, id string, props *AuditStackProps
 			Description:       jsii.String("grantwatch alert topic"),
 		})
 		// CloudWatch alarms publish to the topic too, and need the key.
+		// aws:SourceAccount keeps other accounts' alarms from using the key
+		// through the service (the confused-deputy problem).
 		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": *stack.Account()}},
 		}), nil)
 		topicProps.MasterKey = key
 	}
@@ -129,12 +132,16 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		Retention: s.LogRetention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	org := s.OrganizationID
-	orgARN := "arn:aws:organizations::" + s.ManagementAccountID + ":"
+	partition := *stack.Partition()
+	orgARN := "arn:" + partition + ":organizations::" + s.ManagementAccountID + ":"
+	memberRoles := "arn:" + partition + ":iam::*:role/" + s.Config.Role.Name
+	// cdk-nag names the partition token <AWS::Partition> in what a suppression applies to.
+	nagged := func(arn string) string { return "Resource::" + strings.ReplaceAll(arn, partition, "<AWS::Partition>") }
 	statements := []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("AssumeMemberRoleInOrg"),
 			Actions:   jsii.Strings("sts:AssumeRole"),
-			Resources: jsii.Strings("arn:aws:iam::*:role/" + s.Config.Role.Name),
+			Resources: jsii.Strings(memberRoles),
 			Conditions: &map[string]interface{}{
 				"StringEquals": map[string]interface{}{"aws:ResourceOrgID": org},
 			},
@@ -178,10 +185,10 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
 		iam5("The member role has the same name in every account of the organization, so the account is a wildcard; aws:ResourceOrgID keeps it inside the organization.",
-			"Resource::arn:aws:iam::*:role/"+s.Config.Role.Name),
+			nagged(memberRoles)),
 		iam5("organizations:ListRoots supports no resource-level permissions.", "Resource::*"),
 		iam5("Roots, OUs and accounts are found at run time; the grant is limited to this organization's ARNs.",
-			"Resource::"+orgARN+"root/"+org+"/r-*", "Resource::"+orgARN+"ou/"+org+"/ou-*", "Resource::"+orgARN+"account/"+org+"/*"),
+			nagged(orgARN+"root/"+org+"/r-*"), nagged(orgARN+"ou/"+org+"/ou-*"), nagged(orgARN+"account/"+org+"/*")),
 	}, jsii.Bool(true))
 
 	fn := awslambda.NewFunction(stack, jsii.String("Auditor"), &awslambda.FunctionProps{
@@ -200,11 +207,18 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 			auditor.EnvTable:  table.TableName(),
 			auditor.EnvTopic:  topic.TopicArn(),
 		},
-		// Retries come from the schedule, which knows the scheduled time;
-		// an invocation that fails anyway lands in the dead-letter queue.
-		RetryAttempts: jsii.Number(0),
+		// EventBridge Scheduler invokes asynchronously: its retry policy
+		// covers only the Invoke call. Once Lambda has the event, these
+		// retries decide: a crashed or timed-out invocation is retried (after
+		// its deadline, when its lease has run out) with the same event, so
+		// the same run id, and the retry resumes the run. One that fails
+		// every attempt lands in the dead-letter queue.
+		RetryAttempts: jsii.Number(2),
 		MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
 		OnFailure:     awslambdadestinations.NewSqsDestination(dlq),
+		// One run at a time: a duplicate delivery waits (Lambda retries
+		// throttled asynchronous events) and then finds the run done.
+		ReservedConcurrentExecutions: jsii.Number(1),
 	})
 	return fn
 }
@@ -254,15 +268,19 @@ func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topi
 	}
 	hour := awscdk.Duration_Hours(jsii.Number(1))
 	alarm("AuditorErrors", "The grantwatch auditor function failed.", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: hour, Statistic: jsii.String("Sum")}))
-	alarm("RunsIncomplete", "A grantwatch run ended before every check was done (deadline), or could not store its results.",
+	alarm("RunsIncomplete", "A grantwatch run ended before every check was done (deadline), or failed (discovery, configuration, storing its results).",
 		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression: jsii.String("incomplete + failed"),
 			Period:     hour,
 			UsingMetrics: &map[string]awscloudwatch.IMetric{
-				"incomplete": runMetric("RunsIncomplete", hour),
-				"failed":     runMetric("RunsFailed", hour),
+				"incomplete": runMetric(auditor.MetricRunsIncomplete, hour),
+				"failed":     runMetric(auditor.MetricRunsFailed, hour),
 			},
 		}))
+	alarm("DiscoveryFailed", "grantwatch could not read AWS Organizations: the run audited at most the static accounts.",
+		runMetric(auditor.MetricDiscoveryFailed, hour))
+	alarm("AlertsUnpublished", "grantwatch could not publish some alerts to SNS; the next run sends them again.",
+		runMetric(auditor.MetricAlertsUnpublished, hour))
 	alarm("FailedInvocations", "A scheduled grantwatch invocation failed for good and is in the dead-letter queue.",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
 }
@@ -273,6 +291,9 @@ func runMetric(name string, period awscdk.Duration) awscloudwatch.Metric {
 		Statistic: jsii.String("Sum"), Period: period,
 	})
 }
+
+// HistoryConcurrency is the history function's reserved concurrency.
+const HistoryConcurrency = 10
 
 func newHistory(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsdynamodb.Table) awslambda.FunctionUrl {
 	logs := awslogs.NewLogGroup(stack, jsii.String("HistoryLogs"), &awslogs.LogGroupProps{
@@ -294,6 +315,9 @@ func newHistory(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		Timeout:       awscdk.Duration_Seconds(jsii.Number(30)),
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
+		// Reads through the URL can never take the account's concurrency
+		// from the auditor.
+		ReservedConcurrentExecutions: jsii.Number(HistoryConcurrency),
 		Environment: &map[string]*string{
 			historyapi.EnvTable:   table.TableName(),
 			historyapi.EnvReaders: jsii.String(strings.Join(s.GovernanceReaders, ",")),

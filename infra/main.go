@@ -25,11 +25,11 @@ func main() {
 func run() error {
 	app := awscdk.NewApp(nil)
 	get := func(key string) string {
+		// No default from the deploying account: the member-role template is
+		// synthesized once and deployed everywhere, so it must name the audit
+		// account explicitly.
 		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok {
 			return v
-		}
-		if key == ctxAuditAccount {
-			return os.Getenv("CDK_DEFAULT_ACCOUNT")
 		}
 		return ""
 	}
@@ -60,8 +60,9 @@ func run() error {
 	})
 	// No env: the same template deploys to every account through a StackSet.
 	NewMemberRoleStack(app, "GrantwatchMemberRole", &MemberRoleStackProps{
-		StackProps: awscdk.StackProps{Description: jsii.String("grantwatch: read-only Bedrock audit role (every account)")},
-		Settings:   settings,
+		StackProps: awscdk.StackProps{Description: jsii.String("grantwatch: read-only Bedrock audit role (every account)"),
+			Synthesizer: MemberRoleSynthesizer()},
+		Settings: settings,
 	})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	app.Synth(nil)

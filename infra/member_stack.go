@@ -17,15 +17,30 @@ type MemberRoleStackProps struct {
 // BedrockReadActions are the only calls grantwatch makes in a member account.
 var BedrockReadActions = []string{"bedrock:GetFoundationModelAvailability", "bedrock:ListFoundationModels"}
 
+// MemberRoleSynthesizer synthesizes the member-role template without the CDK
+// bootstrap artifacts (the BootstrapVersion parameter and the
+// CheckBootstrapVersion rule): a StackSet deploys it to accounts that were
+// never CDK-bootstrapped, and the stack has no assets that would need it.
+func MemberRoleSynthesizer() awscdk.IStackSynthesizer {
+	return awscdk.NewDefaultStackSynthesizer(&awscdk.DefaultStackSynthesizerProps{GenerateBootstrapVersionRule: jsii.Bool(false)})
+}
+
 // NewMemberRoleStack defines the read-only audit role. Deploy it to every
-// account with a service-managed StackSet (see the README). It trusts only
-// the auditor role of the audit account, and only with the ExternalId and
-// from inside the organization.
+// account with a service-managed StackSet (see the README).
+//
+// It trusts the audit account, for the auditor role's ARN only
+// (aws:PrincipalArn), with the ExternalId and from inside the organization.
+// Trusting the role ARN as the principal would store the role's unique id,
+// and re-creating the audit stack would then break the trust in every
+// account; a condition on the ARN survives that.
 func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRoleStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	s := props.Settings
-	auditor := awsiam.NewArnPrincipal(jsii.String("arn:aws:iam::" + s.AuditAccountID + ":role/" + AuditorRoleName)).
+	auditor := awsiam.NewAccountPrincipal(jsii.String(s.AuditAccountID)).
 		WithConditions(&map[string]interface{}{
+			"ArnEquals": map[string]interface{}{
+				"aws:PrincipalArn": AuditorRoleARN(stack, s.AuditAccountID),
+			},
 			"StringEquals": map[string]interface{}{
 				"sts:ExternalId":     s.Config.Role.ExternalID,
 				"aws:PrincipalOrgID": s.OrganizationID,
@@ -35,6 +50,8 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 		RoleName:           jsii.String(s.Config.Role.Name),
 		Description:        jsii.String("grantwatch reads Bedrock model access here: ListFoundationModels and GetFoundationModelAvailability only"),
 		AssumedBy:          auditor,
+		// The auditor's sessions are role chaining, capped at 1 hour by AWS;
+		// role.session_duration is validated to at most that.
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"BedrockModelAccessRead": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
@@ -52,4 +69,10 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 	}}, jsii.Bool(true))
 	awscdk.NewCfnOutput(stack, jsii.String("AuditRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})
 	return stack
+}
+
+// AuditorRoleARN is the auditor function's role ARN, in the partition the
+// stack is deployed to.
+func AuditorRoleARN(stack awscdk.Stack, auditAccount string) *string {
+	return jsii.String("arn:" + *stack.Partition() + ":iam::" + auditAccount + ":role/" + AuditorRoleName)
 }

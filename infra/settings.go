@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 )
@@ -65,7 +66,9 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 	s := &Settings{
 		ConfigFile: or(get(ctxConfig), "grantwatch.yaml"),
 		Schedule:   or(get(ctxSchedule), "cron(0 6 * * ? *)"),
-		KMS:        get(ctxKMS) == "true",
+		// The alert topic is encrypted with a customer managed key unless
+		// turned off explicitly.
+		KMS: get(ctxKMS) != "false",
 		// Deletion protection is on unless turned off explicitly.
 		DeletionProtection:  get(ctxDeletionProtection) != "false",
 		OrganizationID:      get(ctxOrganizationID),
@@ -99,8 +102,10 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 		}
 	}
 	for _, r := range s.GovernanceReaders {
-		if !strings.HasPrefix(r, "arn:aws") {
+		if a, err := arn.Parse(r); err != nil || (a.Service != "iam" && a.Service != "sts") {
 			return nil, fmt.Errorf("%s: %q is not a principal ARN", ctxGovernanceReaders, r)
+		} else if a.Partition != cfg.Partition() {
+			return nil, fmt.Errorf("%s: %q is in partition %s; the audited regions are in %s", ctxGovernanceReaders, r, a.Partition, cfg.Partition())
 		}
 	}
 	days, err := strconv.Atoi(or(get(ctxLogRetentionDays), "365"))

@@ -66,7 +66,8 @@ func stacks(t *testing.T, s *Settings) (audit, member awscdk.Stack) {
 	code := awslambda.Code_FromAsset(jsii.String(asset), nil)
 	env := &awscdk.Environment{Account: jsii.String(s.AuditAccountID), Region: jsii.String("us-east-1")}
 	audit = NewAuditStack(app, "Grantwatch", &AuditStackProps{StackProps: awscdk.StackProps{Env: env}, Settings: s, AuditorCode: code, HistoryCode: code})
-	member = NewMemberRoleStack(app, "GrantwatchMemberRole", &MemberRoleStackProps{Settings: s})
+	member = NewMemberRoleStack(app, "GrantwatchMemberRole", &MemberRoleStackProps{Settings: s,
+		StackProps: awscdk.StackProps{Synthesizer: MemberRoleSynthesizer()}})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return audit, member
 }
@@ -90,7 +91,14 @@ func TestAuditStackResources(t *testing.T) {
 	})
 	tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), props{"DeletionPolicy": "Retain"})
 
-	tmpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), props{"KmsMasterKeyId": assertions.Match_Absent()})
+	// Encrypted by default, and the key serves CloudWatch only for this account's alarms.
+	tmpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), props{"KmsMasterKeyId": assertions.Match_AnyValue()})
+	tmpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), props{"KeyPolicy": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{
+		assertions.Match_ObjectLike(&map[string]interface{}{
+			"Principal": props{"Service": "cloudwatch.amazonaws.com"},
+			"Condition": props{"StringEquals": props{"aws:SourceAccount": "222222222222"}},
+		}),
+	})}})
 	tmpl.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), props{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{
 		assertions.Match_ObjectLike(&map[string]interface{}{"Effect": "Deny", "Condition": props{"Bool": props{"aws:SecureTransport": "false"}}}),
 	})}})
@@ -103,8 +111,15 @@ func TestAuditStackResources(t *testing.T) {
 		"Environment": props{"Variables": props{"GRANTWATCH_CONFIG": "/var/task/grantwatch.yaml",
 			"GRANTWATCH_TABLE": assertions.Match_AnyValue(), "GRANTWATCH_TOPIC_ARN": assertions.Match_AnyValue()}},
 	})
+	// Lambda's own asynchronous retries resume a crashed run; one auditor at a time.
 	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), props{
-		"MaximumRetryAttempts": 0, "DestinationConfig": props{"OnFailure": props{"Destination": assertions.Match_AnyValue()}},
+		"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600, "DestinationConfig": props{"OnFailure": props{"Destination": assertions.Match_AnyValue()}},
+	})
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), props{
+		"Description": assertions.Match_StringLikeRegexp(jsii.String("audits Bedrock")), "ReservedConcurrentExecutions": 1,
+	})
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), props{
+		"Description": assertions.Match_StringLikeRegexp(jsii.String("history")), "ReservedConcurrentExecutions": HistoryConcurrency,
 	})
 	tmpl.HasResourceProperties(jsii.String("AWS::Scheduler::Schedule"), props{
 		"ScheduleExpression": "cron(0 6 * * ? *)",
@@ -116,7 +131,10 @@ func TestAuditStackResources(t *testing.T) {
 		},
 	})
 	tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Logs::LogGroup"), props{"RetentionInDays": 365}, jsii.Number(2))
-	tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(3))
+	tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(5))
+	for _, metric := range []string{"DiscoveryFailed", "AlertsUnpublished"} {
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), props{"Namespace": "Grantwatch", "MetricName": metric, "Threshold": 1})
+	}
 	tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), props{"MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 1})
 	tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), props{"Metrics": assertions.Match_ArrayWith(&[]interface{}{
 		assertions.Match_ObjectLike(&map[string]interface{}{"MetricStat": props{"Metric": props{"Namespace": "Grantwatch", "MetricName": "RunsIncomplete"}, "Period": 3600, "Stat": "Sum"}}),
@@ -140,17 +158,17 @@ func TestAuditStackResources(t *testing.T) {
 
 func TestAuditStackOptions(t *testing.T) {
 	audit, _ := stacks(t, testSettings(t, map[string]string{
-		ctxKMS: "true", ctxDeletionProtection: "false", ctxSchedule: "rate(12 hours)", ctxLogRetentionDays: "90", ctxAlertEmails: "",
+		ctxKMS: "false", ctxDeletionProtection: "false", ctxSchedule: "rate(12 hours)", ctxLogRetentionDays: "90", ctxAlertEmails: "",
 	}))
 	tmpl := assertions.Template_FromStack(audit, nil)
-	tmpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), props{"KmsMasterKeyId": assertions.Match_AnyValue()})
-	tmpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), props{"EnableKeyRotation": true})
+	tmpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), props{"KmsMasterKeyId": assertions.Match_Absent()})
+	tmpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
 	tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), props{"DeletionProtectionEnabled": false})
 	tmpl.HasResourceProperties(jsii.String("AWS::Scheduler::Schedule"), props{"ScheduleExpression": "rate(12 hours)"})
 	tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Logs::LogGroup"), props{"RetentionInDays": 90}, jsii.Number(2))
 	tmpl.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(0))
-	if got := statementsOf(tmpl, "AuditorRole"); !hasAction(got, "kms:GenerateDataKey") {
-		t.Errorf("auditor with a KMS topic: want kms:GenerateDataKey on the key; got %v", got)
+	if got := statementsOf(tmpl, "AuditorRole"); hasAction(got, "kms:GenerateDataKey") {
+		t.Errorf("auditor without a KMS topic: got kms:GenerateDataKey; want none")
 	}
 }
 
@@ -248,8 +266,9 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, s := range auditor {
 		actions = append(actions, s.Actions...)
 		if slices.Contains(s.Actions, "sts:AssumeRole") {
-			if !slices.Equal(s.Resources, []string{"arn:aws:iam::*:role/GrantwatchAudit"}) {
-				t.Errorf("sts:AssumeRole on %v; want only the member role's name", s.Resources)
+			// ARNs are built for the partition the stack is deployed in.
+			if len(s.Resources) != 1 || !strings.Contains(s.Resources[0], "AWS::Partition") || !strings.Contains(s.Resources[0], ":iam::*:role/GrantwatchAudit") {
+				t.Errorf("sts:AssumeRole on %v; want only the member role's name, in the stack's partition", s.Resources)
 			}
 			if fmt.Sprint(s.Condition) != "map[StringEquals:map[aws:ResourceOrgID:o-a1b2c3d4e5]]" {
 				t.Errorf("sts:AssumeRole condition %v; want aws:ResourceOrgID of the organization", s.Condition)
@@ -257,7 +276,7 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 		if slices.Contains(s.Actions, "organizations:ListChildren") {
 			for _, r := range s.Resources {
-				if !strings.HasPrefix(r, "arn:aws:organizations::111111111111:") || !strings.Contains(r, "/o-a1b2c3d4e5/") {
+				if !strings.Contains(r, "AWS::Partition") || !strings.Contains(r, ":organizations::111111111111:") || !strings.Contains(r, "/o-a1b2c3d4e5/") {
 					t.Errorf("organizations:ListChildren on %s; want this organization's roots and OUs", r)
 				}
 			}
@@ -267,6 +286,7 @@ func TestLeastPrivilege(t *testing.T) {
 	actions = slices.Compact(actions)
 	want := []string{
 		"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"kms:Decrypt", "kms:GenerateDataKey", // the topic's key, encrypted by default
 		"logs:CreateLogStream", "logs:PutLogEvents",
 		"organizations:ListAccountsForParent", "organizations:ListChildren", "organizations:ListRoots", "organizations:ListTagsForResource",
 		"sns:Publish", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage", "sts:AssumeRole",
@@ -282,14 +302,22 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Errorf("history actions: got %v; want %v", historyActions, want)
 	}
 
-	// The member role: trusts the auditor role only, with the ExternalId, from the organization.
+	// The member role: trusts the audit account for the auditor role's ARN
+	// only (a condition, which survives re-creating that role), with the
+	// ExternalId, from the organization; ARNs in the stack's partition.
+	partitioned := func(suffix string) props {
+		return props{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, suffix}}}
+	}
 	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{
 		"RoleName":           "GrantwatchAudit",
 		"MaxSessionDuration": 3600,
 		"AssumeRolePolicyDocument": props{"Statement": []props{{
 			"Action": "sts:AssumeRole", "Effect": "Allow",
-			"Principal": props{"AWS": "arn:aws:iam::222222222222:role/GrantwatchAuditor"},
-			"Condition": props{"StringEquals": props{"sts:ExternalId": "ext-7f3a", "aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+			"Principal": props{"AWS": partitioned(":iam::222222222222:root")},
+			"Condition": props{
+				"ArnEquals":    props{"aws:PrincipalArn": partitioned(":iam::222222222222:role/GrantwatchAuditor")},
+				"StringEquals": props{"sts:ExternalId": "ext-7f3a", "aws:PrincipalOrgID": "o-a1b2c3d4e5"},
+			},
 		}}},
 	})
 	var memberActions []string
@@ -300,6 +328,18 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Errorf("member role actions: got %v; want %v", memberActions, BedrockReadActions)
 	}
 	auditTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"RoleName": AuditorRoleName})
+}
+
+// A StackSet deploys the member template to accounts that were never
+// CDK-bootstrapped: no BootstrapVersion parameter, no CheckBootstrapVersion rule.
+func TestMemberTemplateNeedsNoBootstrap(t *testing.T) {
+	_, member := stacks(t, testSettings(t, nil))
+	tmpl := *assertions.Template_FromStack(member, nil).ToJSON()
+	for _, section := range []string{"Parameters", "Rules"} {
+		if v, ok := tmpl[section]; ok {
+			t.Errorf("member template %s: got %v; want none", section, v)
+		}
+	}
 }
 
 func TestNoUnsuppressedNagErrors(t *testing.T) {
@@ -337,6 +377,7 @@ func TestLoadSettingsRejects(t *testing.T) {
 		{"schedule", ctxSchedule, "daily", `grantwatch:schedule: "daily"`},
 		{"alert email", ctxAlertEmails, "governance", `grantwatch:alertEmails: "governance"`},
 		{"reader", ctxGovernanceReaders, "GovernanceReader", `grantwatch:governanceReaders: "GovernanceReader"`},
+		{"reader of another partition", ctxGovernanceReaders, "arn:aws-cn:iam::222222222222:role/Reader", "is in partition aws-cn"},
 		{"log retention", ctxLogRetentionDays, "400", `grantwatch:logRetentionDays: "400"`},
 		{"config file", ctxConfig, "/nonexistent.yaml", "grantwatch:config: read config"},
 	}

@@ -156,9 +156,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if werr := report.Write(stdout, *output, out.Report); werr != nil {
 		return exitError, fmt.Errorf("write report: %w", werr)
 	}
-	if store != nil {
-		fmt.Fprintf(stderr, "history: %d changes stored in table %s; alerts: %d found, %d messages published\n",
-			out.Events, store.Table(), len(out.Alerts), out.Published)
+	switch {
+	case store != nil && out.Saved:
+		fmt.Fprintf(stderr, "history: %d changes stored in table %s; alerts: %d found, %d messages published, %d alerts held for the next run\n",
+			out.Events, store.Table(), len(out.Alerts), out.Published, out.Unpublished)
+	case store != nil:
+		fmt.Fprintf(stderr, "history: nothing stored in table %s (%d changes found); the run is left for a retry to resume\n", store.Table(), out.Events)
 	}
 	if out.NotifyError != "" {
 		fmt.Fprintf(stderr, "grantwatch: some alerts were not published (the next run sends them): %s\n", out.NotifyError)

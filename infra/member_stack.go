@@ -47,9 +47,9 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 			},
 		})
 	role := awsiam.NewRole(stack, jsii.String("AuditRole"), &awsiam.RoleProps{
-		RoleName:           jsii.String(s.Config.Role.Name),
-		Description:        jsii.String("grantwatch reads Bedrock model access here: ListFoundationModels and GetFoundationModelAvailability only"),
-		AssumedBy:          auditor,
+		RoleName:    jsii.String(s.Config.Role.Name),
+		Description: jsii.String("grantwatch reads Bedrock model access here: ListFoundationModels and GetFoundationModelAvailability only"),
+		AssumedBy:   auditor,
 		// The auditor's sessions are role chaining, capped at 1 hour by AWS;
 		// role.session_duration is validated to at most that.
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),

@@ -105,9 +105,29 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-const scheduledEvent = `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",
-"account":"999999999999","time":"2026-11-27T06:00:00Z","region":"us-east-1",
+// scheduledAt is the time of the events below: within the window the
+// function accepts around now, whatever day the tests run.
+var scheduledAt = time.Now().UTC().Truncate(time.Hour)
+
+// scheduledEvent is what an EventBridge rule delivers.
+var scheduledEvent = `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",
+"account":"999999999999","time":"` + scheduledAt.Format(time.RFC3339) + `","region":"us-east-1",
 "resources":["arn:aws:events:us-east-1:999999999999:rule/grantwatch-schedule"],"detail":{}}`
+
+// runID is the run the events above start.
+var runID = "run-" + scheduledAt.Format("20060102T150405Z")
+
+// waitForOutput waits for the function to print want: the emulator relays
+// the function's output asynchronously, after the invocation's answer.
+func waitForOutput(fn *localenv.Server, want string) bool {
+	for range 100 {
+		if strings.Contains(fn.Output(), want) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
 
 func TestAuditorFunction(t *testing.T) {
 	w := newWorld(t)
@@ -122,10 +142,10 @@ func TestAuditorFunction(t *testing.T) {
 	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
 		t.Fatalf("result: %s (%v)\nfunction output: %s", body, err, fn.Output())
 	}
-	if res.RunID != "run-20261127T060000Z" || res.Claim != history.Started || res.Summary.Checked != 42 || res.Published != 5 {
-		t.Errorf("result: got run %s claim %s checked %d published %d; want run-20261127T060000Z, started, 42, 5", res.RunID, res.Claim, res.Summary.Checked, res.Published)
+	if res.RunID != runID || res.Claim != history.Started || res.Summary.Checked != 42 || res.Published != 5 {
+		t.Errorf("result: got run %s claim %s checked %d published %d; want %s, started, 42, 5", res.RunID, res.Claim, res.Summary.Checked, res.Published, runID)
 	}
-	if !strings.Contains(fn.Output(), `"_aws":{"CloudWatchMetrics"`) {
+	if !waitForOutput(fn, `"_aws":{"CloudWatchMetrics"`) {
 		t.Errorf("function output has no embedded metrics: %s", fn.Output())
 	}
 
@@ -164,7 +184,7 @@ func TestAuditorFunction(t *testing.T) {
 	if !strings.Contains(string(body), `"errorMessage":"event: \"time\" \"soon\" is not an RFC 3339 time"`) {
 		t.Errorf("malformed event: got %s; want the error in the result", body)
 	}
-	if _, err := fn.Invoke(ctx, `{"scheduled_time":"2026-11-27T07:00:00Z"}`); err != nil {
+	if _, err := fn.Invoke(ctx, `{"scheduled_time":"`+scheduledAt.Add(time.Hour).Format(time.RFC3339)+`"}`); err != nil {
 		t.Errorf("invocation after a malformed event: %v", err)
 	}
 }
@@ -256,7 +276,76 @@ limits: {concurrency: 4, per_account_region: 1}
 	if err != nil || run == nil || run.State != history.Incomplete {
 		t.Errorf("stored run: got %+v, %v; want INCOMPLETE", run, err)
 	}
-	if !strings.Contains(fn.Output(), `"RunsIncomplete":1`) {
+	if !waitForOutput(fn, `"RunsIncomplete":1`) {
 		t.Errorf("no RunsIncomplete metric in the function output: %s", fn.Output())
+	}
+}
+
+// Lambda retries an invocation that crashed or timed out with the same
+// event, after that invocation's deadline. The retry resumes the same run,
+// finishes it, and every alert goes out once.
+func TestAsyncRetryResumesAKilledRun(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if err := w.sim.Update(func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(300 * time.Millisecond)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 3 * time.Second
+	env := append(slices.Clone(w.env), "AWS_LAMBDA_FUNCTION_TIMEOUT=3")
+	fn := localenv.LambdaForTest(t, binaries["auditor"], env)
+	start := time.Now()
+	go func() { _, _ = fn.Invoke(ctx, scheduledEvent) }()
+
+	// Kill the function part way through the audit, once it holds the run.
+	var run *history.Run
+	for range 200 {
+		if r, err := w.store.GetRun(ctx, runID); err == nil && r != nil {
+			run = r
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if run == nil || run.State != history.Running {
+		t.Fatalf("first attempt: got run %+v; want it RUNNING", run)
+	}
+	fn.Stop()
+
+	// Lambda's retry arrives after the dead invocation's deadline, when its
+	// lease (the deadline plus 10 s of slack for clocks) has run out.
+	time.Sleep(time.Until(start.Add(timeout + 11*time.Second)))
+	if err := w.sim.Update(func(sc *awssim.Scenario) { sc.Latency = awssim.Latency{} }); err != nil {
+		t.Fatal(err)
+	}
+	if err := fn.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body, err := fn.Invoke(ctx, scheduledEvent)
+	if err != nil {
+		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
+	}
+	var res auditor.Result
+	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
+		t.Fatalf("retry result: %s (%v)\nfunction output: %s", body, err, fn.Output())
+	}
+	if res.RunID != runID || res.Claim != history.Resumed || res.State != string(history.Complete) || res.Summary.Checked != res.Summary.Planned {
+		t.Errorf("retry: got run %s claim %s state %s, %d of %d checked; want %s resumed, COMPLETE, every check",
+			res.RunID, res.Claim, res.State, res.Summary.Checked, res.Summary.Planned, runID)
+	}
+	stored, err := w.store.GetRun(ctx, runID)
+	if err != nil || stored.State != history.Complete || stored.Attempts != 2 {
+		t.Errorf("stored run: got %+v, %v; want COMPLETE after 2 attempts", stored, err)
+	}
+	msgs, err := w.sns.Receive(ctx, "inbox")
+	if err != nil || len(msgs) != res.Published || res.Published == 0 {
+		t.Errorf("messages: got %d (%v); want the %d the retry published, each once", len(msgs), err, res.Published)
+	}
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if seen[m.Subject] {
+			t.Errorf("message sent twice: %s", m.Subject)
+		}
+		seen[m.Subject] = true
 	}
 }

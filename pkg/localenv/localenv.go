@@ -172,6 +172,13 @@ func (s *Server) stopLocked() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	// The runtime interface emulator starts the function in a process group
+	// of its own: kill those groups too, as Lambda ends a crashed or
+	// timed-out invocation's whole sandbox.
+	for _, pid := range descendants(s.cmd.Process.Pid) {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	_ = s.cmd.Wait()
 	s.cmd = nil
@@ -184,6 +191,41 @@ func (s *Server) stopLocked() {
 		c.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// descendants lists the processes below pid, read from /proc (Linux).
+func descendants(pid int) []int {
+	parents := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(fields[1]); err == nil {
+			parents[ppid] = append(parents[ppid], child)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range parents[p] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
 }
 
 func freePort() (int, error) {

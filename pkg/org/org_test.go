@@ -76,9 +76,10 @@ func TestDiscoverNamesWhatFailed(t *testing.T) {
 	}
 }
 
-// fakeOrg is a root with eight OUs. Listing the accounts of ou-fail fails at
-// once; every other listing waits for its context, so a walk that does not
-// cancel siblings on the first error never ends.
+// fakeOrg is a root with four OUs, as many as discovery lists at once.
+// Listing the accounts of ou-fail fails at once; the other OUs' listings wait
+// for their context to end (at most 10 s), so only a walk that cancels its
+// siblings on the first error counts them cancelled.
 type fakeOrg struct {
 	cancelled atomic.Int64
 	tagsNow   atomic.Int64
@@ -92,7 +93,7 @@ func (f *fakeOrg) ListRoots(context.Context, *organizations.ListRootsInput, ...f
 func (f *fakeOrg) ListChildren(_ context.Context, in *organizations.ListChildrenInput, _ ...func(*organizations.Options)) (*organizations.ListChildrenOutput, error) {
 	out := &organizations.ListChildrenOutput{}
 	if aws.ToString(in.ParentId) == "r-fake" {
-		for _, id := range []string{"ou-a", "ou-b", "ou-c", "ou-fail", "ou-d", "ou-e", "ou-f", "ou-g"} {
+		for _, id := range []string{"ou-a", "ou-b", "ou-fail", "ou-c"} {
 			out.Children = append(out.Children, types.Child{Id: aws.String(id), Type: types.ChildTypeOrganizationalUnit})
 		}
 	}
@@ -110,9 +111,13 @@ func (f *fakeOrg) ListAccountsForParent(ctx context.Context, in *organizations.L
 	case "ou-fail":
 		return nil, errors.New("simulated: AccessDeniedException")
 	}
-	<-ctx.Done()
-	f.cancelled.Add(1)
-	return nil, ctx.Err()
+	select {
+	case <-ctx.Done():
+		f.cancelled.Add(1)
+		return nil, ctx.Err()
+	case <-time.After(10 * time.Second):
+		return &organizations.ListAccountsForParentOutput{}, nil
+	}
 }
 
 func (f *fakeOrg) ListTagsForResource(_ context.Context, in *organizations.ListTagsForResourceInput, _ ...func(*organizations.Options)) (*organizations.ListTagsForResourceOutput, error) {

@@ -3,7 +3,6 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 GO ?= go
 
-GOAWS_VERSION := v0.4.5
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 
 .PHONY: all build tools demo test vet fmt-check bench fuzz synth clean
@@ -17,8 +16,8 @@ build:
 	$(GO) build -o bin/grantwatch ./cmd/grantwatch
 
 # The local stand-ins the tests and the demo start: dynalite (DynamoDB) from
-# the committed npm lock file; goaws (SNS/SQS) and the Lambda runtime interface
-# emulator from the Go module proxy.
+# the committed npm lock file; goaws (SNS/SQS, built from the Go module pinned
+# in go.mod) and the Lambda runtime interface emulator from the Go module proxy.
 tools: node_modules/.package-lock.json bin/goaws bin/aws-lambda-rie
 
 # The go.mod makes Go's ./... skip node_modules: the CDK CLI ships Go templates.
@@ -26,9 +25,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	printf 'module node_modules.invalid\n' > node_modules/go.mod
 
-bin/goaws:
-	GOBIN=$(CURDIR)/bin $(GO) install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
-	mv bin/cmd bin/goaws
+# goaws's own command listens on every interface; ours serves its router on
+# 127.0.0.1 only (the version is pinned in go.mod).
+bin/goaws: pkg/localenv/goaws/main.go go.mod
+	$(GO) build -o bin/goaws ./pkg/localenv/goaws
 
 # The AWS Lambda runtime interface emulator, to run the real function binaries.
 bin/aws-lambda-rie:

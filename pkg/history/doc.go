@@ -3,12 +3,12 @@
 // # Table design
 //
 // One table, key `pk` (S) and `sk` (S), one global secondary index `gsi1` on
-// `gsi1pk` (S) and `gsi1sk` (S), and the TTL attribute `expires_at` (N, epoch
+// `gsi1pk` (S) and `gsi1sk` (S) that only run items carry, and the TTL attribute `expires_at` (N, epoch
 // seconds), which the stack enables (runtime code never calls UpdateTimeToLive).
 //
 //	item            pk                 sk                                   gsi1pk   gsi1sk
 //	run             RUN#<run id>       RUN                                  RUNS     <started at>#<run id>
-//	latest state    ACCOUNT#<account>  LATEST#<region>#<chunk>              LATEST   <account>#<region>#<chunk>
+//	latest state    ACCOUNT#<account>  LATEST#<region>#<chunk>              -        -
 //	history event   ACCOUNT#<account>  EVENT#<at>#<region>#<model>          -        -
 //
 // Times are RFC 3339 in UTC with whole seconds, so they sort as strings.
@@ -18,8 +18,9 @@
 //     the attempts and the summary as JSON.
 //   - The runs of a time range: Query gsi1 RUNS between two times.
 //   - The latest state of an account's checks: Query ACCOUNT#<account> with
-//     sk beginning LATEST#, or GetItem per region; of every check: Query gsi1
-//     LATEST. One item per account and region holds every model's state as a
+//     sk beginning LATEST#, or BatchGetItem per region (no index: one index
+//     partition for every latest item would be a hot key nothing reads).
+//     One item per account and region holds every model's state as a
 //     map, split into chunks of at most 40 models, so that an item stays far
 //     below DynamoDB's 400 KB whatever the number of models (40 models at the
 //     1,000-character caps on cause and remediation is about 80 KB).
@@ -37,8 +38,8 @@
 // # Writes per run
 //
 // One conditional PutItem claims the run, BatchWriteItem calls of 25 items
-// carry the latest-state items (one per account and region) and the events
-// (one per changed check), and one UpdateItem finishes the run: at most
+// carry the events (one per changed check) and then the latest-state items
+// (one per account and region), and one UpdateItem finishes the run: at most
 // changed/25 + account-regions/25 + 2 requests, plus retries of
 // UnprocessedItems.
 package history

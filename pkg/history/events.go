@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -73,7 +74,7 @@ type Query struct {
 // token of the next page ("" on the last).
 func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
 	switch {
-	case !validAccount(q.Account):
+	case !config.ValidAccountID(q.Account):
 		return nil, "", fmt.Errorf("%w: account %q is not 12 digits", ErrBadQuery, q.Account)
 	case q.Limit < 0 || q.Limit > 1000:
 		return nil, "", fmt.Errorf("%w: limit %d is not between 1 and 1000", ErrBadQuery, q.Limit)
@@ -148,18 +149,6 @@ func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
 	}
 	token, err := encodeToken(start)
 	return entries, token, err
-}
-
-func validAccount(id string) bool {
-	if len(id) != 12 {
-		return false
-	}
-	for _, c := range id {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // encodeToken makes DynamoDB's LastEvaluatedKey an opaque page token.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -240,7 +241,7 @@ func sortedModels(m map[string]changes.State) []string {
 // LatestOf returns the latest state of every check of one account, sorted by
 // region and model.
 func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
-	if !validAccount(account) {
+	if !config.ValidAccountID(account) {
 		return nil, fmt.Errorf("%w: account %q is not 12 digits", ErrBadQuery, account)
 	}
 	in := &dynamodb.QueryInput{

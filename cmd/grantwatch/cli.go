@@ -15,12 +15,12 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"golang.org/x/term"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
-	"github.com/grantwatch/grantwatch/pkg/demo"
 	"github.com/grantwatch/grantwatch/pkg/job"
-	"github.com/grantwatch/grantwatch/pkg/report"
+	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // Exit codes.
@@ -83,7 +83,7 @@ func (e usageError) Error() string { return string(e) + "\n\n" + usage }
 
 // outputFlag registers --output and checks its value.
 func outputFlag(fs *flag.FlagSet) *string {
-	return fs.String("output", "table", "output format: "+strings.Join(report.Formats, ", "))
+	return fs.String("output", "table", "output format: "+strings.Join(formats, ", "))
 }
 
 func parse(fs *flag.FlagSet, args []string, output *string) error {
@@ -98,12 +98,12 @@ func parse(fs *flag.FlagSet, args []string, output *string) error {
 		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	if output != nil {
-		for _, f := range report.Formats {
+		for _, f := range formats {
 			if *output == f {
 				return nil
 			}
 		}
-		return usageError(fmt.Sprintf("--output %q: want one of %s", *output, strings.Join(report.Formats, ", ")))
+		return usageError(fmt.Sprintf("--output %q: want one of %s", *output, strings.Join(formats, ", ")))
 	}
 	return nil
 }
@@ -142,9 +142,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	auditor := audit.New(cfg, awsCfg, audit.WithLogger(logger), audit.WithProgress(progress(stderr)))
+	planner := targets.New(cfg, awsCfg, targets.WithLogger(logger))
+	checker := check.New(cfg, awsCfg, check.WithLogger(logger), check.WithProgress(progress(stderr)))
 	store, notifier := job.Destinations(cfg, awsCfg)
-	out, err := job.New(cfg, auditor, store, notifier, job.WithLogger(logger)).Run(ctx, time.Now())
+	out, err := job.New(cfg, planner, checker, store, notifier, job.WithLogger(logger)).Run(ctx, time.Now())
 	clearProgress(stderr)
 	if out.Report == nil {
 		if err != nil {
@@ -153,7 +154,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		fmt.Fprintf(stdout, "run %s was already %s (%s); nothing to do\n", out.RunID, out.Claim, out.Stored.State)
 		return exitUsable, nil
 	}
-	if werr := report.Write(stdout, *output, out.Report); werr != nil {
+	if werr := writeReport(stdout, *output, out.Report); werr != nil {
 		return exitError, fmt.Errorf("write report: %w", werr)
 	}
 	switch {
@@ -173,7 +174,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 }
 
 // exitCode: audit errors outrank findings, since they mean the answer is not known.
-func exitCode(rep *audit.Report) int {
+func exitCode(rep *result.Report) int {
 	s := rep.Summary
 	switch {
 	case s.AuditErrs > 0 || len(s.Errors) > 0 || s.Incomplete:
@@ -191,7 +192,7 @@ func simCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args, nil); err != nil {
 		return err
 	}
-	sc, err := demo.Scenario()
+	sc, err := awssim.Demo()
 	if *path != "" {
 		sc, err = awssim.LoadScenario(*path)
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,13 +19,14 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
-// useSimulator starts the demo organization and points the standard SDK
+// useSimulator starts the tests' organization and points the standard SDK
 // settings at it, as a user would with `grantwatch sim`.
 func useSimulator(t *testing.T) *awssim.Server {
 	t.Helper()
-	sim := localenv.DemoSimulator(t, nil)
+	sim := testenv.Simulator(t, "testdata/org.yaml", nil)
 	dir := t.TempDir()
 	t.Setenv("AWS_ENDPOINT_URL", sim.URL())
 	t.Setenv("AWS_ACCESS_KEY_ID", sim.Auditor().AccessKeyID)
@@ -45,7 +48,7 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 const roleAndLimits = `
-role: {name: GrantwatchAudit, external_id: grantwatch-demo}
+role: {name: GrantwatchAudit, external_id: grantwatch-cli}
 limits: {max_attempts: 2, max_backoff: 10ms}
 `
 
@@ -66,7 +69,7 @@ models: {required: [amazon.nova-pro-v1:0, meta.llama3-1-70b-instruct-v1:0]}` + r
 		{"audit error outranks findings", `accounts: {static: ["333333333333", "444444444444"]}
 regions: [us-east-1]
 models: {required: [meta.llama3-1-70b-instruct-v1:0]}` + roleAndLimits, exitError, "AUDIT_ERROR=1"},
-		{"discovery through Organizations", `accounts: {organizations: {enabled: true, ous: [ou-demo-prod0001]}}
+		{"discovery through Organizations", `accounts: {organizations: {enabled: true, ous: [ou-cli0-prod0001]}}
 regions: [us-west-2]
 models: {required: [amazon.nova-pro-v1:0]}` + roleAndLimits, exitUsable, "2 accounts"},
 	}
@@ -144,27 +147,56 @@ func TestDemoShowsEveryStatus(t *testing.T) {
 
 func TestSimServesUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout bytes.Buffer
-	done := make(chan int)
-	go func() { done <- run(ctx, []string{"sim", "--addr", "127.0.0.1:0"}, &stdout, &bytes.Buffer{}) }()
-	time.Sleep(100 * time.Millisecond)
+	defer cancel()
+	out, printed := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, []string{"sim", "--addr", "127.0.0.1:0"}, printed, io.Discard)
+		printed.Close()
+		done <- code
+	}()
+
+	// The command prints where it listens; while it runs, that address
+	// answers AWS calls.
+	lines := bufio.NewScanner(out)
+	var endpoint string
+	for endpoint == "" && lines.Scan() {
+		if rest, ok := strings.CutPrefix(lines.Text(), "export AWS_ENDPOINT_URL="); ok {
+			endpoint = strings.Fields(rest)[0]
+		}
+	}
+	if endpoint == "" {
+		t.Fatalf("sim printed no endpoint to export (exit %d)", <-done)
+	}
+	go io.Copy(io.Discard, out)
+	resp, err := http.Post(endpoint, "application/x-www-form-urlencoded", strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
+	if err != nil {
+		t.Fatalf("the printed endpoint does not answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden { // unsigned, as STS refuses it
+		t.Errorf("unsigned call: got status %d; want 403 from the simulator", resp.StatusCode)
+	}
+	select {
+	case code := <-done:
+		t.Fatalf("sim returned %d before it was cancelled", code)
+	default:
+	}
+
 	cancel()
 	if code := <-done; code != exitUsable {
 		t.Errorf("exit code: got %d; want 0", code)
 	}
-	if !strings.Contains(stdout.String(), "export AWS_ENDPOINT_URL=http://127.0.0.1:") {
-		t.Errorf("stdout: got %q; want the endpoint to export", &stdout)
+	if _, err := http.Get(endpoint); err == nil {
+		t.Error("the simulator still answers after the command returned")
 	}
 }
 
 func TestRunStoresAndHistoryReads(t *testing.T) {
 	useSimulator(t)
-	ddb := localenv.DynamoDBForTest(t)
-	snsServer := localenv.SNSForTest(t, localenv.Topic{Name: "alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})
-	cfg, err := localenv.AWSConfig(context.Background(), ddb.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ddb := testenv.DynamoDB(t)
+	snsServer := testenv.SNS(t, localenv.Topic{Name: "alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})
+	cfg := testenv.AWSConfig(t, ddb.Endpoint)
 	if err := history.CreateTable(context.Background(), dynamodb.NewFromConfig(cfg), "gw-cli"); err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +268,8 @@ notify: {topic_arn: "`+snsServer.TopicARN("alerts")+`"}`+roleAndLimits)
 }
 
 func TestDemoTellsTheStory(t *testing.T) {
-	if err := localenv.Installed(); errors.Is(err, localenv.ErrNotInstalled) && os.Getenv("GRANTWATCH_REQUIRE_LOCAL") != "1" {
-		t.Skip(err)
-	}
+	testenv.ToolsOnPath(t)
+	t.Chdir(t.TempDir()) // as after `go install`, outside the checkout
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"demo"}, &stdout, &stderr); code != exitUsable {
 		t.Fatalf("demo: got exit %d: %s", code, &stderr)
@@ -251,6 +282,22 @@ func TestDemoTellsTheStory(t *testing.T) {
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
+
+// Without the local stand-ins the demo still audits, says how to get them,
+// and exits 0.
+func TestDemoWithoutStandIns(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Chdir(t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"demo"}, &stdout, &stderr); code != exitUsable {
+		t.Fatalf("demo: got exit %d: %s", code, &stderr)
+	}
+	for _, want := range []string{"NOT_AUTHORIZED", "History and alerts are not shown", "make tools"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, &stdout)
 		}
 	}
 }

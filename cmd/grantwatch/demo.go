@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	_ "embed"
 	"flag"
 	"fmt"
 	"io"
@@ -13,17 +13,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/demo"
+	"github.com/grantwatch/grantwatch/pkg/check"
+	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/notify"
-	"github.com/grantwatch/grantwatch/pkg/report"
+	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 const claude35 = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+
+// demoConfig audits the demo organization (awssim.Demo).
+//
+//go:embed demo.yaml
+var demoConfig []byte
 
 // demoCmd audits the bundled organization. In table output it then tells the
 // whole story: results stored in a local DynamoDB (dynalite), the
@@ -35,7 +41,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err := parse(fs, args, output); err != nil {
 		return exitError, err
 	}
-	sc, err := demo.Scenario()
+	sc, err := awssim.Demo()
 	if err != nil {
 		return exitError, err
 	}
@@ -48,7 +54,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return exitError, err
 	}
 	defer sim.Close()
-	cfg, err := demo.Config()
+	cfg, err := config.Parse(demoConfig)
 	if err != nil {
 		return exitError, err
 	}
@@ -56,29 +62,30 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return exitError, err
 	}
-	auditor := audit.New(cfg, awsCfg, audit.WithProgress(progress(stderr)))
 	runAt := time.Now().UTC().Truncate(time.Hour).Add(-24 * time.Hour)
+	planner := targets.New(cfg, awsCfg)
+	checker := check.New(cfg, awsCfg, check.WithProgress(progress(stderr)))
+	audit := func() *result.Report { return checker.Check(ctx, planner.Plan(ctx, job.RunID(runAt))) }
 
 	if *output != "table" {
-		rep := auditor.Run(ctx, job.RunID(runAt))
+		rep := audit()
 		clearProgress(stderr)
-		return exitUsable, report.Write(stdout, *output, rep)
+		return exitUsable, writeReport(stdout, *output, rep)
 	}
 
 	fmt.Fprintf(stdout, "Auditing the simulated organization at %s (5 accounts, 2 OUs, 3 regions)...\n\n", url)
 	ddb, snsServer, cleanup, err := demoStandIns(ctx)
 	defer cleanup()
-	if errors.Is(err, localenv.ErrNotInstalled) {
-		rep := auditor.Run(ctx, job.RunID(runAt))
+	if err != nil {
+		// The audit needs nothing but the simulator; history and alerts
+		// need the local stand-ins.
+		rep := audit()
 		clearProgress(stderr)
-		if err := report.Write(stdout, "table", rep); err != nil {
+		if err := writeReport(stdout, "table", rep); err != nil {
 			return exitError, err
 		}
 		fmt.Fprintf(stdout, "\n(History and alerts are not shown: %v.)\n", err)
 		return exitUsable, nil
-	}
-	if err != nil {
-		return exitError, err
 	}
 
 	// The same job the Lambda runs, with a local table and topic.
@@ -99,14 +106,14 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	store := history.New(ddbClient, cfg.History.Table, cfg.History.Retention.Std())
 	notifier := notify.New(sns.NewFromConfig(snsCfg), cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std())
 	clock := runAt
-	j := job.New(cfg, auditor, store, notifier, job.WithClock(func() time.Time { return clock }))
+	j := job.New(cfg, planner, checker, store, notifier, job.WithClock(func() time.Time { return clock }))
 
 	first, err := j.Run(ctx, runAt)
 	clearProgress(stderr)
 	if err != nil {
 		return exitError, err
 	}
-	if err := report.Write(stdout, "table", first.Report); err != nil {
+	if err := writeReport(stdout, "table", first.Report); err != nil {
 		return exitError, err
 	}
 	inbox, err := snsServer.Receive(ctx, "inbox")
@@ -166,7 +173,11 @@ func demoStandIns(ctx context.Context) (*localenv.Server, *localenv.SNS, func(),
 			stop()
 		}
 	}
-	ddb, err := localenv.DynamoDB(ctx)
+	tools, err := localenv.FindTools()
+	if err != nil {
+		return nil, nil, cleanup, err
+	}
+	ddb, err := tools.DynamoDB(ctx)
 	if err != nil {
 		return nil, nil, cleanup, err
 	}
@@ -176,7 +187,7 @@ func demoStandIns(ctx context.Context) (*localenv.Server, *localenv.SNS, func(),
 		return nil, nil, cleanup, err
 	}
 	stops = append(stops, func() { os.RemoveAll(dir) })
-	snsServer, err := localenv.StartSNS(ctx, dir, localenv.Topic{Name: "grantwatch-alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})
+	snsServer, err := tools.SNS(ctx, dir, localenv.Topic{Name: "grantwatch-alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})
 	if err != nil {
 		return nil, nil, cleanup, err
 	}

@@ -60,10 +60,10 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	q := history.Query{Account: *account, Region: *region, Model: *model}
 	var err error
 	now := time.Now()
-	if q.Since, err = parseWhen(*since, now); err != nil {
+	if q.Since, err = history.ParseTime(*since, now); err != nil {
 		return usageError("--since: " + err.Error())
 	}
-	if q.Until, err = parseWhen(*until, now); err != nil {
+	if q.Until, err = history.ParseTime(*until, now); err != nil {
 		return usageError("--until: " + err.Error())
 	}
 
@@ -106,22 +106,6 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "(showing the newest %d; raise --limit or narrow --since for more)\n", len(entries))
 	}
 	return nil
-}
-
-// parseWhen reads "7d" or "12h" (back from now), a date, or an RFC 3339 time.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := config.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{"2006-01-02", time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a duration (7d, 12h) or a date (2026-11-01)", s)
 }
 
 func writeEntries(w io.Writer, format string, entries []history.Entry, latest bool) error {

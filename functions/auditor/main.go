@@ -1,4 +1,6 @@
-// Command auditor is the scheduled grantwatch Lambda function.
+// Command auditor is the scheduled grantwatch Lambda function: it reads the
+// schedule event, runs the job (targets, checks, history, alerts) and returns
+// the run's summary, with the run's metrics in its log.
 package main
 
 import (
@@ -6,11 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-
-	"github.com/grantwatch/grantwatch/pkg/auditor"
 )
 
 func main() {
-	h := auditor.FromEnv(context.Background(), lambdacontext.NewLogger())
+	h := FromEnv(context.Background(), lambdacontext.NewLogger())
 	lambda.Start(h.Handle)
 }

@@ -64,10 +64,31 @@ type Query struct {
 	Region, Model string
 	// Since and Until bound the time range; zero means unbounded.
 	Since, Until time.Time
-	// Limit is the most entries a page holds (default 50, at most 1000).
+	// Limit is the most entries a page holds (default 50, at most MaxLimit).
 	Limit int
 	// PageToken continues a previous query.
 	PageToken string
+}
+
+// MaxLimit is the most entries one page of History holds.
+const MaxLimit = 1000
+
+// ParseTime reads a bound of a Query as people write it: a duration back
+// from now ("7d", "12h"), a date ("2026-11-01") or an RFC 3339 time. "" is
+// no bound.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := config.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{"2006-01-02", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a duration (7d, 12h), a date (2026-11-01) or an RFC 3339 time", s)
 }
 
 // History returns one page of an account's history, newest first, and the
@@ -76,8 +97,8 @@ func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
 	switch {
 	case !config.ValidAccountID(q.Account):
 		return nil, "", fmt.Errorf("%w: account %q is not 12 digits", ErrBadQuery, q.Account)
-	case q.Limit < 0 || q.Limit > 1000:
-		return nil, "", fmt.Errorf("%w: limit %d is not between 1 and 1000", ErrBadQuery, q.Limit)
+	case q.Limit < 0 || q.Limit > MaxLimit:
+		return nil, "", fmt.Errorf("%w: limit %d is not between 1 and %d", ErrBadQuery, q.Limit, MaxLimit)
 	case !q.Until.IsZero() && q.Until.Before(q.Since):
 		return nil, "", fmt.Errorf("%w: until is before since", ErrBadQuery)
 	}

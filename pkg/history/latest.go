@@ -216,18 +216,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func capText(s string) string {
-	if len(s) <= maxText {
-		return s
-	}
-	cut := maxText - len("…")
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+func capText(s string) string { return result.Clip(s, maxText) }
 
 func sortedModels(m map[string]changes.State) []string {
 	models := make([]string, 0, len(m))

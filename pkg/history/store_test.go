@@ -14,19 +14,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
-	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 var t0 = time.Date(2026, 11, 1, 4, 0, 0, 0, time.UTC)
 
 func newTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	ddb := localenv.DynamoDBForTest(t)
-	cfg, err := localenv.AWSConfig(context.Background(), ddb.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ddb := testenv.DynamoDB(t)
+	cfg := testenv.AWSConfig(t, ddb.Endpoint)
 	client := dynamodb.NewFromConfig(cfg)
 	if err := CreateTable(context.Background(), client, "grantwatch-test"); err != nil {
 		t.Fatal(err)
@@ -337,12 +334,9 @@ func TestSaveRetriesUnprocessedItems(t *testing.T) {
 // A save refused part way leaves every event it wrote before the latest state
 // it explains, so the next run sees the same change and no event is lost.
 func TestSaveRefusedPartWayLosesNoEvent(t *testing.T) {
-	ddb := localenv.DynamoDBForTest(t)
-	proxy := localenv.ProxyForTest(t, ddb.Endpoint)
-	cfg, err := localenv.AWSConfig(context.Background(), proxy.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ddb := testenv.DynamoDB(t)
+	proxy := testenv.NewProxy(t, ddb.Endpoint)
+	cfg := testenv.AWSConfig(t, proxy.URL)
 	client := dynamodb.NewFromConfig(cfg)
 	ctx := context.Background()
 	if err := CreateTable(ctx, client, "grantwatch-test"); err != nil {
@@ -364,11 +358,11 @@ func TestSaveRefusedPartWayLosesNoEvent(t *testing.T) {
 			events = append(events, changes.Event{Result: r, At: t0, Previous: result.Enabled})
 		}
 	}
-	proxy.SetRule(func(op string, n int) localenv.Action {
+	proxy.SetRule(func(op string, n int) testenv.Action {
 		if op == "BatchWriteItem" && n >= 4 {
-			return localenv.Refuse
+			return testenv.Refuse
 		}
-		return localenv.Pass
+		return testenv.Pass
 	})
 	prev, err := s.Latest(ctx, ars)
 	if err != nil {

@@ -14,12 +14,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/notify"
+	"github.com/grantwatch/grantwatch/pkg/targets"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // countingSNS counts publishes.
@@ -58,8 +60,8 @@ func BenchmarkRunWrites(b *testing.B) {
 		if _, err := sim.Start("127.0.0.1:0"); err != nil {
 			b.Fatal(err)
 		}
-		ddbServer := localenv.DynamoDBForTest(b)
-		snsServer := localenv.SNSForTest(b, localenv.Topic{Name: "alerts"})
+		ddbServer := testenv.DynamoDB(b)
+		snsServer := testenv.SNS(b, localenv.Topic{Name: "alerts"})
 
 		cfg := &config.Config{
 			Accounts: config.Accounts{Organizations: config.Organizations{Enabled: true}},
@@ -70,15 +72,15 @@ func BenchmarkRunWrites(b *testing.B) {
 		}
 		cfg.ApplyDefaults()
 		simCfg, _ := sim.ClientConfig(ctx, "us-east-1")
-		ddbCfg, _ := localenv.AWSConfig(ctx, ddbServer.Endpoint)
-		snsCfg, _ := localenv.AWSConfig(ctx, snsServer.Endpoint)
+		ddbCfg := testenv.AWSConfig(b, ddbServer.Endpoint)
+		snsCfg := testenv.AWSConfig(b, snsServer.Endpoint)
 		ddbClient := dynamodb.NewFromConfig(ddbCfg)
 		if err := history.CreateTable(ctx, ddbClient, cfg.History.Table); err != nil {
 			b.Fatal(err)
 		}
 		writes := &countingDynamo{API: ddbClient}
 		publishes := &countingSNS{Publisher: sns.NewFromConfig(snsCfg)}
-		j := New(cfg, audit.New(cfg, simCfg), history.New(writes, cfg.History.Table, cfg.History.Retention.Std()),
+		j := New(cfg, targets.New(cfg, simCfg), check.New(cfg, simCfg), history.New(writes, cfg.History.Table, cfg.History.Retention.Std()),
 			notify.New(publishes, cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std()))
 
 		start := time.Now()

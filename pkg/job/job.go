@@ -18,18 +18,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // Job runs audits with history and alerts.
 type Job struct {
 	cfg      *config.Config
-	auditor  *audit.Auditor
+	planner  *targets.Planner
+	checker  *check.Checker
 	store    *history.Store
 	notifier *notify.Notifier
 	logger   *slog.Logger
@@ -57,10 +59,11 @@ func WithSaveBudget(f func(accountRegions int) time.Duration) Option {
 // WithLease sets how long a run is held before another invocation may resume it.
 func WithLease(d time.Duration) Option { return func(j *Job) { j.lease = d } }
 
-// New builds a Job. store may be nil (no history, no alerts); notifier may be
-// nil (history without alerts).
-func New(cfg *config.Config, auditor *audit.Auditor, store *history.Store, notifier *notify.Notifier, opts ...Option) *Job {
-	j := &Job{cfg: cfg, auditor: auditor, store: store, notifier: notifier,
+// New builds a Job: the planner finds the targets, the checker checks them,
+// the store records the results and the notifier alerts on changes. store may
+// be nil (no history, no alerts); notifier may be nil (history without alerts).
+func New(cfg *config.Config, planner *targets.Planner, checker *check.Checker, store *history.Store, notifier *notify.Notifier, opts ...Option) *Job {
+	j := &Job{cfg: cfg, planner: planner, checker: checker, store: store, notifier: notifier,
 		logger: slog.New(slog.DiscardHandler), now: time.Now, lease: 20 * time.Minute, saveBudget: SaveBudget}
 	for _, o := range opts {
 		o(j)
@@ -102,7 +105,7 @@ type Outcome struct {
 	RunID string        `json:"run_id"`
 	Claim history.Claim `json:"claim,omitempty"`
 	// Report is nil when the run was not audited (a duplicate delivery).
-	Report *audit.Report `json:"report,omitempty"`
+	Report *result.Report `json:"report,omitempty"`
 	// Stored is the run's record: for a duplicate, the one found.
 	Stored    *history.Run    `json:"stored,omitempty"`
 	Alerts    []changes.Alert `json:"alerts,omitempty"`
@@ -138,7 +141,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	out := &Outcome{RunID: RunID(scheduledAt)}
 	log := j.logger.With("run_id", out.RunID)
 	if j.store == nil {
-		out.Report = j.auditor.Run(ctx, out.RunID)
+		out.Report = j.checker.Check(ctx, j.planner.Plan(ctx, out.RunID))
 		return out, nil
 	}
 
@@ -161,10 +164,10 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 		log.WarnContext(ctx, "marked runs that never finished as FAILED", "runs", n)
 	}
 
-	plan := j.auditor.Plan(ctx, out.RunID)
+	plan := j.planner.Plan(ctx, out.RunID)
 	budget := j.saveBudget(plan.AccountRegions())
 	auditCtx, cancel := withReserve(ctx, budget)
-	rep := j.auditor.Check(auditCtx, plan)
+	rep := j.checker.Check(auditCtx, plan)
 	cancel()
 	out.Report = rep
 

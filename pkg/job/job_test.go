@@ -14,14 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
-	"github.com/grantwatch/grantwatch/pkg/demo"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 var t0 = time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC)
@@ -56,7 +57,7 @@ type fixture struct {
 	sim *awssim.Server
 	sns *localenv.SNS
 	// snsProxy stands between the notifier and goaws, to inject faults.
-	snsProxy *localenv.Proxy
+	snsProxy *testenv.Proxy
 	ddb      *countingDynamo
 	store    *history.Store
 	job      *Job
@@ -65,16 +66,16 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	sim := localenv.DemoSimulator(t, nil)
+	sim := testenv.Simulator(t, "testdata/org.yaml", nil)
 
-	ddbServer := localenv.DynamoDBForTest(t)
-	snsServer := localenv.SNSForTest(t, localenv.Topic{Name: topic, Subscriptions: []localenv.Subscription{
+	ddbServer := testenv.DynamoDB(t)
+	snsServer := testenv.SNS(t, localenv.Topic{Name: topic, Subscriptions: []localenv.Subscription{
 		{Queue: "all"},
 		{Queue: "critical", FilterPolicy: `{"severity": ["critical"]}`},
 		{Queue: "account-333", FilterPolicy: `{"account_id": ["333333333333"]}`},
 	}})
 
-	cfg, err := demo.Config()
+	cfg, err := config.Load("testdata/grantwatch.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,15 +87,9 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddbCfg, err := localenv.AWSConfig(ctx, ddbServer.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snsProxy := localenv.ProxyForTest(t, snsServer.Endpoint)
-	snsCfg, err := localenv.AWSConfig(ctx, snsProxy.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ddbCfg := testenv.AWSConfig(t, ddbServer.Endpoint)
+	snsProxy := testenv.NewProxy(t, snsServer.Endpoint)
+	snsCfg := testenv.AWSConfig(t, snsProxy.URL)
 	snsCfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 2; o.MaxBackoff = time.Millisecond })
 	}
@@ -106,7 +101,7 @@ func setup(t *testing.T) *fixture {
 	f.store = history.New(f.ddb, cfg.History.Table, cfg.History.Retention.Std())
 	notifier := notify.New(sns.NewFromConfig(snsCfg), cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(),
 		notify.WithCallTimeout(300*time.Millisecond))
-	f.job = New(cfg, audit.New(cfg, simCfg), f.store, notifier)
+	f.job = New(cfg, targets.New(cfg, simCfg), check.New(cfg, simCfg), f.store, notifier)
 	return f
 }
 
@@ -422,11 +417,11 @@ func TestInterruptedRunIsStored(t *testing.T) {
 // the alerts go out next run.
 func TestHangingSNSStillSaves(t *testing.T) {
 	f := setup(t)
-	f.snsProxy.SetRule(func(op string, _ int) localenv.Action {
+	f.snsProxy.SetRule(func(op string, _ int) testenv.Action {
 		if op == "Publish" {
-			return localenv.Hang
+			return testenv.Hang
 		}
-		return localenv.Pass
+		return testenv.Pass
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // as a Lambda deadline
 	defer cancel()

@@ -1,7 +1,9 @@
-// Package localenv starts the real local stand-ins grantwatch's tests and demo
-// use: dynalite (a DynamoDB-compatible server, from npm) and goaws (an SNS and
-// SQS emulator, a Go program), each on a free port of 127.0.0.1. `make tools`
-// installs both into the project (node_modules/, bin/goaws).
+// Package localenv starts the real local stand-ins that `grantwatch demo`
+// and the tests use: dynalite (a DynamoDB-compatible server, from npm) and
+// goaws (an SNS and SQS emulator, a Go program), each on a free port of
+// 127.0.0.1. `make tools` installs both into a checkout (node_modules/,
+// bin/goaws); FindTools finds them on PATH, so the demo works from any
+// directory once they are there.
 package localenv
 
 import (
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,39 +32,37 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// ErrNotInstalled means a stand-in is missing: run `make tools`.
-var ErrNotInstalled = errors.New("local stand-in not installed; run `make tools`")
+// ErrNotInstalled means a stand-in is missing.
+var ErrNotInstalled = errors.New("local stand-in not installed")
 
-// Root finds the project root (the folder with go.mod) from the working directory up.
-func Root() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+// Tools are the stand-ins' programs.
+type Tools struct {
+	// Dynalite is dynalite's command (its cli.js, run with node).
+	Dynalite string
+	// Goaws is grantwatch's goaws command, which listens on 127.0.0.1 only
+	// (built from pkg/localenv/goaws).
+	Goaws string
 }
 
-// Installed reports ErrNotInstalled when dynalite or goaws is missing.
-func Installed() error {
-	root, err := Root()
-	if err != nil {
-		return err
-	}
-	for _, f := range []string{filepath.Join("node_modules", "dynalite", "cli.js"), filepath.Join("bin", "goaws"), filepath.Join("bin", "aws-lambda-rie")} {
-		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
-			return fmt.Errorf("%s: %w", f, ErrNotInstalled)
+// FindTools looks for dynalite and goaws on PATH. The error, wrapping
+// ErrNotInstalled, names what is missing and how to get it.
+func FindTools() (Tools, error) {
+	var t Tools
+	var missing []string
+	for name, dst := range map[string]*string{"dynalite": &t.Dynalite, "goaws": &t.Goaws} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			missing = append(missing, name)
+			continue
 		}
+		*dst = path
 	}
-	return nil
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return t, fmt.Errorf("%s not found on PATH: %w; in a grantwatch checkout `make tools` installs them into node_modules/.bin and bin, and `make demo` puts those on PATH",
+			strings.Join(missing, " and "), ErrNotInstalled)
+	}
+	return t, nil
 }
 
 // Server is a running stand-in process.
@@ -76,58 +77,11 @@ type Server struct {
 	mu       sync.Mutex
 }
 
-// start runs name with args until its port accepts connections.
-func start(ctx context.Context, name string, port int, argv []string) (*Server, error) {
-	s := &Server{name: name, args: argv, port: port, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)}
+// StartProcess runs argv with exactly the environment env until port on
+// 127.0.0.1 accepts connections; Endpoint is its HTTP address there.
+func StartProcess(ctx context.Context, name string, port int, argv, env []string) (*Server, error) {
+	s := &Server{name: name, args: argv, env: env, port: port, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	return s, s.Start(ctx)
-}
-
-// StartLambda runs a function's bootstrap binary under the Lambda runtime
-// interface emulator with exactly the environment env (plus PATH). Invoke it
-// with Invoke.
-func StartLambda(ctx context.Context, bootstrap string, env []string) (*Server, error) {
-	root, err := Root()
-	if err != nil {
-		return nil, err
-	}
-	rie := filepath.Join(root, "bin", "aws-lambda-rie")
-	if _, err := os.Stat(rie); err != nil {
-		return nil, fmt.Errorf("aws-lambda-rie (%s): %w", rie, ErrNotInstalled)
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	apiPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{name: "aws-lambda-rie", port: port, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port),
-		args: []string{rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-			"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap},
-		env: append([]string{"PATH=" + os.Getenv("PATH")}, env...)}
-	return s, s.Start(ctx)
-}
-
-// Invoke sends payload to a function started by StartLambda and returns its answer.
-func (s *Server) Invoke(ctx context.Context, payload string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint+"/2015-03-31/functions/function/invocations", strings.NewReader(payload))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("invoke: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return body, fmt.Errorf("invoke: status %d: %s", resp.StatusCode, body)
-	}
-	return body, nil
 }
 
 // Output is what the process printed lately, for test failures.
@@ -228,7 +182,8 @@ func descendants(pid int) []int {
 	return out
 }
 
-func freePort() (int, error) {
+// FreePort returns a port of 127.0.0.1 that no one listens on.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -238,21 +193,16 @@ func freePort() (int, error) {
 }
 
 // DynamoDB starts dynalite in memory.
-func DynamoDB(ctx context.Context) (*Server, error) {
-	root, err := Root()
+func (t Tools) DynamoDB(ctx context.Context) (*Server, error) {
+	if t.Dynalite == "" {
+		return nil, fmt.Errorf("dynalite: %w", ErrNotInstalled)
+	}
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	cli := filepath.Join(root, "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return nil, fmt.Errorf("dynalite (%s): %w", cli, ErrNotInstalled)
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	return start(ctx, "dynalite", port, []string{"node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"})
+	return StartProcess(ctx, "dynalite", port, []string{"node", t.Dynalite, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}, os.Environ())
 }
 
 // Topic is an SNS topic goaws creates at start, with its SQS subscriptions.
@@ -273,25 +223,21 @@ type SNS struct {
 	Account string
 }
 
-// StartSNS starts goaws with the topics (account 123456789012, us-east-1).
-func StartSNS(ctx context.Context, dir string, topics ...Topic) (*SNS, error) {
-	root, err := Root()
-	if err != nil {
-		return nil, err
+// SNS starts goaws with the topics (account 123456789012, us-east-1),
+// writing its configuration into dir.
+func (t Tools) SNS(ctx context.Context, dir string, topics ...Topic) (*SNS, error) {
+	if t.Goaws == "" {
+		return nil, fmt.Errorf("goaws: %w", ErrNotInstalled)
 	}
-	bin := filepath.Join(root, "bin", "goaws")
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("goaws (%s): %w", bin, ErrNotInstalled)
-	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Local:\n  Host: 127.0.0.1\n  Port: %d\n  Region: us-east-1\n  AccountId: \"123456789012\"\n  LogToFile: false\n  Topics:\n", port)
-	for _, t := range topics {
-		fmt.Fprintf(&b, "    - Name: %s\n      Subscriptions:\n", t.Name)
-		for _, s := range t.Subscriptions {
+	for _, topic := range topics {
+		fmt.Fprintf(&b, "    - Name: %s\n      Subscriptions:\n", topic.Name)
+		for _, s := range topic.Subscriptions {
 			fmt.Fprintf(&b, "        - QueueName: %s\n          Raw: false\n", s.Queue)
 			if s.FilterPolicy != "" {
 				fmt.Fprintf(&b, "          FilterPolicy: %s\n", strconv.Quote(s.FilterPolicy))
@@ -302,7 +248,7 @@ func StartSNS(ctx context.Context, dir string, topics ...Topic) (*SNS, error) {
 	if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	s, err := start(ctx, "goaws", port, []string{bin, "-config", conf, "Local"})
+	s, err := StartProcess(ctx, "goaws", port, []string{t.Goaws, "-config", conf, "Local"}, os.Environ())
 	if err != nil {
 		return nil, err
 	}

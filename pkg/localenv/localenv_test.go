@@ -1,11 +1,16 @@
-package localenv
+package localenv_test
 
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/localenv"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // listeners returns the local addresses of the TCP sockets listening on
@@ -37,13 +42,21 @@ func TestStandInsListenOnLoopbackOnly(t *testing.T) {
 	if _, err := os.Stat("/proc/net/tcp"); err != nil {
 		t.Skip("no /proc/net/tcp on this system")
 	}
-	ddb := DynamoDBForTest(t)
-	sns := SNSForTest(t, Topic{Name: "t"})
-	for _, s := range []*Server{ddb, sns.Server} {
-		t.Run(s.name, func(t *testing.T) {
-			got := listeners(t, s.port)
+	ddb := testenv.DynamoDB(t)
+	sns := testenv.SNS(t, localenv.Topic{Name: "t"})
+	for name, s := range map[string]*localenv.Server{"dynalite": ddb, "goaws": sns.Server} {
+		t.Run(name, func(t *testing.T) {
+			u, err := url.Parse(s.Endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port, err := strconv.Atoi(u.Port())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := listeners(t, port)
 			if len(got) == 0 {
-				t.Fatalf("no listening socket on port %d", s.port)
+				t.Fatalf("no listening socket on port %d", port)
 			}
 			for _, addr := range got {
 				if !strings.HasPrefix(addr, "0100007F:") { // 127.0.0.1
@@ -55,5 +68,29 @@ func TestStandInsListenOnLoopbackOnly(t *testing.T) {
 	// And it still serves there.
 	if _, err := sns.Receive(context.Background(), "t"); err != nil && strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("goaws on 127.0.0.1: %v", err)
+	}
+}
+
+// FindTools finds the stand-ins on PATH, from any directory, and says how to
+// get them when they are not there.
+func TestFindTools(t *testing.T) {
+	installed := testenv.Tools(t)
+	t.Chdir(t.TempDir())
+
+	t.Setenv("PATH", t.TempDir())
+	if _, err := localenv.FindTools(); err == nil || !strings.Contains(err.Error(), "dynalite and goaws not found on PATH") || !strings.Contains(err.Error(), "make tools") {
+		t.Errorf("empty PATH: got %v; want both named and how to get them", err)
+	}
+
+	bin := t.TempDir()
+	for name, target := range map[string]string{"dynalite": installed.Dynalite, "goaws": installed.Goaws} {
+		if err := os.Symlink(target, bin+"/"+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	tools, err := localenv.FindTools()
+	if err != nil || tools.Dynalite != bin+"/dynalite" || tools.Goaws != bin+"/goaws" {
+		t.Errorf("tools on PATH: got %+v, %v; want both from %s", tools, err, bin)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 // Publisher is the part of *sns.Client that sends alerts.
@@ -114,7 +115,7 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 	if of > 1 {
 		m.Subject = fmt.Sprintf("[grantwatch] account %s (%d/%d): %s", account, part, of, strings.Join(summary, ", "))
 	}
-	m.Subject = truncate(m.Subject, maxSubject)
+	m.Subject = result.Clip(m.Subject, maxSubject)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "grantwatch found changes in Amazon Bedrock model access for account %s", account)
@@ -267,7 +268,7 @@ func Digest(runID string, byAccount map[string][]changes.Alert, maxBytes int) Me
 			n += total[k]
 		}
 	}
-	m.Subject = truncate(fmt.Sprintf("[grantwatch] run %s: %d changes in %d accounts", runID, n, len(accounts)), maxSubject)
+	m.Subject = result.Clip(fmt.Sprintf("[grantwatch] run %s: %d changes in %d accounts", runID, n, len(accounts)), maxSubject)
 	var b strings.Builder
 	fmt.Fprintf(&b, "grantwatch run %s: %s, in %d accounts.\n\n", runID, strings.Join(summary, ", "), len(accounts))
 	// Each account appears twice, as text and as JSON: stop listing before
@@ -303,13 +304,6 @@ func Digest(runID string, byAccount map[string][]changes.Alert, maxBytes int) Me
 	m.Body = b.String()
 	m.Attributes = attributes("ALL", m.Kinds, m.Severity, m.Regions)
 	return m
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }
 
 func days(d time.Duration) string {
@@ -412,11 +406,11 @@ func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Aler
 // account_id ALL, event_type RUN_FAILED and severity critical.
 func (n *Notifier) SendRunFailure(ctx context.Context, runID, reason string) error {
 	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: "critical", Kinds: []changes.Kind{RunFailed}}
-	m.Subject = truncate("[grantwatch] run "+runID+" failed: its results are not the whole organization", maxSubject)
+	m.Subject = result.Clip("[grantwatch] run "+runID+" failed: its results are not the whole organization", maxSubject)
 	m.Body = fmt.Sprintf("grantwatch run %s failed as a whole:\n\n  %s\n\n"+
 		"The checks it could do are stored and alerted as usual, but accounts it could not reach were not audited: "+
 		"a quiet inbox does not mean they are fine. Fix the cause above; the next scheduled run audits everything again.\n",
-		runID, truncate(reason, 4000))
+		runID, result.Clip(reason, 4000))
 	m.Attributes = attributes("ALL", m.Kinds, m.Severity, nil)
 	return n.publish(ctx, m)
 }

@@ -2,7 +2,10 @@
 // decided it (the cause) and what a person should do about it.
 package result
 
-import "time"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // Status is the verdict of one (account, region, model) check.
 type Status string
@@ -63,6 +66,12 @@ func Compare(a, b Result) int {
 	return 0
 }
 
+// Report is what a run found: its summary and every check's result.
+type Report struct {
+	Summary Summary  `json:"run"`
+	Results []Result `json:"results"`
+}
+
 // Summary describes one audit run.
 type Summary struct {
 	RunID      string         `json:"run_id"`
@@ -106,4 +115,18 @@ func (s *Summary) Summarize(results []Result) {
 			s.NotUsable++
 		}
 	}
+}
+
+// Clip shortens s to at most max bytes, cutting at a rune boundary and
+// marking the cut with "...": for texts with a size limit (DynamoDB items,
+// SNS subjects, error messages).
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

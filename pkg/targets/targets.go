@@ -1,12 +1,13 @@
-// Package targets turns the configuration and the discovered accounts into the
-// work of a run: every account in every region, with the models it must have.
+// Package targets finds the work of a run: the accounts (the static list and
+// AWS Organizations), and every account in every region with the models it
+// must have.
 package targets
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
-	"github.com/grantwatch/grantwatch/pkg/org"
 )
 
 // Unit is one account in one region, checked with one client and one model list.
@@ -29,10 +30,10 @@ func Checks(units []Unit) int {
 // Accounts merges the static accounts with the discovered ones and removes the
 // excluded, sorted by id. A static account that discovery also found keeps
 // its OUs, so that per-OU models apply to it.
-func Accounts(c *config.Config, discovered []org.Account) []org.Account {
-	byID := map[string]org.Account{}
+func Accounts(c *config.Config, discovered []Account) []Account {
+	byID := map[string]Account{}
 	for _, id := range c.Accounts.Static {
-		byID[id] = org.Account{ID: id}
+		byID[id] = Account{ID: id}
 	}
 	for _, a := range discovered {
 		byID[a.ID] = a
@@ -40,25 +41,17 @@ func Accounts(c *config.Config, discovered []org.Account) []org.Account {
 	for _, id := range c.Accounts.Exclude {
 		delete(byID, id)
 	}
-	accounts := make([]org.Account, 0, len(byID))
+	accounts := make([]Account, 0, len(byID))
 	for _, a := range byID {
 		accounts = append(accounts, a)
 	}
-	slices.SortFunc(accounts, func(a, b org.Account) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(a.ID, b.ID) })
 	return accounts
 }
 
 // RequiredModels is the union of the global models, those of every OU above
 // the account and the account's own, sorted and without repeats.
-func RequiredModels(c *config.Config, a org.Account) []string {
+func RequiredModels(c *config.Config, a Account) []string {
 	models := slices.Clone(c.Models.Required)
 	for _, ou := range a.OUs {
 		models = append(models, c.Models.ByOU[ou]...)
@@ -68,10 +61,10 @@ func RequiredModels(c *config.Config, a org.Account) []string {
 	return slices.Compact(models)
 }
 
-// Plan lists the units of a run, account by account so that a run cut short
+// Units lists the units of a run, account by account so that a run cut short
 // by its deadline has whole accounts rather than a little of each. Accounts
 // that require no model get no units.
-func Plan(c *config.Config, accounts []org.Account) []Unit {
+func Units(c *config.Config, accounts []Account) []Unit {
 	regions := slices.Clone(c.Regions)
 	slices.Sort(regions)
 	units := make([]Unit, 0, len(accounts)*len(regions))

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
-	"github.com/grantwatch/grantwatch/pkg/org"
 )
 
 func testConfig() *config.Config {
@@ -24,12 +23,12 @@ func TestRequiredModels(t *testing.T) {
 	c := testConfig()
 	tests := []struct {
 		name    string
-		account org.Account
+		account Account
 		want    []string
 	}{
-		{"global only", org.Account{ID: "111111111111"}, []string{"amazon.nova-pro-v1:0"}},
-		{"nested OUs add up", org.Account{ID: "555555555555", OUs: []string{"ou-ab12-prod0000", "ou-ab12-inner000"}}, []string{"amazon.nova-pro-v1:0", "anthropic.claude", "meta.llama"}},
-		{"account's own", org.Account{ID: "222222222222"}, []string{"amazon.nova-pro-v1:0", "cohere.command"}},
+		{"global only", Account{ID: "111111111111"}, []string{"amazon.nova-pro-v1:0"}},
+		{"nested OUs add up", Account{ID: "555555555555", OUs: []string{"ou-ab12-prod0000", "ou-ab12-inner000"}}, []string{"amazon.nova-pro-v1:0", "anthropic.claude", "meta.llama"}},
+		{"account's own", Account{ID: "222222222222"}, []string{"amazon.nova-pro-v1:0", "cohere.command"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +41,7 @@ func TestRequiredModels(t *testing.T) {
 
 func TestAccountsMergesAndExcludes(t *testing.T) {
 	c := testConfig()
-	discovered := []org.Account{
+	discovered := []Account{
 		{ID: "111111111111", OUs: []string{"ou-ab12-prod0000"}},
 		{ID: "222222222222"},
 		{ID: "444444444444"},
@@ -60,9 +59,9 @@ func TestAccountsMergesAndExcludes(t *testing.T) {
 	}
 }
 
-func TestPlan(t *testing.T) {
+func TestUnits(t *testing.T) {
 	c := testConfig()
-	units := Plan(c, []org.Account{{ID: "111111111111"}, {ID: "222222222222"}})
+	units := Units(c, []Account{{ID: "111111111111"}, {ID: "222222222222"}})
 	var got []string
 	for _, u := range units {
 		got = append(got, u.Account+"/"+u.Region)

@@ -1,6 +1,4 @@
-// Package org finds the accounts of an AWS organization: active accounts only,
-// each with the OUs above it and, when asked for, its tags.
-package org
+package targets
 
 import (
 	"context"
@@ -15,15 +13,15 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// API is the part of *organizations.Client that discovery uses.
-type API interface {
+// OrganizationsAPI is the part of *organizations.Client that discovery uses.
+type OrganizationsAPI interface {
 	organizations.ListRootsAPIClient
 	organizations.ListChildrenAPIClient
 	organizations.ListAccountsForParentAPIClient
 	organizations.ListTagsForResourceAPIClient
 }
 
-var _ API = (*organizations.Client)(nil)
+var _ OrganizationsAPI = (*organizations.Client)(nil)
 
 // Account is one account found in the organization.
 type Account struct {
@@ -45,7 +43,7 @@ type Filter struct {
 // Discover walks the organization from its roots and returns its active
 // accounts that pass f, sorted by id. The first error ends the walk: the
 // calls still in flight are cancelled and only that error is returned.
-func Discover(ctx context.Context, api API, f Filter) ([]Account, error) {
+func Discover(ctx context.Context, api OrganizationsAPI, f Filter) ([]Account, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	slots := make(chan struct{}, walkers)
 	var mu sync.Mutex
@@ -107,7 +105,7 @@ func Discover(ctx context.Context, api API, f Filter) ([]Account, error) {
 
 // withTags reads the tags of accounts, walkers at a time, and keeps those
 // that carry every wanted tag.
-func withTags(ctx context.Context, api API, accounts []Account, want map[string]string) ([]Account, error) {
+func withTags(ctx context.Context, api OrganizationsAPI, accounts []Account, want map[string]string) ([]Account, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(walkers)
 	for i := range accounts {
@@ -128,7 +126,7 @@ func withTags(ctx context.Context, api API, accounts []Account, want map[string]
 const walkers = 4
 
 // listParent lists the active accounts and the child OUs directly in parent.
-func listParent(ctx context.Context, api API, parent string, path []string) ([]Account, []string, error) {
+func listParent(ctx context.Context, api OrganizationsAPI, parent string, path []string) ([]Account, []string, error) {
 	var accounts []Account
 	pages := organizations.NewListAccountsForParentPaginator(api, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent)})
 	for pages.HasMorePages() {
@@ -166,7 +164,7 @@ func active(a types.Account) bool {
 	return a.Status == types.AccountStatusActive
 }
 
-func listTags(ctx context.Context, api API, account string) (map[string]string, error) {
+func listTags(ctx context.Context, api OrganizationsAPI, account string) (map[string]string, error) {
 	tags := map[string]string{}
 	pages := organizations.NewListTagsForResourcePaginator(api, &organizations.ListTagsForResourceInput{ResourceId: aws.String(account)})
 	for pages.HasMorePages() {

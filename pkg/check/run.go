@@ -1,4 +1,4 @@
-package audit
+package check
 
 import (
 	"context"
@@ -14,72 +14,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/smithy-go"
 
-	"github.com/grantwatch/grantwatch/pkg/check"
-	"github.com/grantwatch/grantwatch/pkg/org"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
-// Run audits every target: [Auditor.Plan] then [Auditor.Check]. It never
-// fails as a whole: a failing account or region becomes AUDIT_ERROR results, a
-// failed discovery or a configuration AWS refuses is recorded in the summary.
-// When ctx ends first, Run returns the checks it finished and marks the run
-// incomplete; checks cut off by the deadline are left out, not reported as
-// errors.
-func (a *Auditor) Run(ctx context.Context, runID string) *Report {
-	return a.Check(ctx, a.Plan(ctx, runID))
-}
-
-// Plan is the work of one run: the accounts found, and every account-region
-// with its required models.
-type Plan struct {
-	RunID string
-	Units []targets.Unit
-	// summary holds what planning learned: counts, discovery errors.
-	summary      result.Summary
-	discoveryCut bool
-}
-
-// AccountRegions is how many account-regions the plan checks.
-func (p *Plan) AccountRegions() int { return len(p.Units) }
-
-// Plan finds the accounts (Organizations and the static list) and lists the
-// checks of the run. A failed discovery marks the run failed and plans the
-// static accounts only.
-func (a *Auditor) Plan(ctx context.Context, runID string) *Plan {
-	log := a.logger.With("run_id", runID)
-	p := &Plan{RunID: runID, summary: result.Summary{RunID: runID, StartedAt: a.now().UTC()}}
-	var discovered []org.Account
-	if a.org != nil {
-		o := a.cfg.Accounts.Organizations
-		var err error
-		discovered, err = org.Discover(ctx, a.org, org.Filter{OUs: o.OUs, Tags: o.Tags})
-		if err != nil {
-			err = fmt.Errorf("discover accounts: %w", err)
-			p.discoveryCut = ctx.Err() != nil
-			p.summary.DiscoveryFailed = !p.discoveryCut
-			p.summary.Errors = append(p.summary.Errors, err.Error())
-			log.ErrorContext(ctx, "account discovery failed; auditing the static accounts only", "error", err)
-		}
-	}
-	accounts := targets.Accounts(a.cfg, discovered)
-	p.Units = targets.Plan(a.cfg, accounts)
-	s := &p.summary
-	s.Accounts, s.Regions, s.Planned = len(accounts), len(a.cfg.Regions), targets.Checks(p.Units)
-	return p
-}
-
-// Check runs the plan's checks until they are done or ctx ends.
-func (a *Auditor) Check(ctx context.Context, p *Plan) *Report {
-	log := a.logger.With("run_id", p.RunID)
-	s := p.summary
+// Check runs the plan's checks: it assumes the audit role once in each
+// account and checks every required model in every region, with bounded
+// concurrency. It never fails as a whole: a failing account or region becomes
+// AUDIT_ERROR results, a configuration AWS refuses is recorded in the
+// summary. When ctx ends first, Check returns the checks it finished and
+// marks the run incomplete; checks cut off by the deadline are left out, not
+// reported as errors. The results come in a stable order.
+func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
+	log := c.logger.With("run_id", p.RunID)
+	s := p.Summary
 	log.InfoContext(ctx, "audit started", "accounts", s.Accounts, "regions", s.Regions, "checks", s.Planned)
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	r := &run{
-		a: a, log: log, planned: s.Planned, stop: stop,
-		calls:     make(chan struct{}, a.cfg.Limits.Concurrency),
+		c: c, log: log, planned: s.Planned, stop: stop,
+		calls:     make(chan struct{}, c.cfg.Limits.Concurrency),
 		accounts:  map[string]*memberAccount{},
 		offeredIn: map[string]map[string]bool{},
 		results:   make([]result.Result, 0, s.Planned),
@@ -90,21 +45,21 @@ func (a *Auditor) Check(ctx context.Context, p *Plan) *Report {
 	for id, regions := range r.offeredIn {
 		offeredIn[id] = slices.Sorted(maps.Keys(regions))
 	}
-	check.Reconcile(r.results, offeredIn)
+	Reconcile(r.results, offeredIn)
 	slices.SortFunc(r.results, result.Compare)
 	s.Summarize(r.results)
 	s.ConfigError = r.configErr
-	s.Incomplete = s.Checked < s.Planned || p.discoveryCut
-	s.FinishedAt = a.now().UTC()
+	s.Incomplete = s.Checked < s.Planned || p.DiscoveryCut
+	s.FinishedAt = c.now().UTC()
 	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
 	log.InfoContext(ctx, "audit finished", "checked", s.Checked, "planned", s.Planned,
 		"not_usable", s.NotUsable, "audit_errors", s.AuditErrs, "incomplete", s.Incomplete, "duration_ms", s.DurationMS)
-	return &Report{Summary: s, Results: r.results}
+	return &result.Report{Summary: s, Results: r.results}
 }
 
-// run is the state of one Run.
+// run is the state of one Check.
 type run struct {
-	a       *Auditor
+	c       *Checker
 	log     *slog.Logger
 	planned int
 	// stop ends the run early, on a configuration error.
@@ -148,25 +103,25 @@ feed:
 
 // unit checks every model of one account in one region.
 func (r *run) unit(ctx context.Context, u targets.Unit) {
-	limits := r.a.cfg.Limits
+	limits := r.c.cfg.Limits
 	slots := make(chan struct{}, limits.PerAccountRegion)
 	creds, err := r.assume(ctx, u.Account)
 	if err != nil {
 		if ctx.Err() == nil {
-			r.failAll(ctx, u, check.StageAssumeRole, err)
+			r.failAll(ctx, u, StageAssumeRole, err)
 		}
 		return
 	}
-	api := r.a.newBedrock(u.Region, creds)
+	api := r.c.newBedrock(u.Region, creds)
 
-	var catalog check.Catalog
+	var catalog Catalog
 	err = r.call(ctx, slots, func(ctx context.Context) (err error) {
-		catalog, err = check.ListCatalog(ctx, api)
+		catalog, err = ListCatalog(ctx, api)
 		return err
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			r.failAll(ctx, u, check.StageListModels, err)
+			r.failAll(ctx, u, StageListModels, err)
 		}
 		return
 	}
@@ -182,15 +137,15 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 	var wg sync.WaitGroup
 	for _, model := range u.Models {
 		wg.Go(func() {
-			out := check.Evidence{Account: u.Account, Region: u.Region, Model: model, Catalog: catalog}
+			out := Evidence{Account: u.Account, Region: u.Region, Model: model, Catalog: catalog}
 			out.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
-				out.Availability, err = check.Availability(ctx, api, model)
+				out.Availability, err = Availability(ctx, api, model)
 				return err
 			})
 			if ctx.Err() != nil {
 				return // cut off by the run's deadline: not checked, not an error
 			}
-			r.record(ctx, check.Classify(out))
+			r.record(ctx, Classify(out))
 		})
 	}
 	wg.Wait()
@@ -215,7 +170,7 @@ func (r *run) withCallSlot(ctx context.Context, fn func(context.Context) error) 
 		return ctx.Err()
 	}
 	defer func() { <-r.calls }()
-	ctx, cancel := context.WithTimeout(ctx, r.a.cfg.Limits.CallTimeout.Std())
+	ctx, cancel := context.WithTimeout(ctx, r.c.cfg.Limits.CallTimeout.Std())
 	defer cancel()
 	return fn(ctx)
 }
@@ -244,9 +199,9 @@ func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvid
 	}
 	r.mu.Unlock()
 	m.once.Do(func() {
-		role := r.a.cfg.Role
-		arn := r.a.cfg.RoleARN(account)
-		provider := stscreds.NewAssumeRoleProvider(r.a.sts, arn, func(o *stscreds.AssumeRoleOptions) {
+		role := r.c.cfg.Role
+		arn := r.c.cfg.RoleARN(account)
+		provider := stscreds.NewAssumeRoleProvider(r.c.sts, arn, func(o *stscreds.AssumeRoleOptions) {
 			if role.ExternalID != "" {
 				o.ExternalID = aws.String(role.ExternalID)
 			}
@@ -308,9 +263,9 @@ func (s *seeded) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return s.next.Retrieve(ctx)
 }
 
-func (r *run) failAll(ctx context.Context, u targets.Unit, stage check.Stage, err error) {
+func (r *run) failAll(ctx context.Context, u targets.Unit, stage Stage, err error) {
 	for _, m := range u.Models {
-		r.record(ctx, check.Failed(u.Account, u.Region, m, stage, err))
+		r.record(ctx, Failed(u.Account, u.Region, m, stage, err))
 	}
 }
 
@@ -327,7 +282,7 @@ func (r *run) record(ctx context.Context, res result.Result) {
 	}
 	r.log.Log(ctx, level, "checked", "account", res.Account, "region", res.Region, "model", res.Model, "status", res.Status, "cause", res.Cause)
 	done := int(r.done.Add(1))
-	if r.a.progress != nil {
-		r.a.progress(done, r.planned)
+	if r.c.progress != nil {
+		r.c.progress(done, r.planned)
 	}
 }

@@ -1,4 +1,4 @@
-package localenv
+package testenv
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // Action is what a Proxy does with one request.
@@ -35,12 +36,13 @@ type Proxy struct {
 	seen map[string]int
 }
 
-// StartProxy forwards to target (a stand-in's endpoint) on a loopback port.
-// Close it when done.
-func StartProxy(target string) (*Proxy, error) {
+// NewProxy forwards to target (a stand-in's endpoint) from a loopback port
+// until the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	p := &Proxy{seen: map[string]int{}}
 	forward := httputil.NewSingleHostReverseProxy(u)
@@ -70,7 +72,8 @@ func StartProxy(target string) (*Proxy, error) {
 		}
 	}))
 	p.URL = p.srv.URL
-	return p, nil
+	t.Cleanup(p.srv.Close)
+	return p
 }
 
 // operation names a call: the X-Amz-Target operation (DynamoDB), or the
@@ -98,10 +101,4 @@ func (p *Proxy) Calls(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.seen[op]
-}
-
-// Close stops the proxy, ending requests it holds.
-func (p *Proxy) Close() {
-	p.srv.CloseClientConnections()
-	p.srv.Close()
 }

@@ -1,4 +1,4 @@
-package report
+package main
 
 import (
 	"bytes"
@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-func sample() *audit.Report {
+func sampleReport() *result.Report {
 	results := []result.Result{
 		{Account: "111111111111", Region: "us-east-1", Model: "amazon.nova-pro-v1:0", Status: result.Enabled, Cause: "all positive", Remediation: "None needed."},
 		{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
@@ -21,7 +20,7 @@ func sample() *audit.Report {
 	}
 	s := result.Summary{RunID: "r1", Accounts: 2, Regions: 1, Planned: 3, DurationMS: 1200, StartedAt: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
 	s.Summarize(results)
-	return &audit.Report{Summary: s, Results: results}
+	return &result.Report{Summary: s, Results: results}
 }
 
 func TestWriteFormats(t *testing.T) {
@@ -74,7 +73,7 @@ func TestWriteFormats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Write(&buf, tt.format, sample()); err != nil {
+			if err := writeReport(&buf, tt.format, sampleReport()); err != nil {
 				t.Fatal(err)
 			}
 			if problem := tt.check(buf.String()); problem != "" {
@@ -82,14 +81,14 @@ func TestWriteFormats(t *testing.T) {
 			}
 		})
 	}
-	if err := Write(&bytes.Buffer{}, "yaml", sample()); err == nil || !strings.Contains(err.Error(), `output format "yaml"`) {
+	if err := writeReport(&bytes.Buffer{}, "yaml", sampleReport()); err == nil || !strings.Contains(err.Error(), `output format "yaml"`) {
 		t.Errorf("unknown format: got %v; want an error naming it", err)
 	}
 }
 
-func ExampleLine() {
-	rep := sample()
+func Example_summaryLine() {
+	rep := sampleReport()
 	rep.Summary.Incomplete = true
-	os.Stdout.WriteString(Line(rep.Summary) + "\n")
+	os.Stdout.WriteString(summaryLine(rep.Summary) + "\n")
 	// Output: run r1: 2 accounts, 1 regions, 3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2; INCOMPLETE (deadline reached)
 }

@@ -8,7 +8,7 @@
 // account defaults to the caller's. The caller's account comes from the
 // request context that Lambda filled in after verifying the signature, never
 // from a parameter.
-package historyapi
+package main
 
 import (
 	"context"
@@ -31,11 +31,6 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/history"
 )
 
-// EnvReaders lists the governance readers, comma-separated: role ARNs
-// (arn:aws:iam::ACCOUNT:role/NAME, any session of the role) or exact
-// principal ARNs.
-const EnvReaders = "GRANTWATCH_GOVERNANCE_READERS"
-
 // Reader is what the API reads from the history store.
 type Reader interface {
 	History(ctx context.Context, q history.Query) ([]history.Entry, string, error)
@@ -54,16 +49,13 @@ type Handler struct {
 	setupErr error
 }
 
-// EnvTable names the history table.
-const EnvTable = "GRANTWATCH_TABLE"
-
 // FromEnv builds the handler once, outside the handler function, from the
 // environment the stack sets.
 func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
-	h := &Handler{readers: ReadersFromEnv(), logger: logger, now: time.Now}
-	table := os.Getenv(EnvTable)
+	h := &Handler{readers: config.List(os.Getenv(config.EnvReaders)), logger: logger, now: time.Now}
+	table := os.Getenv(config.EnvTable)
 	if table == "" {
-		h.setupErr = fmt.Errorf("%s is not set", EnvTable)
+		h.setupErr = fmt.Errorf("%s is not set", config.EnvTable)
 		logger.Error("configuration is invalid", "error", h.setupErr)
 		return h
 	}
@@ -80,17 +72,6 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 // New returns a handler reading store, with the governance readers.
 func New(store Reader, readers []string, logger *slog.Logger) *Handler {
 	return &Handler{store: store, readers: readers, logger: logger, now: time.Now}
-}
-
-// ReadersFromEnv reads EnvReaders.
-func ReadersFromEnv() []string {
-	var readers []string
-	for _, r := range strings.Split(os.Getenv(EnvReaders), ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			readers = append(readers, r)
-		}
-	}
-	return readers
 }
 
 // Response is the JSON body of a successful answer.
@@ -186,27 +167,17 @@ func (h *Handler) query(account string, p map[string]string) (history.Query, err
 	q := history.Query{Account: account, Region: p["region"], Model: p["model"], PageToken: p["page_token"]}
 	if v := p["limit"]; v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return q, fmt.Errorf("limit %q: want a number from 1 to 1000", v)
+		if err != nil || n < 1 || n > history.MaxLimit {
+			return q, fmt.Errorf("limit %q: want a number from 1 to %d", v, history.MaxLimit)
 		}
 		q.Limit = n
 	}
-	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
-		v := p[name]
-		if v == "" {
-			continue
-		}
-		if d, err := config.ParseDuration(v); err == nil {
-			*dst = h.now().Add(-d)
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			if t, err = time.Parse("2006-01-02", v); err != nil {
-				return q, fmt.Errorf("%s %q: want a duration back from now (7d) or a date (2026-11-01 or RFC 3339)", name, v)
-			}
-		}
-		*dst = t
+	var err error
+	if q.Since, err = history.ParseTime(p["since"], h.now()); err != nil {
+		return q, fmt.Errorf("since: %w", err)
+	}
+	if q.Until, err = history.ParseTime(p["until"], h.now()); err != nil {
+		return q, fmt.Errorf("until: %w", err)
 	}
 	if q.Since.After(h.now()) {
 		return q, fmt.Errorf("since %q is in the future", p["since"])
@@ -214,36 +185,30 @@ func (h *Handler) query(account string, p map[string]string) (history.Query, err
 	return q, nil
 }
 
-// governance reports whether principal is a governance reader. An assumed
-// role session arn:aws:sts::A:assumed-role/NAME/SESSION matches the role
-// arn:aws:iam::A:role/[path/]NAME.
+// governance reports whether principal is a governance reader: a reader
+// given as a role ARN arn:aws:iam::A:role/[path/]NAME matches every session
+// of it, arn:aws:sts::A:assumed-role/NAME/SESSION, in the same partition.
 func (h *Handler) governance(principal string) bool {
+	caller, err := arn.Parse(principal)
+	if err != nil {
+		return false
+	}
 	for _, r := range h.readers {
 		if r == principal {
 			return true
 		}
-		account, role, ok := roleOf(r)
-		if !ok {
+		reader, err := arn.Parse(r)
+		if err != nil || reader.Service != "iam" || !strings.HasPrefix(reader.Resource, "role/") {
 			continue
 		}
-		parts := strings.Split(principal, ":")
-		if len(parts) == 6 && parts[2] == "sts" && parts[4] == account {
-			res := strings.Split(parts[5], "/")
-			if len(res) == 3 && res[0] == "assumed-role" && res[1] == role {
-				return true
-			}
+		role := reader.Resource[strings.LastIndexByte(reader.Resource, '/')+1:]
+		session := strings.Split(caller.Resource, "/")
+		if caller.Partition == reader.Partition && caller.Service == "sts" && caller.AccountID == reader.AccountID &&
+			len(session) == 3 && session[0] == "assumed-role" && session[1] == role {
+			return true
 		}
 	}
 	return false
-}
-
-func roleOf(arn string) (account, role string, ok bool) {
-	parts := strings.Split(arn, ":")
-	if len(parts) != 6 || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
-		return "", "", false
-	}
-	path := strings.Split(parts[5], "/")
-	return parts[4], path[len(path)-1], true
 }
 
 func problem(status int, msg string) events.LambdaFunctionURLResponse {

@@ -1,4 +1,4 @@
-package auditor
+package main
 
 import (
 	"context"
@@ -13,26 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
 )
-
-// The environment the stack sets.
-const (
-	// EnvConfig is the configuration file's path; by default grantwatch.yaml
-	// next to the function's code (the stack bundles it there).
-	EnvConfig = "GRANTWATCH_CONFIG"
-	// EnvTable and EnvTopic override history.table and notify.topic_arn with
-	// the names of the resources the stack created.
-	EnvTable = "GRANTWATCH_TABLE"
-	EnvTopic = "GRANTWATCH_TOPIC_ARN"
-)
-
-// MetricNamespace is the CloudWatch namespace of the run metrics.
-const MetricNamespace = "Grantwatch"
 
 // Handler runs one scheduled audit per invocation.
 type Handler struct {
@@ -83,7 +70,7 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 // LoadConfig reads the configuration file named by the environment and
 // applies the stack's resource names.
 func LoadConfig() (*config.Config, error) {
-	path := os.Getenv(EnvConfig)
+	path := os.Getenv(config.EnvConfig)
 	if path == "" {
 		path = filepath.Join(os.Getenv("LAMBDA_TASK_ROOT"), "grantwatch.yaml")
 	}
@@ -91,14 +78,14 @@ func LoadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v := os.Getenv(EnvTable); v != "" {
+	if v := os.Getenv(config.EnvTable); v != "" {
 		cfg.History.Table = v
 	}
-	if v := os.Getenv(EnvTopic); v != "" {
+	if v := os.Getenv(config.EnvTopic); v != "" {
 		cfg.Notify.TopicARN = v
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s with %s and %s: %w", path, EnvTable, EnvTopic, err)
+		return nil, fmt.Errorf("config %s with %s and %s: %w", path, config.EnvTable, config.EnvTopic, err)
 	}
 	return cfg, nil
 }
@@ -106,7 +93,8 @@ func LoadConfig() (*config.Config, error) {
 // NewJob wires the job the handler runs.
 func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger) *job.Job {
 	store, notifier := job.Destinations(cfg, awsCfg)
-	return job.New(cfg, audit.New(cfg, awsCfg, audit.WithLogger(logger)), store, notifier, job.WithLogger(logger))
+	return job.New(cfg, targets.New(cfg, awsCfg, targets.WithLogger(logger)), check.New(cfg, awsCfg, check.WithLogger(logger)),
+		store, notifier, job.WithLogger(logger))
 }
 
 // Handle is the Lambda handler. It stops the audit before the function's
@@ -138,23 +126,6 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result,
 	return res, nil
 }
 
-// The run metrics, in the MetricNamespace namespace. The stack's alarms name
-// the same constants, so a rename cannot leave an alarm silent.
-const (
-	MetricRunsIncomplete    = "RunsIncomplete"
-	MetricRunsFailed        = "RunsFailed"
-	MetricDiscoveryFailed   = "DiscoveryFailed"
-	MetricAuditErrors       = "AuditErrors"
-	MetricNotUsable         = "NotUsable"
-	MetricChecksDone        = "ChecksDone"
-	MetricAlertsPublished   = "AlertsPublished"
-	MetricAlertsUnpublished = "AlertsUnpublished"
-)
-
-// Metrics lists the metric names in the order they are written.
-var Metrics = []string{MetricRunsIncomplete, MetricRunsFailed, MetricDiscoveryFailed, MetricAuditErrors,
-	MetricNotUsable, MetricChecksDone, MetricAlertsPublished, MetricAlertsUnpublished}
-
 // emitMetrics writes the run's metrics in CloudWatch Embedded Metric Format:
 // Lambda's log stream turns the line into metrics, so the alarms need no
 // cloudwatch:PutMetricData permission.
@@ -167,20 +138,20 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 		return 0
 	}
 	values := map[string]int{
-		MetricRunsIncomplete: b2i(s.Incomplete), MetricRunsFailed: b2i(failed || s.Failed()), MetricDiscoveryFailed: b2i(s.DiscoveryFailed),
-		MetricAuditErrors: s.AuditErrs, MetricNotUsable: s.NotUsable, MetricChecksDone: s.Checked,
-		MetricAlertsPublished: out.Published, MetricAlertsUnpublished: out.Unpublished,
+		config.MetricRunsIncomplete: b2i(s.Incomplete), config.MetricRunsFailed: b2i(failed || s.Failed()), config.MetricDiscoveryFailed: b2i(s.DiscoveryFailed),
+		config.MetricAuditErrors: s.AuditErrs, config.MetricNotUsable: s.NotUsable, config.MetricChecksDone: s.Checked,
+		config.MetricAlertsPublished: out.Published, config.MetricAlertsUnpublished: out.Unpublished,
 	}
 	var metrics []map[string]string
 	line := map[string]any{}
-	for _, name := range Metrics {
+	for _, name := range config.Metrics {
 		metrics = append(metrics, map[string]string{"Name": name, "Unit": "Count"})
 		line[name] = values[name]
 	}
 	line["run_id"] = out.RunID
 	line["_aws"] = map[string]any{
 		"Timestamp":         h.now().UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{"Namespace": MetricNamespace, "Dimensions": [][]string{{}}, "Metrics": metrics}},
+		"CloudWatchMetrics": []any{map[string]any{"Namespace": config.MetricNamespace, "Dimensions": [][]string{{}}, "config.Metrics": metrics}},
 	}
 	b, _ := json.Marshal(line)
 	fmt.Fprintln(h.metrics, string(b))

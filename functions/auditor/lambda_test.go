@@ -1,54 +1,28 @@
-// Package functions_test runs the real function binaries under the AWS Lambda
-// runtime interface emulator, against the AWS simulator, dynalite and goaws.
-package functions_test
+package main
+
+// These tests run the function's real binary under the AWS Lambda runtime
+// interface emulator, against the AWS simulator, dynalite and goaws.
 
 import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/grantwatch/grantwatch/pkg/auditor"
 	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
-	"github.com/grantwatch/grantwatch/pkg/historyapi"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
-// binaries holds the functions built once for this test binary, by name.
-var binaries = map[string]string{}
-
-// TestMain builds every function once, as the stack does, for this machine's
-// architecture.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "grantwatch-functions")
-	if err != nil {
-		panic(err)
-	}
-	for _, name := range []string{"auditor", "history"} {
-		out := filepath.Join(dir, name, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", out, "./"+name)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			os.Stderr.Write(b)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-		binaries[name] = out
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
+// world is what the function meets: the organization, its table and its topic.
 type world struct {
 	sim   *awssim.Server
 	ddb   *localenv.Server
@@ -62,41 +36,24 @@ const table = "grantwatch-rie"
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
-	if err := localenv.Installed(); err != nil && os.Getenv("GRANTWATCH_REQUIRE_LOCAL") != "1" {
-		t.Skip(err)
-	}
-	sim := localenv.DemoSimulator(t, nil)
-	simURL := sim.URL()
-	w := &world{sim: sim, ddb: localenv.DynamoDBForTest(t),
-		sns: localenv.SNSForTest(t, localenv.Topic{Name: "alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})}
-	ddbCfg, err := localenv.AWSConfig(ctx, w.ddb.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := dynamodb.NewFromConfig(ddbCfg)
+	sim := testenv.Simulator(t, "testdata/org.yaml", nil)
+	w := &world{sim: sim, ddb: testenv.DynamoDB(t),
+		sns: testenv.SNS(t, localenv.Topic{Name: "alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})}
+	client := dynamodb.NewFromConfig(testenv.AWSConfig(t, w.ddb.Endpoint))
 	if err := history.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
 	w.store = history.New(client, table, 24*time.Hour)
-
-	configPath := filepath.Join(t.TempDir(), "grantwatch.yaml")
-	cfg, err := os.ReadFile("../pkg/demo/config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(configPath, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// The environment the stack gives the function, with the endpoints of
 	// the local stand-ins in the SDK's own settings.
 	w.env = []string{
-		auditor.EnvConfig + "=" + configPath,
-		auditor.EnvTable + "=" + table,
-		auditor.EnvTopic + "=" + w.sns.TopicARN("alerts"),
+		config.EnvConfig + "=" + abs(t, "testdata/grantwatch.yaml"),
+		config.EnvTable + "=" + table,
+		config.EnvTopic + "=" + w.sns.TopicARN("alerts"),
 		"AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=" + sim.Auditor().AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + sim.Auditor().SecretAccessKey,
-		"AWS_ENDPOINT_URL=" + simURL,
+		"AWS_ENDPOINT_URL=" + sim.URL(),
 		"AWS_ENDPOINT_URL_DYNAMODB=" + w.ddb.Endpoint,
 		"AWS_ENDPOINT_URL_SNS=" + w.sns.Endpoint,
 		"AWS_LAMBDA_LOG_FORMAT=JSON",
@@ -105,21 +62,21 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// scheduledAt is the time of the events below: within the window the
+// eventTime is the time of the events below: within the window the
 // function accepts around now, whatever day the tests run.
-var scheduledAt = time.Now().UTC().Truncate(time.Hour)
+var eventTime = time.Now().UTC().Truncate(time.Hour)
 
-// scheduledEvent is what an EventBridge rule delivers.
-var scheduledEvent = `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",
-"account":"999999999999","time":"` + scheduledAt.Format(time.RFC3339) + `","region":"us-east-1",
+// ruleEvent is what an EventBridge rule delivers.
+var ruleEvent = `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",
+"account":"999999999999","time":"` + eventTime.Format(time.RFC3339) + `","region":"us-east-1",
 "resources":["arn:aws:events:us-east-1:999999999999:rule/grantwatch-schedule"],"detail":{}}`
 
 // runID is the run the events above start.
-var runID = "run-" + scheduledAt.Format("20060102T150405Z")
+var runID = "run-" + eventTime.Format("20060102T150405Z")
 
 // waitForOutput waits for the function to print want: the emulator relays
 // the function's output asynchronously, after the invocation's answer.
-func waitForOutput(fn *localenv.Server, want string) bool {
+func waitForOutput(fn *testenv.Function, want string) bool {
 	for range 100 {
 		if strings.Contains(fn.Output(), want) {
 			return true
@@ -131,19 +88,21 @@ func waitForOutput(fn *localenv.Server, want string) bool {
 
 func TestAuditorFunction(t *testing.T) {
 	w := newWorld(t)
-	fn := localenv.LambdaForTest(t, binaries["auditor"], w.env)
+	fn := testenv.Lambda(t, ".", w.env)
 	ctx := context.Background()
 
-	body, err := fn.Invoke(ctx, scheduledEvent)
+	body, err := fn.Invoke(ctx, ruleEvent)
 	if err != nil {
 		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
 	}
-	var res auditor.Result
+	var res Result
 	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
 		t.Fatalf("result: %s (%v)\nfunction output: %s", body, err, fn.Output())
 	}
-	if res.RunID != runID || res.Claim != history.Started || res.Summary.Checked != 42 || res.Published != 5 {
-		t.Errorf("result: got run %s claim %s checked %d published %d; want %s, started, 42, 5", res.RunID, res.Claim, res.Summary.Checked, res.Published, runID)
+	// 3 accounts x 2 regions x 2 models; one message for each of the two
+	// accounts with a problem, and the run's digest.
+	if res.RunID != runID || res.Claim != history.Started || res.Summary.Checked != 12 || res.Published != 3 {
+		t.Errorf("result: got run %s claim %s checked %d published %d; want %s, started, 12, 3", res.RunID, res.Claim, res.Summary.Checked, res.Published, runID)
 	}
 	if !waitForOutput(fn, `"_aws":{"CloudWatchMetrics"`) {
 		t.Errorf("function output has no embedded metrics: %s", fn.Output())
@@ -153,22 +112,22 @@ func TestAuditorFunction(t *testing.T) {
 	if err != nil || run == nil || run.State != history.Complete {
 		t.Fatalf("stored run: got %+v, %v; want COMPLETE", run, err)
 	}
-	entries, _, err := w.store.History(ctx, history.Query{Account: "333333333333", Limit: 100})
-	if err != nil || len(entries) != 15 {
-		t.Errorf("history of 333333333333: got %d entries, %v; want 15", len(entries), err)
+	entries, _, err := w.store.History(ctx, history.Query{Account: "222222222222", Limit: 100})
+	if err != nil || len(entries) != 4 {
+		t.Errorf("history of 222222222222: got %d entries, %v; want its 4 first checks", len(entries), err)
 	}
 	msgs, err := w.sns.Receive(ctx, "inbox")
-	if err != nil || len(msgs) != 5 {
-		t.Errorf("alerts in the queue: got %d, %v; want 5", len(msgs), err)
+	if err != nil || len(msgs) != 3 {
+		t.Errorf("alerts in the queue: got %d, %v; want 3", len(msgs), err)
 	}
 
 	// The same event again: nothing audited, nothing sent.
 	calls := w.sim.TotalCalls()
-	body, err = fn.Invoke(ctx, scheduledEvent)
+	body, err = fn.Invoke(ctx, ruleEvent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res = auditor.Result{}
+	res = Result{}
 	if err := json.Unmarshal(body, &res); err != nil || res.Claim != history.Done || res.Published != 0 {
 		t.Errorf("second delivery: got %s; want claim done, nothing published", body)
 	}
@@ -184,55 +143,8 @@ func TestAuditorFunction(t *testing.T) {
 	if !strings.Contains(string(body), `"errorMessage":"event: \"time\" \"soon\" is not an RFC 3339 time"`) {
 		t.Errorf("malformed event: got %s; want the error in the result", body)
 	}
-	if _, err := fn.Invoke(ctx, `{"scheduled_time":"`+scheduledAt.Add(time.Hour).Format(time.RFC3339)+`"}`); err != nil {
+	if _, err := fn.Invoke(ctx, `{"scheduled_time":"`+eventTime.Add(time.Hour).Format(time.RFC3339)+`"}`); err != nil {
 		t.Errorf("invocation after a malformed event: %v", err)
-	}
-}
-
-func TestHistoryFunction(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	audit := localenv.LambdaForTest(t, binaries["auditor"], w.env)
-	if _, err := audit.Invoke(ctx, scheduledEvent); err != nil {
-		t.Fatal(err)
-	}
-	env := append(w.env, historyapi.EnvReaders+"=arn:aws:iam::999999999999:role/GovernanceReader")
-	fn := localenv.LambdaForTest(t, binaries["history"], env)
-
-	tests := []struct {
-		name       string
-		caller     string
-		account    string
-		wantStatus int
-		wantBody   string
-	}{
-		{"owner reads own history", "arn:aws:sts::333333333333:assumed-role/Developer/alice", "333333333333", 200, `"status":"NOT_AUTHORIZED"`},
-		{"another account is refused", "arn:aws:sts::222222222222:assumed-role/Developer/mallory", "333333333333", 403, "may read only account 222222222222"},
-		{"governance reader reads any", "arn:aws:sts::999999999999:assumed-role/GovernanceReader/gov", "333333333333", 200, `"account":"333333333333"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/history", RawQueryString: "account=" + tt.account,
-				QueryStringParameters: map[string]string{"account": tt.account}}
-			req.RequestContext.HTTP.Method, req.RequestContext.HTTP.Path = "GET", "/history"
-			callerAccount := strings.Split(tt.caller, ":")[4]
-			req.RequestContext.AccountID = callerAccount
-			req.RequestContext.Authorizer = &events.LambdaFunctionURLRequestContextAuthorizerDescription{
-				IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{AccountID: callerAccount, UserARN: tt.caller, AccessKey: "ASIAEXAMPLE"},
-			}
-			payload, _ := json.Marshal(req)
-			body, err := fn.Invoke(ctx, string(payload))
-			if err != nil {
-				t.Fatalf("%v\nfunction output: %s", err, fn.Output())
-			}
-			var resp events.LambdaFunctionURLResponse
-			if err := json.Unmarshal(body, &resp); err != nil {
-				t.Fatalf("response %s: %v", body, err)
-			}
-			if resp.StatusCode != tt.wantStatus || !strings.Contains(resp.Body, tt.wantBody) {
-				t.Errorf("got %d %s; want %d containing %q", resp.StatusCode, resp.Body, tt.wantStatus, tt.wantBody)
-			}
-		})
 	}
 }
 
@@ -247,25 +159,23 @@ func TestAuditorStopsBeforeTheLambdaDeadline(t *testing.T) {
 	}
 	configPath := filepath.Join(t.TempDir(), "grantwatch.yaml")
 	if err := os.WriteFile(configPath, []byte(`accounts: {static: ["111111111111", "222222222222", "333333333333"]}
-regions: [us-east-1, us-west-2, eu-central-1]
+regions: [us-east-1, us-west-2]
 models: {required: [anthropic.claude-3-5-sonnet-20240620-v1:0, amazon.nova-pro-v1:0]}
-role: {name: GrantwatchAudit, external_id: grantwatch-demo}
+role: {name: GrantwatchAudit, external_id: grantwatch-fn}
 limits: {concurrency: 4, per_account_region: 1}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := append(slices.Clone(w.env), auditor.EnvConfig+"="+configPath, "AWS_LAMBDA_FUNCTION_TIMEOUT=8")
-	fn := localenv.LambdaForTest(t, binaries["auditor"], env)
+	env := append(slices.Clone(w.env), config.EnvConfig+"="+configPath, "AWS_LAMBDA_FUNCTION_TIMEOUT=8")
+	fn := testenv.Lambda(t, ".", env)
 
-	start := time.Now()
-	body, err := fn.Invoke(context.Background(), scheduledEvent)
+	// An invocation that outlived its timeout would get the emulator's
+	// timeout error instead of the function's result.
+	body, err := fn.Invoke(context.Background(), ruleEvent)
 	if err != nil {
 		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
 	}
-	if elapsed := time.Since(start); elapsed >= 8*time.Second {
-		t.Errorf("the invocation took %v; want it to end before the 8 s timeout", elapsed)
-	}
-	var res auditor.Result
+	var res Result
 	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
 		t.Fatalf("result: %s (%v)", body, err)
 	}
@@ -294,9 +204,9 @@ func TestAsyncRetryResumesAKilledRun(t *testing.T) {
 	}
 	const timeout = 3 * time.Second
 	env := append(slices.Clone(w.env), "AWS_LAMBDA_FUNCTION_TIMEOUT=3")
-	fn := localenv.LambdaForTest(t, binaries["auditor"], env)
+	fn := testenv.Lambda(t, ".", env)
 	start := time.Now()
-	go func() { _, _ = fn.Invoke(ctx, scheduledEvent) }()
+	go func() { _, _ = fn.Invoke(ctx, ruleEvent) }()
 
 	// Kill the function part way through the audit, once it holds the run.
 	var run *history.Run
@@ -321,11 +231,11 @@ func TestAsyncRetryResumesAKilledRun(t *testing.T) {
 	if err := fn.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	body, err := fn.Invoke(ctx, scheduledEvent)
+	body, err := fn.Invoke(ctx, ruleEvent)
 	if err != nil {
 		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
 	}
-	var res auditor.Result
+	var res Result
 	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
 		t.Fatalf("retry result: %s (%v)\nfunction output: %s", body, err, fn.Output())
 	}
@@ -348,4 +258,13 @@ func TestAsyncRetryResumesAKilledRun(t *testing.T) {
 		}
 		seen[m.Subject] = true
 	}
+}
+
+func abs(t *testing.T, path string) string {
+	t.Helper()
+	p, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -1,4 +1,4 @@
-package audit
+package check
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // benchSize reads a size from the environment, so that `make bench` can be
@@ -93,7 +94,7 @@ func BenchmarkOrganization(b *testing.B) {
 		runtime.GC()
 		heap := sampleHeap(50 * time.Millisecond)
 		start := time.Now()
-		rep := New(cfg, awsCfg).Run(context.Background(), "bench")
+		rep := audit{targets.New(cfg, awsCfg), New(cfg, awsCfg)}.Run(context.Background(), "bench")
 		wall := time.Since(start)
 		peak := heap.Stop()
 		_ = sim.Close()

@@ -1,4 +1,4 @@
-package auditor
+package main
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 func TestScheduledAt(t *testing.T) {
@@ -59,7 +61,7 @@ func TestScheduledAt(t *testing.T) {
 }
 
 func TestSetupFailureIsReportedNotPanicked(t *testing.T) {
-	t.Setenv(EnvConfig, "/nonexistent/grantwatch.yaml")
+	t.Setenv(config.EnvConfig, "/nonexistent/grantwatch.yaml")
 	var logs bytes.Buffer
 	h := FromEnv(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)))
 	_, err := h.Handle(context.Background(), json.RawMessage(`{}`))
@@ -75,9 +77,9 @@ func TestLoadConfigAppliesStackNames(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/grantwatch.yaml"
 	writeFile(t, path, "accounts: {static: [\"111111111111\"]}\nregions: [us-east-1]\nmodels: {required: [m]}\n")
-	t.Setenv(EnvConfig, path)
-	t.Setenv(EnvTable, "grantwatch-Table1")
-	t.Setenv(EnvTopic, "arn:aws:sns:eu-west-1:123456789012:grantwatch-Alerts")
+	t.Setenv(config.EnvConfig, path)
+	t.Setenv(config.EnvTable, "grantwatch-Table1")
+	t.Setenv(config.EnvTopic, "arn:aws:sns:eu-west-1:123456789012:grantwatch-Alerts")
 	cfg, err := LoadConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestLoadConfigAppliesStackNames(t *testing.T) {
 	if cfg.History.Table != "grantwatch-Table1" || cfg.Notify.TopicARN != "arn:aws:sns:eu-west-1:123456789012:grantwatch-Alerts" {
 		t.Errorf("got table %q topic %q; want the stack's", cfg.History.Table, cfg.Notify.TopicARN)
 	}
-	t.Setenv(EnvTopic, "not-an-arn")
+	t.Setenv(config.EnvTopic, "not-an-arn")
 	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "notify.topic_arn") {
 		t.Errorf("bad topic from the environment: got %v; want an error naming notify.topic_arn", err)
 	}

@@ -1,4 +1,4 @@
-package org_test
+package targets_test
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/localenv"
-	"github.com/grantwatch/grantwatch/pkg/org"
+	"github.com/grantwatch/grantwatch/pkg/targets"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 func TestDiscover(t *testing.T) {
-	sim := localenv.DemoSimulator(t, nil) // pages of 2, each after an empty page
+	sim := testenv.Simulator(t, "testdata/org.yaml", nil) // pages of 2, each after an empty page
 	cfg, err := sim.ClientConfig(context.Background(), "us-east-1")
 	if err != nil {
 		t.Fatal(err)
@@ -29,21 +29,21 @@ func TestDiscover(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		filter   org.Filter
+		filter   targets.Filter
 		want     []string // id:ous
 		wantTags bool
 	}{
-		{"everything active, with OU paths", org.Filter{}, []string{
-			"111111111111:ou-demo-prod0001", "222222222222:ou-demo-prod0001/ou-demo-paym0001",
-			"333333333333:ou-demo-sand0001", "444444444444:ou-demo-sand0001",
+		{"everything active, with OU paths", targets.Filter{}, []string{
+			"111111111111:ou-tgt0-prod0001", "222222222222:ou-tgt0-prod0001/ou-tgt0-paym0001",
+			"333333333333:ou-tgt0-sand0001", "444444444444:ou-tgt0-sand0001",
 		}, false},
-		{"nested OU filter", org.Filter{OUs: []string{"ou-demo-paym0001"}}, []string{"222222222222:ou-demo-prod0001/ou-demo-paym0001"}, false},
-		{"tags", org.Filter{Tags: map[string]string{"env": "prod", "team": "payments"}}, []string{"222222222222:ou-demo-prod0001/ou-demo-paym0001"}, true},
+		{"nested OU filter", targets.Filter{OUs: []string{"ou-tgt0-paym0001"}}, []string{"222222222222:ou-tgt0-prod0001/ou-tgt0-paym0001"}, false},
+		{"tags", targets.Filter{Tags: map[string]string{"env": "prod", "team": "payments"}}, []string{"222222222222:ou-tgt0-prod0001/ou-tgt0-paym0001"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := sim.Calls(awssim.OpListTagsForResource)
-			accounts, err := org.Discover(context.Background(), client, tt.filter)
+			accounts, err := targets.Discover(context.Background(), client, tt.filter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestDiscover(t *testing.T) {
 }
 
 func TestDiscoverNamesWhatFailed(t *testing.T) {
-	sim := localenv.DemoSimulator(t, func(sc *awssim.Scenario) {
+	sim := testenv.Simulator(t, "testdata/org.yaml", func(sc *awssim.Scenario) {
 		sc.Faults = []awssim.Rule{{Operation: awssim.OpListChildren, Rate: 1, Status: 500}}
 	})
 	cfg, err := sim.ClientConfig(context.Background(), "us-east-1")
@@ -70,8 +70,8 @@ func TestDiscoverNamesWhatFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.RetryMaxAttempts = 1
-	_, err = org.Discover(context.Background(), organizations.NewFromConfig(cfg), org.Filter{})
-	if err == nil || !strings.Contains(err.Error(), "list child OUs of r-demo") {
+	_, err = targets.Discover(context.Background(), organizations.NewFromConfig(cfg), targets.Filter{})
+	if err == nil || !strings.Contains(err.Error(), "list child OUs of r-tgt0") {
 		t.Errorf("got %v; want an error naming the parent whose children failed", err)
 	}
 }
@@ -131,7 +131,7 @@ func (f *fakeOrg) ListTagsForResource(_ context.Context, in *organizations.ListT
 
 func TestDiscoverStopsAtTheFirstError(t *testing.T) {
 	f := &fakeOrg{}
-	_, err := org.Discover(context.Background(), f, org.Filter{})
+	_, err := targets.Discover(context.Background(), f, targets.Filter{})
 	if err == nil || !strings.Contains(err.Error(), "list accounts for parent ou-fail") {
 		t.Fatalf("got %v; want the error of ou-fail", err)
 	}
@@ -146,7 +146,7 @@ func TestDiscoverStopsAtTheFirstError(t *testing.T) {
 func TestDiscoverReadsTagsWithASmallPool(t *testing.T) {
 	f := &fakeOrg{}
 	root := &rootOnly{f}
-	accounts, err := org.Discover(context.Background(), root, org.Filter{Tags: map[string]string{"env": "prod"}})
+	accounts, err := targets.Discover(context.Background(), root, targets.Filter{Tags: map[string]string{"env": "prod"}})
 	if err != nil || len(accounts) != 12 {
 		t.Fatalf("got %d accounts, %v; want the 12 of the root", len(accounts), err)
 	}

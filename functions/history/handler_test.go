@@ -1,4 +1,4 @@
-package historyapi
+package main
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func TestHandle(t *testing.T) {
 		{"unknown path", request("GET", "/accounts", owner, "111111111111", nil), 404, `path \"/accounts\"`, ""},
 		{"unknown parameter", request("GET", "/history", owner, "111111111111", map[string]string{"acount": "1"}), 400, `unknown parameter \"acount\"`, ""},
 		{"bad limit", request("GET", "/history", owner, "111111111111", map[string]string{"limit": "0"}), 400, `limit \"0\"`, ""},
-		{"bad since", request("GET", "/history", owner, "111111111111", map[string]string{"since": "last week"}), 400, `since \"last week\"`, ""},
+		{"bad since", request("GET", "/history", owner, "111111111111", map[string]string{"since": "last week"}), 400, `since: \"last week\" is not a duration`, ""},
 		{"since in the future", request("GET", "/history", owner, "111111111111", map[string]string{"since": "2027-01-01"}), 400, `since \"2027-01-01\" is in the future`, ""},
 		{"latest of a malformed account", request("GET", "/latest", "arn:aws:iam::999999999999:user/auditor", "999999999999", map[string]string{"account": "12"}), 400, `account \"12\" is not 12 digits`, ""},
 		{"forged caller of another account", request("GET", "/history", "arn:aws:sts::222222222222:assumed-role/Developer/mallory", "111111111111", nil), 403, "does not belong to account 111111111111", ""},

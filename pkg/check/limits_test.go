@@ -1,4 +1,4 @@
-package audit
+package check
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
-	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // fakeSTS hands out credentials and counts AssumeRole calls per role.
@@ -36,18 +36,50 @@ func (f *fakeSTS) AssumeRole(_ context.Context, in *sts.AssumeRoleInput, _ ...fu
 	}}, nil
 }
 
-// gauge tracks how many calls are in flight, overall and per key.
+// gauge tracks how many calls are in flight, overall and per key. Until
+// "all" first reaches target, availability calls are held, so that a
+// checker that runs its calls one at a time never reaches it (and waits 5 s
+// instead). Model lists are never held: each account-region lists its models
+// once before its availability calls, so holding them could stall a correct
+// checker below the target.
 type gauge struct {
 	mu       sync.Mutex
 	now, max map[string]int
+	target   int
+	reached  chan struct{}
 }
 
-func (g *gauge) enter(keys ...string) {
+func newGauge(target int) *gauge {
+	return &gauge{now: map[string]int{}, max: map[string]int{}, target: target, reached: make(chan struct{})}
+}
+
+func (g *gauge) enter(hold bool, keys ...string) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	for _, k := range keys {
 		g.now[k]++
 		g.max[k] = max(g.max[k], g.now[k])
+	}
+	if g.now["all"] == g.target {
+		g.release()
+	}
+	g.mu.Unlock()
+	if !hold {
+		return
+	}
+	select {
+	case <-g.reached:
+	case <-time.After(5 * time.Second):
+		g.mu.Lock()
+		g.release() // once: a checker that cannot reach the target fails, slowly but not for ever
+		g.mu.Unlock()
+	}
+}
+
+func (g *gauge) release() {
+	select {
+	case <-g.reached:
+	default:
+		close(g.reached)
 	}
 }
 
@@ -67,7 +99,7 @@ type fakeBedrock struct {
 }
 
 func (f fakeBedrock) ListFoundationModels(context.Context, *bedrock.ListFoundationModelsInput, ...func(*bedrock.Options)) (*bedrock.ListFoundationModelsOutput, error) {
-	f.gauge.enter("all", f.key)
+	f.gauge.enter(false, "all", f.key)
 	defer f.gauge.leave("all", f.key)
 	f.calls.Add(1)
 	time.Sleep(2 * time.Millisecond)
@@ -79,7 +111,7 @@ func (f fakeBedrock) ListFoundationModels(context.Context, *bedrock.ListFoundati
 }
 
 func (f fakeBedrock) GetFoundationModelAvailability(_ context.Context, in *bedrock.GetFoundationModelAvailabilityInput, _ ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
-	f.gauge.enter("all", f.key)
+	f.gauge.enter(true, "all", f.key)
 	defer f.gauge.leave("all", f.key)
 	f.calls.Add(1)
 	time.Sleep(2 * time.Millisecond)
@@ -110,10 +142,11 @@ func TestRunRespectsLimits(t *testing.T) {
 				Limits:   config.Limits{Concurrency: tt.concurrency, PerAccountRegion: tt.perAccountRegion},
 			}
 			cfg.ApplyDefaults()
-			g := &gauge{now: map[string]int{}, max: map[string]int{}}
+			g := newGauge(tt.concurrency)
 			var calls atomic.Int64
 			stsFake := &fakeSTS{calls: map[string]int{}}
-			a := New(cfg, aws.Config{}, WithSTS(stsFake), WithBedrock(func(region string, creds aws.CredentialsProvider) check.BedrockAPI {
+			a := audit{targets.New(cfg, aws.Config{}), nil}
+			a.checker = New(cfg, aws.Config{}, WithSTS(stsFake), WithBedrock(func(region string, creds aws.CredentialsProvider) BedrockAPI {
 				return fakeBedrock{key: fmt.Sprintf("%p/%s", creds, region), gauge: g, calls: &calls}
 			}))
 			rep := a.Run(context.Background(), "limits")
@@ -124,8 +157,8 @@ func TestRunRespectsLimits(t *testing.T) {
 			if got, want := calls.Load(), int64(4*3*(1+5)); got != want {
 				t.Errorf("bedrock calls: got %d; want %d", got, want)
 			}
-			if got := g.max["all"]; got > tt.concurrency {
-				t.Errorf("calls in flight: got at most %d; want at most %d", got, tt.concurrency)
+			if got := g.max["all"]; got != tt.concurrency {
+				t.Errorf("calls in flight: got at most %d; want exactly the limit, %d", got, tt.concurrency)
 			}
 			for key, m := range g.max {
 				if key != "all" && m > tt.perAccountRegion {

@@ -1,7 +1,4 @@
-// Package audit runs one audit: it finds the accounts, assumes the audit role
-// once in each, checks every required model in every region with bounded
-// concurrency, and returns the results in a stable order with a summary.
-package audit
+package check
 
 import (
 	"log/slog"
@@ -14,84 +11,68 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
-	"github.com/grantwatch/grantwatch/pkg/org"
-	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-// Report is what a run found.
-type Report struct {
-	Summary result.Summary  `json:"run"`
-	Results []result.Result `json:"results"`
-}
-
 // BedrockFactory returns a Bedrock client for one region signing with creds.
-type BedrockFactory func(region string, creds aws.CredentialsProvider) check.BedrockAPI
+type BedrockFactory func(region string, creds aws.CredentialsProvider) BedrockAPI
 
-// Auditor runs audits for one configuration. It is safe to reuse across runs.
-type Auditor struct {
+// Checker runs the checks of a plan for one configuration. It is safe to
+// reuse across runs.
+type Checker struct {
 	cfg        *config.Config
 	sts        stscreds.AssumeRoleAPIClient
-	org        org.API
 	newBedrock BedrockFactory
 	logger     *slog.Logger
 	progress   func(done, total int)
 	now        func() time.Time
 }
 
-// Option changes how New builds an Auditor.
-type Option func(*Auditor)
+// Option changes how New builds a Checker.
+type Option func(*Checker)
 
 // WithLogger sets the logger; by default nothing is logged.
-func WithLogger(l *slog.Logger) Option { return func(a *Auditor) { a.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(c *Checker) { c.logger = l } }
 
 // WithProgress calls fn after every finished check with the checks done so far
 // and planned. It is called from many goroutines at once.
-func WithProgress(fn func(done, total int)) Option { return func(a *Auditor) { a.progress = fn } }
+func WithProgress(fn func(done, total int)) Option { return func(c *Checker) { c.progress = fn } }
 
 // WithSTS replaces the STS client that assumes the audit roles.
-func WithSTS(c stscreds.AssumeRoleAPIClient) Option { return func(a *Auditor) { a.sts = c } }
-
-// WithOrganizations replaces the Organizations client used for discovery.
-func WithOrganizations(c org.API) Option { return func(a *Auditor) { a.org = c } }
+func WithSTS(api stscreds.AssumeRoleAPIClient) Option { return func(c *Checker) { c.sts = api } }
 
 // WithBedrock replaces how Bedrock clients are made.
-func WithBedrock(f BedrockFactory) Option { return func(a *Auditor) { a.newBedrock = f } }
+func WithBedrock(f BedrockFactory) Option { return func(c *Checker) { c.newBedrock = f } }
 
-// WithClock replaces time.Now for the run's timestamps.
-func WithClock(now func() time.Time) Option { return func(a *Auditor) { a.now = now } }
+// WithClock replaces time.Now for the run's finish time.
+func WithClock(now func() time.Time) Option { return func(c *Checker) { c.now = now } }
 
-// New builds an Auditor. awsCfg is the auditor's own configuration (credentials,
+// New builds a Checker. awsCfg is the auditor's own configuration (credentials,
 // endpoints from AWS_ENDPOINT_URL*, region); New tunes its retries and connection
 // pool for the configured limits.
-func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Auditor {
+func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 	awsCfg = tune(awsCfg, cfg.Limits)
 	if awsCfg.Region == "" {
 		awsCfg.Region = cfg.Regions[0]
 	}
-	a := &Auditor{
+	c := &Checker{
 		cfg:    cfg,
 		sts:    sts.NewFromConfig(awsCfg),
 		logger: slog.New(slog.DiscardHandler),
 		now:    time.Now,
-		newBedrock: func(region string, creds aws.CredentialsProvider) check.BedrockAPI {
+		newBedrock: func(region string, creds aws.CredentialsProvider) BedrockAPI {
 			return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
 				o.Region = region
 				o.Credentials = creds
 			})
 		},
 	}
-	if cfg.Accounts.Organizations.Enabled {
-		a.org = organizations.NewFromConfig(awsCfg)
-	}
 	for _, opt := range opts {
-		opt(a)
+		opt(c)
 	}
-	return a
+	return c
 }
 
 // tune sets the SDK's retries and connection pool for an audit.

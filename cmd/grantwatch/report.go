@@ -1,6 +1,7 @@
-// Package report writes an audit report as a table for people, JSON for
-// programs, CSV for spreadsheets or Markdown for tickets and chat.
-package report
+package main
+
+// A run's report: a table for people, JSON for programs, CSV for
+// spreadsheets or Markdown for tickets and chat.
 
 import (
 	"encoding/csv"
@@ -10,18 +11,17 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/grantwatch/grantwatch/pkg/audit"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-// Formats are the output formats Write knows.
-var Formats = []string{"table", "json", "csv", "markdown"}
+// formats are the output formats Write knows.
+var formats = []string{"table", "json", "csv", "markdown"}
 
-// Write renders rep in format.
-func Write(w io.Writer, format string, rep *audit.Report) error {
+// writeReport renders rep in format.
+func writeReport(w io.Writer, format string, rep *result.Report) error {
 	switch format {
 	case "table":
-		return table(w, rep)
+		return reportTable(w, rep)
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -31,10 +31,10 @@ func Write(w io.Writer, format string, rep *audit.Report) error {
 	case "markdown":
 		return markdown(w, rep)
 	}
-	return fmt.Errorf("output format %q: want one of %s", format, strings.Join(Formats, ", "))
+	return fmt.Errorf("output format %q: want one of %s", format, strings.Join(formats, ", "))
 }
 
-func table(w io.Writer, rep *audit.Report) error {
+func reportTable(w io.Writer, rep *result.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tSTATUS\tCAUSE")
 	for _, r := range rep.Results {
@@ -52,12 +52,12 @@ func table(w io.Writer, rep *audit.Report) error {
 		fmt.Fprintf(w, "  %s\n", strings.Join(g.where, ", "))
 		fmt.Fprintf(w, "  -> %s\n", g.text)
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", Line(rep.Summary))
+	_, err := fmt.Fprintf(w, "\n%s\n", summaryLine(rep.Summary))
 	return err
 }
 
-// Line is a one-line summary of a run.
-func Line(s result.Summary) string {
+// summaryLine is a one-line summary of a run.
+func summaryLine(s result.Summary) string {
 	var counts []string
 	for _, st := range result.Statuses {
 		if n := s.Counts[st]; n > 0 {
@@ -103,7 +103,7 @@ func remediations(results []result.Result) []group {
 	return groups
 }
 
-func csvReport(w io.Writer, rep *audit.Report) error {
+func csvReport(w io.Writer, rep *result.Report) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"account", "region", "model", "status", "cause", "remediation"})
 	for _, r := range rep.Results {
@@ -113,9 +113,9 @@ func csvReport(w io.Writer, rep *audit.Report) error {
 	return cw.Error()
 }
 
-func markdown(w io.Writer, rep *audit.Report) error {
+func markdown(w io.Writer, rep *result.Report) error {
 	s := rep.Summary
-	fmt.Fprintf(w, "## grantwatch run %s\n\n%s\n\n", s.RunID, Line(s))
+	fmt.Fprintf(w, "## grantwatch run %s\n\n%s\n\n", s.RunID, summaryLine(s))
 	fmt.Fprintln(w, "| status | checks |\n|---|---|")
 	for _, st := range result.Statuses {
 		if n := s.Counts[st]; n > 0 {

@@ -1,6 +1,4 @@
-// Package auditor is the scheduled Lambda function: it reads the schedule
-// event, runs the job and returns the run's summary.
-package auditor
+package main
 
 import (
 	"bytes"
@@ -10,6 +8,10 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 // Trigger names what started a run.
@@ -27,12 +29,13 @@ const (
 	Manual Trigger = "manual"
 )
 
-type event struct {
-	Source        *string `json:"source"`
-	DetailType    *string `json:"detail-type"`
-	Time          *string `json:"time"`
-	ScheduledTime *string `json:"scheduled_time"`
-	Manual        *bool   `json:"manual"`
+// input is the payload's shape: an EventBridge event (told by its
+// detail-type), the stack's scheduler input or a manual invocation.
+type input struct {
+	DetailType    *string         `json:"detail-type"`
+	Time          json.RawMessage `json:"time"`
+	ScheduledTime *string         `json:"scheduled_time"`
+	Manual        *bool           `json:"manual"`
 }
 
 // The window a scheduled time must fall in, around now: a redelivery or a
@@ -70,59 +73,59 @@ func scheduledAt(payload []byte, now time.Time) (at time.Time, trigger Trigger, 
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
 		return time.Time{}, "", "", fmt.Errorf("event: %w", err)
 	}
-	var e event
-	if err := json.Unmarshal(trimmed, &e); err != nil {
+	var in input
+	if err := json.Unmarshal(trimmed, &in); err != nil {
 		return time.Time{}, "", "", fmt.Errorf("event: %w", err)
 	}
 	switch {
-	case e.DetailType != nil:
-		// An EventBridge rule sends source aws.events; EventBridge Scheduler,
-		// when the schedule has no input (a console edit removes it), sends
-		// its default event with source aws.scheduler and "detail": "{}".
-		source := deref(e.Source)
-		if *e.DetailType != "Scheduled Event" || (source != "aws.events" && source != "aws.scheduler") {
-			return time.Time{}, "", "", fmt.Errorf("event: detail-type %q from source %q is not an EventBridge scheduled event", *e.DetailType, source)
-		}
-		if e.Time == nil {
-			return time.Time{}, "", "", errors.New("event: scheduled event has no \"time\"")
-		}
-		t, err := time.Parse(time.RFC3339, *e.Time)
+	case in.DetailType != nil:
+		return scheduledEvent(trimmed, in.Time)
+	case in.ScheduledTime != nil:
+		t, err := time.Parse(time.RFC3339, *in.ScheduledTime)
 		if err != nil {
-			return time.Time{}, "", "", fmt.Errorf("event: \"time\" %q is not an RFC 3339 time", *e.Time)
-		}
-		trigger := Rule
-		if source == "aws.scheduler" {
-			trigger = Scheduler
-		}
-		return t.UTC(), trigger, "time", nil
-	case e.ScheduledTime != nil:
-		t, err := time.Parse(time.RFC3339, *e.ScheduledTime)
-		if err != nil {
-			return time.Time{}, "", "", fmt.Errorf("event: \"scheduled_time\" %q is not an RFC 3339 time", *e.ScheduledTime)
+			return time.Time{}, "", "", fmt.Errorf("event: \"scheduled_time\" %q is not an RFC 3339 time", *in.ScheduledTime)
 		}
 		trigger := Scheduler
-		if e.Manual != nil && *e.Manual {
+		if in.Manual != nil && *in.Manual {
 			trigger = Manual
 		}
 		return t.UTC(), trigger, "scheduled_time", nil
-	case len(fields) == 0 || (len(fields) == 1 && e.Manual != nil):
+	case len(fields) == 0 || (len(fields) == 1 && in.Manual != nil):
 		return now.UTC().Truncate(time.Minute), Manual, "", nil
 	}
 	return time.Time{}, "", "", fmt.Errorf("event: unrecognized fields %v; want an EventBridge scheduled event, {\"scheduled_time\": \"RFC 3339\"} or {}", slices.Sorted(maps.Keys(fields)))
 }
 
+// scheduledEvent reads an event that EventBridge delivers: a scheduled rule
+// sends source aws.events; EventBridge Scheduler, when the schedule has no
+// input (a console edit removes it), sends its default event with source
+// aws.scheduler and "detail": "{}".
+func scheduledEvent(payload []byte, rawTime json.RawMessage) (time.Time, Trigger, string, error) {
+	// The time is read first, for an error that names it.
+	var when string
+	if len(rawTime) == 0 || string(rawTime) == "null" {
+		return time.Time{}, "", "", errors.New("event: scheduled event has no \"time\"")
+	}
+	if err := json.Unmarshal(rawTime, &when); err != nil {
+		return time.Time{}, "", "", fmt.Errorf("event: \"time\" %s is not an RFC 3339 time", rawTime)
+	}
+	if _, err := time.Parse(time.RFC3339, when); err != nil {
+		return time.Time{}, "", "", fmt.Errorf("event: \"time\" %q is not an RFC 3339 time", when)
+	}
+	var e events.EventBridgeEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return time.Time{}, "", "", fmt.Errorf("event: not an EventBridge event: %w", err)
+	}
+	if e.DetailType != "Scheduled Event" || (e.Source != "aws.events" && e.Source != "aws.scheduler") {
+		return time.Time{}, "", "", fmt.Errorf("event: detail-type %q from source %q is not an EventBridge scheduled event", e.DetailType, e.Source)
+	}
+	trigger := Rule
+	if e.Source == "aws.scheduler" {
+		trigger = Scheduler
+	}
+	return e.Time.UTC(), trigger, "time", nil
+}
+
 func days(d time.Duration) string { return fmt.Sprintf("%d days", d/(24*time.Hour)) }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func abbreviate(b []byte) string {
-	if len(b) > 80 {
-		return string(b[:77]) + "..."
-	}
-	return string(b)
-}
+func abbreviate(b []byte) string { return result.Clip(string(b), 80) }

@@ -1,0 +1,54 @@
+package config
+
+import "strings"
+
+// Names the stack and the functions it deploys share. The stack sets these
+// environment variables and watches these metrics; the functions read and
+// emit them. One constant each, so a rename cannot leave a function without
+// its setting or an alarm silent.
+const (
+	// EnvConfig is the configuration file's path in the auditor function; by
+	// default grantwatch.yaml next to the function's code (the stack bundles
+	// it there).
+	EnvConfig = "GRANTWATCH_CONFIG"
+	// EnvTable names the history table; in the auditor it overrides
+	// history.table.
+	EnvTable = "GRANTWATCH_TABLE"
+	// EnvTopic is the alert topic's ARN; it overrides notify.topic_arn.
+	EnvTopic = "GRANTWATCH_TOPIC_ARN"
+	// EnvReaders lists the governance readers of the history function,
+	// comma-separated: role ARNs (any session of the role) or exact
+	// principal ARNs.
+	EnvReaders = "GRANTWATCH_GOVERNANCE_READERS"
+)
+
+// MetricNamespace is the CloudWatch namespace of the auditor's run metrics.
+const MetricNamespace = "Grantwatch"
+
+// The run metrics, one value per run, in MetricNamespace.
+const (
+	MetricRunsIncomplete    = "RunsIncomplete"
+	MetricRunsFailed        = "RunsFailed"
+	MetricDiscoveryFailed   = "DiscoveryFailed"
+	MetricAuditErrors       = "AuditErrors"
+	MetricNotUsable         = "NotUsable"
+	MetricChecksDone        = "ChecksDone"
+	MetricAlertsPublished   = "AlertsPublished"
+	MetricAlertsUnpublished = "AlertsUnpublished"
+)
+
+// Metrics lists the run metrics in the order the auditor writes them.
+var Metrics = []string{MetricRunsIncomplete, MetricRunsFailed, MetricDiscoveryFailed, MetricAuditErrors,
+	MetricNotUsable, MetricChecksDone, MetricAlertsPublished, MetricAlertsUnpublished}
+
+// List splits a comma-separated list, dropping blanks and the spaces around
+// each item.
+func List(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}

@@ -1,0 +1,89 @@
+package targets
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// Plan is the work of one run: the accounts found, and every account-region
+// with its required models.
+type Plan struct {
+	RunID string
+	Units []Unit
+	// Summary is what planning learned (start, counts, discovery errors);
+	// the checks complete it.
+	Summary result.Summary
+	// DiscoveryCut says the run's deadline ended discovery: the run is
+	// incomplete, not failed.
+	DiscoveryCut bool
+}
+
+// AccountRegions is how many account-regions the plan checks.
+func (p *Plan) AccountRegions() int { return len(p.Units) }
+
+// Planner plans the runs of one configuration. It is safe to reuse across runs.
+type Planner struct {
+	cfg    *config.Config
+	org    OrganizationsAPI
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// Option changes how New builds a Planner.
+type Option func(*Planner)
+
+// WithOrganizations replaces the Organizations client used for discovery.
+func WithOrganizations(c OrganizationsAPI) Option { return func(p *Planner) { p.org = c } }
+
+// WithLogger sets the logger; by default nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(p *Planner) { p.logger = l } }
+
+// WithClock replaces time.Now for the run's start time.
+func WithClock(now func() time.Time) Option { return func(p *Planner) { p.now = now } }
+
+// New builds a Planner. awsCfg is the auditor's own AWS configuration; an
+// Organizations client is made from it when the configuration discovers
+// accounts.
+func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Planner {
+	p := &Planner{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now}
+	if cfg.Accounts.Organizations.Enabled {
+		p.org = organizations.NewFromConfig(awsCfg)
+	}
+	for _, opt := range opts {
+		opt(p)
+	}
+	return p
+}
+
+// Plan finds the accounts (Organizations and the static list) and lists the
+// checks of the run. A failed discovery marks the run failed and plans the
+// static accounts only.
+func (p *Planner) Plan(ctx context.Context, runID string) *Plan {
+	plan := &Plan{RunID: runID, Summary: result.Summary{RunID: runID, StartedAt: p.now().UTC()}}
+	var discovered []Account
+	if p.org != nil {
+		o := p.cfg.Accounts.Organizations
+		var err error
+		discovered, err = Discover(ctx, p.org, Filter{OUs: o.OUs, Tags: o.Tags})
+		if err != nil {
+			err = fmt.Errorf("discover accounts: %w", err)
+			plan.DiscoveryCut = ctx.Err() != nil
+			plan.Summary.DiscoveryFailed = !plan.DiscoveryCut
+			plan.Summary.Errors = append(plan.Summary.Errors, err.Error())
+			p.logger.ErrorContext(ctx, "account discovery failed; auditing the static accounts only", "run_id", runID, "error", err)
+		}
+	}
+	accounts := Accounts(p.cfg, discovered)
+	plan.Units = Units(p.cfg, accounts)
+	s := &plan.Summary
+	s.Accounts, s.Regions, s.Planned = len(accounts), len(p.cfg.Regions), Checks(plan.Units)
+	return plan
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -20,8 +21,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/grantwatch/grantwatch/pkg/auditor"
-	"github.com/grantwatch/grantwatch/pkg/historyapi"
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // AuditStackProps configure the stack of the audit account.
@@ -133,8 +133,14 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 	})
 	org := s.OrganizationID
 	partition := *stack.Partition()
-	orgARN := "arn:" + partition + ":organizations::" + s.ManagementAccountID + ":"
-	memberRoles := "arn:" + partition + ":iam::*:role/" + s.Config.Role.Name
+	// The organization's roots, OUs and accounts are ARNs of its management account.
+	orgARN := func(resource, name string) string {
+		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("organizations"), Region: jsii.String(""),
+			Account: jsii.String(s.ManagementAccountID), Resource: jsii.String(resource), ResourceName: jsii.String(name)})
+	}
+	roots, ous, accounts := orgARN("root", org+"/r-*"), orgARN("ou", org+"/ou-*"), orgARN("account", org+"/*")
+	memberRoles := *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""),
+		Account: jsii.String("*"), Resource: jsii.String("role"), ResourceName: jsii.String(s.Config.Role.Name)})
 	// cdk-nag names the partition token <AWS::Partition> in what a suppression applies to.
 	nagged := func(arn string) string { return "Resource::" + strings.ReplaceAll(arn, partition, "<AWS::Partition>") }
 	statements := []awsiam.PolicyStatement{
@@ -154,12 +160,12 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("WalkTheOrganization"),
 			Actions:   jsii.Strings("organizations:ListChildren", "organizations:ListAccountsForParent"),
-			Resources: jsii.Strings(orgARN+"root/"+org+"/r-*", orgARN+"ou/"+org+"/ou-*"),
+			Resources: jsii.Strings(roots, ous),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadAccountTags"),
 			Actions:   jsii.Strings("organizations:ListTagsForResource"),
-			Resources: jsii.Strings(orgARN + "account/" + org + "/*"),
+			Resources: jsii.Strings(accounts),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("WriteHistory"),
@@ -188,24 +194,20 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 			nagged(memberRoles)),
 		iam5("organizations:ListRoots supports no resource-level permissions.", "Resource::*"),
 		iam5("Roots, OUs and accounts are found at run time; the grant is limited to this organization's ARNs.",
-			nagged(orgARN+"root/"+org+"/r-*"), nagged(orgARN+"ou/"+org+"/ou-*"), nagged(orgARN+"account/"+org+"/*")),
+			nagged(roots), nagged(ous), nagged(accounts)),
 	}, jsii.Bool(true))
 
-	fn := awslambda.NewFunction(stack, jsii.String("Auditor"), &awslambda.FunctionProps{
-		Description:   jsii.String("grantwatch: audits Bedrock model access across the organization"),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          code,
-		Role:          role,
-		MemorySize:    jsii.Number(512),
-		Timeout:       awscdk.Duration_Minutes(jsii.Number(15)),
-		LogGroup:      logs,
-		LoggingFormat: awslambda.LoggingFormat_JSON,
+	fn := newFunction(stack, "Auditor", &awslambda.FunctionProps{
+		Description: jsii.String("grantwatch: audits Bedrock model access across the organization"),
+		Code:        code,
+		Role:        role,
+		MemorySize:  jsii.Number(512),
+		Timeout:     awscdk.Duration_Minutes(jsii.Number(15)),
+		LogGroup:    logs,
 		Environment: &map[string]*string{
-			auditor.EnvConfig: jsii.String("/var/task/grantwatch.yaml"),
-			auditor.EnvTable:  table.TableName(),
-			auditor.EnvTopic:  topic.TopicArn(),
+			config.EnvConfig: jsii.String("/var/task/grantwatch.yaml"),
+			config.EnvTable:  table.TableName(),
+			config.EnvTopic:  topic.TopicArn(),
 		},
 		// EventBridge Scheduler invokes asynchronously: its retry policy
 		// covers only the Invoke call. Once Lambda has the event, these
@@ -224,33 +226,31 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 }
 
 func newSchedule(stack awscdk.Stack, s *Settings, fn awslambda.Function, dlq awssqs.Queue) {
+	// The target grants this role the invocation and the dead-letter queue.
 	role := awsiam.NewRole(stack, jsii.String("SchedulerRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil).WithConditions(&map[string]interface{}{
 			"StringEquals": map[string]interface{}{"aws:SourceAccount": *stack.Account()},
 		}),
-		InlinePolicies: &map[string]awsiam.PolicyDocument{
-			"InvokeAuditor": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
-				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("lambda:InvokeFunction"), Resources: jsii.Strings(*fn.FunctionArn())}),
-				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*dlq.QueueArn())}),
-			}}),
-		},
 	})
-	awsscheduler.NewCfnSchedule(stack, jsii.String("Schedule"), &awsscheduler.CfnScheduleProps{
-		Description:        jsii.String("grantwatch audit run"),
-		ScheduleExpression: jsii.String(s.Schedule),
-		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
-		Target: &awsscheduler.CfnSchedule_TargetProperty{
-			Arn:     fn.FunctionArn(),
-			RoleArn: role.RoleArn(),
+	awsscheduler.NewSchedule(stack, jsii.String("Schedule"), &awsscheduler.ScheduleProps{
+		Description: jsii.String("grantwatch audit run"),
+		Schedule:    awsscheduler.ScheduleExpression_Expression(jsii.String(s.Schedule), nil),
+		TimeWindow:  awsscheduler.TimeWindow_Off(),
+		Target: awsschedulertargets.NewLambdaInvoke(fn, &awsschedulertargets.ScheduleTargetBaseProps{
+			Role: role,
 			// The scheduled time makes the run id: a retried delivery is the same run.
-			Input: jsii.String(`{"scheduled_time": "<aws.scheduler.scheduled-time>"}`),
-			RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{
-				MaximumRetryAttempts:     jsii.Number(2),
-				MaximumEventAgeInSeconds: jsii.Number(3600),
-			},
-			DeadLetterConfig: &awsscheduler.CfnSchedule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
-		},
+			Input:           awsscheduler.ScheduleTargetInput_FromObject(map[string]any{"scheduled_time": awsscheduler.ContextAttribute_ScheduledTime()}),
+			RetryAttempts:   jsii.Number(2),
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(1)),
+			DeadLetterQueue: dlq,
+		}),
 	})
+	// After the schedule: the grants it makes create the role's policy.
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("The scheduler target grants lambda:InvokeFunction on the auditor and its versions and aliases (ARN:*); all of them are this one function."),
+		AppliesTo: &[]interface{}{"Resource::<" + *stack.GetLogicalId(fn.Node().DefaultChild().(awscdk.CfnElement)) + ".Arn>:*"},
+	}}, jsii.Bool(true))
 }
 
 func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topic awssns.Topic) {
@@ -273,23 +273,33 @@ func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topi
 			Expression: jsii.String("incomplete + failed"),
 			Period:     hour,
 			UsingMetrics: &map[string]awscloudwatch.IMetric{
-				"incomplete": runMetric(auditor.MetricRunsIncomplete, hour),
-				"failed":     runMetric(auditor.MetricRunsFailed, hour),
+				"incomplete": runMetric(config.MetricRunsIncomplete, hour),
+				"failed":     runMetric(config.MetricRunsFailed, hour),
 			},
 		}))
 	alarm("DiscoveryFailed", "grantwatch could not read AWS Organizations: the run audited at most the static accounts.",
-		runMetric(auditor.MetricDiscoveryFailed, hour))
+		runMetric(config.MetricDiscoveryFailed, hour))
 	alarm("AlertsUnpublished", "grantwatch could not publish some alerts to SNS; the next run sends them again.",
-		runMetric(auditor.MetricAlertsUnpublished, hour))
+		runMetric(config.MetricAlertsUnpublished, hour))
 	alarm("FailedInvocations", "A scheduled grantwatch invocation failed for good and is in the dead-letter queue.",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
 }
 
 func runMetric(name string, period awscdk.Duration) awscloudwatch.Metric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace: jsii.String(auditor.MetricNamespace), MetricName: jsii.String(name),
+		Namespace: jsii.String(config.MetricNamespace), MetricName: jsii.String(name),
 		Statistic: jsii.String("Sum"), Period: period,
 	})
+}
+
+// newFunction defines one of grantwatch's functions: a Go bootstrap binary
+// on provided.al2023, arm64, logging JSON. props holds what differs.
+func newFunction(stack awscdk.Stack, id string, props *awslambda.FunctionProps) awslambda.Function {
+	props.Runtime = awslambda.Runtime_PROVIDED_AL2023()
+	props.Architecture = awslambda.Architecture_ARM_64()
+	props.Handler = jsii.String("bootstrap")
+	props.LoggingFormat = awslambda.LoggingFormat_JSON
+	return awslambda.NewFunction(stack, jsii.String(id), props)
 }
 
 // HistoryConcurrency is the history function's reserved concurrency.
@@ -304,36 +314,32 @@ func newHistory(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		Actions:   jsii.Strings("dynamodb:Query"),
 		Resources: jsii.Strings(*table.TableArn(), *table.TableArn()+"/index/gsi1"),
 	}))
-	fn := awslambda.NewFunction(stack, jsii.String("HistoryApi"), &awslambda.FunctionProps{
-		Description:   jsii.String("grantwatch: account owners read their account's audit history"),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          code,
-		Role:          role,
-		MemorySize:    jsii.Number(256),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(30)),
-		LogGroup:      logs,
-		LoggingFormat: awslambda.LoggingFormat_JSON,
+	fn := newFunction(stack, "HistoryApi", &awslambda.FunctionProps{
+		Description: jsii.String("grantwatch: account owners read their account's audit history"),
+		Code:        code,
+		Role:        role,
+		MemorySize:  jsii.Number(256),
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(30)),
+		LogGroup:    logs,
 		// Reads through the URL can never take the account's concurrency
 		// from the auditor.
 		ReservedConcurrentExecutions: jsii.Number(HistoryConcurrency),
 		Environment: &map[string]*string{
-			historyapi.EnvTable:   table.TableName(),
-			historyapi.EnvReaders: jsii.String(strings.Join(s.GovernanceReaders, ",")),
+			config.EnvTable:   table.TableName(),
+			config.EnvReaders: jsii.String(strings.Join(s.GovernanceReaders, ",")),
 		},
 	})
 	url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_AWS_IAM})
 	// Any principal of the organization may call the URL (the function then
 	// lets it read its own account only). Function URLs created since
 	// October 2025 need both actions.
-	awslambda.NewCfnPermission(stack, jsii.String("HistoryUrlInOrg"), &awslambda.CfnPermissionProps{
-		Action: jsii.String("lambda:InvokeFunctionUrl"), FunctionName: fn.FunctionArn(), Principal: jsii.String("*"),
-		PrincipalOrgId: jsii.String(s.OrganizationID), FunctionUrlAuthType: jsii.String("AWS_IAM"),
+	fn.AddPermission(jsii.String("HistoryUrlInOrg"), &awslambda.Permission{
+		Action: jsii.String("lambda:InvokeFunctionUrl"), Principal: awsiam.NewAnyPrincipal(),
+		OrganizationId: jsii.String(s.OrganizationID), FunctionUrlAuthType: awslambda.FunctionUrlAuthType_AWS_IAM,
 	})
-	awslambda.NewCfnPermission(stack, jsii.String("HistoryInvokeViaUrlInOrg"), &awslambda.CfnPermissionProps{
-		Action: jsii.String("lambda:InvokeFunction"), FunctionName: fn.FunctionArn(), Principal: jsii.String("*"),
-		PrincipalOrgId: jsii.String(s.OrganizationID), InvokedViaFunctionUrl: jsii.Bool(true),
+	fn.AddPermission(jsii.String("HistoryInvokeViaUrlInOrg"), &awslambda.Permission{
+		Action: jsii.String("lambda:InvokeFunction"), Principal: awsiam.NewAnyPrincipal(),
+		OrganizationId: jsii.String(s.OrganizationID), InvokedViaFunctionUrl: jsii.Bool(true),
 	})
 	return url
 }

@@ -74,5 +74,6 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 // AuditorRoleARN is the auditor function's role ARN, in the partition the
 // stack is deployed to.
 func AuditorRoleARN(stack awscdk.Stack, auditAccount string) *string {
-	return jsii.String("arn:" + *stack.Partition() + ":iam::" + auditAccount + ":role/" + AuditorRoleName)
+	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""),
+		Account: jsii.String(auditAccount), Resource: jsii.String("role"), ResourceName: jsii.String(AuditorRoleName)})
 }

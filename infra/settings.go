@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -52,7 +53,6 @@ const (
 
 var (
 	orgIDPattern    = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
-	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
 	schedulePattern = regexp.MustCompile(`^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$`)
 	retentions      = map[int]awslogs.RetentionDays{
 		30: awslogs.RetentionDays_ONE_MONTH, 90: awslogs.RetentionDays_THREE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS,
@@ -64,8 +64,8 @@ var (
 // ("" when unset). Every error names its context key.
 func LoadSettings(get func(key string) string) (*Settings, error) {
 	s := &Settings{
-		ConfigFile: or(get(ctxConfig), "grantwatch.yaml"),
-		Schedule:   or(get(ctxSchedule), "cron(0 6 * * ? *)"),
+		ConfigFile: cmp.Or(get(ctxConfig), "grantwatch.yaml"),
+		Schedule:   cmp.Or(get(ctxSchedule), "cron(0 6 * * ? *)"),
 		// The alert topic is encrypted with a customer managed key unless
 		// turned off explicitly.
 		KMS: get(ctxKMS) != "false",
@@ -74,8 +74,8 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 		OrganizationID:      get(ctxOrganizationID),
 		ManagementAccountID: get(ctxManagementAccount),
 		AuditAccountID:      get(ctxAuditAccount),
-		AlertEmails:         list(get(ctxAlertEmails)),
-		GovernanceReaders:   list(get(ctxGovernanceReaders)),
+		AlertEmails:         config.List(get(ctxAlertEmails)),
+		GovernanceReaders:   config.List(get(ctxGovernanceReaders)),
 	}
 	cfg, err := config.Load(s.ConfigFile)
 	if err != nil {
@@ -85,9 +85,9 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 	switch {
 	case !orgIDPattern.MatchString(s.OrganizationID):
 		return nil, fmt.Errorf("%s: %q is not an organization id such as o-a1b2c3d4e5", ctxOrganizationID, s.OrganizationID)
-	case !accountPattern.MatchString(s.ManagementAccountID):
+	case !config.ValidAccountID(s.ManagementAccountID):
 		return nil, fmt.Errorf("%s: %q is not a 12-digit account id", ctxManagementAccount, s.ManagementAccountID)
-	case !accountPattern.MatchString(s.AuditAccountID):
+	case !config.ValidAccountID(s.AuditAccountID):
 		return nil, fmt.Errorf("%s: %q is not a 12-digit account id", ctxAuditAccount, s.AuditAccountID)
 	case !schedulePattern.MatchString(s.Schedule):
 		return nil, fmt.Errorf("%s: %q is not a schedule expression such as cron(0 6 * * ? *) or rate(1 day)", ctxSchedule, s.Schedule)
@@ -108,26 +108,9 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 			return nil, fmt.Errorf("%s: %q is in partition %s; the audited regions are in %s", ctxGovernanceReaders, r, a.Partition, cfg.Partition())
 		}
 	}
-	days, err := strconv.Atoi(or(get(ctxLogRetentionDays), "365"))
+	days, err := strconv.Atoi(cmp.Or(get(ctxLogRetentionDays), "365"))
 	if s.LogRetention = retentions[days]; err != nil || s.LogRetention == "" {
 		return nil, fmt.Errorf("%s: %q: want one of 30, 90, 180, 365, 731, 3653", ctxLogRetentionDays, get(ctxLogRetentionDays))
 	}
 	return s, nil
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func list(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -125,7 +125,7 @@ func TestAuditStackResources(t *testing.T) {
 		"ScheduleExpression": "cron(0 6 * * ? *)",
 		"FlexibleTimeWindow": props{"Mode": "OFF"},
 		"Target": props{
-			"Input":            `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`,
+			"Input":            `{"scheduled_time":"<aws.scheduler.scheduled-time>"}`,
 			"RetryPolicy":      props{"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
 			"DeadLetterConfig": props{"Arn": assertions.Match_AnyValue()},
 		},

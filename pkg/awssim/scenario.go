@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"time"
 
@@ -163,8 +162,7 @@ func ParseScenario(b []byte) (*Scenario, error) {
 }
 
 var (
-	accountID = regexp.MustCompile(`^[0-9]{12}$`)
-	enums     = map[string][]string{
+	enums = map[string][]string{
 		"agreement":     {"AVAILABLE", "PENDING", "NOT_AVAILABLE", "ERROR"},
 		"authorization": {"AUTHORIZED", "NOT_AUTHORIZED"},
 		"entitlement":   {"AVAILABLE", "NOT_AVAILABLE"},
@@ -237,7 +235,7 @@ func (sc *Scenario) prepare() error {
 		}
 	}
 	walk("organization.ous", sc.Organization.OUs)
-	if !accountID.MatchString(sc.Organization.ManagementAccount) {
+	if !config.ValidAccountID(sc.Organization.ManagementAccount) {
 		errs = append(errs, fmt.Errorf("organization.management_account: %q is not 12 digits", sc.Organization.ManagementAccount))
 	}
 
@@ -259,7 +257,7 @@ func (sc *Scenario) prepare() error {
 	seenAccount := map[string]bool{}
 	for i, a := range sc.Accounts {
 		field := fmt.Sprintf("accounts[%d]", i)
-		if !accountID.MatchString(a.ID) || seenAccount[a.ID] {
+		if !config.ValidAccountID(a.ID) || seenAccount[a.ID] {
 			errs = append(errs, fmt.Errorf("%s.id: %q is not 12 digits or is repeated", field, a.ID))
 		}
 		seenAccount[a.ID] = true

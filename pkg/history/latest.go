@@ -1,8 +1,10 @@
 package history
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,28 +94,20 @@ func (s *Store) Latest(ctx context.Context, ars []AccountRegion) (*Snapshot, err
 }
 
 func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, add func([]map[string]types.AttributeValue) error) error {
-	for start := 0; start < len(keys); start += 100 {
-		pending := keys[start:min(start+100, len(keys))]
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt >= s.maxAttempts {
-				return fmt.Errorf("read latest state: %d keys still unprocessed after %d attempts", len(pending), attempt)
-			}
-			if attempt > 0 {
-				if err := sleep(ctx, s.backoff(attempt)); err != nil {
-					return err
-				}
-			}
-			out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: aws.Bool(true)}},
-			})
-			if err != nil {
-				return fmt.Errorf("read latest state: %w", err)
-			}
-			if err := add(out.Responses[s.table]); err != nil {
-				return err
-			}
-			pending = out.UnprocessedKeys[s.table].Keys
+	_, err := inBatches(ctx, s, keys, 100, func(ctx context.Context, batch []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+		out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
+		})
+		if err != nil {
+			return nil, err
 		}
+		if err := add(out.Responses[s.table]); err != nil {
+			return nil, err
+		}
+		return out.UnprocessedKeys[s.table].Keys, nil
+	})
+	if err != nil {
+		return fmt.Errorf("read latest state: %w", err)
 	}
 	return nil
 }
@@ -145,13 +139,11 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 		st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
 		byAR[ar][k.Model] = st
 	}
-	ars := make([]AccountRegion, 0, len(byAR))
-	for ar := range byAR {
-		ars = append(ars, ar)
-	}
-	slices.SortFunc(ars, func(a, b AccountRegion) int { return strings.Compare(a.Account+a.Region, b.Account+b.Region) })
+	ars := slices.SortedFunc(maps.Keys(byAR), func(a, b AccountRegion) int {
+		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Region, b.Region))
+	})
 	for _, ar := range ars {
-		models := sortedModels(byAR[ar])
+		models := slices.Sorted(maps.Keys(byAR[ar]))
 		chunks := (len(models) + ChunkSize - 1) / ChunkSize
 		for c := range chunks {
 			it := latestItem{
@@ -177,32 +169,47 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 	return s.batchWrite(ctx, requests)
 }
 
-// batchWrite sends requests 25 at a time and retries UnprocessedItems with
-// backoff; an item that is still unprocessed after every attempt fails the
-// whole save, loudly.
+// batchWrite sends requests 25 at a time; an item that is still
+// unprocessed after every attempt fails the whole save, loudly.
 func (s *Store) batchWrite(ctx context.Context, requests []types.WriteRequest) error {
-	written := 0
-	for start := 0; start < len(requests); start += 25 {
-		pending := requests[start:min(start+25, len(requests))]
+	written, err := inBatches(ctx, s, requests, 25, func(ctx context.Context, batch []types.WriteRequest) ([]types.WriteRequest, error) {
+		out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: batch}})
+		if err != nil {
+			return nil, err
+		}
+		return out.UnprocessedItems[s.table], nil
+	})
+	if err != nil {
+		return fmt.Errorf("write history: %w (%d of %d written)", err, written, len(requests))
+	}
+	return nil
+}
+
+// inBatches hands items to send size at a time, and hands it again, with
+// backoff, what a call left unprocessed (DynamoDB's batch calls do under
+// load). It returns how many items were done; items still unprocessed after
+// the store's attempts are an error.
+func inBatches[T any](ctx context.Context, s *Store, items []T, size int, send func(context.Context, []T) (unprocessed []T, err error)) (done int, err error) {
+	for start := 0; start < len(items); start += size {
+		pending := items[start:min(start+size, len(items))]
 		for attempt := 0; len(pending) > 0; attempt++ {
 			if attempt >= s.maxAttempts {
-				return fmt.Errorf("write history: %d items still unprocessed after %d attempts (%d of %d written)", len(pending), attempt, written, len(requests))
+				return done, fmt.Errorf("%d items still unprocessed after %d attempts", len(pending), attempt)
 			}
 			if attempt > 0 {
 				if err := sleep(ctx, s.backoff(attempt)); err != nil {
-					return fmt.Errorf("write history: %w (%d of %d written)", err, written, len(requests))
+					return done, err
 				}
 			}
-			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: pending}})
+			left, err := send(ctx, pending)
 			if err != nil {
-				return fmt.Errorf("write history: %w (%d of %d written)", err, written, len(requests))
+				return done, err
 			}
-			unprocessed := out.UnprocessedItems[s.table]
-			written += len(pending) - len(unprocessed)
-			pending = unprocessed
+			done += len(pending) - len(left)
+			pending = left
 		}
 	}
-	return nil
+	return done, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -217,15 +224,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 func capText(s string) string { return result.Clip(s, maxText) }
-
-func sortedModels(m map[string]changes.State) []string {
-	models := make([]string, 0, len(m))
-	for k := range m {
-		models = append(models, k)
-	}
-	slices.Sort(models)
-	return models
-}
 
 // LatestOf returns the latest state of every check of one account, sorted by
 // region and model.
@@ -252,10 +250,10 @@ func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
 			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
 				return nil, fmt.Errorf("decode latest state: %w", err)
 			}
-			for _, m := range sortedModels(it.Models) {
+			for _, m := range slices.Sorted(maps.Keys(it.Models)) {
 				st := it.Models[m]
 				entries = append(entries, Entry{At: st.CheckedAt, RunID: it.RunID, Account: it.Account, Region: it.Region, Model: m,
-					Status: st.Observed(), Cause: firstNonEmpty(st.AuditError, st.Cause), Remediation: st.Remediation, Since: st.Since})
+					Status: st.Observed(), Cause: cmp.Or(st.AuditError, st.Cause), Remediation: st.Remediation, Since: st.Since})
 			}
 		}
 	}
@@ -263,11 +261,4 @@ func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
 		return result.Compare(result.Result{Account: a.Account, Region: a.Region, Model: a.Model}, result.Result{Account: b.Account, Region: b.Region, Model: b.Model})
 	})
 	return entries, nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

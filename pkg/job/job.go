@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -85,10 +86,9 @@ func Destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notif
 		})
 		store = history.New(client, cfg.History.Table, cfg.History.Retention.Std())
 	}
-	if arn := cfg.Notify.TopicARN; arn != "" {
-		region := strings.Split(arn, ":")[3] // validated as an ARN by config
-		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = region })
-		notifier = notify.New(client, arn, cfg.Notify.ReminderInterval.Std(), notify.WithCallTimeout(CallTimeout))
+	if topic, err := arn.Parse(cfg.Notify.TopicARN); err == nil { // validated by config when set
+		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = topic.Region })
+		notifier = notify.New(client, cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(), notify.WithCallTimeout(CallTimeout))
 	}
 	return store, notifier
 }

@@ -234,17 +234,13 @@ func (m Message) size() int {
 // Digest is the one message of a run that sums up every account's changes.
 func Digest(runID string, byAccount map[string][]changes.Alert, maxBytes int) Message {
 	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: "info", Kinds: []changes.Kind{"DIGEST"}}
-	accounts := make([]string, 0, len(byAccount))
 	total := map[changes.Kind]int{}
 	type line struct {
 		Account string               `json:"account"`
 		Counts  map[changes.Kind]int `json:"counts"`
 	}
 	var lines []line
-	for a := range byAccount {
-		accounts = append(accounts, a)
-	}
-	slices.Sort(accounts)
+	accounts := slices.Sorted(maps.Keys(byAccount))
 	for _, a := range accounts {
 		l := line{Account: a, Counts: map[changes.Kind]int{}}
 		for _, al := range byAccount[a] {

@@ -34,9 +34,10 @@ bin/goaws: pkg/localenv/goaws/main.go go.mod
 bin/aws-lambda-rie:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
-# Audit the built-in simulated organization; no AWS account needed.
+# Audit the built-in simulated organization; no AWS account needed. The
+# demo finds dynalite and goaws on PATH, wherever it runs.
 demo: tools
-	$(GO) run ./cmd/grantwatch demo
+	PATH="$(CURDIR)/node_modules/.bin:$(CURDIR)/bin:$$PATH" $(GO) run ./cmd/grantwatch demo
 
 # Everything CI runs. With GRANTWATCH_REQUIRE_LOCAL=1 a missing stand-in fails
 # the tests instead of skipping them.
@@ -57,7 +58,7 @@ fmt-check:
 bench: tools
 	GRANTWATCH_REQUIRE_LOCAL=1 $(GO) test -run '^$$' -bench 'RunWrites' -benchtime 1x -timeout 20m ./pkg/job \
 		| grep -vE '^(goos|goarch|pkg|cpu|PASS|ok|Benchmark)'
-	$(GO) test -run '^$$' -bench Organization -benchtime 1x -timeout 20m ./pkg/audit \
+	$(GO) test -run '^$$' -bench Organization -benchtime 1x -timeout 20m ./pkg/check \
 		| grep -vE '^(goos|goarch|pkg|cpu|PASS|ok|Benchmark)'
 
 # The CloudFormation templates, with the real CDK CLI (cdk.json runs ./infra).

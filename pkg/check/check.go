@@ -1,6 +1,10 @@
-// Package check asks the Bedrock control plane about one account and region and
-// turns its answers into results: a status, the signal that decided it, and what
-// a person should do.
+// Package check runs the checks of a run's plan: it assumes the audit role
+// once in each account, asks the Bedrock control plane about every required
+// model in every region with bounded concurrency, and turns the answers into
+// results: a status, the signal that decided it, and what a person should do.
+//
+// [Checker.Check] is the run; [Classify] is the verdict on one model's
+// evidence.
 package check
 
 import (

@@ -61,6 +61,8 @@ func TestHandle(t *testing.T) {
 		{"another account is refused", request("GET", "/history", owner, "111111111111", map[string]string{"account": "222222222222"}), 403, "may read only account 111111111111", ""},
 		{"governance role reads any", request("GET", "/history", "arn:aws:sts::999999999999:assumed-role/GovernanceReader/bob", "999999999999", map[string]string{"account": "222222222222"}), 200, `"account":"222222222222"`, "222222222222"},
 		{"governance user reads any", request("GET", "/latest", "arn:aws:iam::999999999999:user/auditor", "999999999999", map[string]string{"account": "222222222222"}), 200, `"NOT_ENTITLED"`, ""},
+		{"the role in another partition is no reader", request("GET", "/history", "arn:aws-cn:sts::999999999999:assumed-role/GovernanceReader/bob", "999999999999", map[string]string{"account": "222222222222"}), 403, "may read only", ""},
+		{"a role session's own role ARN form is no session", request("GET", "/history", "arn:aws:sts::999999999999:assumed-role/GovernanceReader", "999999999999", map[string]string{"account": "222222222222"}), 403, "may read only", ""},
 		{"same role name in another account is no reader", request("GET", "/history", "arn:aws:sts::111111111111:assumed-role/GovernanceReader/eve", "111111111111", map[string]string{"account": "222222222222"}), 403, "may read only", ""},
 		{"no IAM caller", request("GET", "/history", "", "", nil), 403, "needs IAM authentication", ""},
 		{"wrong method", request("POST", "/history", owner, "111111111111", nil), 405, "only GET", ""},

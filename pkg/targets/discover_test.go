@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
@@ -160,4 +161,25 @@ type rootOnly struct{ *fakeOrg }
 
 func (rootOnly) ListChildren(context.Context, *organizations.ListChildrenInput, ...func(*organizations.Options)) (*organizations.ListChildrenOutput, error) {
 	return &organizations.ListChildrenOutput{}, nil
+}
+
+// The planner needs no region in the auditor's AWS configuration: it calls
+// Organizations from the first audited region's partition.
+func TestPlannerWithoutARegion(t *testing.T) {
+	sim := testenv.Simulator(t, "testdata/org.yaml", nil)
+	awsCfg, err := sim.ClientConfig(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(`accounts: {organizations: {enabled: true}}
+regions: [us-east-1]
+models: {required: [amazon.nova-pro-v1:0]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := targets.New(cfg, awsCfg).Plan(context.Background(), "no-region")
+	if len(plan.Summary.Errors) > 0 || plan.Summary.Accounts != 4 {
+		t.Errorf("plan: got %d accounts, errors %v; want the 4 active accounts", plan.Summary.Accounts, plan.Summary.Errors)
+	}
 }

@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -51,11 +52,16 @@ func WithClock(now func() time.Time) Option { return func(p *Planner) { p.now = 
 
 // New builds a Planner. awsCfg is the auditor's own AWS configuration; an
 // Organizations client is made from it when the configuration discovers
-// accounts.
+// accounts, with the configured attempts and, without a region in awsCfg,
+// the first audited region (Organizations answers in one region per
+// partition, which the SDK finds from any region of the partition).
 func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Planner {
 	p := &Planner{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now}
 	if cfg.Accounts.Organizations.Enabled {
-		p.org = organizations.NewFromConfig(awsCfg)
+		p.org = organizations.NewFromConfig(awsCfg, func(o *organizations.Options) {
+			o.Region = cmp.Or(o.Region, cfg.Regions[0])
+			o.RetryMaxAttempts = cfg.Limits.MaxAttempts
+		})
 	}
 	for _, opt := range opts {
 		opt(p)

@@ -47,9 +47,9 @@ var (
 	rootErr  error
 )
 
-// Root is the checkout's root: the folder with go.mod above the test's
+// checkoutRoot is the checkout's root: the folder with go.mod above the test's
 // working directory (go test runs a test in its package's folder).
-func Root(t testing.TB) string {
+func checkoutRoot(t testing.TB) string {
 	t.Helper()
 	rootOnce.Do(func() {
 		dir, err := os.Getwd()
@@ -75,7 +75,7 @@ func Root(t testing.TB) string {
 // tool is the path of a program `make tools` installs into the checkout.
 func tool(t testing.TB, rel string) string {
 	t.Helper()
-	path := filepath.Join(Root(t), rel)
+	path := filepath.Join(checkoutRoot(t), rel)
 	if _, err := os.Stat(path); err != nil {
 		SkipUnlessInstalled(t, errors.Join(localenv.ErrNotInstalled, errors.New(rel+" is missing; run `make tools`")))
 	}

@@ -165,6 +165,16 @@ func TestSTS(t *testing.T) {
 			t.Errorf("got code %q (%v); want %q", got, err, want)
 		}
 	})
+	t.Run("wrong secret, JSON services", func(t *testing.T) {
+		cfg := clientConfig(t, s, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s.Auditor().AccessKeyID, "wrong", "")))
+		_, orgErr := organizations.NewFromConfig(cfg).ListRoots(ctx, &organizations.ListRootsInput{})
+		_, bedrockErr := bedrock.NewFromConfig(cfg).ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{})
+		for name, err := range map[string]error{"organizations": orgErr, "bedrock": bedrockErr} {
+			if got, want := errorCode(err), "InvalidSignatureException"; got != want {
+				t.Errorf("%s: got code %q (%v); want %q", name, got, err, want)
+			}
+		}
+	})
 	t.Run("unknown key", func(t *testing.T) {
 		cfg := clientConfig(t, s, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIANOBODY", "x", "")))
 		_, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})

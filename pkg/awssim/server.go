@@ -286,9 +286,24 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 		return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
 	}
 	if err := verifySignature(req.http, body, auth, secret, token); err != nil {
-		return &apiError{status: http.StatusForbidden, code: "SignatureDoesNotMatch", message: err.Error(), sender: true}
+		return &apiError{status: http.StatusForbidden, code: badSignatureCode(req.service),
+			message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details. (" + err.Error() + ")", sender: true}
 	}
 	return nil
+}
+
+// badSignatureCode is the error code of a request whose signature does not
+// match. The query-protocol services (STS here) say SignatureDoesNotMatch
+// (public CLI captures, e.g. aws/aws-cli#134); the JSON and REST-JSON
+// services say InvalidSignatureException with the same message (public
+// reports, e.g. smithy545/aws-apps-scripts#12 for a JSON service's
+// {"__type":"InvalidSignatureException",...}; that Bedrock uses the same code
+// is inferred from its REST-JSON protocol and BerriAI/litellm#14763's message).
+func badSignatureCode(service string) string {
+	if service == "sts" {
+		return "SignatureDoesNotMatch"
+	}
+	return "InvalidSignatureException"
 }
 
 func invalidTokenCode(service string) string {

@@ -151,7 +151,7 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 	line["run_id"] = out.RunID
 	line["_aws"] = map[string]any{
 		"Timestamp":         h.now().UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{"Namespace": config.MetricNamespace, "Dimensions": [][]string{{}}, "config.Metrics": metrics}},
+		"CloudWatchMetrics": []any{map[string]any{"Namespace": config.MetricNamespace, "Dimensions": [][]string{{}}, "Metrics": metrics}},
 	}
 	b, _ := json.Marshal(line)
 	fmt.Fprintln(h.metrics, string(b))

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/job"
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 func TestScheduledAt(t *testing.T) {
@@ -97,5 +100,51 @@ func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The metrics line is in CloudWatch Embedded Metric Format: the directive
+// under _aws names the namespace and every metric, and each metric's value
+// is a top-level field of the same name. A line CloudWatch cannot read
+// leaves the stack's alarms silent.
+func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
+	var out bytes.Buffer
+	h := &Handler{now: func() time.Time { return time.Unix(1_800_000_000, 0) }, metrics: &out}
+	s := result.Summary{Checked: 12, NotUsable: 3, AuditErrs: 1, Incomplete: true}
+	h.emitMetrics(&job.Outcome{RunID: "run-1", Report: &result.Report{Summary: s}, Published: 2, Unpublished: 1}, false)
+
+	var line map[string]json.RawMessage
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("metrics line %q: %v", &out, err)
+	}
+	var directive struct {
+		Timestamp         int64 `json:"Timestamp"`
+		CloudWatchMetrics []struct {
+			Namespace  string     `json:"Namespace"`
+			Dimensions [][]string `json:"Dimensions"`
+			Metrics    []struct{ Name, Unit string }
+		} `json:"CloudWatchMetrics"`
+	}
+	if err := json.Unmarshal(line["_aws"], &directive); err != nil || len(directive.CloudWatchMetrics) != 1 {
+		t.Fatalf("_aws: got %s (%v); want one metric directive", line["_aws"], err)
+	}
+	d := directive.CloudWatchMetrics[0]
+	if d.Namespace != config.MetricNamespace || directive.Timestamp != 1_800_000_000_000 {
+		t.Errorf("directive: got namespace %q timestamp %d; want %q, 1800000000000", d.Namespace, directive.Timestamp, config.MetricNamespace)
+	}
+	var names []string
+	for _, m := range d.Metrics {
+		names = append(names, m.Name)
+	}
+	if !slices.Equal(names, config.Metrics) {
+		t.Errorf("metrics: got %v; want %v", names, config.Metrics)
+	}
+	want := map[string]int{config.MetricChecksDone: 12, config.MetricNotUsable: 3, config.MetricAuditErrors: 1,
+		config.MetricRunsIncomplete: 1, config.MetricAlertsPublished: 2, config.MetricAlertsUnpublished: 1}
+	for _, name := range config.Metrics {
+		var v int
+		if err := json.Unmarshal(line[name], &v); err != nil || v != want[name] {
+			t.Errorf("%s: got %s; want %d", name, line[name], want[name])
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,22 +180,21 @@ func (h *Handler) query(account string, p map[string]string) (history.Query, err
 // given as a role ARN arn:aws:iam::A:role/[path/]NAME matches every session
 // of it, arn:aws:sts::A:assumed-role/NAME/SESSION, in the same partition.
 func (h *Handler) governance(principal string) bool {
+	if slices.Contains(h.readers, principal) {
+		return true
+	}
 	caller, err := arn.Parse(principal)
-	if err != nil {
+	session := strings.Split(caller.Resource, "/")
+	if err != nil || caller.Service != "sts" || len(session) != 3 || session[0] != "assumed-role" {
 		return false
 	}
 	for _, r := range h.readers {
-		if r == principal {
-			return true
-		}
 		reader, err := arn.Parse(r)
 		if err != nil || reader.Service != "iam" || !strings.HasPrefix(reader.Resource, "role/") {
 			continue
 		}
 		role := reader.Resource[strings.LastIndexByte(reader.Resource, '/')+1:]
-		session := strings.Split(caller.Resource, "/")
-		if caller.Partition == reader.Partition && caller.Service == "sts" && caller.AccountID == reader.AccountID &&
-			len(session) == 3 && session[0] == "assumed-role" && session[1] == role {
+		if caller.Partition == reader.Partition && caller.AccountID == reader.AccountID && session[1] == role {
 			return true
 		}
 	}

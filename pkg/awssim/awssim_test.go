@@ -263,7 +263,8 @@ func TestBedrockAnswersPerAccountAndRegion(t *testing.T) {
 		{"model not offered in region", "111111111111", "eu-west-1", claude, "", func(o *bedrock.GetFoundationModelAvailabilityOutput) bool {
 			return o.RegionAvailability == types.RegionAvailabilityNotAvailable
 		}},
-		{"unknown model", "111111111111", "us-east-1", "anthropic.claude-typo", "ResourceNotFoundException", nil},
+		{"unknown model", "111111111111", "us-east-1", "anthropic.claude-typo", "ValidationException", nil},
+		{"a profile id is not a model id", "111111111111", "us-east-1", "us." + claude, "ValidationException", nil},
 		{"scp denies region", "222222222222", "us-west-2", claude, "AccessDeniedException", nil},
 	}
 	for _, tt := range tests {
@@ -361,6 +362,11 @@ func TestParseScenarioRejects(t *testing.T) {
 		{"bad state", "accounts: [{id: '111111111111', models: {m: {agreement: MAYBE}}}]", `accounts[0].models[m].agreement: "MAYBE"`},
 		{"bad fault status", "faults: [{status: 404, rate: 1}]", "faults[0].status: 404"},
 		{"bad rate", "throttling: [{rate: 2}]", "rate 2"},
+		{"bad inference type", "catalog: [{id: m, inference_types: [BATCH]}]", `catalog[0].inference_types[0]: "BATCH"`},
+		{"profile of an unknown model", "profiles: [{id: us.m, model: m, sources: [us-east-1]}]", `profiles[0].model: no catalog model "m"`},
+		{"profile without sources", "catalog: [{id: m}]\nprofiles: [{id: us.m, model: m}]", "profiles[0].sources: empty"},
+		{"application profile of nothing", "accounts: [{id: '111111111111', application_profiles: [{id: x, region: us-east-1, copy_from: y}]}]", `accounts[0].application_profiles[0].copy_from: no profile or catalog model "y"`},
+		{"bad use-case form account", "use_case_forms: ['12']", `use_case_forms[0]: "12"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,14 +21,20 @@ type Scenario struct {
 	// Role is the audit role every account has unless it says otherwise.
 	Role RoleSpec `yaml:"role"`
 	// Catalog lists the foundation models and the regions that offer them.
-	Catalog    []CatalogModel   `yaml:"catalog"`
-	Accounts   []Account        `yaml:"accounts"`
-	Latency    Latency          `yaml:"latency"`
-	Throttling []Rule           `yaml:"throttling"`
-	Faults     []Rule           `yaml:"faults"`
-	Pagination Pagination       `yaml:"pagination"`
-	Defaults   ModelState       `yaml:"defaults"`
-	byRegion   map[string][]int // catalog indexes offered per region, filled by prepare
+	Catalog []CatalogModel `yaml:"catalog"`
+	// Profiles are the system-defined (cross-region) inference profiles.
+	Profiles []Profile `yaml:"profiles"`
+	// UseCaseForms lists the accounts that submitted Anthropic's
+	// first-time-use form; the management account's form covers every
+	// account. Absent, every account has one.
+	UseCaseForms []string         `yaml:"use_case_forms"`
+	Accounts     []Account        `yaml:"accounts"`
+	Latency      Latency          `yaml:"latency"`
+	Throttling   []Rule           `yaml:"throttling"`
+	Faults       []Rule           `yaml:"faults"`
+	Pagination   Pagination       `yaml:"pagination"`
+	Defaults     ModelState       `yaml:"defaults"`
+	byRegion     map[string][]int // catalog indexes offered per region, filled by prepare
 }
 
 // Organization is the tree of OUs; accounts name their parent.
@@ -69,6 +75,33 @@ type CatalogModel struct {
 	Provider  string   `yaml:"provider"`
 	Lifecycle string   `yaml:"lifecycle"` // ACTIVE (default) or LEGACY
 	Regions   []string `yaml:"regions"`
+	// InferenceTypes are ListFoundationModels' inferenceTypesSupported:
+	// ON_DEMAND (default), INFERENCE_PROFILE (only through a profile, as the
+	// Claude 4 and Nova models answer), PROVISIONED.
+	InferenceTypes []string `yaml:"inference_types"`
+}
+
+// Profile is a system-defined inference profile such as
+// us.anthropic.claude-sonnet-4-5-20250929-v1:0: it exists in its source
+// regions and routes calls for one model to its destination regions.
+type Profile struct {
+	ID    string `yaml:"id"`
+	Name  string `yaml:"name"`
+	Model string `yaml:"model"` // a catalog model id
+	// Sources are the regions the profile can be called from.
+	Sources []string `yaml:"sources"`
+	// Destinations are the regions it routes to; default: Sources.
+	Destinations []string `yaml:"destinations"`
+}
+
+// ApplicationProfile is an inference profile an account created, copying a
+// system profile (its destinations) or a model (one region).
+type ApplicationProfile struct {
+	ID     string `yaml:"id"` // the ARN's last part, such as a1b2c3d4e5f6
+	Name   string `yaml:"name"`
+	Region string `yaml:"region"`
+	// CopyFrom is a system profile id or a catalog model id.
+	CopyFrom string `yaml:"copy_from"`
 }
 
 // Account is a member account and what Bedrock says about it.
@@ -84,6 +117,8 @@ type Account struct {
 	Role string `yaml:"role"`
 	// DenyRegions are regions where an SCP denies every Bedrock call.
 	DenyRegions []string `yaml:"deny_regions"`
+	// ApplicationProfiles are the inference profiles the account created.
+	ApplicationProfiles []ApplicationProfile `yaml:"application_profiles"`
 	// Models overrides model states in every region; Regions per region.
 	Models  map[string]ModelState   `yaml:"models"`
 	Regions map[string]RegionStates `yaml:"regions"`
@@ -168,6 +203,7 @@ var (
 		"entitlement":   {"AVAILABLE", "NOT_AVAILABLE"},
 		"state":         {"ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"},
 		"lifecycle":     {"ACTIVE", "LEGACY"},
+		"inference":     {"ON_DEMAND", "INFERENCE_PROFILE", "PROVISIONED"},
 		"role":          {"deny", "missing"},
 	}
 )
@@ -248,8 +284,36 @@ func (sc *Scenario) prepare() error {
 		}
 		seenModel[m.ID] = true
 		errs = append(errs, oneOf(field+".lifecycle", "lifecycle", m.Lifecycle))
+		if len(m.InferenceTypes) == 0 {
+			sc.Catalog[i].InferenceTypes = []string{"ON_DEMAND"}
+		}
+		for j, t := range m.InferenceTypes {
+			errs = append(errs, oneOf(fmt.Sprintf("%s.inference_types[%d]", field, j), "inference", t))
+		}
 		for _, r := range m.Regions {
 			sc.byRegion[r] = append(sc.byRegion[r], i)
+		}
+	}
+	seenProfile := map[string]bool{}
+	for i, p := range sc.Profiles {
+		field := fmt.Sprintf("profiles[%d]", i)
+		if p.ID == "" || seenProfile[p.ID] {
+			errs = append(errs, fmt.Errorf("%s.id: %q is empty or repeated", field, p.ID))
+		}
+		seenProfile[p.ID] = true
+		if !seenModel[p.Model] {
+			errs = append(errs, fmt.Errorf("%s.model: no catalog model %q", field, p.Model))
+		}
+		if len(p.Sources) == 0 {
+			errs = append(errs, fmt.Errorf("%s.sources: empty: list the regions the profile can be called from", field))
+		}
+		if len(p.Destinations) == 0 {
+			sc.Profiles[i].Destinations = p.Sources
+		}
+	}
+	for i, id := range sc.UseCaseForms {
+		if !config.ValidAccountID(id) {
+			errs = append(errs, fmt.Errorf("use_case_forms[%d]: %q is not 12 digits", i, id))
 		}
 	}
 	errs = append(errs, sc.Defaults.validate("defaults"))
@@ -265,6 +329,15 @@ func (sc *Scenario) prepare() error {
 			errs = append(errs, fmt.Errorf("%s.parent: no OU %q in organization.ous", field, a.Parent))
 		}
 		errs = append(errs, oneOf(field+".state", "state", a.State), oneOf(field+".role", "role", a.Role))
+		for j, p := range a.ApplicationProfiles {
+			pf := fmt.Sprintf("%s.application_profiles[%d]", field, j)
+			if p.ID == "" || p.Region == "" {
+				errs = append(errs, fmt.Errorf("%s: id and region are required", pf))
+			}
+			if !seenProfile[p.CopyFrom] && !seenModel[p.CopyFrom] {
+				errs = append(errs, fmt.Errorf("%s.copy_from: no profile or catalog model %q", pf, p.CopyFrom))
+			}
+		}
 		for id, st := range a.Models {
 			errs = append(errs, st.validate(fmt.Sprintf("%s.models[%s]", field, id)))
 		}
@@ -314,12 +387,15 @@ func (m ModelState) over(base ModelState) ModelState {
 func (sc *Scenario) clone() *Scenario {
 	c := *sc
 	c.Catalog = slices.Clone(sc.Catalog)
+	c.Profiles = slices.Clone(sc.Profiles)
+	c.UseCaseForms = slices.Clone(sc.UseCaseForms)
 	c.Throttling = slices.Clone(sc.Throttling)
 	c.Faults = slices.Clone(sc.Faults)
 	c.Accounts = make([]Account, len(sc.Accounts))
 	for i, a := range sc.Accounts {
 		a.Tags = maps.Clone(a.Tags)
 		a.DenyRegions = slices.Clone(a.DenyRegions)
+		a.ApplicationProfiles = slices.Clone(a.ApplicationProfiles)
 		a.Models = maps.Clone(a.Models)
 		regions := make(map[string]RegionStates, len(a.Regions))
 		for r, rs := range a.Regions {

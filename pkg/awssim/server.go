@@ -25,11 +25,15 @@ const (
 	OpListTagsForResource            = "ListTagsForResource"
 	OpListFoundationModels           = "ListFoundationModels"
 	OpGetFoundationModelAvailability = "GetFoundationModelAvailability"
+	OpListInferenceProfiles          = "ListInferenceProfiles"
+	OpGetInferenceProfile            = "GetInferenceProfile"
+	OpGetUseCaseForModelAccess       = "GetUseCaseForModelAccess"
 )
 
 var operations = []string{
 	OpAssumeRole, OpGetCallerIdentity, OpListAccounts, OpListAccountsForParent, OpListChildren,
 	OpListParents, OpListRoots, OpListTagsForResource, OpListFoundationModels, OpGetFoundationModelAvailability,
+	OpListInferenceProfiles, OpGetInferenceProfile, OpGetUseCaseForModelAccess,
 }
 
 // Server is the simulator. It is an http.Handler; Start serves it on an address.

@@ -145,7 +145,7 @@ func TestRunCausesOfAuditErrors(t *testing.T) {
 	}{
 		{"role not assumable", "444444444444/us-east-1/" + nova, "assume-role: AccessDenied", "member-role stack"},
 		{"region-deny scp blocks the auditor", "222222222222/eu-central-1/" + nova, "list-models: AccessDeniedException: User: arn:aws:sts::222222222222:assumed-role/GrantwatchAudit/grantwatch is not authorized to perform: bedrock:ListFoundationModels with an explicit deny in a service control policy", "service control policy"},
-		{"unknown id offered nowhere", "333333333333/us-east-1/" + typo, "ResourceNotFoundException", "typos"},
+		{"unknown id offered nowhere", "333333333333/us-east-1/" + typo, "ValidationException: The provided model identifier is invalid.", "typos"},
 	}
 	byKey := map[string]result.Result{}
 	for _, r := range rep.Results {

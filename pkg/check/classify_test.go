@@ -73,7 +73,7 @@ func TestClassify(t *testing.T) {
 		{"region beats form", claude, active, avail("", "NOT_AUTHORIZED", "", "NOT_AVAILABLE"), nil, result.NotInRegion, "regionAvailability", "not offered"},
 		{"form beats agreement", claude, active, avail("NOT_AVAILABLE", "NOT_AUTHORIZED", "", ""), nil, result.NotAuthorized, "NOT_AUTHORIZED", "first-time-use"},
 		{"legacy refusal", claude, nil, nil, apiError("ResourceNotFoundException", "This model version has reached the end of its life and is marked by provider as Legacy"), result.Legacy, "marked by provider as Legacy", "successor"},
-		{"unknown model", "anthropic.claude-9", nil, nil, apiError("ResourceNotFoundException", "The provided model identifier is invalid."), result.UnknownModel, "ResourceNotFoundException", "typos"},
+		{"unknown model", "anthropic.claude-9", nil, nil, apiError("ValidationException", "The provided model identifier is invalid."), result.UnknownModel, "ValidationException", "typos"},
 		{"malformed model id", "x", nil, nil, apiError("ValidationException", "1 validation error detected"), result.UnknownModel, "ValidationException", "typos"},
 		{"auditor denied by scp", claude, nil, nil, apiError("AccessDeniedException", "User: arn:aws:sts::111111111111:assumed-role/GrantwatchAudit/grantwatch is not authorized to perform: bedrock:GetFoundationModelAvailability with an explicit deny in a service control policy"), result.AuditError, "availability: AccessDeniedException", "service control policy"},
 		{"throttled after retries", claude, nil, nil, &retry.MaxAttemptsError{Attempt: 5, Err: apiError("ThrottlingException", "Too many requests")}, result.AuditError, "ThrottlingException: Too many requests (after 5 attempts)", "limits.per_account_region"},

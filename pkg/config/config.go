@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 // Config is the whole configuration. Zero values are replaced by the defaults in
@@ -31,6 +33,13 @@ type Config struct {
 	PendingGrace Duration `yaml:"pending_grace"`
 	History      History  `yaml:"history"`
 	Notify       Notify   `yaml:"notify"`
+	Alerts       Alerts   `yaml:"alerts"`
+}
+
+// Alerts says how loudly each status is alerted.
+type Alerts struct {
+	// Severity overrides the default severity of statuses (README, "Statuses").
+	Severity result.Severities `yaml:"severity"`
 }
 
 // History is where audit results are kept.
@@ -333,8 +342,19 @@ func (c *Config) Validate() error {
 			bad(field, "empty model list")
 		}
 		for i, m := range ids {
+			f := fmt.Sprintf("%s[%d]", field, i)
 			if !modelIDPattern.MatchString(m) {
-				bad(fmt.Sprintf("%s[%d]", field, i), "%q is not a model id such as anthropic.claude-3-5-sonnet-20240620-v1:0", m)
+				bad(f, "%q is not a model id such as anthropic.claude-3-5-sonnet-20240620-v1:0, an inference profile id such as us.anthropic.claude-sonnet-4-5-20250929-v1:0, or an inference profile ARN", m)
+				continue
+			}
+			ref, err := ParseModel(m)
+			switch {
+			case err != nil:
+				bad(f, "%v", err)
+			case ref.Region != "" && !slices.Contains(c.Regions, ref.Region):
+				bad(f, "the ARN's region %s is not among regions %v: it would never be checked", ref.Region, c.Regions)
+			case ref.Partition != "" && len(c.Regions) > 0 && ref.Partition != Partition(c.Regions[0]):
+				bad(f, "the ARN is in partition %s, the audited regions in %s", ref.Partition, Partition(c.Regions[0]))
 			}
 		}
 	}
@@ -421,6 +441,17 @@ func (c *Config) Validate() error {
 		}
 	}
 	within("notify.reminder_interval", c.Notify.ReminderInterval, time.Hour, 365*24*time.Hour)
+	for _, st := range slices.Sorted(maps.Keys(c.Alerts.Severity)) {
+		field := fmt.Sprintf("alerts.severity[%s]", st)
+		switch sev := c.Alerts.Severity[st]; {
+		case !slices.Contains(result.Statuses, st):
+			bad(field, "unknown status %q; statuses are %v", st, result.Statuses)
+		case st.Usable():
+			bad(field, "%s is never alerted (only as resolved)", st)
+		case !slices.Contains(result.SeverityLevels, sev):
+			bad(field, "%q is not one of %v", sev, result.SeverityLevels)
+		}
+	}
 	return errors.Join(errs...)
 }
 

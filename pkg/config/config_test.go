@@ -151,6 +151,11 @@ func TestParseRejects(t *testing.T) {
 		{"call timeout shorter than the retries' backoff", minimal + "limits: {call_timeout: 5s, max_attempts: 5}\n", []string{"limits.call_timeout", "5s is not longer than the 15s", "throttled"}},
 		{"reminder of ten years", minimal + "notify: {reminder_interval: 3650d}\n", []string{"notify.reminder_interval", "87600h0m0s is outside"}},
 		{"regions of two partitions", strings.Replace(minimal, "[us-east-1]", "[us-east-1, cn-north-1]", 1), []string{"regions[1]", `"cn-north-1" is in partition aws-cn`}},
+		{"foundation model ARN is not a profile", strings.Replace(minimal, "[anthropic.claude-3-5-sonnet-20240620-v1:0]", `["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"]`, 1), []string{"models.required[0]", "is not an inference profile ARN"}},
+		{"profile ARN of a region not audited", strings.Replace(minimal, "[anthropic.claude-3-5-sonnet-20240620-v1:0]", `["arn:aws:bedrock:eu-west-1:111111111111:application-inference-profile/a1b2c3d4e5f6"]`, 1), []string{"models.required[0]", "region eu-west-1 is not among regions"}},
+		{"severity of an unknown status", minimal + "alerts: {severity: {AGREEMENT_MISING: info}}\n", []string{"alerts.severity[AGREEMENT_MISING]", "unknown status"}},
+		{"severity of a usable status", minimal + "alerts: {severity: {ENABLED: info}}\n", []string{"alerts.severity[ENABLED]", "never alerted"}},
+		{"unknown severity", minimal + "alerts: {severity: {PENDING: loud}}\n", []string{"alerts.severity[PENDING]", `"loud" is not one of [critical warning info ignore]`}},
 		{"huge file", minimal + "# " + strings.Repeat("x", MaxFileBytes) + "\n", []string{"larger than 1048576 bytes"}},
 	}
 	for _, tt := range tests {

@@ -21,6 +21,10 @@ const (
 	NotInRegion      Status = "NOT_IN_REGION"
 	Legacy           Status = "LEGACY"
 	UnknownModel     Status = "UNKNOWN_MODEL"
+	// ProfileRequired: the model id answers only through an inference profile.
+	ProfileRequired Status = "PROFILE_REQUIRED"
+	// ProfileNotInRegion: the inference profile does not exist in this source region.
+	ProfileNotInRegion Status = "PROFILE_NOT_IN_REGION"
 	// AuditError means grantwatch could not check; it says nothing about the model.
 	AuditError Status = "AUDIT_ERROR"
 )
@@ -28,7 +32,7 @@ const (
 // Statuses lists every status in the order reports show them.
 var Statuses = []Status{
 	Enabled, Pending, AgreementMissing, AgreementFailed, NotAuthorized,
-	NotEntitled, NotInRegion, Legacy, UnknownModel, AuditError,
+	NotEntitled, NotInRegion, ProfileRequired, ProfileNotInRegion, Legacy, UnknownModel, AuditError,
 }
 
 // Usable reports whether an application can call the model as far as the audit can tell.
@@ -42,6 +46,9 @@ type Result struct {
 	Status      Status `json:"status"`
 	Cause       string `json:"cause"`
 	Remediation string `json:"remediation"`
+	// DestinationRegions are where an inference profile routes calls, from
+	// its models' ARNs; empty for a base model id.
+	DestinationRegions []string `json:"destination_regions,omitempty"`
 }
 
 // Less orders results by account, region, then model: the stable order of every report.

@@ -63,18 +63,26 @@ func RequiredModels(c *config.Config, a Account) []string {
 
 // Units lists the units of a run, account by account so that a run cut short
 // by its deadline has whole accounts rather than a little of each. Accounts
-// that require no model get no units.
+// that require no model get no units. An inference profile ARN is checked
+// only in its own account and region, where it exists.
 func Units(c *config.Config, accounts []Account) []Unit {
 	regions := slices.Clone(c.Regions)
 	slices.Sort(regions)
 	units := make([]Unit, 0, len(accounts)*len(regions))
 	for _, a := range accounts {
 		models := RequiredModels(c, a)
-		if len(models) == 0 {
-			continue
-		}
+		pinned := slices.ContainsFunc(models, func(m string) bool { return strings.HasPrefix(m, "arn:") })
 		for _, r := range regions {
-			units = append(units, Unit{Account: a.ID, Region: r, Models: models})
+			ms := models
+			if pinned {
+				ms = slices.DeleteFunc(slices.Clone(models), func(m string) bool {
+					ref, err := config.ParseModel(m)
+					return err == nil && !ref.AppliesTo(a.ID, r)
+				})
+			}
+			if len(ms) > 0 {
+				units = append(units, Unit{Account: a.ID, Region: r, Models: ms})
+			}
 		}
 	}
 	return units

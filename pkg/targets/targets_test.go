@@ -2,6 +2,7 @@ package targets
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -72,5 +73,24 @@ func TestUnits(t *testing.T) {
 	}
 	if got, want := Checks(units), 2*1+2*2; got != want {
 		t.Errorf("checks: got %d; want %d", got, want)
+	}
+}
+
+func TestUnitsCheckAProfileARNOnlyWhereItExists(t *testing.T) {
+	c := testConfig()
+	app := "arn:aws:bedrock:us-west-2:222222222222:application-inference-profile/a1b2c3d4e5f6"
+	c.Models.Required = append(c.Models.Required, app)
+	var got []string
+	for _, u := range Units(c, []Account{{ID: "111111111111"}, {ID: "222222222222"}}) {
+		got = append(got, u.Account+"/"+u.Region+"="+strings.Join(u.Models, ","))
+	}
+	want := []string{
+		"111111111111/us-east-1=amazon.nova-pro-v1:0",
+		"111111111111/us-west-2=amazon.nova-pro-v1:0",
+		"222222222222/us-east-1=amazon.nova-pro-v1:0,cohere.command",
+		"222222222222/us-west-2=amazon.nova-pro-v1:0," + app + ",cohere.command",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("units:\ngot  %v\nwant %v", got, want)
 	}
 }

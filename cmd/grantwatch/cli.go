@@ -42,7 +42,8 @@ Usage:
 run stores results in history.table and alerts notify.topic_arn when the
 configuration names them.
 
-Exit status of run: 0 every required model usable, 1 some not usable,
+Exit status of run: 0 every required model usable (or not usable only with
+a status whose alerts.severity is info or ignore), 1 some not usable,
 2 audit errors (grantwatch could not check) or bad usage.
 `
 
@@ -170,17 +171,21 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return exitError, err
 	}
-	return exitCode(out.Report), nil
+	return exitCode(out.Report, cfg.Alerts.Severity), nil
 }
 
-// exitCode: audit errors outrank findings, since they mean the answer is not known.
-func exitCode(rep *result.Report) int {
+// exitCode: audit errors outrank findings, since they mean the answer is not
+// known. A finding makes exit 1 only when its status's severity is warning or
+// critical: what is configured info or ignore is reported, not failed on.
+func exitCode(rep *result.Report, severity result.Severities) int {
 	s := rep.Summary
-	switch {
-	case s.AuditErrs > 0 || len(s.Errors) > 0 || s.Incomplete:
+	if s.AuditErrs > 0 || len(s.Errors) > 0 || s.Incomplete {
 		return exitError
-	case s.NotUsable > 0:
-		return exitNotUsable
+	}
+	for _, r := range rep.Results {
+		if !r.Status.Usable() && severity.Of(r.Status).Fails() {
+			return exitNotUsable
+		}
 	}
 	return exitUsable
 }

@@ -66,6 +66,14 @@ models: {required: [amazon.nova-pro-v1:0]}` + roleAndLimits, exitUsable, "ENABLE
 		{"a model not usable", `accounts: {static: ["333333333333"]}
 regions: [us-east-1]
 models: {required: [amazon.nova-pro-v1:0, meta.llama3-1-70b-instruct-v1:0]}` + roleAndLimits, exitNotUsable, "NOT_ENTITLED=1"},
+		{"a status configured info is reported, not failed on", `accounts: {static: ["333333333333"]}
+regions: [us-east-1]
+models: {required: [amazon.nova-pro-v1:0, meta.llama3-1-70b-instruct-v1:0]}
+alerts: {severity: {NOT_ENTITLED: info}}` + roleAndLimits, exitUsable, "NOT_ENTITLED=1"},
+		{"nor one configured ignore", `accounts: {static: ["333333333333"]}
+regions: [us-east-1]
+models: {required: [meta.llama3-1-70b-instruct-v1:0]}
+alerts: {severity: {NOT_ENTITLED: ignore}}` + roleAndLimits, exitUsable, "NOT_ENTITLED=1"},
 		{"audit error outranks findings", `accounts: {static: ["333333333333", "444444444444"]}
 regions: [us-east-1]
 models: {required: [meta.llama3-1-70b-instruct-v1:0]}` + roleAndLimits, exitError, "AUDIT_ERROR=1"},

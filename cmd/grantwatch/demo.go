@@ -120,7 +120,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return exitError, err
 	}
-	fmt.Fprintf(stdout, "\n`grantwatch run` would exit %d here.\n", exitCode(first.Report))
+	fmt.Fprintf(stdout, "\n`grantwatch run` would exit %d here.\n", exitCode(first.Report, cfg.Alerts.Severity))
 	fmt.Fprintf(stdout, "\n== Run 1 stored %d history events in DynamoDB (%s) and sent %d alert messages to SNS:\n", first.Events, ddb.Endpoint, len(inbox))
 	for _, m := range inbox {
 		fmt.Fprintf(stdout, "   %s\n", m.Subject)

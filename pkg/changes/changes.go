@@ -26,17 +26,6 @@ const (
 	AuditFailed Kind = "AUDIT_ERROR"
 )
 
-// Severity orders kinds for message attributes: what a pager should wake for.
-func (k Kind) Severity() string {
-	switch k {
-	case New, Regressed:
-		return "critical"
-	case Reminder, AuditFailed:
-		return "warning"
-	}
-	return "info"
-}
-
 // Key identifies one check.
 type Key struct{ Account, Region, Model string }
 
@@ -84,6 +73,9 @@ type Alert struct {
 	Previous result.Status `json:"previous,omitempty"`
 	// Since is when the current problem began.
 	Since time.Time `json:"since"`
+	// Severity is the configured severity of the status for NEW, REGRESSED
+	// and AUDIT_ERROR, at most warning for a REMINDER, info for RESOLVED.
+	Severity result.Severity `json:"severity"`
 }
 
 // Event is one transition in a check's history.
@@ -99,6 +91,9 @@ type Policy struct {
 	Grace time.Duration
 	// Reminder is how long a problem may stay open before it is alerted again.
 	Reminder time.Duration
+	// Severity is the configured severity per status; a status whose
+	// severity is ignore is recorded but never alerted.
+	Severity result.Severities
 }
 
 // Update is the decision for one check.
@@ -146,12 +141,14 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 		if n.AuditError == "" { // an empty cause must not read as "no audit error"
 			n.AuditError = string(result.AuditError)
 		}
+		sev := p.Severity.Of(result.AuditError)
 		switch {
+		case !sev.Alerts():
 		case n.AuditAlertedAt.IsZero():
-			u.Alert = &Alert{Kind: AuditFailed, Result: r, Previous: previous, Since: n.AuditSince}
+			u.Alert = &Alert{Kind: AuditFailed, Result: r, Previous: previous, Since: n.AuditSince, Severity: sev}
 			n.AuditAlertedAt = now
 		case now.Sub(n.AuditAlertedAt) >= p.Reminder:
-			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.AuditSince}
+			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.AuditSince, Severity: reminded(sev)}
 			n.AuditAlertedAt = now
 		}
 		u.Next, u.Undelivered = n, n
@@ -171,9 +168,12 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 	}
 	n.Status, n.Cause, n.Remediation = r.Status, r.Cause, r.Remediation
 
-	if r.Status.Usable() {
+	// A status configured as ignore closes an open alert as a usable one
+	// does: what was alerted is gone, and what remains is not to be alerted.
+	sev := p.Severity.Of(r.Status)
+	if r.Status.Usable() || !sev.Alerts() {
 		if ps.Alerted != "" {
-			u.Alert = &Alert{Kind: Resolved, Result: r, Previous: ps.Alerted, Since: n.Since}
+			u.Alert = &Alert{Kind: Resolved, Result: r, Previous: ps.Alerted, Since: n.Since, Severity: result.Info}
 			n.Alerted, n.AlertedAt, n.ResolvedBefore = "", now, true
 		}
 	} else {
@@ -185,14 +185,23 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 			if ps.Alerted == "" && ps.ResolvedBefore {
 				kind = Regressed
 			}
-			u.Alert = &Alert{Kind: kind, Result: r, Previous: previous, Since: n.Since}
+			u.Alert = &Alert{Kind: kind, Result: r, Previous: previous, Since: n.Since, Severity: sev}
 			n.Alerted, n.AlertedAt = r.Status, now
 		case now.Sub(ps.AlertedAt) >= p.Reminder:
-			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.Since}
+			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.Since, Severity: reminded(sev)}
 			n.AlertedAt = now
 		}
 	}
 	u.Next, u.Undelivered = n, n
 	u.Undelivered.Alerted, u.Undelivered.AlertedAt, u.Undelivered.ResolvedBefore = ps.Alerted, ps.AlertedAt, ps.ResolvedBefore
 	return u
+}
+
+// reminded is the severity of a reminder: a problem already known pages
+// nobody again.
+func reminded(s result.Severity) result.Severity {
+	if s.Rank() > result.Warning.Rank() {
+		return result.Warning
+	}
+	return s
 }

@@ -122,13 +122,44 @@ func TestUndeliveredAlertsComeBack(t *testing.T) {
 }
 
 func TestSeverity(t *testing.T) {
+	day := 24 * time.Hour
+	configured := Policy{Grace: policy.Grace, Reminder: policy.Reminder, Severity: result.Severities{
+		result.Legacy: result.Info, result.NotInRegion: result.Ignore, result.AuditError: result.Critical,
+	}}
 	tests := []struct {
-		kind Kind
-		want string
-	}{{New, "critical"}, {Regressed, "critical"}, {Reminder, "warning"}, {AuditFailed, "warning"}, {Resolved, "info"}}
+		name   string
+		policy Policy
+		steps  []step
+		want   []result.Severity // of each step's alert, "" for none
+	}{
+		{"defaults: a missing agreement is a warning, a form a page", policy, []step{
+			{0, result.AgreementMissing, New, true}, {day, result.NotAuthorized, New, true},
+			{9 * day, result.NotAuthorized, Reminder, false}, {10 * day, result.Enabled, Resolved, true},
+		}, []result.Severity{result.Warning, result.Critical, result.Warning, result.Info}},
+		{"defaults: audit errors warn", policy, []step{{0, result.AuditError, AuditFailed, true}}, []result.Severity{result.Warning}},
+		{"configured info still alerts, quietly", configured, []step{{0, result.Legacy, New, true}, {8 * day, result.Legacy, Reminder, false}}, []result.Severity{result.Info, result.Info}},
+		{"configured critical audit errors", configured, []step{{0, result.AuditError, AuditFailed, true}}, []result.Severity{result.Critical}},
+		{"ignore never alerts", configured, []step{{0, result.NotInRegion, "", true}, {30 * day, result.NotInRegion, "", false}}, []result.Severity{"", ""}},
+		{"an ignored status closes an open alert", configured, []step{
+			{0, result.NotEntitled, New, true}, {day, result.NotInRegion, Resolved, true}, {2 * day, result.NotEntitled, Regressed, true},
+		}, []result.Severity{result.Critical, result.Info, result.Critical}},
+	}
 	for _, tt := range tests {
-		if got := tt.kind.Severity(); got != tt.want {
-			t.Errorf("%s: got %s; want %s", tt.kind, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			prev := map[Key]State{}
+			for i, s := range tt.steps {
+				r := result.Result{Account: "111111111111", Region: "us-east-1", Model: "m", Status: s.status}
+				u := Evaluate(prev, []result.Result{r}, t0.Add(s.after), tt.policy)[0]
+				var kind Kind
+				var sev result.Severity
+				if u.Alert != nil {
+					kind, sev = u.Alert.Kind, u.Alert.Severity
+				}
+				if kind != s.want || sev != tt.want[i] {
+					t.Fatalf("step %d (%s): got alert %q severity %q; want %q severity %q", i, s.status, kind, sev, s.want, tt.want[i])
+				}
+				prev[u.Key] = u.Next
+			}
+		})
 	}
 }

@@ -232,7 +232,7 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	policy := changes.Policy{Grace: j.cfg.PendingGrace.Std(), Reminder: j.cfg.Notify.ReminderInterval.Std()}
+	policy := changes.Policy{Grace: j.cfg.PendingGrace.Std(), Reminder: j.cfg.Notify.ReminderInterval.Std(), Severity: j.cfg.Alerts.Severity}
 	updates := changes.Evaluate(prev.States, rep.Results, at, policy)
 	var events []changes.Event
 	for _, u := range updates {

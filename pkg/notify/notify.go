@@ -4,7 +4,8 @@
 // Every message carries the attributes account_id (String; "ALL" on the
 // digest), event_type (String.Array of NEW, RESOLVED, REGRESSED, REMINDER,
 // AUDIT_ERROR, or DIGEST), severity (String: critical, warning or info; the
-// highest of the message) and regions (String.Array), so that subscriptions can
+// highest of the message's alerts, each the configured severity of its status
+// under alerts.severity) and regions (String.Array), so that subscriptions can
 // filter; see the README for example filter policies.
 package notify
 
@@ -46,7 +47,7 @@ type Message struct {
 	Body       string
 	Account    string // "ALL" for the digest
 	Kinds      []changes.Kind
-	Severity   string
+	Severity   result.Severity
 	Regions    []string
 	Part, Of   int
 	Attributes map[string]types.MessageAttributeValue
@@ -54,8 +55,6 @@ type Message struct {
 
 // kindOrder is the order kinds appear in messages: what needs action first.
 var kindOrder = []changes.Kind{changes.New, changes.Regressed, changes.AuditFailed, changes.Reminder, changes.Resolved}
-
-var severityRank = map[string]int{"info": 0, "warning": 1, "critical": 2}
 
 // AccountMessages builds the messages of one account (alerts all of that
 // account), splitting them so that each stays under maxBytes.
@@ -92,13 +91,11 @@ func sortAlerts(alerts []changes.Alert) {
 }
 
 func accountMessage(runID, account string, alerts []changes.Alert, reminder time.Duration, part, of int) Message {
-	m := Message{Account: account, Part: part, Of: of, Severity: "info"}
+	m := Message{Account: account, Part: part, Of: of, Severity: result.Info}
 	counts := map[changes.Kind]int{}
 	for _, a := range alerts {
 		counts[a.Kind]++
-		if severityRank[a.Kind.Severity()] > severityRank[m.Severity] {
-			m.Severity = a.Kind.Severity()
-		}
+		m.Severity = louder(m.Severity, a.Severity)
 		if !slices.Contains(m.Regions, a.Result.Region) {
 			m.Regions = append(m.Regions, a.Result.Region)
 		}
@@ -209,7 +206,15 @@ func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
 	return groups
 }
 
-func attributes(account string, kinds []changes.Kind, severity string, regions []string) map[string]types.MessageAttributeValue {
+// louder is the louder of two severities; an alert's own is never below info.
+func louder(a, b result.Severity) result.Severity {
+	if b.Rank() > a.Rank() {
+		return b
+	}
+	return a
+}
+
+func attributes(account string, kinds []changes.Kind, severity result.Severity, regions []string) map[string]types.MessageAttributeValue {
 	kindsJSON, _ := json.Marshal(kinds)
 	if regions == nil {
 		regions = []string{} // String.Array wants [], not null
@@ -218,7 +223,7 @@ func attributes(account string, kinds []changes.Kind, severity string, regions [
 	return map[string]types.MessageAttributeValue{
 		"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},
 		"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(string(kindsJSON))},
-		"severity":   {DataType: aws.String("String"), StringValue: aws.String(severity)},
+		"severity":   {DataType: aws.String("String"), StringValue: aws.String(string(severity))},
 		"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
 	}
 }
@@ -233,7 +238,7 @@ func (m Message) size() int {
 
 // Digest is the one message of a run that sums up every account's changes.
 func Digest(runID string, byAccount map[string][]changes.Alert, maxBytes int) Message {
-	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: "info", Kinds: []changes.Kind{"DIGEST"}}
+	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: result.Info, Kinds: []changes.Kind{"DIGEST"}}
 	total := map[changes.Kind]int{}
 	type line struct {
 		Account string               `json:"account"`
@@ -246,9 +251,7 @@ func Digest(runID string, byAccount map[string][]changes.Alert, maxBytes int) Me
 		for _, al := range byAccount[a] {
 			l.Counts[al.Kind]++
 			total[al.Kind]++
-			if severityRank[al.Kind.Severity()] > severityRank[m.Severity] {
-				m.Severity = al.Kind.Severity()
-			}
+			m.Severity = louder(m.Severity, al.Severity)
 			if !slices.Contains(m.Regions, al.Result.Region) {
 				m.Regions = append(m.Regions, al.Result.Region)
 			}
@@ -401,7 +404,7 @@ func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Aler
 // whole (account discovery, a configuration AWS refused): one message with
 // account_id ALL, event_type RUN_FAILED and severity critical.
 func (n *Notifier) SendRunFailure(ctx context.Context, runID, reason string) error {
-	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: "critical", Kinds: []changes.Kind{RunFailed}}
+	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: result.Critical, Kinds: []changes.Kind{RunFailed}}
 	m.Subject = result.Clip("[grantwatch] run "+runID+" failed: its results are not the whole organization", maxSubject)
 	m.Body = fmt.Sprintf("grantwatch run %s failed as a whole:\n\n  %s\n\n"+
 		"The checks it could do are stored and alerted as usual, but accounts it could not reach were not audited: "+

@@ -17,10 +17,14 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
+// alerts makes n alerts of one kind, with the severity pkg/changes gives
+// that kind for a critical status.
 func alerts(account string, n int, kind changes.Kind) []changes.Alert {
+	sev := map[changes.Kind]result.Severity{changes.New: result.Critical, changes.Regressed: result.Critical,
+		changes.Reminder: result.Warning, changes.AuditFailed: result.Warning, changes.Resolved: result.Info}[kind]
 	var out []changes.Alert
 	for i := range n {
-		out = append(out, changes.Alert{Kind: kind, Result: result.Result{
+		out = append(out, changes.Alert{Kind: kind, Severity: sev, Result: result.Result{
 			Account: account, Region: fmt.Sprintf("region-%d", i%20), Model: fmt.Sprintf("vendor.model-%05d", i),
 			Status: result.AgreementMissing, Cause: "GetFoundationModelAvailability: agreementAvailability.status=NOT_AVAILABLE",
 			Remediation: strings.Repeat("Invoke the model once with Marketplace permissions. ", 4),
@@ -81,7 +85,7 @@ func TestAccountMessagesSplitUnderTheLimit(t *testing.T) {
 
 func TestAccountMessageGroupsAndAttributes(t *testing.T) {
 	in := append(alerts("222222222222", 2, changes.Resolved), alerts("222222222222", 3, changes.New)...)
-	in = append(in, changes.Alert{Kind: changes.AuditFailed, Result: result.Result{Account: "222222222222", Region: "eu-central-1", Model: "m",
+	in = append(in, changes.Alert{Kind: changes.AuditFailed, Severity: result.Warning, Result: result.Result{Account: "222222222222", Region: "eu-central-1", Model: "m",
 		Status: result.AuditError, Cause: "list-models: AccessDeniedException", Remediation: "Exempt the audit role."}})
 	msgs, err := AccountMessages("run-1", "222222222222", in, 7*24*time.Hour, MaxBytes)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
@@ -150,6 +151,24 @@ func TestDemoShowsEveryStatus(t *testing.T) {
 		if r.Account == "" || r.Region == "" || r.Model == "" || r.Cause == "" || r.Remediation == "" {
 			t.Errorf("result with an empty field: %+v", r)
 		}
+		ref, err := config.ParseModel(r.Model)
+		if err != nil {
+			t.Errorf("result for %q: %v", r.Model, err)
+		}
+		if ref.IsProfile() && r.Status == result.Enabled && len(r.DestinationRegions) == 0 {
+			t.Errorf("usable profile %s in %s: no destination_regions", r.Model, r.Region)
+		}
+	}
+	for _, kind := range []config.ModelKind{config.BaseModel, config.SystemProfile, config.ApplicationProfile} {
+		found := false
+		for _, r := range rep.Results {
+			if ref, _ := config.ParseModel(r.Model); ref.Kind == kind && r.Status == result.Enabled {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no usable %s in the demo; want one of each kind", kind)
+		}
 	}
 }
 
@@ -283,7 +302,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Fatalf("demo: got exit %d: %s", code, &stderr)
 	}
 	for _, want := range []string{
-		"== Run 1 stored 42 history events",
+		"== Run 1 stored 58 history events",
 		"-- Subject: [grantwatch] account 333333333333: 3 resolved",
 		"-- Subject: [grantwatch] account 111111111111: 1 new",
 		"== History of account 333333333333",

@@ -130,7 +130,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fmt.Fprintln(stdout, "   - account 333333333333 submits the Anthropic use-case form;")
 	fmt.Fprintln(stdout, "   - account 111111111111 loses its Marketplace subscription for Claude 3.5 Sonnet in us-east-1.")
 	if err := sim.Update(func(sc *awssim.Scenario) {
-		sc.Account("333333333333").Models[claude35] = awssim.ModelState{Authorization: "AUTHORIZED"}
+		sc.UseCaseForms = append(sc.UseCaseForms, "333333333333")
 		sc.Account("111111111111").SetState("us-east-1", claude35, awssim.ModelState{Agreement: "NOT_AVAILABLE"})
 	}); err != nil {
 		return exitError, err

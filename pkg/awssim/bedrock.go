@@ -298,8 +298,10 @@ func destinations(model string, regions []string) []map[string]string {
 }
 
 // listInferenceProfiles answers ListInferenceProfiles a page at a time
-// (maxResults 1-1000, API reference; the default page is the scenario's page
-// size). type=SYSTEM_DEFINED or APPLICATION filters; without it only the
+// (maxResults 1-1000, API reference). A page holds at most the scenario's
+// page size even when maxResults asks for more, since AWS list operations may
+// return fewer items than maxResults with a nextToken (inferred for Bedrock
+// from the general AWS pagination contract). type=SYSTEM_DEFINED or APPLICATION filters; without it only the
 // system-defined profiles are listed, as the user guide's "use
 // typeEquals APPLICATION to list application inference profiles" implies
 // (inferred).
@@ -311,7 +313,7 @@ func (s *Server) listInferenceProfiles(req *request) (any, error) {
 		if err != nil || n < 1 || n > 1000 {
 			return nil, validation("1 validation error detected: Value '%s' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 1000", v)
 		}
-		size = n
+		size = min(n, size)
 	}
 	system, application := s.profiles(req.caller.Account, req.region)
 	var all []profileJSON

@@ -9,13 +9,19 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // ModelLister is the part of *bedrock.Client that lists a region's models.
@@ -29,10 +35,29 @@ type AvailabilityGetter interface {
 	GetFoundationModelAvailability(ctx context.Context, in *bedrock.GetFoundationModelAvailabilityInput, optFns ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error)
 }
 
+// ProfileLister is the part of *bedrock.Client that lists a region's inference profiles.
+type ProfileLister interface {
+	ListInferenceProfiles(ctx context.Context, in *bedrock.ListInferenceProfilesInput, optFns ...func(*bedrock.Options)) (*bedrock.ListInferenceProfilesOutput, error)
+}
+
+// ProfileGetter is the part of *bedrock.Client that reads one inference profile.
+type ProfileGetter interface {
+	GetInferenceProfile(ctx context.Context, in *bedrock.GetInferenceProfileInput, optFns ...func(*bedrock.Options)) (*bedrock.GetInferenceProfileOutput, error)
+}
+
+// UseCaseGetter is the part of *bedrock.Client that reads the account's
+// Anthropic use-case form.
+type UseCaseGetter interface {
+	GetUseCaseForModelAccess(ctx context.Context, in *bedrock.GetUseCaseForModelAccessInput, optFns ...func(*bedrock.Options)) (*bedrock.GetUseCaseForModelAccessOutput, error)
+}
+
 // BedrockAPI is all a check needs from Bedrock.
 type BedrockAPI interface {
 	ModelLister
 	AvailabilityGetter
+	ProfileLister
+	ProfileGetter
+	UseCaseGetter
 }
 
 var _ BedrockAPI = (*bedrock.Client)(nil)
@@ -43,6 +68,17 @@ type Model struct {
 	Lifecycle types.FoundationModelLifecycleStatus
 	LegacyAt  *time.Time
 	EndOfLife *time.Time
+	// InferenceTypes is inferenceTypesSupported: ON_DEMAND, PROVISIONED, and
+	// INFERENCE_PROFILE for models served only through a profile (a value
+	// the SDK's enum does not name, but Bedrock answers).
+	InferenceTypes []types.InferenceType
+}
+
+// ProfileOnly reports whether on-demand calls with the bare model id fail:
+// Bedrock lists the model, but not as ON_DEMAND. A model listed with no
+// inference types at all is given the benefit of the doubt.
+func (m Model) ProfileOnly() bool {
+	return len(m.InferenceTypes) > 0 && !slices.Contains(m.InferenceTypes, types.InferenceTypeOnDemand)
 }
 
 // Catalog is a region's model list, by model id.
@@ -67,6 +103,7 @@ func ListCatalog(ctx context.Context, api ModelLister) (Catalog, error) {
 			}
 			m.LegacyAt, m.EndOfLife = lc.LegacyTime, lc.EndOfLifeTime
 		}
+		m.InferenceTypes = s.InferenceTypesSupported
 		c[id] = m
 	}
 	return c, nil
@@ -79,6 +116,138 @@ func Availability(ctx context.Context, api AvailabilityGetter, model string) (*b
 		return nil, fmt.Errorf("get foundation model availability %s: %w", model, err)
 	}
 	return out, nil
+}
+
+// Profile is one inference profile, as ListInferenceProfiles or
+// GetInferenceProfile describe it.
+type Profile struct {
+	ID   string
+	ARN  string
+	Type types.InferenceProfileType
+	// Model is the foundation model id the profile routes calls for.
+	Model string
+	// Destinations are the regions it routes to, in the order Bedrock lists them.
+	Destinations []string
+}
+
+// Profiles are a region's system-defined inference profiles, by id.
+type Profiles map[string]Profile
+
+// For lists the profiles that route calls for model, the region's own
+// geography first (us. in us-east-1, eu. in eu-west-1), global last.
+func (ps Profiles) For(model, region string) []Profile {
+	var out []Profile
+	for _, p := range ps {
+		if p.Model == model {
+			out = append(out, p)
+		}
+	}
+	own := config.RegionGeography(region)
+	rank := func(p Profile) int {
+		switch ref, _ := config.ParseModel(p.ID); ref.Geography {
+		case own:
+			return 0
+		case "global":
+			return 2
+		}
+		return 1
+	}
+	slices.SortFunc(out, func(a, b Profile) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// ListProfiles reads every page of the region's system-defined inference
+// profiles. Application profiles are read one by one with GetProfile, since
+// only the ARNs required are of interest.
+func ListProfiles(ctx context.Context, api ProfileLister) (Profiles, error) {
+	ps := Profiles{}
+	pages := bedrock.NewListInferenceProfilesPaginator(api, &bedrock.ListInferenceProfilesInput{
+		TypeEquals: types.InferenceProfileTypeSystemDefined, MaxResults: aws.Int32(1000),
+	})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list inference profiles: %w", err)
+		}
+		for i, s := range out.InferenceProfileSummaries {
+			p, err := profileOf(aws.ToString(s.InferenceProfileId), aws.ToString(s.InferenceProfileArn), s.Type, s.Models)
+			if err != nil {
+				return nil, fmt.Errorf("list inference profiles: inferenceProfileSummaries[%d]: %w", i, err)
+			}
+			ps[p.ID] = p
+		}
+	}
+	return ps, nil
+}
+
+// GetProfile reads one inference profile by id or ARN.
+func GetProfile(ctx context.Context, api ProfileGetter, id string) (Profile, error) {
+	out, err := api.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(id)})
+	if err != nil {
+		return Profile{}, fmt.Errorf("get inference profile %s: %w", id, err)
+	}
+	p, err := profileOf(aws.ToString(out.InferenceProfileId), aws.ToString(out.InferenceProfileArn), out.Type, out.Models)
+	if err != nil {
+		return Profile{}, fmt.Errorf("get inference profile %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// profileOf reads a profile's model and destinations from its models'
+// ARNs (arn:aws:bedrock:REGION::foundation-model/MODEL).
+func profileOf(id, profileARN string, typ types.InferenceProfileType, models []types.InferenceProfileModel) (Profile, error) {
+	p := Profile{ID: id, ARN: profileARN, Type: typ}
+	if id == "" {
+		return p, errors.New("inferenceProfileId is empty")
+	}
+	for i, m := range models {
+		a, err := arn.Parse(aws.ToString(m.ModelArn))
+		model, ok := strings.CutPrefix(a.Resource, "foundation-model/")
+		if err != nil || !ok || model == "" {
+			return p, fmt.Errorf("models[%d].modelArn %q is not a foundation model ARN", i, aws.ToString(m.ModelArn))
+		}
+		if p.Model == "" {
+			p.Model = model
+		}
+		if !slices.Contains(p.Destinations, a.Region) {
+			p.Destinations = append(p.Destinations, a.Region)
+		}
+	}
+	if p.Model == "" {
+		return p, fmt.Errorf("profile %s has no models", id)
+	}
+	return p, nil
+}
+
+// Form is what GetUseCaseForModelAccess said of the account's Anthropic
+// first-time-use form.
+type Form struct {
+	Found bool
+	// Err is set when the form could not be read; Found is then unknown.
+	Err error
+}
+
+// UseCaseForm reads whether the account has the Anthropic use-case form: its
+// own or the management account's. Bedrock answers ResourceNotFoundException
+// when there is none (the one not-found error the API reference lists for
+// the operation; that it means "no form" is inferred).
+func UseCaseForm(ctx context.Context, api UseCaseGetter) Form {
+	out, err := api.GetUseCaseForModelAccess(ctx, &bedrock.GetUseCaseForModelAccessInput{})
+	var apiErr smithy.APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException":
+		return Form{}
+	case err != nil:
+		return Form{Err: fmt.Errorf("get use case for model access: %w", err)}
+	case len(out.FormData) == 0:
+		return Form{Err: errors.New("get use case for model access: the answer has no formData")}
+	}
+	return Form{Found: true}
 }
 
 // anthropic reports whether model is one of Anthropic's, which need the

@@ -135,6 +135,102 @@ func TestRunDemoOrganization(t *testing.T) {
 	if got, want := sim.Calls(awssim.OpGetFoundationModelAvailability), int64(42-6-4); got != want {
 		t.Errorf("GetFoundationModelAvailability calls: got %d; want %d", got, want)
 	}
+	// The form once per account that requires an Anthropic model and could
+	// be reached; no profile is required and every model answers on demand,
+	// so no profile listing.
+	if got, want := sim.Calls(awssim.OpGetUseCaseForModelAccess), int64(3); got != want {
+		t.Errorf("GetUseCaseForModelAccess calls: got %d; want one per reachable account, %d", got, want)
+	}
+	if got := sim.Calls(awssim.OpListInferenceProfiles); got != 0 {
+		t.Errorf("ListInferenceProfiles calls: got %d; want none", got)
+	}
+	if len(s.Errors) != 0 {
+		t.Errorf("summary errors: got %v; want none", s.Errors)
+	}
+}
+
+// TestRunInferenceProfiles adds what applications call in 2026: a Claude
+// served only through profiles, its us., eu. and global. profiles, and an
+// application profile of account 111111111111.
+func TestRunInferenceProfiles(t *testing.T) {
+	const (
+		sonnet45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+		app      = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/a1b2c3d4e5f6"
+		gone     = "arn:aws:bedrock:us-west-2:111111111111:application-inference-profile/deleted00001"
+	)
+	us, eu, global := "us."+sonnet45, "eu."+sonnet45, "global."+sonnet45
+	a, sim := fixture(t, func(sc *awssim.Scenario) {
+		sc.Catalog = append(sc.Catalog, awssim.CatalogModel{ID: sonnet45, Provider: "Anthropic", Regions: []string{"us-east-1", "us-west-2", "eu-central-1"}, InferenceTypes: []string{"INFERENCE_PROFILE"}})
+		sc.Profiles = []awssim.Profile{
+			{ID: us, Model: sonnet45, Sources: []string{"us-east-1", "us-west-2"}, Destinations: []string{"us-east-1", "us-east-2", "us-west-2"}},
+			{ID: eu, Model: sonnet45, Sources: []string{"eu-central-1"}, Destinations: []string{"eu-central-1", "eu-west-1", "eu-west-3"}},
+			{ID: global, Model: sonnet45, Sources: []string{"us-east-1", "eu-central-1"}, Destinations: []string{"us-east-1", "eu-central-1", "ap-northeast-1"}},
+		}
+		sc.Pagination.PageSize = 1 // every listing takes pages
+		sc.Account("111111111111").ApplicationProfiles = []awssim.ApplicationProfile{{ID: "a1b2c3d4e5f6", Region: "us-east-1", CopyFrom: us}}
+	}, func(c *config.Config) {
+		c.Models = config.Models{ByAccount: map[string][]string{
+			"111111111111": {sonnet45, us, eu, global, app, gone},
+			"333333333333": {us},
+		}}
+	})
+	rep := a.Run(context.Background(), "profiles")
+	byKey := map[string]result.Result{}
+	for _, r := range rep.Results {
+		byKey[r.Account+"/"+r.Region+"/"+r.Model] = r
+	}
+	tests := []struct {
+		key       string
+		want      result.Status
+		wantCause string
+		wantDest  string
+	}{
+		{"111111111111/us-east-1/" + sonnet45, result.ProfileRequired, "no ON_DEMAND", ""},
+		{"111111111111/eu-central-1/" + sonnet45, result.ProfileRequired, "no ON_DEMAND", ""},
+		{"111111111111/us-east-1/" + us, result.Enabled, "use-case form: found", "us-east-1,us-east-2,us-west-2"},
+		{"111111111111/eu-central-1/" + us, result.ProfileNotInRegion, "us. profiles start only", ""},
+		{"111111111111/us-east-1/" + eu, result.ProfileNotInRegion, "eu. profiles start only", ""},
+		{"111111111111/eu-central-1/" + eu, result.Enabled, "routes to eu-central-1, eu-west-1, eu-west-3", "eu-central-1,eu-west-1,eu-west-3"},
+		{"111111111111/us-west-2/" + global, result.ProfileNotInRegion, "the profile exists in eu-central-1, us-east-1", ""},
+		{"111111111111/us-east-1/" + global, result.Enabled, "SYSTEM_DEFINED", "us-east-1,eu-central-1,ap-northeast-1"},
+		{"111111111111/us-east-1/" + app, result.Enabled, "(APPLICATION)", "us-east-1,us-east-2,us-west-2"},
+		{"111111111111/us-west-2/" + gone, result.UnknownModel, "GetInferenceProfile: ResourceNotFoundException", ""},
+		{"333333333333/us-east-1/" + us, result.NotAuthorized, "use-case form: missing", "us-east-1,us-east-2,us-west-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			r, ok := byKey[tt.key]
+			if !ok {
+				t.Fatalf("no result")
+			}
+			if r.Status != tt.want || !strings.Contains(r.Cause, tt.wantCause) {
+				t.Errorf("got %s (%q); want %s with a cause containing %q", r.Status, r.Cause, tt.want, tt.wantCause)
+			}
+			if got := strings.Join(r.DestinationRegions, ","); got != tt.wantDest {
+				t.Errorf("destination regions: got %q; want %q", got, tt.wantDest)
+			}
+		})
+	}
+	if _, ok := byKey["111111111111/us-west-2/"+app]; ok {
+		t.Errorf("the application profile ARN of us-east-1 was checked in us-west-2; want only in its own region")
+	}
+	// One listing per account-region that requires a profile, every page
+	// read: 2 accounts x 3 regions, each of 1-2 profiles at one per page,
+	// plus the empty answer that ends a region without any.
+	perRegion := map[string]int64{"us-east-1": 2, "us-west-2": 1, "eu-central-1": 2}
+	var want int64
+	for _, n := range perRegion {
+		want += 2 * n
+	}
+	if got := sim.Calls(awssim.OpListInferenceProfiles); got != want {
+		t.Errorf("ListInferenceProfiles calls: got %d; want %d (every page, once per account-region)", got, want)
+	}
+	if got := sim.Calls(awssim.OpGetInferenceProfile); got != 2 {
+		t.Errorf("GetInferenceProfile calls: got %d; want one per application profile ARN, 2", got)
+	}
+	if got := sim.Calls(awssim.OpGetUseCaseForModelAccess); got != 2 {
+		t.Errorf("GetUseCaseForModelAccess calls: got %d; want one per account, 2", got)
+	}
 }
 
 func TestRunCausesOfAuditErrors(t *testing.T) {

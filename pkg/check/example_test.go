@@ -21,10 +21,12 @@ func ExampleClassify() {
 			EntitlementAvailability: types.EntitlementAvailabilityAvailable,
 			RegionAvailability:      types.RegionAvailabilityAvailable,
 		},
+		// GetUseCaseForModelAccess answered ResourceNotFoundException.
+		Form: &check.Form{Found: false},
 	})
 	fmt.Println(r.Status)
 	fmt.Println(r.Cause)
 	// Output:
 	// NOT_AUTHORIZED
-	// GetFoundationModelAvailability: authorizationStatus=NOT_AUTHORIZED (Anthropic first-time-use form)
+	// GetFoundationModelAvailability: authorizationStatus=NOT_AUTHORIZED; use-case form: missing (GetUseCaseForModelAccess: ResourceNotFoundException)
 }

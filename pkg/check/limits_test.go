@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,21 @@ func (f fakeBedrock) GetFoundationModelAvailability(_ context.Context, in *bedro
 		EntitlementAvailability: types.EntitlementAvailabilityAvailable,
 		RegionAvailability:      types.RegionAvailabilityAvailable,
 	}, nil
+}
+
+// The models here are on-demand base models of no Anthropic make: a check
+// reads neither profiles nor the use-case form, and a call would surface as
+// an audit error in the counts below.
+func (fakeBedrock) ListInferenceProfiles(context.Context, *bedrock.ListInferenceProfilesInput, ...func(*bedrock.Options)) (*bedrock.ListInferenceProfilesOutput, error) {
+	return nil, errors.New("fakeBedrock: ListInferenceProfiles not expected")
+}
+
+func (fakeBedrock) GetInferenceProfile(context.Context, *bedrock.GetInferenceProfileInput, ...func(*bedrock.Options)) (*bedrock.GetInferenceProfileOutput, error) {
+	return nil, errors.New("fakeBedrock: GetInferenceProfile not expected")
+}
+
+func (fakeBedrock) GetUseCaseForModelAccess(context.Context, *bedrock.GetUseCaseForModelAccessInput, ...func(*bedrock.Options)) (*bedrock.GetUseCaseForModelAccessOutput, error) {
+	return nil, errors.New("fakeBedrock: GetUseCaseForModelAccess not expected")
 }
 
 func TestRunRespectsLimits(t *testing.T) {

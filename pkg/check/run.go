@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/smithy-go"
 
+	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
@@ -49,6 +50,8 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	slices.SortFunc(r.results, result.Compare)
 	s.Summarize(r.results)
 	s.ConfigError = r.configErr
+	slices.Sort(r.errors)
+	s.Errors = append(s.Errors, r.errors...)
 	s.Incomplete = s.Checked < s.Planned || p.DiscoveryCut
 	s.FinishedAt = c.now().UTC()
 	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
@@ -69,8 +72,9 @@ type run struct {
 
 	mu        sync.Mutex
 	configErr string
+	errors    []string // failures of signals outside one check, such as the use-case form
 	accounts  map[string]*memberAccount
-	offeredIn map[string]map[string]bool // model -> regions that list it
+	offeredIn map[string]map[string]bool // model or profile id -> regions that list it
 	results   []result.Result
 }
 
@@ -125,30 +129,134 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		}
 		return
 	}
+	var profiles Profiles
+	var profilesErr error
+	if needsProfiles(u.Models, catalog) {
+		profilesErr = r.call(ctx, slots, func(ctx context.Context) (err error) {
+			profiles, err = ListProfiles(ctx, api)
+			return err
+		})
+		if ctx.Err() != nil {
+			return
+		}
+	}
 	r.mu.Lock()
 	for id := range catalog {
-		if r.offeredIn[id] == nil {
-			r.offeredIn[id] = map[string]bool{}
-		}
-		r.offeredIn[id][u.Region] = true
+		r.offered(id, u.Region)
+	}
+	for id := range profiles {
+		r.offered(id, u.Region)
 	}
 	r.mu.Unlock()
 
 	var wg sync.WaitGroup
 	for _, model := range u.Models {
 		wg.Go(func() {
-			out := Evidence{Account: u.Account, Region: u.Region, Model: model, Catalog: catalog}
-			out.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
-				out.Availability, err = Availability(ctx, api, model)
-				return err
-			})
+			e := Evidence{Account: u.Account, Region: u.Region, Model: model, Catalog: catalog, Profiles: profiles, ProfilesErr: profilesErr}
+			res, done := r.resolve(ctx, slots, api, &e)
 			if ctx.Err() != nil {
 				return // cut off by the run's deadline: not checked, not an error
 			}
-			r.record(ctx, Classify(out))
+			if done {
+				r.record(ctx, res)
+				return
+			}
+			model := e.Model
+			if e.Profile != nil {
+				model = e.Profile.Model
+			}
+			if anthropic(model) || catalog[model].Provider == "Anthropic" {
+				f := r.form(ctx, u.Account, api)
+				e.Form = &f
+			}
+			e.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
+				e.Availability, err = Availability(ctx, api, model)
+				return err
+			})
+			if ctx.Err() != nil {
+				return
+			}
+			r.record(ctx, Classify(e))
 		})
 	}
 	wg.Wait()
+}
+
+// needsProfiles reports whether a unit must list the region's inference
+// profiles: when a required id is a system profile, or a base model answers
+// only through one (to name the profile to call instead).
+func needsProfiles(models []string, catalog Catalog) bool {
+	for _, m := range models {
+		ref, _ := config.ParseModel(m)
+		if ref.Kind == config.SystemProfile || (!ref.IsProfile() && catalog[m].ProfileOnly()) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve finds the inference profile a required id names. It returns a
+// result, and true, when that already decides the check: the profile does
+// not exist in the region, or could not be read.
+func (r *run) resolve(ctx context.Context, slots chan struct{}, api BedrockAPI, e *Evidence) (result.Result, bool) {
+	ref, _ := config.ParseModel(e.Model)
+	switch ref.Kind {
+	case config.SystemProfile:
+		if e.ProfilesErr != nil {
+			return Failed(e.Account, e.Region, e.Model, StageListProfiles, e.ProfilesErr), true
+		}
+		p, ok := e.Profiles[ref.ProfileID]
+		if !ok {
+			return Classify(*e), true
+		}
+		e.Profile = &p
+	case config.ApplicationProfile:
+		var p Profile
+		err := r.call(ctx, slots, func(ctx context.Context) (err error) {
+			p, err = GetProfile(ctx, api, e.Model)
+			return err
+		})
+		var apiErr smithy.APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException":
+			return Classify(*e), true
+		case err != nil:
+			return Failed(e.Account, e.Region, e.Model, StageGetProfile, err), true
+		}
+		e.Profile = &p
+	}
+	return result.Result{}, false
+}
+
+// offered notes that region lists a model or profile id; r.mu is held.
+func (r *run) offered(id, region string) {
+	if r.offeredIn[id] == nil {
+		r.offeredIn[id] = map[string]bool{}
+	}
+	r.offeredIn[id][region] = true
+}
+
+// form reads the account's use-case form once per run, whichever region
+// asks first: the form belongs to the account. A failure is an audit error
+// of this one signal, kept in the run's summary; the model checks go on.
+func (r *run) form(ctx context.Context, account string, api UseCaseGetter) Form {
+	m := r.member(account)
+	m.formOnce.Do(func() {
+		err := r.withCallSlot(ctx, func(ctx context.Context) error {
+			m.form = UseCaseForm(ctx, api)
+			return nil
+		})
+		if err != nil {
+			m.form = Form{Err: err}
+		}
+		if m.form.Err != nil && ctx.Err() == nil {
+			r.mu.Lock()
+			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form: %v (the member role needs bedrock:GetUseCaseForModelAccess)", account, m.form.Err))
+			r.mu.Unlock()
+			r.log.WarnContext(ctx, "use-case form not read", "account", account, "error", m.form.Err)
+		}
+	})
+	return m.form
 }
 
 // call runs fn holding a slot of its account-region and one of the run, with
@@ -175,11 +283,26 @@ func (r *run) withCallSlot(ctx context.Context, fn func(context.Context) error) 
 	return fn(ctx)
 }
 
-// memberAccount holds one account's audit-role credentials for the run.
+// memberAccount holds one account's audit-role credentials, and its
+// use-case form, for the run.
 type memberAccount struct {
 	once  sync.Once
 	creds aws.CredentialsProvider
 	err   error
+
+	formOnce sync.Once
+	form     Form
+}
+
+func (r *run) member(account string) *memberAccount {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.accounts[account]
+	if !ok {
+		m = &memberAccount{}
+		r.accounts[account] = m
+	}
+	return m
 }
 
 // assume returns the account's credentials. The role is assumed once per run:
@@ -191,13 +314,7 @@ type memberAccount struct {
 // ends, so a slot taken inside it would outlive the run's deadline. Later
 // refreshes happen inside a Bedrock call, which already holds a slot.
 func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvider, error) {
-	r.mu.Lock()
-	m, ok := r.accounts[account]
-	if !ok {
-		m = &memberAccount{}
-		r.accounts[account] = m
-	}
-	r.mu.Unlock()
+	m := r.member(account)
 	m.once.Do(func() {
 		role := r.c.cfg.Role
 		arn := r.c.cfg.RoleARN(account)

@@ -172,7 +172,7 @@ func TestThreeRunsAlertOncePerChange(t *testing.T) {
 
 	// Between runs: 333 submits the Anthropic form, 111 loses a subscription.
 	if err := f.sim.Update(func(sc *awssim.Scenario) {
-		sc.Account("333333333333").Models[claude35] = awssim.ModelState{Authorization: "AUTHORIZED"}
+		sc.UseCaseForms = append(sc.UseCaseForms, "333333333333")
 		sc.Account("111111111111").SetState("us-east-1", claude35, awssim.ModelState{Agreement: "NOT_AVAILABLE"})
 	}); err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestThreeRunsAlertOncePerChange(t *testing.T) {
 
 	// Run 3, eight days on: the form regresses, 111 is fixed, the rest is reminded.
 	if err := f.sim.Update(func(sc *awssim.Scenario) {
-		sc.Account("333333333333").Models[claude35] = awssim.ModelState{Authorization: "NOT_AUTHORIZED"}
+		sc.UseCaseForms = slices.DeleteFunc(sc.UseCaseForms, func(id string) bool { return id == "333333333333" })
 		sc.Account("111111111111").SetState("us-east-1", claude35, awssim.ModelState{})
 	}); err != nil {
 		t.Fatal(err)

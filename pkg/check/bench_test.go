@@ -62,7 +62,9 @@ func (h *heapSampler) Stop() uint64 {
 
 // BenchmarkOrganization audits a simulated organization of 1,000 accounts x
 // 20 regions x 5 models with 100 ms per call, and prints what `make bench`
-// shows. Run it once: -benchtime=1x. The heap figure includes the in-process
+// shows. One required model is a global. inference profile and one is
+// Anthropic's, so the run pays what profiles and the use-case form cost: one
+// profile listing per account-region, one form read per account. Run it once: -benchtime=1x. The heap figure includes the in-process
 // simulator, so it is an upper bound for the auditor.
 func BenchmarkOrganization(b *testing.B) {
 	nAccounts := benchSize("BENCH_ACCOUNTS", 1000)
@@ -72,8 +74,14 @@ func BenchmarkOrganization(b *testing.B) {
 	regions := config.KnownRegions()[:nRegions]
 	models := []string{"amazon.nova-pro-v1:0", "amazon.nova-lite-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0", "meta.llama3-1-70b-instruct-v1:0", "mistral.mistral-large-2407-v1:0"}
 
+	// Applications call Nova Lite through its global profile.
+	profile := "global." + models[1]
+	required := []string{models[0], profile, models[2], models[3], models[4]}
+
 	for b.Loop() {
-		sim, err := awssim.New(awssim.Generated(nAccounts, 10, regions, models, latency))
+		sc := awssim.Generated(nAccounts, 10, regions, models, latency)
+		sc.Profiles = []awssim.Profile{{ID: profile, Model: models[1], Sources: regions}}
+		sim, err := awssim.New(sc)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -83,7 +91,7 @@ func BenchmarkOrganization(b *testing.B) {
 		cfg := &config.Config{
 			Accounts: config.Accounts{Organizations: config.Organizations{Enabled: true}},
 			Regions:  regions,
-			Models:   config.Models{Required: models},
+			Models:   config.Models{Required: required},
 			Limits:   config.Limits{Concurrency: concurrency},
 		}
 		cfg.ApplyDefaults()
@@ -112,7 +120,8 @@ func BenchmarkOrganization(b *testing.B) {
 
 		fmt.Printf("\norganization: %d accounts x %d regions x %d models, %v per call, concurrency %d\n\n", nAccounts, nRegions, len(models), latency, concurrency)
 		fmt.Println("| operation | calls |\n|---|---|")
-		ops := []string{awssim.OpAssumeRole, awssim.OpListRoots, awssim.OpListChildren, awssim.OpListAccountsForParent, awssim.OpListFoundationModels, awssim.OpGetFoundationModelAvailability}
+		ops := []string{awssim.OpAssumeRole, awssim.OpListRoots, awssim.OpListChildren, awssim.OpListAccountsForParent, awssim.OpListFoundationModels,
+			awssim.OpGetFoundationModelAvailability, awssim.OpListInferenceProfiles, awssim.OpGetUseCaseForModelAccess}
 		sort.Strings(ops)
 		for _, op := range ops {
 			fmt.Printf("| %s | %d |\n", op, sim.Calls(op))
@@ -123,6 +132,9 @@ func BenchmarkOrganization(b *testing.B) {
 		fmt.Printf("| wall time | %.1f s | |\n| ideal time (calls x latency / concurrency) | %.1f s | |\n", wall.Seconds(), ideal.Seconds())
 		fmt.Printf("| efficiency | %.3f | >= 0.85 |\n", efficiency)
 		fmt.Printf("| AssumeRole calls | %d for %d accounts (at most %d per account) | exactly 1 per account |\n", assumeTotal, len(assumes), assumeMax)
+		accountRegions := int64(nAccounts * nRegions)
+		profileCalls := sim.Calls(awssim.OpListInferenceProfiles)
+		fmt.Printf("| profile listings | %d for %d account-regions | at most 1 per account-region |\n", profileCalls, accountRegions)
 		fmt.Printf("| peak heap | %.1f MB | < 150 MB |\n\n", peakMB)
 		fmt.Printf("bench: checks=%d calls=%d wall_s=%.2f ideal_s=%.2f efficiency=%.3f assume_role_calls=%d peak_heap_mb=%.1f\n",
 			rep.Summary.Checked, calls, wall.Seconds(), ideal.Seconds(), efficiency, assumeTotal, peakMB)
@@ -134,6 +146,8 @@ func BenchmarkOrganization(b *testing.B) {
 			b.Errorf("checks: got %d done, %d audit errors; want all %d done without errors", rep.Summary.Checked, rep.Summary.AuditErrs, rep.Summary.Planned)
 		case efficiency < 0.85:
 			b.Errorf("efficiency: got %.3f; want >= 0.85", efficiency)
+		case profileCalls > accountRegions:
+			b.Errorf("ListInferenceProfiles: got %d calls; want at most one per account-region, %d", profileCalls, accountRegions)
 		case assumeMax != 1 || len(assumes) != nAccounts:
 			b.Errorf("AssumeRole: got %d calls over %d accounts, max %d; want exactly 1 per account", assumeTotal, len(assumes), assumeMax)
 		case peakMB >= 150:

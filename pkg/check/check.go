@@ -214,8 +214,8 @@ func profileOf(id, profileARN string, typ types.InferenceProfileType, models []t
 		if p.Model == "" {
 			p.Model = model
 		}
-		if !slices.Contains(p.Destinations, a.Region) {
-			p.Destinations = append(p.Destinations, a.Region)
+		if region := regionName(a.Region); !slices.Contains(p.Destinations, region) {
+			p.Destinations = append(p.Destinations, region)
 		}
 	}
 	if p.Model == "" {
@@ -223,6 +223,18 @@ func profileOf(id, profileARN string, typ types.InferenceProfileType, models []t
 	}
 	return p, nil
 }
+
+// regionName returns the one shared copy of a known region's name. A
+// region cut from a model ARN would keep the whole ARN alive in every
+// result that lists it: at 1,000 accounts x 20 regions, tens of megabytes.
+func regionName(r string) string {
+	if i, ok := slices.BinarySearch(knownRegions, r); ok {
+		return knownRegions[i]
+	}
+	return strings.Clone(r)
+}
+
+var knownRegions = config.KnownRegions() // sorted
 
 // Form is what GetUseCaseForModelAccess said of the account's Anthropic
 // first-time-use form.

@@ -39,6 +39,7 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 		accounts:  map[string]*memberAccount{},
 		offeredIn: map[string]map[string]bool{},
 		results:   make([]result.Result, 0, s.Planned),
+		causes:    map[string]string{},
 	}
 	r.all(ctx, p.Units)
 
@@ -76,6 +77,7 @@ type run struct {
 	accounts  map[string]*memberAccount
 	offeredIn map[string]map[string]bool // model or profile id -> regions that list it
 	results   []result.Result
+	causes    map[string]string
 }
 
 // all hands units to twice as many workers as calls may be in flight. The call
@@ -388,6 +390,13 @@ func (r *run) failAll(ctx context.Context, u targets.Unit, stage Stage, err erro
 
 func (r *run) record(ctx context.Context, res result.Result) {
 	r.mu.Lock()
+	// Causes repeat across accounts ("...; use-case form: found"): keep one
+	// copy of each, as a run holds every result until it ends.
+	if c, ok := r.causes[res.Cause]; ok {
+		res.Cause = c
+	} else {
+		r.causes[res.Cause] = res.Cause
+	}
 	r.results = append(r.results, res)
 	r.mu.Unlock()
 	level := slog.LevelDebug

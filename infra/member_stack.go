@@ -14,8 +14,20 @@ type MemberRoleStackProps struct {
 	Settings *Settings
 }
 
-// BedrockReadActions are the only calls grantwatch makes in a member account.
-var BedrockReadActions = []string{"bedrock:GetFoundationModelAvailability", "bedrock:ListFoundationModels"}
+// BedrockReadActions are the calls grantwatch makes in a member account that
+// support no resource-level permissions: the Service Authorization Reference
+// ("Actions defined by Amazon Bedrock") lists no resource type for them, so
+// only "*" works.
+var BedrockReadActions = []string{
+	"bedrock:GetFoundationModelAvailability", "bedrock:GetUseCaseForModelAccess",
+	"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles",
+}
+
+// ProfileReadActions are the calls scoped to the account's own inference
+// profiles: GetInferenceProfile takes the inference-profile and
+// application-inference-profile resource types (Service Authorization
+// Reference), whose ARNs carry the account.
+var ProfileReadActions = []string{"bedrock:GetInferenceProfile"}
 
 // MemberRoleSynthesizer synthesizes the member-role template without the CDK
 // bootstrap artifacts (the BootstrapVersion parameter and the
@@ -48,27 +60,45 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 		})
 	role := awsiam.NewRole(stack, jsii.String("AuditRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(s.Config.Role.Name),
-		Description: jsii.String("grantwatch reads Bedrock model access here: ListFoundationModels and GetFoundationModelAvailability only"),
+		Description: jsii.String("grantwatch reads Bedrock model access here: models, their availability, inference profiles and the use-case form; read only"),
 		AssumedBy:   auditor,
 		// The auditor's sessions are role chaining, capped at 1 hour by AWS;
 		// role.session_duration is validated to at most that.
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"BedrockModelAccessRead": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-				Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-					Actions:   jsii.Strings(BedrockReadActions...),
-					Resources: jsii.Strings("*"),
-				})},
+				Statements: &[]awsiam.PolicyStatement{
+					awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+						Actions:   jsii.Strings(BedrockReadActions...),
+						Resources: jsii.Strings("*"),
+					}),
+					awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+						Actions: jsii.Strings(ProfileReadActions...),
+						Resources: &[]*string{
+							profileARN(stack, "inference-profile"),
+							profileARN(stack, "application-inference-profile"),
+						},
+					}),
+				},
 			}),
 		},
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("bedrock:ListFoundationModels and bedrock:GetFoundationModelAvailability support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works."),
-		AppliesTo: &[]interface{}{"Resource::*"},
+		Id:     jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed."),
+		AppliesTo: &[]interface{}{"Resource::*",
+			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:inference-profile/*",
+			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:application-inference-profile/*"},
 	}}, jsii.Bool(true))
 	awscdk.NewCfnOutput(stack, jsii.String("AuditRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})
 	return stack
+}
+
+// profileARN is every inference profile of the given resource type in the
+// account the stack is deployed to, in any region.
+func profileARN(stack awscdk.Stack, resource string) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("bedrock"), Region: jsii.String("*"),
+		Resource: jsii.String(resource), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
 }
 
 // AuditorRoleARN is the auditor function's role ARN, in the partition the

@@ -247,7 +247,10 @@ func TestLeastPrivilege(t *testing.T) {
 	memberTmpl := assertions.Template_FromStack(member, nil)
 
 	// "*" resources only where the API has no resource-level permissions.
-	starAllowed := map[string]bool{"organizations:ListRoots": true, "bedrock:GetFoundationModelAvailability": true, "bedrock:ListFoundationModels": true}
+	starAllowed := map[string]bool{"organizations:ListRoots": true}
+	for _, a := range BedrockReadActions {
+		starAllowed[a] = true
+	}
 	for _, tmpl := range []assertions.Template{auditTmpl, memberTmpl} {
 		for _, s := range statementsOf(tmpl, "") {
 			for _, a := range s.Actions {
@@ -324,9 +327,17 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, s := range statementsOf(memberTmpl, "") {
 		memberActions = append(memberActions, s.Actions...)
 	}
-	if !slices.Equal(memberActions, BedrockReadActions) {
-		t.Errorf("member role actions: got %v; want %v", memberActions, BedrockReadActions)
+	if want := append(slices.Clone(BedrockReadActions), ProfileReadActions...); !slices.Equal(memberActions, want) {
+		t.Errorf("member role actions: got %v; want %v", memberActions, want)
 	}
+	// GetInferenceProfile only on the account's own profiles.
+	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{
+		"Action": "bedrock:GetInferenceProfile", "Effect": "Allow",
+		"Resource": []props{
+			{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":bedrock:*:", props{"Ref": "AWS::AccountId"}, ":inference-profile/*"}}},
+			{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":bedrock:*:", props{"Ref": "AWS::AccountId"}, ":application-inference-profile/*"}}},
+		},
+	}})}}}})
 	auditTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"RoleName": AuditorRoleName})
 }
 

@@ -30,6 +30,9 @@ type Scenario struct {
 	UseCaseForms []string         `yaml:"use_case_forms"`
 	Accounts     []Account        `yaml:"accounts"`
 	Latency      Latency          `yaml:"latency"`
+	// ClockOffset is how far the simulated AWS clock runs ahead of this
+	// machine's (negative: behind), to see clients correct clock skew.
+	ClockOffset Duration `yaml:"clock_offset"`
 	Throttling   []Rule           `yaml:"throttling"`
 	Faults       []Rule           `yaml:"faults"`
 	Pagination   Pagination       `yaml:"pagination"`

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,10 +202,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
+	w.Header().Set("Date", s.now().Format(http.TimeFormat))
 	auth, err := parseAuthorization(r.Header.Get("Authorization"))
 	if err != nil {
-		// Without a scope we cannot tell the protocol; answer as REST-JSON does.
-		writeRESTError(w, http.StatusForbidden, "MissingAuthenticationTokenException", err.Error())
+		unauthenticated(w, r, body, err)
 		return
 	}
 	req := &request{service: auth.service, region: auth.region, body: body, http: r}
@@ -270,6 +271,69 @@ func protocolFor(service string) protocol {
 	return nil
 }
 
+// unauthenticated answers a request without a usable Authorization header
+// in the protocol it was sent in, told apart by its shape since there is no
+// credential scope: STS's query protocol answers XML
+// MissingAuthenticationToken, 403 (the query APIs' Common Errors page; the
+// message as in abuzuhri/Amazon-SP-API-CSharp#99), JSON 1.1 services (an
+// X-Amz-Target header) a __type of MissingAuthenticationTokenException, and
+// REST-JSON services the X-Amzn-ErrorType header ("Missing Authentication
+// Token", common-voice/common-voice#1599; both inferred for Organizations
+// and Bedrock from their protocols).
+func unauthenticated(w http.ResponseWriter, r *http.Request, body []byte, err error) {
+	form, _ := url.ParseQuery(string(body))
+	switch {
+	case form.Get("Action") != "" && form.Get("Version") != "":
+		stsProtocol{}.writeError(w, &apiError{status: http.StatusForbidden, code: "MissingAuthenticationToken", message: "Request is missing Authentication Token", sender: true})
+	case r.Header.Get("X-Amz-Target") != "":
+		orgProtocol{}.writeError(w, &apiError{status: http.StatusForbidden, code: "MissingAuthenticationTokenException", message: "Missing Authentication Token"})
+	default:
+		writeRESTError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token ("+err.Error()+")")
+	}
+}
+
+// now is the simulated AWS clock.
+func (s *Server) now() time.Time {
+	s.scMu.RLock()
+	defer s.scMu.RUnlock()
+	return time.Now().Add(time.Duration(s.sc.ClockOffset)).UTC()
+}
+
+// skewWindow is how far a request's X-Amz-Date may be from AWS's clock.
+// The SigV4 documentation says 15 minutes, and DynamoDB answered so
+// (aws/aws-sdk-js#254, #2565); most services' answers in public captures
+// give 5 minutes (aws/aws-sdk-java#1764 Kinesis, convox/rack#235 a query
+// service, mhart/aws4fetch#73 in 2024). Which STS, Organizations and
+// Bedrock use is not known: the simulator takes the stricter 5.
+const skewWindow = 5 * time.Minute
+
+// dateOutsideWindow answers a request signed too far from the simulated AWS
+// clock as those captures show: the protocol's bad-signature code
+// (SignatureDoesNotMatch for STS, InvalidSignatureException for the JSON
+// services) with "Signature expired: T is now earlier than T' (NOW - 5
+// min.)" or "Signature not yet current: T is still later than T' (NOW + 5
+// min.)"; 403, except 400 for the JSON 1.x protocol as DynamoDB answered
+// (inferred for Organizations). The SDK reads the answer's Date header,
+// corrects its clock and signs again (aws-sdk-go-v2 aws/retry clock skew
+// correction, aws/aws-sdk-go-v2#2378).
+func dateOutsideWindow(service string, signed, now time.Time) error {
+	const f = "20060102T150405Z"
+	var msg string
+	switch {
+	case signed.Before(now.Add(-skewWindow)):
+		msg = fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)", signed.Format(f), now.Add(-skewWindow).Format(f), now.Format(f))
+	case signed.After(now.Add(skewWindow)):
+		msg = fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)", signed.Format(f), now.Add(skewWindow).Format(f), now.Format(f))
+	default:
+		return nil
+	}
+	status := http.StatusForbidden
+	if service == "organizations" {
+		status = http.StatusBadRequest
+	}
+	return &apiError{status: status, code: badSignatureCode(service), message: msg, sender: true}
+}
+
 func (s *Server) authenticate(req *request, auth authorization, body []byte) error {
 	var secret, token string
 	if auth.accessKey == s.sc.Auditor.AccessKeyID {
@@ -282,12 +346,17 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 			return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
 		}
 		if time.Now().After(sess.expires) {
-			return &apiError{status: http.StatusForbidden, code: "ExpiredTokenException", message: "The security token included in the request is expired", sender: true}
+			return &apiError{status: http.StatusForbidden, code: expiredTokenCode(req.service), message: "The security token included in the request is expired", sender: true}
 		}
 		req.caller, secret, token = sess.principal, sess.secret, sess.sessionToken
 	}
 	if token != "" && req.http.Header.Get("X-Amz-Security-Token") != token {
 		return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
+	}
+	if signed, err := time.Parse("20060102T150405Z", req.http.Header.Get("X-Amz-Date")); err == nil {
+		if err := dateOutsideWindow(req.service, signed, time.Now().Add(time.Duration(s.sc.ClockOffset)).UTC()); err != nil {
+			return err
+		}
 	}
 	if err := verifySignature(req.http, body, auth, secret, token); err != nil {
 		return &apiError{status: http.StatusForbidden, code: badSignatureCode(req.service),
@@ -308,6 +377,18 @@ func badSignatureCode(service string) string {
 		return "SignatureDoesNotMatch"
 	}
 	return "InvalidSignatureException"
+}
+
+// expiredTokenCode: STS says ExpiredToken ("An error occurred (ExpiredToken)
+// when calling the GetCallerIdentity operation: The security token included
+// in the request is expired", miquella/vaulted#107, prowler-cloud/prowler#789),
+// the JSON services ExpiredTokenException (both in one run in
+// cloud-custodian/cloud-custodian#9216).
+func expiredTokenCode(service string) string {
+	if service == "sts" {
+		return "ExpiredToken"
+	}
+	return "ExpiredTokenException"
 }
 
 func invalidTokenCode(service string) string {
@@ -353,14 +434,33 @@ func (s *Server) inject(req *request) error {
 	}
 	for i, rule := range s.sc.Faults {
 		if s.fires(len(s.sc.Throttling)+i, rule, req) {
-			code := map[int]string{500: "InternalServerException", 503: "ServiceUnavailableException"}[rule.Status]
-			if code == "" {
-				code = "InternalFailure"
-			}
-			return &apiError{status: rule.Status, code: code, message: "simulated fault"}
+			return &apiError{status: rule.Status, code: faultCode(req.service, rule.Status), message: "simulated fault"}
 		}
 	}
 	return nil
+}
+
+// faultCode is the code each service gives a server-side failure. STS:
+// InternalFailure (500) and ServiceUnavailable (503), the query protocol's
+// common errors (STS API reference, Common Errors). Organizations:
+// ServiceException, its one modeled server error (Organizations API
+// reference). Bedrock: InternalServerException (500, its API reference) and
+// ServiceUnavailableException (503, Bedrock runtime's; inferred for the
+// control plane).
+func faultCode(service string, status int) string {
+	switch service {
+	case "sts":
+		if status == http.StatusServiceUnavailable {
+			return "ServiceUnavailable"
+		}
+		return "InternalFailure"
+	case "organizations":
+		return "ServiceException"
+	}
+	if status == http.StatusServiceUnavailable {
+		return "ServiceUnavailableException"
+	}
+	return "InternalServerException"
 }
 
 func (s *Server) fires(i int, r Rule, req *request) bool {

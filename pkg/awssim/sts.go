@@ -1,6 +1,8 @@
 package awssim
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -52,7 +54,7 @@ func (stsProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 			Arn     string
 			UserId  string
 			Account string
-		}{req.caller.ARN, req.caller.AccessKeyID, req.caller.Account}, Meta: newMetadata()})
+		}{req.caller.ARN, userID(req.caller), req.caller.Account}, Meta: newMetadata()})
 	case OpAssumeRole:
 		out, err := s.assumeRole(req, form)
 		if err != nil {
@@ -79,7 +81,11 @@ type assumeRoleResponse struct {
 			AssumedRoleId string
 			Arn           string
 		}
-		PackedPolicySize int
+		// PackedPolicySize is there only when the request passed session
+		// policies or tags: the API reference defines it as their packed
+		// size; that it is absent otherwise is inferred from CLI captures
+		// of assume-role, which show no such field.
+		PackedPolicySize *int `xml:",omitempty"`
 	} `xml:"AssumeRoleResult"`
 	Meta responseMetadata `xml:"ResponseMetadata"`
 }
@@ -133,9 +139,44 @@ func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse,
 	out.Result.Credentials.SecretAccessKey = sess.secret
 	out.Result.Credentials.SessionToken = sess.sessionToken
 	out.Result.Credentials.Expiration = sess.expires.Format(time.RFC3339)
-	out.Result.AssumedRoleUser.AssumedRoleId = "AROA" + randomString(17) + ":" + name
+	out.Result.AssumedRoleUser.AssumedRoleId = uniqueID("AROA", "arn:aws:iam::"+account+":role/"+role) + ":" + name
 	out.Result.AssumedRoleUser.Arn = assumed
+	if policy := form.Get("Policy"); policy != "" || form.Get("PolicyArns.member.1.arn") != "" || form.Get("Tags.member.1.Key") != "" {
+		// A rough share of the 2,048 packed bytes AWS allows.
+		size := min(100, 1+len(policy)*100/2048)
+		out.Result.PackedPolicySize = &size
+	}
 	return out, nil
+}
+
+// userID is GetCallerIdentity's UserId: "AROA...:session" for a role
+// session, "AIDA..." for an IAM user, the account id for its root user (STS
+// API reference, GetCallerIdentity examples; IAM user guide, "Unique
+// identifiers": role ids begin AROA, user ids AIDA). The ids are stable per
+// role or user, as AWS's are.
+func userID(p Principal) string {
+	rest, _ := strings.CutPrefix(p.ARN, "arn:aws:")
+	switch _, resource, _ := strings.Cut(rest, ":"+p.Account+":"); {
+	case strings.HasPrefix(resource, "assumed-role/"):
+		parts := strings.SplitN(strings.TrimPrefix(resource, "assumed-role/"), "/", 2)
+		session := ""
+		if len(parts) == 2 {
+			session = parts[1]
+		}
+		return uniqueID("AROA", "arn:aws:iam::"+p.Account+":role/"+parts[0]) + ":" + session
+	case strings.HasPrefix(resource, "role/"):
+		return uniqueID("AROA", p.ARN)
+	case resource == "root":
+		return p.Account
+	}
+	return uniqueID("AIDA", p.ARN)
+}
+
+// uniqueID is an IAM unique id: a prefix and 17 characters, derived from the
+// ARN so that it stays the same for one role or user.
+func uniqueID(prefix, arn string) string {
+	sum := sha256.Sum256([]byte(arn))
+	return prefix + base32.StdEncoding.EncodeToString(sum[:])[:17]
 }
 
 // chained reports whether a caller is a role session, so that AssumeRole with

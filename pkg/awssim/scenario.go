@@ -27,17 +27,17 @@ type Scenario struct {
 	// UseCaseForms lists the accounts that submitted Anthropic's
 	// first-time-use form; the management account's form covers every
 	// account. Absent, every account has one.
-	UseCaseForms []string         `yaml:"use_case_forms"`
-	Accounts     []Account        `yaml:"accounts"`
-	Latency      Latency          `yaml:"latency"`
+	UseCaseForms []string  `yaml:"use_case_forms"`
+	Accounts     []Account `yaml:"accounts"`
+	Latency      Latency   `yaml:"latency"`
 	// ClockOffset is how far the simulated AWS clock runs ahead of this
 	// machine's (negative: behind), to see clients correct clock skew.
-	ClockOffset Duration `yaml:"clock_offset"`
-	Throttling   []Rule           `yaml:"throttling"`
-	Faults       []Rule           `yaml:"faults"`
-	Pagination   Pagination       `yaml:"pagination"`
-	Defaults     ModelState       `yaml:"defaults"`
-	byRegion     map[string][]int // catalog indexes offered per region, filled by prepare
+	ClockOffset Duration         `yaml:"clock_offset"`
+	Throttling  []Rule           `yaml:"throttling"`
+	Faults      []Rule           `yaml:"faults"`
+	Pagination  Pagination       `yaml:"pagination"`
+	Defaults    ModelState       `yaml:"defaults"`
+	byRegion    map[string][]int // catalog indexes offered per region, filled by prepare
 }
 
 // Organization is the tree of OUs; accounts name their parent.

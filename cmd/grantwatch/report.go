@@ -105,9 +105,9 @@ func remediations(results []result.Result) []group {
 
 func csvReport(w io.Writer, rep *result.Report) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"account", "region", "model", "status", "cause", "remediation"})
+	_ = cw.Write([]string{"account", "region", "model", "status", "cause", "remediation", "destination_regions"})
 	for _, r := range rep.Results {
-		_ = cw.Write([]string{r.Account, r.Region, r.Model, string(r.Status), r.Cause, r.Remediation})
+		_ = cw.Write([]string{r.Account, r.Region, r.Model, string(r.Status), r.Cause, r.Remediation, strings.Join(r.DestinationRegions, " ")})
 	}
 	cw.Flush()
 	return cw.Error()

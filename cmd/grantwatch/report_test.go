@@ -14,7 +14,7 @@ import (
 
 func sampleReport() *result.Report {
 	results := []result.Result{
-		{Account: "111111111111", Region: "us-east-1", Model: "amazon.nova-pro-v1:0", Status: result.Enabled, Cause: "all positive", Remediation: "None needed."},
+		{Account: "111111111111", Region: "us-east-1", Model: "us.amazon.nova-pro-v1:0", Status: result.Enabled, Cause: "all positive", Remediation: "None needed.", DestinationRegions: []string{"us-east-1", "us-west-2"}},
 		{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
 		{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
 	}
@@ -45,7 +45,8 @@ func TestWriteFormats(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				return err.Error()
 			}
-			if got.Run.RunID != "r1" || len(got.Results) != 3 || got.Results[1].Status != result.AgreementMissing || got.Results[1].Remediation != "Subscribe | once." {
+			if got.Run.RunID != "r1" || len(got.Results) != 3 || got.Results[1].Status != result.AgreementMissing || got.Results[1].Remediation != "Subscribe | once." ||
+				strings.Join(got.Results[0].DestinationRegions, ",") != "us-east-1,us-west-2" {
 				return "fields lost"
 			}
 			return ""
@@ -55,7 +56,7 @@ func TestWriteFormats(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			if len(rows) != 4 || strings.Join(rows[0], ",") != "account,region,model,status,cause,remediation" || rows[2][3] != "AGREEMENT_MISSING" {
+			if len(rows) != 4 || strings.Join(rows[0], ",") != "account,region,model,status,cause,remediation,destination_regions" || rows[2][3] != "AGREEMENT_MISSING" || rows[1][6] != "us-east-1 us-west-2" || rows[2][6] != "" {
 				return "rows wrong"
 			}
 			return ""

@@ -279,13 +279,17 @@ func (sc *Scenario) prepare() error {
 	}
 
 	sc.byRegion = map[string][]int{}
+	// unique records id in seen and reports an empty or repeated one.
+	unique := func(field, id string, seen map[string]bool) {
+		if id == "" || seen[id] {
+			errs = append(errs, fmt.Errorf("%s.id: %q is empty or repeated", field, id))
+		}
+		seen[id] = true
+	}
 	seenModel := map[string]bool{}
 	for i, m := range sc.Catalog {
 		field := fmt.Sprintf("catalog[%d]", i)
-		if m.ID == "" || seenModel[m.ID] {
-			errs = append(errs, fmt.Errorf("%s.id: %q is empty or repeated", field, m.ID))
-		}
-		seenModel[m.ID] = true
+		unique(field, m.ID, seenModel)
 		errs = append(errs, oneOf(field+".lifecycle", "lifecycle", m.Lifecycle))
 		if len(m.InferenceTypes) == 0 {
 			sc.Catalog[i].InferenceTypes = []string{"ON_DEMAND"}
@@ -300,10 +304,7 @@ func (sc *Scenario) prepare() error {
 	seenProfile := map[string]bool{}
 	for i, p := range sc.Profiles {
 		field := fmt.Sprintf("profiles[%d]", i)
-		if p.ID == "" || seenProfile[p.ID] {
-			errs = append(errs, fmt.Errorf("%s.id: %q is empty or repeated", field, p.ID))
-		}
-		seenProfile[p.ID] = true
+		unique(field, p.ID, seenProfile)
 		if !seenModel[p.Model] {
 			errs = append(errs, fmt.Errorf("%s.model: no catalog model %q", field, p.Model))
 		}

@@ -85,19 +85,26 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Classify(Evidence{Account: "111111111111", Region: "us-east-1", Model: tt.model, Catalog: tt.catalog, Availability: tt.availability, Err: tt.err})
-			if got.Status != tt.wantStatus {
-				t.Errorf("status: got %s; want %s (cause %q)", got.Status, tt.wantStatus, got.Cause)
-			}
-			if !strings.Contains(got.Cause, tt.wantCause) {
-				t.Errorf("cause: got %q; want it to contain %q", got.Cause, tt.wantCause)
-			}
-			if !strings.Contains(got.Remediation, tt.wantRemediation) {
-				t.Errorf("remediation: got %q; want it to contain %q", got.Remediation, tt.wantRemediation)
-			}
+			checkVerdict(t, got, tt.wantStatus, tt.wantCause, tt.wantRemediation)
 			if got.Account != "111111111111" || got.Region != "us-east-1" || got.Model != tt.model {
 				t.Errorf("identity: got %s/%s/%s; want 111111111111/us-east-1/%s", got.Account, got.Region, got.Model, tt.model)
 			}
 		})
+	}
+}
+
+// checkVerdict compares a result's status, and looks for a phrase in its
+// cause and in its remediation.
+func checkVerdict(t *testing.T, got result.Result, status result.Status, cause, remedy string) {
+	t.Helper()
+	if got.Status != status {
+		t.Errorf("status: got %s; want %s (cause %q)", got.Status, status, got.Cause)
+	}
+	if !strings.Contains(got.Cause, cause) {
+		t.Errorf("cause: got %q; want it to contain %q", got.Cause, cause)
+	}
+	if !strings.Contains(got.Remediation, remedy) {
+		t.Errorf("remediation: got %q; want it to contain %q", got.Remediation, remedy)
 	}
 }
 

@@ -147,15 +147,7 @@ func TestClassifyProfilesAndForm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Classify(Evidence{Account: "111111111111", Region: tt.region, Model: tt.model, Catalog: catalog,
 				Profiles: tt.profiles, ProfilesErr: tt.profilesErr, Profile: tt.profile, Availability: tt.availability, Form: tt.form})
-			if got.Status != tt.wantStatus {
-				t.Errorf("status: got %s; want %s (cause %q)", got.Status, tt.wantStatus, got.Cause)
-			}
-			if !strings.Contains(got.Cause, tt.wantCause) {
-				t.Errorf("cause: got %q; want it to contain %q", got.Cause, tt.wantCause)
-			}
-			if !strings.Contains(got.Remediation, tt.wantRemedy) {
-				t.Errorf("remediation: got %q; want it to contain %q", got.Remediation, tt.wantRemedy)
-			}
+			checkVerdict(t, got, tt.wantStatus, tt.wantCause, tt.wantRemedy)
 			if strings.Join(got.DestinationRegions, ",") != strings.Join(tt.wantDest, ",") {
 				t.Errorf("destination regions: got %v; want %v", got.DestinationRegions, tt.wantDest)
 			}

@@ -27,9 +27,11 @@ type Scenario struct {
 	// UseCaseForms lists the accounts that submitted Anthropic's
 	// first-time-use form; the management account's form covers every
 	// account. Absent, every account has one.
-	UseCaseForms []string  `yaml:"use_case_forms"`
-	Accounts     []Account `yaml:"accounts"`
-	Latency      Latency   `yaml:"latency"`
+	UseCaseForms []string `yaml:"use_case_forms"`
+	// SCPs are the organization's service control policies.
+	SCPs     []SCP     `yaml:"scps"`
+	Accounts []Account `yaml:"accounts"`
+	Latency  Latency   `yaml:"latency"`
 	// ClockOffset is how far the simulated AWS clock runs ahead of this
 	// machine's (negative: behind), to see clients correct clock skew.
 	ClockOffset Duration         `yaml:"clock_offset"`
@@ -97,6 +99,28 @@ type Profile struct {
 	Destinations []string `yaml:"destinations"`
 }
 
+// IAMRole is a role with its identity policies and permissions boundary, as
+// IAM policy documents (JSON). See iampolicy.go for what is evaluated.
+type IAMRole struct {
+	Name string            `yaml:"name"`
+	Path string            `yaml:"path"` // default "/"
+	Tags map[string]string `yaml:"tags"`
+	// Policies are inline policies, by name.
+	Policies map[string]string `yaml:"policies"`
+	Boundary string            `yaml:"boundary"`
+	parsed   map[string]*policy
+	boundary *policy
+}
+
+// SCP is a service control policy attached to the root, OUs or accounts.
+// Every level also has FullAWSAccess, so an SCP here only denies.
+type SCP struct {
+	Name     string   `yaml:"name"`
+	Targets  []string `yaml:"targets"`
+	Document string   `yaml:"document"`
+	parsed   *policy
+}
+
 // ApplicationProfile is an inference profile an account created, copying a
 // system profile (its destinations) or a model (one region).
 type ApplicationProfile struct {
@@ -122,6 +146,9 @@ type Account struct {
 	DenyRegions []string `yaml:"deny_regions"`
 	// ApplicationProfiles are the inference profiles the account created.
 	ApplicationProfiles []ApplicationProfile `yaml:"application_profiles"`
+	// Roles are the account's IAM roles besides the audit role: the
+	// principals whose permissions SimulatePrincipalPolicy evaluates.
+	Roles []IAMRole `yaml:"roles"`
 	// Models overrides model states in every region; Regions per region.
 	Models  map[string]ModelState   `yaml:"models"`
 	Regions map[string]RegionStates `yaml:"regions"`
@@ -342,12 +369,49 @@ func (sc *Scenario) prepare() error {
 				errs = append(errs, fmt.Errorf("%s.copy_from: no profile or catalog model %q", pf, p.CopyFrom))
 			}
 		}
+		for j := range a.Roles {
+			r := &sc.Accounts[i].Roles[j]
+			rf := fmt.Sprintf("%s.roles[%d]", field, j)
+			if r.Name == "" {
+				errs = append(errs, fmt.Errorf("%s.name: empty", rf))
+			}
+			if r.Path == "" {
+				r.Path = "/"
+			}
+			r.parsed = map[string]*policy{}
+			for name, doc := range r.Policies {
+				p, err := parsePolicy(doc)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s.policies[%s]: %w", rf, name, err))
+				}
+				r.parsed[name] = p
+			}
+			if r.Boundary != "" {
+				p, err := parsePolicy(r.Boundary)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s.boundary: %w", rf, err))
+				}
+				r.boundary = p
+			}
+		}
 		for id, st := range a.Models {
 			errs = append(errs, st.validate(fmt.Sprintf("%s.models[%s]", field, id)))
 		}
 		for r, rs := range a.Regions {
 			for id, st := range rs.Models {
 				errs = append(errs, st.validate(fmt.Sprintf("%s.regions[%s].models[%s]", field, r, id)))
+			}
+		}
+	}
+	for i := range sc.SCPs {
+		p, err := parsePolicy(sc.SCPs[i].Document)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("scps[%d].document: %w", i, err))
+		}
+		sc.SCPs[i].parsed = p
+		for j, t := range sc.SCPs[i].Targets {
+			if t != sc.Organization.Root && !ous[t] && !config.ValidAccountID(t) {
+				errs = append(errs, fmt.Errorf("scps[%d].targets[%d]: %q is not the root, an OU or an account", i, j, t))
 			}
 		}
 	}
@@ -393,6 +457,7 @@ func (sc *Scenario) clone() *Scenario {
 	c.Catalog = slices.Clone(sc.Catalog)
 	c.Profiles = slices.Clone(sc.Profiles)
 	c.UseCaseForms = slices.Clone(sc.UseCaseForms)
+	c.SCPs = slices.Clone(sc.SCPs)
 	c.Throttling = slices.Clone(sc.Throttling)
 	c.Faults = slices.Clone(sc.Faults)
 	c.Accounts = make([]Account, len(sc.Accounts))
@@ -400,6 +465,7 @@ func (sc *Scenario) clone() *Scenario {
 		a.Tags = maps.Clone(a.Tags)
 		a.DenyRegions = slices.Clone(a.DenyRegions)
 		a.ApplicationProfiles = slices.Clone(a.ApplicationProfiles)
+		a.Roles = slices.Clone(a.Roles)
 		a.Models = maps.Clone(a.Models)
 		regions := make(map[string]RegionStates, len(a.Regions))
 		for r, rs := range a.Regions {

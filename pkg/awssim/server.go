@@ -29,12 +29,16 @@ const (
 	OpListInferenceProfiles          = "ListInferenceProfiles"
 	OpGetInferenceProfile            = "GetInferenceProfile"
 	OpGetUseCaseForModelAccess       = "GetUseCaseForModelAccess"
+	OpSimulatePrincipalPolicy        = "SimulatePrincipalPolicy"
+	OpListRoles                      = "ListRoles"
+	OpListRoleTags                   = "ListRoleTags"
 )
 
 var operations = []string{
 	OpAssumeRole, OpGetCallerIdentity, OpListAccounts, OpListAccountsForParent, OpListChildren,
 	OpListParents, OpListRoots, OpListTagsForResource, OpListFoundationModels, OpGetFoundationModelAvailability,
 	OpListInferenceProfiles, OpGetInferenceProfile, OpGetUseCaseForModelAccess,
+	OpSimulatePrincipalPolicy, OpListRoles, OpListRoleTags,
 }
 
 // Server is the simulator. It is an http.Handler; Start serves it on an address.
@@ -263,6 +267,8 @@ func protocolFor(service string) protocol {
 	switch service {
 	case "sts":
 		return stsProtocol{}
+	case "iam":
+		return iamProtocol{}
 	case "organizations":
 		return orgProtocol{}
 	case "bedrock":
@@ -373,7 +379,7 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 // {"__type":"InvalidSignatureException",...}; that Bedrock uses the same code
 // is inferred from its REST-JSON protocol and BerriAI/litellm#14763's message).
 func badSignatureCode(service string) string {
-	if service == "sts" {
+	if queryProtocol(service) {
 		return "SignatureDoesNotMatch"
 	}
 	return "InvalidSignatureException"
@@ -385,14 +391,18 @@ func badSignatureCode(service string) string {
 // the JSON services ExpiredTokenException (both in one run in
 // cloud-custodian/cloud-custodian#9216).
 func expiredTokenCode(service string) string {
-	if service == "sts" {
+	if queryProtocol(service) {
 		return "ExpiredToken"
 	}
 	return "ExpiredTokenException"
 }
 
+// queryProtocol reports whether a service speaks the query protocol, whose
+// error codes differ from the JSON services' (STS and IAM here).
+func queryProtocol(service string) bool { return service == "sts" || service == "iam" }
+
 func invalidTokenCode(service string) string {
-	if service == "sts" {
+	if queryProtocol(service) {
 		return "InvalidClientTokenId"
 	}
 	return "UnrecognizedClientException"
@@ -449,6 +459,9 @@ func (s *Server) inject(req *request) error {
 // control plane).
 func faultCode(service string, status int) string {
 	switch service {
+	case "iam":
+		// IAM's one modeled server error (IAM API reference, common errors).
+		return "ServiceFailure"
 	case "sts":
 		if status == http.StatusServiceUnavailable {
 			return "ServiceUnavailable"
@@ -475,7 +488,7 @@ func (s *Server) fires(i int, r Rule, req *request) bool {
 
 func throttled(service string) *apiError {
 	switch service {
-	case "sts":
+	case "sts", "iam":
 		return &apiError{status: http.StatusBadRequest, code: "Throttling", message: "Rate exceeded", sender: true}
 	case "organizations":
 		return &apiError{status: http.StatusBadRequest, code: "TooManyRequestsException", message: "AWS Organizations can't complete your request because another request is already in progress. Try again later."}

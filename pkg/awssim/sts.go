@@ -205,6 +205,12 @@ func writeXML(w http.ResponseWriter, v any) {
 }
 
 func (stsProtocol) writeError(w http.ResponseWriter, err error) {
+	writeQueryError(w, stsNamespace, err)
+}
+
+// writeQueryError writes the query protocol's error envelope, STS's and
+// IAM's alike: ErrorResponse/Error{Type, Code, Message}/RequestId.
+func writeQueryError(w http.ResponseWriter, namespace string, err error) {
 	var e *apiError
 	if !errors.As(err, &e) {
 		e = &apiError{status: 500, code: "InternalFailure", message: err.Error()}
@@ -223,7 +229,7 @@ func (stsProtocol) writeError(w http.ResponseWriter, err error) {
 		}
 		RequestId string
 	}
-	body.NS, body.RequestId = stsNamespace, requestID()
+	body.NS, body.RequestId = namespace, requestID()
 	body.Error.Type, body.Error.Code, body.Error.Message = kind, e.code, e.message
 	b, _ := xml.Marshal(body)
 	w.Header().Set("Content-Type", "text/xml")

@@ -26,11 +26,11 @@ const (
 	AuditFailed Kind = "AUDIT_ERROR"
 )
 
-// Key identifies one check.
-type Key struct{ Account, Region, Model string }
+// Key identifies one check: of the account (Principal empty) or of one principal.
+type Key struct{ Account, Region, Model, Principal string }
 
 // KeyOf returns the key of a result.
-func KeyOf(r result.Result) Key { return Key{r.Account, r.Region, r.Model} }
+func KeyOf(r result.Result) Key { return Key{r.Account, r.Region, r.Model, r.Principal} }
 
 // State is what grantwatch remembers of one check between runs.
 type State struct {
@@ -141,7 +141,7 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 		if n.AuditError == "" { // an empty cause must not read as "no audit error"
 			n.AuditError = string(result.AuditError)
 		}
-		sev := p.Severity.Of(result.AuditError)
+		sev := p.Severity.For(r)
 		switch {
 		case !sev.Alerts():
 		case n.AuditAlertedAt.IsZero():
@@ -170,7 +170,7 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 
 	// A status configured as ignore closes an open alert as a usable one
 	// does: what was alerted is gone, and what remains is not to be alerted.
-	sev := p.Severity.Of(r.Status)
+	sev := p.Severity.For(r)
 	if r.Status.Usable() || !sev.Alerts() {
 		if ps.Alerted != "" {
 			u.Alert = &Alert{Kind: Resolved, Result: r, Previous: ps.Alerted, Since: n.Since, Severity: result.Info}

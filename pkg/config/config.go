@@ -34,6 +34,95 @@ type Config struct {
 	History      History  `yaml:"history"`
 	Notify       Notify   `yaml:"notify"`
 	Alerts       Alerts   `yaml:"alerts"`
+	// Principals are the roles that call Bedrock, whose own permissions are
+	// evaluated besides the account's model access.
+	Principals Principals `yaml:"principals"`
+}
+
+// Principals names the roles that call Bedrock: everywhere, below an OU, or
+// in one account. The sets add up, as required models do.
+type Principals struct {
+	PrincipalSet `yaml:",inline"`
+	ByOU         map[string]PrincipalSet `yaml:"by_ou"`
+	ByAccount    map[string]PrincipalSet `yaml:"by_account"`
+}
+
+// PrincipalSet is one way or more of naming roles.
+type PrincipalSet struct {
+	// Roles are role names, looked up in each account.
+	Roles []string `yaml:"roles"`
+	// ARNTemplates are role ARNs with {account} where the account id goes.
+	ARNTemplates []string `yaml:"arn_templates"`
+	// Tag is "key=value": every role of the account carrying it is evaluated.
+	Tag string `yaml:"tag"`
+}
+
+// Configured reports whether any principal is named anywhere.
+func (p Principals) Configured() bool {
+	if !p.PrincipalSet.empty() {
+		return true
+	}
+	for _, s := range p.ByOU {
+		if !s.empty() {
+			return true
+		}
+	}
+	for _, s := range p.ByAccount {
+		if !s.empty() {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesTags reports whether any set discovers roles by tag.
+func (p Principals) UsesTags() bool {
+	if p.Tag != "" {
+		return true
+	}
+	for _, s := range p.ByOU {
+		if s.Tag != "" {
+			return true
+		}
+	}
+	for _, s := range p.ByAccount {
+		if s.Tag != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s PrincipalSet) empty() bool {
+	return len(s.Roles) == 0 && len(s.ARNTemplates) == 0 && s.Tag == ""
+}
+
+// For is the union of the sets that apply to an account below ous.
+func (p Principals) For(account string, ous []string) PrincipalSet {
+	out := p.PrincipalSet
+	out.Roles, out.ARNTemplates = slices.Clone(out.Roles), slices.Clone(out.ARNTemplates)
+	add := func(s PrincipalSet) {
+		out.Roles = append(out.Roles, s.Roles...)
+		out.ARNTemplates = append(out.ARNTemplates, s.ARNTemplates...)
+		if out.Tag == "" {
+			out.Tag = s.Tag
+		}
+	}
+	for _, ou := range ous {
+		add(p.ByOU[ou])
+	}
+	add(p.ByAccount[account])
+	slices.Sort(out.Roles)
+	out.Roles = slices.Compact(out.Roles)
+	slices.Sort(out.ARNTemplates)
+	out.ARNTemplates = slices.Compact(out.ARNTemplates)
+	return out
+}
+
+// TagPair splits a tag given as "key=value".
+func TagPair(tag string) (key, value string) {
+	key, value, _ = strings.Cut(tag, "=")
+	return key, value
 }
 
 // Alerts says how loudly each status is alerted.
@@ -441,6 +530,40 @@ func (c *Config) Validate() error {
 		}
 	}
 	within("notify.reminder_interval", c.Notify.ReminderInterval, time.Hour, 365*24*time.Hour)
+	checkPrincipals := func(field string, s PrincipalSet) {
+		for i, name := range s.Roles {
+			if !roleNamePattern.MatchString(name) || strings.Contains(name, "/") {
+				bad(fmt.Sprintf("%s.roles[%d]", field, i), "%q is not a role name such as BedrockAppRole", name)
+			}
+		}
+		for i, t := range s.ARNTemplates {
+			f := fmt.Sprintf("%s.arn_templates[%d]", field, i)
+			switch {
+			case !strings.Contains(t, "{account}"):
+				bad(f, "%q has no {account} placeholder", t)
+			case !strings.HasPrefix(t, "arn:") || !strings.Contains(t, ":iam::{account}:role/"):
+				bad(f, "%q is not a role ARN such as arn:aws:iam::{account}:role/apps/BedrockAppRole", t)
+			}
+		}
+		if k, v := TagPair(s.Tag); s.Tag != "" && (k == "" || v == "" || !strings.Contains(s.Tag, "=")) {
+			bad(field+".tag", "%q is not key=value, such as grantwatch:bedrock-caller=true", s.Tag)
+		}
+	}
+	checkPrincipals("principals", c.Principals.PrincipalSet)
+	for _, ou := range slices.Sorted(maps.Keys(c.Principals.ByOU)) {
+		field := fmt.Sprintf("principals.by_ou[%s]", ou)
+		if !ouIDPattern.MatchString(ou) {
+			bad(field, "%q is not an OU id like ou-ab12-cd34ef56", ou)
+		}
+		checkPrincipals(field, c.Principals.ByOU[ou])
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Principals.ByAccount)) {
+		field := fmt.Sprintf("principals.by_account[%s]", id)
+		if !accountIDPattern.MatchString(id) {
+			bad(field, "account id %q is not 12 digits", id)
+		}
+		checkPrincipals(field, c.Principals.ByAccount[id])
+	}
 	for _, st := range slices.Sorted(maps.Keys(c.Alerts.Severity)) {
 		field := fmt.Sprintf("alerts.severity[%s]", st)
 		switch sev := c.Alerts.Severity[st]; {

@@ -225,3 +225,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPrincipals(t *testing.T) {
+	c, err := Parse([]byte(minimal + `principals:
+  roles: [BedrockAppRole]
+  by_ou:
+    ou-ab12-cd34ef56: {arn_templates: ["arn:aws:iam::{account}:role/apps/Chat"], roles: [BedrockAppRole, Batch]}
+  by_account:
+    "111111111111": {tag: grantwatch:bedrock-caller=true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Principals.Configured() || !c.Principals.UsesTags() {
+		t.Errorf("configured %v, uses tags %v; want both", c.Principals.Configured(), c.Principals.UsesTags())
+	}
+	got := c.Principals.For("111111111111", []string{"ou-ab12-cd34ef56"})
+	if strings.Join(got.Roles, ",") != "Batch,BedrockAppRole" || len(got.ARNTemplates) != 1 || got.Tag != "grantwatch:bedrock-caller=true" {
+		t.Errorf("principals of 111111111111: got %+v", got)
+	}
+	if other := c.Principals.For("222222222222", nil); strings.Join(other.Roles, ",") != "BedrockAppRole" || other.Tag != "" {
+		t.Errorf("principals of 222222222222: got %+v", other)
+	}
+
+	bad := []struct{ name, yaml, want string }{
+		{"role name with a path", "principals: {roles: [apps/Chat]}\n", `principals.roles[0]: "apps/Chat" is not a role name`},
+		{"template without account", "principals: {arn_templates: [\"arn:aws:iam::111111111111:role/Chat\"]}\n", "principals.arn_templates[0]"},
+		{"tag without value", "principals: {tag: grantwatch:bedrock-caller}\n", `principals.tag: "grantwatch:bedrock-caller" is not key=value`},
+		{"by_ou key", "principals: {by_ou: {prod: {roles: [A]}}}\n", `principals.by_ou[prod]: "prod" is not an OU id`},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse([]byte(minimal + tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,7 @@ type Entry struct {
 	Account     string        `dynamodbav:"account" json:"account"`
 	Region      string        `dynamodbav:"region" json:"region"`
 	Model       string        `dynamodbav:"model" json:"model"`
+	Principal   string        `dynamodbav:"principal,omitempty" json:"principal,omitempty"`
 	Status      result.Status `dynamodbav:"status" json:"status"`
 	Previous    result.Status `dynamodbav:"previous,omitempty" json:"previous,omitempty"`
 	Cause       string        `dynamodbav:"cause" json:"cause"`
@@ -46,9 +47,9 @@ type eventItem struct {
 func newEventItem(runID string, e changes.Event, expires int64) eventItem {
 	r := e.Result
 	return eventItem{
-		PK: "ACCOUNT#" + r.Account, SK: "EVENT#" + formatTime(e.At) + "#" + r.Region + "#" + r.Model,
+		PK: "ACCOUNT#" + r.Account, SK: "EVENT#" + formatTime(e.At) + "#" + r.Region + "#" + modelKey(r.Model, r.Principal),
 		Type: "EVENT", ExpiresAt: expires,
-		Entry: Entry{At: e.At.UTC(), RunID: runID, Account: r.Account, Region: r.Region, Model: r.Model,
+		Entry: Entry{At: e.At.UTC(), RunID: runID, Account: r.Account, Region: r.Region, Model: r.Model, Principal: r.Principal,
 			Status: r.Status, Previous: e.Previous, Cause: capText(r.Cause), Remediation: capText(r.Remediation)},
 	}
 }

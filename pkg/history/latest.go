@@ -56,6 +56,20 @@ func latestKey(ar AccountRegion, chunk int) map[string]types.AttributeValue {
 	}
 }
 
+// modelKey names a check inside its account-region: the model id, and for a
+// principal's check "#" and the principal (model ids and ARNs have no "#").
+func modelKey(model, principal string) string {
+	if principal == "" {
+		return model
+	}
+	return model + "#" + principal
+}
+
+func splitModelKey(key string) (model, principal string) {
+	model, principal, _ = strings.Cut(key, "#")
+	return model, principal
+}
+
 // Latest reads the latest state of the given account-regions with
 // BatchGetItem (100 keys a call), retrying unprocessed keys.
 func (s *Store) Latest(ctx context.Context, ars []AccountRegion) (*Snapshot, error) {
@@ -73,8 +87,9 @@ func (s *Store) Latest(ctx context.Context, ars []AccountRegion) (*Snapshot, err
 			}
 			ar := AccountRegion{it.Account, it.Region}
 			snap.chunks[ar] = max(snap.chunks[ar], it.Chunks)
-			for model, st := range it.Models {
-				snap.States[changes.Key{Account: it.Account, Region: it.Region, Model: model}] = st
+			for key, st := range it.Models {
+				model, principal := splitModelKey(key)
+				snap.States[changes.Key{Account: it.Account, Region: it.Region, Model: model, Principal: principal}] = st
 			}
 			if it.Chunk == 0 {
 				for c := 1; c < it.Chunks; c++ {
@@ -137,7 +152,7 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 			byAR[ar] = map[string]changes.State{}
 		}
 		st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
-		byAR[ar][k.Model] = st
+		byAR[ar][modelKey(k.Model, k.Principal)] = st
 	}
 	ars := slices.SortedFunc(maps.Keys(byAR), func(a, b AccountRegion) int {
 		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Region, b.Region))
@@ -250,15 +265,17 @@ func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
 			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
 				return nil, fmt.Errorf("decode latest state: %w", err)
 			}
-			for _, m := range slices.Sorted(maps.Keys(it.Models)) {
-				st := it.Models[m]
-				entries = append(entries, Entry{At: st.CheckedAt, RunID: it.RunID, Account: it.Account, Region: it.Region, Model: m,
+			for _, key := range slices.Sorted(maps.Keys(it.Models)) {
+				st := it.Models[key]
+				m, principal := splitModelKey(key)
+				entries = append(entries, Entry{At: st.CheckedAt, RunID: it.RunID, Account: it.Account, Region: it.Region, Model: m, Principal: principal,
 					Status: st.Observed(), Cause: cmp.Or(st.AuditError, st.Cause), Remediation: st.Remediation, Since: st.Since})
 			}
 		}
 	}
 	slices.SortFunc(entries, func(a, b Entry) int {
-		return result.Compare(result.Result{Account: a.Account, Region: a.Region, Model: a.Model}, result.Result{Account: b.Account, Region: b.Region, Model: b.Model})
+		return result.Compare(result.Result{Account: a.Account, Region: a.Region, Model: a.Model, Principal: a.Principal},
+			result.Result{Account: b.Account, Region: b.Region, Model: b.Model, Principal: b.Principal})
 	})
 	return entries, nil
 }

@@ -25,6 +25,11 @@ const (
 	ProfileRequired Status = "PROFILE_REQUIRED"
 	// ProfileNotInRegion: the inference profile does not exist in this source region.
 	ProfileNotInRegion Status = "PROFILE_NOT_IN_REGION"
+	// The statuses of a principal whose own permissions refuse the call.
+	IAMDenied         Status = "IAM_DENIED"
+	SCPDenied         Status = "SCP_DENIED"
+	BoundaryDenied    Status = "BOUNDARY_DENIED"
+	MarketplaceDenied Status = "MARKETPLACE_DENIED"
 	// AuditError means grantwatch could not check; it says nothing about the model.
 	AuditError Status = "AUDIT_ERROR"
 )
@@ -32,26 +37,40 @@ const (
 // Statuses lists every status in the order reports show them.
 var Statuses = []Status{
 	Enabled, Pending, AgreementMissing, AgreementFailed, NotAuthorized,
-	NotEntitled, NotInRegion, ProfileRequired, ProfileNotInRegion, Legacy, UnknownModel, AuditError,
+	NotEntitled, NotInRegion, ProfileRequired, ProfileNotInRegion, Legacy, UnknownModel,
+	IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, AuditError,
 }
+
+// PrincipalStatuses are the statuses only a principal's result can have.
+var PrincipalStatuses = []Status{IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied}
 
 // Usable reports whether an application can call the model as far as the audit can tell.
 func (s Status) Usable() bool { return s == Enabled }
 
-// Result is the outcome of checking one required model in one account and region.
+// Result is the outcome of checking one required model in one account and
+// region: for the account (Principal empty), or for one principal that calls
+// Bedrock there.
 type Result struct {
-	Account     string `json:"account"`
-	Region      string `json:"region"`
-	Model       string `json:"model"`
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Model   string `json:"model"`
+	// Principal is the role whose permissions were evaluated; empty for the
+	// account-level result.
+	Principal   string `json:"principal,omitempty"`
 	Status      Status `json:"status"`
 	Cause       string `json:"cause"`
 	Remediation string `json:"remediation"`
 	// DestinationRegions are where an inference profile routes calls, from
 	// its models' ARNs; empty for a base model id.
 	DestinationRegions []string `json:"destination_regions,omitempty"`
+	// Severity, when set, overrides the configured severity of the status
+	// for this result (a missing agreement that a principal could not
+	// create on its first call is critical).
+	Severity Severity `json:"severity,omitempty"`
 }
 
-// Less orders results by account, region, then model: the stable order of every report.
+// Less orders results by account, region, model, then principal (the
+// account-level result first): the stable order of every report.
 func Less(a, b Result) bool {
 	if a.Account != b.Account {
 		return a.Account < b.Account
@@ -59,7 +78,10 @@ func Less(a, b Result) bool {
 	if a.Region != b.Region {
 		return a.Region < b.Region
 	}
-	return a.Model < b.Model
+	if a.Model != b.Model {
+		return a.Model < b.Model
+	}
+	return a.Principal < b.Principal
 }
 
 // Compare is Less as a three-way comparison, for slices.SortFunc.

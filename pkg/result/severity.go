@@ -1,5 +1,7 @@
 package result
 
+import "slices"
+
 // Severity is how loudly a status is alerted: the SNS "severity" attribute,
 // and whether the command line exits 1 for it.
 type Severity string
@@ -47,6 +49,19 @@ var defaultSeverity = map[Status]Severity{
 // Severities maps statuses to their configured severity; statuses left out
 // keep their default.
 type Severities map[Status]Severity
+
+// For is the severity of one result: its own override, else its status's.
+// A principal's result with an account-level problem is not alerted for the
+// principal: the account's own result carries that problem.
+func (m Severities) For(r Result) Severity {
+	switch {
+	case r.Severity != "":
+		return r.Severity
+	case r.Principal != "" && !r.Status.Usable() && r.Status != AuditError && !slices.Contains(PrincipalStatuses, r.Status):
+		return Ignore
+	}
+	return m.Of(r.Status)
+}
 
 // Of returns the severity of a not-usable status. A usable one is info: it
 // is only ever alerted as resolved.

@@ -16,6 +16,8 @@ type Unit struct {
 	Region  string
 	// Models are the required model ids, sorted. Units of one account share the slice.
 	Models []string
+	// Principals are the roles whose permissions are evaluated in the account.
+	Principals config.PrincipalSet
 }
 
 // Checks counts the (account, region, model) checks in units.
@@ -71,6 +73,7 @@ func Units(c *config.Config, accounts []Account) []Unit {
 	units := make([]Unit, 0, len(accounts)*len(regions))
 	for _, a := range accounts {
 		models := RequiredModels(c, a)
+		principals := c.Principals.For(a.ID, a.OUs)
 		pinned := slices.ContainsFunc(models, func(m string) bool { return strings.HasPrefix(m, "arn:") })
 		for _, r := range regions {
 			ms := models
@@ -81,7 +84,7 @@ func Units(c *config.Config, accounts []Account) []Unit {
 				})
 			}
 			if len(ms) > 0 {
-				units = append(units, Unit{Account: a.ID, Region: r, Models: ms})
+				units = append(units, Unit{Account: a.ID, Region: r, Models: ms, Principals: principals})
 			}
 		}
 	}

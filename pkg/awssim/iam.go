@@ -1,0 +1,377 @@
+package awssim
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// iamProtocol is IAM's query protocol: form-encoded POST, XML answers, the
+// same envelope as STS's (shapes from the SDK's response snapshots,
+// aws-sdk-go-v2 service/iam v1.65 response_snapshot/*.snap).
+type iamProtocol struct{}
+
+const iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+func (iamProtocol) operation(req *request) string { return stsProtocol{}.operation(req) }
+
+func (p iamProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
+	form, _ := url.ParseQuery(string(req.body))
+	if form.Get("Version") != "2010-05-08" {
+		p.writeError(w, &apiError{status: 400, code: "InvalidParameterValue", message: "unsupported Version", sender: true})
+		return
+	}
+	var out any
+	var err error
+	switch req.op {
+	case OpSimulatePrincipalPolicy:
+		out, err = s.simulatePrincipalPolicy(req, form)
+	case OpListRoles:
+		out, err = s.listRoles(req, form)
+	case OpListRoleTags:
+		out, err = s.listRoleTags(req, form)
+	default:
+		err = &apiError{status: 400, code: "InvalidAction", message: fmt.Sprintf("Could not find operation %s for version 2010-05-08", req.op), sender: true}
+	}
+	if err != nil {
+		p.writeError(w, err)
+		return
+	}
+	writeXML(w, out)
+}
+
+func (iamProtocol) writeError(w http.ResponseWriter, err error) {
+	writeQueryError(w, iamNamespace, err)
+}
+
+// roleOf finds a role of the caller's own account by ARN. Another account's
+// role is refused as IAM refuses a caller without permission there; a role
+// that does not exist is NoSuchEntity, 404 (IAM API reference,
+// SimulatePrincipalPolicy errors; the message as IAM words it for GetRole).
+func (s *Server) roleOf(req *request, arn string) (*IAMRole, error) {
+	m := roleARN.FindStringSubmatch(arn)
+	if m == nil {
+		return nil, &apiError{status: 400, code: "InvalidInput", message: fmt.Sprintf("ARN %s is not valid.", arn), sender: true}
+	}
+	if m[1] != req.caller.Account {
+		return nil, accessDenied("AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: iam:%s on resource: %s", req.caller.ARN, req.op, arn))
+	}
+	if a, ok := s.accounts[m[1]]; ok {
+		for i := range a.Roles {
+			if a.Roles[i].Name == m[2] {
+				return &a.Roles[i], nil
+			}
+		}
+	}
+	return nil, &apiError{status: 404, code: "NoSuchEntity", message: fmt.Sprintf("The role with name %s cannot be found.", m[2]), sender: true}
+}
+
+// members reads a query-protocol list: Name.member.1, Name.member.2, ...
+func members(form url.Values, name string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		v, ok := form[fmt.Sprintf("%s.member.%d", name, i)]
+		if !ok {
+			return out
+		}
+		out = append(out, v...)
+	}
+}
+
+type evalStatementXML struct {
+	SourcePolicyId   string
+	SourcePolicyType string
+	StartPosition    struct{ Line, Column int }
+	EndPosition      struct{ Line, Column int }
+}
+
+type boundaryXML struct {
+	AllowedByPermissionsBoundary bool
+}
+
+type resourceResultXML struct {
+	EvalResourceName                  string
+	EvalResourceDecision              string
+	MatchedStatements                 []evalStatementXML `xml:"MatchedStatements>member"`
+	MissingContextValues              []string           `xml:"MissingContextValues>member"`
+	PermissionsBoundaryDecisionDetail *boundaryXML       `xml:",omitempty"`
+}
+
+type evaluationXML struct {
+	EvalActionName              string
+	EvalResourceName            string
+	EvalDecision                string
+	MatchedStatements           []evalStatementXML `xml:"MatchedStatements>member"`
+	MissingContextValues        []string           `xml:"MissingContextValues>member"`
+	OrganizationsDecisionDetail struct {
+		AllowedByOrganizations bool
+	}
+	PermissionsBoundaryDecisionDetail *boundaryXML        `xml:",omitempty"`
+	ResourceSpecificResults           []resourceResultXML `xml:"ResourceSpecificResults>member"`
+}
+
+// decision ranks the three answers: the most restrictive wins an aggregate.
+var decisionRank = map[string]int{"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
+
+// simulatePrincipalPolicy answers SimulatePrincipalPolicy for a role of the
+// caller's account, with the simulator's evaluation (iampolicy.go). As IAM
+// does since its change noted in the API reference (EvaluationResult,
+// "Important"), it returns one EvaluationResult per action whatever the
+// number of resources: the top-level decision is the most restrictive across
+// them, and ResourceSpecificResults holds each resource's. The top-level
+// EvalResourceName is "*" when there are several resources (inferred).
+// OrganizationsDecisionDetail is always there, since every simulated account
+// is in the organization; PermissionsBoundaryDecisionDetail only when the
+// role has a boundary. An SCP deny is reported with no matched statement
+// (SCP statements are not a PolicySourceType; inferred). The context key
+// aws:RequestedRegion comes only from ContextEntries, as in IAM's simulator,
+// which does not infer it.
+func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, error) {
+	role, err := s.roleOf(req, form.Get("PolicySourceArn"))
+	if err != nil {
+		return nil, err
+	}
+	actions, resources := members(form, "ActionNames"), members(form, "ResourceArns")
+	if len(actions) == 0 {
+		return nil, &apiError{status: 400, code: "InvalidInput", message: "ActionNames must contain at least one action.", sender: true}
+	}
+	if len(resources) == 0 {
+		resources = []string{"*"}
+	}
+	context := map[string][]string{}
+	for i := 1; ; i++ {
+		prefix := fmt.Sprintf("ContextEntries.member.%d.", i)
+		key := form.Get(prefix + "ContextKeyName")
+		if key == "" {
+			break
+		}
+		context[strings.ToLower(key)] = members(form, prefix+"ContextKeyValues")
+	}
+	scps := s.scpsFor(req.caller.Account)
+
+	var results []evaluationXML
+	for _, action := range actions {
+		top := evaluationXML{EvalActionName: action, EvalResourceName: resources[0], EvalDecision: "allowed"}
+		if len(resources) > 1 {
+			top.EvalResourceName = "*"
+		}
+		top.OrganizationsDecisionDetail.AllowedByOrganizations = true
+		if role.boundary != nil {
+			top.PermissionsBoundaryDecisionDetail = &boundaryXML{AllowedByPermissionsBoundary: true}
+		}
+		for i, resource := range resources {
+			r := evaluate(role, scps, evalRequest{action: action, resource: resource, context: context})
+			if i == 0 || decisionRank[r.decision] > decisionRank[top.EvalDecision] {
+				top.EvalDecision = r.decision
+				top.MatchedStatements = r.matched
+			}
+			if !r.allowedByOrgs {
+				top.OrganizationsDecisionDetail.AllowedByOrganizations = false
+			}
+			rr := resourceResultXML{EvalResourceName: resource, EvalResourceDecision: r.decision, MatchedStatements: r.matched}
+			if role.boundary != nil {
+				rr.PermissionsBoundaryDecisionDetail = &boundaryXML{AllowedByPermissionsBoundary: r.allowedByBoundary}
+				if !r.allowedByBoundary {
+					top.PermissionsBoundaryDecisionDetail.AllowedByPermissionsBoundary = false
+				}
+			}
+			top.ResourceSpecificResults = append(top.ResourceSpecificResults, rr)
+		}
+		results = append(results, top)
+	}
+
+	start, end, next, err := s.pageBounds(form, len(results))
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		EvaluationResults []evaluationXML `xml:"EvaluationResults>member"`
+		IsTruncated       bool
+		Marker            string `xml:",omitempty"`
+	}
+	return struct {
+		XMLName xml.Name         `xml:"SimulatePrincipalPolicyResponse"`
+		NS      string           `xml:"xmlns,attr"`
+		Result  result           `xml:"SimulatePrincipalPolicyResult"`
+		Meta    responseMetadata `xml:"ResponseMetadata"`
+	}{NS: iamNamespace, Result: result{EvaluationResults: results[start:end], IsTruncated: next != "", Marker: next}, Meta: newMetadata()}, nil
+}
+
+// pageBounds reads MaxItems (1-1000, default 100, IAM API reference) and
+// Marker, capped at the scenario's page size as IAM "might return fewer than
+// MaxItems", and returns the slice to answer and the next marker.
+func (s *Server) pageBounds(form url.Values, total int) (start, end int, next string, err error) {
+	size := 100
+	if v := form.Get("MaxItems"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 || n > 1000 {
+			return 0, 0, "", &apiError{status: 400, code: "ValidationError", message: "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000", sender: true}
+		}
+		size = n
+	}
+	size = min(size, s.sc.Pagination.PageSize)
+	if m := form.Get("Marker"); m != "" {
+		n, perr := strconv.Atoi(strings.TrimPrefix(m, "m-"))
+		if perr != nil || !strings.HasPrefix(m, "m-") || n < 0 || n > total {
+			return 0, 0, "", &apiError{status: 400, code: "InvalidInput", message: "Invalid Marker.", sender: true}
+		}
+		start = n
+	}
+	end = min(start+size, total)
+	if end < total {
+		next = "m-" + strconv.Itoa(end)
+	}
+	return start, end, next, nil
+}
+
+// evaluation is one (action, resource) answer.
+type evaluation struct {
+	decision          string
+	matched           []evalStatementXML
+	allowedByOrgs     bool
+	allowedByBoundary bool
+}
+
+// evaluate applies the IAM user guide's single-account logic: any explicit
+// deny wins; then SCPs, the boundary and the identity policies must all allow.
+func evaluate(role *IAMRole, scps []*SCP, r evalRequest) evaluation {
+	e := evaluation{decision: "implicitDeny", allowedByOrgs: true, allowedByBoundary: true}
+	for _, scp := range scps {
+		if scp.parsed.match("Deny", r) >= 0 {
+			e.allowedByOrgs = false
+		}
+	}
+	if role.boundary != nil {
+		e.allowedByBoundary = role.boundary.match("Deny", r) < 0 && role.boundary.match("Allow", r) >= 0
+	}
+	identityDeny, identityAllow := "", ""
+	for _, name := range sortedKeys(role.parsed) {
+		if role.parsed[name].match("Deny", r) >= 0 && identityDeny == "" {
+			identityDeny = name
+		}
+		if role.parsed[name].match("Allow", r) >= 0 && identityAllow == "" {
+			identityAllow = name
+		}
+	}
+	boundaryDenies := role.boundary != nil && role.boundary.match("Deny", r) >= 0
+	switch {
+	case identityDeny != "":
+		e.decision = "explicitDeny"
+		e.matched = []evalStatementXML{matched(identityDeny)}
+	case !e.allowedByOrgs || boundaryDenies:
+		e.decision = "explicitDeny"
+	case e.allowedByBoundary && identityAllow != "":
+		e.decision = "allowed"
+		e.matched = []evalStatementXML{matched(identityAllow)}
+	}
+	return e
+}
+
+// matched names an inline role policy as MatchedStatements does (type "role").
+func matched(policyName string) evalStatementXML {
+	st := evalStatementXML{SourcePolicyId: policyName, SourcePolicyType: "role"}
+	st.StartPosition.Line, st.StartPosition.Column = 1, 1
+	st.EndPosition.Line, st.EndPosition.Column = 1, 1
+	return st
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// scpsFor lists the SCPs on the path from the root to account. SCPs do not
+// apply to the management account (Organizations user guide, "Service
+// control policies").
+func (s *Server) scpsFor(account string) []*SCP {
+	if account == s.sc.Organization.ManagementAccount {
+		return nil
+	}
+	path := map[string]bool{}
+	for id := account; id != ""; id = s.parentOf[id] {
+		path[id] = true
+	}
+	var out []*SCP
+	for i := range s.sc.SCPs {
+		if slices.ContainsFunc(s.sc.SCPs[i].Targets, func(t string) bool { return path[t] }) {
+			out = append(out, &s.sc.SCPs[i])
+		}
+	}
+	return out
+}
+
+type roleXML struct {
+	Path                     string
+	RoleName                 string
+	RoleId                   string
+	Arn                      string
+	CreateDate               string
+	AssumeRolePolicyDocument string
+	MaxSessionDuration       int
+}
+
+// listRoles answers ListRoles a page at a time. Like IAM it leaves out the
+// roles' tags (IAM API reference, ListRoles: "does not return ... Tags"), so
+// tag discovery costs a ListRoleTags per role.
+func (s *Server) listRoles(req *request, form url.Values) (any, error) {
+	var roles []roleXML
+	if a, ok := s.accounts[req.caller.Account]; ok {
+		for _, r := range a.Roles {
+			arn := "arn:aws:iam::" + a.ID + ":role" + r.Path + r.Name
+			roles = append(roles, roleXML{Path: r.Path, RoleName: r.Name, RoleId: uniqueID("AROA", arn)[:21], Arn: arn,
+				CreateDate: profileCreated, AssumeRolePolicyDocument: url.QueryEscape(`{"Version":"2012-10-17","Statement":[]}`), MaxSessionDuration: 3600})
+		}
+	}
+	start, end, next, err := s.pageBounds(form, len(roles))
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		Roles       []roleXML `xml:"Roles>member"`
+		IsTruncated bool
+		Marker      string `xml:",omitempty"`
+	}
+	return struct {
+		XMLName xml.Name         `xml:"ListRolesResponse"`
+		NS      string           `xml:"xmlns,attr"`
+		Result  result           `xml:"ListRolesResult"`
+		Meta    responseMetadata `xml:"ResponseMetadata"`
+	}{NS: iamNamespace, Result: result{Roles: roles[start:end], IsTruncated: next != "", Marker: next}, Meta: newMetadata()}, nil
+}
+
+// listRoleTags answers ListRoleTags for a role of the caller's account.
+func (s *Server) listRoleTags(req *request, form url.Values) (any, error) {
+	name := form.Get("RoleName")
+	role, err := s.roleOf(req, "arn:aws:iam::"+req.caller.Account+":role/"+name)
+	if err != nil {
+		return nil, err
+	}
+	type tag struct{ Key, Value string }
+	var tags []tag
+	for _, k := range sortedKeys(role.Tags) {
+		tags = append(tags, tag{k, role.Tags[k]})
+	}
+	start, end, next, err := s.pageBounds(form, len(tags))
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		Tags        []tag `xml:"Tags>member"`
+		IsTruncated bool
+		Marker      string `xml:",omitempty"`
+	}
+	return struct {
+		XMLName xml.Name         `xml:"ListRoleTagsResponse"`
+		NS      string           `xml:"xmlns,attr"`
+		Result  result           `xml:"ListRoleTagsResult"`
+		Meta    responseMetadata `xml:"ResponseMetadata"`
+	}{NS: iamNamespace, Result: result{Tags: tags[start:end], IsTruncated: next != "", Marker: next}, Meta: newMetadata()}, nil
+}

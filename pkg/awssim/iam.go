@@ -60,9 +60,10 @@ func (s *Server) roleOf(req *request, arn string) (*IAMRole, error) {
 	if m[1] != req.caller.Account {
 		return nil, accessDenied("AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: iam:%s on resource: %s", req.caller.ARN, req.op, arn))
 	}
+	// The ARN must be exact, path included, as IAM's are.
 	if a, ok := s.accounts[m[1]]; ok {
-		for i := range a.Roles {
-			if a.Roles[i].Name == m[2] {
+		for i, r := range a.Roles {
+			if arn == "arn:aws:iam::"+a.ID+":role"+r.Path+r.Name {
 				return &a.Roles[i], nil
 			}
 		}
@@ -350,9 +351,16 @@ func (s *Server) listRoles(req *request, form url.Values) (any, error) {
 // listRoleTags answers ListRoleTags for a role of the caller's account.
 func (s *Server) listRoleTags(req *request, form url.Values) (any, error) {
 	name := form.Get("RoleName")
-	role, err := s.roleOf(req, "arn:aws:iam::"+req.caller.Account+":role/"+name)
-	if err != nil {
-		return nil, err
+	var role *IAMRole
+	if a, ok := s.accounts[req.caller.Account]; ok {
+		for i := range a.Roles {
+			if a.Roles[i].Name == name {
+				role = &a.Roles[i]
+			}
+		}
+	}
+	if role == nil {
+		return nil, &apiError{status: 404, code: "NoSuchEntity", message: fmt.Sprintf("The role with name %s cannot be found.", name), sender: true}
 	}
 	type tag struct{ Key, Value string }
 	var tags []tag

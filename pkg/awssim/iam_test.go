@@ -84,7 +84,7 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	}{
 		{"identity allow, SCP allows the region", both[0], "allowed", []string{"allowed", "allowed"}, true, nil, "invoke"},
 		{"a region the SCP denies", simulate("BedrockAppRole", "us-west-2", "bedrock:InvokeModel")[0], "explicitDeny", []string{"explicitDeny", "explicitDeny"}, false, nil, ""},
-		{"the boundary allows amazon models only", simulate("BoundedRole", "us-east-1", "bedrock:InvokeModel")[0], "implicitDeny", []string{"implicitDeny", "allowed"}, true, aws.Bool(false), ""},
+		{"the boundary allows amazon models only", simulate("apps/BoundedRole", "us-east-1", "bedrock:InvokeModel")[0], "implicitDeny", []string{"implicitDeny", "allowed"}, true, aws.Bool(false), ""},
 		{"no identity allow", simulate("NoAllowRole", "us-east-1", "bedrock:InvokeModel")[0], "implicitDeny", []string{"implicitDeny", "implicitDeny"}, true, nil, ""},
 		{"an identity deny", simulate("DenyRole", "us-east-1", "bedrock:InvokeModel")[0], "explicitDeny", []string{"explicitDeny", "allowed"}, true, nil, "no-anthropic"},
 	}
@@ -119,6 +119,7 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 
 	refused := []struct{ name, arn, want string }{
 		{"no such role", "arn:aws:iam::111111111111:role/Missing", "NoSuchEntity"},
+		{"a role's ARN without its path", "arn:aws:iam::111111111111:role/BoundedRole", "NoSuchEntity"},
 		{"another account's role", "arn:aws:iam::222222222222:role/BedrockAppRole", "AccessDenied"},
 	}
 	for _, tt := range refused {

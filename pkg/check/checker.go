@@ -11,6 +11,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -19,12 +20,16 @@ import (
 // BedrockFactory returns a Bedrock client for one region signing with creds.
 type BedrockFactory func(region string, creds aws.CredentialsProvider) BedrockAPI
 
+// IAMFactory returns an IAM client signing with creds.
+type IAMFactory func(creds aws.CredentialsProvider) IAMAPI
+
 // Checker runs the checks of a plan for one configuration. It is safe to
 // reuse across runs.
 type Checker struct {
 	cfg        *config.Config
 	sts        stscreds.AssumeRoleAPIClient
 	newBedrock BedrockFactory
+	newIAM     IAMFactory
 	logger     *slog.Logger
 	progress   func(done, total int)
 	now        func() time.Time
@@ -46,6 +51,9 @@ func WithSTS(api stscreds.AssumeRoleAPIClient) Option { return func(c *Checker) 
 // WithBedrock replaces how Bedrock clients are made.
 func WithBedrock(f BedrockFactory) Option { return func(c *Checker) { c.newBedrock = f } }
 
+// WithIAM replaces how IAM clients are made.
+func WithIAM(f IAMFactory) Option { return func(c *Checker) { c.newIAM = f } }
+
 // WithClock replaces time.Now for the run's finish time.
 func WithClock(now func() time.Time) Option { return func(c *Checker) { c.now = now } }
 
@@ -65,6 +73,13 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 		newBedrock: func(region string, creds aws.CredentialsProvider) BedrockAPI {
 			return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
 				o.Region = region
+				o.Credentials = creds
+			})
+		},
+		// IAM is global: any region of the partition reaches its endpoint.
+		newIAM: func(creds aws.CredentialsProvider) IAMAPI {
+			return iam.NewFromConfig(awsCfg, func(o *iam.Options) {
+				o.Region = cfg.Regions[0]
 				o.Credentials = creds
 			})
 		},

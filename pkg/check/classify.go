@@ -293,6 +293,8 @@ const (
 	StageAvailability Stage = "availability"
 	StageListProfiles Stage = "list-profiles"
 	StageGetProfile   Stage = "get-profile"
+	StageListRoles    Stage = "list-roles"
+	StageSimulate     Stage = "simulate-principal"
 )
 
 // Failed records that the audit could not check a model. It is an AUDIT_ERROR,

@@ -41,6 +41,15 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 		results:   make([]result.Result, 0, s.Planned),
 		causes:    map[string]string{},
 	}
+	if c.cfg.Principals.Configured() {
+		for _, u := range p.Units {
+			if !u.Principals.Empty() {
+				m := r.member(u.Account)
+				m.units++
+				m.principals = u.Principals
+			}
+		}
+	}
 	r.all(ctx, p.Units)
 
 	offeredIn := make(map[string][]string, len(r.offeredIn))
@@ -109,6 +118,10 @@ feed:
 
 // unit checks every model of one account in one region.
 func (r *run) unit(ctx context.Context, u targets.Unit) {
+	principals := !u.Principals.Empty()
+	if principals {
+		defer r.unitDone(ctx, u.Account)
+	}
 	limits := r.c.cfg.Limits
 	slots := make(chan struct{}, limits.PerAccountRegion)
 	creds, err := r.assume(ctx, u.Account)
@@ -178,7 +191,12 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 			if ctx.Err() != nil {
 				return
 			}
-			r.record(ctx, Classify(e))
+			verdict := Classify(e)
+			if !principals {
+				r.record(ctx, verdict)
+				return
+			}
+			r.hold(u.Account, held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition()), marketplace: verdict.Status == result.AgreementMissing})
 		})
 	}
 	wg.Wait()
@@ -294,6 +312,12 @@ type memberAccount struct {
 
 	formOnce sync.Once
 	form     Form
+
+	// For principal checks (guarded by run.mu): the account's units not
+	// finished yet, its roles to evaluate, and its results waiting for them.
+	units      int
+	principals config.PrincipalSet
+	held       []held
 }
 
 func (r *run) member(account string) *memberAccount {
@@ -407,6 +431,9 @@ func (r *run) record(ctx context.Context, res result.Result) {
 		level = slog.LevelInfo
 	}
 	r.log.Log(ctx, level, "checked", "account", res.Account, "region", res.Region, "model", res.Model, "status", res.Status, "cause", res.Cause)
+	if res.Principal != "" {
+		return // progress counts the planned checks
+	}
 	done := int(r.done.Add(1))
 	if r.c.progress != nil {
 		r.c.progress(done, r.planned)

@@ -59,16 +59,16 @@ type PrincipalSet struct {
 
 // Configured reports whether any principal is named anywhere.
 func (p Principals) Configured() bool {
-	if !p.PrincipalSet.empty() {
+	if !p.PrincipalSet.Empty() {
 		return true
 	}
 	for _, s := range p.ByOU {
-		if !s.empty() {
+		if !s.Empty() {
 			return true
 		}
 	}
 	for _, s := range p.ByAccount {
-		if !s.empty() {
+		if !s.Empty() {
 			return true
 		}
 	}
@@ -93,7 +93,8 @@ func (p Principals) UsesTags() bool {
 	return false
 }
 
-func (s PrincipalSet) empty() bool {
+// Empty reports whether the set names no role.
+func (s PrincipalSet) Empty() bool {
 	return len(s.Roles) == 0 && len(s.ARNTemplates) == 0 && s.Tag == ""
 }
 

@@ -3,6 +3,7 @@
 package result
 
 import (
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -111,6 +112,8 @@ type Summary struct {
 	Regions    int            `json:"regions"`
 	Planned    int            `json:"checks_planned"`
 	Checked    int            `json:"checks_done"`
+	// PrincipalChecks are the results of principals (not counted in Checked).
+	PrincipalChecks int `json:"principal_checks,omitempty"`
 	Counts     map[Status]int `json:"counts"`
 	NotUsable  int            `json:"not_usable"`
 	AuditErrs  int            `json:"audit_errors"`
@@ -130,12 +133,22 @@ type Summary struct {
 // Failed reports whether the run as a whole failed, whatever its checks say.
 func (s *Summary) Failed() bool { return s.DiscoveryFailed || s.ConfigError != "" }
 
-// Summarize fills the counts of s from results.
+// Summarize fills the counts of s from results. Counts, NotUsable and
+// AuditErrs include the principals' results, except a principal's copy of
+// its account's problem; Checked counts the account-level checks only.
 func (s *Summary) Summarize(results []Result) {
 	s.Counts = make(map[Status]int, len(Statuses))
-	s.Checked = len(results)
+	s.Checked, s.PrincipalChecks = 0, 0
 	s.NotUsable, s.AuditErrs = 0, 0
 	for _, r := range results {
+		if r.Principal == "" {
+			s.Checked++
+		} else {
+			s.PrincipalChecks++
+			if !r.Status.Usable() && r.Status != AuditError && !slices.Contains(PrincipalStatuses, r.Status) {
+				continue
+			}
+		}
 		s.Counts[r.Status]++
 		switch {
 		case r.Status == AuditError:

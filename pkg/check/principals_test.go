@@ -1,0 +1,235 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// pagedSimulator answers SimulatePrincipalPolicy with the SDK's own types,
+// one evaluation result a page, as IAM may page them.
+type pagedSimulator struct {
+	results []iamtypes.EvaluationResult
+	calls   int
+}
+
+func (f *pagedSimulator) SimulatePrincipalPolicy(_ context.Context, in *iam.SimulatePrincipalPolicyInput, _ ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {
+	f.calls++
+	if len(in.ContextEntries) != 1 || aws.ToString(in.ContextEntries[0].ContextKeyName) != "aws:RequestedRegion" {
+		return nil, errors.New("want the requested region as the one context entry")
+	}
+	i := 0
+	if in.Marker != nil {
+		i = len(*in.Marker)
+	}
+	out := &iam.SimulatePrincipalPolicyOutput{EvaluationResults: f.results[i : i+1]}
+	if i+1 < len(f.results) {
+		out.IsTruncated, out.Marker = true, aws.String(strings.Repeat("m", i+1))
+	}
+	return out, nil
+}
+
+func resourceResult(arn string, d iamtypes.PolicyEvaluationDecisionType, boundary *bool, policies ...string) iamtypes.ResourceSpecificResult {
+	rr := iamtypes.ResourceSpecificResult{EvalResourceName: aws.String(arn), EvalResourceDecision: d}
+	if boundary != nil {
+		rr.PermissionsBoundaryDecisionDetail = &iamtypes.PermissionsBoundaryDecisionDetail{AllowedByPermissionsBoundary: *boundary}
+	}
+	for _, p := range policies {
+		rr.MatchedStatements = append(rr.MatchedStatements, iamtypes.Statement{SourcePolicyId: aws.String(p), SourcePolicyType: iamtypes.PolicySourceTypeRole})
+	}
+	return rr
+}
+
+func TestClassifyPrincipal(t *testing.T) {
+	p := Principal{Name: "AppRole", ARN: "arn:aws:iam::111111111111:role/AppRole"}
+	model := foundationModelARN("aws", "us-east-1", claude)
+	hop := foundationModelARN("aws", "us-east-2", claude)
+	profile := "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us." + claude
+	usable := held{res: result.Result{Account: "111111111111", Region: "us-east-1", Model: "us." + claude, Status: result.Enabled},
+		needs: []Need{{"us-east-1", profile}, {"us-east-1", model}, {"us-east-2", hop}}}
+	noAgreement := held{res: result.Result{Account: "111111111111", Region: "us-east-1", Model: claude, Status: result.AgreementMissing},
+		needs: []Need{{"us-east-1", model}}, marketplace: true}
+	notAuthorized := held{res: result.Result{Account: "111111111111", Region: "us-east-1", Model: claude, Status: result.NotAuthorized, Remediation: "form"},
+		needs: []Need{{"us-east-1", model}}}
+	no, yes := aws.Bool(false), aws.Bool(true)
+	allowed := iamtypes.PolicyEvaluationDecisionTypeAllowed
+	implicit := iamtypes.PolicyEvaluationDecisionTypeImplicitDeny
+	explicit := iamtypes.PolicyEvaluationDecisionTypeExplicitDeny
+
+	// answer is one region's simulation: both invoke actions, one result
+	// per action, per-resource decisions inside.
+	answer := func(orgs bool, per ...iamtypes.ResourceSpecificResult) []iamtypes.EvaluationResult {
+		var out []iamtypes.EvaluationResult
+		for _, a := range invokeActions {
+			out = append(out, iamtypes.EvaluationResult{EvalActionName: aws.String(a), EvalResourceName: aws.String("*"), EvalDecision: per[0].EvalResourceDecision,
+				OrganizationsDecisionDetail: &iamtypes.OrganizationsDecisionDetail{AllowedByOrganizations: orgs}, ResourceSpecificResults: per})
+		}
+		return out
+	}
+	type region struct {
+		name    string
+		results []iamtypes.EvaluationResult
+	}
+	tests := []struct {
+		name       string
+		check      held
+		regions    []region
+		subscribe  iamtypes.PolicyEvaluationDecisionType
+		want       result.Status
+		wantCause  string
+		wantRemedy string
+	}{
+		{"every layer allows", usable, []region{
+			{"us-east-1", answer(true, resourceResult(profile, allowed, nil, "invoke"), resourceResult(model, allowed, nil, "invoke"))},
+			{"us-east-2", answer(true, resourceResult(hop, allowed, nil, "invoke"))},
+		}, "", result.Enabled, "allowed on every resource the call touches (3)", "None needed"},
+		{"an SCP denies one destination of the profile", usable, []region{
+			{"us-east-1", answer(true, resourceResult(profile, allowed, nil, "invoke"), resourceResult(model, allowed, nil, "invoke"))},
+			{"us-east-2", answer(false, resourceResult(hop, explicit, nil))},
+		}, "", result.SCPDenied, "aws:RequestedRegion=us-east-2, a destination region of us." + claude, "add us-east-2 to its aws:RequestedRegion condition"},
+		{"the boundary", usable, []region{
+			{"us-east-1", answer(true, resourceResult(profile, implicit, no), resourceResult(model, implicit, no))},
+			{"us-east-2", answer(true, resourceResult(hop, implicit, no))},
+		}, "", result.BoundaryDenied, "AllowedByPermissionsBoundary=false", "boundary policy"},
+		{"SCP outranks the boundary", usable, []region{
+			{"us-east-1", answer(true, resourceResult(profile, implicit, no), resourceResult(model, allowed, yes, "invoke"))},
+			{"us-east-2", answer(false, resourceResult(hop, explicit, yes))},
+		}, "", result.SCPDenied, "us-east-2", "service control policy"},
+		{"no identity allow: the minimal statement", usable, []region{
+			{"us-east-1", answer(true, resourceResult(profile, implicit, nil), resourceResult(model, implicit, nil))},
+			{"us-east-2", answer(true, resourceResult(hop, implicit, nil))},
+		}, "", result.IAMDenied, "implicitDeny, no identity policy allows it", `"Resource": ["` + profile + `", "` + model + `", "` + hop + `"]`},
+		{"an identity Deny", notAuthorized, []region{
+			{"us-east-1", answer(true, resourceResult(model, explicit, nil, "no-anthropic"))},
+		}, "", result.IAMDenied, "explicitDeny by no-anthropic", "Narrow that Deny"},
+		{"the first call may not subscribe", noAgreement, []region{
+			{"us-east-1", answer(true, resourceResult(model, allowed, nil, "invoke"))},
+		}, implicit, result.MarketplaceDenied, "AGREEMENT_MISSING", "aws-marketplace:Subscribe"},
+		{"it may subscribe: usable for it once subscribed", noAgreement, []region{
+			{"us-east-1", answer(true, resourceResult(model, allowed, nil, "invoke"))},
+		}, allowed, result.AgreementMissing, "the model itself is AGREEMENT_MISSING", ""},
+		{"permissions allow, the account's problem stays the account's", notAuthorized, []region{
+			{"us-east-1", answer(true, resourceResult(model, allowed, nil, "invoke"))},
+		}, "", result.NotAuthorized, "allow the call", "form"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ds := Decisions{}
+			for _, reg := range tt.regions {
+				api := &pagedSimulator{results: reg.results}
+				if err := Simulate(context.Background(), api, p, reg.name, invokeActions, nil, ds); err != nil {
+					t.Fatal(err)
+				}
+				if api.calls != len(reg.results) {
+					t.Fatalf("pages read: got %d; want every page, %d", api.calls, len(reg.results))
+				}
+			}
+			var subscribe map[string]Decision
+			if tt.subscribe != "" {
+				sub := Decisions{}
+				api := &pagedSimulator{results: []iamtypes.EvaluationResult{
+					{EvalActionName: aws.String(marketplaceActions[0]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
+					{EvalActionName: aws.String(marketplaceActions[1]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
+				}}
+				if err := Simulate(context.Background(), api, p, marketplaceRegion, marketplaceActions, nil, sub); err != nil {
+					t.Fatal(err)
+				}
+				subscribe = sub[Need{marketplaceRegion, "*"}]
+			}
+			got := ClassifyPrincipal(tt.check, p, ds, subscribe)
+			checkVerdict(t, got, tt.want, tt.wantCause, tt.wantRemedy)
+			if got.Principal != "AppRole" {
+				t.Errorf("principal: got %q; want AppRole", got.Principal)
+			}
+		})
+	}
+}
+
+// TestRunPrincipals audits the check organization with two principals: an
+// SCP that denies one destination region of a profile, a boundary, a role
+// with no Bedrock allow, a first call that may not subscribe, and a role
+// missing from one account.
+func TestRunPrincipals(t *testing.T) {
+	usClaude := "us." + claude35
+	invoke := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel*","Resource":"*"}}`
+	a, sim := fixture(t, func(sc *awssim.Scenario) {
+		sc.Profiles = []awssim.Profile{{ID: usClaude, Model: claude35, Sources: []string{"us-east-1", "us-west-2"}, Destinations: []string{"us-east-1", "us-east-2", "us-west-2"}}}
+		sc.SCPs = []awssim.SCP{{Name: "regions", Targets: []string{"111111111111"},
+			Document: `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"bedrock:*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":["us-east-1","us-west-2","eu-central-1"]}}}}`}}
+		sc.Account("111111111111").Roles = []awssim.IAMRole{
+			{Name: "AppRole", Policies: map[string]string{"invoke": invoke}},
+			{Name: "Batch", Policies: map[string]string{"invoke": invoke},
+				Boundary: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"arn:aws:bedrock:*::foundation-model/amazon.*"}}`},
+		}
+		sc.Account("222222222222").Roles = []awssim.IAMRole{{Name: "AppRole", Policies: map[string]string{"invoke": invoke}}}
+		sc.Account("333333333333").Roles = []awssim.IAMRole{
+			{Name: "AppRole", Policies: map[string]string{"s3": `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}`}},
+			{Name: "Batch", Policies: map[string]string{"invoke": invoke}},
+		}
+		sc.Faults = []awssim.Rule{{Operation: awssim.OpSimulatePrincipalPolicy, Account: "333333333333", Count: 100, Status: 500}}
+	}, func(c *config.Config) {
+		c.Principals = config.Principals{PrincipalSet: config.PrincipalSet{Roles: []string{"AppRole", "Batch"}}}
+		c.Models.ByAccount["111111111111"] = []string{usClaude}
+		c.Limits.MaxAttempts = 1
+	})
+	rep := a.Run(context.Background(), "principals")
+	byKey := map[string]result.Result{}
+	for _, r := range rep.Results {
+		byKey[r.Account+"/"+r.Region+"/"+r.Model+"/"+r.Principal] = r
+	}
+	tests := []struct {
+		key, wantCause string
+		want           result.Status
+	}{
+		{"111111111111/us-east-1/" + nova + "/AppRole", "allowed on every resource", result.Enabled},
+		{"111111111111/us-east-1/" + nova + "/Batch", "allowed on every resource", result.Enabled},
+		{"111111111111/us-east-1/" + claude35 + "/Batch", "AllowedByPermissionsBoundary=false", result.BoundaryDenied},
+		{"111111111111/us-east-1/" + usClaude + "/AppRole", "aws:RequestedRegion=us-east-2, a destination region", result.SCPDenied},
+		{"111111111111/us-west-2/" + usClaude + "/AppRole", "aws:RequestedRegion=us-east-2", result.SCPDenied},
+		{"222222222222/us-east-1/" + cohere + "/AppRole", "aws-marketplace:Subscribe is implicitDeny", result.MarketplaceDenied},
+		{"222222222222/us-east-1/" + nova + "/Batch", "NoSuchEntity", result.AuditError},
+		{"333333333333/us-east-1/" + nova + "/AppRole", "simulate-principal", result.AuditError},
+		{"111111111111/us-east-1/" + usClaude + "/", "routes to us-east-1, us-east-2, us-west-2", result.Enabled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			r, ok := byKey[tt.key]
+			if !ok {
+				t.Fatal("no result")
+			}
+			if r.Status != tt.want || !strings.Contains(r.Cause, tt.wantCause) {
+				t.Errorf("got %s (%q); want %s with %q", r.Status, r.Cause, tt.want, tt.wantCause)
+			}
+		})
+	}
+	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || r.Severity != result.Critical || !strings.Contains(r.Cause, "AppRole, which may not subscribe") {
+		t.Errorf("account-level missing agreement: got %s severity %q (%q); want AGREEMENT_MISSING made critical by AppRole", r.Status, r.Severity, r.Cause)
+	}
+	if r := byKey["333333333333/us-east-1/"+nova+"/"]; r.Status != result.Enabled {
+		t.Errorf("a failed simulation touched the account's own result: got %s", r.Status)
+	}
+	for key := range byKey {
+		if strings.HasPrefix(key, "444444444444/") && !strings.HasSuffix(key, "/") {
+			t.Errorf("principal result %s in an account the audit could not enter", key)
+		}
+	}
+	// One simulation per principal and requested region (and one for
+	// Marketplace where an agreement is missing): 111: 2 x {us-east-1,
+	// us-east-2, us-west-2, eu-central-1}; 222: AppRole x {us-east-1,
+	// us-west-2} + Marketplace, Batch fails at once; 333: each fails at once.
+	if got, want := sim.Calls(awssim.OpSimulatePrincipalPolicy), int64(8+3+1+2); got != want {
+		t.Errorf("SimulatePrincipalPolicy calls: got %d; want %d", got, want)
+	}
+	if rep.Summary.Checked != rep.Summary.Planned || rep.Summary.PrincipalChecks == 0 {
+		t.Errorf("summary: checked %d of %d, principal checks %d", rep.Summary.Checked, rep.Summary.Planned, rep.Summary.PrincipalChecks)
+	}
+}

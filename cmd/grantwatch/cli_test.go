@@ -159,6 +159,13 @@ func TestDemoShowsEveryStatus(t *testing.T) {
 			t.Errorf("usable profile %s in %s: no destination_regions", r.Model, r.Region)
 		}
 	}
+	principals := map[string]bool{}
+	for _, r := range rep.Results {
+		principals[r.Principal] = true
+	}
+	if !principals["ChatApp"] || !principals["BatchJobs"] {
+		t.Errorf("principals in the demo: got %v; want ChatApp and BatchJobs", principals)
+	}
 	for _, kind := range []config.ModelKind{config.BaseModel, config.SystemProfile, config.ApplicationProfile} {
 		found := false
 		for _, r := range rep.Results {
@@ -302,7 +309,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Fatalf("demo: got exit %d: %s", code, &stderr)
 	}
 	for _, want := range []string{
-		"== Run 1 stored 58 history events",
+		"== Run 1 stored 107 history events",
 		"-- Subject: [grantwatch] account 333333333333: 3 resolved",
 		"-- Subject: [grantwatch] account 111111111111: 1 new",
 		"== History of account 333333333333",

@@ -4,10 +4,12 @@ package main
 // spreadsheets or Markdown for tickets and chat.
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -36,8 +38,18 @@ func writeReport(w io.Writer, format string, rep *result.Report) error {
 
 func reportTable(w io.Writer, rep *result.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tSTATUS\tCAUSE")
+	// The PRINCIPAL column only when principals were evaluated.
+	principals := slices.ContainsFunc(rep.Results, func(r result.Result) bool { return r.Principal != "" })
+	if principals {
+		fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tPRINCIPAL\tSTATUS\tCAUSE")
+	} else {
+		fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tSTATUS\tCAUSE")
+	}
 	for _, r := range rep.Results {
+		if principals {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, cmp.Or(r.Principal, "(account)"), r.Status, r.Cause)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, r.Status, r.Cause)
 	}
 	if err := tw.Flush(); err != nil {
@@ -83,12 +95,13 @@ type group struct {
 }
 
 // remediations groups the checks that are not usable by what to do about them,
-// in the order they first appear.
+// in the order they first appear. A principal's copy of its account's
+// problem is left out: the account's own line says what to do.
 func remediations(results []result.Result) []group {
 	var groups []group
 	index := map[string]int{}
 	for _, r := range results {
-		if r.Status.Usable() {
+		if r.Status.Usable() || !result.Severities(nil).For(r).Alerts() && r.Principal != "" {
 			continue
 		}
 		key := string(r.Status) + "\x00" + r.Remediation
@@ -98,16 +111,25 @@ func remediations(results []result.Result) []group {
 			index[key] = i
 			groups = append(groups, group{status: r.Status, text: r.Remediation})
 		}
-		groups[i].where = append(groups[i].where, r.Account+"/"+r.Region+"/"+r.Model)
+		groups[i].where = append(groups[i].where, where(r))
 	}
 	return groups
 }
 
+// where names a check: account/region/model, and " as ROLE" for a principal's.
+func where(r result.Result) string {
+	s := r.Account + "/" + r.Region + "/" + r.Model
+	if r.Principal != "" {
+		s += " as " + r.Principal
+	}
+	return s
+}
+
 func csvReport(w io.Writer, rep *result.Report) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"account", "region", "model", "status", "cause", "remediation", "destination_regions"})
+	_ = cw.Write([]string{"account", "region", "model", "principal", "status", "cause", "remediation", "destination_regions"})
 	for _, r := range rep.Results {
-		_ = cw.Write([]string{r.Account, r.Region, r.Model, string(r.Status), r.Cause, r.Remediation, strings.Join(r.DestinationRegions, " ")})
+		_ = cw.Write([]string{r.Account, r.Region, r.Model, r.Principal, string(r.Status), r.Cause, r.Remediation, strings.Join(r.DestinationRegions, " ")})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -132,9 +154,9 @@ func markdown(w io.Writer, rep *result.Report) error {
 		_, err := fmt.Fprintln(w, "\nEvery required model is usable.")
 		return err
 	}
-	fmt.Fprintln(w, "\n### Not usable\n\n| account | region | model | status | cause | what to do |\n|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "\n### Not usable\n\n| account | region | model | principal | status | cause | what to do |\n|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s | %s |\n", r.Account, r.Region, r.Model, r.Status, cell(r.Cause), cell(r.Remediation))
+		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s | %s | %s |\n", r.Account, r.Region, r.Model, r.Principal, r.Status, cell(r.Cause), cell(r.Remediation))
 	}
 	return nil
 }

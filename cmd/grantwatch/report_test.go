@@ -56,13 +56,13 @@ func TestWriteFormats(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			if len(rows) != 4 || strings.Join(rows[0], ",") != "account,region,model,status,cause,remediation,destination_regions" || rows[2][3] != "AGREEMENT_MISSING" || rows[1][6] != "us-east-1 us-west-2" || rows[2][6] != "" {
+			if len(rows) != 4 || strings.Join(rows[0], ",") != "account,region,model,principal,status,cause,remediation,destination_regions" || rows[2][4] != "AGREEMENT_MISSING" || rows[1][7] != "us-east-1 us-west-2" || rows[2][7] != "" {
 				return "rows wrong"
 			}
 			return ""
 		}},
 		{"markdown", func(out string) string {
-			if !strings.Contains(out, "| 111111111111 | us-east-1 | `cohere.command-r-plus-v1:0` | AGREEMENT_MISSING | agreement NOT_AVAILABLE | Subscribe \\| once. |") {
+			if !strings.Contains(out, "| 111111111111 | us-east-1 | `cohere.command-r-plus-v1:0` |  | AGREEMENT_MISSING | agreement NOT_AVAILABLE | Subscribe \\| once. |") {
 				return "row or escaping wrong"
 			}
 			if strings.Contains(out, "amazon.nova-pro") {
@@ -92,4 +92,31 @@ func Example_summaryLine() {
 	rep.Summary.Incomplete = true
 	os.Stdout.WriteString(summaryLine(rep.Summary) + "\n")
 	// Output: run r1: 2 accounts, 1 regions, 3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2; INCOMPLETE (deadline reached)
+}
+
+func TestTableShowsPrincipalsOnlyWhenThereAreSome(t *testing.T) {
+	rep := sampleReport()
+	var without bytes.Buffer
+	if err := writeReport(&without, "table", rep); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(without.String(), "PRINCIPAL") {
+		t.Errorf("table without principals has a PRINCIPAL column:\n%s", &without)
+	}
+	rep.Results = append(rep.Results,
+		result.Result{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Principal: "ChatApp", Status: result.MarketplaceDenied, Cause: "may not subscribe", Remediation: "Allow aws-marketplace:Subscribe."},
+		result.Result{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Principal: "ChatApp", Status: result.AgreementMissing, Cause: "permissions allow", Remediation: "Subscribe | once."})
+	var with bytes.Buffer
+	if err := writeReport(&with, "table", rep); err != nil {
+		t.Fatal(err)
+	}
+	out := with.String()
+	for _, want := range []string{"PRINCIPAL", "(account)", "MARKETPLACE_DENIED (1):\n  111111111111/us-east-1/cohere.command-r-plus-v1:0 as ChatApp\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "222222222222/us-east-1/cohere.command-r-plus-v1:0 as ChatApp") {
+		t.Errorf("a principal's copy of its account's problem is listed under WHAT TO DO:\n%s", out)
+	}
 }

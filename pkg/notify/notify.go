@@ -201,7 +201,11 @@ func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
 			i = len(groups)
 			groups = append(groups, group{status: status, cause: r.Cause, remediation: r.Remediation})
 		}
-		groups[i].where = append(groups[i].where, r.Model+" in "+r.Region)
+		w := r.Model + " in " + r.Region
+		if r.Principal != "" {
+			w += " for " + r.Principal
+		}
+		groups[i].where = append(groups[i].where, w)
 	}
 	return groups
 }

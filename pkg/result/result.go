@@ -104,19 +104,19 @@ type Report struct {
 
 // Summary describes one audit run.
 type Summary struct {
-	RunID      string         `json:"run_id"`
-	StartedAt  time.Time      `json:"started_at"`
-	FinishedAt time.Time      `json:"finished_at"`
-	DurationMS int64          `json:"duration_ms"`
-	Accounts   int            `json:"accounts"`
-	Regions    int            `json:"regions"`
-	Planned    int            `json:"checks_planned"`
-	Checked    int            `json:"checks_done"`
+	RunID      string    `json:"run_id"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Accounts   int       `json:"accounts"`
+	Regions    int       `json:"regions"`
+	Planned    int       `json:"checks_planned"`
+	Checked    int       `json:"checks_done"`
 	// PrincipalChecks are the results of principals (not counted in Checked).
-	PrincipalChecks int `json:"principal_checks,omitempty"`
-	Counts     map[Status]int `json:"counts"`
-	NotUsable  int            `json:"not_usable"`
-	AuditErrs  int            `json:"audit_errors"`
+	PrincipalChecks int            `json:"principal_checks,omitempty"`
+	Counts          map[Status]int `json:"counts"`
+	NotUsable       int            `json:"not_usable"`
+	AuditErrs       int            `json:"audit_errors"`
 	// Incomplete is set when the deadline ended the run before every check was done.
 	Incomplete bool `json:"incomplete"`
 	// Errors are failures outside any single check, such as account discovery.

@@ -5,7 +5,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // MemberRoleStackProps configure the audit role deployed in every account.
@@ -58,6 +61,20 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 				"aws:PrincipalOrgID": s.OrganizationID,
 			},
 		})
+	statements := []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(BedrockReadActions...),
+			Resources: jsii.Strings("*"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings(ProfileReadActions...),
+			Resources: &[]*string{
+				profileARN(stack, "inference-profile"),
+				profileARN(stack, "application-inference-profile"),
+			},
+		}),
+	}
+	statements = append(statements, principalStatements(stack, s.Config.Principals)...)
 	role := awsiam.NewRole(stack, jsii.String("AuditRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(s.Config.Role.Name),
 		Description: jsii.String("grantwatch reads Bedrock model access here: models, their availability, inference profiles and the use-case form; read only"),
@@ -66,32 +83,48 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 		// role.session_duration is validated to at most that.
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
-			"BedrockModelAccessRead": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-				Statements: &[]awsiam.PolicyStatement{
-					awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-						Actions:   jsii.Strings(BedrockReadActions...),
-						Resources: jsii.Strings("*"),
-					}),
-					awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-						Actions: jsii.Strings(ProfileReadActions...),
-						Resources: &[]*string{
-							profileARN(stack, "inference-profile"),
-							profileARN(stack, "application-inference-profile"),
-						},
-					}),
-				},
-			}),
+			"BedrockModelAccessRead": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
 		},
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed."),
+		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
 		AppliesTo: &[]interface{}{"Resource::*",
 			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:inference-profile/*",
-			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:application-inference-profile/*"},
+			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:application-inference-profile/*",
+			"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*"},
 	}}, jsii.Bool(true))
 	awscdk.NewCfnOutput(stack, jsii.String("AuditRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})
 	return stack
+}
+
+// PrincipalActions are the IAM reads that evaluate principals: the
+// simulation, scoped to the account's roles (Service Authorization
+// Reference: SimulatePrincipalPolicy takes the role resource type), and for
+// tag discovery ListRoles (no resource type) and ListRoleTags (role).
+var (
+	SimulateActions = []string{"iam:SimulatePrincipalPolicy"}
+	TagActions      = []string{"iam:ListRoleTags"}
+	ListRoleActions = []string{"iam:ListRoles"}
+)
+
+// principalStatements grants the IAM reads the configured principals need,
+// and nothing when none are configured.
+func principalStatements(stack awscdk.Stack, p config.Principals) []awsiam.PolicyStatement {
+	if !p.Configured() {
+		return nil
+	}
+	roles := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""),
+		Resource: jsii.String("role"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings(SimulateActions...), Resources: &[]*string{roles},
+	})}
+	if p.UsesTags() {
+		out = append(out,
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(TagActions...), Resources: &[]*string{roles}}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(ListRoleActions...), Resources: jsii.Strings("*")}))
+	}
+	return out
 }
 
 // profileARN is every inference profile of the given resource type in the

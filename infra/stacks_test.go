@@ -35,8 +35,13 @@ role: {name: GrantwatchAudit, external_id: ext-7f3a}
 
 func testSettings(t *testing.T, context map[string]string) *Settings {
 	t.Helper()
+	return testSettingsWith(t, testConfig, context)
+}
+
+func testSettingsWith(t *testing.T, config string, context map[string]string) *Settings {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "grantwatch.yaml")
-	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx := map[string]string{
@@ -375,6 +380,49 @@ func TestNoUnsuppressedNagErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The member role may simulate its own account's roles only when principals
+// are configured, and list roles and their tags only when a tag finds them.
+func TestMemberRolePrincipals(t *testing.T) {
+	roles := props{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":iam::", props{"Ref": "AWS::AccountId"}, ":role/*"}}}
+	tests := []struct {
+		name, principals string
+		want             []string
+	}{
+		{"none", "", nil},
+		{"by name", "principals: {roles: [ChatApp]}\n", []string{"iam:SimulatePrincipalPolicy"}},
+		{"by tag", "principals: {by_ou: {ou-ab12-cd34ef56: {tag: grantwatch:bedrock-caller=true}}}\n", []string{"iam:SimulatePrincipalPolicy", "iam:ListRoleTags", "iam:ListRoles"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, member := stacks(t, testSettingsWith(t, testConfig+tt.principals, nil))
+			tmpl := assertions.Template_FromStack(member, nil)
+			var got []string
+			for _, s := range statementsOf(tmpl, "") {
+				for _, a := range s.Actions {
+					if strings.HasPrefix(a, "iam:") {
+						got = append(got, a)
+						wantStar := a == "iam:ListRoles"
+						if slices.Contains(s.Resources, "*") != wantStar {
+							t.Errorf("%s on %v", a, s.Resources)
+						}
+					}
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("iam actions: got %v; want %v", got, tt.want)
+			}
+			if len(tt.want) > 0 {
+				tmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{
+					props{"Action": "iam:SimulatePrincipalPolicy", "Effect": "Allow", "Resource": roles}})}}}})
+			}
+			errs := assertions.Annotations_FromStack(member).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			for _, m := range *errs {
+				t.Errorf("cdk-nag error at %s: %v", *m.Id, m.Entry.Data)
+			}
+		})
 	}
 }
 

@@ -233,3 +233,36 @@ func TestRunPrincipals(t *testing.T) {
 		t.Errorf("summary: checked %d of %d, principal checks %d", rep.Summary.Checked, rep.Summary.Planned, rep.Summary.PrincipalChecks)
 	}
 }
+
+func TestRunPrincipalsFoundByTag(t *testing.T) {
+	invoke := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel*","Resource":"*"}}`
+	a, sim := fixture(t, func(sc *awssim.Scenario) {
+		sc.Account("111111111111").Roles = []awssim.IAMRole{
+			{Name: "Tagged", Path: "/apps/", Tags: map[string]string{"grantwatch:bedrock-caller": "true"}, Policies: map[string]string{"invoke": invoke}},
+			{Name: "Untagged", Policies: map[string]string{"invoke": invoke}},
+			{Name: "OtherValue", Tags: map[string]string{"grantwatch:bedrock-caller": "false"}},
+		}
+		sc.Pagination.PageSize = 1 // ListRoles takes three pages
+	}, func(c *config.Config) {
+		c.Principals = config.Principals{ByAccount: map[string]config.PrincipalSet{"111111111111": {Tag: "grantwatch:bedrock-caller=true"}}}
+	})
+	rep := a.Run(context.Background(), "tags")
+	found := map[string]int{}
+	for _, r := range rep.Results {
+		if r.Principal != "" {
+			found[r.Account+"/"+r.Principal]++
+			if r.Status != result.Enabled && r.Status != result.NotInRegion {
+				t.Errorf("%s/%s/%s as %s: got %s (%s)", r.Account, r.Region, r.Model, r.Principal, r.Status, r.Cause)
+			}
+		}
+	}
+	if len(found) != 1 || found["111111111111/Tagged"] == 0 {
+		t.Errorf("principals found: got %v; want only 111111111111/Tagged, with its path-qualified ARN simulated", found)
+	}
+	if got := sim.Calls(awssim.OpListRoles); got != 3 {
+		t.Errorf("ListRoles calls: got %d; want every page, 3", got)
+	}
+	if got := sim.Calls(awssim.OpListRoleTags); got != 3 {
+		t.Errorf("ListRoleTags calls: got %d; want one per role, 3", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"slices"
 	"testing"
 	"time"
 
@@ -397,5 +398,50 @@ func TestSaveRefusedPartWayLosesNoEvent(t *testing.T) {
 	}
 	if final, err := s.Latest(ctx, ars); err != nil || len(final.States) != len(current) {
 		t.Errorf("latest state after the second save: got %d states, %v; want %d", len(final.States), err, len(current))
+	}
+}
+
+// A principal's check is stored beside its account's, read back as its own
+// state, and shows in the history and the latest state with its principal.
+func TestPrincipalChecksKeepTheirPrincipal(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	ar := AccountRegion{"111111111111", "us-east-1"}
+	account := result.Result{Account: ar.Account, Region: ar.Region, Model: "m", Status: result.Enabled, Cause: "usable"}
+	principal := account
+	principal.Principal, principal.Status, principal.Cause = "ChatApp", result.SCPDenied, "an SCP denies us-east-2"
+	states := map[changes.Key]changes.State{
+		changes.KeyOf(account):   {Status: account.Status, Cause: account.Cause, CheckedAt: t0},
+		changes.KeyOf(principal): {Status: principal.Status, Cause: principal.Cause, CheckedAt: t0},
+	}
+	events := []changes.Event{{At: t0, Result: account}, {At: t0, Result: principal}}
+	if err := s.Save(ctx, "run", t0, nil, states, events); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.Latest(ctx, []AccountRegion{ar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.States[changes.KeyOf(principal)].Status; got != result.SCPDenied || len(snap.States) != 2 {
+		t.Errorf("latest: got %d states, the principal's %q; want 2, SCP_DENIED", len(snap.States), got)
+	}
+	entries, _, err := s.History(ctx, Query{Account: ar.Account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := s.LatestOf(ctx, ar.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, list := range map[string][]Entry{"history": entries, "latest": latest} {
+		var got []string
+		for _, e := range list {
+			got = append(got, e.Model+"/"+e.Principal+"="+string(e.Status))
+		}
+		slices.Sort(got)
+		if want := []string{"m/=ENABLED", "m/ChatApp=SCP_DENIED"}; !slices.Equal(got, want) {
+			t.Errorf("%s: got %v; want %v", name, got, want)
+		}
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -119,9 +121,9 @@ func writeEntries(w io.Writer, format string, entries []history.Entry, latest bo
 		return enc.Encode(entries)
 	case "csv":
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"at", "run_id", "account", "region", "model", "status", "previous", "cause", "remediation"})
+		_ = cw.Write([]string{"at", "run_id", "account", "region", "model", "principal", "status", "previous", "cause", "remediation"})
 		for _, e := range entries {
-			_ = cw.Write([]string{e.At.Format(time.RFC3339), e.RunID, e.Account, e.Region, e.Model, string(e.Status), string(e.Previous), e.Cause, e.Remediation})
+			_ = cw.Write([]string{e.At.Format(time.RFC3339), e.RunID, e.Account, e.Region, e.Model, e.Principal, string(e.Status), string(e.Previous), e.Cause, e.Remediation})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -131,19 +133,31 @@ func writeEntries(w io.Writer, format string, entries []history.Entry, latest bo
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// The PRINCIPAL column only when principals were evaluated.
+	principals := slices.ContainsFunc(entries, func(e history.Entry) bool { return e.Principal != "" })
+	model := func(e history.Entry) string {
+		if principals {
+			return e.Model + "\t" + cmp.Or(e.Principal, "(account)")
+		}
+		return e.Model
+	}
+	modelHeader := "MODEL"
+	if principals {
+		modelHeader = "MODEL\tPRINCIPAL"
+	}
 	if latest {
-		fmt.Fprintln(tw, "REGION\tMODEL\tSTATUS\tSINCE\tCHECKED\tCAUSE")
+		fmt.Fprintf(tw, "REGION\t%s\tSTATUS\tSINCE\tCHECKED\tCAUSE\n", modelHeader)
 		for _, e := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Region, e.Model, e.Status, e.Since.Format(time.RFC3339), e.At.Format(time.RFC3339), e.Cause)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Region, model(e), e.Status, e.Since.Format(time.RFC3339), e.At.Format(time.RFC3339), e.Cause)
 		}
 	} else {
-		fmt.Fprintln(tw, "AT\tREGION\tMODEL\tSTATUS\tWAS\tCAUSE")
+		fmt.Fprintf(tw, "AT\tREGION\t%s\tSTATUS\tWAS\tCAUSE\n", modelHeader)
 		for _, e := range entries {
 			was := string(e.Previous)
 			if was == "" {
 				was = "(first check)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Region, e.Model, e.Status, was, e.Cause)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Region, model(e), e.Status, was, e.Cause)
 		}
 	}
 	return tw.Flush()

@@ -178,6 +178,29 @@ func (s *Server) TotalCalls() int64 {
 	return n
 }
 
+// Stats are the simulator's counters, for a process that audits it from
+// another process.
+type Stats struct {
+	Calls map[string]int64 `json:"calls"`
+	// AssumeRoleAccounts is how many accounts' roles were asked for, and
+	// AssumeRoleMax the most AssumeRole calls one of them got.
+	AssumeRoleAccounts int   `json:"assume_role_accounts"`
+	AssumeRoleMax      int64 `json:"assume_role_max"`
+}
+
+// Stats returns the counters so far.
+func (s *Server) Stats() Stats {
+	st := Stats{Calls: map[string]int64{}}
+	for _, op := range operations {
+		st.Calls[op] = s.Calls(op)
+	}
+	for _, n := range s.AssumeRoleCalls() {
+		st.AssumeRoleAccounts++
+		st.AssumeRoleMax = max(st.AssumeRoleMax, n)
+	}
+	return st
+}
+
 // AssumeRoleCalls returns how many AssumeRole requests named each account's role.
 func (s *Server) AssumeRoleCalls() map[string]int64 {
 	out := map[string]int64{}

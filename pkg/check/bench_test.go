@@ -1,16 +1,24 @@
 package check
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -60,12 +68,104 @@ func (h *heapSampler) Stop() uint64 {
 	return h.peak.Load()
 }
 
+// benchPolicy lets a principal call every model.
+const benchPolicy = `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel*","Resource":"*"}}`
+
+// TestMain doubles as the simulator's own process for BenchmarkOrganization:
+// run with GRANTWATCH_BENCH_SIM=scenario.yaml, the test binary serves that
+// scenario, prints its address on the first line, and when its stdin closes
+// prints the simulator's counters as JSON and exits.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("GRANTWATCH_BENCH_SIM"); path != "" {
+		os.Exit(serveSimulator(path))
+	}
+	os.Exit(m.Run())
+}
+
+func serveSimulator(path string) int {
+	sc, err := awssim.LoadScenario(path)
+	if err == nil {
+		var sim *awssim.Server
+		if sim, err = awssim.New(sc); err == nil {
+			var url string
+			if url, err = sim.Start("127.0.0.1:0"); err == nil {
+				line, _ := json.Marshal(map[string]string{"url": url})
+				fmt.Println(string(line))
+				_, _ = io.Copy(io.Discard, os.Stdin)
+				stats, _ := json.Marshal(sim.Stats())
+				fmt.Println(string(stats))
+				_ = sim.Close()
+				return 0
+			}
+		}
+	}
+	fmt.Fprintln(os.Stderr, err)
+	return 1
+}
+
+// simProcess is the simulator serving a scenario in a process of its own.
+type simProcess struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+	url   string
+}
+
+func startSimProcess(b *testing.B, sc *awssim.Scenario) *simProcess {
+	b.Helper()
+	data, err := yaml.Marshal(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "scenario.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GRANTWATCH_BENCH_SIM="+path)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &simProcess{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	p.out.Buffer(make([]byte, 1<<20), 1<<20)
+	var first struct{ URL string }
+	if !p.out.Scan() || json.Unmarshal(p.out.Bytes(), &first) != nil || first.URL == "" {
+		b.Fatalf("simulator process: no address (%v)", p.out.Err())
+	}
+	p.url = first.URL
+	return p
+}
+
+// stop ends the process and returns its counters.
+func (p *simProcess) stop(b *testing.B) awssim.Stats {
+	b.Helper()
+	_ = p.stdin.Close()
+	var st awssim.Stats
+	if !p.out.Scan() || json.Unmarshal(p.out.Bytes(), &st) != nil {
+		b.Fatalf("simulator process: no counters (%v)", p.out.Err())
+	}
+	if err := p.cmd.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
 // BenchmarkOrganization audits a simulated organization of 1,000 accounts x
 // 20 regions x 5 models with 100 ms per call, and prints what `make bench`
 // shows. One required model is a global. inference profile and one is
-// Anthropic's, so the run pays what profiles and the use-case form cost: one
-// profile listing per account-region, one form read per account. Run it once: -benchtime=1x. The heap figure includes the in-process
-// simulator, so it is an upper bound for the auditor.
+// Anthropic's, and two principals are configured, so the run pays what
+// profiles, the use-case form and principal checks cost. Run it once:
+// -benchtime=1x. The simulator runs in a process of its own, so the heap and
+// CPU figures are the auditor's alone.
 func BenchmarkOrganization(b *testing.B) {
 	nAccounts := benchSize("BENCH_ACCOUNTS", 1000)
 	nRegions := benchSize("BENCH_REGIONS", 20)
@@ -81,63 +181,71 @@ func BenchmarkOrganization(b *testing.B) {
 	for b.Loop() {
 		sc := awssim.Generated(nAccounts, 10, regions, models, latency)
 		sc.Profiles = []awssim.Profile{{ID: profile, Model: models[1], Sources: regions}}
-		sim, err := awssim.New(sc)
-		if err != nil {
-			b.Fatal(err)
+		// Two principals in every account, as teams configure them.
+		for i := range sc.Accounts {
+			sc.Accounts[i].Roles = []awssim.IAMRole{
+				{Name: "ChatApp", Policies: map[string]string{"bedrock": benchPolicy}},
+				{Name: "BatchJobs", Policies: map[string]string{"bedrock": benchPolicy}},
+			}
 		}
-		if _, err := sim.Start("127.0.0.1:0"); err != nil {
-			b.Fatal(err)
-		}
+		sc.Auditor = awssim.Principal{AccessKeyID: "AKIAGRANTWATCHBENCH0", SecretAccessKey: "grantwatch-bench-secret"}
+		auditor := sc.Auditor
+		sim := startSimProcess(b, sc)
 		cfg := &config.Config{
-			Accounts: config.Accounts{Organizations: config.Organizations{Enabled: true}},
-			Regions:  regions,
-			Models:   config.Models{Required: required},
-			Limits:   config.Limits{Concurrency: concurrency},
+			Accounts:   config.Accounts{Organizations: config.Organizations{Enabled: true}},
+			Regions:    regions,
+			Models:     config.Models{Required: required},
+			Principals: config.Principals{PrincipalSet: config.PrincipalSet{Roles: []string{"ChatApp", "BatchJobs"}}},
+			Limits:     config.Limits{Concurrency: concurrency},
 		}
 		cfg.ApplyDefaults()
-		awsCfg, err := sim.ClientConfig(context.Background(), "us-east-1")
+		awsCfg, err := awssim.ClientConfigFor(context.Background(), sim.url, auditor, "us-east-1")
 		if err != nil {
 			b.Fatal(err)
 		}
 		runtime.GC()
 		heap := sampleHeap(50 * time.Millisecond)
+		cpuBefore := cpuTime()
 		start := time.Now()
 		rep := audit{targets.New(cfg, awsCfg), New(cfg, awsCfg)}.Run(context.Background(), "bench")
 		wall := time.Since(start)
+		cpu := cpuTime() - cpuBefore
 		peak := heap.Stop()
-		_ = sim.Close()
+		stats := sim.stop(b)
 
-		calls := sim.TotalCalls()
+		var calls int64
+		for _, n := range stats.Calls {
+			calls += n
+		}
 		ideal := time.Duration(calls) * latency / time.Duration(concurrency)
 		efficiency := ideal.Seconds() / wall.Seconds()
-		assumes := sim.AssumeRoleCalls()
-		var assumeTotal, assumeMax int64
-		for _, n := range assumes {
-			assumeTotal += n
-			assumeMax = max(assumeMax, n)
-		}
 		peakMB := float64(peak) / (1 << 20)
+		cpuPer1000 := float64(cpu.Milliseconds()) / (float64(calls) / 1000)
 
-		fmt.Printf("\norganization: %d accounts x %d regions x %d models, %v per call, concurrency %d\n\n", nAccounts, nRegions, len(models), latency, concurrency)
+		fmt.Printf("\norganization: %d accounts x %d regions x %d models, 2 principals, %v per call, concurrency %d\n\n", nAccounts, nRegions, len(models), latency, concurrency)
 		fmt.Println("| operation | calls |\n|---|---|")
 		ops := []string{awssim.OpAssumeRole, awssim.OpListRoots, awssim.OpListChildren, awssim.OpListAccountsForParent, awssim.OpListFoundationModels,
-			awssim.OpGetFoundationModelAvailability, awssim.OpListInferenceProfiles, awssim.OpGetUseCaseForModelAccess}
+			awssim.OpGetFoundationModelAvailability, awssim.OpListInferenceProfiles, awssim.OpGetUseCaseForModelAccess, awssim.OpSimulatePrincipalPolicy}
 		sort.Strings(ops)
 		for _, op := range ops {
-			fmt.Printf("| %s | %d |\n", op, sim.Calls(op))
+			fmt.Printf("| %s | %d |\n", op, stats.Calls[op])
 		}
 		fmt.Printf("\n| measure | value | target |\n|---|---|---|\n")
 		fmt.Printf("| checks | %d of %d | all |\n", rep.Summary.Checked, rep.Summary.Planned)
 		fmt.Printf("| audit errors | %d | 0 |\n", rep.Summary.AuditErrs)
 		fmt.Printf("| wall time | %.1f s | |\n| ideal time (calls x latency / concurrency) | %.1f s | |\n", wall.Seconds(), ideal.Seconds())
 		fmt.Printf("| efficiency | %.3f | >= 0.85 |\n", efficiency)
-		fmt.Printf("| AssumeRole calls | %d for %d accounts (at most %d per account) | exactly 1 per account |\n", assumeTotal, len(assumes), assumeMax)
+		fmt.Printf("| AssumeRole calls | %d for %d accounts (at most %d per account) | exactly 1 per account |\n", stats.Calls[awssim.OpAssumeRole], stats.AssumeRoleAccounts, stats.AssumeRoleMax)
 		accountRegions := int64(nAccounts * nRegions)
-		profileCalls := sim.Calls(awssim.OpListInferenceProfiles)
+		profileCalls := stats.Calls[awssim.OpListInferenceProfiles]
 		fmt.Printf("| profile listings | %d for %d account-regions | at most 1 per account-region |\n", profileCalls, accountRegions)
-		fmt.Printf("| peak heap | %.1f MB | < 150 MB |\n\n", peakMB)
-		fmt.Printf("bench: checks=%d calls=%d wall_s=%.2f ideal_s=%.2f efficiency=%.3f assume_role_calls=%d peak_heap_mb=%.1f\n",
-			rep.Summary.Checked, calls, wall.Seconds(), ideal.Seconds(), efficiency, assumeTotal, peakMB)
+		simulations := stats.Calls[awssim.OpSimulatePrincipalPolicy]
+		fmt.Printf("| principal simulations | %d (%.1f per account, 2 principals) | 1 per principal and requested region |\n", simulations, float64(simulations)/float64(nAccounts))
+		fmt.Printf("| principal results | %d | 2 per check |\n", rep.Summary.PrincipalChecks)
+		fmt.Printf("| auditor CPU | %.0f ms per 1,000 calls (%.1f s in all) | |\n", cpuPer1000, cpu.Seconds())
+		fmt.Printf("| auditor peak heap | %.1f MB (the simulator runs in its own process) | < 150 MB |\n\n", peakMB)
+		fmt.Printf("bench: checks=%d calls=%d wall_s=%.2f ideal_s=%.2f efficiency=%.3f assume_role_calls=%d peak_heap_mb=%.1f simulations_per_account=%.1f cpu_ms_per_1000_calls=%.0f\n",
+			rep.Summary.Checked, calls, wall.Seconds(), ideal.Seconds(), efficiency, stats.Calls[awssim.OpAssumeRole], peakMB, float64(simulations)/float64(nAccounts), cpuPer1000)
 
 		b.ReportMetric(efficiency, "efficiency")
 		b.ReportMetric(peakMB, "peak_heap_MB")
@@ -146,12 +254,23 @@ func BenchmarkOrganization(b *testing.B) {
 			b.Errorf("checks: got %d done, %d audit errors; want all %d done without errors", rep.Summary.Checked, rep.Summary.AuditErrs, rep.Summary.Planned)
 		case efficiency < 0.85:
 			b.Errorf("efficiency: got %.3f; want >= 0.85", efficiency)
+		case simulations != int64(nAccounts*2*nRegions):
+			b.Errorf("SimulatePrincipalPolicy: got %d calls; want one per principal and requested region, %d", simulations, nAccounts*2*nRegions)
 		case profileCalls > accountRegions:
 			b.Errorf("ListInferenceProfiles: got %d calls; want at most one per account-region, %d", profileCalls, accountRegions)
-		case assumeMax != 1 || len(assumes) != nAccounts:
-			b.Errorf("AssumeRole: got %d calls over %d accounts, max %d; want exactly 1 per account", assumeTotal, len(assumes), assumeMax)
+		case stats.AssumeRoleMax != 1 || stats.AssumeRoleAccounts != nAccounts:
+			b.Errorf("AssumeRole: got %d calls over %d accounts, max %d; want exactly 1 per account", stats.Calls[awssim.OpAssumeRole], stats.AssumeRoleAccounts, stats.AssumeRoleMax)
 		case peakMB >= 150:
 			b.Errorf("peak heap: got %.1f MB; want under 150 MB", peakMB)
 		}
 	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

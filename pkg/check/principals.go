@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -68,12 +69,26 @@ type Decision struct {
 	AllowedByOrganizations bool
 	// AllowedByBoundary is nil when the role has no permissions boundary.
 	AllowedByBoundary *bool
-	// Policies are the identity policies whose statements decided it.
+	// Policies are the identity policies whose Deny decided it (kept for
+	// explicit denies only: that is all a verdict names).
 	Policies []string
 }
 
-// Decisions are a principal's answers, by region, resource and action.
-type Decisions map[Need]map[string]Decision
+// DecisionKey is one action on one resource in one requested region.
+type DecisionKey struct {
+	Need
+	Action string
+}
+
+// Decisions are a principal's answers, by requested region: each region's
+// simulation fills its own map, so nothing is copied.
+type Decisions map[string]map[DecisionKey]Decision
+
+// Get returns the decision on one action on one resource.
+func (ds Decisions) Get(k DecisionKey) (Decision, bool) {
+	d, ok := ds[k.Region][k]
+	return d, ok
+}
 
 // held is an account-level result that waits for its account's principals.
 type held struct {
@@ -85,17 +100,18 @@ type held struct {
 // needsOf lists what a principal's call for res touches. Checks whose model
 // cannot be called whatever the principal may do get none and no principal
 // results: the account-level result says it all.
-func needsOf(res result.Result, e Evidence, partition string) []Need {
+func needsOf(res result.Result, e Evidence, partition string, intern func(string) string) []Need {
 	switch res.Status {
 	case result.AuditError, result.UnknownModel, result.ProfileNotInRegion, result.NotInRegion, result.ProfileRequired:
 		return nil
 	}
 	if e.Profile == nil {
-		return []Need{{res.Region, foundationModelARN(partition, res.Region, res.Model)}}
+		return []Need{{res.Region, intern(foundationModelARN(partition, res.Region, res.Model))}}
 	}
-	needs := []Need{{res.Region, e.Profile.ARN}}
+	needs := make([]Need, 0, 1+len(e.Profile.Destinations))
+	needs = append(needs, Need{res.Region, e.Profile.ARN})
 	for _, d := range e.Profile.Destinations {
-		needs = append(needs, Need{d, foundationModelARN(partition, d, e.Profile.Model)})
+		needs = append(needs, Need{d, intern(foundationModelARN(partition, d, e.Profile.Model))})
 	}
 	return needs
 }
@@ -159,7 +175,7 @@ func hasTag(ctx context.Context, api RoleLister, role, key, value string) (bool,
 // region (aws:RequestedRegion, which the simulator does not infer), reading
 // every page, and records each resource's decision. Without resources it
 // asks about "*".
-func Simulate(ctx context.Context, api RoleSimulator, p Principal, region string, actions, resources []string, into Decisions) error {
+func Simulate(ctx context.Context, api RoleSimulator, p Principal, region string, actions, resources []string, into map[DecisionKey]Decision) error {
 	pages := iam.NewSimulatePrincipalPolicyPaginator(api, &iam.SimulatePrincipalPolicyInput{
 		PolicySourceArn: aws.String(p.ARN), ActionNames: actions, ResourceArns: resources,
 		ContextEntries: []iamtypes.ContextEntry{{
@@ -187,14 +203,12 @@ func Simulate(ctx context.Context, api RoleSimulator, p Principal, region string
 				if b := rr.PermissionsBoundaryDecisionDetail; b != nil {
 					d.AllowedByBoundary = aws.Bool(b.AllowedByPermissionsBoundary)
 				}
-				for _, st := range rr.MatchedStatements {
-					d.Policies = append(d.Policies, aws.ToString(st.SourcePolicyId))
+				if d.Decision == iamtypes.PolicyEvaluationDecisionTypeExplicitDeny {
+					for _, st := range rr.MatchedStatements {
+						d.Policies = append(d.Policies, aws.ToString(st.SourcePolicyId))
+					}
 				}
-				key := Need{region, aws.ToString(rr.EvalResourceName)}
-				if into[key] == nil {
-					into[key] = map[string]Decision{}
-				}
-				into[key][action] = d
+				into[DecisionKey{Need{region, aws.ToString(rr.EvalResourceName)}, action}] = d
 			}
 		}
 	}
@@ -222,13 +236,13 @@ var layerOrder = []result.Status{result.SCPDenied, result.BoundaryDenied, result
 
 // ClassifyPrincipal decides one principal's status for one check from its
 // decisions and the account-level result.
-func ClassifyPrincipal(h held, p Principal, ds Decisions, subscribe map[string]Decision) result.Result {
+func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	acct := h.res
 	r := result.Result{Account: acct.Account, Region: acct.Region, Model: acct.Model, Principal: p.Name, DestinationRegions: acct.DestinationRegions}
 	worst, where, action, policies := result.Enabled, Need{}, "", []string(nil)
 	for _, n := range h.needs {
 		for _, a := range invokeActions {
-			d, ok := ds[n][a]
+			d, ok := ds.Get(DecisionKey{n, a})
 			if !ok {
 				continue
 			}
@@ -262,15 +276,17 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions, subscribe map[string]D
 			r.Remediation = fmt.Sprintf("Add this statement to a policy of %s: %s", p.Name, minimalStatement(h.needs))
 		}
 	default:
-		sub, denied := subscribeDenied(subscribe)
+		sub, denied := subscribeDenied(ds)
 		switch {
 		case h.marketplace && denied:
 			r.Status = result.MarketplaceDenied
-			r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s", p.ARN, sub, subscribe[sub].Decision)
+			r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s", p.ARN, sub, ds[marketplaceRegion][DecisionKey{Need{marketplaceRegion, "*"}, sub}].Decision)
 			r.Remediation = fmt.Sprintf("The first call by %s would have to subscribe the account, and it may not. Allow aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions to %s, or subscribe the account ahead of time (invoke the model once from an administrator role, or share a managed entitlement through AWS License Manager).", p.Name, p.Name)
 		case acct.Status.Usable():
 			r.Status = result.Enabled
-			r.Cause = fmt.Sprintf("SimulatePrincipalPolicy for %s: %s allowed on every resource the call touches (%d), by the SCPs, the boundary and the role's policies; the model is usable in the account", p.ARN, strings.Join(invokeActions, " and "), len(h.needs))
+			// No account or role in this text: it is the same for every
+			// usable check of its shape, so a run keeps one copy.
+			r.Cause = fmt.Sprintf("SimulatePrincipalPolicy: %s allowed on every resource the call touches (%d), by the SCPs, the boundary and the role's policies; the model is usable in the account", strings.Join(invokeActions, " and "), len(h.needs))
 			r.Remediation = "None needed."
 		default:
 			r.Status = acct.Status
@@ -282,9 +298,9 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions, subscribe map[string]D
 }
 
 // subscribeDenied reports the first Marketplace action the principal may not call.
-func subscribeDenied(ds map[string]Decision) (string, bool) {
+func subscribeDenied(ds Decisions) (string, bool) {
 	for _, a := range marketplaceActions {
-		if d, ok := ds[a]; ok && d.Decision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
+		if d, ok := ds.Get(DecisionKey{Need{marketplaceRegion, "*"}, a}); ok && d.Decision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
 			return a, true
 		}
 	}
@@ -323,6 +339,9 @@ func principalFailed(h held, p Principal, stage Stage, err error) result.Result 
 func (r *run) hold(account string, h held) {
 	m := r.member(account)
 	r.mu.Lock()
+	if m.held == nil {
+		m.held = make([]held, 0, m.checks)
+	}
 	m.held = append(m.held, h)
 	r.mu.Unlock()
 }
@@ -379,35 +398,97 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 		}
 		return
 	}
+	// Every (principal, requested region) is one simulation; they run side
+	// by side, at most limits.per_account_region of the account's at once.
+	type job struct {
+		p      Principal
+		region string
+	}
+	var jobs []job
 	for _, p := range principals {
-		ds := Decisions{}
-		err := func() error {
-			for _, region := range slices.Sorted(maps.Keys(byRegion)) {
-				slices.Sort(byRegion[region])
-				if err := Simulate(ctx, api, p, region, invokeActions, byRegion[region], ds); err != nil {
-					return err
-				}
-			}
-			if marketplace {
-				return Simulate(ctx, api, p, marketplaceRegion, marketplaceActions, nil, ds)
-			}
-			return nil
-		}()
-		if ctx.Err() != nil {
-			return
+		for _, region := range slices.Sorted(maps.Keys(byRegion)) {
+			jobs = append(jobs, job{p, region})
 		}
-		subscribe := ds[Need{marketplaceRegion, "*"}]
+		if marketplace {
+			jobs = append(jobs, job{p, ""})
+		}
+	}
+	for _, resources := range byRegion {
+		slices.Sort(resources)
+	}
+	decisions := make(map[string]Decisions, len(principals))
+	failures := map[string]error{}
+	for _, p := range principals {
+		decisions[p.Name] = Decisions{}
+	}
+	var mu sync.Mutex
+	slots := make(chan struct{}, r.c.cfg.Limits.PerAccountRegion)
+	run := func(js []job) {
+		var wg sync.WaitGroup
+		for _, j := range js {
+			mu.Lock()
+			failed := failures[j.p.Name] != nil
+			mu.Unlock()
+			if failed {
+				continue // a role that is missing or refused stays so
+			}
+			wg.Go(func() {
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				ds := map[DecisionKey]Decision{}
+				region := j.region
+				var err error
+				if region == "" {
+					region = marketplaceRegion
+					err = Simulate(ctx, api, j.p, region, marketplaceActions, nil, ds)
+				} else {
+					err = Simulate(ctx, api, j.p, region, invokeActions, byRegion[region], ds)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if failures[j.p.Name] == nil {
+						failures[j.p.Name] = err
+					}
+					return
+				}
+				if decisions[j.p.Name][region] == nil {
+					decisions[j.p.Name][region] = ds
+				} else { // the Marketplace answer in a region also simulated
+					maps.Copy(decisions[j.p.Name][region], ds)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// Each principal's first simulation goes alone: a missing role costs
+	// one call, not one per region.
+	var first, rest []job
+	for _, j := range jobs {
+		if len(first) == 0 || first[len(first)-1].p != j.p {
+			first = append(first, j)
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	run(first)
+	run(rest)
+	if ctx.Err() != nil {
+		return
+	}
+	for _, p := range principals {
+		ds := decisions[p.Name]
 		for i, h := range holds {
 			if len(h.needs) == 0 {
 				continue
 			}
-			if err != nil {
+			if err := failures[p.Name]; err != nil {
 				r.record(ctx, principalFailed(h, p, StageSimulate, err))
 				continue
 			}
-			res := ClassifyPrincipal(h, p, ds, subscribe)
+			res := ClassifyPrincipal(h, p, ds)
 			if res.Status == result.MarketplaceDenied {
-				holds[i].res.Severity = result.Critical
+				holds[i].res.Critical = true
 				holds[i].res.Cause += fmt.Sprintf("; the first call would come from %s, which may not subscribe (MARKETPLACE_DENIED)", p.Name)
 			}
 			r.record(ctx, res)

@@ -126,26 +126,27 @@ func TestClassifyPrincipal(t *testing.T) {
 			ds := Decisions{}
 			for _, reg := range tt.regions {
 				api := &pagedSimulator{results: reg.results}
-				if err := Simulate(context.Background(), api, p, reg.name, invokeActions, nil, ds); err != nil {
+				ds[reg.name] = map[DecisionKey]Decision{}
+				if err := Simulate(context.Background(), api, p, reg.name, invokeActions, nil, ds[reg.name]); err != nil {
 					t.Fatal(err)
 				}
 				if api.calls != len(reg.results) {
 					t.Fatalf("pages read: got %d; want every page, %d", api.calls, len(reg.results))
 				}
 			}
-			var subscribe map[string]Decision
 			if tt.subscribe != "" {
-				sub := Decisions{}
 				api := &pagedSimulator{results: []iamtypes.EvaluationResult{
 					{EvalActionName: aws.String(marketplaceActions[0]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
 					{EvalActionName: aws.String(marketplaceActions[1]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
 				}}
-				if err := Simulate(context.Background(), api, p, marketplaceRegion, marketplaceActions, nil, sub); err != nil {
+				if ds[marketplaceRegion] == nil {
+					ds[marketplaceRegion] = map[DecisionKey]Decision{}
+				}
+				if err := Simulate(context.Background(), api, p, marketplaceRegion, marketplaceActions, nil, ds[marketplaceRegion]); err != nil {
 					t.Fatal(err)
 				}
-				subscribe = sub[Need{marketplaceRegion, "*"}]
 			}
-			got := ClassifyPrincipal(tt.check, p, ds, subscribe)
+			got := ClassifyPrincipal(tt.check, p, ds)
 			checkVerdict(t, got, tt.want, tt.wantCause, tt.wantRemedy)
 			if got.Principal != "AppRole" {
 				t.Errorf("principal: got %q; want AppRole", got.Principal)
@@ -211,8 +212,8 @@ func TestRunPrincipals(t *testing.T) {
 			}
 		})
 	}
-	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || r.Severity != result.Critical || !strings.Contains(r.Cause, "AppRole, which may not subscribe") {
-		t.Errorf("account-level missing agreement: got %s severity %q (%q); want AGREEMENT_MISSING made critical by AppRole", r.Status, r.Severity, r.Cause)
+	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || !r.Critical || !strings.Contains(r.Cause, "AppRole, which may not subscribe") {
+		t.Errorf("account-level missing agreement: got %s critical %v (%q); want AGREEMENT_MISSING made critical by AppRole", r.Status, r.Critical, r.Cause)
 	}
 	if r := byKey["333333333333/us-east-1/"+nova+"/"]; r.Status != result.Enabled {
 		t.Errorf("a failed simulation touched the account's own result: got %s", r.Status)

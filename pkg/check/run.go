@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -35,18 +36,20 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	defer stop()
 	r := &run{
 		c: c, log: log, planned: s.Planned, stop: stop,
-		calls:     make(chan struct{}, c.cfg.Limits.Concurrency),
-		accounts:  map[string]*memberAccount{},
-		offeredIn: map[string]map[string]bool{},
-		results:   make([]result.Result, 0, s.Planned),
-		causes:    map[string]string{},
+		calls:       make(chan struct{}, c.cfg.Limits.Concurrency),
+		accounts:    map[string]*memberAccount{},
+		offeredIn:   map[string]map[string]bool{},
+		results:     make([]result.Result, 0, s.Planned*(1+principalsPerCheck(p.Units))),
+		causes:      map[string]string{},
+		regionLists: map[string][]string{},
 	}
 	if c.cfg.Principals.Configured() {
 		for _, u := range p.Units {
-			if !u.Principals.Empty() {
+			if u.Principals != nil {
 				m := r.member(u.Account)
 				m.units++
-				m.principals = u.Principals
+				m.checks += len(u.Models)
+				m.principals = *u.Principals
 			}
 		}
 	}
@@ -70,6 +73,24 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	return &result.Report{Summary: s, Results: r.results}
 }
 
+// principalsPerCheck estimates how many principal results each check adds,
+// so that the results are allocated once: growing a slice of 300,000
+// results by doubling would hold both copies at its peak.
+func principalsPerCheck(units []targets.Unit) int {
+	n := 0
+	for _, u := range units {
+		if u.Principals == nil {
+			continue
+		}
+		k := len(u.Principals.Roles) + len(u.Principals.ARNTemplates)
+		if u.Principals.Tag != "" {
+			k++
+		}
+		n = max(n, k)
+	}
+	return n
+}
+
 // run is the state of one Check.
 type run struct {
 	c       *Checker
@@ -86,7 +107,9 @@ type run struct {
 	accounts  map[string]*memberAccount
 	offeredIn map[string]map[string]bool // model or profile id -> regions that list it
 	results   []result.Result
-	causes    map[string]string
+	causes    map[string]string // texts interned by intern
+	// regionLists are the destination lists met so far, by their text.
+	regionLists map[string][]string
 }
 
 // all hands units to twice as many workers as calls may be in flight. The call
@@ -118,7 +141,7 @@ feed:
 
 // unit checks every model of one account in one region.
 func (r *run) unit(ctx context.Context, u targets.Unit) {
-	principals := !u.Principals.Empty()
+	principals := u.Principals != nil
 	if principals {
 		defer r.unitDone(ctx, u.Account)
 	}
@@ -159,8 +182,10 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 	for id := range catalog {
 		r.offered(id, u.Region)
 	}
-	for id := range profiles {
+	for id, p := range profiles {
 		r.offered(id, u.Region)
+		p.Destinations = r.shared(p.Destinations)
+		profiles[id] = p
 	}
 	r.mu.Unlock()
 
@@ -196,7 +221,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 				r.record(ctx, verdict)
 				return
 			}
-			r.hold(u.Account, held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition()), marketplace: verdict.Status == result.AgreementMissing})
+			r.hold(u.Account, held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition(), r.intern), marketplace: verdict.Status == result.AgreementMissing})
 		})
 	}
 	wg.Wait()
@@ -246,6 +271,29 @@ func (r *run) resolve(ctx context.Context, slots chan struct{}, api BedrockAPI, 
 		e.Profile = &p
 	}
 	return result.Result{}, false
+}
+
+// intern returns the run's one copy of a text that repeats across accounts.
+func (r *run) intern(s string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.causes[s]; ok {
+		return c
+	}
+	r.causes[s] = s
+	return s
+}
+
+// shared returns the run's one copy of a list of regions: every
+// account-region lists the same profiles, and each result keeps its
+// profile's destinations; r.mu is held.
+func (r *run) shared(regions []string) []string {
+	key := strings.Join(regions, ",")
+	if s, ok := r.regionLists[key]; ok {
+		return s
+	}
+	r.regionLists[key] = regions
+	return regions
 }
 
 // offered notes that region lists a model or profile id; r.mu is held.
@@ -316,6 +364,7 @@ type memberAccount struct {
 	// For principal checks (guarded by run.mu): the account's units not
 	// finished yet, its roles to evaluate, and its results waiting for them.
 	units      int
+	checks     int // the account's checks, for held's capacity
 	principals config.PrincipalSet
 	held       []held
 }
@@ -413,14 +462,10 @@ func (r *run) failAll(ctx context.Context, u targets.Unit, stage Stage, err erro
 }
 
 func (r *run) record(ctx context.Context, res result.Result) {
-	r.mu.Lock()
 	// Causes repeat across accounts ("...; use-case form: found"): keep one
 	// copy of each, as a run holds every result until it ends.
-	if c, ok := r.causes[res.Cause]; ok {
-		res.Cause = c
-	} else {
-		r.causes[res.Cause] = res.Cause
-	}
+	res.Cause = r.intern(res.Cause)
+	r.mu.Lock()
 	r.results = append(r.results, res)
 	r.mu.Unlock()
 	level := slog.LevelDebug

@@ -64,10 +64,11 @@ type Result struct {
 	// DestinationRegions are where an inference profile routes calls, from
 	// its models' ARNs; empty for a base model id.
 	DestinationRegions []string `json:"destination_regions,omitempty"`
-	// Severity, when set, overrides the configured severity of the status
-	// for this result (a missing agreement that a principal could not
-	// create on its first call is critical).
-	Severity Severity `json:"severity,omitempty"`
+	// Critical overrides the configured severity of the status for this
+	// result: a missing agreement that a principal could not create on its
+	// first call is critical. (A flag, not a Severity: a run holds hundreds
+	// of thousands of results.)
+	Critical bool `json:"critical,omitempty"`
 }
 
 // Less orders results by account, region, model, then principal (the

@@ -55,8 +55,8 @@ type Severities map[Status]Severity
 // principal: the account's own result carries that problem.
 func (m Severities) For(r Result) Severity {
 	switch {
-	case r.Severity != "":
-		return r.Severity
+	case r.Critical:
+		return Critical
 	case r.Principal != "" && !r.Status.Usable() && r.Status != AuditError && !slices.Contains(PrincipalStatuses, r.Status):
 		return Ignore
 	}

@@ -16,8 +16,9 @@ type Unit struct {
 	Region  string
 	// Models are the required model ids, sorted. Units of one account share the slice.
 	Models []string
-	// Principals are the roles whose permissions are evaluated in the account.
-	Principals config.PrincipalSet
+	// Principals are the roles whose permissions are evaluated in the
+	// account; nil when none. Units of one account share them.
+	Principals *config.PrincipalSet
 }
 
 // Checks counts the (account, region, model) checks in units.
@@ -73,7 +74,10 @@ func Units(c *config.Config, accounts []Account) []Unit {
 	units := make([]Unit, 0, len(accounts)*len(regions))
 	for _, a := range accounts {
 		models := RequiredModels(c, a)
-		principals := c.Principals.For(a.ID, a.OUs)
+		var principals *config.PrincipalSet
+		if set := c.Principals.For(a.ID, a.OUs); !set.Empty() {
+			principals = &set
+		}
 		pinned := slices.ContainsFunc(models, func(m string) bool { return strings.HasPrefix(m, "arn:") })
 		for _, r := range regions {
 			ms := models

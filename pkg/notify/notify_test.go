@@ -199,3 +199,23 @@ func (h *hangingSNS) Publish(ctx context.Context, _ *sns.PublishInput, _ ...func
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
+
+// A principal's finding is grouped under its account with the model, and
+// names the role.
+func TestAccountMessageNamesThePrincipal(t *testing.T) {
+	in := []changes.Alert{{Kind: changes.New, Severity: result.Critical, Result: result.Result{
+		Account: "111111111111", Region: "eu-central-1", Model: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", Principal: "ChatApp",
+		Status: result.SCPDenied, Cause: "bedrock:InvokeModel on arn:aws:bedrock:eu-north-1::foundation-model/... (aws:RequestedRegion=eu-north-1, a destination region of eu.anthropic...)",
+		Remediation: "add eu-north-1 to the SCP",
+	}}}
+	msgs, err := AccountMessages("run-1", "111111111111", in, 7*24*time.Hour, MaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "SCP_DENIED: eu.anthropic.claude-sonnet-4-5-20250929-v1:0 in eu-central-1 for ChatApp\n"; !strings.Contains(msgs[0].Body, want) {
+		t.Errorf("body lacks %q:\n%s", want, msgs[0].Body)
+	}
+	if !strings.Contains(msgs[0].Body, `"principal": "ChatApp"`) {
+		t.Errorf("structured data lacks the principal:\n%s", msgs[0].Body)
+	}
+}

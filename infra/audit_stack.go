@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -93,7 +94,8 @@ func NewAuditStack(scope constructs.Construct, id string, props *AuditStackProps
 
 	auditorFn := newAuditor(stack, s, props.AuditorCode, table, topic, key, dlq)
 	newSchedule(stack, s, auditorFn, dlq)
-	newAlarms(stack, auditorFn, dlq, topic)
+	alarms := newAlarms(stack, auditorFn, dlq, topic)
+	newDashboard(stack, alarms)
 	historyURL := newHistory(stack, s, props.HistoryCode, table)
 
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: table.TableName()})
@@ -253,8 +255,9 @@ func newSchedule(stack awscdk.Stack, s *Settings, fn awslambda.Function, dlq aws
 	}}, jsii.Bool(true))
 }
 
-func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topic awssns.Topic) {
+func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topic awssns.Topic) []awscloudwatch.IAlarm {
 	notify := awscloudwatchactions.NewSnsAction(topic)
+	var alarms []awscloudwatch.IAlarm
 	alarm := func(id, description string, metric awscloudwatch.IMetric) {
 		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(description),
@@ -265,6 +268,7 @@ func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topi
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		a.AddAlarmAction(notify)
+		alarms = append(alarms, a)
 	}
 	hour := awscdk.Duration_Hours(jsii.Number(1))
 	alarm("AuditorErrors", "The grantwatch auditor function failed.", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: hour, Statistic: jsii.String("Sum")}))
@@ -283,6 +287,46 @@ func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topi
 		runMetric(config.MetricAlertsUnpublished, hour))
 	alarm("FailedInvocations", "A scheduled grantwatch invocation failed for good and is in the dead-letter queue.",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+	return alarms
+}
+
+// newDashboard shows the runs over the last two weeks, from the metrics the
+// auditor emits (their names are pkg/config's constants, as the alarms'
+// are), and the state of every alarm.
+func newDashboard(stack awscdk.Stack, alarms []awscloudwatch.IAlarm) {
+	day := awscdk.Duration_Days(jsii.Number(1))
+	refs := make([]interfacesawscloudwatch.IAlarmRef, len(alarms))
+	for i, a := range alarms {
+		refs[i] = a
+	}
+	graph := func(title string, names ...string) awscloudwatch.IWidget {
+		var metrics []awscloudwatch.IMetric
+		for _, n := range names {
+			metrics = append(metrics, runMetric(n, day))
+		}
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12), Height: jsii.Number(6),
+		})
+	}
+	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName:   jsii.String("grantwatch"),
+		DefaultInterval: awscdk.Duration_Days(jsii.Number(14)),
+		Widgets: &[]*[]awscloudwatch.IWidget{
+			{
+				graph("Checks done and not usable (per day)", config.MetricChecksDone, config.MetricNotUsable),
+				graph("Audit errors (per day)", config.MetricAuditErrors),
+			},
+			{
+				graph("Incomplete and failed runs (per day)", config.MetricRunsIncomplete, config.MetricRunsFailed, config.MetricDiscoveryFailed),
+				graph("Alerts published and held back (per day)", config.MetricAlertsPublished, config.MetricAlertsUnpublished),
+			},
+			{
+				awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+					Title: jsii.String("Alarms"), Alarms: &refs, Width: jsii.Number(24), Height: jsii.Number(4),
+				}),
+			},
+		},
+	})
 }
 
 func runMetric(name string, period awscdk.Duration) awscloudwatch.Metric {

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // TestMain closes the jsii runtime once for the whole test binary: starting
@@ -453,5 +455,48 @@ func TestLoadSettingsRejects(t *testing.T) {
 				t.Errorf("got %v; want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The dashboard graphs every run metric by the name the auditor emits
+// (config.Metrics) and shows the state of every alarm.
+func TestDashboard(t *testing.T) {
+	audit, _ := stacks(t, testSettings(t, nil))
+	tmpl := assertions.Template_FromStack(audit, nil)
+	dashboards := *tmpl.FindResources(jsii.String("AWS::CloudWatch::Dashboard"), nil)
+	if len(dashboards) != 1 {
+		t.Fatalf("dashboards: got %d; want 1", len(dashboards))
+	}
+	var body strings.Builder
+	referenced := map[string]bool{}
+	for _, d := range dashboards {
+		join := (*d)["Properties"].(map[string]interface{})["DashboardBody"].(map[string]interface{})["Fn::Join"].([]interface{})
+		for _, part := range join[1].([]interface{}) {
+			switch p := part.(type) {
+			case string:
+				body.WriteString(p)
+			case map[string]interface{}:
+				if att, ok := p["Fn::GetAtt"].([]interface{}); ok {
+					referenced[att[0].(string)] = true
+				}
+			}
+		}
+	}
+	for _, m := range config.Metrics {
+		if !strings.Contains(body.String(), `"`+m+`"`) {
+			t.Errorf("dashboard lacks metric %s", m)
+		}
+	}
+	if !strings.Contains(body.String(), `"namespace":"`+config.MetricNamespace+`"`) && !strings.Contains(body.String(), `"`+config.MetricNamespace+`"`) {
+		t.Errorf("dashboard lacks namespace %s", config.MetricNamespace)
+	}
+	alarms := *tmpl.FindResources(jsii.String("AWS::CloudWatch::Alarm"), nil)
+	for id := range alarms {
+		if !referenced[id] {
+			t.Errorf("alarm %s not on the dashboard", id)
+		}
+	}
+	if len(alarms) == 0 {
+		t.Error("no alarms")
 	}
 }

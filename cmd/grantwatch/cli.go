@@ -36,6 +36,8 @@ Usage:
   grantwatch run     --config FILE [--output table|json|csv|markdown] [--profile NAME] [--timeout D]
   grantwatch history (--config FILE | --table NAME) --account ID [--region R] [--model M]
                      [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest] [--output table|json|csv]
+  grantwatch history --url HISTORY_URL [--account ID] [same filters] [--profile NAME]
+                     (signed with your own AWS credentials; the account defaults to yours)
   grantwatch demo    [--output table|json|csv|markdown]
   grantwatch sim     [--scenario FILE] [--addr 127.0.0.1:PORT]
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -333,5 +334,42 @@ func TestDemoWithoutStandIns(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, &stdout)
 		}
+	}
+}
+
+// history --url signs with the caller's credentials (from the environment
+// here) and prints the URL's entries like the table path does.
+func TestHistoryURL(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAOWNER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "owner-secret")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, err := awssim.VerifySignature(r, nil, "lambda", func(k string) (string, string, bool) { return "owner-secret", "", k == "AKIAOWNER" }); err != nil {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"error":"bad signature"}`)
+			return
+		}
+		paths = append(paths, r.URL.Path+"?"+r.URL.RawQuery)
+		_, _ = io.WriteString(w, `{"account":"111111111111","entries":[{"at":"2026-11-26T08:00:00Z","run_id":"r","account":"111111111111","region":"us-east-1","model":"m","principal":"ChatApp","status":"SCP_DENIED","cause":"an SCP denies us-east-2"}]}`)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"history", "--url", srv.URL, "--region", "us-east-1"}, &stdout, &stderr); code != exitUsable {
+		t.Fatalf("exit %d: %s", code, &stderr)
+	}
+	for _, want := range []string{"PRINCIPAL", "ChatApp", "SCP_DENIED", "an SCP denies us-east-2"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, &stdout)
+		}
+	}
+	if len(paths) != 1 || !strings.HasPrefix(paths[0], "/history?") || !strings.Contains(paths[0], "region=us-east-1") || strings.Contains(paths[0], "account=") {
+		t.Errorf("requests: got %v; want one /history with the region and no account", paths)
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"history", "--url", srv.URL, "--table", "t"}, &stdout, &stderr); code != exitError || !strings.Contains(stderr.String(), "does not go with --table") {
+		t.Errorf("--url with --table: exit %d, %s", code, &stderr)
 	}
 }

@@ -17,11 +17,13 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/historyurl"
 )
 
 func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file naming history.table")
+	historyURL := fs.String("url", "", "the history URL (stack output HistoryUrl), signed with your own AWS credentials, instead of the table")
 	table := fs.String("table", "", "DynamoDB table (instead of --config)")
 	account := fs.String("account", "", "account id (required)")
 	region := fs.String("region", "", "only this region")
@@ -40,13 +42,22 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return usageError(fmt.Sprintf("--output %q: want table, json or csv", *output))
 	}
-	if *account == "" {
+	if *account == "" && *historyURL == "" {
 		return usageError("history needs --account ID")
+	}
+	if *account != "" && !config.ValidAccountID(*account) {
+		return usageError(fmt.Sprintf("--account: account %q is not 12 digits", *account))
+	}
+	if *historyURL != "" && (*table != "" || *path != "") {
+		return usageError("--url reads the history URL; it does not go with --table or --config")
 	}
 	if *limit < 1 || *limit > 10000 {
 		return usageError(fmt.Sprintf("--limit %d: want 1 to 10000", *limit))
 	}
 	name := *table
+	if *historyURL != "" {
+		name = "(url)"
+	}
 	if *path != "" {
 		cfg, err := config.Load(*path)
 		if err != nil {
@@ -77,10 +88,30 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := history.New(dynamodb.NewFromConfig(awsCfg), name, 0)
-
 	var entries []history.Entry
 	more := false
+	if *historyURL != "" {
+		client, err := historyurl.New(*historyURL, awsCfg)
+		if err != nil {
+			return usageError(err.Error())
+		}
+		if *latest {
+			entries, err = client.Latest(ctx, *account)
+		} else {
+			entries, more, err = client.History(ctx, q, *limit)
+		}
+		if err != nil {
+			return err
+		}
+		if err := writeEntries(stdout, *output, entries, *latest); err != nil {
+			return err
+		}
+		if more && *output == "table" {
+			fmt.Fprintf(stdout, "(showing the newest %d; raise --limit or narrow --since for more)\n", len(entries))
+		}
+		return nil
+	}
+	store := history.New(dynamodb.NewFromConfig(awsCfg), name, 0)
 	if *latest {
 		entries, err = store.LatestOf(ctx, *account)
 		if err != nil {

@@ -83,3 +83,26 @@ func verifySignature(r *http.Request, body []byte, a authorization, secret, toke
 	}
 	return nil
 }
+
+// VerifySignature checks a request's SigV4 signature as the simulator checks
+// its own: secret gives the secret (and session token) of an access key, or
+// false for a key it does not know. It returns the credential scope's access
+// key and region. Other local stand-ins that AWS would sign for, such as the
+// history URL's Lambda function URL in tests, use it to verify their callers.
+func VerifySignature(r *http.Request, body []byte, service string, secret func(accessKey string) (string, string, bool)) (accessKey, region string, err error) {
+	auth, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return "", "", err
+	}
+	if auth.service != service {
+		return "", "", fmt.Errorf("credential scope names service %q; want %q", auth.service, service)
+	}
+	key, token, ok := secret(auth.accessKey)
+	if !ok {
+		return "", "", fmt.Errorf("unknown access key %s", auth.accessKey)
+	}
+	if err := verifySignature(r, body, auth, key, token); err != nil {
+		return "", "", err
+	}
+	return auth.accessKey, auth.region, nil
+}

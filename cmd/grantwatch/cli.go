@@ -185,7 +185,7 @@ func exitCode(rep *result.Report, severity result.Severities) int {
 		return exitError
 	}
 	for _, r := range rep.Results {
-		if !r.Status.Usable() && severity.Of(r.Status).Fails() {
+		if !r.Status.Usable() && r.SuppressedBy() == nil && severity.For(r).Fails() {
 			return exitNotUsable
 		}
 	}

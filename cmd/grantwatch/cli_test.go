@@ -161,8 +161,21 @@ func TestDemoShowsEveryStatus(t *testing.T) {
 		}
 	}
 	principals := map[string]bool{}
+	suppressed, expired := 0, 0
 	for _, r := range rep.Results {
 		principals[r.Principal] = true
+		if r.SuppressedBy() != nil {
+			suppressed++
+		}
+		if r.Account == "222222222222" && r.Status == result.AgreementFailed && r.Principal == "" {
+			expired++
+			if r.SuppressedBy() != nil {
+				t.Errorf("the expired suppression still holds: %+v", r)
+			}
+		}
+	}
+	if suppressed == 0 || expired == 0 || rep.Run.Suppressed == 0 {
+		t.Errorf("suppressions: got %d suppressed results (summary %d), %d under the expired one; want some of each", suppressed, rep.Run.Suppressed, expired)
 	}
 	if !principals["ChatApp"] || !principals["BatchJobs"] {
 		t.Errorf("principals in the demo: got %v; want ChatApp and BatchJobs", principals)
@@ -314,6 +327,8 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"-- Subject: [grantwatch] account 333333333333: 3 resolved",
 		"-- Subject: [grantwatch] account 111111111111: 1 new",
 		"== History of account 333333333333",
+		"AGREEMENT_MISSING (suppressed)",
+		"SUPPRESSED (",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)

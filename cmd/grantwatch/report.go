@@ -46,11 +46,15 @@ func reportTable(w io.Writer, rep *result.Report) error {
 		fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tSTATUS\tCAUSE")
 	}
 	for _, r := range rep.Results {
+		status := string(r.Status)
+		if r.SuppressedBy() != nil {
+			status += " (suppressed)"
+		}
 		if principals {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, cmp.Or(r.Principal, "(account)"), r.Status, r.Cause)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, cmp.Or(r.Principal, "(account)"), status, r.Cause)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, r.Status, r.Cause)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, status, r.Cause)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -63,6 +67,15 @@ func reportTable(w io.Writer, rep *result.Report) error {
 		fmt.Fprintf(w, "\n%s (%d):\n", g.status, len(g.where))
 		fmt.Fprintf(w, "  %s\n", strings.Join(g.where, ", "))
 		fmt.Fprintf(w, "  -> %s\n", g.text)
+	}
+	var suppressed []string
+	for _, r := range rep.Results {
+		if sp := r.SuppressedBy(); sp != nil && !r.Status.Usable() {
+			suppressed = append(suppressed, fmt.Sprintf("  %s %s: %s (%s, until %s)", where(r), r.Status, sp.Reason, sp.Owner, sp.Until))
+		}
+	}
+	if len(suppressed) > 0 {
+		fmt.Fprintf(w, "\nSUPPRESSED (%d, not alerted):\n%s\n", len(suppressed), strings.Join(suppressed, "\n"))
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", summaryLine(rep.Summary))
 	return err
@@ -78,8 +91,14 @@ func summaryLine(s result.Summary) string {
 	}
 	line := fmt.Sprintf("run %s: %d accounts, %d regions, %d of %d checks in %.1fs; %s",
 		s.RunID, s.Accounts, s.Regions, s.Checked, s.Planned, float64(s.DurationMS)/1000, strings.Join(counts, " "))
+	if s.Suppressed > 0 {
+		line += fmt.Sprintf("; %d suppressed", s.Suppressed)
+	}
 	if s.Incomplete {
 		line += "; INCOMPLETE (deadline reached)"
+	}
+	for _, w := range s.Warnings {
+		line += "; warning: " + w
 	}
 	for _, e := range s.Errors {
 		line += "; error: " + e
@@ -101,7 +120,7 @@ func remediations(results []result.Result) []group {
 	var groups []group
 	index := map[string]int{}
 	for _, r := range results {
-		if r.Status.Usable() || !result.Severities(nil).For(r).Alerts() && r.Principal != "" {
+		if r.Status.Usable() || r.SuppressedBy() != nil || !result.Severities(nil).For(r).Alerts() && r.Principal != "" {
 			continue
 		}
 		key := string(r.Status) + "\x00" + r.Remediation
@@ -116,6 +135,15 @@ func remediations(results []result.Result) []group {
 	return groups
 }
 
+// suppressedText is a suppression in one cell: "until DATE, OWNER: REASON".
+func suppressedText(r result.Result) string {
+	sp := r.SuppressedBy()
+	if sp == nil {
+		return ""
+	}
+	return fmt.Sprintf("until %s, %s: %s", sp.Until, sp.Owner, sp.Reason)
+}
+
 // where names a check: account/region/model, and " as ROLE" for a principal's.
 func where(r result.Result) string {
 	s := r.Account + "/" + r.Region + "/" + r.Model
@@ -127,9 +155,9 @@ func where(r result.Result) string {
 
 func csvReport(w io.Writer, rep *result.Report) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"account", "region", "model", "principal", "status", "cause", "remediation", "destination_regions"})
+	_ = cw.Write([]string{"account", "region", "model", "principal", "status", "cause", "remediation", "destination_regions", "suppressed"})
 	for _, r := range rep.Results {
-		_ = cw.Write([]string{r.Account, r.Region, r.Model, r.Principal, string(r.Status), r.Cause, r.Remediation, strings.Join(r.DestinationRegions, " ")})
+		_ = cw.Write([]string{r.Account, r.Region, r.Model, r.Principal, string(r.Status), r.Cause, r.Remediation, strings.Join(r.DestinationRegions, " "), suppressedText(r)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -156,7 +184,11 @@ func markdown(w io.Writer, rep *result.Report) error {
 	}
 	fmt.Fprintln(w, "\n### Not usable\n\n| account | region | model | principal | status | cause | what to do |\n|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s | %s | %s |\n", r.Account, r.Region, r.Model, r.Principal, r.Status, cell(r.Cause), cell(r.Remediation))
+		status := string(r.Status)
+		if sp := suppressedText(r); sp != "" {
+			status += " (suppressed " + sp + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s | %s | %s |\n", r.Account, r.Region, r.Model, r.Principal, cell(status), cell(r.Cause), cell(r.Remediation))
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ func sampleReport() *result.Report {
 		{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
 		{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
 	}
+	results[2].Suppress(&result.Suppressed{Reason: "accepted", Owner: "ml@example.com", Until: "2027-03-31"})
 	s := result.Summary{RunID: "r1", Accounts: 2, Regions: 1, Planned: 3, DurationMS: 1200, StartedAt: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
 	s.Summarize(results)
 	return &result.Report{Summary: s, Results: results}
@@ -29,8 +30,12 @@ func TestWriteFormats(t *testing.T) {
 		check  func(string) string
 	}{
 		{"table", func(out string) string {
-			if !strings.Contains(out, "AGREEMENT_MISSING (2):\n  111111111111/us-east-1/cohere.command-r-plus-v1:0, 222222222222/us-east-1/cohere.command-r-plus-v1:0\n  -> Subscribe | once.") {
-				return "remediation not grouped"
+			if !strings.Contains(out, "AGREEMENT_MISSING (1):\n  111111111111/us-east-1/cohere.command-r-plus-v1:0\n  -> Subscribe | once.") {
+				return "remediation not grouped, or the suppressed check in it"
+			}
+			if !strings.Contains(out, "SUPPRESSED (1, not alerted):\n  222222222222/us-east-1/cohere.command-r-plus-v1:0 AGREEMENT_MISSING: accepted (ml@example.com, until 2027-03-31)") ||
+				!strings.Contains(out, "AGREEMENT_MISSING (suppressed)") || !strings.Contains(out, "; 1 suppressed") {
+				return "suppression not shown"
 			}
 			if !strings.Contains(out, "3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2") {
 				return "summary line missing"
@@ -56,7 +61,7 @@ func TestWriteFormats(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			if len(rows) != 4 || strings.Join(rows[0], ",") != "account,region,model,principal,status,cause,remediation,destination_regions" || rows[2][4] != "AGREEMENT_MISSING" || rows[1][7] != "us-east-1 us-west-2" || rows[2][7] != "" {
+			if len(rows) != 4 || strings.Join(rows[0], ",") != "account,region,model,principal,status,cause,remediation,destination_regions,suppressed" || rows[3][8] != "until 2027-03-31, ml@example.com: accepted" || rows[2][4] != "AGREEMENT_MISSING" || rows[1][7] != "us-east-1 us-west-2" || rows[2][7] != "" {
 				return "rows wrong"
 			}
 			return ""
@@ -91,7 +96,7 @@ func Example_summaryLine() {
 	rep := sampleReport()
 	rep.Summary.Incomplete = true
 	os.Stdout.WriteString(summaryLine(rep.Summary) + "\n")
-	// Output: run r1: 2 accounts, 1 regions, 3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2; INCOMPLETE (deadline reached)
+	// Output: run r1: 2 accounts, 1 regions, 3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2; 1 suppressed; INCOMPLETE (deadline reached)
 }
 
 func TestTableShowsPrincipalsOnlyWhenThereAreSome(t *testing.T) {

@@ -50,6 +50,9 @@ type State struct {
 	// ResolvedBefore is set once a RESOLVED alert went out, so that the next
 	// problem is a REGRESSED one.
 	ResolvedBefore bool `dynamodbav:"rb,omitempty"`
+	// Muted is set while the check is under a suppression: when that ends
+	// with the problem still there, it is alerted again as a reminder.
+	Muted bool `dynamodbav:"mu,omitempty"`
 	// AuditError is the cause of the last check's audit error; empty when the
 	// last check succeeded.
 	AuditError     string    `dynamodbav:"ae,omitempty"`
@@ -142,8 +145,10 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 			n.AuditError = string(result.AuditError)
 		}
 		sev := p.Severity.For(r)
+		suppressed := r.SuppressedBy() != nil
+		n.Muted = suppressed
 		switch {
-		case !sev.Alerts():
+		case suppressed || !sev.Alerts():
 		case n.AuditAlertedAt.IsZero():
 			u.Alert = &Alert{Kind: AuditFailed, Result: r, Previous: previous, Since: n.AuditSince, Severity: sev}
 			n.AuditAlertedAt = now
@@ -168,6 +173,16 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 	}
 	n.Status, n.Cause, n.Remediation = r.Status, r.Cause, r.Remediation
 
+	// A suppressed check is recorded and alerts nobody; what was alerted
+	// before stays open. When the suppression ends with the problem still
+	// there, the first run after it reminds.
+	if r.SuppressedBy() != nil && !r.Status.Usable() {
+		n.Muted = true
+		u.Next, u.Undelivered = n, n
+		return u
+	}
+	wasMuted := ps.Muted
+	n.Muted = false
 	// A status configured as ignore closes an open alert as a usable one
 	// does: what was alerted is gone, and what remains is not to be alerted.
 	sev := p.Severity.For(r)
@@ -180,6 +195,9 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 		inGrace := r.Status == result.Pending && now.Sub(n.Since) < p.Grace
 		switch {
 		case inGrace:
+		case wasMuted:
+			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.Since, Severity: reminded(sev)}
+			n.Alerted, n.AlertedAt = r.Status, now
 		case ps.Alerted != r.Status:
 			kind := New
 			if ps.Alerted == "" && ps.ResolvedBefore {
@@ -194,6 +212,7 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 	}
 	u.Next, u.Undelivered = n, n
 	u.Undelivered.Alerted, u.Undelivered.AlertedAt, u.Undelivered.ResolvedBefore = ps.Alerted, ps.AlertedAt, ps.ResolvedBefore
+	u.Undelivered.Muted = ps.Muted // an undelivered reminder is sent again
 	return u
 }
 

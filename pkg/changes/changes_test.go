@@ -163,3 +163,42 @@ func TestSeverity(t *testing.T) {
 		})
 	}
 }
+
+// A suppressed check alerts nobody and keeps its real status; once the
+// suppression is gone, a problem still there is reminded, once.
+func TestSuppressedChecks(t *testing.T) {
+	day := 24 * time.Hour
+	under := &result.Suppressed{Reason: "accepted", Owner: "ml@example.com", Until: "2026-11-03"}
+	steps := []struct {
+		after      time.Duration
+		status     result.Status
+		suppressed bool
+		want       Kind
+	}{
+		{0, result.NotEntitled, true, ""},
+		{day, result.NotEntitled, true, ""},
+		{2 * day, result.AuditError, true, ""},
+		{3 * day, result.NotEntitled, false, Reminder},
+		{4 * day, result.NotEntitled, false, ""},
+		{5 * day, result.Enabled, false, Resolved},
+	}
+	prev := map[Key]State{}
+	for i, s := range steps {
+		r := result.Result{Account: "111111111111", Region: "us-east-1", Model: "m", Status: s.status}
+		if s.suppressed {
+			r.Suppress(under)
+		}
+		u := Evaluate(prev, []result.Result{r}, t0.Add(s.after), policy)[0]
+		var got Kind
+		if u.Alert != nil {
+			got = u.Alert.Kind
+		}
+		if got != s.want {
+			t.Fatalf("step %d (%s, suppressed %v): got alert %q; want %q", i, s.status, s.suppressed, got, s.want)
+		}
+		if s.status != result.AuditError && u.Next.Status != s.status {
+			t.Fatalf("step %d: state %s; want the real status %s", i, u.Next.Status, s.status)
+		}
+		prev[u.Key] = u.Next
+	}
+}

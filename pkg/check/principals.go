@@ -488,7 +488,7 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 			}
 			res := ClassifyPrincipal(h, p, ds)
 			if res.Status == result.MarketplaceDenied {
-				holds[i].res.Critical = true
+				holds[i].res.MarkCritical()
 				holds[i].res.Cause += fmt.Sprintf("; the first call would come from %s, which may not subscribe (MARKETPLACE_DENIED)", p.Name)
 			}
 			r.record(ctx, res)

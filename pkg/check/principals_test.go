@@ -212,8 +212,8 @@ func TestRunPrincipals(t *testing.T) {
 			}
 		})
 	}
-	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || !r.Critical || !strings.Contains(r.Cause, "AppRole, which may not subscribe") {
-		t.Errorf("account-level missing agreement: got %s critical %v (%q); want AGREEMENT_MISSING made critical by AppRole", r.Status, r.Critical, r.Cause)
+	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || !r.IsCritical() || !strings.Contains(r.Cause, "AppRole, which may not subscribe") {
+		t.Errorf("account-level missing agreement: got %s critical %v (%q); want AGREEMENT_MISSING made critical by AppRole", r.Status, r.IsCritical(), r.Cause)
 	}
 	if r := byKey["333333333333/us-east-1/"+nova+"/"]; r.Status != result.Enabled {
 		t.Errorf("a failed simulation touched the account's own result: got %s", r.Status)

@@ -60,6 +60,7 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 		offeredIn[id] = slices.Sorted(maps.Keys(regions))
 	}
 	Reconcile(r.results, offeredIn)
+	s.Warnings = append(s.Warnings, Suppress(r.results, c.cfg.Suppressions, ousOf(p.Units), c.now())...)
 	slices.SortFunc(r.results, result.Compare)
 	s.Summarize(r.results)
 	s.ConfigError = r.configErr

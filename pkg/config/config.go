@@ -37,6 +37,45 @@ type Config struct {
 	// Principals are the roles that call Bedrock, whose own permissions are
 	// evaluated besides the account's model access.
 	Principals Principals `yaml:"principals"`
+	// Suppressions mute known, accepted findings until a date.
+	Suppressions []Suppression `yaml:"suppressions"`
+}
+
+// Suppression mutes the checks it selects (every selector given must match)
+// until the end of its Until day, UTC: they keep their real status, carry
+// the suppression, and are neither alerted nor fail the command line.
+type Suppression struct {
+	Account   string        `yaml:"account"`
+	OU        string        `yaml:"ou"` // the account is below this OU
+	Region    string        `yaml:"region"`
+	Model     string        `yaml:"model"`
+	Principal string        `yaml:"principal"`
+	Status    result.Status `yaml:"status"`
+	Reason    string        `yaml:"reason"`
+	Owner     string        `yaml:"owner"`
+	Until     string        `yaml:"until"` // YYYY-MM-DD
+}
+
+// Matches reports whether the suppression selects r, in an account below ous.
+func (s Suppression) Matches(r result.Result, ous []string) bool {
+	return (s.Account == "" || s.Account == r.Account) &&
+		(s.OU == "" || slices.Contains(ous, s.OU)) &&
+		(s.Region == "" || s.Region == r.Region) &&
+		(s.Model == "" || s.Model == r.Model) &&
+		(s.Principal == "" || s.Principal == r.Principal) &&
+		(s.Status == "" || s.Status == r.Status)
+}
+
+// Active reports whether the suppression still holds at now: through the
+// whole of its Until day, UTC.
+func (s Suppression) Active(now time.Time) bool {
+	until, err := time.Parse(time.DateOnly, s.Until)
+	return err == nil && now.Before(until.AddDate(0, 0, 1))
+}
+
+// Record is what a suppressed result carries.
+func (s Suppression) Record() *result.Suppressed {
+	return &result.Suppressed{Reason: s.Reason, Owner: s.Owner, Until: s.Until}
 }
 
 // Principals names the roles that call Bedrock: everywhere, below an OU, or
@@ -548,6 +587,33 @@ func (c *Config) Validate() error {
 		}
 		if k, v := TagPair(s.Tag); s.Tag != "" && (k == "" || v == "" || !strings.Contains(s.Tag, "=")) {
 			bad(field+".tag", "%q is not key=value, such as grantwatch:bedrock-caller=true", s.Tag)
+		}
+	}
+	for i, sp := range c.Suppressions {
+		field := fmt.Sprintf("suppressions[%d]", i)
+		if sp.Account == "" && sp.OU == "" && sp.Region == "" && sp.Model == "" && sp.Principal == "" && sp.Status == "" {
+			bad(field, "selects every check: give at least one of account, ou, region, model, principal, status")
+		}
+		if sp.Account != "" && !accountIDPattern.MatchString(sp.Account) {
+			bad(field+".account", "%q is not 12 digits", sp.Account)
+		}
+		if sp.OU != "" && !ouIDPattern.MatchString(sp.OU) {
+			bad(field+".ou", "%q is not an OU id like ou-ab12-cd34ef56", sp.OU)
+		}
+		if sp.Region != "" && !KnownRegion(sp.Region) {
+			bad(field+".region", "unknown region %q", sp.Region)
+		}
+		if sp.Status != "" && !slices.Contains(result.Statuses, sp.Status) {
+			bad(field+".status", "unknown status %q", sp.Status)
+		}
+		if strings.TrimSpace(sp.Reason) == "" {
+			bad(field+".reason", "empty: say why the finding is accepted")
+		}
+		if strings.TrimSpace(sp.Owner) == "" {
+			bad(field+".owner", "empty: name who answers for it")
+		}
+		if _, err := time.Parse(time.DateOnly, sp.Until); err != nil {
+			bad(field+".until", "%q is not a date such as 2027-03-31", sp.Until)
 		}
 	}
 	checkPrincipals("principals", c.Principals.PrincipalSet)

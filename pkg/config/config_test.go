@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 const minimal = `
@@ -253,6 +255,41 @@ func TestPrincipals(t *testing.T) {
 		{"template without account", "principals: {arn_templates: [\"arn:aws:iam::111111111111:role/Chat\"]}\n", "principals.arn_templates[0]"},
 		{"tag without value", "principals: {tag: grantwatch:bedrock-caller}\n", `principals.tag: "grantwatch:bedrock-caller" is not key=value`},
 		{"by_ou key", "principals: {by_ou: {prod: {roles: [A]}}}\n", `principals.by_ou[prod]: "prod" is not an OU id`},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse([]byte(minimal + tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSuppressions(t *testing.T) {
+	c, err := Parse([]byte(minimal + `suppressions:
+  - {account: "111111111111", model: m, status: AGREEMENT_MISSING, reason: under evaluation, owner: ml@example.com, until: 2027-03-31}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Suppressions[0]
+	r := result.Result{Account: "111111111111", Region: "us-east-1", Model: "m", Status: result.AgreementMissing}
+	if !s.Matches(r, nil) {
+		t.Errorf("does not match %+v", r)
+	}
+	if other := (result.Result{Account: "222222222222", Model: "m", Status: result.AgreementMissing}); s.Matches(other, nil) {
+		t.Errorf("matches another account")
+	}
+	lastDay := time.Date(2027, 3, 31, 23, 59, 0, 0, time.UTC)
+	if !s.Active(lastDay) || s.Active(lastDay.Add(time.Minute)) {
+		t.Errorf("active through its last day only: got %v, then %v", s.Active(lastDay), s.Active(lastDay.Add(time.Minute)))
+	}
+	bad := []struct{ name, yaml, want string }{
+		{"selects everything", "suppressions: [{reason: r, owner: o, until: 2027-01-01}]\n", "suppressions[0]: selects every check"},
+		{"no reason", "suppressions: [{model: m, owner: o, until: 2027-01-01}]\n", "suppressions[0].reason: empty"},
+		{"no owner", "suppressions: [{model: m, reason: r, until: 2027-01-01}]\n", "suppressions[0].owner: empty"},
+		{"bad date", "suppressions: [{model: m, reason: r, owner: o, until: next week}]\n", `suppressions[0].until: "next week" is not a date`},
+		{"bad status", "suppressions: [{status: FINE, reason: r, owner: o, until: 2027-01-01}]\n", `suppressions[0].status: unknown status "FINE"`},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

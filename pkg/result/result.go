@@ -64,11 +64,59 @@ type Result struct {
 	// DestinationRegions are where an inference profile routes calls, from
 	// its models' ARNs; empty for a base model id.
 	DestinationRegions []string `json:"destination_regions,omitempty"`
-	// Critical overrides the configured severity of the status for this
-	// result: a missing agreement that a principal could not create on its
-	// first call is critical. (A flag, not a Severity: a run holds hundreds
-	// of thousands of results.)
+	// Marks are what few results carry; nil for most. One pointer keeps a
+	// result small: a run holds hundreds of thousands.
+	*Marks
+}
+
+// Marks are a result's rare annotations; their JSON fields appear at the
+// result's level.
+type Marks struct {
+	// Critical overrides the configured severity of the status: a missing
+	// agreement that a principal could not create on its first call is.
 	Critical bool `json:"critical,omitempty"`
+	// Suppressed is the suppression the check is under, if any: it keeps
+	// its real status but is not alerted and does not fail the command line.
+	Suppressed *Suppressed `json:"suppressed,omitempty"`
+}
+
+// Suppressed says who suppressed a check, why, and until when.
+type Suppressed struct {
+	Reason string `json:"reason"`
+	Owner  string `json:"owner"`
+	// Until is the last day (YYYY-MM-DD, UTC) the suppression holds.
+	Until string `json:"until"`
+}
+
+// IsCritical reports whether the result was marked critical.
+func (r Result) IsCritical() bool { return r.Marks != nil && r.Marks.Critical }
+
+// SuppressedBy returns the suppression the check is under, or nil.
+func (r Result) SuppressedBy() *Suppressed {
+	if r.Marks == nil {
+		return nil
+	}
+	return r.Marks.Suppressed
+}
+
+// MarkCritical marks the result critical.
+func (r *Result) MarkCritical() {
+	m := Marks{}
+	if r.Marks != nil {
+		m = *r.Marks
+	}
+	m.Critical = true
+	r.Marks = &m
+}
+
+// Suppress puts the result under s.
+func (r *Result) Suppress(s *Suppressed) {
+	m := Marks{}
+	if r.Marks != nil {
+		m = *r.Marks
+	}
+	m.Suppressed = s
+	r.Marks = &m
 }
 
 // Less orders results by account, region, model, then principal (the
@@ -118,6 +166,12 @@ type Summary struct {
 	Counts          map[Status]int `json:"counts"`
 	NotUsable       int            `json:"not_usable"`
 	AuditErrs       int            `json:"audit_errors"`
+	// Suppressed counts the results under a suppression; they are left out
+	// of NotUsable and AuditErrs.
+	Suppressed int `json:"suppressed,omitempty"`
+	// Warnings are things to fix that did not stop the run, such as a
+	// suppression that matches no check.
+	Warnings []string `json:"warnings,omitempty"`
 	// Incomplete is set when the deadline ended the run before every check was done.
 	Incomplete bool `json:"incomplete"`
 	// Errors are failures outside any single check, such as account discovery.
@@ -140,7 +194,7 @@ func (s *Summary) Failed() bool { return s.DiscoveryFailed || s.ConfigError != "
 func (s *Summary) Summarize(results []Result) {
 	s.Counts = make(map[Status]int, len(Statuses))
 	s.Checked, s.PrincipalChecks = 0, 0
-	s.NotUsable, s.AuditErrs = 0, 0
+	s.NotUsable, s.AuditErrs, s.Suppressed = 0, 0, 0
 	for _, r := range results {
 		if r.Principal == "" {
 			s.Checked++
@@ -152,6 +206,8 @@ func (s *Summary) Summarize(results []Result) {
 		}
 		s.Counts[r.Status]++
 		switch {
+		case r.SuppressedBy() != nil:
+			s.Suppressed++
 		case r.Status == AuditError:
 			s.AuditErrs++
 		case !r.Status.Usable():

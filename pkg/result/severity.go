@@ -55,7 +55,7 @@ type Severities map[Status]Severity
 // principal: the account's own result carries that problem.
 func (m Severities) For(r Result) Severity {
 	switch {
-	case r.Critical:
+	case r.IsCritical():
 		return Critical
 	case r.Principal != "" && !r.Status.Usable() && r.Status != AuditError && !slices.Contains(PrincipalStatuses, r.Status):
 		return Ignore

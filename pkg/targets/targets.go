@@ -19,6 +19,8 @@ type Unit struct {
 	// Principals are the roles whose permissions are evaluated in the
 	// account; nil when none. Units of one account share them.
 	Principals *config.PrincipalSet
+	// OUs are the OUs above the account, for suppressions by OU.
+	OUs []string
 }
 
 // Checks counts the (account, region, model) checks in units.
@@ -88,7 +90,7 @@ func Units(c *config.Config, accounts []Account) []Unit {
 				})
 			}
 			if len(ms) > 0 {
-				units = append(units, Unit{Account: a.ID, Region: r, Models: ms, Principals: principals})
+				units = append(units, Unit{Account: a.ID, Region: r, Models: ms, Principals: principals, OUs: a.OUs})
 			}
 		}
 	}

@@ -5,7 +5,7 @@ GO ?= go
 
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 
-.PHONY: all build tools demo test vet fmt-check bench fuzz synth clean
+.PHONY: all build tools demo test vet fmt-check bench fuzz synth clean chromium report-screenshot
 
 # jsii runs on the machine's Node 20; do not print its end-of-life banner.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -60,6 +60,22 @@ bench: tools
 		| grep -vE '^(goos|goarch|pkg|cpu|PASS|ok|Benchmark)'
 	$(GO) test -run '^$$' -bench Organization -benchtime 1x -timeout 20m ./pkg/check \
 		| grep -vE '^(goos|goarch|pkg|cpu|PASS|ok|Benchmark)'
+
+# Debian's Chromium, for the HTML report's browser test and screenshot
+# (`apt-get` needs root, as on this project's machines).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
+
+# The demo's HTML report and its screenshot, in build/ (not committed), after
+# the browser test: it renders, shows the demo's statuses, logs nothing.
+report-screenshot: chromium
+	mkdir -p build
+	$(GO) run ./cmd/grantwatch demo --output html > build/report.html
+	GRANTWATCH_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -run 'TestHTML' ./cmd/grantwatch
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --window-size=1500,2200 \
+		--screenshot=$(CURDIR)/build/report.png file://$(CURDIR)/build/report.html 2>/dev/null
+	@echo "build/report.html and build/report.png"
 
 # The CloudFormation templates, with the real CDK CLI (cdk.json runs ./infra).
 # Needs grantwatch.yaml and the context keys of the README, e.g.

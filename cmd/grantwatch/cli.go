@@ -33,12 +33,12 @@ const (
 const usage = `grantwatch audits Amazon Bedrock model access across accounts and regions.
 
 Usage:
-  grantwatch run     --config FILE [--output table|json|csv|markdown] [--profile NAME] [--timeout D]
+  grantwatch run     --config FILE [--output table|json|csv|markdown|html] [--profile NAME] [--timeout D]
   grantwatch history (--config FILE | --table NAME) --account ID [--region R] [--model M]
-                     [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest] [--output table|json|csv]
+                     [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest] [--output table|json|csv|html]
   grantwatch history --url HISTORY_URL [--account ID] [same filters] [--profile NAME]
                      (signed with your own AWS credentials; the account defaults to yours)
-  grantwatch demo    [--output table|json|csv|markdown]
+  grantwatch demo    [--output table|json|csv|markdown|html]
   grantwatch sim     [--scenario FILE] [--addr 127.0.0.1:PORT]
 
 run stores results in history.table and alerts notify.topic_arn when the

@@ -32,15 +32,15 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	until := fs.String("until", "", "to: a date (2026-11-30, RFC 3339)")
 	limit := fs.Int("limit", 100, "most entries to show")
 	latest := fs.Bool("latest", false, "show the latest state of every check instead of the changes")
-	output := fs.String("output", "table", "output format: table, json, csv")
+	output := fs.String("output", "table", "output format: table, json, csv, html")
 	profile := fs.String("profile", "", "AWS shared config profile")
 	if err := parse(fs, args, nil); err != nil {
 		return err
 	}
 	switch *output {
-	case "table", "json", "csv":
+	case "table", "json", "csv", "html":
 	default:
-		return usageError(fmt.Sprintf("--output %q: want table, json or csv", *output))
+		return usageError(fmt.Sprintf("--output %q: want table, json, csv or html", *output))
 	}
 	if *account == "" && *historyURL == "" {
 		return usageError("history needs --account ID")
@@ -143,6 +143,12 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 
 func writeEntries(w io.Writer, format string, entries []history.Entry, latest bool) error {
 	switch format {
+	case "html":
+		account := ""
+		if len(entries) > 0 {
+			account = entries[0].Account
+		}
+		return htmlHistory(w, account, entries)
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -17,7 +17,7 @@ import (
 )
 
 // formats are the output formats Write knows.
-var formats = []string{"table", "json", "csv", "markdown"}
+var formats = []string{"table", "json", "csv", "markdown", "html"}
 
 // writeReport renders rep in format.
 func writeReport(w io.Writer, format string, rep *result.Report) error {
@@ -32,6 +32,8 @@ func writeReport(w io.Writer, format string, rep *result.Report) error {
 		return csvReport(w, rep)
 	case "markdown":
 		return markdown(w, rep)
+	case "html":
+		return htmlReport(w, rep)
 	}
 	return fmt.Errorf("output format %q: want one of %s", format, strings.Join(formats, ", "))
 }

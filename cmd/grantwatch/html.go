@@ -1,0 +1,181 @@
+package main
+
+// The HTML report: one self-contained file (inline style, no script, no
+// fetch), for people who would rather look than read a table.
+
+import (
+	"cmp"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+//go:embed report.html.tmpl
+var htmlTemplate string
+
+// tone is the colour class of a status: what it asks of a person.
+func tone(s result.Status) string {
+	switch {
+	case s.Usable():
+		return "ok"
+	case s == result.AuditError:
+		return "unknown"
+	case result.Severities(nil).Of(s) == result.Critical:
+		return "critical"
+	}
+	return "warning"
+}
+
+// toneRank orders tones from best to worst, for a cell's worst status.
+var toneRank = map[string]int{"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
+
+type htmlCell struct {
+	Tone   string
+	Counts []htmlCount
+}
+
+type htmlCount struct {
+	Status result.Status
+	N      int
+	Tone   string
+}
+
+type htmlRow struct {
+	Account string
+	Cells   []htmlCell
+}
+
+type htmlSection struct {
+	Status  result.Status
+	Tone    string
+	Results []result.Result
+}
+
+type htmlPage struct {
+	Title    string
+	Summary  string
+	Regions  []string
+	Rows     []htmlRow
+	Counts   []htmlCount
+	Sections []htmlSection
+	Timeline []htmlDay
+}
+
+type htmlDay struct {
+	Day     string
+	Entries []history.Entry
+}
+
+var htmlFuncs = template.FuncMap{
+	"tone": tone,
+	"suppressed": func(r result.Result) string {
+		if sp := r.SuppressedBy(); sp != nil {
+			return fmt.Sprintf("suppressed until %s by %s: %s", sp.Until, sp.Owner, sp.Reason)
+		}
+		return ""
+	},
+	"when": func(t time.Time) string { return t.UTC().Format("15:04Z") },
+	"join": strings.Join,
+}
+
+// htmlReport writes a run's report: a grid of accounts × regions coloured by
+// each cell's worst status with its counts, the counts per status, and a
+// table per not-usable status with cause and remediation.
+func htmlReport(w io.Writer, rep *result.Report) error {
+	page := htmlPage{Title: "grantwatch run " + rep.Summary.RunID, Summary: summaryLine(rep.Summary)}
+	type key struct{ account, region string }
+	cells := map[key]map[result.Status]int{}
+	var accounts []string
+	for _, r := range rep.Results {
+		if !slices.Contains(accounts, r.Account) {
+			accounts = append(accounts, r.Account)
+		}
+		if !slices.Contains(page.Regions, r.Region) {
+			page.Regions = append(page.Regions, r.Region)
+		}
+		k := key{r.Account, r.Region}
+		if cells[k] == nil {
+			cells[k] = map[result.Status]int{}
+		}
+		cells[k][r.Status]++
+	}
+	slices.Sort(accounts)
+	slices.Sort(page.Regions)
+	for _, a := range accounts {
+		row := htmlRow{Account: a}
+		for _, region := range page.Regions {
+			cell := htmlCell{Tone: "none"}
+			for _, s := range result.Statuses {
+				if n := cells[key{a, region}][s]; n > 0 {
+					cell.Counts = append(cell.Counts, htmlCount{s, n, tone(s)})
+					if cell.Tone == "none" || toneRank[tone(s)] > toneRank[cell.Tone] {
+						cell.Tone = tone(s)
+					}
+				}
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		page.Rows = append(page.Rows, row)
+	}
+	for _, s := range result.Statuses {
+		if n := rep.Summary.Counts[s]; n > 0 {
+			page.Counts = append(page.Counts, htmlCount{s, n, tone(s)})
+		}
+		if s.Usable() {
+			continue
+		}
+		sec := htmlSection{Status: s, Tone: tone(s)}
+		for _, r := range rep.Results {
+			if r.Status == s {
+				sec.Results = append(sec.Results, r)
+			}
+		}
+		if len(sec.Results) > 0 {
+			page.Sections = append(page.Sections, sec)
+		}
+	}
+	return renderHTML(w, page)
+}
+
+// htmlHistory writes an account's history as a timeline of status changes,
+// newest day first.
+func htmlHistory(w io.Writer, account string, entries []history.Entry) error {
+	page := htmlPage{Title: "grantwatch history of account " + account,
+		Summary: fmt.Sprintf("%d status changes", len(entries))}
+	sorted := slices.Clone(entries)
+	slices.SortStableFunc(sorted, func(a, b history.Entry) int { return b.At.Compare(a.At) })
+	for _, e := range sorted {
+		day := e.At.UTC().Format(time.DateOnly)
+		if len(page.Timeline) == 0 || page.Timeline[len(page.Timeline)-1].Day != day {
+			page.Timeline = append(page.Timeline, htmlDay{Day: day})
+		}
+		d := &page.Timeline[len(page.Timeline)-1]
+		d.Entries = append(d.Entries, e)
+	}
+	counts := map[result.Status]int{}
+	for _, e := range entries {
+		counts[e.Status]++
+	}
+	for _, s := range result.Statuses {
+		if counts[s] > 0 {
+			page.Counts = append(page.Counts, htmlCount{s, counts[s], tone(s)})
+		}
+	}
+	return renderHTML(w, page)
+}
+
+func renderHTML(w io.Writer, page htmlPage) error {
+	t, err := template.New("report").Funcs(htmlFuncs).Parse(htmlTemplate)
+	if err != nil {
+		return fmt.Errorf("html template: %w", err)
+	}
+	page.Title = cmp.Or(page.Title, "grantwatch")
+	return t.Execute(w, page)
+}

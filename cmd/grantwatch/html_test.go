@@ -24,7 +24,7 @@ func TestHTMLReportIsSelfContained(t *testing.T) {
 	page := buf.String()
 	for _, want := range []string{
 		`<td class="warning"><span class="badge warning">AGREEMENT_MISSING 1</span>`, // 111's cell: worst is the missing agreement
-		"&lt;script&gt;",                 // causes are escaped
+		"&lt;script&gt;", // causes are escaped
 		"suppressed until 2027-03-31 by ml@example.com: accepted",
 		`content="default-src 'none'; style-src 'unsafe-inline'"`,
 	} {

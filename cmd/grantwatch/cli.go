@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/term"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
@@ -20,6 +23,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
@@ -157,7 +161,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		fmt.Fprintf(stdout, "run %s was already %s (%s); nothing to do\n", out.RunID, out.Claim, out.Stored.State)
 		return exitUsable, nil
 	}
-	if werr := writeReport(stdout, *output, out.Report); werr != nil {
+	var hub securityhub.Source
+	if *output == "asff" {
+		id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return exitError, fmt.Errorf("asff: find the importing account: %w", err)
+		}
+		hub = securityhub.Source{Account: aws.ToString(id.Account), Region: cmp.Or(awsCfg.Region, cfg.Regions[0]), Partition: cfg.Partition(), Severity: cfg.Alerts.Severity}
+	}
+	if werr := writeReport(stdout, *output, out.Report, hub); werr != nil {
 		return exitError, fmt.Errorf("write report: %w", werr)
 	}
 	switch {

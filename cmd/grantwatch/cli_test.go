@@ -388,3 +388,30 @@ func TestHistoryURL(t *testing.T) {
 		t.Errorf("--url with --table: exit %d, %s", code, &stderr)
 	}
 }
+
+// demo --output asff writes what `aws securityhub batch-import-findings
+// --cli-input-json` takes: every finding with the ASFF's required fields.
+func TestDemoASFF(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"demo", "--output", "asff"}, &stdout, &stderr); code != exitUsable {
+		t.Fatalf("exit %d: %s", code, &stderr)
+	}
+	var in struct{ Findings []map[string]any }
+	if err := json.Unmarshal(stdout.Bytes(), &in); err != nil || len(in.Findings) == 0 {
+		t.Fatalf("ASFF: %v (%d findings)", err, len(in.Findings))
+	}
+	suppressed := 0
+	for _, f := range in.Findings {
+		for _, field := range []string{"SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types", "CreatedAt", "UpdatedAt", "Severity", "Title", "Description", "Resources"} {
+			if f[field] == nil {
+				t.Errorf("finding %v lacks %s", f["Id"], field)
+			}
+		}
+		if wf, _ := f["Workflow"].(map[string]any); wf["Status"] == "SUPPRESSED" {
+			suppressed++
+		}
+	}
+	if suppressed == 0 {
+		t.Error("no finding shows the demo's suppression")
+	}
+}

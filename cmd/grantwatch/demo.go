@@ -21,6 +21,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
@@ -70,7 +71,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if *output != "table" {
 		rep := audit()
 		clearProgress(stderr)
-		return exitUsable, writeReport(stdout, *output, rep)
+		hub := securityhub.Source{Account: sim.Auditor().Account, Region: "us-east-1", Partition: "aws", Severity: cfg.Alerts.Severity}
+		return exitUsable, writeReport(stdout, *output, rep, hub)
 	}
 
 	fmt.Fprintf(stdout, "Auditing the simulated organization at %s (5 accounts, 2 OUs, 3 regions)...\n\n", url)
@@ -81,7 +83,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		// need the local stand-ins.
 		rep := audit()
 		clearProgress(stderr)
-		if err := writeReport(stdout, "table", rep); err != nil {
+		if err := writeReport(stdout, "table", rep, securityhub.Source{}); err != nil {
 			return exitError, err
 		}
 		fmt.Fprintf(stdout, "\n(History and alerts are not shown: %v.)\n", err)
@@ -113,7 +115,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return exitError, err
 	}
-	if err := writeReport(stdout, "table", first.Report); err != nil {
+	if err := writeReport(stdout, "table", first.Report, securityhub.Source{}); err != nil {
 		return exitError, err
 	}
 	inbox, err := snsServer.Receive(ctx, "inbox")

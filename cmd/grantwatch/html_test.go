@@ -12,13 +12,14 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
 func TestHTMLReportIsSelfContained(t *testing.T) {
 	rep := sampleReport()
 	rep.Results[1].Cause = `<script>alert("x")</script>`
 	var buf bytes.Buffer
-	if err := writeReport(&buf, "html", rep); err != nil {
+	if err := writeReport(&buf, "html", rep, securityhub.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()

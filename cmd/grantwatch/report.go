@@ -12,16 +12,33 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
 // formats are the output formats Write knows.
-var formats = []string{"table", "json", "csv", "markdown", "html"}
+var formats = []string{"table", "json", "csv", "markdown", "html", "asff"}
 
-// writeReport renders rep in format.
-func writeReport(w io.Writer, format string, rep *result.Report) error {
+// writeReport renders rep in format. hub is who would import ASFF findings
+// (for --output asff).
+func writeReport(w io.Writer, format string, rep *result.Report, hub securityhub.Source) error {
 	switch format {
+	case "asff":
+		if hub.Account == "" {
+			return fmt.Errorf("asff: no importing account")
+		}
+		now := rep.Summary.FinishedAt
+		if now.IsZero() {
+			now = time.Now()
+		}
+		out, err := securityhub.JSON(hub.Findings(rep, nil, now))
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", out)
+		return err
 	case "table":
 		return reportTable(w, rep)
 	case "json":

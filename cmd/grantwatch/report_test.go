@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
 func sampleReport() *result.Report {
@@ -79,7 +80,7 @@ func TestWriteFormats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := writeReport(&buf, tt.format, sampleReport()); err != nil {
+			if err := writeReport(&buf, tt.format, sampleReport(), securityhub.Source{}); err != nil {
 				t.Fatal(err)
 			}
 			if problem := tt.check(buf.String()); problem != "" {
@@ -87,7 +88,7 @@ func TestWriteFormats(t *testing.T) {
 			}
 		})
 	}
-	if err := writeReport(&bytes.Buffer{}, "yaml", sampleReport()); err == nil || !strings.Contains(err.Error(), `output format "yaml"`) {
+	if err := writeReport(&bytes.Buffer{}, "yaml", sampleReport(), securityhub.Source{}); err == nil || !strings.Contains(err.Error(), `output format "yaml"`) {
 		t.Errorf("unknown format: got %v; want an error naming it", err)
 	}
 }
@@ -102,7 +103,7 @@ func Example_summaryLine() {
 func TestTableShowsPrincipalsOnlyWhenThereAreSome(t *testing.T) {
 	rep := sampleReport()
 	var without bytes.Buffer
-	if err := writeReport(&without, "table", rep); err != nil {
+	if err := writeReport(&without, "table", rep, securityhub.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(without.String(), "PRINCIPAL") {
@@ -112,7 +113,7 @@ func TestTableShowsPrincipalsOnlyWhenThereAreSome(t *testing.T) {
 		result.Result{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Principal: "ChatApp", Status: result.MarketplaceDenied, Cause: "may not subscribe", Remediation: "Allow aws-marketplace:Subscribe."},
 		result.Result{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Principal: "ChatApp", Status: result.AgreementMissing, Cause: "permissions allow", Remediation: "Subscribe | once."})
 	var with bytes.Buffer
-	if err := writeReport(&with, "table", rep); err != nil {
+	if err := writeReport(&with, "table", rep, securityhub.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	out := with.String()

@@ -152,7 +152,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	planner := targets.New(cfg, awsCfg, targets.WithLogger(logger))
 	checker := check.New(cfg, awsCfg, check.WithLogger(logger), check.WithProgress(progress(stderr)))
 	store, notifier := job.Destinations(cfg, awsCfg)
-	out, err := job.New(cfg, planner, checker, store, notifier, job.WithLogger(logger)).Run(ctx, time.Now())
+	jobOpts := []job.Option{job.WithLogger(logger)}
+	if store != nil {
+		hub, err := job.SecurityHub(ctx, cfg, awsCfg)
+		if err != nil {
+			return exitError, err
+		}
+		if hub != nil {
+			jobOpts = append(jobOpts, job.WithSecurityHub(hub))
+		}
+	}
+	out, err := job.New(cfg, planner, checker, store, notifier, jobOpts...).Run(ctx, time.Now())
 	clearProgress(stderr)
 	if out.Report == nil {
 		if err != nil {
@@ -181,6 +191,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	}
 	if out.NotifyError != "" {
 		fmt.Fprintf(stderr, "grantwatch: some alerts were not published (the next run sends them): %s\n", out.NotifyError)
+	}
+	if out.FindingsImported > 0 || out.SecurityHubError != "" {
+		fmt.Fprintf(stderr, "security hub: %d findings imported", out.FindingsImported)
+		if out.SecurityHubError != "" {
+			fmt.Fprintf(stderr, "; %s", out.SecurityHubError)
+		}
+		fmt.Fprintln(stderr)
 	}
 	if err != nil {
 		return exitError, err

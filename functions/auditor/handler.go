@@ -63,7 +63,13 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 		logger.Error("AWS configuration failed", "error", h.setupErr)
 		return h
 	}
-	h.job = NewJob(cfg, awsCfg, logger)
+	hub, err := job.SecurityHub(ctx, cfg, awsCfg)
+	if err != nil {
+		h.setupErr = err
+		logger.Error("Security Hub setup failed", "error", err)
+		return h
+	}
+	h.job = NewJob(cfg, awsCfg, logger, hub)
 	return h
 }
 
@@ -84,6 +90,9 @@ func LoadConfig() (*config.Config, error) {
 	if v := os.Getenv(config.EnvTopic); v != "" {
 		cfg.Notify.TopicARN = v
 	}
+	if os.Getenv(config.EnvSecurityHub) == "true" {
+		cfg.SecurityHub.Enabled = true
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s with %s and %s: %w", path, config.EnvTable, config.EnvTopic, err)
 	}
@@ -91,10 +100,14 @@ func LoadConfig() (*config.Config, error) {
 }
 
 // NewJob wires the job the handler runs.
-func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger) *job.Job {
+func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job.Hub) *job.Job {
 	store, notifier := job.Destinations(cfg, awsCfg)
+	opts := []job.Option{job.WithLogger(logger)}
+	if hub != nil {
+		opts = append(opts, job.WithSecurityHub(hub))
+	}
 	return job.New(cfg, targets.New(cfg, awsCfg, targets.WithLogger(logger)), check.New(cfg, awsCfg, check.WithLogger(logger)),
-		store, notifier, job.WithLogger(logger))
+		store, notifier, opts...)
 }
 
 // Handle is the Lambda handler. It stops the audit before the function's

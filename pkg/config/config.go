@@ -39,6 +39,15 @@ type Config struct {
 	Principals Principals `yaml:"principals"`
 	// Suppressions mute known, accepted findings until a date.
 	Suppressions []Suppression `yaml:"suppressions"`
+	// SecurityHub sends findings to AWS Security Hub.
+	SecurityHub SecurityHub `yaml:"securityhub"`
+}
+
+// SecurityHub configures the Security Hub findings of the scheduled run.
+type SecurityHub struct {
+	// Enabled imports one finding per not-usable check and audit error into
+	// the auditor's own account's Security Hub, in its region.
+	Enabled bool `yaml:"enabled"`
 }
 
 // Suppression mutes the checks it selects (every selector given must match)

@@ -20,6 +20,9 @@ const (
 	// comma-separated: role ARNs (any session of the role) or exact
 	// principal ARNs.
 	EnvReaders = "GRANTWATCH_GOVERNANCE_READERS"
+	// EnvSecurityHub is "true" when the stack lets the auditor import
+	// Security Hub findings; it overrides securityhub.enabled.
+	EnvSecurityHub = "GRANTWATCH_SECURITY_HUB"
 )
 
 // MetricNamespace is the CloudWatch namespace of the auditor's run metrics.

@@ -17,7 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	securityhubapi "github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
 	"github.com/grantwatch/grantwatch/pkg/check"
@@ -25,6 +28,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
@@ -40,6 +44,34 @@ type Job struct {
 	lease    time.Duration
 	// saveBudget is the time kept after the audit for storing and alerting.
 	saveBudget func(accountRegions int) time.Duration
+	hub        *Hub
+}
+
+// Hub is where the run's Security Hub findings go.
+type Hub struct {
+	API    securityhub.API
+	Source securityhub.Source
+}
+
+// WithSecurityHub sends findings to Security Hub after each stored run.
+func WithSecurityHub(h *Hub) Option { return func(j *Job) { j.hub = h } }
+
+// SecurityHub returns where findings go when the configuration enables
+// them: the auditor's own account (see pkg/securityhub on why), found with
+// STS GetCallerIdentity, in the region of its AWS configuration.
+func SecurityHub(ctx context.Context, cfg *config.Config, awsCfg aws.Config) (*Hub, error) {
+	if !cfg.SecurityHub.Enabled {
+		return nil, nil
+	}
+	id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("security hub: find the auditor's account: %w", err)
+	}
+	region := cmp.Or(awsCfg.Region, cfg.Regions[0])
+	return &Hub{
+		API:    securityhubapi.NewFromConfig(awsCfg, func(o *securityhubapi.Options) { o.Region = region }),
+		Source: securityhub.Source{Account: aws.ToString(id.Account), Region: region, Partition: cfg.Partition(), Severity: cfg.Alerts.Severity},
+	}, nil
 }
 
 // Option changes a Job.
@@ -120,6 +152,10 @@ type Outcome struct {
 	// NotifyError is set when some alerts could not be published; they will
 	// be sent by the next run.
 	NotifyError string `json:"notify_error,omitempty"`
+	// FindingsImported counts the Security Hub findings imported (archived
+	// ones included); SecurityHubError says what failed, if anything.
+	FindingsImported int    `json:"findings_imported,omitempty"`
+	SecurityHubError string `json:"security_hub_error,omitempty"`
 }
 
 // leaseSlack is how long past the function's deadline a lease lasts: the
@@ -290,7 +326,41 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time) error {
 		return err
 	}
 	out.Saved = true
+	if j.hub != nil {
+		j.sendFindings(ctx, out, updates, at)
+	}
 	return nil
+}
+
+// sendFindings imports a finding for every not-usable check and audit
+// error, and archives and resolves the findings of checks usable again.
+// A failure is reported in the outcome; the next run sends every open
+// finding again.
+func (j *Job) sendFindings(ctx context.Context, out *Outcome, updates []changes.Update, at time.Time) {
+	since := make(map[changes.Key]time.Time, len(updates))
+	var archived []types.AwsSecurityFinding
+	var resolved []string
+	src := j.hub.Source
+	for _, u := range updates {
+		since[u.Key] = u.Next.Since
+		if e := u.Event; e != nil && e.Result.Status.Usable() && e.Previous != "" && !e.Previous.Usable() {
+			archived = append(archived, src.Archived(e.Result, u.Next.Since, at))
+			resolved = append(resolved, securityhub.ID(e.Result))
+		}
+	}
+	findings := src.Findings(out.Report, func(r result.Result) (time.Time, bool) {
+		t, ok := since[changes.KeyOf(r)]
+		return t, ok && !t.IsZero()
+	}, at)
+	n, err := securityhub.Import(ctx, j.hub.API, append(findings, archived...))
+	out.FindingsImported = n
+	if err == nil && len(resolved) > 0 {
+		err = securityhub.Resolve(ctx, j.hub.API, src.ProductARN(), resolved)
+	}
+	if err != nil {
+		out.SecurityHubError = err.Error()
+		j.logger.ErrorContext(ctx, "security hub findings not all sent; the next run sends them again", "run_id", out.RunID, "error", err)
+	}
 }
 
 // SaveBudget is the time kept for comparing, alerting and storing after the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -187,6 +188,24 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 			Resources: jsii.Strings(*key.KeyArn()),
 		}))
 	}
+	if s.SecurityHub {
+		// BatchImportFindings takes the product resource, BatchUpdateFindings
+		// the hub (Service Authorization Reference, AWS Security Hub); both
+		// this account's own, in this region (see pkg/securityhub).
+		statements = append(statements,
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:     jsii.String("ImportFindings"),
+				Actions: jsii.Strings("securityhub:BatchImportFindings"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("securityhub"),
+					Resource: jsii.String("product"), ResourceName: jsii.String(*stack.Account() + "/default"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:     jsii.String("ResolveFindings"),
+				Actions: jsii.Strings("securityhub:BatchUpdateFindings"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("securityhub"),
+					Resource: jsii.String("hub"), ResourceName: jsii.String("default"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})),
+			}))
+	}
 	role := functionRole(stack, "AuditorRole", AuditorRoleName, logs, statements...)
 	iam5 := func(reason string, appliesTo ...interface{}) *cdknag.NagPackSuppression {
 		return &cdknag.NagPackSuppression{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &appliesTo}
@@ -207,9 +226,10 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		Timeout:     awscdk.Duration_Minutes(jsii.Number(15)),
 		LogGroup:    logs,
 		Environment: &map[string]*string{
-			config.EnvConfig: jsii.String("/var/task/grantwatch.yaml"),
-			config.EnvTable:  table.TableName(),
-			config.EnvTopic:  topic.TopicArn(),
+			config.EnvConfig:      jsii.String("/var/task/grantwatch.yaml"),
+			config.EnvTable:       table.TableName(),
+			config.EnvTopic:       topic.TopicArn(),
+			config.EnvSecurityHub: jsii.String(strconv.FormatBool(s.SecurityHub)),
 		},
 		// EventBridge Scheduler invokes asynchronously: its retry policy
 		// covers only the Invoke call. Once Lambda has the event, these

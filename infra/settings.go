@@ -35,6 +35,9 @@ type Settings struct {
 	DeletionProtection bool
 	LogRetention       awslogs.RetentionDays
 	GovernanceReaders  []string
+	// SecurityHub lets the auditor import findings into this account's
+	// Security Hub (grantwatch:securityHub, or securityhub.enabled).
+	SecurityHub bool
 }
 
 // The CDK context keys.
@@ -49,6 +52,7 @@ const (
 	ctxDeletionProtection = "grantwatch:deletionProtection"
 	ctxLogRetentionDays   = "grantwatch:logRetentionDays"
 	ctxGovernanceReaders  = "grantwatch:governanceReaders"
+	ctxSecurityHub        = "grantwatch:securityHub"
 )
 
 var (
@@ -82,6 +86,14 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 		return nil, fmt.Errorf("%s: %w", ctxConfig, err)
 	}
 	s.Config = cfg
+	switch v := get(ctxSecurityHub); v {
+	case "true":
+		s.SecurityHub = true
+	case "", "false":
+		s.SecurityHub = cfg.SecurityHub.Enabled
+	default:
+		return nil, fmt.Errorf("%s: %q: want true or false", ctxSecurityHub, v)
+	}
 	switch {
 	case !orgIDPattern.MatchString(s.OrganizationID):
 		return nil, fmt.Errorf("%s: %q is not an organization id such as o-a1b2c3d4e5", ctxOrganizationID, s.OrganizationID)

@@ -500,3 +500,41 @@ func TestDashboard(t *testing.T) {
 		t.Error("no alarms")
 	}
 }
+
+// Security Hub on: the auditor may import findings for this account's own
+// product and resolve them in its hub, and its function is told so; off:
+// neither.
+func TestAuditStackSecurityHub(t *testing.T) {
+	for _, on := range []string{"true", "false"} {
+		t.Run("securityHub="+on, func(t *testing.T) {
+			audit, _ := stacks(t, testSettings(t, map[string]string{ctxSecurityHub: on}))
+			tmpl := assertions.Template_FromStack(audit, nil)
+			got := map[string]string{}
+			for _, s := range statementsOf(tmpl, "AuditorRole") {
+				for _, a := range s.Actions {
+					if strings.HasPrefix(a, "securityhub:") {
+						got[a] = fmt.Sprint(s.Resources)
+					}
+				}
+			}
+			want := map[string]string{}
+			if on == "true" {
+				want = map[string]string{
+					"securityhub:BatchImportFindings": "[map[Fn::Join:[ [arn: map[Ref:AWS::Partition] :securityhub:us-east-1:222222222222:product/222222222222/default]]]]",
+					"securityhub:BatchUpdateFindings": "[map[Fn::Join:[ [arn: map[Ref:AWS::Partition] :securityhub:us-east-1:222222222222:hub/default]]]]",
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("security hub grants:\ngot  %v\nwant %v", got, want)
+			}
+			tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), props{
+				"Description": assertions.Match_StringLikeRegexp(jsii.String("audits Bedrock")),
+				"Environment": props{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{config.EnvSecurityHub: on})},
+			})
+			errs := assertions.Annotations_FromStack(audit).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			for _, m := range *errs {
+				t.Errorf("cdk-nag error at %s: %v", *m.Id, m.Entry.Data)
+			}
+		})
+	}
+}

@@ -194,6 +194,9 @@ type Notify struct {
 	TopicARN string `yaml:"topic_arn"`
 	// ReminderInterval is how long a model may stay not usable before it is alerted again.
 	ReminderInterval Duration `yaml:"reminder_interval"`
+	// Chat also gives HTTPS subscribers (AWS Chatbot) each message as a
+	// chat notification; email and SQS subscribers keep the text.
+	Chat bool `yaml:"chat"`
 }
 
 // Accounts says which accounts are audited.

@@ -120,7 +120,11 @@ func Destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notif
 	}
 	if topic, err := arn.Parse(cfg.Notify.TopicARN); err == nil { // validated by config when set
 		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = topic.Region })
-		notifier = notify.New(client, cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(), notify.WithCallTimeout(CallTimeout))
+		opts := []notify.Option{notify.WithCallTimeout(CallTimeout)}
+		if cfg.Notify.Chat {
+			opts = append(opts, notify.WithChat())
+		}
+		notifier = notify.New(client, cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(), opts...)
 	}
 	return store, notifier
 }

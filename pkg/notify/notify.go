@@ -325,6 +325,7 @@ type Notifier struct {
 	topic       string
 	reminder    time.Duration
 	callTimeout time.Duration
+	chat        bool
 }
 
 // DefaultCallTimeout bounds one Publish, the SDK's retries included: an
@@ -337,6 +338,20 @@ type Option func(*Notifier)
 
 // WithCallTimeout bounds each Publish call.
 func WithCallTimeout(d time.Duration) Option { return func(n *Notifier) { n.callTimeout = d } }
+
+// WithChat publishes every message with AWS Chatbot's custom notification
+// for HTTPS subscribers besides the text for the others (see chat.go).
+func WithChat() Option { return func(n *Notifier) { n.chat = true } }
+
+// maxBytes is the text's share of a message: all of it, or with chat, what
+// is left when the text appears twice (default, email) plus the
+// notification.
+func (n *Notifier) maxBytes() int {
+	if n.chat {
+		return (MaxBytes - 3*chatDescriptionMax) / 3
+	}
+	return MaxBytes
+}
 
 // New returns a Notifier for topicARN.
 func New(api Publisher, topicARN string, reminder time.Duration, opts ...Option) *Notifier {
@@ -380,7 +395,7 @@ func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Aler
 		err := ctx.Err()
 		if err == nil {
 			var msgs []Message
-			msgs, err = AccountMessages(runID, account, byAccount[account], n.reminder, MaxBytes)
+			msgs, err = AccountMessages(runID, account, byAccount[account], n.reminder, n.maxBytes())
 			for _, m := range msgs {
 				if err = n.publish(ctx, m); err != nil {
 					break
@@ -395,7 +410,7 @@ func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Aler
 		}
 		out.Delivered[account] = true
 	}
-	if err := n.publish(ctx, Digest(runID, byAccount, MaxBytes)); err != nil {
+	if err := n.publish(ctx, Digest(runID, byAccount, n.maxBytes())); err != nil {
 		errs.add(fmt.Errorf("publish digest: %w", err))
 	} else {
 		out.Published++
@@ -424,9 +439,17 @@ const RunFailed changes.Kind = "RUN_FAILED"
 func (n *Notifier) publish(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, n.callTimeout)
 	defer cancel()
-	_, err := n.api.Publish(ctx, &sns.PublishInput{
+	in := &sns.PublishInput{
 		TopicArn: aws.String(n.topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes,
-	})
+	}
+	if n.chat {
+		body, err := perProtocol(m)
+		if err != nil {
+			return fmt.Errorf("chat message: %w", err)
+		}
+		in.Message, in.MessageStructure = aws.String(body), aws.String("json")
+	}
+	_, err := n.api.Publish(ctx, in)
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", n.topic, err)
 	}

@@ -115,6 +115,7 @@ func (s Source) Finding(r result.Result, since, now time.Time) types.AwsSecurity
 	if sp := r.SuppressedBy(); sp != nil {
 		workflow = types.WorkflowStatusSuppressed
 		fields["grantwatch/SuppressedUntil"], fields["grantwatch/SuppressedBy"] = sp.Until, sp.Owner
+		fields["grantwatch/SuppressedReason"] = result.Clip(sp.Reason, 1024)
 	}
 	title := fmt.Sprintf("%s: Bedrock model %s in %s (account %s)", r.Status, r.Model, r.Region, r.Account)
 	if r.Principal != "" {

@@ -103,7 +103,7 @@ func TestFindings(t *testing.T) {
 	if f := byStatus["AUDIT_ERROR"]; f.Compliance.Status != types.ComplianceStatusNotAvailable || f.Severity.Label != types.SeverityLabelMedium {
 		t.Errorf("AUDIT_ERROR finding: compliance %s, severity %s; want NOT_AVAILABLE, MEDIUM", f.Compliance.Status, f.Severity.Label)
 	}
-	if f := byStatus["AGREEMENT_MISSING"]; f.Workflow.Status != types.WorkflowStatusSuppressed || f.ProductFields["grantwatch/SuppressedUntil"] != "2030-06-30" {
+	if f := byStatus["AGREEMENT_MISSING"]; f.Workflow.Status != types.WorkflowStatusSuppressed || f.ProductFields["grantwatch/SuppressedUntil"] != "2030-06-30" || f.ProductFields["grantwatch/SuppressedReason"] != "evaluation" {
 		t.Errorf("suppressed finding: workflow %s, fields %v", f.Workflow.Status, f.ProductFields)
 	}
 	if f := byStatus["SCP_DENIED"]; f.ProductFields["grantwatch/Principal"] != "ChatApp" || !strings.Contains(aws.ToString(f.Title), "ChatApp may not call") {
@@ -139,7 +139,9 @@ func (h *securityHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/findings/import":
-		var in struct{ Findings []struct{ Id, RecordState string } }
+		var in struct {
+			Findings []struct{ Id, RecordState string }
+		}
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		var ids []string
 		var failed []map[string]string

@@ -67,11 +67,30 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	slices.Sort(r.errors)
 	s.Errors = append(s.Errors, r.errors...)
 	s.Incomplete = s.Checked < s.Planned || p.DiscoveryCut
+	if s.Incomplete {
+		s.Unreached = unreached(p.Units, r.results)
+	}
 	s.FinishedAt = c.now().UTC()
 	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
 	log.InfoContext(ctx, "audit finished", "checked", s.Checked, "planned", s.Planned,
 		"not_usable", s.NotUsable, "audit_errors", s.AuditErrs, "incomplete", s.Incomplete, "duration_ms", s.DurationMS)
 	return &result.Report{Summary: s, Results: r.results}
+}
+
+// unreached lists the planned accounts without a single result.
+func unreached(units []targets.Unit, results []result.Result) []string {
+	seen := map[string]bool{}
+	for _, r := range results {
+		seen[r.Account] = true
+	}
+	var out []string
+	for _, u := range units {
+		if !seen[u.Account] && !slices.Contains(out, u.Account) {
+			out = append(out, u.Account)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // principalsPerCheck estimates how many principal results each check adds,

@@ -162,6 +162,27 @@ type Outcome struct {
 	SecurityHubError string `json:"security_hub_error,omitempty"`
 }
 
+// unreachedLastTime returns the accounts the latest earlier run (of the
+// last 8 days) did not reach. Failing to read it costs only the order.
+func (j *Job) unreachedLastTime(ctx context.Context, runID string, scheduledAt time.Time) []string {
+	runs, err := j.store.Runs(ctx, scheduledAt.Add(-8*24*time.Hour), scheduledAt)
+	if err != nil {
+		j.logger.WarnContext(ctx, "could not read the last run; the account order is the plain rotation", "run_id", runID, "error", err)
+		return nil
+	}
+	var last *history.Run
+	for i := range runs {
+		r := &runs[i]
+		if r.ID != runID && r.Summary != nil && (last == nil || r.ScheduledAt > last.ScheduledAt) {
+			last = r
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	return last.Summary.Unreached
+}
+
 // leaseSlack is how long past the function's deadline a lease lasts: the
 // clock of whoever reads it may run a little ahead.
 const leaseSlack = 10 * time.Second
@@ -205,6 +226,10 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	}
 
 	plan := j.planner.Plan(ctx, out.RunID)
+	if first := j.unreachedLastTime(ctx, out.RunID, scheduledAt); len(first) > 0 {
+		plan.First(first)
+		log.InfoContext(ctx, "checking first the accounts the last run did not reach", "accounts", len(first))
+	}
 	budget := j.saveBudget(plan.AccountRegions())
 	auditCtx, cancel := withReserve(ctx, budget)
 	rep := j.checker.Check(auditCtx, plan)

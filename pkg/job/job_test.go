@@ -472,3 +472,36 @@ func TestDiscoveryFailureFailsTheRun(t *testing.T) {
 		t.Errorf("RUN_FAILED messages: got %+v; want one, critical, naming the discovery", failed)
 	}
 }
+
+// A run cut short records the accounts it never reached, and the next run
+// reads them to check them first.
+func TestUnreachedAccountsGoFirstNextRun(t *testing.T) {
+	f := setup(t)
+	if err := f.sim.Update(func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(200 * time.Millisecond)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.job.cfg.Limits.Concurrency, f.job.cfg.Limits.PerAccountRegion = 2, 1
+	f.job.saveBudget = func(int) time.Duration { return 5 * time.Second }
+	ctx, cancel := context.WithTimeout(context.Background(), 5800*time.Millisecond)
+	defer cancel()
+	f.job.now = func() time.Time { return t0 }
+	out, err := f.job.Run(ctx, t0)
+	if err != nil || out.Report == nil || !out.Report.Summary.Incomplete {
+		t.Fatalf("run 1: got %v, report %v; want an incomplete run, stored", err, out.Report != nil)
+	}
+	unreached := out.Report.Summary.Unreached
+	if len(unreached) == 0 {
+		t.Fatal("run 1 reached every account; want some left (adjust the latency)")
+	}
+	for _, r := range out.Report.Results {
+		if slices.Contains(unreached, r.Account) {
+			t.Errorf("%s has results but is listed as unreached", r.Account)
+		}
+	}
+	next := "run-" + t0.Add(24*time.Hour).UTC().Format("20060102T150405Z")
+	if got := f.job.unreachedLastTime(context.Background(), next, t0.Add(24*time.Hour)); !slices.Equal(got, unreached) {
+		t.Errorf("the next run would check first %v; want run 1's unreached %v", got, unreached)
+	}
+}

@@ -174,6 +174,9 @@ type Summary struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Incomplete is set when the deadline ended the run before every check was done.
 	Incomplete bool `json:"incomplete"`
+	// Unreached are the accounts an incomplete run did not check at all;
+	// the next run checks them first.
+	Unreached []string `json:"unreached,omitempty"`
 	// Errors are failures outside any single check, such as account discovery.
 	Errors []string `json:"errors,omitempty"`
 	// DiscoveryFailed is set when AWS Organizations could not be read: the

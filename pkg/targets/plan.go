@@ -27,6 +27,14 @@ type Plan struct {
 	DiscoveryCut bool
 }
 
+// First moves the given accounts (those the previous run did not reach) to
+// the front of the plan.
+func (p *Plan) First(accounts []string) {
+	if len(accounts) > 0 {
+		p.Units = Rotate(p.Units, p.RunID, accounts)
+	}
+}
+
 // AccountRegions is how many account-regions the plan checks.
 func (p *Plan) AccountRegions() int { return len(p.Units) }
 
@@ -88,7 +96,7 @@ func (p *Planner) Plan(ctx context.Context, runID string) *Plan {
 		}
 	}
 	accounts := Accounts(p.cfg, discovered)
-	plan.Units = Units(p.cfg, accounts)
+	plan.Units = Rotate(Units(p.cfg, accounts), runID, nil)
 	s := &plan.Summary
 	s.Accounts, s.Regions, s.Planned = len(accounts), len(p.cfg.Regions), Checks(plan.Units)
 	return plan

@@ -247,6 +247,8 @@ func BenchmarkOrganization(b *testing.B) {
 		fmt.Printf("bench: checks=%d calls=%d wall_s=%.2f ideal_s=%.2f efficiency=%.3f assume_role_calls=%d peak_heap_mb=%.1f simulations_per_account=%.1f cpu_ms_per_1000_calls=%.0f\n",
 			rep.Summary.Checked, calls, wall.Seconds(), ideal.Seconds(), efficiency, stats.Calls[awssim.OpAssumeRole], peakMB, float64(simulations)/float64(nAccounts), cpuPer1000)
 
+		fmt.Printf("bench: client calls=%d cpu_ms_per_1000_calls=%.0f peak_mb=%.1f\n", calls, cpuPer1000, peakMB)
+
 		b.ReportMetric(efficiency, "efficiency")
 		b.ReportMetric(peakMB, "peak_heap_MB")
 		switch {

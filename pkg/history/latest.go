@@ -34,6 +34,28 @@ type Snapshot struct {
 	States map[changes.Key]changes.State
 	// chunks is how many items each account-region was stored in.
 	chunks map[AccountRegion]int
+	// expiresAt is when each account-region's items expire (TTL, Unix).
+	expiresAt map[AccountRegion]int64
+}
+
+// Unchanged reports whether next stores the same as prev but for when it
+// was checked: a run need not rewrite an account-region whose every state
+// is unchanged (its run record says when it was checked).
+func Unchanged(prev, next changes.State) bool {
+	next.Cause, next.Remediation = capText(next.Cause), capText(next.Remediation)
+	next.CheckedAt = prev.CheckedAt
+	return prev.Status == next.Status && prev.Cause == next.Cause && prev.Remediation == next.Remediation &&
+		prev.Since.Equal(next.Since) && prev.Alerted == next.Alerted && prev.AlertedAt.Equal(next.AlertedAt) &&
+		prev.ResolvedBefore == next.ResolvedBefore && prev.AuditError == next.AuditError &&
+		prev.AuditSince.Equal(next.AuditSince) && prev.AuditAlertedAt.Equal(next.AuditAlertedAt) && prev.Muted == next.Muted
+}
+
+// Stale reports whether the account-region's items, if not rewritten, would
+// expire within half the retention: they are rewritten then, so that a
+// state that never changes does not expire.
+func (s *Store) Stale(snap *Snapshot, ar AccountRegion, at time.Time) bool {
+	exp, ok := snap.expiresAt[ar]
+	return !ok || time.Unix(exp, 0).Before(at.Add(s.retention/2))
 }
 
 type latestItem struct {
@@ -73,7 +95,7 @@ func splitModelKey(key string) (model, principal string) {
 // Latest reads the latest state of the given account-regions with
 // BatchGetItem (100 keys a call), retrying unprocessed keys.
 func (s *Store) Latest(ctx context.Context, ars []AccountRegion) (*Snapshot, error) {
-	snap := &Snapshot{States: map[changes.Key]changes.State{}, chunks: map[AccountRegion]int{}}
+	snap := &Snapshot{States: map[changes.Key]changes.State{}, chunks: map[AccountRegion]int{}, expiresAt: map[AccountRegion]int64{}}
 	keys := make([]map[string]types.AttributeValue, 0, len(ars))
 	for _, ar := range ars {
 		keys = append(keys, latestKey(ar, 0))
@@ -87,6 +109,9 @@ func (s *Store) Latest(ctx context.Context, ars []AccountRegion) (*Snapshot, err
 			}
 			ar := AccountRegion{it.Account, it.Region}
 			snap.chunks[ar] = max(snap.chunks[ar], it.Chunks)
+			if e, ok := snap.expiresAt[ar]; !ok || it.ExpiresAt < e {
+				snap.expiresAt[ar] = it.ExpiresAt
+			}
 			for key, st := range it.Models {
 				model, principal := splitModelKey(key)
 				snap.States[changes.Key{Account: it.Account, Region: it.Region, Model: model, Principal: principal}] = st
@@ -240,8 +265,30 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 func capText(s string) string { return result.Clip(s, maxText) }
 
+// lastChecked is when the latest finished run since the given time that
+// reached account finished; zero when none did.
+func (s *Store) lastChecked(ctx context.Context, account string, since time.Time) (time.Time, error) {
+	if since.IsZero() {
+		return time.Time{}, nil
+	}
+	runs, err := s.Runs(ctx, since.Add(-time.Hour), since.AddDate(10, 0, 0))
+	if err != nil {
+		return time.Time{}, err
+	}
+	var last time.Time
+	for _, r := range runs {
+		if (r.State != Complete && r.State != Incomplete) || r.Summary == nil || slices.Contains(r.Summary.Unreached, account) {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339, r.FinishedAt); err == nil && t.After(last) {
+			last = t
+		}
+	}
+	return last, nil
+}
+
 // LatestOf returns the latest state of every check of one account, sorted by
-// region and model.
+// region and model; a check's time is when it was last checked.
 func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
 	if !config.ValidAccountID(account) {
 		return nil, fmt.Errorf("%w: account %q is not 12 digits", ErrBadQuery, account)
@@ -270,6 +317,23 @@ func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
 				m, principal := splitModelKey(key)
 				entries = append(entries, Entry{At: st.CheckedAt, RunID: it.RunID, Account: it.Account, Region: it.Region, Model: m, Principal: principal,
 					Status: st.Observed(), Cause: cmp.Or(st.AuditError, st.Cause), Remediation: st.Remediation, Since: st.Since})
+			}
+		}
+	}
+	// A steady run leaves unchanged states as they were stored: the latest
+	// finished run that reached the account says when they were checked.
+	var oldest time.Time
+	for _, e := range entries {
+		if oldest.IsZero() || e.At.Before(oldest) {
+			oldest = e.At
+		}
+	}
+	if checked, err := s.lastChecked(ctx, account, oldest); err != nil {
+		return nil, err
+	} else if !checked.IsZero() {
+		for i := range entries {
+			if entries[i].At.Before(checked) {
+				entries[i].At = checked
 			}
 		}
 	}

@@ -110,7 +110,9 @@ func BenchmarkRunWrites(b *testing.B) {
 			b.Fatal(err)
 		}
 
+		firstUnits := writes.units.Load()
 		writes.writes.Store(0)
+		writes.units.Store(0)
 		publishes.n.Store(0)
 		at = at.Add(24 * time.Hour)
 		start = time.Now()
@@ -129,6 +131,8 @@ func BenchmarkRunWrites(b *testing.B) {
 		writeBudget := float64(changed)/25 + float64(accountRegions)/25 + 2
 		publishBudget := len(changedAccounts) + 1
 		w, p := int(writes.writes.Load()), int(publishes.n.Load())
+		wu := int(writes.units.Load())
+		unitBudget := 3*changed + 100
 
 		fmt.Printf("\nhistory and alerts: %d accounts x %d regions x %d models, 1%% of checks changed between two runs (dynalite, goaws)\n\n", nAccounts, nRegions, len(models))
 		fmt.Printf("| measure | first run | second run | budget (second run) |\n|---|---|---|---|\n")
@@ -136,6 +140,7 @@ func BenchmarkRunWrites(b *testing.B) {
 		fmt.Printf("| changed results (history events) | %d | %d | |\n", checks, changed)
 		fmt.Printf("| accounts with changes | %d | %d | |\n", nAccounts, len(changedAccounts))
 		fmt.Printf("| DynamoDB write requests | %d | %d | <= %.2f (changed/25 + account-regions/25 + 2) |\n", firstWrites, w, writeBudget)
+		fmt.Printf("| DynamoDB write units | %d | %d | <= %d (3 x changed + 100) |\n", firstUnits, wu, unitBudget)
 		fmt.Printf("| SNS publishes | %d | %d | <= %d (changed accounts + 1) |\n", firstPublishes, p, publishBudget)
 		fmt.Printf("| wall time | %.1f s | %.1f s | |\n\n", firstTime.Seconds(), secondTime.Seconds())
 		fmt.Printf("DynamoDB item sizes (for on-demand write units, 1 per started KB):\n\n| item | count | average bytes | write units each |\n|---|---|---|---|\n")
@@ -147,6 +152,10 @@ func BenchmarkRunWrites(b *testing.B) {
 		fmt.Println()
 		fmt.Printf("bench: changed=%d account_regions=%d write_requests=%d write_budget=%.2f publishes=%d publish_budget=%d\n",
 			changed, accountRegions, w, writeBudget, p, publishBudget)
+		fmt.Printf("bench: steady changed=%d write_units=%d\n", changed, wu)
+		if wu > unitBudget {
+			b.Errorf("write units: got %d; want at most %d", wu, unitBudget)
+		}
 		if float64(w) > writeBudget+1 || w > (changed+accountRegions+24)/25+2 {
 			b.Errorf("write requests: got %d; want at most %.2f, plus the rounding of the last batch", w, writeBudget)
 		}

@@ -156,7 +156,7 @@ func TestDemoShowsEveryStatus(t *testing.T) {
 		if err != nil {
 			t.Errorf("result for %q: %v", r.Model, err)
 		}
-		if ref.IsProfile() && r.Status == result.Enabled && len(r.DestinationRegions) == 0 {
+		if ref.IsProfile() && r.Status == result.Enabled && len(r.Destinations()) == 0 {
 			t.Errorf("usable profile %s in %s: no destination_regions", r.Model, r.Region)
 		}
 	}

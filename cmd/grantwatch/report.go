@@ -176,7 +176,7 @@ func csvReport(w io.Writer, rep *result.Report) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"account", "region", "model", "principal", "status", "cause", "remediation", "destination_regions", "suppressed"})
 	for _, r := range rep.Results {
-		_ = cw.Write([]string{r.Account, r.Region, r.Model, r.Principal, string(r.Status), r.Cause, r.Remediation, strings.Join(r.DestinationRegions, " "), suppressedText(r)})
+		_ = cw.Write([]string{r.Account, r.Region, r.Model, r.Principal, string(r.Status), r.Cause, r.Remediation, strings.Join(r.Destinations(), " "), suppressedText(r)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -15,10 +15,11 @@ import (
 
 func sampleReport() *result.Report {
 	results := []result.Result{
-		{Account: "111111111111", Region: "us-east-1", Model: "us.amazon.nova-pro-v1:0", Status: result.Enabled, Cause: "all positive", Remediation: "None needed.", DestinationRegions: []string{"us-east-1", "us-west-2"}},
+		{Account: "111111111111", Region: "us-east-1", Model: "us.amazon.nova-pro-v1:0", Status: result.Enabled, Cause: "all positive", Remediation: "None needed."},
 		{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
 		{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Status: result.AgreementMissing, Cause: "agreement NOT_AVAILABLE", Remediation: "Subscribe | once."},
 	}
+	results[0].SetDestinations([]string{"us-east-1", "us-west-2"})
 	results[2].Suppress(&result.Suppressed{Reason: "accepted", Owner: "ml@example.com", Until: "2027-03-31"})
 	s := result.Summary{RunID: "r1", Accounts: 2, Regions: 1, Planned: 3, DurationMS: 1200, StartedAt: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
 	s.Summarize(results)
@@ -52,7 +53,7 @@ func TestWriteFormats(t *testing.T) {
 				return err.Error()
 			}
 			if got.Run.RunID != "r1" || len(got.Results) != 3 || got.Results[1].Status != result.AgreementMissing || got.Results[1].Remediation != "Subscribe | once." ||
-				strings.Join(got.Results[0].DestinationRegions, ",") != "us-east-1,us-west-2" {
+				strings.Join(got.Results[0].Destinations(), ",") != "us-east-1,us-west-2" {
 				return "fields lost"
 			}
 			return ""

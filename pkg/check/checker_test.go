@@ -206,7 +206,7 @@ func TestRunInferenceProfiles(t *testing.T) {
 			if r.Status != tt.want || !strings.Contains(r.Cause, tt.wantCause) {
 				t.Errorf("got %s (%q); want %s with a cause containing %q", r.Status, r.Cause, tt.want, tt.wantCause)
 			}
-			if got := strings.Join(r.DestinationRegions, ","); got != tt.wantDest {
+			if got := strings.Join(r.Destinations(), ","); got != tt.wantDest {
 				t.Errorf("destination regions: got %q; want %q", got, tt.wantDest)
 			}
 		})

@@ -49,7 +49,7 @@ func Classify(e Evidence) result.Result {
 	model := e.Model
 	if e.Profile != nil {
 		model = e.Profile.Model
-		r.DestinationRegions = e.Profile.Destinations
+		r.SetDestinations(e.Profile.Destinations)
 	}
 	if e.Err != nil {
 		return withProfile(classifyError(r, ref, e.Err), e.Profile)

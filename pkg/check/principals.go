@@ -238,7 +238,10 @@ var layerOrder = []result.Status{result.SCPDenied, result.BoundaryDenied, result
 // decisions and the account-level result.
 func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	acct := h.res
-	r := result.Result{Account: acct.Account, Region: acct.Region, Model: acct.Model, Principal: p.Name, DestinationRegions: acct.DestinationRegions}
+	r := result.Result{Account: acct.Account, Region: acct.Region, Model: acct.Model, Principal: p.Name}
+	if d := acct.Destinations(); d != nil {
+		r.SetDestinations(d)
+	}
 	worst, where, action, policies := result.Enabled, Need{}, "", []string(nil)
 	for _, n := range h.needs {
 		for _, a := range invokeActions {

@@ -148,8 +148,8 @@ func TestClassifyProfilesAndForm(t *testing.T) {
 			got := Classify(Evidence{Account: "111111111111", Region: tt.region, Model: tt.model, Catalog: catalog,
 				Profiles: tt.profiles, ProfilesErr: tt.profilesErr, Profile: tt.profile, Availability: tt.availability, Form: tt.form})
 			checkVerdict(t, got, tt.wantStatus, tt.wantCause, tt.wantRemedy)
-			if strings.Join(got.DestinationRegions, ",") != strings.Join(tt.wantDest, ",") {
-				t.Errorf("destination regions: got %v; want %v", got.DestinationRegions, tt.wantDest)
+			if strings.Join(got.Destinations(), ",") != strings.Join(tt.wantDest, ",") {
+				t.Errorf("destination regions: got %v; want %v", got.Destinations(), tt.wantDest)
 			}
 		})
 	}

@@ -42,6 +42,7 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 		results:     make([]result.Result, 0, s.Planned*(1+principalsPerCheck(p.Units))),
 		causes:      map[string]string{},
 		regionLists: map[string][]string{},
+		marks:       map[string]*result.Marks{},
 	}
 	if c.cfg.Principals.Configured() {
 		for _, u := range p.Units {
@@ -128,8 +129,10 @@ type run struct {
 	offeredIn map[string]map[string]bool // model or profile id -> regions that list it
 	results   []result.Result
 	causes    map[string]string // texts interned by intern
-	// regionLists are the destination lists met so far, by their text.
+	// regionLists are the destination lists met so far, by their text, and
+	// marks the results' shared marks, by the same.
 	regionLists map[string][]string
+	marks       map[string]*result.Marks
 }
 
 // all hands units to twice as many workers as calls may be in flight. The call
@@ -486,6 +489,16 @@ func (r *run) record(ctx context.Context, res result.Result) {
 	// copy of each, as a run holds every result until it ends.
 	res.Cause = r.intern(res.Cause)
 	r.mu.Lock()
+	// Results of one profile route alike: share their marks (copied on
+	// write, so a later mark on one result does not touch the others).
+	if m := res.Marks; m != nil && !m.Critical && m.Suppressed == nil && m.DestinationRegions != nil {
+		key := strings.Join(m.DestinationRegions, ",")
+		if shared, ok := r.marks[key]; ok {
+			res.Marks = shared
+		} else {
+			r.marks[key] = m
+		}
+	}
 	r.results = append(r.results, res)
 	r.mu.Unlock()
 	level := slog.LevelDebug

@@ -61,9 +61,6 @@ type Result struct {
 	Status      Status `json:"status"`
 	Cause       string `json:"cause"`
 	Remediation string `json:"remediation"`
-	// DestinationRegions are where an inference profile routes calls, from
-	// its models' ARNs; empty for a base model id.
-	DestinationRegions []string `json:"destination_regions,omitempty"`
 	// Marks are what few results carry; nil for most. One pointer keeps a
 	// result small: a run holds hundreds of thousands.
 	*Marks
@@ -72,6 +69,9 @@ type Result struct {
 // Marks are a result's rare annotations; their JSON fields appear at the
 // result's level.
 type Marks struct {
+	// DestinationRegions are where an inference profile routes calls, from
+	// its models' ARNs; empty for a base model id.
+	DestinationRegions []string `json:"destination_regions,omitempty"`
 	// Critical overrides the configured severity of the status: a missing
 	// agreement that a principal could not create on its first call is.
 	Critical bool `json:"critical,omitempty"`
@@ -86,6 +86,25 @@ type Suppressed struct {
 	Owner  string `json:"owner"`
 	// Until is the last day (YYYY-MM-DD, UTC) the suppression holds.
 	Until string `json:"until"`
+}
+
+// Destinations returns where an inference profile routes calls (nil for a
+// base model).
+func (r Result) Destinations() []string {
+	if r.Marks == nil {
+		return nil
+	}
+	return r.Marks.DestinationRegions
+}
+
+// SetDestinations records where the profile routes calls.
+func (r *Result) SetDestinations(regions []string) {
+	m := Marks{}
+	if r.Marks != nil {
+		m = *r.Marks
+	}
+	m.DestinationRegions = regions
+	r.Marks = &m
 }
 
 // IsCritical reports whether the result was marked critical.

@@ -217,7 +217,7 @@ func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailab
 	case types.AgreementStatusNotAvailable:
 		r.Status = result.AgreementMissing
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=NOT_AVAILABLE"
-		r.Remediation = fmt.Sprintf("Account %s has no Marketplace subscription for %s. For a model nobody in the account has called yet this is the normal state: since 2025 the first call by a principal allowed aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions subscribes the account (about 2 minutes; calls meanwhile fail with MPAgreementBeingCreated), so make sure the first caller in %s has those permissions. If it was subscribed before, the subscription was cancelled (AWS Marketplace, Manage subscriptions) and the same first call renews it. To subscribe ahead of time instead, invoke it once from an administrator role, or share a managed entitlement from the management account through AWS License Manager.", r.Account, model, r.Region)
+		r.Remediation = fmt.Sprintf("No Marketplace subscription for %s in account %s: normal until someone calls it, since the first call by a principal allowed aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions subscribes the account (about 2 minutes; meanwhile MPAgreementBeingCreated). Give the first caller in %s those permissions, or subscribe ahead: one call from an administrator role, or a managed entitlement shared from the management account (AWS License Manager). Cancelled before? The same first call renews it.", model, r.Account, r.Region)
 	default:
 		return Failed(r.Account, r.Region, r.Model, StageAvailability, fmt.Errorf("unknown agreementAvailability.status %q", ag.Status))
 	}

@@ -141,7 +141,7 @@ func TestClassifyProfilesAndForm(t *testing.T) {
 		{"model not in an EU region suggests eu., not us.", llama, "eu-west-1", nil, nil, nil, avail("", "", "", "NOT_AVAILABLE"), nil, result.NotInRegion,
 			"regionAvailability", "eu." + llama + " or global." + llama, nil},
 		{"third-party model nobody invoked yet", llama, "us-east-1", nil, nil, nil, avail("NOT_AVAILABLE", "", "", ""), nil, result.AgreementMissing,
-			"agreementAvailability.status=NOT_AVAILABLE", "subscribe ahead of time", nil},
+			"agreementAvailability.status=NOT_AVAILABLE", "subscribe ahead", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

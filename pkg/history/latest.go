@@ -38,11 +38,22 @@ type Snapshot struct {
 	expiresAt map[AccountRegion]int64
 }
 
+// compact is the state as stored: a usable check's cause and remediation are
+// the same generic texts for every check, so they are left out (LatestOf
+// says "usable"); the others are capped.
+func compact(st changes.State) changes.State {
+	if st.Status.Usable() {
+		st.Cause, st.Remediation = "", ""
+	}
+	st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
+	return st
+}
+
 // Unchanged reports whether next stores the same as prev but for when it
 // was checked: a run need not rewrite an account-region whose every state
 // is unchanged (its run record says when it was checked).
 func Unchanged(prev, next changes.State) bool {
-	next.Cause, next.Remediation = capText(next.Cause), capText(next.Remediation)
+	next = compact(next)
 	next.CheckedAt = prev.CheckedAt
 	return prev.Status == next.Status && prev.Cause == next.Cause && prev.Remediation == next.Remediation &&
 		prev.Since.Equal(next.Since) && prev.Alerted == next.Alerted && prev.AlertedAt.Equal(next.AlertedAt) &&
@@ -176,7 +187,7 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 		if byAR[ar] == nil {
 			byAR[ar] = map[string]changes.State{}
 		}
-		st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
+		st = compact(st)
 		byAR[ar][modelKey(k.Model, k.Principal)] = st
 	}
 	ars := slices.SortedFunc(maps.Keys(byAR), func(a, b AccountRegion) int {
@@ -265,6 +276,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 func capText(s string) string { return result.Clip(s, maxText) }
 
+// usableCause stands for the cause a usable check's state leaves out.
+func usableCause(st changes.State) string {
+	if st.Status.Usable() {
+		return "usable at the last check"
+	}
+	return ""
+}
+
 // lastChecked is when the latest finished run since the given time that
 // reached account finished; zero when none did.
 func (s *Store) lastChecked(ctx context.Context, account string, since time.Time) (time.Time, error) {
@@ -316,7 +335,7 @@ func (s *Store) LatestOf(ctx context.Context, account string) ([]Entry, error) {
 				st := it.Models[key]
 				m, principal := splitModelKey(key)
 				entries = append(entries, Entry{At: st.CheckedAt, RunID: it.RunID, Account: it.Account, Region: it.Region, Model: m, Principal: principal,
-					Status: st.Observed(), Cause: cmp.Or(st.AuditError, st.Cause), Remediation: st.Remediation, Since: st.Since})
+					Status: st.Observed(), Cause: cmp.Or(st.AuditError, st.Cause, usableCause(st)), Remediation: st.Remediation, Since: st.Since})
 			}
 		}
 	}

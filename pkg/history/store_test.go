@@ -444,4 +444,15 @@ func TestPrincipalChecksKeepTheirPrincipal(t *testing.T) {
 			t.Errorf("%s: got %v; want %v", name, got, want)
 		}
 	}
+	// A usable check's generic cause is not stored; the latest view says so
+	// in its place, and keeps the cause of one that is not usable.
+	if got := snap.States[changes.KeyOf(account)].Cause; got != "" {
+		t.Errorf("stored cause of a usable check: got %q; want none", got)
+	}
+	for _, e := range latest {
+		want := map[string]string{"": "usable at the last check", "ChatApp": principal.Cause}[e.Principal]
+		if e.Cause != want {
+			t.Errorf("latest cause for principal %q: got %q; want %q", e.Principal, e.Cause, want)
+		}
+	}
 }

@@ -241,28 +241,23 @@ func (m Message) size() int {
 }
 
 // Digest is the one message of a run that sums up every account's changes.
-func Digest(runID string, byAccount map[string][]changes.Alert, maxBytes int) Message {
-	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: result.Info, Kinds: []changes.Kind{"DIGEST"}}
+func Digest(runID string, t changes.Tally, maxBytes int) Message {
+	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: louder(result.Info, t.Severity), Kinds: []changes.Kind{"DIGEST"},
+		Regions: slices.Clone(t.Regions)}
 	total := map[changes.Kind]int{}
 	type line struct {
 		Account string               `json:"account"`
 		Counts  map[changes.Kind]int `json:"counts"`
 	}
 	var lines []line
-	accounts := slices.Sorted(maps.Keys(byAccount))
+	accounts := slices.Sorted(maps.Keys(t.Accounts))
 	for _, a := range accounts {
-		l := line{Account: a, Counts: map[changes.Kind]int{}}
-		for _, al := range byAccount[a] {
-			l.Counts[al.Kind]++
-			total[al.Kind]++
-			m.Severity = louder(m.Severity, al.Severity)
-			if !slices.Contains(m.Regions, al.Result.Region) {
-				m.Regions = append(m.Regions, al.Result.Region)
-			}
+		l := line{Account: a, Counts: t.Accounts[a]}
+		for k, n := range l.Counts {
+			total[k] += n
 		}
 		lines = append(lines, l)
 	}
-	slices.Sort(m.Regions)
 	var summary []string
 	n := 0
 	for _, k := range kindOrder {
@@ -382,13 +377,26 @@ const maxErrors = 3
 // the digest. A failed account does not stop the others; once ctx has ended,
 // the accounts left are counted as unpublished without calling SNS.
 func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Alert) Outcome {
+	out := n.SendAccounts(ctx, runID, alerts)
+	if len(alerts) == 0 {
+		return out
+	}
+	if err := n.SendDigest(ctx, runID, changes.TallyOf(alerts)); err != nil {
+		out.Err = errors.Join(out.Err, err)
+	} else {
+		out.Published++
+	}
+	return out
+}
+
+// SendAccounts publishes one message (or its parts) per account with
+// alerts, and no digest: a part of a run (a batch of a sharded run) alerts
+// for its own accounts; the run sends one digest at its end.
+func (n *Notifier) SendAccounts(ctx context.Context, runID string, alerts []changes.Alert) Outcome {
 	out := Outcome{Delivered: map[string]bool{}}
 	byAccount := map[string][]changes.Alert{}
 	for _, a := range alerts {
 		byAccount[a.Result.Account] = append(byAccount[a.Result.Account], a)
-	}
-	if len(byAccount) == 0 {
-		return out
 	}
 	var errs errorList
 	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
@@ -410,13 +418,20 @@ func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Aler
 		}
 		out.Delivered[account] = true
 	}
-	if err := n.publish(ctx, Digest(runID, byAccount, n.maxBytes())); err != nil {
-		errs.add(fmt.Errorf("publish digest: %w", err))
-	} else {
-		out.Published++
-	}
 	out.Err = errs.err()
 	return out
+}
+
+// SendDigest publishes the run's digest of the alerts t counts; nothing
+// when there are none.
+func (n *Notifier) SendDigest(ctx context.Context, runID string, t changes.Tally) error {
+	if t.Empty() {
+		return nil
+	}
+	if err := n.publish(ctx, Digest(runID, t, n.maxBytes())); err != nil {
+		return fmt.Errorf("publish digest: %w", err)
+	}
+	return nil
 }
 
 // SendRunFailure tells the governance subscribers that a run failed as a

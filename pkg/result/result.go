@@ -3,6 +3,7 @@
 package result
 
 import (
+	"cmp"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -209,6 +210,44 @@ type Summary struct {
 
 // Failed reports whether the run as a whole failed, whatever its checks say.
 func (s *Summary) Failed() bool { return s.DiscoveryFailed || s.ConfigError != "" }
+
+// Add adds the summary of another part of the same run (a batch of its
+// accounts): counts add up, flags and lists join, the run spans both parts'
+// times. Regions and the run id stay s's.
+func (s *Summary) Add(o Summary) {
+	if s.StartedAt.IsZero() || (!o.StartedAt.IsZero() && o.StartedAt.Before(s.StartedAt)) {
+		s.StartedAt = o.StartedAt
+	}
+	if o.FinishedAt.After(s.FinishedAt) {
+		s.FinishedAt = o.FinishedAt
+	}
+	if !s.StartedAt.IsZero() && !s.FinishedAt.IsZero() {
+		s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
+	}
+	s.Accounts += o.Accounts
+	s.Planned += o.Planned
+	s.Checked += o.Checked
+	s.PrincipalChecks += o.PrincipalChecks
+	if s.Counts == nil && len(o.Counts) > 0 {
+		s.Counts = make(map[Status]int, len(o.Counts))
+	}
+	for st, n := range o.Counts {
+		s.Counts[st] += n
+	}
+	s.NotUsable += o.NotUsable
+	s.AuditErrs += o.AuditErrs
+	s.Suppressed += o.Suppressed
+	for _, w := range o.Warnings {
+		if !slices.Contains(s.Warnings, w) {
+			s.Warnings = append(s.Warnings, w)
+		}
+	}
+	s.Incomplete = s.Incomplete || o.Incomplete
+	s.Unreached = append(s.Unreached, o.Unreached...)
+	s.Errors = append(s.Errors, o.Errors...)
+	s.DiscoveryFailed = s.DiscoveryFailed || o.DiscoveryFailed
+	s.ConfigError = cmp.Or(s.ConfigError, o.ConfigError)
+}
 
 // Summarize fills the counts of s from results. Counts, NotUsable and
 // AuditErrs include the principals' results, except a principal's copy of

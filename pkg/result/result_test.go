@@ -1,8 +1,10 @@
 package result
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -28,5 +30,25 @@ func TestClip(t *testing.T) {
 				t.Errorf("Clip(%q, %d) = %q: %d bytes, valid UTF-8 %v; want at most %d bytes of valid UTF-8", tt.in, tt.max, got, len(got), utf8.ValidString(got), tt.max)
 			}
 		})
+	}
+}
+
+// The summaries of a run's batches add up to the run's.
+func TestSummaryAdd(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	a := Summary{RunID: "run", Regions: 2, StartedAt: t0.Add(time.Second), FinishedAt: t0.Add(time.Minute), Accounts: 2, Planned: 8, Checked: 8,
+		Counts: map[Status]int{Enabled: 7, AgreementMissing: 1}, NotUsable: 1, Warnings: []string{"w"}}
+	b := Summary{RunID: "run", Regions: 2, StartedAt: t0, FinishedAt: t0.Add(2 * time.Minute), Accounts: 3, Planned: 12, Checked: 10,
+		Counts: map[Status]int{Enabled: 9, AuditError: 1}, AuditErrs: 1, Incomplete: true, Unreached: []string{"333333333333"},
+		Warnings: []string{"w", "v"}, Errors: []string{"e"}}
+	var s Summary
+	s.RunID, s.Regions = "run", 2
+	s.Add(a)
+	s.Add(b)
+	want := Summary{RunID: "run", Regions: 2, StartedAt: t0, FinishedAt: t0.Add(2 * time.Minute), DurationMS: 120000, Accounts: 5, Planned: 20, Checked: 18,
+		Counts: map[Status]int{Enabled: 16, AgreementMissing: 1, AuditError: 1}, NotUsable: 1, AuditErrs: 1, Incomplete: true,
+		Unreached: []string{"333333333333"}, Warnings: []string{"w", "v"}, Errors: []string{"e"}}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("got %+v; want %+v", s, want)
 	}
 }

@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Names the stack and the functions it deploys share. The stack sets these
 // environment variables and watches these metrics; the functions read and
@@ -55,3 +58,12 @@ func List(s string) []string {
 	}
 	return items
 }
+
+// ShardedRunTimeout bounds a sharded run's state machine execution; the
+// run's first step holds the run for as long, so that a second delivery of
+// the schedule finds it busy rather than starting it again.
+const ShardedRunTimeout = 6 * time.Hour
+
+// EnvBatchAccounts is how many accounts one batch of a sharded run audits
+// (the stack's grantwatch:batchAccounts).
+const EnvBatchAccounts = "GRANTWATCH_BATCH_ACCOUNTS"

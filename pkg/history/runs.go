@@ -90,8 +90,15 @@ const (
 // the run is marked FAILED. The run is never left RUNNING for good:
 // FailStaleRuns ends the runs nobody resumes.
 func (s *Store) BeginRun(ctx context.Context, id string, scheduledAt, now time.Time, lease time.Duration) (Claim, *Run, error) {
+	return s.ClaimRun(ctx, id, rand.Text(), scheduledAt, now, lease)
+}
+
+// ClaimRun is BeginRun for a named owner that may claim the run again: a
+// sharded run's owner is its state machine execution, whose retried first
+// step finds the run still its own (Resumed) instead of Busy.
+func (s *Store) ClaimRun(ctx context.Context, id, owner string, scheduledAt, now time.Time, lease time.Duration) (Claim, *Run, error) {
 	run := &Run{ID: id, State: Running, ScheduledAt: formatTime(scheduledAt), StartedAt: formatTime(now), Attempts: 1,
-		owner: rand.Text(), leaseUntil: now.Add(lease).Unix()}
+		owner: owner, leaseUntil: now.Add(lease).Unix()}
 	item, err := attributevalue.MarshalMap(s.runItem(run, now))
 	if err != nil {
 		return "", nil, fmt.Errorf("marshal run %s: %w", id, err)
@@ -114,6 +121,8 @@ func (s *Store) BeginRun(ctx context.Context, id string, scheduledAt, now time.T
 	switch {
 	case stored.State != Running:
 		return Done, stored, nil
+	case stored.owner == owner:
+		return Resumed, stored, nil
 	case stored.leaseUntil > now.Unix():
 		return Busy, stored, nil
 	case stored.Attempts >= MaxAttempts:
@@ -127,7 +136,6 @@ func (s *Store) BeginRun(ctx context.Context, id string, scheduledAt, now time.T
 		return Done, stored, nil
 	}
 	// Take the run over, unless another invocation just did.
-	owner := rand.Text()
 	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: runKey(id),
 		UpdateExpression:    aws.String("SET #owner = :owner, lease_until = :until, attempts = attempts + :one"),
@@ -151,6 +159,21 @@ func (s *Store) BeginRun(ctx context.Context, id string, scheduledAt, now time.T
 	}
 	stored.owner, stored.leaseUntil, stored.Attempts = owner, now.Add(lease).Unix(), stored.Attempts+1
 	return Resumed, stored, nil
+}
+
+// Owned returns run id for its owner, to finish it; an error when the run
+// is not there, has finished or has another owner.
+func (s *Store) Owned(ctx context.Context, id, owner string) (*Run, error) {
+	r, err := s.getRun(ctx, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case r.State != Running:
+		return nil, fmt.Errorf("run %s: already %s", id, r.State)
+	case r.owner != owner:
+		return nil, fmt.Errorf("run %s: another invocation took the run over", id)
+	}
+	return r, nil
 }
 
 func (s *Store) runItem(r *Run, now time.Time) runItem {

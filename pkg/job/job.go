@@ -160,6 +160,8 @@ type Outcome struct {
 	// ones included); SecurityHubError says what failed, if anything.
 	FindingsImported int    `json:"findings_imported,omitempty"`
 	SecurityHubError string `json:"security_hub_error,omitempty"`
+	// Tally counts the alerts of a part of a run, for the run's digest.
+	Tally changes.Tally `json:"-"`
 }
 
 // changedOnly keeps the states of the account-regions worth rewriting: a
@@ -266,7 +268,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 
 	saveCtx, cancel := saveContext(ctx, budget)
 	defer cancel()
-	if err := j.record(saveCtx, out, scheduledAt); err != nil {
+	if err := j.record(saveCtx, out, scheduledAt, wholeRun); err != nil {
 		if run.Attempts < history.MaxAttempts {
 			if rerr := j.store.ReleaseRun(saveCtx, run, err.Error(), j.now()); rerr != nil {
 				err = errors.Join(err, rerr)
@@ -308,11 +310,21 @@ func (j *Job) leaseFor(ctx context.Context, now time.Time) time.Duration {
 	return j.lease
 }
 
+// scope says what record stores: a whole run sends the run's digest and its
+// failure alert; a part (a batch of a sharded run) sends its accounts'
+// messages only and keeps the digest's counts in the outcome.
+type scope int
+
+const (
+	wholeRun scope = iota
+	partOfRun
+)
+
 // record compares, alerts and stores. Alert bookkeeping advances only for the
 // accounts whose messages were published, so an SNS outage delays alerts to
 // the next run instead of losing them. Publishing gets at most half of the
 // time left: the save always has its share, even when SNS hangs.
-func (j *Job) record(ctx context.Context, out *Outcome, at time.Time) error {
+func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) error {
 	rep := out.Report
 	var ars []history.AccountRegion
 	for _, r := range rep.Results {
@@ -342,13 +354,18 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time) error {
 	if j.notifier != nil {
 		publishCtx, cancel := halfOf(ctx)
 		var errs []error
+		send := j.notifier.Send
+		if sc == partOfRun {
+			send = j.notifier.SendAccounts
+			out.Tally = changes.TallyOf(out.Alerts)
+		}
 		if len(out.Alerts) > 0 {
-			sent := j.notifier.Send(publishCtx, out.RunID, out.Alerts)
+			sent := send(publishCtx, out.RunID, out.Alerts)
 			out.Published, out.Unpublished = sent.Published, sent.Unpublished
 			delivered = func(account string) bool { return sent.Delivered[account] }
 			errs = append(errs, sent.Err)
 		}
-		if rep.Summary.Failed() {
+		if sc == wholeRun && rep.Summary.Failed() {
 			if err := j.notifier.SendRunFailure(publishCtx, out.RunID, failure(rep.Summary)); err != nil {
 				errs = append(errs, fmt.Errorf("run failure alert: %w", err))
 			} else {

@@ -35,6 +35,17 @@ func (p *Plan) First(accounts []string) {
 	}
 }
 
+// Accounts lists the accounts the plan checks, in its order, each with its OUs.
+func (p *Plan) Accounts() []Account {
+	var accounts []Account
+	for _, u := range p.Units {
+		if n := len(accounts); n == 0 || accounts[n-1].ID != u.Account { // an account's units are together
+			accounts = append(accounts, Account{ID: u.Account, OUs: u.OUs})
+		}
+	}
+	return accounts
+}
+
 // AccountRegions is how many account-regions the plan checks.
 func (p *Plan) AccountRegions() int { return len(p.Units) }
 
@@ -97,6 +108,17 @@ func (p *Planner) Plan(ctx context.Context, runID string) *Plan {
 	}
 	accounts := Accounts(p.cfg, discovered)
 	plan.Units = Rotate(Units(p.cfg, accounts), runID, nil)
+	s := &plan.Summary
+	s.Accounts, s.Regions, s.Planned = len(accounts), len(p.cfg.Regions), Checks(plan.Units)
+	return plan
+}
+
+// PlanAccounts plans the checks of the given accounts only, in their order,
+// without discovery: a batch of a sharded run, whose first step found the
+// accounts.
+func (p *Planner) PlanAccounts(runID string, accounts []Account) *Plan {
+	plan := &Plan{RunID: runID, Summary: result.Summary{RunID: runID, StartedAt: p.now().UTC()}}
+	plan.Units = Units(p.cfg, accounts)
 	s := &plan.Summary
 	s.Accounts, s.Regions, s.Planned = len(accounts), len(p.cfg.Regions), Checks(plan.Units)
 	return plan

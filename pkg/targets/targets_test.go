@@ -1,9 +1,12 @@
 package targets
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 )
@@ -92,5 +95,19 @@ func TestUnitsCheckAProfileARNOnlyWhereItExists(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("units:\ngot  %v\nwant %v", got, want)
+	}
+}
+
+// A batch of a sharded run plans exactly its accounts, in the order the run
+// gave them, with the models their OUs require; the plan lists them back.
+func TestPlanAccountsKeepsTheBatchOrder(t *testing.T) {
+	c := testConfig()
+	batch := []Account{{ID: "555555555555", OUs: []string{"ou-ab12-prod0000"}}, {ID: "111111111111"}}
+	plan := New(c, aws.Config{}).PlanAccounts("run-1", batch)
+	if got := plan.Accounts(); !reflect.DeepEqual(got, batch) {
+		t.Errorf("accounts: got %+v; want %+v", got, batch)
+	}
+	if got, want := plan.Summary.Planned, 2*2+2*1; got != want || plan.Summary.Accounts != 2 || plan.Summary.RunID != "run-1" {
+		t.Errorf("summary: got %d checks of %d accounts, run %q; want %d of 2, run-1", got, plan.Summary.Accounts, plan.Summary.RunID, want)
 	}
 }

@@ -1,0 +1,296 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
+)
+
+// A sharded run is one run in three steps, each its own invocation, for an
+// organization too large for one (see the README, "Large organizations"):
+//
+//	Start   claim the run, find the accounts, record them as batches
+//	Batch   audit, store and alert for one batch (many at once, in a Distributed Map)
+//	Finish  a failed batch's accounts become audit errors; the digest; the run record
+//
+// The state machine carries only the run id and batch numbers; the accounts
+// and what each batch found are in the run's DynamoDB items.
+
+// Started is what Start returns to the state machine.
+type Started struct {
+	RunID       string        `json:"run_id"`
+	ScheduledAt time.Time     `json:"scheduled_time"`
+	Claim       history.Claim `json:"claim"`
+	// Proceed is false when another execution has the run or it is done
+	// (a second delivery of the schedule): the state machine stops.
+	Proceed bool `json:"proceed"`
+	// Batches are the numbers of the batches to run.
+	Batches  []int `json:"batches"`
+	Accounts int   `json:"accounts"`
+	// Planning is what finding the accounts learned (discovery errors);
+	// Finish adds it to the run's summary.
+	Planning result.Summary `json:"planning"`
+}
+
+// Start claims the run scheduled at scheduledAt for owner (the state
+// machine execution, which may retry this step and find the run its own),
+// finds its accounts in the run's fair order, those the last run did not
+// reach first, and records them in batches of batchSize accounts. A
+// resumed run keeps the batches it recorded before, and what they did.
+func (j *Job) Start(ctx context.Context, scheduledAt time.Time, owner string, batchSize int) (*Started, error) {
+	if j.store == nil {
+		return nil, errors.New("a sharded run needs the history table (history.table)")
+	}
+	if batchSize < 1 {
+		return nil, fmt.Errorf("batch size %d: want at least 1 account", batchSize)
+	}
+	scheduledAt = scheduledAt.UTC().Truncate(time.Second)
+	st := &Started{RunID: RunID(scheduledAt), ScheduledAt: scheduledAt, Batches: []int{}}
+	log := j.logger.With("run_id", st.RunID)
+	now := j.now()
+	claim, run, err := j.store.ClaimRun(ctx, st.RunID, owner, scheduledAt, now, config.ShardedRunTimeout+leaseSlack)
+	if err != nil {
+		return nil, err
+	}
+	st.Claim = claim
+	if claim == history.Done || claim == history.Busy {
+		log.InfoContext(ctx, "run already handled; nothing to do", "claim", claim, "state", run.State)
+		return st, nil
+	}
+	st.Proceed = true
+	if claim == history.Resumed {
+		batches, err := j.store.Batches(ctx, st.RunID)
+		if err != nil {
+			return nil, err
+		}
+		if len(batches) > 0 {
+			for _, b := range batches {
+				st.Batches = append(st.Batches, b.Index)
+				st.Accounts += len(b.Accounts)
+			}
+			st.Planning = result.Summary{RunID: st.RunID, StartedAt: now.UTC(), Regions: len(j.cfg.Regions)}
+			log.InfoContext(ctx, "resuming the run's recorded batches", "batches", len(batches))
+			return st, nil
+		}
+	}
+	if n, err := j.store.FailStaleRuns(ctx, st.RunID, now.Add(-7*24*time.Hour), now); err != nil {
+		log.WarnContext(ctx, "could not sweep stale runs", "error", err)
+	} else if n > 0 {
+		log.WarnContext(ctx, "marked runs that never finished as FAILED", "runs", n)
+	}
+
+	plan := j.planner.Plan(ctx, st.RunID)
+	if first := j.unreachedLastTime(ctx, st.RunID, scheduledAt); len(first) > 0 {
+		plan.First(first)
+		log.InfoContext(ctx, "checking first the accounts the last run did not reach", "accounts", len(first))
+	}
+	accounts := plan.Accounts()
+	var batches []history.Batch
+	for chunk := range slices.Chunk(accounts, batchSize) {
+		b := history.Batch{Index: len(batches)}
+		for _, a := range chunk {
+			b.Accounts = append(b.Accounts, history.BatchAccount{ID: a.ID, OUs: a.OUs})
+		}
+		batches = append(batches, b)
+		st.Batches = append(st.Batches, b.Index)
+	}
+	if err := j.store.PutBatches(ctx, st.RunID, batches, now); err != nil {
+		return nil, err
+	}
+	st.Accounts = len(accounts)
+	// The batches count the accounts, checks and results; the planning
+	// summary keeps only what discovery learned.
+	st.Planning = result.Summary{RunID: st.RunID, StartedAt: plan.Summary.StartedAt, Regions: plan.Summary.Regions,
+		Errors: plan.Summary.Errors, DiscoveryFailed: plan.Summary.DiscoveryFailed, Incomplete: plan.DiscoveryCut}
+	log.InfoContext(ctx, "run planned in batches", "claim", claim, "accounts", len(accounts), "batches", len(batches), "batch_size", batchSize)
+	return st, nil
+}
+
+// BatchOutcome is what one batch did.
+type BatchOutcome struct {
+	RunID string `json:"run_id"`
+	Batch int    `json:"batch"`
+	// Repeated says the batch was done before (a retry): nothing was done again.
+	Repeated bool `json:"repeated,omitempty"`
+	Checks   int  `json:"checks"`
+	// Published and Unpublished count the batch's alert messages.
+	Published   int `json:"published"`
+	Unpublished int `json:"unpublished"`
+}
+
+// RunBatch audits, stores and alerts for batch index of a sharded run, as
+// a whole run does for its accounts, without the digest. A batch found done
+// is not done again: the state machine's retry of a batch whose invocation
+// failed after storing it sends no alert twice. An error (the history could
+// not be written) is for the state machine to retry.
+func (j *Job) RunBatch(ctx context.Context, runID string, scheduledAt time.Time, index int) (*BatchOutcome, error) {
+	scheduledAt = scheduledAt.UTC().Truncate(time.Second)
+	if j.store == nil {
+		return nil, errors.New("a sharded run needs the history table (history.table)")
+	}
+	b, err := j.store.GetBatch(ctx, runID, index)
+	if err != nil {
+		return nil, err
+	}
+	bo := &BatchOutcome{RunID: runID, Batch: index}
+	if b.Done {
+		bo.Repeated, bo.Published, bo.Unpublished = true, b.Published, b.Unpublished
+		if b.Summary != nil {
+			bo.Checks = b.Summary.Checked
+		}
+		j.logger.InfoContext(ctx, "batch already done; nothing to do", "run_id", runID, "batch", index)
+		return bo, nil
+	}
+	accounts := make([]targets.Account, len(b.Accounts))
+	for i, a := range b.Accounts {
+		accounts[i] = targets.Account{ID: a.ID, OUs: a.OUs}
+	}
+	plan := j.planner.PlanAccounts(runID, accounts)
+	budget := j.saveBudget(plan.AccountRegions())
+	auditCtx, cancel := withReserve(ctx, budget)
+	rep := j.checker.Check(auditCtx, plan)
+	cancel()
+
+	out := &Outcome{RunID: runID, Report: rep}
+	saveCtx, cancel := saveContext(ctx, budget)
+	defer cancel()
+	if err := j.record(saveCtx, out, scheduledAt, partOfRun); err != nil {
+		return nil, fmt.Errorf("batch %d of run %s: %w", index, runID, err)
+	}
+	b.Summary, b.Tally, b.Published, b.Unpublished = &rep.Summary, out.Tally, out.Published, out.Unpublished
+	if err := j.store.FinishBatch(saveCtx, runID, *b, j.now()); err != nil {
+		return nil, err
+	}
+	bo.Checks, bo.Published, bo.Unpublished = rep.Summary.Checked, out.Published, out.Unpublished
+	j.logger.InfoContext(ctx, "batch done", "run_id", runID, "batch", index, "accounts", len(accounts),
+		"checks", rep.Summary.Checked, "alerts", len(out.Alerts), "published", out.Published)
+	return bo, nil
+}
+
+// Finish ends a sharded run: the accounts of every batch that never
+// finished (the state machine gave up on it) are recorded and alerted as
+// audit errors, the digest sums up every batch's alerts, and the run record
+// gets the whole run's summary. A second Finish of a finished run does
+// nothing.
+func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, owner string, planning result.Summary) (*Outcome, error) {
+	scheduledAt = scheduledAt.UTC().Truncate(time.Second)
+	out := &Outcome{RunID: runID}
+	if j.store == nil {
+		return out, errors.New("a sharded run needs the history table (history.table)")
+	}
+	stored, err := j.store.GetRun(ctx, runID)
+	switch {
+	case err != nil:
+		return out, err
+	case stored == nil:
+		return out, fmt.Errorf("finish run %s: no such run", runID)
+	case stored.State != history.Running:
+		out.Claim, out.Stored = history.Done, stored
+		return out, nil
+	}
+	run, err := j.store.Owned(ctx, runID, owner)
+	if err != nil {
+		return out, err
+	}
+	out.Stored = run
+	batches, err := j.store.Batches(ctx, runID)
+	if err != nil {
+		return out, err
+	}
+	summary := planning
+	summary.RunID = runID
+	var tally changes.Tally
+	var failed []targets.Account
+	var failedBatches []int
+	for _, b := range batches {
+		if !b.Done || b.Summary == nil {
+			failedBatches = append(failedBatches, b.Index)
+			for _, a := range b.Accounts {
+				failed = append(failed, targets.Account{ID: a.ID, OUs: a.OUs})
+			}
+			continue
+		}
+		summary.Add(*b.Summary)
+		tally.Add(b.Tally)
+		out.Published += b.Published
+		out.Unpublished += b.Unpublished
+	}
+
+	if len(failed) > 0 {
+		j.logger.ErrorContext(ctx, "batches did not finish; their accounts are recorded as audit errors", "run_id", runID,
+			"batches", failedBatches, "accounts", len(failed))
+		rep := j.unfinished(runID, failed, failedBatches)
+		part := &Outcome{RunID: runID, Report: rep}
+		if err := j.record(ctx, part, scheduledAt, partOfRun); err != nil {
+			return out, fmt.Errorf("record the accounts of unfinished batches of run %s: %w", runID, err)
+		}
+		summary.Add(rep.Summary)
+		tally.Add(part.Tally)
+		out.Alerts = part.Alerts
+		out.Events += part.Events
+		out.Published += part.Published
+		out.Unpublished += part.Unpublished
+	}
+	summary.FinishedAt = j.now().UTC()
+	summary.DurationMS = summary.FinishedAt.Sub(summary.StartedAt).Milliseconds()
+	out.Report = &result.Report{Summary: summary}
+
+	if j.notifier != nil {
+		var errs []error
+		if err := j.notifier.SendDigest(ctx, runID, tally); err != nil {
+			errs = append(errs, err)
+		} else if !tally.Empty() {
+			out.Published++
+		}
+		if summary.Failed() {
+			if err := j.notifier.SendRunFailure(ctx, runID, failure(summary)); err != nil {
+				errs = append(errs, fmt.Errorf("run failure alert: %w", err))
+			} else {
+				out.Published++
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			out.NotifyError = err.Error()
+		}
+	}
+	state, why := history.Complete, out.NotifyError
+	switch {
+	case summary.Failed():
+		state, why = history.Failed, failure(summary)
+	case summary.Incomplete:
+		state = history.Incomplete
+	}
+	if err := j.store.FinishRun(ctx, run, state, &summary, why, j.now()); err != nil {
+		return out, err
+	}
+	out.Saved = true
+	j.logger.InfoContext(ctx, "run finished", "run_id", runID, "state", state, "batches", len(batches),
+		"unfinished_batches", len(failedBatches), "published", out.Published)
+	return out, nil
+}
+
+// unfinished is the report of the accounts of batches that never finished:
+// every check an audit error that says so.
+func (j *Job) unfinished(runID string, accounts []targets.Account, batches []int) *result.Report {
+	plan := j.planner.PlanAccounts(runID, accounts)
+	rep := &result.Report{Summary: plan.Summary}
+	cause := fmt.Sprintf("batch-failed: the state machine gave up on this account's batch (batches %v of the run did not finish)", batches)
+	for _, u := range plan.Units {
+		for _, m := range u.Models {
+			rep.Results = append(rep.Results, result.Result{Account: u.Account, Region: u.Region, Model: m, Status: result.AuditError, Cause: cause,
+				Remediation: "The account was not audited this run. The execution's history in the Step Functions console names the error " +
+					"(a timeout: lower grantwatch:batchAccounts). The next run checks the account again."})
+		}
+	}
+	rep.Summary.Summarize(rep.Results)
+	rep.Summary.FinishedAt = j.now().UTC()
+	return rep
+}

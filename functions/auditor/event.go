@@ -27,6 +27,8 @@ const (
 	Scheduler Trigger = "eventbridge-scheduler"
 	// Manual is an invocation by hand: {} or {"scheduled_time": "..."}.
 	Manual Trigger = "manual"
+	// StateMachine is a step of a sharded run (see steps.go).
+	StateMachine Trigger = "step-functions"
 )
 
 // input is the payload's shape: an EventBridge event (told by its

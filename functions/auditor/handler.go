@@ -27,6 +27,8 @@ type Handler struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	metrics io.Writer
+	// batchAccounts is the size of a sharded run's batches.
+	batchAccounts int
 	// setupErr is why the function could not start; every invocation returns it.
 	setupErr error
 }
@@ -51,6 +53,13 @@ type Result struct {
 // crashing the runtime.
 func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 	h := &Handler{logger: logger, now: time.Now, metrics: os.Stdout}
+	n, err := batchAccounts()
+	if err != nil {
+		h.setupErr = err
+		logger.Error("environment is invalid", "error", err)
+		return h
+	}
+	h.batchAccounts = n
 	cfg, err := LoadConfig()
 	if err != nil {
 		h.setupErr = err
@@ -110,7 +119,16 @@ func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job
 		store, notifier, opts...)
 }
 
-// Handle is the Lambda handler. It stops the audit before the function's
+// Invoke is the Lambda handler: a step of a sharded run (from the stack's
+// state machine) or a schedule event (Handle).
+func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	if h.setupErr == nil && isStep(payload) {
+		return h.handleStep(ctx, payload)
+	}
+	return h.Handle(ctx, payload)
+}
+
+// Handle runs the whole run of a schedule event. It stops the audit before the function's
 // deadline, leaving time to store and alert, and records such a run as
 // INCOMPLETE.
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -94,8 +95,12 @@ func NewAuditStack(scope constructs.Construct, id string, props *AuditStackProps
 	}}, jsii.Bool(true))
 
 	auditorFn := newAuditor(stack, s, props.AuditorCode, table, topic, key, dlq)
-	newSchedule(stack, s, auditorFn, dlq)
-	alarms := newAlarms(stack, auditorFn, dlq, topic)
+	var sharded awsstepfunctions.StateMachine
+	if s.Sharded {
+		sharded = newShardedRun(stack, s, auditorFn)
+	}
+	newSchedule(stack, s, auditorFn, sharded, dlq)
+	alarms := newAlarms(stack, auditorFn, sharded, dlq, topic)
 	newDashboard(stack, alarms)
 	historyURL := newHistory(stack, s, props.HistoryCode, table)
 
@@ -218,6 +223,12 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 			nagged(roots), nagged(ous), nagged(accounts)),
 	}, jsii.Bool(true))
 
+	concurrency := 1.0
+	if s.Sharded {
+		// The Distributed Map's batches at once, plus its first and last
+		// steps; a second execution's Start finds the run busy.
+		concurrency = float64(s.MapConcurrency + 2)
+	}
 	fn := newFunction(stack, "Auditor", &awslambda.FunctionProps{
 		Description: jsii.String("grantwatch: audits Bedrock model access across the organization"),
 		Code:        code,
@@ -226,10 +237,11 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		Timeout:     awscdk.Duration_Minutes(jsii.Number(15)),
 		LogGroup:    logs,
 		Environment: &map[string]*string{
-			config.EnvConfig:      jsii.String("/var/task/grantwatch.yaml"),
-			config.EnvTable:       table.TableName(),
-			config.EnvTopic:       topic.TopicArn(),
-			config.EnvSecurityHub: jsii.String(strconv.FormatBool(s.SecurityHub)),
+			config.EnvConfig:        jsii.String("/var/task/grantwatch.yaml"),
+			config.EnvTable:         table.TableName(),
+			config.EnvTopic:         topic.TopicArn(),
+			config.EnvSecurityHub:   jsii.String(strconv.FormatBool(s.SecurityHub)),
+			config.EnvBatchAccounts: jsii.String(strconv.Itoa(s.BatchAccounts)),
 		},
 		// EventBridge Scheduler invokes asynchronously: its retry policy
 		// covers only the Invoke call. Once Lambda has the event, these
@@ -242,31 +254,42 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		OnFailure:     awslambdadestinations.NewSqsDestination(dlq),
 		// One run at a time: a duplicate delivery waits (Lambda retries
 		// throttled asynchronous events) and then finds the run done.
-		ReservedConcurrentExecutions: jsii.Number(1),
+		ReservedConcurrentExecutions: jsii.Number(concurrency),
 	})
 	return fn
 }
 
-func newSchedule(stack awscdk.Stack, s *Settings, fn awslambda.Function, dlq awssqs.Queue) {
+// newSchedule starts each run: the auditor function, or the sharded run's
+// state machine when there is one.
+func newSchedule(stack awscdk.Stack, s *Settings, fn awslambda.Function, sharded awsstepfunctions.StateMachine, dlq awssqs.Queue) {
 	// The target grants this role the invocation and the dead-letter queue.
 	role := awsiam.NewRole(stack, jsii.String("SchedulerRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil).WithConditions(&map[string]interface{}{
 			"StringEquals": map[string]interface{}{"aws:SourceAccount": *stack.Account()},
 		}),
 	})
+	props := &awsschedulertargets.ScheduleTargetBaseProps{
+		Role: role,
+		// The scheduled time makes the run id: a retried delivery is the same run.
+		Input:           awsscheduler.ScheduleTargetInput_FromObject(map[string]any{"scheduled_time": awsscheduler.ContextAttribute_ScheduledTime()}),
+		RetryAttempts:   jsii.Number(2),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(1)),
+		DeadLetterQueue: dlq,
+	}
+	var target awsscheduler.IScheduleTarget = awsschedulertargets.NewLambdaInvoke(fn, props)
+	if sharded != nil {
+		// A second execution of the same run finds it busy and stops.
+		target = awsschedulertargets.NewStepFunctionsStartExecution(sharded, props)
+	}
 	awsscheduler.NewSchedule(stack, jsii.String("Schedule"), &awsscheduler.ScheduleProps{
 		Description: jsii.String("grantwatch audit run"),
 		Schedule:    awsscheduler.ScheduleExpression_Expression(jsii.String(s.Schedule), nil),
 		TimeWindow:  awsscheduler.TimeWindow_Off(),
-		Target: awsschedulertargets.NewLambdaInvoke(fn, &awsschedulertargets.ScheduleTargetBaseProps{
-			Role: role,
-			// The scheduled time makes the run id: a retried delivery is the same run.
-			Input:           awsscheduler.ScheduleTargetInput_FromObject(map[string]any{"scheduled_time": awsscheduler.ContextAttribute_ScheduledTime()}),
-			RetryAttempts:   jsii.Number(2),
-			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(1)),
-			DeadLetterQueue: dlq,
-		}),
+		Target:      target,
 	})
+	if sharded != nil {
+		return
+	}
 	// After the schedule: the grants it makes create the role's policy.
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
@@ -275,7 +298,7 @@ func newSchedule(stack awscdk.Stack, s *Settings, fn awslambda.Function, dlq aws
 	}}, jsii.Bool(true))
 }
 
-func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topic awssns.Topic) []awscloudwatch.IAlarm {
+func newAlarms(stack awscdk.Stack, fn awslambda.Function, sharded awsstepfunctions.StateMachine, dlq awssqs.Queue, topic awssns.Topic) []awscloudwatch.IAlarm {
 	notify := awscloudwatchactions.NewSnsAction(topic)
 	var alarms []awscloudwatch.IAlarm
 	alarm := func(id, description string, metric awscloudwatch.IMetric) {
@@ -307,6 +330,17 @@ func newAlarms(stack awscdk.Stack, fn awslambda.Function, dlq awssqs.Queue, topi
 		runMetric(config.MetricAlertsUnpublished, hour))
 	alarm("FailedInvocations", "A scheduled grantwatch invocation failed for good and is in the dead-letter queue.",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+	if sharded != nil {
+		sum := &awscloudwatch.MetricOptions{Period: hour, Statistic: jsii.String("Sum")}
+		alarm("ShardedRunsFailed", "A grantwatch sharded run's state machine execution failed, timed out or was aborted: its run record may still say RUNNING until the next run's sweep.",
+			awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+				Expression: jsii.String("failed + timedout + aborted"),
+				Period:     hour,
+				UsingMetrics: &map[string]awscloudwatch.IMetric{
+					"failed": sharded.MetricFailed(sum), "timedout": sharded.MetricTimedOut(sum), "aborted": sharded.MetricAborted(sum),
+				},
+			}))
+	}
 	return alarms
 }
 

@@ -38,6 +38,12 @@ type Settings struct {
 	// SecurityHub lets the auditor import findings into this account's
 	// Security Hub (grantwatch:securityHub, or securityhub.enabled).
 	SecurityHub bool
+	// Sharded runs each scheduled run on a Step Functions state machine,
+	// batches of BatchAccounts accounts in a Distributed Map, MapConcurrency
+	// at a time (grantwatch:sharded, for large organizations).
+	Sharded        bool
+	BatchAccounts  int
+	MapConcurrency int
 }
 
 // The CDK context keys.
@@ -53,6 +59,9 @@ const (
 	ctxLogRetentionDays   = "grantwatch:logRetentionDays"
 	ctxGovernanceReaders  = "grantwatch:governanceReaders"
 	ctxSecurityHub        = "grantwatch:securityHub"
+	ctxSharded            = "grantwatch:sharded"
+	ctxBatchAccounts      = "grantwatch:batchAccounts"
+	ctxMapConcurrency     = "grantwatch:mapConcurrency"
 )
 
 var (
@@ -120,9 +129,35 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 			return nil, fmt.Errorf("%s: %q is in partition %s; the audited regions are in %s", ctxGovernanceReaders, r, a.Partition, cfg.Partition())
 		}
 	}
+	switch v := get(ctxSharded); v {
+	case "true":
+		s.Sharded = true
+	case "", "false":
+	default:
+		return nil, fmt.Errorf("%s: %q: want true or false", ctxSharded, v)
+	}
+	if s.BatchAccounts, err = number(get, ctxBatchAccounts, 50, 1000); err != nil {
+		return nil, err
+	}
+	if s.MapConcurrency, err = number(get, ctxMapConcurrency, 10, 1000); err != nil {
+		return nil, err
+	}
 	days, err := strconv.Atoi(cmp.Or(get(ctxLogRetentionDays), "365"))
 	if s.LogRetention = retentions[days]; err != nil || s.LogRetention == "" {
 		return nil, fmt.Errorf("%s: %q: want one of 30, 90, 180, 365, 731, 3653", ctxLogRetentionDays, get(ctxLogRetentionDays))
 	}
 	return s, nil
+}
+
+// number reads a whole number context value from 1 to max, def when unset.
+func number(get func(string) string, key string, def, max int) (int, error) {
+	v := get(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("%s: %q: want a whole number from 1 to %d", key, v, max)
+	}
+	return n, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,12 +36,12 @@ models: {required: [anthropic.claude-3-5-sonnet-20240620-v1:0]}
 role: {name: GrantwatchAudit, external_id: ext-7f3a}
 `
 
-func testSettings(t *testing.T, context map[string]string) *Settings {
+func testSettings(t testing.TB, context map[string]string) *Settings {
 	t.Helper()
 	return testSettingsWith(t, testConfig, context)
 }
 
-func testSettingsWith(t *testing.T, config string, context map[string]string) *Settings {
+func testSettingsWith(t testing.TB, config string, context map[string]string) *Settings {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "grantwatch.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
@@ -63,7 +64,7 @@ func testSettingsWith(t *testing.T, config string, context map[string]string) *S
 
 // stacks builds both stacks, with cdk-nag, from placeholder assets: these
 // tests check the infrastructure, the binaries are tested elsewhere.
-func stacks(t *testing.T, s *Settings) (audit, member awscdk.Stack) {
+func stacks(t testing.TB, s *Settings) (audit, member awscdk.Stack) {
 	t.Helper()
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"aws:cdk:bundling-stacks": []string{}}})
 	asset := t.TempDir()
@@ -441,6 +442,9 @@ func TestLoadSettingsRejects(t *testing.T) {
 		{"reader of another partition", ctxGovernanceReaders, "arn:aws-cn:iam::222222222222:role/Reader", "is in partition aws-cn"},
 		{"log retention", ctxLogRetentionDays, "400", `grantwatch:logRetentionDays: "400"`},
 		{"config file", ctxConfig, "/nonexistent.yaml", "grantwatch:config: read config"},
+		{"sharded", ctxSharded, "yes", `grantwatch:sharded: "yes"`},
+		{"batch size", ctxBatchAccounts, "0", `grantwatch:batchAccounts: "0": want a whole number from 1 to 1000`},
+		{"map concurrency", ctxMapConcurrency, "many", `grantwatch:mapConcurrency: "many"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,4 +541,83 @@ func TestAuditStackSecurityHub(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A large organization's runs go through a state machine with a Map in
+// DISTRIBUTED mode, which the schedule starts; a small one's do not.
+func TestShardedRunOnlyWhenAsked(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) {
+			s := testSettings(t, map[string]string{ctxSharded: fmt.Sprint(sharded), ctxBatchAccounts: "40", ctxMapConcurrency: "8"})
+			audit, _ := stacks(t, s)
+			tmpl := assertions.Template_FromStack(audit, nil)
+			machines := tmpl.FindResources(jsii.String("AWS::StepFunctions::StateMachine"), nil)
+			if got := len(*machines); got != map[bool]int{false: 0, true: 1}[sharded] {
+				t.Fatalf("state machines: got %d", got)
+			}
+			fn := props{"Handler": "bootstrap", "Environment": props{"Variables": assertions.Match_ObjectLike(&props{config.EnvBatchAccounts: "40"})}}
+			if sharded {
+				fn["ReservedConcurrentExecutions"] = 10 // the map's 8 batches, its first and last steps
+			} else {
+				fn["ReservedConcurrentExecutions"] = 1
+			}
+			tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&fn))
+			errs := assertions.Annotations_FromStack(audit).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			for _, m := range *errs {
+				t.Errorf("cdk-nag error at %s: %v", *m.Id, m.Entry.Data)
+			}
+			if !sharded {
+				return
+			}
+			def := definition(t, tmpl)
+			m, _ := def.States[StateBatches].(map[string]interface{})
+			processor, _ := m["ItemProcessor"].(map[string]interface{})
+			config, _ := processor["ProcessorConfig"].(map[string]interface{})
+			if m["Type"] != "Map" || config["Mode"] != "DISTRIBUTED" || m["MaxConcurrency"] != 8.0 || m["ItemsPath"] != "$.batches" {
+				t.Errorf("state %s: got %v; want a Map in DISTRIBUTED mode over $.batches, 8 at a time", StateBatches, m)
+			}
+			for _, name := range []string{StateStart, StateFinish} {
+				st, _ := def.States[name].(map[string]interface{})
+				if st["Type"] != "Task" || st["Retry"] == nil {
+					t.Errorf("state %s: got %v; want a Task with retries", name, st)
+				}
+			}
+			tmpl.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachine"), props{
+				"TracingConfiguration": props{"Enabled": true},
+				"LoggingConfiguration": assertions.Match_ObjectLike(&props{"Level": "ALL"}),
+			})
+			tmpl.HasResourceProperties(jsii.String("AWS::Scheduler::Schedule"), props{
+				"Target": assertions.Match_ObjectLike(&props{"Arn": props{"Ref": assertions.Match_StringLikeRegexp(jsii.String("ShardedRun.*"))}}),
+			})
+			tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), props{
+				"AlarmDescription": assertions.Match_StringLikeRegexp(jsii.String("sharded run's state machine execution failed")),
+			})
+		})
+	}
+}
+
+// asl is the part of a state machine definition these tests read.
+type asl struct {
+	StartAt string                 `json:"StartAt"`
+	States  map[string]interface{} `json:"States"`
+}
+
+// definition reads the one state machine's definition from the template,
+// with the CloudFormation references in it (the function's ARN) left as
+// placeholders.
+func definition(t *testing.T, tmpl assertions.Template) asl {
+	t.Helper()
+	for _, r := range *tmpl.FindResources(jsii.String("AWS::StepFunctions::StateMachine"), nil) {
+		body, err := resolveDefinition((*r)["Properties"].(map[string]interface{})["DefinitionString"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var def asl
+		if err := json.Unmarshal([]byte(body), &def); err != nil {
+			t.Fatalf("definition: %v\n%s", err, body)
+		}
+		return def
+	}
+	t.Fatal("no state machine")
+	return asl{}
 }

@@ -123,7 +123,7 @@ func (h *Handler) handleStep(ctx context.Context, payload []byte) (any, error) {
 		return h.job.RunBatch(ctx, e.RunID, at, *e.Batch)
 	}
 	out, err := h.job.Finish(ctx, e.RunID, at, e.Execution, *e.Planning)
-	res := &Result{RunID: out.RunID, Trigger: StateMachine, Claim: out.Claim, Alerts: len(out.Alerts),
+	res := &Result{RunID: out.RunID, Trigger: StateMachine, Claim: out.Claim, Alerts: out.Tally.Total(),
 		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError}
 	if out.Stored != nil {
 		res.State = string(out.Stored.State)

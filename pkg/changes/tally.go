@@ -37,6 +37,17 @@ func (t *Tally) Add(o Tally) {
 	}
 }
 
+// Total is how many alerts t counts.
+func (t Tally) Total() int {
+	n := 0
+	for _, kinds := range t.Accounts {
+		for _, c := range kinds {
+			n += c
+		}
+	}
+	return n
+}
+
 // Empty reports whether t counts no alert.
 func (t Tally) Empty() bool { return len(t.Accounts) == 0 }
 

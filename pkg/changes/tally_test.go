@@ -24,6 +24,9 @@ func TestTallyAdd(t *testing.T) {
 	if want.Severity != result.Critical || !reflect.DeepEqual(want.Regions, []string{"eu-west-1", "us-east-1", "us-west-2"}) {
 		t.Errorf("tally of all: got severity %s regions %v; want critical, three sorted regions", want.Severity, want.Regions)
 	}
+	if got := sum.Total(); got != 4 {
+		t.Errorf("total: got %d; want 4", got)
+	}
 	if !(Tally{}).Empty() || sum.Empty() {
 		t.Errorf("Empty: got %v for none, %v for four alerts", (Tally{}).Empty(), sum.Empty())
 	}

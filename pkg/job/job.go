@@ -160,7 +160,8 @@ type Outcome struct {
 	// ones included); SecurityHubError says what failed, if anything.
 	FindingsImported int    `json:"findings_imported,omitempty"`
 	SecurityHubError string `json:"security_hub_error,omitempty"`
-	// Tally counts the alerts of a part of a run, for the run's digest.
+	// Tally counts the alerts of a part of a run, for the run's digest; a
+	// sharded run's Finish, those of the whole run.
 	Tally changes.Tally `json:"-"`
 }
 

@@ -239,6 +239,7 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		out.Published += part.Published
 		out.Unpublished += part.Unpublished
 	}
+	out.Tally = tally
 	summary.FinishedAt = j.now().UTC()
 	summary.DurationMS = summary.FinishedAt.Sub(summary.StartedAt).Milliseconds()
 	out.Report = &result.Report{Summary: summary}

@@ -25,6 +25,14 @@ type Function struct {
 // the emulator for one test with exactly the environment env (plus PATH).
 func Lambda(t testing.TB, dir string, env []string) *Function {
 	t.Helper()
+	return Lambdas(t, dir, env, 1)[0]
+}
+
+// Lambdas is Lambda n times from one build: the emulator runs one
+// invocation at a time, as one Lambda execution environment does, so
+// concurrent invocations need as many.
+func Lambdas(t testing.TB, dir string, env []string, n int) []*Function {
+	t.Helper()
 	rie := tool(t, filepath.Join("bin", "aws-lambda-rie"))
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
 	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, ".")
@@ -33,23 +41,27 @@ func Lambda(t testing.TB, dir string, env []string) *Function {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the function in %s: %v\n%s", dir, err, out)
 	}
-	port, err := localenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	fns := make([]*Function, n)
+	for i := range fns {
+		port, err := localenv.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		apiPort, err := localenv.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := localenv.StartProcess(context.Background(), "aws-lambda-rie", port,
+			[]string{rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+				"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap},
+			append([]string{"PATH=" + os.Getenv("PATH")}, env...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Stop)
+		fns[i] = &Function{Server: s}
 	}
-	apiPort, err := localenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := localenv.StartProcess(context.Background(), "aws-lambda-rie", port,
-		[]string{rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-			"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap},
-		append([]string{"PATH=" + os.Getenv("PATH")}, env...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	return &Function{Server: s}
+	return fns
 }
 
 // Invoke sends payload to the function and returns its answer.

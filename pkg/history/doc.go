@@ -10,6 +10,7 @@
 //	run             RUN#<run id>       RUN                                  RUNS     <started at>#<run id>
 //	latest state    ACCOUNT#<account>  LATEST#<region>#<chunk>              -        -
 //	history event   ACCOUNT#<account>  EVENT#<at>#<region>#<model>          -        -
+//	batch           RUN#<run id>       BATCH#<number, 5 digits>             -        -
 //
 // Times are RFC 3339 in UTC with whole seconds, so they sort as strings.
 //
@@ -30,16 +31,23 @@
 //     token. An event is written when a check's observed status changes (its
 //     first observation included), at the run's scheduled time, so a retried
 //     run writes the same keys again.
+//   - The batches of a sharded run: Query RUN#<run id> with sk beginning
+//     BATCH#. Each holds its accounts (with their OUs) and, once done, its
+//     summary and the counts of its alerts, as JSON; the run's last step
+//     reads them all.
 //
-// Every item expires `retention` after it was last written. Latest-state
-// items are rewritten by every run that checks their account and region, so
-// they live as long as the account is audited.
+// Every item expires `retention` after it was last written. A run rewrites
+// an account-region's latest-state items only when one of its states changed
+// (when it was checked aside: the run record says that) or when they would
+// otherwise expire within half the retention, so they live as long as the
+// account is audited. A usable check's state leaves out the cause and
+// remediation, the same generic texts for every such check.
 //
 // # Writes per run
 //
 // One conditional PutItem claims the run, BatchWriteItem calls of 25 items
 // carry the events (one per changed check) and then the latest-state items
-// (one per account and region), and one UpdateItem finishes the run: at most
-// changed/25 + account-regions/25 + 2 requests, plus retries of
-// UnprocessedItems.
+// of the account-regions that changed, and one UpdateItem finishes the run:
+// at most changed/25 + account-regions/25 + 2 requests, plus retries of
+// UnprocessedItems. A sharded run adds two writes per batch.
 package history

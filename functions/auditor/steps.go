@@ -129,11 +129,31 @@ func (h *Handler) handleStep(ctx context.Context, payload []byte) (any, error) {
 		res.State = string(out.Stored.State)
 	}
 	if out.Report != nil {
-		res.Summary = &out.Report.Summary
 		h.emitMetrics(out, err != nil)
+		res.Summary = shortLists(out.Report.Summary)
 	}
 	if err != nil {
 		h.logger.ErrorContext(ctx, "run could not finish", "run_id", out.RunID, "error", err)
 	}
 	return res, err
+}
+
+// maxListed is how many unreached accounts, errors and warnings the Finish
+// step's answer lists; the run record keeps them all.
+const maxListed = 20
+
+// shortLists keeps the Finish step's answer small whatever the run found: a
+// state's output is limited to 256 KB, and States.DataLimitExceeded is a
+// terminal error that States.ALL does not catch (Step Functions developer
+// guide, "Handling errors in Step Functions workflows"), so thousands of
+// unreached accounts would fail the execution after the run was recorded.
+func shortLists(s result.Summary) *result.Summary {
+	clip := func(l []string) []string {
+		if len(l) <= maxListed {
+			return l
+		}
+		return append(l[:maxListed:maxListed], fmt.Sprintf("... and %d more (see the run record)", len(l)-maxListed))
+	}
+	s.Unreached, s.Errors, s.Warnings = clip(s.Unreached), clip(s.Errors), clip(s.Warnings)
+	return &s
 }

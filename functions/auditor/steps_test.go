@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 func TestParseStep(t *testing.T) {
@@ -82,5 +84,21 @@ func TestBatchAccounts(t *testing.T) {
 				t.Errorf("error %q does not name %s", err, config.EnvBatchAccounts)
 			}
 		})
+	}
+}
+
+// The Finish step's answer lists a few unreached accounts and says how many
+// more there are; the summary it came from keeps them all.
+func TestShortLists(t *testing.T) {
+	var s result.Summary
+	for i := range 5000 {
+		s.Unreached = append(s.Unreached, fmt.Sprintf("%012d", i))
+	}
+	short := shortLists(s)
+	if len(short.Unreached) != maxListed+1 || short.Unreached[maxListed] != "... and 4980 more (see the run record)" {
+		t.Errorf("unreached: got %d entries ending %q", len(short.Unreached), short.Unreached[len(short.Unreached)-1])
+	}
+	if len(s.Unreached) != 5000 || s.Unreached[maxListed] != fmt.Sprintf("%012d", maxListed) {
+		t.Errorf("the summary itself changed: %d entries, [%d] = %q", len(s.Unreached), maxListed, s.Unreached[maxListed])
 	}
 }

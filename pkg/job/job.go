@@ -248,19 +248,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 		return out, nil
 	}
 	log.InfoContext(ctx, "run claimed", "claim", claim, "attempt", run.Attempts)
-	// Sweep after claiming, sparing this run: a redelivery must resume its
-	// own run, never find it failed by its own sweep.
-	if n, err := j.store.FailStaleRuns(ctx, out.RunID, now.Add(-7*24*time.Hour), now); err != nil {
-		log.WarnContext(ctx, "could not sweep stale runs", "error", err)
-	} else if n > 0 {
-		log.WarnContext(ctx, "marked runs that never finished as FAILED", "runs", n)
-	}
-
-	plan := j.planner.Plan(ctx, out.RunID)
-	if first := j.unreachedLastTime(ctx, out.RunID, scheduledAt); len(first) > 0 {
-		plan.First(first)
-		log.InfoContext(ctx, "checking first the accounts the last run did not reach", "accounts", len(first))
-	}
+	plan := j.plan(ctx, log, out.RunID, scheduledAt, now)
 	budget := j.saveBudget(plan.AccountRegions())
 	auditCtx, cancel := withReserve(ctx, budget)
 	rep := j.checker.Check(auditCtx, plan)
@@ -293,6 +281,24 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	log.InfoContext(ctx, "run finished", "state", state, "alerts", len(out.Alerts), "published", out.Published,
 		"unpublished", out.Unpublished, "history_events", out.Events)
 	return out, nil
+}
+
+// plan sweeps the runs that never finished and plans the claimed run, the
+// accounts the last run did not reach first. The sweep comes after the
+// claim and spares this run: a redelivery must resume its own run, never
+// find it failed by its own sweep.
+func (j *Job) plan(ctx context.Context, log *slog.Logger, runID string, scheduledAt, now time.Time) *targets.Plan {
+	if n, err := j.store.FailStaleRuns(ctx, runID, now.Add(-7*24*time.Hour), now); err != nil {
+		log.WarnContext(ctx, "could not sweep stale runs", "error", err)
+	} else if n > 0 {
+		log.WarnContext(ctx, "marked runs that never finished as FAILED", "runs", n)
+	}
+	plan := j.planner.Plan(ctx, runID)
+	if first := j.unreachedLastTime(ctx, runID, scheduledAt); len(first) > 0 {
+		plan.First(first)
+		log.InfoContext(ctx, "checking first the accounts the last run did not reach", "accounts", len(first))
+	}
+	return plan
 }
 
 // failure says why a run failed as a whole.

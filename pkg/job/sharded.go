@@ -81,17 +81,7 @@ func (j *Job) Start(ctx context.Context, scheduledAt time.Time, owner string, ba
 			return st, nil
 		}
 	}
-	if n, err := j.store.FailStaleRuns(ctx, st.RunID, now.Add(-7*24*time.Hour), now); err != nil {
-		log.WarnContext(ctx, "could not sweep stale runs", "error", err)
-	} else if n > 0 {
-		log.WarnContext(ctx, "marked runs that never finished as FAILED", "runs", n)
-	}
-
-	plan := j.planner.Plan(ctx, st.RunID)
-	if first := j.unreachedLastTime(ctx, st.RunID, scheduledAt); len(first) > 0 {
-		plan.First(first)
-		log.InfoContext(ctx, "checking first the accounts the last run did not reach", "accounts", len(first))
-	}
+	plan := j.plan(ctx, log, st.RunID, scheduledAt, now)
 	accounts := plan.Accounts()
 	var batches []history.Batch
 	for chunk := range slices.Chunk(accounts, batchSize) {

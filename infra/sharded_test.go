@@ -115,20 +115,12 @@ func newShardedWorld(t testing.TB, sim *awssim.Server, configYAML string, batchA
 	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{
+	env := append([]string{
 		config.EnvConfig + "=" + cfgPath,
 		config.EnvTable + "=" + table,
 		config.EnvTopic + "=" + w.sns.TopicARN("alerts"),
 		config.EnvBatchAccounts + "=" + fmt.Sprint(batchAccounts),
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + sim.Auditor().AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + sim.Auditor().SecretAccessKey,
-		"AWS_ENDPOINT_URL=" + sim.URL(),
-		"AWS_ENDPOINT_URL_DYNAMODB=" + ddb.Endpoint,
-		"AWS_ENDPOINT_URL_SNS=" + w.sns.Endpoint,
-		"AWS_LAMBDA_LOG_FORMAT=JSON",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}
+	}, testenv.AuditorEnv(sim, ddb.Endpoint, w.sns.Endpoint)...)
 	w.pool = testenv.NewLambdaPool(testenv.Lambdas(t, filepath.Join("..", "functions", "auditor"), env, functions))
 	return w
 }

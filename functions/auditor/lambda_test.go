@@ -46,19 +46,11 @@ func newWorld(t *testing.T) *world {
 	w.store = history.New(client, table, 24*time.Hour)
 	// The environment the stack gives the function, with the endpoints of
 	// the local stand-ins in the SDK's own settings.
-	w.env = []string{
+	w.env = append([]string{
 		config.EnvConfig + "=" + abs(t, "testdata/grantwatch.yaml"),
 		config.EnvTable + "=" + table,
 		config.EnvTopic + "=" + w.sns.TopicARN("alerts"),
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + sim.Auditor().AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + sim.Auditor().SecretAccessKey,
-		"AWS_ENDPOINT_URL=" + sim.URL(),
-		"AWS_ENDPOINT_URL_DYNAMODB=" + w.ddb.Endpoint,
-		"AWS_ENDPOINT_URL_SNS=" + w.sns.Endpoint,
-		"AWS_LAMBDA_LOG_FORMAT=JSON",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}
+	}, testenv.AuditorEnv(sim, w.ddb.Endpoint, w.sns.Endpoint)...)
 	return w
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/localenv"
 )
 
@@ -83,4 +84,20 @@ func (f *Function) Invoke(ctx context.Context, payload string) ([]byte, error) {
 		return body, fmt.Errorf("invoke: status %d: %s", resp.StatusCode, body)
 	}
 	return body, nil
+}
+
+// AuditorEnv is the AWS part of the auditor function's environment under
+// the emulator: the simulator's auditor credentials, and the stand-ins'
+// endpoints in the SDK's own settings, as the deployed function has none.
+func AuditorEnv(sim *awssim.Server, dynamoDB, sns string) []string {
+	return []string{
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + sim.Auditor().AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + sim.Auditor().SecretAccessKey,
+		"AWS_ENDPOINT_URL=" + sim.URL(),
+		"AWS_ENDPOINT_URL_DYNAMODB=" + dynamoDB,
+		"AWS_ENDPOINT_URL_SNS=" + sns,
+		"AWS_LAMBDA_LOG_FORMAT=JSON",
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
 }

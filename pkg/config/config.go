@@ -422,6 +422,27 @@ var (
 	modelIDPattern     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:/-]{0,255}$`)
 )
 
+// scoped checks the per-OU and per-account settings of section (models,
+// principals): each key must be an OU id or an account id, and each value
+// passes check, with fields named section.by_ou[<id>] and
+// section.by_account[<id>], in key order.
+func scoped[T any](bad func(field, format string, args ...any), section string, byOU, byAccount map[string]T, check func(field string, v T)) {
+	for _, ou := range slices.Sorted(maps.Keys(byOU)) {
+		field := fmt.Sprintf("%s.by_ou[%s]", section, ou)
+		if !ouIDPattern.MatchString(ou) {
+			bad(field, "%q is not an OU id like ou-ab12-cd34ef56", ou)
+		}
+		check(field, byOU[ou])
+	}
+	for _, id := range slices.Sorted(maps.Keys(byAccount)) {
+		field := fmt.Sprintf("%s.by_account[%s]", section, id)
+		if !accountIDPattern.MatchString(id) {
+			bad(field, "account id %q is not 12 digits", id)
+		}
+		check(field, byAccount[id])
+	}
+}
+
 // Validate reports every problem found, each naming the field and the value.
 func (c *Config) Validate() error {
 	var errs []error
@@ -505,20 +526,7 @@ func (c *Config) Validate() error {
 	if len(c.Models.Required) > 0 {
 		checkModels("models.required", c.Models.Required)
 	}
-	for _, ou := range slices.Sorted(maps.Keys(c.Models.ByOU)) {
-		field := fmt.Sprintf("models.by_ou[%s]", ou)
-		if !ouIDPattern.MatchString(ou) {
-			bad(field, "%q is not an OU id like ou-ab12-cd34ef56", ou)
-		}
-		checkModels(field, c.Models.ByOU[ou])
-	}
-	for _, id := range slices.Sorted(maps.Keys(c.Models.ByAccount)) {
-		field := fmt.Sprintf("models.by_account[%s]", id)
-		if !accountIDPattern.MatchString(id) {
-			bad(field, "account id %q is not 12 digits", id)
-		}
-		checkModels(field, c.Models.ByAccount[id])
-	}
+	scoped(bad, "models", c.Models.ByOU, c.Models.ByAccount, checkModels)
 
 	r := c.Role
 	switch {
@@ -629,20 +637,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkPrincipals("principals", c.Principals.PrincipalSet)
-	for _, ou := range slices.Sorted(maps.Keys(c.Principals.ByOU)) {
-		field := fmt.Sprintf("principals.by_ou[%s]", ou)
-		if !ouIDPattern.MatchString(ou) {
-			bad(field, "%q is not an OU id like ou-ab12-cd34ef56", ou)
-		}
-		checkPrincipals(field, c.Principals.ByOU[ou])
-	}
-	for _, id := range slices.Sorted(maps.Keys(c.Principals.ByAccount)) {
-		field := fmt.Sprintf("principals.by_account[%s]", id)
-		if !accountIDPattern.MatchString(id) {
-			bad(field, "account id %q is not 12 digits", id)
-		}
-		checkPrincipals(field, c.Principals.ByAccount[id])
-	}
+	scoped(bad, "principals", c.Principals.ByOU, c.Principals.ByAccount, checkPrincipals)
 	for _, st := range slices.Sorted(maps.Keys(c.Alerts.Severity)) {
 		field := fmt.Sprintf("alerts.severity[%s]", st)
 		switch sev := c.Alerts.Severity[st]; {

@@ -161,20 +161,8 @@ func (s *Store) ClaimRun(ctx context.Context, id, owner string, scheduledAt, now
 	return Resumed, stored, nil
 }
 
-// Owned returns run id for its owner, to finish it; an error when the run
-// is not there, has finished or has another owner.
-func (s *Store) Owned(ctx context.Context, id, owner string) (*Run, error) {
-	r, err := s.getRun(ctx, id)
-	switch {
-	case err != nil:
-		return nil, err
-	case r.State != Running:
-		return nil, fmt.Errorf("run %s: already %s", id, r.State)
-	case r.owner != owner:
-		return nil, fmt.Errorf("run %s: another invocation took the run over", id)
-	}
-	return r, nil
-}
+// OwnedBy reports whether owner holds the run (ClaimRun's owner).
+func (r *Run) OwnedBy(owner string) bool { return r.owner == owner }
 
 func (s *Store) runItem(r *Run, now time.Time) runItem {
 	return runItem{

@@ -186,10 +186,10 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		out.Claim, out.Stored = history.Done, stored
 		return out, nil
 	}
-	run, err := j.store.Owned(ctx, runID, owner)
-	if err != nil {
-		return out, err
+	if !stored.OwnedBy(owner) {
+		return out, fmt.Errorf("finish run %s: another execution took the run over", runID)
 	}
+	run := stored
 	out.Stored = run
 	batches, err := j.store.Batches(ctx, runID)
 	if err != nil {

@@ -191,3 +191,20 @@ func TestDocsLinkCheckerCatchesBadLinks(t *testing.T) {
 		t.Errorf("anchors: got %v; want x-y-y", a)
 	}
 }
+
+// The synopses in the README and the command page list the output formats
+// exactly as the commands accept them, so a new format cannot go undocumented.
+func TestDocsNameEveryOutputFormat(t *testing.T) {
+	want := []string{
+		"--output " + strings.Join(formats, "|"),        // run and demo
+		"--output " + strings.Join(historyFormats, "|"), // history
+	}
+	for _, file := range []string{"README.md", "docs/command.md"} {
+		text := readRepoFile(t, file)
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: no %q in its synopsis; want the formats the command accepts", file, w)
+			}
+		}
+	}
+}

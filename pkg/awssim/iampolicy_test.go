@@ -459,3 +459,37 @@ accounts:
 		}
 	}
 }
+
+// TestSCPLevels checks the levels an account's requests pass: the root,
+// each OU, the account, each with FullAWSAccess unless detached, and none
+// for the management account.
+func TestSCPLevels(t *testing.T) {
+	s := startSim(t, `
+organization:
+  management_account: "999999999999"
+  root: r-iam0
+  ous: [{id: ou-iam0-apps0001, name: Apps, ous: [{id: ou-iam0-team0001, name: Team}]}]
+  full_aws_access_detached: [ou-iam0-apps0001]
+scps:
+  - name: bedrock-only
+    targets: [ou-iam0-apps0001]
+    document: '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"*"}}'
+accounts:
+  - {id: "111111111111", parent: ou-iam0-team0001}
+`, nil)
+	var got []string
+	for _, l := range s.scpsFor("111111111111") {
+		var names []string
+		for _, p := range l.policies {
+			names = append(names, p.name)
+		}
+		got = append(got, l.target+"="+strings.Join(names, "+"))
+	}
+	want := []string{"r-iam0=FullAWSAccess", "ou-iam0-apps0001=bedrock-only", "ou-iam0-team0001=FullAWSAccess", "111111111111=FullAWSAccess"}
+	if !slices.Equal(got, want) {
+		t.Errorf("levels: got %v; want %v", got, want)
+	}
+	if levels := s.scpsFor("999999999999"); levels != nil {
+		t.Errorf("management account: got %d SCP levels; want none", len(levels))
+	}
+}

@@ -12,22 +12,28 @@ import (
 )
 
 // This file is the simulator's IAM policy evaluator, for
-// SimulatePrincipalPolicy. It follows the IAM user guide's "Policy
-// evaluation logic" for a request inside one account (ledger: IAM-eval-order):
-// an explicit Deny in any policy wins; then every SCP level on the path from
-// the root to the account must allow (ledger: IAM-scp-every-level); then the
-// identity policies must allow and, when the principal has one, the
-// permissions boundary too (ledger: IAM-boundary-intersection). It leaves
-// out resource-based policies, RCPs and session policies; a scenario cannot
-// express them.
+// SimulatePrincipalPolicy (docs/simulator-iam.md). It follows the IAM user
+// guide's "Policy evaluation logic" for a request inside one account
+// (ledger: IAM-eval-order): an explicit Deny in any policy wins; then every
+// SCP level on the path from the root to the account must allow (ledger:
+// IAM-scp-every-level); then the identity policies must allow and, when the
+// principal has one, the permissions boundary too (ledger:
+// IAM-boundary-intersection). Conditions use the String, Arn, Numeric, Date,
+// Bool and Null operators, each with ...IfExists and the ForAnyValue: and
+// ForAllValues: qualifiers (ledger: IAM-operators). It leaves out
+// resource-based policies, RCPs, session policies, IpAddress and Binary
+// operators and policy variables; a scenario cannot express them.
 //
 // A policy is parsed once, when the scenario loads, and anything the
 // evaluator does not implement is refused there with the field named
 // (ledger: IAM-refuse-unknown): unknown JSON keys, operators, policy
 // variables, Principal/NotPrincipal.
 //
-// The API the IAM handler (iam.go) uses: parsePolicy at load, then
-// evaluatePolicies(evalInput) -> evalResult per action and resource.
+// The API the IAM handler (iam.go) uses: parsePolicy(doc, kind) at load,
+// then evaluatePolicies(evalInput) -> evalResult per action and resource:
+// the decision, the layer that denied (identity, boundary, scp), the
+// OrganizationsDecisionDetail and PermissionsBoundaryDecisionDetail flags,
+// the matched statements and the MissingContextValues.
 
 // Decisions as SimulatePrincipalPolicy spells them (PolicyEvaluationDecisionType).
 const (

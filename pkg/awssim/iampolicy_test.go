@@ -39,7 +39,7 @@ func fixture(t *testing.T, file string, kind policyKind) namedPolicy {
 		t.Fatal(err)
 	}
 	doc := strings.NewReplacer("<ACCOUNT_ID>", fixtureAccount, "<ACCOUNT>", fixtureAccount,
-		"<REQUESTING REGION>", "us-east-1", "<MODEL NAME>", fixtureModel).Replace(string(b))
+		"<REQUESTING REGION>", "us-east-1", "<MODEL NAME>", fixtureModel, "<model-unique-identifier>", "amazon.*").Replace(string(b))
 	p, err := parsePolicy(doc, kind)
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
@@ -84,6 +84,9 @@ func TestPublishedPolicies(t *testing.T) {
 	noGlobal := fixture(t, "scp-disable-global-cris.json", scpPolicy)
 	noAPIKeys := fixture(t, "scp-deny-bedrock-api-keys.json", scpPolicy)
 	noClaudeSubscribe := fixture(t, "marketplace-deny-subscribe-product.json", identityPolicy)
+	noKeysHere := fixture(t, "deny-api-keys-identity.json", identityPolicy)
+	amazonModelsOnly := fixture(t, "scp-permitted-models.json", scpPolicy)
+	nova := "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
 	// The Marketplace grant the model access page requires; AWS publishes
 	// the actions, not a policy, so this one statement is ours.
 	marketplace := inline(t, "marketplace", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:Unsubscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}]}`, identityPolicy)
@@ -162,6 +165,19 @@ func TestPublishedPolicies(t *testing.T) {
 			context: ctx("iam:ServiceSpecificCredentialServiceName", "bedrock.amazonaws.com"), want: decisionExplicitDeny, wantDeniedBy: layerSCP},
 		{name: "SCP leaves other service credentials", identity: []namedPolicy{everything}, scps: rootLevels(noAPIKeys), action: "iam:CreateServiceSpecificCredential", resource: "*",
 			context: ctx("iam:ServiceSpecificCredentialServiceName", "codecommit.amazonaws.com"), want: decisionAllowed},
+
+		{name: "identity policy denies bearer tokens", identity: []namedPolicy{everything, noKeysHere}, action: "bedrock:CallWithBearerToken", resource: "*",
+			want: decisionExplicitDeny, wantDeniedBy: layerIdentity},
+
+		// An SCP allowing some models through a Deny with NotResource.
+		{name: "permitted models: a listed model", identity: []namedPolicy{everything}, scps: rootLevels(amazonModelsOnly), action: "bedrock:InvokeModel", resource: nova,
+			want: decisionAllowed},
+		{name: "permitted models: another model", identity: []namedPolicy{everything}, scps: rootLevels(amazonModelsOnly), action: "bedrock:InvokeModel", resource: modelIn("us-east-1"),
+			want: decisionExplicitDeny, wantDeniedBy: layerSCP},
+		{name: "permitted models: the region-less ARN of a listed model", identity: []namedPolicy{everything}, scps: rootLevels(amazonModelsOnly), action: "bedrock:InvokeModel", resource: "arn:aws:bedrock:::foundation-model/amazon.nova-pro-v1:0",
+			want: decisionAllowed},
+		{name: "permitted models: an inference profile is not a foundation model", identity: []namedPolicy{everything}, scps: rootLevels(amazonModelsOnly), action: "bedrock:InvokeModel", resource: "arn:aws:bedrock:us-east-1:" + fixtureAccount + ":inference-profile/us.amazon.nova-pro-v1:0",
+			want: decisionExplicitDeny, wantDeniedBy: layerSCP},
 
 		// Marketplace product ids.
 		{name: "marketplace: the denied product", identity: []namedPolicy{marketplace, noClaudeSubscribe}, action: "aws-marketplace:Subscribe", resource: "*",

@@ -359,11 +359,17 @@ func (s statement) appliesTo(r evalRequest) bool {
 func (s statement) conditionsHold(ctx evalContext) (holds bool, missing []string, restHolds bool) {
 	holds, restHolds = true, true
 	for _, c := range s.Condition {
-		got, present := ctx[strings.ToLower(c.key)]
-		present = present && len(got) > 0
+		got := ctx[strings.ToLower(c.key)]
+		provided := len(got) > 0
+		present := provided
+		if c.qualifier != "" && !slices.ContainsFunc(got, func(v string) bool { return v != "" }) {
+			// A set of empty strings is a "null data set" to the set
+			// qualifiers (ledger: IAM-set-operators), though provided.
+			present = false
+		}
 		ok := c.holds(got, present)
 		holds = holds && ok
-		if !present && c.needsKey() {
+		if !provided && c.needsKey() {
 			missing = append(missing, c.key)
 		} else {
 			restHolds = restHolds && ok

@@ -689,15 +689,8 @@ func parseStatement(b json.RawMessage, kind policyKind, field string) (statement
 	case (s.Resource == nil) == (s.NotResource == nil):
 		return s, policyError(field, "needs exactly one of Resource and NotResource")
 	}
-	if kind == scpPolicy && s.Effect == "Allow" {
-		// ledger: IAM-scp-syntax ("you can specify only "*" in the Resource
-		// element" of an Allow statement)
-		for j, v := range s.Resource {
-			if v != "*" {
-				return s, policyError(fmt.Sprintf("%s.Resource[%d]", field, j), "an SCP's Allow statement can name only \"*\", not %q", v)
-			}
-		}
-	}
+	// An SCP's Allow may name resources, have conditions and use NotAction
+	// and NotResource, as identity policies do (ledger: IAM-scp-syntax).
 	for _, name := range []string{"Action", "NotAction", "Resource", "NotResource"} {
 		list := map[string][]string{"Action": s.Action, "NotAction": s.NotAction, "Resource": s.Resource, "NotResource": s.NotResource}[name]
 		for j, v := range list {

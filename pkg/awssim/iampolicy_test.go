@@ -368,6 +368,64 @@ func TestEvaluationLayers(t *testing.T) {
 	}
 }
 
+// TestSCPFullPolicyLanguage checks SCP Allow statements with what AWS has
+// accepted in SCPs since September 2025 (ledger: IAM-scp-syntax):
+// individual resource ARNs, conditions, NotAction and NotResource. On a level
+// whose FullAWSAccess is detached, such an Allow is that level's allow list.
+func TestSCPFullPolicyLanguage(t *testing.T) {
+	full := namedPolicy{name: "FullAWSAccess", doc: fullAWSAccess}
+	everything := inline(t, "everything", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, identityPolicy)
+	// Ours, not published: an allow list that lets the OU invoke Amazon
+	// models, only in us-east-1, and everything that is not Bedrock.
+	amazonInEast := `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*::foundation-model/amazon.*","Condition":{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}},
+		{"Effect":"Allow","NotAction":"bedrock:*","Resource":"*"}]}`
+	notAnthropic := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","NotResource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}}`
+	nova := "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
+
+	tests := []struct {
+		name         string
+		scp          string
+		resource     string
+		action       string
+		context      evalContext
+		want         string
+		wantDeniedBy policyLayer
+		wantMissing  []string
+	}{
+		{name: "a resource ARN and a condition in an Allow: allowed", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
+			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionAllowed},
+		{name: "a resource ARN in an Allow: another model has no allow at the level", scp: amazonInEast, action: "bedrock:InvokeModel", resource: modelIn("us-east-1"),
+			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionImplicitDeny, wantDeniedBy: layerSCP},
+		{name: "a condition in an Allow: another region has no allow at the level", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
+			context: ctx("aws:RequestedRegion", "eu-west-1"), want: decisionImplicitDeny, wantDeniedBy: layerSCP},
+		{name: "a condition in an Allow on a missing key is reported", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
+			want: decisionImplicitDeny, wantDeniedBy: layerSCP, wantMissing: []string{"aws:RequestedRegion"}},
+		{name: "NotAction in an Allow allows what it does not list", scp: amazonInEast, action: "s3:GetObject", resource: "*", want: decisionAllowed},
+		{name: "NotResource in an Allow allows what it does not list", scp: notAnthropic, action: "bedrock:InvokeModel", resource: nova, want: decisionAllowed},
+		{name: "NotResource in an Allow does not allow what it lists", scp: notAnthropic, action: "bedrock:InvokeModel", resource: modelIn("us-east-1"),
+			want: decisionImplicitDeny, wantDeniedBy: layerSCP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			scp := inline(t, "allow-list", tt.scp, scpPolicy)
+			c := tt.context
+			if c == nil {
+				c = evalContext{}
+			}
+			got := evaluatePolicies(evalInput{identity: []namedPolicy{everything},
+				scps:   []scpLevel{{"r", []namedPolicy{full}}, {"ou", []namedPolicy{scp}}, {"acct", []namedPolicy{full}}},
+				action: tt.action, resource: tt.resource, context: c})
+			if got.decision != tt.want || got.deniedBy != tt.wantDeniedBy {
+				t.Errorf("decision: got %s (denied by %q); want %s (denied by %q)", got.decision, got.deniedBy, tt.want, tt.wantDeniedBy)
+			}
+			if !slices.Equal(got.missing, tt.wantMissing) {
+				t.Errorf("missing context keys: got %v; want %v", got.missing, tt.wantMissing)
+			}
+		})
+	}
+}
+
 // TestParsePolicyRefuses checks that what the evaluator does not implement
 // is refused with the field named.
 func TestParsePolicyRefuses(t *testing.T) {
@@ -397,7 +455,6 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"Action and NotAction", st(`{"Effect":"Allow","Action":"*","NotAction":"s3:*","Resource":"*"}`), identityPolicy, "Statement[0]: needs exactly one of Action and NotAction"},
 		{"no Resource", st(`{"Effect":"Allow","Action":"*"}`), identityPolicy, "Statement[0]: needs exactly one of Resource and NotResource"},
 		{"an action without a service", st(`{"Effect":"Allow","Action":"InvokeModel","Resource":"*"}`), identityPolicy, `Statement[0].Action[0]: "InvokeModel" is not service:action`},
-		{"an SCP Allow naming a resource", st(`{"Effect":"Allow","Action":"bedrock:*","Resource":"arn:aws:bedrock:*::foundation-model/*"}`), scpPolicy, `Statement[0].Resource[0]: an SCP's Allow statement can name only "*"`},
 		{"the second statement is named", st(`{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"k":[]}}}`), identityPolicy, "Statement[1].Condition.StringLike.k: no values"},
 	}
 	for _, tt := range tests {

@@ -344,10 +344,10 @@ func (s statement) appliesTo(r evalRequest) bool {
 	if s.NotAction != nil {
 		action = !anyMatch(s.NotAction, r.action, true)
 	}
-	// ledger: IAM-resource-match (ARNs case-sensitive)
-	resource := anyMatch(s.Resource, r.resource, false)
+	// ledger: IAM-resource-match (ARNs case-sensitive, wildcards per segment)
+	resource := slices.ContainsFunc(s.Resource, func(p string) bool { return resourceMatch(p, r.resource) })
 	if s.NotResource != nil {
-		resource = !anyMatch(s.NotResource, r.resource, false)
+		resource = !slices.ContainsFunc(s.NotResource, func(p string) bool { return resourceMatch(p, r.resource) })
 	}
 	return action && resource
 }
@@ -530,6 +530,42 @@ func arnLike(pattern, arn string) bool {
 		}
 	}
 	return true
+}
+
+// resourceMatch matches a Resource/NotResource pattern with an ARN as the
+// IAM user guide's Resource element page says (ledger: IAM-resource-match):
+// * and ? work "within the individual segments of an ARN (the parts
+// separated by colons)", and "If the * wildcard is the last character of a
+// resource ARN segment, it can expand to match beyond the colon boundaries."
+// So a * before a colon or at the end crosses colons; any other * and every
+// ? stay within a segment. Case-sensitive.
+func resourceMatch(p, v string) bool {
+	for len(p) > 0 {
+		switch p[0] {
+		case '*':
+			endsSegment := len(p) == 1 || p[1] == ':'
+			for i := 0; i <= len(v); i++ {
+				if resourceMatch(p[1:], v[i:]) {
+					return true
+				}
+				if i < len(v) && v[i] == ':' && !endsSegment {
+					return false
+				}
+			}
+			return false
+		case '?':
+			if len(v) == 0 || v[0] == ':' {
+				return false
+			}
+			p, v = p[1:], v[1:]
+		default:
+			if len(v) == 0 || p[0] != v[0] {
+				return false
+			}
+			p, v = p[1:], v[1:]
+		}
+	}
+	return len(v) == 0
 }
 
 func anyMatch(patterns []string, value string, foldCase bool) bool {

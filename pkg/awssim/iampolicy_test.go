@@ -426,6 +426,42 @@ func TestSCPFullPolicyLanguage(t *testing.T) {
 	}
 }
 
+// TestResourceWildcards checks the Resource element's wildcards as the IAM
+// user guide describes them (ledger: IAM-resource-match): * and ? work
+// within the colon-separated segments of an ARN, and only a * that ends a
+// segment may expand beyond the colons.
+func TestResourceWildcards(t *testing.T) {
+	sonnet := modelIn("us-east-1") // ...foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0
+	tests := []struct {
+		name     string
+		pattern  string
+		resource string
+		want     bool
+	}{
+		{"* alone is every resource", "*", sonnet, true},
+		{"a * ending the region segment matches any region", "arn:aws:bedrock:*::foundation-model/*", sonnet, true},
+		{"a * ending the region segment matches no region", "arn:aws:bedrock:*::foundation-model/*", regionless, true},
+		{"a * ending the ARN spans the colon in a model version", "arn:aws:bedrock:*:*:foundation-model/anthropic.*", sonnet, true},
+		{"a * ending a segment expands beyond the colons", "arn:aws:bedrock:*", sonnet, true},
+		{"a * before a colon in the resource spans its segment", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.*:0", sonnet, true},
+		{"a * inside a segment does not cross a colon", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.*0", sonnet, false},
+		{"? does not match a colon", "arn:aws:bedrock:us-east-1?:foundation-model/" + fixtureModel, sonnet, false},
+		{"? matches one character of a segment", "arn:aws:bedrock:us-east-?::foundation-model/" + fixtureModel, sonnet, true},
+		{"matching is case-sensitive", "arn:aws:bedrock:*::foundation-model/Anthropic.*", sonnet, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, element := range []string{"Resource", "NotResource"} {
+				p := inline(t, "p", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","`+element+`":"`+tt.pattern+`"}}`, identityPolicy)
+				got := evaluatePolicies(evalInput{identity: []namedPolicy{p}, action: "bedrock:InvokeModel", resource: tt.resource, context: evalContext{}})
+				if want := tt.want == (element == "Resource"); (got.decision == decisionAllowed) != want {
+					t.Errorf("%s %q on %s: got %s; want allowed %v", element, tt.pattern, tt.resource, got.decision, want)
+				}
+			}
+		})
+	}
+}
+
 // TestParsePolicyRefuses checks that what the evaluator does not implement
 // is refused with the field named.
 func TestParsePolicyRefuses(t *testing.T) {

@@ -69,7 +69,7 @@ func TestClassifyPrincipal(t *testing.T) {
 	// per action, per-resource decisions inside.
 	answer := func(orgs bool, per ...iamtypes.ResourceSpecificResult) []iamtypes.EvaluationResult {
 		var out []iamtypes.EvaluationResult
-		for _, a := range invokeActions {
+		for _, a := range []string{actionInvoke} {
 			out = append(out, iamtypes.EvaluationResult{EvalActionName: aws.String(a), EvalResourceName: aws.String("*"), EvalDecision: per[0].EvalResourceDecision,
 				OrganizationsDecisionDetail: &iamtypes.OrganizationsDecisionDetail{AllowedByOrganizations: orgs}, ResourceSpecificResults: per})
 		}
@@ -127,7 +127,7 @@ func TestClassifyPrincipal(t *testing.T) {
 			for _, reg := range tt.regions {
 				api := &pagedSimulator{results: reg.results}
 				ds[reg.name] = map[DecisionKey]Decision{}
-				if err := Simulate(context.Background(), api, p, reg.name, invokeActions, nil, ds[reg.name]); err != nil {
+				if err := Simulate(context.Background(), api, p, Query{Region: reg.name, Actions: p.simulated()}, ds[reg.name]); err != nil {
 					t.Fatal(err)
 				}
 				if api.calls != len(reg.results) {
@@ -135,14 +135,13 @@ func TestClassifyPrincipal(t *testing.T) {
 				}
 			}
 			if tt.subscribe != "" {
-				api := &pagedSimulator{results: []iamtypes.EvaluationResult{
-					{EvalActionName: aws.String(marketplaceActions[0]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
-					{EvalActionName: aws.String(marketplaceActions[1]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
-				}}
-				if ds[marketplaceRegion] == nil {
-					ds[marketplaceRegion] = map[DecisionKey]Decision{}
+				var results []iamtypes.EvaluationResult
+				for _, a := range marketplaceActions {
+					results = append(results, iamtypes.EvaluationResult{EvalActionName: aws.String(a), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe})
 				}
-				if err := Simulate(context.Background(), api, p, marketplaceRegion, marketplaceActions, nil, ds[marketplaceRegion]); err != nil {
+				api := &pagedSimulator{results: results}
+				ds[marketplaceMarker] = map[DecisionKey]Decision{}
+				if err := Simulate(context.Background(), api, p, Query{Region: marketplaceMarker, RequestedRegion: marketplaceRegion, Actions: marketplaceActions}, ds[marketplaceMarker]); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -212,8 +211,9 @@ func TestRunPrincipals(t *testing.T) {
 			}
 		})
 	}
-	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || !r.IsCritical() || !strings.Contains(r.Cause, "AppRole, which may not subscribe") {
-		t.Errorf("account-level missing agreement: got %s critical %v (%q); want AGREEMENT_MISSING made critical by AppRole", r.Status, r.IsCritical(), r.Cause)
+	// Not critical by default: whoever calls first subscribes (alerts.marketplace_denied_critical).
+	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || r.IsCritical() || !strings.Contains(r.Cause, "AppRole may not subscribe") {
+		t.Errorf("account-level missing agreement: got %s critical %v (%q); want AGREEMENT_MISSING naming AppRole, not critical", r.Status, r.IsCritical(), r.Cause)
 	}
 	if r := byKey["333333333333/us-east-1/"+nova+"/"]; r.Status != result.Enabled {
 		t.Errorf("a failed simulation touched the account's own result: got %s", r.Status)
@@ -226,8 +226,9 @@ func TestRunPrincipals(t *testing.T) {
 	// One simulation per principal and requested region (and one for
 	// Marketplace where an agreement is missing): 111: 2 x {us-east-1,
 	// us-east-2, us-west-2, eu-central-1}; 222: AppRole x {us-east-1,
-	// us-west-2} + Marketplace, Batch fails at once; 333: each fails at once.
-	if got, want := sim.Calls(awssim.OpSimulatePrincipalPolicy), int64(8+3+1+2); got != want {
+	// us-west-2} + Marketplace (its three actions take two pages at the
+	// simulator's page size), Batch fails at once; 333: each fails at once.
+	if got, want := sim.Calls(awssim.OpSimulatePrincipalPolicy), int64(8+4+1+2); got != want {
 		t.Errorf("SimulatePrincipalPolicy calls: got %d; want %d", got, want)
 	}
 	if rep.Summary.Checked != rep.Summary.Planned || rep.Summary.PrincipalChecks == 0 {

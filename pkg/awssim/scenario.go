@@ -48,6 +48,11 @@ type Organization struct {
 	ManagementAccount string `yaml:"management_account"`
 	Root              string `yaml:"root"`
 	OUs               []OU   `yaml:"ous"`
+	// FullAWSAccessDetached lists the root, OUs and accounts from which the
+	// FullAWSAccess SCP, which AWS attaches to every one of them, has been
+	// detached: there only the SCPs listed in scps allow, so an allow-list
+	// SCP can be expressed (ledger: IAM-scp-every-level).
+	FullAWSAccessDetached []string `yaml:"full_aws_access_detached"`
 }
 
 // OU is an organizational unit with the OUs nested in it.
@@ -113,7 +118,8 @@ type IAMRole struct {
 }
 
 // SCP is a service control policy attached to the root, OUs or accounts.
-// Every level also has FullAWSAccess, so an SCP here only denies.
+// Every level also has FullAWSAccess unless organization.full_aws_access_detached
+// names it; see iampolicy.go for what is evaluated.
 type SCP struct {
 	Name     string   `yaml:"name"`
 	Targets  []string `yaml:"targets"`
@@ -380,14 +386,14 @@ func (sc *Scenario) prepare() error {
 			}
 			r.parsed = map[string]*policy{}
 			for name, doc := range r.Policies {
-				p, err := parsePolicy(doc)
+				p, err := parsePolicy(doc, identityPolicy)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s.policies[%s]: %w", rf, name, err))
 				}
 				r.parsed[name] = p
 			}
 			if r.Boundary != "" {
-				p, err := parsePolicy(r.Boundary)
+				p, err := parsePolicy(r.Boundary, boundaryPolicy)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s.boundary: %w", rf, err))
 				}
@@ -404,7 +410,7 @@ func (sc *Scenario) prepare() error {
 		}
 	}
 	for i := range sc.SCPs {
-		p, err := parsePolicy(sc.SCPs[i].Document)
+		p, err := parsePolicy(sc.SCPs[i].Document, scpPolicy)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("scps[%d].document: %w", i, err))
 		}
@@ -413,6 +419,11 @@ func (sc *Scenario) prepare() error {
 			if t != sc.Organization.Root && !ous[t] && !config.ValidAccountID(t) {
 				errs = append(errs, fmt.Errorf("scps[%d].targets[%d]: %q is not the root, an OU or an account", i, j, t))
 			}
+		}
+	}
+	for i, t := range sc.Organization.FullAWSAccessDetached {
+		if t != sc.Organization.Root && !ous[t] && !config.ValidAccountID(t) {
+			errs = append(errs, fmt.Errorf("organization.full_aws_access_detached[%d]: %q is not the root, an OU or an account", i, t))
 		}
 	}
 	for i, r := range append(sc.Throttling, sc.Faults...) {

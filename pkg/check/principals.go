@@ -487,7 +487,7 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	hop, hopRemedy := "", ""
 	switch {
 	case where.Region == unspecifiedRegion:
-		hop = fmt.Sprintf(", the global hop of %s: the region-less model ARN, which AWS evaluates with aws:RequestedRegion=unspecified", acct.Model)
+		hop = fmt.Sprintf(", the global hop of %s: its region-less model ARN", acct.Model)
 		hopRemedy = "unspecified"
 	case where.Region != "" && where.Region != acct.Region:
 		hop = fmt.Sprintf(", a destination region of %s", acct.Model)

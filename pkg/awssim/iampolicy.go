@@ -12,22 +12,28 @@ import (
 )
 
 // This file is the simulator's IAM policy evaluator, for
-// SimulatePrincipalPolicy. It follows the IAM user guide's "Policy
-// evaluation logic" for a request inside one account (ledger: IAM-eval-order):
-// an explicit Deny in any policy wins; then every SCP level on the path from
-// the root to the account must allow (ledger: IAM-scp-every-level); then the
-// identity policies must allow and, when the principal has one, the
-// permissions boundary too (ledger: IAM-boundary-intersection). It leaves
-// out resource-based policies, RCPs and session policies; a scenario cannot
-// express them.
+// SimulatePrincipalPolicy (docs/simulator-iam.md). It follows the IAM user
+// guide's "Policy evaluation logic" for a request inside one account
+// (ledger: IAM-eval-order): an explicit Deny in any policy wins; then every
+// SCP level on the path from the root to the account must allow (ledger:
+// IAM-scp-every-level); then the identity policies must allow and, when the
+// principal has one, the permissions boundary too (ledger:
+// IAM-boundary-intersection). Conditions use the String, Arn, Numeric, Date,
+// Bool and Null operators, each with ...IfExists and the ForAnyValue: and
+// ForAllValues: qualifiers (ledger: IAM-operators). It leaves out
+// resource-based policies, RCPs, session policies, IpAddress and Binary
+// operators and policy variables; a scenario cannot express them.
 //
 // A policy is parsed once, when the scenario loads, and anything the
 // evaluator does not implement is refused there with the field named
 // (ledger: IAM-refuse-unknown): unknown JSON keys, operators, policy
 // variables, Principal/NotPrincipal.
 //
-// The API the IAM handler (iam.go) uses: parsePolicy at load, then
-// evaluatePolicies(evalInput) -> evalResult per action and resource.
+// The API the IAM handler (iam.go) uses: parsePolicy(doc, kind) at load,
+// then evaluatePolicies(evalInput) -> evalResult per action and resource:
+// the decision, the layer that denied (identity, boundary, scp), the
+// OrganizationsDecisionDetail and PermissionsBoundaryDecisionDetail flags,
+// the matched statements and the MissingContextValues.
 
 // Decisions as SimulatePrincipalPolicy spells them (PolicyEvaluationDecisionType).
 const (
@@ -47,7 +53,7 @@ const (
 )
 
 func (k policyKind) String() string {
-	return [...]string{"identity policy", "permissions boundary", "SCP"}[k]
+	return [...]string{"an identity policy", "a permissions boundary", "an SCP"}[k]
 }
 
 // policyLayer names the policy type that decided a request (or whose
@@ -140,72 +146,78 @@ type evalResult struct {
 // evaluatePolicies decides one request (ledger: IAM-eval-order).
 func evaluatePolicies(in evalInput) evalResult {
 	r := evalResult{decision: decisionImplicitDeny, allowedByOrgs: true, allowedByBoundary: true}
-	missing := map[string]string{} // lower-cased -> as written first
-	var missingOrder []string
-	addMissing := func(keys []string) {
-		for _, k := range keys {
-			if _, ok := missing[strings.ToLower(k)]; !ok {
-				missing[strings.ToLower(k)] = k
-				missingOrder = append(missingOrder, k)
-			}
-		}
-	}
 	req := evalRequest{action: in.action, resource: in.resource, context: in.context}
 
-	var denies []matchedStatement
-	collect := func(p namedPolicy, layer policyLayer, effect string) []matchedStatement {
-		var out []matchedStatement
-		for i, s := range p.doc.Statement {
-			if s.Effect != effect || !s.appliesTo(req) {
-				continue
-			}
-			ok, miss := s.conditionsHold(req.context)
-			addMissing(miss)
-			if ok {
-				out = append(out, matchedStatement{policy: p.name, layer: layer, index: i, sid: s.Sid})
+	// Each layer that must allow (every SCP level, the boundary, the
+	// identity policies) gets its statements judged once.
+	type layerJudgement struct {
+		layer         policyLayer
+		allows        []judged
+		denies        []judged
+		needsAnAllow  bool
+		definiteAllow bool
+	}
+	judge := func(layer policyLayer, policies []namedPolicy) layerJudgement {
+		j := layerJudgement{layer: layer, needsAnAllow: true}
+		for _, p := range policies {
+			for i, st := range p.doc.Statement {
+				if !st.appliesTo(req) {
+					continue
+				}
+				holds, missing, rest := st.conditionsHold(req.context)
+				one := judged{matchedStatement{policy: p.name, layer: layer, index: i, sid: st.Sid}, holds, missing, rest}
+				if st.Effect == "Deny" {
+					j.denies = append(j.denies, one)
+				} else {
+					j.allows = append(j.allows, one)
+					j.definiteAllow = j.definiteAllow || (holds && len(missing) == 0)
+				}
 			}
 		}
-		return out
+		return j
 	}
-
-	// SCPs: a Deny anywhere denies; each level needs an Allow.
-	// ledger: IAM-scp-every-level
-	var scpDenies []matchedStatement
+	var layers []layerJudgement
 	for _, level := range in.scps {
-		allowed := false
-		for _, p := range level.policies {
-			scpDenies = append(scpDenies, collect(p, layerSCP, "Deny")...)
-			if len(collect(p, layerSCP, "Allow")) > 0 {
-				allowed = true
+		layers = append(layers, judge(layerSCP, level.policies)) // ledger: IAM-scp-every-level
+	}
+	if in.boundary != nil {
+		layers = append(layers, judge(layerBoundary, []namedPolicy{*in.boundary})) // ledger: IAM-boundary-intersection
+	}
+	layers = append(layers, judge(layerIdentity, in.identity))
+
+	var identityDenies, otherDenies, identityAllows []matchedStatement
+	for _, j := range layers {
+		denied, allowed := false, false
+		for _, d := range j.denies {
+			if d.holds {
+				denied = true
+				if j.layer == layerIdentity {
+					identityDenies = append(identityDenies, d.matchedStatement)
+				} else {
+					otherDenies = append(otherDenies, d.matchedStatement)
+				}
 			}
 		}
-		if !allowed {
-			r.allowedByOrgs = false
+		for _, a := range j.allows {
+			if a.holds {
+				allowed = true
+				if j.layer == layerIdentity {
+					identityAllows = append(identityAllows, a.matchedStatement)
+				}
+			}
+		}
+		switch j.layer {
+		case layerSCP:
+			r.allowedByOrgs = r.allowedByOrgs && allowed && !denied
+		case layerBoundary:
+			r.allowedByBoundary = allowed && !denied
 		}
 	}
-	if len(scpDenies) > 0 {
-		r.allowedByOrgs = false
-	}
 
-	// The boundary caps the identity policies: it must allow and not deny.
-	// ledger: IAM-boundary-intersection
-	var boundaryDenies []matchedStatement
-	if in.boundary != nil {
-		boundaryDenies = collect(*in.boundary, layerBoundary, "Deny")
-		r.allowedByBoundary = len(boundaryDenies) == 0 && len(collect(*in.boundary, layerBoundary, "Allow")) > 0
-	}
-
-	var identityDenies, identityAllows []matchedStatement
-	for _, p := range in.identity {
-		identityDenies = append(identityDenies, collect(p, layerIdentity, "Deny")...)
-		identityAllows = append(identityAllows, collect(p, layerIdentity, "Allow")...)
-	}
-	denies = slices.Concat(identityDenies, scpDenies, boundaryDenies)
-
+	denies := slices.Concat(identityDenies, otherDenies)
 	switch {
 	case len(denies) > 0: // ledger: IAM-eval-order (an explicit deny wins)
-		r.decision, r.matched = decisionExplicitDeny, denies
-		r.deniedBy = denies[0].layer
+		r.decision, r.matched, r.deniedBy = decisionExplicitDeny, denies, denies[0].layer
 	case !r.allowedByOrgs:
 		r.deniedBy = layerSCP
 	case !r.allowedByBoundary:
@@ -215,8 +227,80 @@ func evaluatePolicies(in evalInput) evalResult {
 	default:
 		r.decision, r.matched = decisionAllowed, identityAllows
 	}
-	r.missing = missingOrder
+
+	// MissingContextValues (ledger: IAM-missing-context): the keys a
+	// statement needs and the context lacks, when that statement could
+	// change the decision. A Deny that holds whatever the missing keys say
+	// fixes the answer; otherwise every Deny that rests on a missing key
+	// could decide it. An allow is possible only if no layer certainly
+	// lacks one; then the allows that rest on a missing key in the layers
+	// without a certain allow could decide it.
+	var missing []string
+	certainDeny := false
+	for _, j := range layers {
+		for _, d := range j.denies {
+			certainDeny = certainDeny || (d.holds && len(d.missing) == 0)
+		}
+	}
+	if !certainDeny {
+		allowPossible := true
+		for _, j := range layers {
+			for _, d := range j.denies {
+				if d.couldHold() {
+					missing = append(missing, d.missing...)
+				}
+			}
+			possible := j.definiteAllow
+			for _, a := range j.allows {
+				possible = possible || len(a.missing) > 0 && a.couldHold()
+			}
+			allowPossible = allowPossible && possible
+		}
+		if allowPossible {
+			for _, j := range layers {
+				if j.definiteAllow {
+					continue
+				}
+				for _, a := range j.allows {
+					if a.couldHold() {
+						missing = append(missing, a.missing...)
+					}
+				}
+			}
+		}
+	}
+	r.missing = uniqueFold(missing)
 	return r
+}
+
+// judged is one applicable statement: whether its conditions hold on the
+// context as given, and the keys it needed that the context lacks.
+type judged struct {
+	matchedStatement
+	holds   bool
+	missing []string
+	// restHolds: the conditions that do not need a missing key hold.
+	restHolds bool
+}
+
+// couldHold says whether a statement could hold once its missing keys
+// have values: its other conditions hold.
+func (j judged) couldHold() bool {
+	return j.restHolds
+}
+
+// uniqueFold drops repeated keys (keys are case-insensitive), keeping the
+// first spelling.
+func uniqueFold(keys []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if !seen[strings.ToLower(k)] {
+			seen[strings.ToLower(k)] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // evalRequest is what one evaluation asks: an action on a resource, with context keys.
@@ -269,21 +353,23 @@ func (s statement) appliesTo(r evalRequest) bool {
 }
 
 // conditionsHold evaluates the statement's conditions, all of which must
-// hold, and returns the keys they needed but the context lacked.
-func (s statement) conditionsHold(ctx evalContext) (bool, []string) {
-	ok := true
-	var missing []string
+// hold (ledger: IAM-condition-and-or). It also returns the keys they needed
+// but the context lacked, and whether the conditions that did not need one
+// hold.
+func (s statement) conditionsHold(ctx evalContext) (holds bool, missing []string, restHolds bool) {
+	holds, restHolds = true, true
 	for _, c := range s.Condition {
 		got, present := ctx[strings.ToLower(c.key)]
 		present = present && len(got) > 0
+		ok := c.holds(got, present)
+		holds = holds && ok
 		if !present && c.needsKey() {
 			missing = append(missing, c.key)
-		}
-		if !c.holds(got, present) {
-			ok = false
+		} else {
+			restHolds = restHolds && ok
 		}
 	}
-	return ok, missing
+	return holds, missing, restHolds
 }
 
 // needsKey says whether the condition's outcome rests on a value the
@@ -581,7 +667,7 @@ func parseStatement(b json.RawMessage, kind policyKind, field string) (statement
 			}
 		case "Principal", "NotPrincipal":
 			// ledger: IAM-refuse-unknown (identity policies and SCPs have no Principal)
-			err = fmt.Errorf("an %s cannot have %s (only resource-based policies name principals)", kind, k)
+			err = fmt.Errorf("%s cannot have %s (only resource-based policies name principals)", kind, k)
 		default:
 			err = fmt.Errorf("not a statement element the simulator knows (Sid, Effect, Action, NotAction, Resource, NotResource, Condition)")
 		}
@@ -597,7 +683,17 @@ func parseStatement(b json.RawMessage, kind policyKind, field string) (statement
 	case (s.Resource == nil) == (s.NotResource == nil):
 		return s, policyError(field, "needs exactly one of Resource and NotResource")
 	}
-	for name, list := range map[string][]string{"Action": s.Action, "NotAction": s.NotAction, "Resource": s.Resource, "NotResource": s.NotResource} {
+	if kind == scpPolicy && s.Effect == "Allow" {
+		// ledger: IAM-scp-syntax ("you can specify only "*" in the Resource
+		// element" of an Allow statement)
+		for j, v := range s.Resource {
+			if v != "*" {
+				return s, policyError(fmt.Sprintf("%s.Resource[%d]", field, j), "an SCP's Allow statement can name only \"*\", not %q", v)
+			}
+		}
+	}
+	for _, name := range []string{"Action", "NotAction", "Resource", "NotResource"} {
+		list := map[string][]string{"Action": s.Action, "NotAction": s.NotAction, "Resource": s.Resource, "NotResource": s.NotResource}[name]
 		for j, v := range list {
 			if strings.Contains(v, "${") {
 				return s, policyError(fmt.Sprintf("%s.%s[%d]", field, name, j), "policy variable in %q: the simulator does not substitute policy variables", v)

@@ -178,7 +178,7 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 			// reference, EvaluationResult.MissingContextValues; the member
 			// of EvaluationResult and ResourceSpecificResult in the SDK's
 			// schemas, aws-sdk-go-v2 service/iam v1.65 schemas/schemas.go).
-			// ledger: IAM-missing-context-values
+			// ledger: IAM-missing-context
 			rr := resourceResultXML{EvalResourceName: resource, EvalResourceDecision: r.decision, MatchedStatements: r.matched, MissingContextValues: r.missing}
 			if len(members(form, "ResourceArns")) == 0 {
 				top.MissingContextValues = r.missing

@@ -154,7 +154,7 @@ type Decision struct {
 	// explicit denies only: that is all a verdict names).
 	Policies []string
 	// Missing are MissingContextValues: condition keys the policies use
-	// that the simulation was not given. ledger: IAM-missing-context-values
+	// that the simulation was not given. ledger: IAM-missing-context
 	Missing []string
 	// Via is the inference profile ARN the simulation passed as
 	// bedrock:InferenceProfileArn, "" for none.
@@ -412,7 +412,7 @@ var layerOrder = []result.Status{result.SCPDenied, result.BoundaryDenied, result
 // request grantwatch does not know. aws:RequestedRegion is always given;
 // bedrock:InferenceProfileArn is known to be absent from a call of a base
 // model id (via ""); aws-marketplace:ProductId is absent where no product id
-// is known, since AWS documents none for such models. ledger: IAM-missing-context-values
+// is known, since AWS documents none for such models. ledger: IAM-missing-context
 func unknownKeys(d Decision, via string, p Principal) []string {
 	var out []string
 	for _, k := range d.Missing {

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
@@ -76,9 +77,11 @@ const (
 
 // The context keys grantwatch sets itself. ledger: IAM-inference-profile-arn, MP-product-id
 const (
-	keyRequestedRegion = "aws:RequestedRegion"
-	keyProfileARN      = "bedrock:InferenceProfileArn"
-	keyProductID       = "aws-marketplace:ProductId"
+	keyRequestedRegion  = "aws:RequestedRegion"
+	keyProfileARN       = "bedrock:InferenceProfileArn"
+	keyProductID        = "aws-marketplace:ProductId"
+	keyPrincipalARN     = "aws:PrincipalArn"
+	keyPrincipalAccount = "aws:PrincipalAccount"
 )
 
 // Principal is a role whose permissions are evaluated, with how its
@@ -331,7 +334,14 @@ func contextOf(p Principal, q Query) []iamtypes.ContextEntry {
 	str := func(k, v string) iamtypes.ContextEntry {
 		return iamtypes.ContextEntry{ContextKeyName: aws.String(k), ContextKeyType: iamtypes.ContextKeyTypeEnumString, ContextKeyValues: []string{v}}
 	}
-	out := []iamtypes.ContextEntry{str(keyRequestedRegion, cmp.Or(q.RequestedRegion, q.Region))}
+	// The principal keys are the role's: for a role session aws:PrincipalArn
+	// is the role's ARN (ledger: IAM-principal-keys). Region-deny SCPs
+	// exempt administrators with them (ArnNotLike aws:PrincipalArn).
+	account := ""
+	if a, err := arn.Parse(p.ARN); err == nil {
+		account = a.AccountID
+	}
+	out := []iamtypes.ContextEntry{str(keyRequestedRegion, cmp.Or(q.RequestedRegion, q.Region)), str(keyPrincipalARN, p.ARN), str(keyPrincipalAccount, account)}
 	out = append(out, p.Context...)
 	if q.Via != "" {
 		out = append(out, str(keyProfileARN, q.Via))
@@ -411,13 +421,14 @@ var layerOrder = []result.Status{result.SCPDenied, result.BoundaryDenied, result
 // unknownKeys are the missing context keys of d whose value in the real
 // request grantwatch does not know. aws:RequestedRegion is always given;
 // bedrock:InferenceProfileArn is known to be absent from a call of a base
-// model id (via ""); aws-marketplace:ProductId is absent where no product id
-// is known, since AWS documents none for such models. ledger: IAM-missing-context
+// model id (via ""). aws-marketplace:ProductId stays unknown for a model
+// missing from grantwatch's table: AWS lists newer models' ids elsewhere
+// (the product id page points to "models at a glance"). ledger: IAM-missing-context
 func unknownKeys(d Decision, via string, p Principal) []string {
 	var out []string
 	for _, k := range d.Missing {
 		switch {
-		case strings.EqualFold(k, keyRequestedRegion):
+		case strings.EqualFold(k, keyRequestedRegion), strings.EqualFold(k, keyPrincipalARN), strings.EqualFold(k, keyPrincipalAccount):
 		case strings.EqualFold(k, keyProfileARN) && via == "":
 		case slices.ContainsFunc(p.Context, func(c iamtypes.ContextEntry) bool { return strings.EqualFold(aws.ToString(c.ContextKeyName), k) }):
 		default:

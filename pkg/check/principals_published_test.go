@@ -42,6 +42,11 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 	if withoutUnspecified == withUnspecified {
 		t.Fatal("could not take the exemption out of scp-region-deny-with-unspecified.json")
 	}
+	// Region-deny SCPs exempt administrators by aws:PrincipalArn, as AWS's
+	// SCP examples do ("ArnNotLike": {"aws:PrincipalARN": ...}).
+	exempting := func(scp, role string) string {
+		return strings.Replace(scp, `"Condition": {`, `"Condition": {"ArnNotLike": {"aws:PrincipalARN": "arn:aws:iam::*:role/`+role+`"},`, 1)
+	}
 	us, global := "us."+sonnet45, "global."+sonnet45
 	embed := "amazon.titan-embed-text-v2:0"
 
@@ -73,6 +78,10 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 			key: "us-east-1/" + global, want: result.SCPDenied,
 			wantCause:  "on arn:aws:bedrock:::foundation-model/" + sonnet45 + " (aws:RequestedRegion=unspecified, the global hop of " + global,
 			wantRemedy: `add "unspecified" to the regions its aws:RequestedRegion condition exempts`},
+		{name: "an SCP exempting administrators by aws:PrincipalArn still denies the application's hop", policy: published(t, "global-cris.json"), scp: exempting(withoutUnspecified, "Admin"),
+			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified"},
+		{name: "an SCP exempting this role by aws:PrincipalArn lets it through", policy: published(t, "global-cris.json"), scp: exempting(withoutUnspecified, "App"),
+			key: "us-east-1/" + global, want: result.Enabled},
 		{name: "a key only the request carries is undetermined, not denied", policy: vpceOnly,
 			key: "us-east-1/" + claude35, want: result.IAMUndetermined, wantCause: "MissingContextValues: aws:SourceVpce",
 			wantRemedy: "context: [{name: aws:SourceVpce"},
@@ -169,6 +178,7 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 // Subscribe for Claude 3.5 Sonnet's), no Marketplace check for a provider
 // AWS does not sell through it, and escalation only when configured.
 func TestPrincipalMarketplace(t *testing.T) {
+	const palmyra = "writer.palmyra-x5-v1:0" // sold through Marketplace, not in the product id table
 	invoke := `{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"}`
 	all := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:Unsubscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
 	two := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
@@ -192,6 +202,7 @@ func TestPrincipalMarketplace(t *testing.T) {
 		{"Subscribe allowed for another product only", map[string]string{"b": doc(invoke, onlyCohere)}, claude35, false, result.MarketplaceDenied, "aws-marketplace:ProductId=prod-m5ilt4siql27k", false},
 		{"Subscribe allowed for this product", map[string]string{"b": doc(invoke, onlyCohere)}, cohere, false, result.AgreementMissing, "is AGREEMENT_MISSING", false},
 		{"not sold through Marketplace: no Marketplace check", map[string]string{"b": doc(invoke)}, llama31, false, result.AgreementMissing, "is AGREEMENT_MISSING", false},
+		{"a product id grantwatch does not know: undetermined", map[string]string{"b": doc(invoke, onlyCohere)}, palmyra, false, result.IAMUndetermined, "without the context keys aws-marketplace:ProductId", false},
 		{"escalated only when configured", map[string]string{"b": doc(invoke, two)}, claude35, true, result.MarketplaceDenied, "Unsubscribe", true},
 	}
 	for _, tt := range tests {
@@ -200,9 +211,10 @@ func TestPrincipalMarketplace(t *testing.T) {
 				acct := sc.Account("111111111111")
 				acct.Models = map[string]awssim.ModelState{tt.model: {Agreement: "NOT_AVAILABLE"}}
 				acct.Roles = []awssim.IAMRole{{Name: "App", Policies: tt.policies}}
+				sc.Catalog = append(sc.Catalog, awssim.CatalogModel{ID: palmyra, Name: "Palmyra X5", Provider: "Writer", Regions: []string{"us-east-1"}})
 			}, func(c *config.Config) {
 				c.Principals = config.Principals{ByAccount: map[string]config.PrincipalSet{"111111111111": {Roles: []string{"App"}}}}
-				c.Models.ByAccount["111111111111"] = []string{cohere, llama31}
+				c.Models.ByAccount["111111111111"] = []string{cohere, llama31, palmyra}
 				c.Alerts.MarketplaceDeniedCritical = tt.critical
 			})
 			rep := a.Run(context.Background(), "marketplace")

@@ -24,8 +24,9 @@ type pagedSimulator struct {
 
 func (f *pagedSimulator) SimulatePrincipalPolicy(_ context.Context, in *iam.SimulatePrincipalPolicyInput, _ ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {
 	f.calls++
-	if len(in.ContextEntries) != 1 || aws.ToString(in.ContextEntries[0].ContextKeyName) != "aws:RequestedRegion" {
-		return nil, errors.New("want the requested region as the one context entry")
+	if len(in.ContextEntries) != 3 || aws.ToString(in.ContextEntries[0].ContextKeyName) != "aws:RequestedRegion" ||
+		aws.ToString(in.ContextEntries[1].ContextKeyName) != "aws:PrincipalArn" || in.ContextEntries[1].ContextKeyValues[0] != aws.ToString(in.PolicySourceArn) {
+		return nil, errors.New("want the requested region and the principal's ARN and account as the context entries")
 	}
 	i := 0
 	if in.Marker != nil {

@@ -144,7 +144,7 @@ var contextKeyTypes = []string{"string", "stringList", "numeric", "numericList",
 
 // ReservedContextKeys are the keys grantwatch sets itself for every
 // simulation; a configured entry may not override them.
-var ReservedContextKeys = []string{"aws:RequestedRegion", "bedrock:InferenceProfileArn", "aws-marketplace:ProductId"}
+var ReservedContextKeys = []string{"aws:RequestedRegion", "aws:PrincipalArn", "aws:PrincipalAccount", "bedrock:InferenceProfileArn", "aws-marketplace:ProductId"}
 
 var contextKeyPattern = regexp.MustCompile(`^[a-zA-Z0-9-]+:[a-zA-Z0-9_./${}*-]+$`)
 

@@ -246,7 +246,6 @@ type evaluation struct {
 	allowedByBoundary bool
 	// missing are MissingContextValues (ledger: IAM-missing-context).
 	missing []string
-	result  evalResult
 }
 
 // evaluate applies the simulator's evaluator (iampolicy.go) to one request
@@ -263,7 +262,7 @@ func evaluate(role *IAMRole, scps []scpLevel, r evalRequest) evaluation {
 		in.identity = append(in.identity, namedPolicy{name: name, doc: role.parsed[name]})
 	}
 	res := evaluatePolicies(in)
-	e := evaluation{decision: res.decision, allowedByOrgs: res.allowedByOrgs, allowedByBoundary: res.allowedByBoundary, missing: res.missing, result: res}
+	e := evaluation{decision: res.decision, allowedByOrgs: res.allowedByOrgs, allowedByBoundary: res.allowedByBoundary, missing: res.missing}
 	seen := map[string]bool{}
 	for _, m := range res.matched {
 		if m.layer == layerIdentity && !seen[m.policy] {

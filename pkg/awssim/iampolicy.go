@@ -344,10 +344,10 @@ func (s statement) appliesTo(r evalRequest) bool {
 	if s.NotAction != nil {
 		action = !anyMatch(s.NotAction, r.action, true)
 	}
-	// ledger: IAM-resource-match (ARNs case-sensitive)
-	resource := anyMatch(s.Resource, r.resource, false)
+	// ledger: IAM-resource-match (ARNs case-sensitive, wildcards per segment)
+	resource := slices.ContainsFunc(s.Resource, func(p string) bool { return resourceMatch(p, r.resource) })
 	if s.NotResource != nil {
-		resource = !anyMatch(s.NotResource, r.resource, false)
+		resource = !slices.ContainsFunc(s.NotResource, func(p string) bool { return resourceMatch(p, r.resource) })
 	}
 	return action && resource
 }
@@ -359,11 +359,17 @@ func (s statement) appliesTo(r evalRequest) bool {
 func (s statement) conditionsHold(ctx evalContext) (holds bool, missing []string, restHolds bool) {
 	holds, restHolds = true, true
 	for _, c := range s.Condition {
-		got, present := ctx[strings.ToLower(c.key)]
-		present = present && len(got) > 0
+		got := ctx[strings.ToLower(c.key)]
+		provided := len(got) > 0
+		present := provided
+		if c.qualifier != "" && !slices.ContainsFunc(got, func(v string) bool { return v != "" }) {
+			// A set of empty strings is a "null data set" to the set
+			// qualifiers (ledger: IAM-set-operators), though provided.
+			present = false
+		}
 		ok := c.holds(got, present)
 		holds = holds && ok
-		if !present && c.needsKey() {
+		if !provided && c.needsKey() {
 			missing = append(missing, c.key)
 		} else {
 			restHolds = restHolds && ok
@@ -526,6 +532,42 @@ func arnLike(pattern, arn string) bool {
 	return true
 }
 
+// resourceMatch matches a Resource/NotResource pattern with an ARN as the
+// IAM user guide's Resource element page says (ledger: IAM-resource-match):
+// * and ? work "within the individual segments of an ARN (the parts
+// separated by colons)", and "If the * wildcard is the last character of a
+// resource ARN segment, it can expand to match beyond the colon boundaries."
+// So a * before a colon or at the end crosses colons; any other * and every
+// ? stay within a segment. Case-sensitive.
+func resourceMatch(p, v string) bool {
+	for len(p) > 0 {
+		switch p[0] {
+		case '*':
+			endsSegment := len(p) == 1 || p[1] == ':'
+			for i := 0; i <= len(v); i++ {
+				if resourceMatch(p[1:], v[i:]) {
+					return true
+				}
+				if i < len(v) && v[i] == ':' && !endsSegment {
+					return false
+				}
+			}
+			return false
+		case '?':
+			if len(v) == 0 || v[0] == ':' {
+				return false
+			}
+			p, v = p[1:], v[1:]
+		default:
+			if len(v) == 0 || p[0] != v[0] {
+				return false
+			}
+			p, v = p[1:], v[1:]
+		}
+	}
+	return len(v) == 0
+}
+
 func anyMatch(patterns []string, value string, foldCase bool) bool {
 	for _, p := range patterns {
 		if wildcard(p, value, foldCase) {
@@ -683,15 +725,8 @@ func parseStatement(b json.RawMessage, kind policyKind, field string) (statement
 	case (s.Resource == nil) == (s.NotResource == nil):
 		return s, policyError(field, "needs exactly one of Resource and NotResource")
 	}
-	if kind == scpPolicy && s.Effect == "Allow" {
-		// ledger: IAM-scp-syntax ("you can specify only "*" in the Resource
-		// element" of an Allow statement)
-		for j, v := range s.Resource {
-			if v != "*" {
-				return s, policyError(fmt.Sprintf("%s.Resource[%d]", field, j), "an SCP's Allow statement can name only \"*\", not %q", v)
-			}
-		}
-	}
+	// An SCP's Allow may name resources, have conditions and use NotAction
+	// and NotResource, as identity policies do (ledger: IAM-scp-syntax).
 	for _, name := range []string{"Action", "NotAction", "Resource", "NotResource"} {
 		list := map[string][]string{"Action": s.Action, "NotAction": s.NotAction, "Resource": s.Resource, "NotResource": s.NotResource}[name]
 		for j, v := range list {

@@ -257,6 +257,9 @@ func TestConditionOperators(t *testing.T) {
 		{"ForAnyValue: one value matches", `{"ForAnyValue:StringEquals":{"k":["a","b"]}}`, map[string][]string{"k": {"c", "b"}}, true, false},
 		{"ForAnyValue: none matches", `{"ForAnyValue:StringEquals":{"k":["a","b"]}}`, map[string][]string{"k": {"c"}}, false, false},
 		{"ForAnyValue on an absent key is false", `{"ForAnyValue:StringEquals":{"k":"a"}}`, nil, false, true},
+		{"ForAllValues on an empty string is true (a null data set)", `{"ForAllValues:StringEquals":{"k":"a"}}`, map[string][]string{"k": {""}}, true, false},
+		{"ForAnyValue on an empty string is false (a null data set)", `{"ForAnyValue:StringEquals":{"k":""}}`, map[string][]string{"k": {""}}, false, false},
+		{"StringEquals on an empty string compares it", `{"StringEquals":{"k":""}}`, map[string][]string{"k": {""}}, true, false},
 		{"ForAllValues: every value matches", `{"ForAllValues:StringLike":{"k":["a*","b"]}}`, map[string][]string{"k": {"ab", "b"}}, true, false},
 		{"ForAllValues: one value does not", `{"ForAllValues:StringEquals":{"k":["a","b"]}}`, map[string][]string{"k": {"a", "c"}}, false, false},
 		{"ForAllValues on an absent key is true", `{"ForAllValues:StringEquals":{"k":"a"}}`, nil, true, true},
@@ -365,6 +368,100 @@ func TestEvaluationLayers(t *testing.T) {
 	}
 }
 
+// TestSCPFullPolicyLanguage checks SCP Allow statements with what AWS has
+// accepted in SCPs since September 2025 (ledger: IAM-scp-syntax):
+// individual resource ARNs, conditions, NotAction and NotResource. On a level
+// whose FullAWSAccess is detached, such an Allow is that level's allow list.
+func TestSCPFullPolicyLanguage(t *testing.T) {
+	full := namedPolicy{name: "FullAWSAccess", doc: fullAWSAccess}
+	everything := inline(t, "everything", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, identityPolicy)
+	// Ours, not published: an allow list that lets the OU invoke Amazon
+	// models, only in us-east-1, and everything that is not Bedrock.
+	amazonInEast := `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*::foundation-model/amazon.*","Condition":{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}},
+		{"Effect":"Allow","NotAction":"bedrock:*","Resource":"*"}]}`
+	notAnthropic := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","NotResource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}}`
+	nova := "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
+
+	tests := []struct {
+		name         string
+		scp          string
+		resource     string
+		action       string
+		context      evalContext
+		want         string
+		wantDeniedBy policyLayer
+		wantMissing  []string
+	}{
+		{name: "a resource ARN and a condition in an Allow: allowed", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
+			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionAllowed},
+		{name: "a resource ARN in an Allow: another model has no allow at the level", scp: amazonInEast, action: "bedrock:InvokeModel", resource: modelIn("us-east-1"),
+			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionImplicitDeny, wantDeniedBy: layerSCP},
+		{name: "a condition in an Allow: another region has no allow at the level", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
+			context: ctx("aws:RequestedRegion", "eu-west-1"), want: decisionImplicitDeny, wantDeniedBy: layerSCP},
+		{name: "a condition in an Allow on a missing key is reported", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
+			want: decisionImplicitDeny, wantDeniedBy: layerSCP, wantMissing: []string{"aws:RequestedRegion"}},
+		{name: "NotAction in an Allow allows what it does not list", scp: amazonInEast, action: "s3:GetObject", resource: "*", want: decisionAllowed},
+		{name: "NotResource in an Allow allows what it does not list", scp: notAnthropic, action: "bedrock:InvokeModel", resource: nova, want: decisionAllowed},
+		{name: "NotResource in an Allow does not allow what it lists", scp: notAnthropic, action: "bedrock:InvokeModel", resource: modelIn("us-east-1"),
+			want: decisionImplicitDeny, wantDeniedBy: layerSCP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			scp := inline(t, "allow-list", tt.scp, scpPolicy)
+			c := tt.context
+			if c == nil {
+				c = evalContext{}
+			}
+			got := evaluatePolicies(evalInput{identity: []namedPolicy{everything},
+				scps:   []scpLevel{{"r", []namedPolicy{full}}, {"ou", []namedPolicy{scp}}, {"acct", []namedPolicy{full}}},
+				action: tt.action, resource: tt.resource, context: c})
+			if got.decision != tt.want || got.deniedBy != tt.wantDeniedBy {
+				t.Errorf("decision: got %s (denied by %q); want %s (denied by %q)", got.decision, got.deniedBy, tt.want, tt.wantDeniedBy)
+			}
+			if !slices.Equal(got.missing, tt.wantMissing) {
+				t.Errorf("missing context keys: got %v; want %v", got.missing, tt.wantMissing)
+			}
+		})
+	}
+}
+
+// TestResourceWildcards checks the Resource element's wildcards as the IAM
+// user guide describes them (ledger: IAM-resource-match): * and ? work
+// within the colon-separated segments of an ARN, and only a * that ends a
+// segment may expand beyond the colons.
+func TestResourceWildcards(t *testing.T) {
+	sonnet := modelIn("us-east-1") // ...foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0
+	tests := []struct {
+		name     string
+		pattern  string
+		resource string
+		want     bool
+	}{
+		{"* alone is every resource", "*", sonnet, true},
+		{"a * ending the region segment matches any region", "arn:aws:bedrock:*::foundation-model/*", sonnet, true},
+		{"a * ending the region segment matches no region", "arn:aws:bedrock:*::foundation-model/*", regionless, true},
+		{"a * ending the ARN spans the colon in a model version", "arn:aws:bedrock:*:*:foundation-model/anthropic.*", sonnet, true},
+		{"a * ending a segment expands beyond the colons", "arn:aws:bedrock:*", sonnet, true},
+		{"a * before a colon in the resource spans its segment", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.*:0", sonnet, true},
+		{"a * inside a segment does not cross a colon", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.*0", sonnet, false},
+		{"? does not match a colon", "arn:aws:bedrock:us-east-1?:foundation-model/" + fixtureModel, sonnet, false},
+		{"? matches one character of a segment", "arn:aws:bedrock:us-east-?::foundation-model/" + fixtureModel, sonnet, true},
+		{"matching is case-sensitive", "arn:aws:bedrock:*::foundation-model/Anthropic.*", sonnet, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, element := range []string{"Resource", "NotResource"} {
+				p := inline(t, "p", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","`+element+`":"`+tt.pattern+`"}}`, identityPolicy)
+				got := evaluatePolicies(evalInput{identity: []namedPolicy{p}, action: "bedrock:InvokeModel", resource: tt.resource, context: evalContext{}})
+				if want := tt.want == (element == "Resource"); (got.decision == decisionAllowed) != want {
+					t.Errorf("%s %q on %s: got %s; want allowed %v", element, tt.pattern, tt.resource, got.decision, want)
+				}
+			}
+		})
+	}
+}
+
 // TestParsePolicyRefuses checks that what the evaluator does not implement
 // is refused with the field named.
 func TestParsePolicyRefuses(t *testing.T) {
@@ -394,7 +491,6 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"Action and NotAction", st(`{"Effect":"Allow","Action":"*","NotAction":"s3:*","Resource":"*"}`), identityPolicy, "Statement[0]: needs exactly one of Action and NotAction"},
 		{"no Resource", st(`{"Effect":"Allow","Action":"*"}`), identityPolicy, "Statement[0]: needs exactly one of Resource and NotResource"},
 		{"an action without a service", st(`{"Effect":"Allow","Action":"InvokeModel","Resource":"*"}`), identityPolicy, `Statement[0].Action[0]: "InvokeModel" is not service:action`},
-		{"an SCP Allow naming a resource", st(`{"Effect":"Allow","Action":"bedrock:*","Resource":"arn:aws:bedrock:*::foundation-model/*"}`), scpPolicy, `Statement[0].Resource[0]: an SCP's Allow statement can name only "*"`},
 		{"the second statement is named", st(`{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"k":[]}}}`), identityPolicy, "Statement[1].Condition.StringLike.k: no values"},
 	}
 	for _, tt := range tests {

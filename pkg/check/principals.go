@@ -279,7 +279,8 @@ func Principals(ctx context.Context, api RoleLister, partition, account string, 
 					return nil, err
 				}
 				for _, s := range tagged {
-					if key, value := config.TagPair(s.Tag); tags[key] == value && hasKey(tags, key) {
+					key, value := config.TagPair(s.Tag)
+					if v, ok := tags[key]; ok && v == value {
 						add(aws.ToString(role.RoleName), aws.ToString(role.Arn), s)
 					}
 				}
@@ -293,8 +294,6 @@ func Principals(ctx context.Context, api RoleLister, partition, account string, 
 	slices.SortFunc(out, func(a, b Principal) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
-
-func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
 // roleTags reads a role's tags (ListRoles does not return them).
 func roleTags(ctx context.Context, api RoleLister, role string) (map[string]string, error) {

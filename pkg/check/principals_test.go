@@ -3,6 +3,8 @@ package check
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -267,5 +269,52 @@ func TestRunPrincipalsFoundByTag(t *testing.T) {
 	}
 	if got := sim.Calls(awssim.OpListRoleTags); got != 3 {
 		t.Errorf("ListRoleTags calls: got %d; want one per role, 3", got)
+	}
+}
+
+// fakeRoles lists roles and their tags, one page each.
+type fakeRoles map[string]map[string]string
+
+func (f fakeRoles) ListRoles(_ context.Context, _ *iam.ListRolesInput, _ ...func(*iam.Options)) (*iam.ListRolesOutput, error) {
+	out := &iam.ListRolesOutput{}
+	for _, name := range slices.Sorted(maps.Keys(f)) {
+		out.Roles = append(out.Roles, iamtypes.Role{RoleName: aws.String(name), Arn: aws.String("arn:aws:iam::111111111111:role/" + name)})
+	}
+	return out, nil
+}
+
+func (f fakeRoles) ListRoleTags(_ context.Context, in *iam.ListRoleTagsInput, _ ...func(*iam.Options)) (*iam.ListRoleTagsOutput, error) {
+	out := &iam.ListRoleTagsOutput{}
+	for k, v := range f[aws.ToString(in.RoleName)] {
+		out.Tags = append(out.Tags, iamtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+// A role named by several sets gets each set's actions, auth and context;
+// the more specific set's value of a key wins.
+func TestPrincipalsMergeTheirSets(t *testing.T) {
+	c := config.Principals{
+		PrincipalSet: config.PrincipalSet{Roles: []string{"Chat"}, Context: []config.ContextEntry{{Name: "aws:SourceVpce", Type: "string", Values: []string{"vpce-top"}}}},
+		ByOU:         map[string]config.PrincipalSet{"ou-ab12-cd34ef56": {Roles: []string{"Chat"}, Actions: []string{"stream"}}},
+		ByAccount: map[string]config.PrincipalSet{"111111111111": {Tag: "team=chat", Auth: []string{"api_key"},
+			Context: []config.ContextEntry{{Name: "aws:sourcevpce", Type: "string", Values: []string{"vpce-account"}}}}},
+	}
+	got, err := Principals(context.Background(), fakeRoles{"Chat": {"team": "chat"}, "Other": {"team": "web"}}, "aws", "111111111111", c.For("111111111111", []string{"ou-ab12-cd34ef56"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "Chat" {
+		t.Fatalf("principals: got %+v; want Chat only", got)
+	}
+	p := got[0]
+	if !p.Invoke || !p.Stream || !p.APIKey || len(p.Context) != 1 || p.Context[0].ContextKeyValues[0] != "vpce-account" {
+		t.Errorf("Chat: got invoke %v, stream %v, api key %v, context %v; want all three and the account's aws:SourceVpce", p.Invoke, p.Stream, p.APIKey, p.Context)
+	}
+	if got, want := strings.Join(p.simulated(), ","), "bedrock:InvokeModel,bedrock:InvokeModelWithResponseStream,bedrock:CallWithBearerToken"; got != want {
+		t.Errorf("actions: got %s; want %s", got, want)
+	}
+	if got := strings.Join(p.invokeActions(false), ","); got != "bedrock:InvokeModel" {
+		t.Errorf("actions for a model without streaming: got %s; want bedrock:InvokeModel", got)
 	}
 }

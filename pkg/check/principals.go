@@ -160,8 +160,9 @@ type Decision struct {
 	// that the simulation was not given. ledger: IAM-missing-context
 	Missing []string
 	// Via is the inference profile ARN the simulation passed as
-	// bedrock:InferenceProfileArn, "" for none.
-	Via string
+	// bedrock:InferenceProfileArn, Product the aws-marketplace:ProductId;
+	// "" for none.
+	Via, Product string
 }
 
 // DecisionKey is one action on one resource in one requested region,
@@ -377,7 +378,7 @@ func Simulate(ctx context.Context, api RoleSimulator, p Principal, q Query, into
 					MissingContextValues: ev.MissingContextValues}}
 			}
 			for _, rr := range per {
-				d := Decision{Decision: rr.EvalResourceDecision, AllowedByOrganizations: orgs, Missing: rr.MissingContextValues, Via: q.Via}
+				d := Decision{Decision: rr.EvalResourceDecision, AllowedByOrganizations: orgs, Missing: rr.MissingContextValues, Via: q.Via, Product: q.ProductID}
 				if b := rr.PermissionsBoundaryDecisionDetail; b != nil {
 					d.AllowedByBoundary = aws.Bool(b.AllowedByPermissionsBoundary)
 				}
@@ -564,8 +565,8 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 		case h.marketplace && denied:
 			r.Status = result.MarketplaceDenied
 			product := ""
-			if h.productID != "" {
-				product = ", aws-marketplace:ProductId=" + h.productID
+			if d.Product != "" {
+				product = ", aws-marketplace:ProductId=" + d.Product
 			}
 			r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s (aws:RequestedRegion=%s%s)", p.ARN, sub, d.Decision, marketplaceRegion, product)
 			r.Remediation = fmt.Sprintf("The first call by %s would have to subscribe the account, and it may not. Allow %s to %s (Subscribe may be scoped with aws-marketplace:ProductId), or subscribe the account ahead of time (invoke the model once from an administrator role, or share a managed entitlement through AWS License Manager).", p.Name, strings.Join(marketplaceActions, ", "), p.Name)

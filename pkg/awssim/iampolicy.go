@@ -138,8 +138,9 @@ type evalResult struct {
 	// explicit deny, or the identity Allow statements of an allow.
 	matched []matchedStatement
 	// missing are the context keys, as the policies spell them, that a
-	// condition of an applicable statement needs and the context lacks
-	// (MissingContextValues; ledger: IAM-missing-context).
+	// condition of the role's policies or boundary requires and the context
+	// lacks, from any statement (MissingContextValues; ledger:
+	// IAM-missing-context).
 	missing []string
 }
 
@@ -151,26 +152,22 @@ func evaluatePolicies(in evalInput) evalResult {
 	// Each layer that must allow (every SCP level, the boundary, the
 	// identity policies) gets its statements judged once.
 	type layerJudgement struct {
-		layer         policyLayer
-		allows        []judged
-		denies        []judged
-		needsAnAllow  bool
-		definiteAllow bool
+		layer  policyLayer
+		allows []judged
+		denies []judged
 	}
 	judge := func(layer policyLayer, policies []namedPolicy) layerJudgement {
-		j := layerJudgement{layer: layer, needsAnAllow: true}
+		j := layerJudgement{layer: layer}
 		for _, p := range policies {
 			for i, st := range p.doc.Statement {
 				if !st.appliesTo(req) {
 					continue
 				}
-				holds, missing, rest := st.conditionsHold(req.context)
-				one := judged{matchedStatement{policy: p.name, layer: layer, index: i, sid: st.Sid}, holds, missing, rest}
+				one := judged{matchedStatement{policy: p.name, layer: layer, index: i, sid: st.Sid}, st.conditionsHold(req.context)}
 				if st.Effect == "Deny" {
 					j.denies = append(j.denies, one)
 				} else {
 					j.allows = append(j.allows, one)
-					j.definiteAllow = j.definiteAllow || (holds && len(missing) == 0)
 				}
 			}
 		}
@@ -228,43 +225,21 @@ func evaluatePolicies(in evalInput) evalResult {
 		r.decision, r.matched = decisionAllowed, identityAllows
 	}
 
-	// MissingContextValues (ledger: IAM-missing-context): the keys a
-	// statement needs and the context lacks, when that statement could
-	// change the decision. A Deny that holds whatever the missing keys say
-	// fixes the answer; otherwise every Deny that rests on a missing key
-	// could decide it. An allow is possible only if no layer certainly
-	// lacks one; then the allows that rest on a missing key in the layers
-	// without a certain allow could decide it.
+	// MissingContextValues (ledger: IAM-missing-context), as IAM answers:
+	// every key a condition of the role's policies or boundary requires
+	// (not ...IfExists, not Null) and the request lacks, from every
+	// statement whatever action and resource it names and whether or not it
+	// could change the decision; the keys of SCP conditions are not listed.
 	var missing []string
-	certainDeny := false
-	for _, j := range layers {
-		for _, d := range j.denies {
-			certainDeny = certainDeny || (d.holds && len(d.missing) == 0)
-		}
+	policies := slices.Clone(in.identity)
+	if in.boundary != nil {
+		policies = append(policies, *in.boundary)
 	}
-	if !certainDeny {
-		allowPossible := true
-		for _, j := range layers {
-			for _, d := range j.denies {
-				if d.couldHold() {
-					missing = append(missing, d.missing...)
-				}
-			}
-			possible := j.definiteAllow
-			for _, a := range j.allows {
-				possible = possible || len(a.missing) > 0 && a.couldHold()
-			}
-			allowPossible = allowPossible && possible
-		}
-		if allowPossible {
-			for _, j := range layers {
-				if j.definiteAllow {
-					continue
-				}
-				for _, a := range j.allows {
-					if a.couldHold() {
-						missing = append(missing, a.missing...)
-					}
+	for _, p := range policies {
+		for _, st := range p.doc.Statement {
+			for _, c := range st.Condition {
+				if c.needsKey() && len(in.context[strings.ToLower(c.key)]) == 0 {
+					missing = append(missing, c.key)
 				}
 			}
 		}
@@ -273,20 +248,11 @@ func evaluatePolicies(in evalInput) evalResult {
 	return r
 }
 
-// judged is one applicable statement: whether its conditions hold on the
-// context as given, and the keys it needed that the context lacks.
+// judged is one applicable statement and whether its conditions hold on
+// the context as given.
 type judged struct {
 	matchedStatement
-	holds   bool
-	missing []string
-	// restHolds: the conditions that do not need a missing key hold.
-	restHolds bool
-}
-
-// couldHold says whether a statement could hold once its missing keys
-// have values: its other conditions hold.
-func (j judged) couldHold() bool {
-	return j.restHolds
+	holds bool
 }
 
 // uniqueFold drops repeated keys (keys are case-insensitive), keeping the
@@ -353,34 +319,26 @@ func (s statement) appliesTo(r evalRequest) bool {
 }
 
 // conditionsHold evaluates the statement's conditions, all of which must
-// hold (ledger: IAM-condition-and-or). It also returns the keys they needed
-// but the context lacked, and whether the conditions that did not need one
-// hold.
-func (s statement) conditionsHold(ctx evalContext) (holds bool, missing []string, restHolds bool) {
-	holds, restHolds = true, true
+// hold (ledger: IAM-condition-and-or).
+func (s statement) conditionsHold(ctx evalContext) bool {
 	for _, c := range s.Condition {
 		got := ctx[strings.ToLower(c.key)]
-		provided := len(got) > 0
-		present := provided
+		present := len(got) > 0
 		if c.qualifier != "" && !slices.ContainsFunc(got, func(v string) bool { return v != "" }) {
 			// A set of empty strings is a "null data set" to the set
-			// qualifiers (ledger: IAM-set-operators), though provided.
+			// qualifiers (ledger: IAM-set-operators).
 			present = false
 		}
-		ok := c.holds(got, present)
-		holds = holds && ok
-		if !provided && c.needsKey() {
-			missing = append(missing, c.key)
-		} else {
-			restHolds = restHolds && ok
+		if !c.holds(got, present) {
+			return false
 		}
 	}
-	return holds, missing, restHolds
+	return true
 }
 
-// needsKey says whether the condition's outcome rests on a value the
-// context lacks: Null and ...IfExists are defined on an absent key, so they
-// do not need it (ledger: IAM-missing-context).
+// needsKey says whether the condition requires its key: Null and
+// ...IfExists are defined on an absent key, so they do not (ledger:
+// IAM-missing-context).
 func (c condition) needsKey() bool {
 	return c.op.name != "Null" && !c.ifExists
 }

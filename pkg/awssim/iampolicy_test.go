@@ -106,7 +106,7 @@ func TestPublishedPolicies(t *testing.T) {
 		// Geographic cross-region inference: the profile, then the model in
 		// each destination reached through it.
 		{name: "geographic: the profile", identity: []namedPolicy{geo}, action: "bedrock:InvokeModel", resource: usProfile,
-			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionAllowed},
+			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionAllowed, wantMissing: []string{"bedrock:InferenceProfileArn"}},
 		{name: "geographic: a destination through the profile", identity: []namedPolicy{geo}, action: "bedrock:InvokeModel", resource: modelIn("us-east-2"),
 			context: ctx("aws:RequestedRegion", "us-east-2", "bedrock:InferenceProfileArn", usProfile), want: decisionAllowed},
 		{name: "geographic: a destination without the profile key is undetermined", identity: []namedPolicy{geo}, action: "bedrock:InvokeModel", resource: modelIn("us-east-2"),
@@ -116,15 +116,15 @@ func TestPublishedPolicies(t *testing.T) {
 		{name: "geographic: a region the policy does not list", identity: []namedPolicy{geo}, action: "bedrock:InvokeModel", resource: modelIn("eu-west-1"),
 			context: ctx("bedrock:InferenceProfileArn", usProfile), want: decisionImplicitDeny, wantDeniedBy: layerIdentity},
 		{name: "geographic: streaming is another action", identity: []namedPolicy{geo}, action: "bedrock:InvokeModelWithResponseStream", resource: usProfile,
-			want: decisionImplicitDeny, wantDeniedBy: layerIdentity},
-		{name: "actions match case-insensitively", identity: []namedPolicy{geo}, action: "Bedrock:invokemodel", resource: usProfile, want: decisionAllowed},
+			want: decisionImplicitDeny, wantDeniedBy: layerIdentity, wantMissing: []string{"bedrock:InferenceProfileArn"}},
+		{name: "actions match case-insensitively", identity: []namedPolicy{geo}, action: "Bedrock:invokemodel", resource: usProfile, want: decisionAllowed, wantMissing: []string{"bedrock:InferenceProfileArn"}},
 		{name: "ARNs match case-sensitively", identity: []namedPolicy{geo}, action: "bedrock:InvokeModel", resource: strings.Replace(usProfile, "/us.", "/US.", 1),
-			want: decisionImplicitDeny, wantDeniedBy: layerIdentity},
+			want: decisionImplicitDeny, wantDeniedBy: layerIdentity, wantMissing: []string{"bedrock:InferenceProfileArn"}},
 
 		// Global cross-region inference: the profile, the source region's
 		// model and the region-less model, with aws:RequestedRegion=unspecified.
 		{name: "global: the profile", identity: []namedPolicy{global}, action: "bedrock:InvokeModel", resource: globalProfile,
-			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionAllowed},
+			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionAllowed, wantMissing: []string{"bedrock:InferenceProfileArn"}},
 		{name: "global: the source region's model", identity: []namedPolicy{global}, action: "bedrock:InvokeModel", resource: modelIn("us-east-1"),
 			context: ctx("aws:RequestedRegion", "us-east-1", "bedrock:InferenceProfileArn", globalProfile), want: decisionAllowed},
 		{name: "global: the hop", identity: []namedPolicy{global}, action: "bedrock:InvokeModel", resource: regionless,
@@ -133,8 +133,8 @@ func TestPublishedPolicies(t *testing.T) {
 			context: ctx("aws:RequestedRegion", "unspecified"), want: decisionImplicitDeny, wantDeniedBy: layerIdentity, wantMissing: []string{"bedrock:InferenceProfileArn"}},
 		{name: "global: the hop without any context", identity: []namedPolicy{global}, action: "bedrock:InvokeModel", resource: regionless,
 			want: decisionImplicitDeny, wantDeniedBy: layerIdentity, wantMissing: []string{"aws:RequestedRegion", "bedrock:InferenceProfileArn"}},
-		{name: "global: the hop named with a region is decided without the profile key", identity: []namedPolicy{global}, action: "bedrock:InvokeModel", resource: regionless,
-			context: ctx("aws:RequestedRegion", "us-west-2"), want: decisionImplicitDeny, wantDeniedBy: layerIdentity},
+		{name: "global: the hop named with a region still lists the profile key", identity: []namedPolicy{global}, action: "bedrock:InvokeModel", resource: regionless,
+			context: ctx("aws:RequestedRegion", "us-west-2"), want: decisionImplicitDeny, wantDeniedBy: layerIdentity, wantMissing: []string{"bedrock:InferenceProfileArn"}},
 
 		// Region-deny SCPs with and without the documented exemption.
 		{name: "SCP exempting unspecified lets the hop through", identity: []namedPolicy{global}, scps: rootLevels(withUnspecified), action: "bedrock:InvokeModel", resource: regionless,
@@ -145,8 +145,8 @@ func TestPublishedPolicies(t *testing.T) {
 			context: ctx("aws:RequestedRegion", "unspecified", "bedrock:InferenceProfileArn", globalProfile), want: decisionExplicitDeny, wantDeniedBy: layerSCP},
 		{name: "SCP without the exemption: NotAction leaves IAM alone", identity: []namedPolicy{everything}, scps: rootLevels(euOnly), action: "iam:SimulatePrincipalPolicy", resource: "*",
 			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionAllowed},
-		{name: "SCP without the exemption, and no region in the context", identity: []namedPolicy{everything}, scps: rootLevels(euOnly), action: "bedrock:InvokeModel", resource: modelIn("eu-west-1"),
-			want: decisionExplicitDeny, wantDeniedBy: layerSCP, wantMissing: []string{"aws:RequestedRegion"}},
+		{name: "SCP without the exemption, and no region in the context: denied, the SCP's key not listed", identity: []namedPolicy{everything}, scps: rootLevels(euOnly), action: "bedrock:InvokeModel", resource: modelIn("eu-west-1"),
+			want: decisionExplicitDeny, wantDeniedBy: layerSCP},
 		{name: "SCP disabling global inference denies the hop", identity: []namedPolicy{global}, scps: rootLevels(noGlobal), action: "bedrock:InvokeModel", resource: regionless,
 			context: ctx("aws:RequestedRegion", "unspecified", "bedrock:InferenceProfileArn", globalProfile), want: decisionExplicitDeny, wantDeniedBy: layerSCP},
 		{name: "SCP disabling global inference leaves geographic profiles", identity: []namedPolicy{geo}, scps: rootLevels(noGlobal), action: "bedrock:InvokeModel", resource: modelIn("us-west-2"),
@@ -187,7 +187,7 @@ func TestPublishedPolicies(t *testing.T) {
 		{name: "marketplace: no product id, the deny could decide", identity: []namedPolicy{marketplace, noClaudeSubscribe}, action: "aws-marketplace:Subscribe", resource: "*",
 			want: decisionAllowed, wantMissing: []string{"aws-marketplace:ProductId"}},
 		{name: "marketplace: the deny does not cover ViewSubscriptions", identity: []namedPolicy{marketplace, noClaudeSubscribe}, action: "aws-marketplace:ViewSubscriptions", resource: "*",
-			want: decisionAllowed},
+			want: decisionAllowed, wantMissing: []string{"aws-marketplace:ProductId"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,7 +284,7 @@ func TestConditionOperators(t *testing.T) {
 
 // TestEvaluationLayers covers the layers of the IAM user guide's evaluation
 // logic: allow-list SCP levels, the boundary as an intersection,
-// NotAction/NotResource, and which missing keys could decide a result.
+// NotAction/NotResource, and the missing keys listed beside each decision.
 func TestEvaluationLayers(t *testing.T) {
 	full := namedPolicy{name: "FullAWSAccess", doc: fullAWSAccess}
 	bedrockOnly := inline(t, "bedrock-only", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"*"}}`, scpPolicy)
@@ -339,12 +339,12 @@ func TestEvaluationLayers(t *testing.T) {
 		{name: "a Deny with NotAction leaves what it lists",
 			in:   evalInput{identity: []namedPolicy{denyAllButList}, action: "bedrock:ListFoundationModels", resource: "*"},
 			want: decisionAllowed, wantOrgs: true, wantBoundary: true},
-		{name: "a certain Deny makes a missing key irrelevant",
+		{name: "a certain Deny: the key is still listed",
 			in:   evalInput{identity: []namedPolicy{scoped, denyAll}, action: "bedrock:InvokeModel", resource: nova},
-			want: decisionExplicitDeny, wantDeniedBy: layerIdentity, wantOrgs: true, wantBoundary: true},
-		{name: "an SCP level without an allow makes a missing identity key irrelevant",
+			want: decisionExplicitDeny, wantDeniedBy: layerIdentity, wantOrgs: true, wantBoundary: true, wantMissing: []string{"bedrock:InferenceProfileArn"}},
+		{name: "an SCP level without an allow: the identity key is still listed",
 			in:   evalInput{identity: []namedPolicy{scoped}, scps: []scpLevel{{"r", []namedPolicy{bedrockOnly}}, {"acct", nil}}, action: "bedrock:InvokeModel", resource: nova},
-			want: decisionImplicitDeny, wantDeniedBy: layerSCP, wantOrgs: false, wantBoundary: true},
+			want: decisionImplicitDeny, wantDeniedBy: layerSCP, wantOrgs: false, wantBoundary: true, wantMissing: []string{"bedrock:InferenceProfileArn"}},
 		{name: "a missing key that could allow is reported",
 			in:   evalInput{identity: []namedPolicy{scoped}, scps: []scpLevel{{"r", []namedPolicy{bedrockOnly}}}, action: "bedrock:InvokeModel", resource: nova},
 			want: decisionImplicitDeny, wantDeniedBy: layerIdentity, wantOrgs: true, wantBoundary: true, wantMissing: []string{"bedrock:InferenceProfileArn"}},
@@ -399,8 +399,8 @@ func TestSCPFullPolicyLanguage(t *testing.T) {
 			context: ctx("aws:RequestedRegion", "us-east-1"), want: decisionImplicitDeny, wantDeniedBy: layerSCP},
 		{name: "a condition in an Allow: another region has no allow at the level", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
 			context: ctx("aws:RequestedRegion", "eu-west-1"), want: decisionImplicitDeny, wantDeniedBy: layerSCP},
-		{name: "a condition in an Allow on a missing key is reported", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
-			want: decisionImplicitDeny, wantDeniedBy: layerSCP, wantMissing: []string{"aws:RequestedRegion"}},
+		{name: "a condition in an Allow on a missing key: no allow at the level, the SCP's key not listed", scp: amazonInEast, action: "bedrock:InvokeModel", resource: nova,
+			want: decisionImplicitDeny, wantDeniedBy: layerSCP},
 		{name: "NotAction in an Allow allows what it does not list", scp: amazonInEast, action: "s3:GetObject", resource: "*", want: decisionAllowed},
 		{name: "NotResource in an Allow allows what it does not list", scp: notAnthropic, action: "bedrock:InvokeModel", resource: nova, want: decisionAllowed},
 		{name: "NotResource in an Allow does not allow what it lists", scp: notAnthropic, action: "bedrock:InvokeModel", resource: modelIn("us-east-1"),
@@ -457,6 +457,65 @@ func TestResourceWildcards(t *testing.T) {
 				if want := tt.want == (element == "Resource"); (got.decision == decisionAllowed) != want {
 					t.Errorf("%s %q on %s: got %s; want allowed %v", element, tt.pattern, tt.resource, got.decision, want)
 				}
+			}
+		})
+	}
+}
+
+// TestMissingContextValuesAsIAMReports checks which keys MissingContextValues
+// lists, as captures of IAM's answers show (ledger: IAM-missing-context): every
+// key a condition of the role's policies or boundary requires and the request
+// lacks, whatever action or resource its statement names and whether or not it
+// could change the decision; no key of an SCP's conditions.
+func TestMissingContextValuesAsIAMReports(t *testing.T) {
+	// The shape of boto/boto3#3111: a key in a statement for another action.
+	otherAction := inline(t, "other-action", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::example-bucket","Condition":{"StringLike":{"aws:PrincipalTag/allowed_service":"s3"}}},
+		{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"}]}`, identityPolicy)
+	ifExists := inline(t, "if-exists", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:SourceVpc":"vpc-1"},"Null":{"aws:SourceVpce":"true"}}}]}`, identityPolicy)
+	boundary := inline(t, "boundary", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}}]}`, boundaryPolicy)
+	euOnly := fixture(t, "scp-region-deny-eu.json", scpPolicy)
+	everything := inline(t, "everything", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, identityPolicy)
+	geo := fixture(t, "geographic-cris.json", identityPolicy)
+
+	tests := []struct {
+		name        string
+		in          evalInput
+		want        string
+		wantMissing []string
+	}{
+		{name: "a key of a statement for another action is reported",
+			in:   evalInput{identity: []namedPolicy{otherAction}, action: "bedrock:InvokeModel", resource: modelIn("us-east-1")},
+			want: decisionAllowed, wantMissing: []string{"aws:PrincipalTag/allowed_service"}},
+		{name: "a key the request carries is not reported",
+			in:   evalInput{identity: []namedPolicy{otherAction}, action: "bedrock:InvokeModel", resource: modelIn("us-east-1"), context: ctx("aws:PrincipalTag/allowed_service", "ml")},
+			want: decisionAllowed},
+		{name: "a key of a statement for another resource is reported",
+			in:   evalInput{identity: []namedPolicy{geo}, action: "bedrock:InvokeModel", resource: usProfile, context: ctx("aws:RequestedRegion", "us-east-1")},
+			want: decisionAllowed, wantMissing: []string{"bedrock:InferenceProfileArn"}},
+		{name: "IfExists and Null do not require their keys",
+			in:   evalInput{identity: []namedPolicy{ifExists}, action: "bedrock:InvokeModel", resource: modelIn("us-east-1")},
+			want: decisionAllowed},
+		{name: "the boundary's keys are reported",
+			in:   evalInput{identity: []namedPolicy{everything}, boundary: &boundary, action: "bedrock:InvokeModel", resource: modelIn("us-east-1")},
+			want: decisionImplicitDeny, wantMissing: []string{"aws:RequestedRegion"}},
+		{name: "an SCP's keys are not reported",
+			in:   evalInput{identity: []namedPolicy{everything}, scps: rootLevels(euOnly), action: "bedrock:InvokeModel", resource: modelIn("us-east-1")},
+			want: decisionExplicitDeny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.in.context == nil {
+				tt.in.context = evalContext{}
+			}
+			got := evaluatePolicies(tt.in)
+			if got.decision != tt.want {
+				t.Errorf("decision: got %s; want %s", got.decision, tt.want)
+			}
+			if !slices.Equal(got.missing, tt.wantMissing) {
+				t.Errorf("missing context keys: got %v; want %v", got.missing, tt.wantMissing)
 			}
 		})
 	}

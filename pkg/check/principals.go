@@ -471,7 +471,9 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 		}
 		s := denial(d)
 		var unknown []string
-		if s != result.Enabled {
+		// An SCP denial stands: IAM lists no SCP key as missing, so keys
+		// of the role's own policies cannot lift it. ledger: IAM-missing-context
+		if s != result.Enabled && s != result.SCPDenied {
 			if unknown = unknownKeys(d, h.via, p); len(unknown) > 0 {
 				s = result.IAMUndetermined
 			}

@@ -147,10 +147,11 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 		// us-east-1, us-east-2 (a destination of us.), us-west-2,
 		// eu-central-1, and the global hop.
 		{"no condition: one call per requested region", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"}}`, 5},
-		// And again, with the profile's ARN, where the geographic policy's
-		// condition applies: the us. profile's three regions, and the
-		// global profile's model in us-east-1.
-		{"the recommended policy: again where its condition applies", published(t, "geographic-cris.json"), 5 + 4},
+		// And again, with the profile's ARN, for each (region, profile):
+		// IAM lists a key the role's policies use as missing whatever the
+		// resource (ledger: IAM-missing-context), so the us. profile's three
+		// regions and the global profile's two.
+		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

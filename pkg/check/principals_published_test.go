@@ -85,6 +85,8 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 		{name: "a key only the request carries is undetermined, not denied", policy: vpceOnly,
 			key: "us-east-1/" + claude35, want: result.IAMUndetermined, wantCause: "MissingContextValues: aws:SourceVpce",
 			wantRemedy: "context: [{name: aws:SourceVpce"},
+		{name: "an SCP denial stays one whatever keys the role's policies lack", policy: vpceOnly, scp: published(t, "scp-region-deny-eu.json"),
+			key: "us-east-1/" + claude35, want: result.SCPDenied, wantCause: "AllowedByOrganizations=false"},
 		{name: "the key given in the configuration decides", policy: vpceOnly,
 			set: config.PrincipalSet{Context: []config.ContextEntry{{Name: "aws:SourceVpce", Type: "string", Values: []string{"vpce-0a1b2c3d4e5f60718"}}}},
 			key: "us-east-1/" + claude35, want: result.Enabled},

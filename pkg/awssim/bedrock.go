@@ -291,13 +291,14 @@ func (s *Server) profiles(account, region string) (system, application []profile
 
 // models are the profile's models as ListInferenceProfiles lists them in
 // source region: one ARN per destination region, or, for a global profile,
-// the source region's and the region-less one through which calls go
-// anywhere (Bedrock user guide, "Global cross-Region inference": its policy
-// allows exactly these two foundation-model ARNs besides the profile).
+// the region-less one through which calls go anywhere, then the source
+// region's (a public capture of us-east-1's answer lists them in this
+// order; the global cross-Region inference page's policy allows exactly
+// these two foundation-model ARNs besides the profile).
 // ledger: BR-global-profile-models
 func (p Profile) models(source string) []map[string]string {
 	if p.Global() {
-		return append(destinations(p.Model, []string{source}), map[string]string{"modelArn": modelARN("", p.Model)})
+		return append([]map[string]string{{"modelArn": modelARN("", p.Model)}}, destinations(p.Model, []string{source})...)
 	}
 	return destinations(p.Model, p.Destinations)
 }

@@ -110,10 +110,10 @@ func TestInferenceProfilesPerRegionAndPage(t *testing.T) {
 		dest = append(dest, aws.ToString(m.ModelArn))
 	}
 	if want := []string{
-		"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
 		"arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+		"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
 	}; !slices.Equal(dest, want) {
-		t.Errorf("global profile models: got %v; want the source region's and the region-less ARN, %v", dest, want)
+		t.Errorf("global profile models: got %v; want the region-less ARN, then the source region's, %v", dest, want)
 	}
 	if got, want := aws.ToString(us[0].InferenceProfileArn), "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"; got != want {
 		t.Errorf("system profile ARN: got %s; want %s", got, want)

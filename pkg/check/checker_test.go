@@ -192,7 +192,7 @@ func TestRunInferenceProfiles(t *testing.T) {
 		{"111111111111/us-east-1/" + eu, result.ProfileNotInRegion, "eu. profiles start only", ""},
 		{"111111111111/eu-central-1/" + eu, result.Enabled, "routes to eu-central-1, eu-west-1, eu-west-3", "eu-central-1,eu-west-1,eu-west-3"},
 		{"111111111111/us-west-2/" + global, result.ProfileNotInRegion, "the profile exists in eu-central-1, us-east-1", ""},
-		{"111111111111/us-east-1/" + global, result.Enabled, "SYSTEM_DEFINED", "us-east-1,global"},
+		{"111111111111/us-east-1/" + global, result.Enabled, "SYSTEM_DEFINED", "global,us-east-1"},
 		{"111111111111/us-east-1/" + app, result.Enabled, "(APPLICATION)", "us-east-1,us-east-2,us-west-2"},
 		{"111111111111/us-west-2/" + gone, result.UnknownModel, "GetInferenceProfile: ResourceNotFoundException", ""},
 		{"333333333333/us-east-1/" + us, result.NotAuthorized, "use-case form: missing", "us-east-1,us-east-2,us-west-2"},

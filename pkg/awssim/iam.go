@@ -173,7 +173,16 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 			if !r.allowedByOrgs {
 				top.OrganizationsDecisionDetail.AllowedByOrganizations = false
 			}
-			rr := resourceResultXML{EvalResourceName: resource, EvalResourceDecision: r.decision, MatchedStatements: r.matched}
+			// MissingContextValues: per resource when ResourceArns were
+			// given, at the top level when the resource is "*" (IAM API
+			// reference, EvaluationResult.MissingContextValues; the member
+			// of EvaluationResult and ResourceSpecificResult in the SDK's
+			// schemas, aws-sdk-go-v2 service/iam v1.65 schemas/schemas.go).
+			// ledger: IAM-missing-context
+			rr := resourceResultXML{EvalResourceName: resource, EvalResourceDecision: r.decision, MatchedStatements: r.matched, MissingContextValues: r.missing}
+			if len(members(form, "ResourceArns")) == 0 {
+				top.MissingContextValues = r.missing
+			}
 			if role.boundary != nil {
 				rr.PermissionsBoundaryDecisionDetail = &boundaryXML{AllowedByPermissionsBoundary: r.allowedByBoundary}
 				if !r.allowedByBoundary {

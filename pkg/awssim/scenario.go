@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -89,6 +90,9 @@ type CatalogModel struct {
 	// ON_DEMAND (default), INFERENCE_PROFILE (only through a profile, as the
 	// Claude 4 and Nova models answer), PROVISIONED.
 	InferenceTypes []string `yaml:"inference_types"`
+	// NoStreaming makes ListFoundationModels answer
+	// responseStreamingSupported=false (embedding and image models).
+	NoStreaming bool `yaml:"no_streaming"`
 }
 
 // Profile is a system-defined inference profile such as
@@ -126,6 +130,10 @@ type SCP struct {
 	Document string   `yaml:"document"`
 	parsed   *policy
 }
+
+// Global reports whether the profile is a global one (global. prefix),
+// which routes to any commercial region.
+func (p Profile) Global() bool { return strings.HasPrefix(p.ID, "global.") }
 
 // ApplicationProfile is an inference profile an account created, copying a
 // system profile (its destinations) or a model (one region).
@@ -344,7 +352,10 @@ func (sc *Scenario) prepare() error {
 		if len(p.Sources) == 0 {
 			errs = append(errs, fmt.Errorf("%s.sources: empty: list the regions the profile can be called from", field))
 		}
-		if len(p.Destinations) == 0 {
+		switch {
+		case p.Global() && len(p.Destinations) > 0:
+			errs = append(errs, fmt.Errorf("%s.destinations: a global profile lists its source region's model and the region-less one, not regions: leave destinations out", field))
+		case len(p.Destinations) == 0 && !p.Global():
 			sc.Profiles[i].Destinations = p.Sources
 		}
 	}

@@ -326,6 +326,7 @@ func TestRunFailuresStayInTheirAccount(t *testing.T) {
 			},
 			config: func(c *config.Config) {
 				c.Limits.CallTimeout = config.Duration(100 * time.Millisecond)
+				c.Limits.AttemptTimeout = config.Duration(50 * time.Millisecond)
 				c.Limits.MaxAttempts = 1
 			},
 			check: func(rep *result.Report, sim *awssim.Server) string {

@@ -73,15 +73,24 @@ func Classify(e Evidence) result.Result {
 	case e.Profile == nil && inCatalog && listed.ProfileOnly():
 		return profileRequired(r, listed, e)
 	case a.AuthorizationStatus == types.AuthorizationStatusNotAuthorized:
+		// ledger: CLS-not-authorized
 		r.Status = result.NotAuthorized
 		r.Cause = "GetFoundationModelAvailability: authorizationStatus=NOT_AUTHORIZED"
 		r.Remediation = notAuthorized(r, model, anthropic(model) || listed.Provider == "Anthropic", e.Form)
-	case a.EntitlementAvailability == types.EntitlementAvailabilityNotAvailable:
-		r.Status = result.NotEntitled
-		r.Cause = "GetFoundationModelAvailability: entitlementAvailability=NOT_AVAILABLE"
-		r.Remediation = fmt.Sprintf("Account %s has no Marketplace entitlement for %s. Allow aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions to the principal that first invokes the model (or share a managed entitlement through AWS License Manager), check the account has a valid payment method, then invoke the model once in %s.", r.Account, model, r.Region)
 	case a.AgreementAvailability == nil:
 		return Failed(r.Account, r.Region, r.Model, StageAvailability, errors.New("answer has no agreementAvailability"))
+	// The agreement before the entitlement: the model access page documents
+	// agreementAvailability as the access signal, and a Marketplace model
+	// nobody has subscribed to yet may read entitlement NOT_AVAILABLE too,
+	// which is the normal first-use state, not a missing entitlement.
+	// ledger: BR-agreement-first
+	case a.AgreementAvailability.Status != types.AgreementStatusAvailable:
+		r = classifyAgreement(r, model, a.AgreementAvailability)
+	case a.EntitlementAvailability == types.EntitlementAvailabilityNotAvailable:
+		// ledger: CLS-not-entitled
+		r.Status = result.NotEntitled
+		r.Cause = "GetFoundationModelAvailability: entitlementAvailability=NOT_AVAILABLE (agreementAvailability.status=AVAILABLE)"
+		r.Remediation = fmt.Sprintf("Account %s has an agreement for %s but no Marketplace entitlement. Allow aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions to the principal that first invokes the model (or share a managed entitlement through AWS License Manager), check the account has a valid payment method, then invoke the model once in %s.", r.Account, model, r.Region)
 	default:
 		r = classifyAgreement(r, model, a.AgreementAvailability)
 	}
@@ -102,32 +111,46 @@ func withProfile(r result.Result, p *Profile) result.Result {
 }
 
 func formCause(f *Form) string {
-	switch {
-	case f == nil:
+	if f == nil {
 		return ""
-	case f.Err != nil:
-		return "; use-case form: not known (" + f.Err.Error() + ")"
-	case f.Found:
-		return "; use-case form: found (GetUseCaseForModelAccess)"
 	}
-	return "; use-case form: missing (GetUseCaseForModelAccess: ResourceNotFoundException)"
+	form := "use-case form"
+	if f.OptIn != "" {
+		form = "use-case form of opt-in region " + f.OptIn
+	}
+	switch {
+	case f.Err != nil:
+		return "; " + form + ": not known (" + f.Err.Error() + ")"
+	case f.Found:
+		return "; " + form + ": found (GetUseCaseForModelAccess)"
+	}
+	return "; " + form + ": missing (GetUseCaseForModelAccess: ResourceNotFoundException)"
 }
 
 // notAuthorized says what to do about NOT_AUTHORIZED: the Anthropic form
 // when GetUseCaseForModelAccess says it is missing, AWS Support when it is
-// there (or the model is not Anthropic's).
+// there (or the model is not Anthropic's). The form asked about is the one
+// that covers the region: in an opt-in region, that region's own.
+// ledger: CLS-not-authorized, BR-form-opt-in-regions
 func notAuthorized(r result.Result, model string, isAnthropic bool, f *Form) string {
 	form := fmt.Sprintf("Submit the Anthropic use-case details once from the organization's management account (Bedrock console, or PutUseCaseForModelAccess) so that every member account inherits them, or from account %s itself; access follows within minutes.", r.Account)
+	if f != nil && f.OptIn != "" {
+		form = fmt.Sprintf("%s is an opt-in region, where the form submitted for the commercial regions does not count: submit the Anthropic use-case details again in %s (Bedrock console in that region, or PutUseCaseForModelAccess with --region %s), from account %s or the management account.", f.OptIn, f.OptIn, f.OptIn, r.Account)
+	}
 	support := fmt.Sprintf("Open an AWS Support case for Amazon Bedrock naming account %s, the model %s and the region %s.", r.Account, model, r.Region)
+	where := ""
+	if f != nil && f.OptIn != "" {
+		where = " for " + f.OptIn
+	}
 	switch {
 	case !isAnthropic:
 		return fmt.Sprintf("Account %s is not authorized for %s. %s", r.Account, model, support)
 	case f != nil && f.Err == nil && !f.Found:
-		return "Anthropic models need the first-time-use form, and this account has none. " + form
+		return "Anthropic models need the first-time-use form, and this account has none" + where + ". " + form
 	case f != nil && f.Err == nil && f.Found:
-		return fmt.Sprintf("The Anthropic use-case form is on file, yet account %s is not authorized for %s: this is not the form. %s", r.Account, model, support)
+		return fmt.Sprintf("The Anthropic use-case form is on file%s, yet account %s is not authorized for %s: this is not the form. %s", where, r.Account, model, support)
 	}
-	return "grantwatch could not read the Anthropic use-case form. If it is missing: " + form + " If it is on file: " + support
+	return "grantwatch could not read the Anthropic use-case form" + where + ". If it is missing: " + form + " If it is on file: " + support
 }
 
 // profileRequired: the model answers only through an inference profile, so
@@ -298,27 +321,57 @@ const (
 )
 
 // Failed records that the audit could not check a model. It is an AUDIT_ERROR,
-// never a verdict on the model.
+// never a verdict on the model. The advice follows the error's kind: the
+// member-role stack only when STS refused the role (AccessDenied), the
+// role's permissions only when Bedrock denied it, throttling advice for
+// every service's throttling code.
 func Failed(account, region, model string, stage Stage, err error) result.Result {
 	r := result.Result{Account: account, Region: region, Model: model, Status: result.AuditError}
 	kind, detail := explain(err)
 	r.Cause = fmt.Sprintf("%s: %s: %s", stage, kind, detail)
 	switch {
-	case stage == StageAssumeRole:
+	case Throttled(kind):
+		// ledger: PROTO-throttling-codes
+		r.Remediation = fmt.Sprintf("%s throttled the audit after every retry. Lower limits.per_account_region or limits.concurrency, or raise limits.max_attempts; the next run checks again.", serviceOf(stage))
+	case kind == "timeout":
+		r.Remediation = "The call did not finish within limits.call_timeout (or one attempt within limits.attempt_timeout). The next run checks again; raise the timeouts if the region is slow."
+	case stage == StageAssumeRole && kind == "AccessDenied":
+		// ledger: STS-assume-role-denied
 		r.Remediation = fmt.Sprintf("grantwatch could not assume its audit role in account %s. Deploy the grantwatch member-role stack there (StackSet), and check that its trust policy names the auditor role and the configured ExternalId.", account)
+	case stage == StageAssumeRole:
+		r.Remediation = fmt.Sprintf("STS did not give grantwatch its audit role in account %s, for a reason other than a refusal of the role; the next run tries again. If it persists, check the auditor's own credentials and the STS endpoint (AWS Health Dashboard).", account)
 	case kind == "AccessDeniedException":
 		r.Remediation = fmt.Sprintf("The audit role was denied a Bedrock read call in %s. Look for a service control policy or permissions boundary (often a region-deny SCP) and exempt the grantwatch audit role; its own policy must allow bedrock:ListFoundationModels, bedrock:GetFoundationModelAvailability, bedrock:ListInferenceProfiles, bedrock:GetInferenceProfile and bedrock:GetUseCaseForModelAccess (update the member-role StackSet).", region)
-	case kind == "ThrottlingException" || kind == "TooManyRequestsException":
-		r.Remediation = "Bedrock throttled the audit after every retry. Lower limits.per_account_region or limits.concurrency; the next run checks again."
-	case kind == "timeout":
-		r.Remediation = "The call did not finish within limits.call_timeout. The next run checks again; raise the timeout if the region is slow."
 	default:
 		r.Remediation = "The call failed; the next run checks again. If it persists, check the AWS Health Dashboard for Bedrock in this region and the network path to its endpoint."
 	}
 	return r
 }
 
-// explain names an error's kind (the AWS error code where there is one) and detail.
+// Throttled reports whether an error code is a throttling code of some AWS
+// service: STS and IAM answer Throttling, Bedrock ThrottlingException,
+// Organizations and the Account API TooManyRequestsException. The set is
+// the SDK's own (aws/retry DefaultThrottleErrorCodes), which its retryer
+// backs off on.
+// ledger: PROTO-throttling-codes
+func Throttled(code string) bool {
+	_, ok := retry.DefaultThrottleErrorCodes[code]
+	return ok
+}
+
+func serviceOf(stage Stage) string {
+	switch stage {
+	case StageAssumeRole:
+		return "STS"
+	case StageListRoles, StageSimulate:
+		return "IAM"
+	}
+	return "Bedrock"
+}
+
+// explain names an error's kind (the AWS error code where there is one) and
+// detail. A deadline is a timeout, whether the call's context ended or the
+// HTTP client gave up on one attempt.
 func explain(err error) (kind, detail string) {
 	var apiErr smithy.APIError
 	var maxAttempts *retry.MaxAttemptsError
@@ -329,7 +382,7 @@ func explain(err error) (kind, detail string) {
 		if errors.As(err, &maxAttempts) {
 			detail += fmt.Sprintf(" (after %d attempts)", maxAttempts.Attempt)
 		}
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		kind, detail = "timeout", err.Error()
 	case errors.As(err, &netErr):
 		kind, detail = "network", err.Error()

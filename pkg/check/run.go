@@ -67,6 +67,8 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	s.ConfigError = r.configErr
 	slices.Sort(r.errors)
 	s.Errors = append(s.Errors, r.errors...)
+	slices.Sort(r.warnings)
+	s.Warnings = append(s.Warnings, r.warnings...)
 	s.Incomplete = s.Checked < s.Planned || p.DiscoveryCut
 	if s.Incomplete {
 		s.Unreached = unreached(p.Units, r.results)
@@ -125,6 +127,7 @@ type run struct {
 	mu        sync.Mutex
 	configErr string
 	errors    []string // failures of signals outside one check, such as the use-case form
+	warnings  []string // signals missed with no loss of verdicts, such as region opt-in status
 	accounts  map[string]*memberAccount
 	offeredIn map[string]map[string]bool // model or profile id -> regions that list it
 	results   []result.Result
@@ -229,7 +232,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 				model = e.Profile.Model
 			}
 			if anthropic(model) || catalog[model].Provider == "Anthropic" {
-				f := r.form(ctx, u.Account, api)
+				f := r.form(ctx, u.Account, u.Region, creds, api)
 				e.Form = &f
 			}
 			e.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
@@ -327,27 +330,94 @@ func (r *run) offered(id, region string) {
 	r.offeredIn[id][region] = true
 }
 
-// form reads the account's use-case form once per run, whichever region
-// asks first: the form belongs to the account. A failure is an audit error
-// of this one signal, kept in the run's summary; the model checks go on.
-func (r *run) form(ctx context.Context, account string, api UseCaseGetter) Form {
+// form reads the account's use-case form once per run for its commercial
+// regions, and once in each opt-in region: the form covers the commercial
+// regions, but an opt-in region needs its own (ledger:
+// BR-form-opt-in-regions). When the account's opt-in regions are not
+// known, every region is read on its own, which is right either way. A
+// failure is an audit error of this one signal, kept in the run's summary;
+// the model checks go on.
+func (r *run) form(ctx context.Context, account, region string, creds aws.CredentialsProvider, api UseCaseGetter) Form {
 	m := r.member(account)
-	m.formOnce.Do(func() {
+	scope := r.formScope(ctx, m, account, region, creds)
+	r.mu.Lock()
+	if m.forms == nil {
+		m.forms = map[string]*formRead{}
+	}
+	read, ok := m.forms[scope]
+	if !ok {
+		read = &formRead{}
+		m.forms[scope] = read
+	}
+	r.mu.Unlock()
+	read.once.Do(func() {
 		err := r.withCallSlot(ctx, func(ctx context.Context) error {
-			m.form = UseCaseForm(ctx, api)
+			read.form = UseCaseForm(ctx, api)
 			return nil
 		})
 		if err != nil {
-			m.form = Form{Err: err}
+			read.form = Form{Err: err}
 		}
-		if m.form.Err != nil && ctx.Err() == nil {
+		read.form.OptIn = scope
+		if read.form.Err != nil && ctx.Err() == nil {
+			where := ""
+			if scope != "" {
+				where = " in opt-in region " + scope
+			}
 			r.mu.Lock()
-			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form: %v (the member role needs bedrock:GetUseCaseForModelAccess)", account, m.form.Err))
+			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form%s: %v%s", account, where, read.form.Err,
+				hint(read.form.Err, "the member role needs bedrock:GetUseCaseForModelAccess")))
 			r.mu.Unlock()
-			r.log.WarnContext(ctx, "use-case form not read", "account", account, "error", m.form.Err)
+			r.log.WarnContext(ctx, "use-case form not read", "account", account, "region", region, "error", read.form.Err)
 		}
 	})
-	return m.form
+	return read.form
+}
+
+// formScope says which form covers region: "" for the account's
+// commercial regions, the region itself when it is an opt-in region or
+// its status is not known. The account's regions are listed once per run.
+func (r *run) formScope(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) string {
+	m.optInOnce.Do(func() {
+		err := r.withCallSlot(ctx, func(ctx context.Context) (err error) {
+			m.optIn, err = OptInRegions(ctx, r.c.newAccount(creds))
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			r.mu.Lock()
+			r.warnings = append(r.warnings, fmt.Sprintf("account %s: region opt-in status not read (%v)%s; the use-case form is read in each region instead",
+				account, err, hint(err, "the member role needs account:ListRegions")))
+			r.mu.Unlock()
+			r.log.WarnContext(ctx, "region opt-in status not read", "account", account, "error", err)
+		}
+	})
+	if optIn, known := m.optIn[region]; known && !optIn {
+		return ""
+	}
+	return region
+}
+
+// hint is advice for a failed read of one signal, only where the error's
+// code says what it is: a refusal (AccessDenied...) is the member role's
+// missing permission, throttling is load. Any other error gets none.
+func hint(err error, denied string) string {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return ""
+	}
+	switch code := apiErr.ErrorCode(); {
+	case strings.HasPrefix(code, "AccessDenied"):
+		return " (" + denied + ": update the member-role StackSet)"
+	case Throttled(code):
+		return " (throttled after every retry: lower limits.per_account_region or limits.concurrency; the next run reads it again)"
+	}
+	return ""
+}
+
+// formRead is one read of a use-case form.
+type formRead struct {
+	once sync.Once
+	form Form
 }
 
 // call runs fn holding a slot of its account-region and one of the run, with
@@ -381,8 +451,11 @@ type memberAccount struct {
 	creds aws.CredentialsProvider
 	err   error
 
-	formOnce sync.Once
-	form     Form
+	// The account's opt-in regions (nil when not known), and its use-case
+	// forms by scope (see formScope), guarded by run.mu.
+	optInOnce sync.Once
+	optIn     map[string]bool
+	forms     map[string]*formRead
 
 	// For principal checks (guarded by run.mu): the account's units not
 	// finished yet, its roles to evaluate, and its results waiting for them.

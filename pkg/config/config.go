@@ -247,6 +247,10 @@ type Limits struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// CallTimeout bounds one call, its retries included.
 	CallTimeout Duration `yaml:"call_timeout"`
+	// AttemptTimeout bounds one attempt of a call (one HTTP request and its
+	// answer), so that a call's attempts and the waits between them fit in
+	// CallTimeout.
+	AttemptTimeout Duration `yaml:"attempt_timeout"`
 	// MaxBackoff caps the SDK's wait between two attempts.
 	MaxBackoff Duration `yaml:"max_backoff"`
 }
@@ -259,7 +263,8 @@ const (
 	DefaultConcurrency      = 64
 	DefaultPerAccountRegion = 4
 	DefaultMaxAttempts      = 5
-	DefaultCallTimeout      = 30 * time.Second
+	DefaultCallTimeout      = 60 * time.Second
+	DefaultAttemptTimeout   = 5 * time.Second
 	DefaultMaxBackoff       = 20 * time.Second
 	DefaultPendingGrace     = 30 * time.Minute
 	DefaultRetention        = 400 * 24 * time.Hour
@@ -400,6 +405,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Limits.MaxBackoff == 0 {
 		c.Limits.MaxBackoff = Duration(DefaultMaxBackoff)
+	}
+	if c.Limits.AttemptTimeout == 0 {
+		c.Limits.AttemptTimeout = Duration(DefaultAttemptTimeout)
 	}
 	if c.PendingGrace == 0 {
 		c.PendingGrace = Duration(DefaultPendingGrace)
@@ -570,9 +578,13 @@ func (c *Config) Validate() error {
 	atMost("limits.max_attempts", l.MaxAttempts, MaxAttempts)
 	within("limits.call_timeout", l.CallTimeout, 10*time.Millisecond, MaxCallTimeout)
 	within("limits.max_backoff", l.MaxBackoff, time.Millisecond, MaxBackoff)
-	if l.MaxAttempts > 0 && l.MaxAttempts <= MaxAttempts && l.MaxBackoff > 0 {
-		if worst := l.WorstBackoff(); l.CallTimeout.Std() <= worst {
-			bad("limits.call_timeout", "%s is not longer than the %s that %d attempts may wait between them when throttled (limits.max_attempts, limits.max_backoff): a throttled call would be reported as a timeout", l.CallTimeout.Std(), worst, l.MaxAttempts)
+	within("limits.attempt_timeout", l.AttemptTimeout, 10*time.Millisecond, MaxCallTimeout)
+	// A throttled call takes its attempts and the waits between them: a
+	// call timeout shorter than both would report throttling as a timeout.
+	if l.MaxAttempts > 0 && l.MaxAttempts <= MaxAttempts && l.MaxBackoff > 0 && l.AttemptTimeout > 0 {
+		if worst, waits := l.WorstCall(), l.WorstBackoff(); l.CallTimeout.Std() <= worst {
+			bad("limits.call_timeout", "%s is not longer than the %s a throttled call may take: %d attempts of up to %s each (limits.max_attempts, limits.attempt_timeout) and %s of waits between them (limits.max_backoff): a throttled call would be reported as a timeout",
+				l.CallTimeout.Std(), worst, l.MaxAttempts, l.AttemptTimeout.Std(), waits)
 		}
 	}
 	within("pending_grace", c.PendingGrace, 0, 30*24*time.Hour)
@@ -665,6 +677,12 @@ func (l Limits) WorstBackoff() time.Duration {
 		total += min(time.Second<<min(i, 30), l.MaxBackoff.Std())
 	}
 	return total
+}
+
+// WorstCall is the longest a call may take before its last attempt's
+// answer: every attempt up to l.AttemptTimeout and the waits between them.
+func (l Limits) WorstCall() time.Duration {
+	return time.Duration(l.MaxAttempts)*l.AttemptTimeout.Std() + l.WorstBackoff()
 }
 
 // RoleARN returns the audit role ARN for account, in the partition of the

@@ -32,6 +32,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"per account region", c.Limits.PerAccountRegion, DefaultPerAccountRegion},
 		{"max attempts", c.Limits.MaxAttempts, DefaultMaxAttempts},
 		{"call timeout", c.Limits.CallTimeout.Std(), DefaultCallTimeout},
+		{"attempt timeout", c.Limits.AttemptTimeout.Std(), DefaultAttemptTimeout},
 		{"pending grace", c.PendingGrace.Std(), DefaultPendingGrace},
 		{"max backoff", c.Limits.MaxBackoff.Std(), DefaultMaxBackoff},
 		{"retention", c.History.Retention.Std(), DefaultRetention},
@@ -70,7 +71,8 @@ limits:
   concurrency: 10
   per_account_region: 2
   max_attempts: 3
-  call_timeout: 5s
+  call_timeout: 10s
+  attempt_timeout: 2s
 pending_grace: 45m
 history: {table: grantwatch-history, retention: 90d}
 notify: {topic_arn: "arn:aws:sns:us-east-1:123456789012:grantwatch", reminder_interval: 3d}
@@ -150,7 +152,11 @@ func TestParseRejects(t *testing.T) {
 		{"too many per account region", minimal + "limits: {per_account_region: 1000}\n", []string{"limits.per_account_region", "1000 is more than 64"}},
 		{"too many attempts", minimal + "limits: {max_attempts: 1000}\n", []string{"limits.max_attempts", "1000 is more than 20"}},
 		{"call timeout of a day", minimal + "limits: {call_timeout: 24h}\n", []string{"limits.call_timeout", "24h0m0s is outside"}},
-		{"call timeout shorter than the retries' backoff", minimal + "limits: {call_timeout: 5s, max_attempts: 5}\n", []string{"limits.call_timeout", "5s is not longer than the 15s", "throttled"}},
+		{"call timeout shorter than the retries' backoff", minimal + "limits: {call_timeout: 5s, max_attempts: 5}\n", []string{"limits.call_timeout", "5s is not longer than the 40s", "15s of waits", "throttled"}},
+		// Issue 20 item 8: 20s is longer than the 15s of waits, but not
+		// than the waits and 5 attempts of up to 5s each.
+		{"call timeout shorter than the waits and the attempts", minimal + "limits: {call_timeout: 20s, max_attempts: 5}\n", []string{"limits.call_timeout", "20s is not longer than the 40s", "5 attempts of up to 5s each (limits.max_attempts, limits.attempt_timeout)"}},
+		{"attempt timeout of a day", minimal + "limits: {attempt_timeout: 24h}\n", []string{"limits.attempt_timeout", "24h0m0s is outside"}},
 		{"reminder of ten years", minimal + "notify: {reminder_interval: 3650d}\n", []string{"notify.reminder_interval", "87600h0m0s is outside"}},
 		{"regions of two partitions", strings.Replace(minimal, "[us-east-1]", "[us-east-1, cn-north-1]", 1), []string{"regions[1]", `"cn-north-1" is in partition aws-cn`}},
 		{"foundation model ARN is not a profile", strings.Replace(minimal, "[anthropic.claude-3-5-sonnet-20240620-v1:0]", `["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"]`, 1), []string{"models.required[0]", "is not an inference profile ARN"}},

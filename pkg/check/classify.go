@@ -186,15 +186,14 @@ func profileRequired(r result.Result, m Model, e Evidence) result.Result {
 }
 
 // profileMissing: the required profile does not exist in this source region.
-// When its geography cannot start here (an eu. profile in us-east-1) that is
-// certain; otherwise it is UNKNOWN_MODEL until Reconcile finds it in another
-// audited region.
+// It is UNKNOWN_MODEL, even when its geography cannot start here (an eu.
+// profile in us-east-1), until Reconcile finds it listed in another audited
+// region: a typo must not send people looking for a region where it exists.
+// ledger: CLS-unknown-model, CLS-profile-not-in-region
 func profileMissing(r result.Result, ref config.Model, e Evidence) result.Result {
 	switch {
 	case e.ProfilesErr != nil:
 		return Failed(r.Account, r.Region, r.Model, StageListProfiles, e.ProfilesErr)
-	case ref.Geography != "" && !config.ServedFrom(ref.Geography, r.Region):
-		return profileNotInRegion(r, fmt.Sprintf("ListInferenceProfiles: no %s in %s; %s. profiles start only from their own geography's regions", ref.ProfileID, r.Region, ref.Geography), e.Profiles)
 	case ref.Kind == config.ApplicationProfile:
 		r.Status = result.UnknownModel
 		r.Cause = "GetInferenceProfile: ResourceNotFoundException"
@@ -207,15 +206,25 @@ func profileMissing(r result.Result, ref config.Model, e Evidence) result.Result
 	return r
 }
 
+// profileNotInRegion: the profile exists in another audited region, not in
+// this one. The alternative named is one the run saw in this region's
+// listing (ps), never a guess. ledger: CLS-profile-not-in-region
 func profileNotInRegion(r result.Result, cause string, ps Profiles) result.Result {
 	ref, _ := config.ParseModel(r.Model)
 	r.Status = result.ProfileNotInRegion
 	r.Cause = cause
+	if ref.Geography != "" && !config.ServedFrom(ref.Geography, r.Region) {
+		r.Cause += fmt.Sprintf("; %s. profiles start only from their own geography's regions", ref.Geography)
+	}
 	r.Remediation = fmt.Sprintf("The inference profile %s cannot be called from %s. Call it from a region where it exists, or stop requiring it in %s.", ref.ProfileID, r.Region, r.Region)
-	if model := strings.TrimPrefix(ref.ProfileID, ref.Geography+"."); ref.Geography != "" {
-		if alt := ps.For(model, r.Region); len(alt) > 0 {
-			r.Remediation += fmt.Sprintf(" In %s, call %s instead.", r.Region, alt[0].ID)
-		}
+	if ps == nil {
+		return r
+	}
+	model := strings.TrimPrefix(ref.ProfileID, ref.Geography+".")
+	if alt := ps.For(model, r.Region); len(alt) > 0 {
+		r.Remediation += fmt.Sprintf(" In %s, call %s instead.", r.Region, alt[0].ID)
+	} else {
+		r.Remediation += fmt.Sprintf(" Bedrock lists no other inference profile for %s in %s.", model, r.Region)
 	}
 	return r
 }
@@ -247,19 +256,22 @@ func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailab
 	return r
 }
 
-// notInRegion: the model is not offered in the region. It suggests a
-// profile that exists there for the model when the region's profiles were
-// read, else one of the region's own geography.
+// notInRegion: the model is not offered in the region. It names a profile
+// for the model only when the run saw one in the region's listing (ps), and
+// says there is none when the listing has none; it never guesses an id.
+// ledger: CLS-not-in-region
 func notInRegion(r result.Result, cause string, ps Profiles) result.Result {
 	r.Status = result.NotInRegion
 	r.Cause = cause
-	via := "a cross-region inference profile (see 'aws bedrock list-inference-profiles --region " + r.Region + "')"
-	if p := ps.For(r.Model, r.Region); len(p) > 0 {
-		via = fmt.Sprintf("the inference profile %s, which exists in %s and routes to %s", p[0].ID, r.Region, strings.Join(p[0].Destinations, ", "))
-	} else if g := config.RegionGeography(r.Region); g != "" {
-		via = fmt.Sprintf("a cross-region inference profile (such as %s.%s or global.%s, where Bedrock offers one)", g, r.Model, r.Model)
+	switch p := ps.For(r.Model, r.Region); {
+	case len(p) > 0:
+		r.Remediation = fmt.Sprintf("%s is not offered in %s. Call it through the inference profile %s, which exists in %s and routes to %s, or in a region that offers it, or stop requiring it in %s.",
+			r.Model, r.Region, p[0].ID, r.Region, strings.Join(p[0].Destinations, ", "), r.Region)
+	case ps != nil:
+		r.Remediation = fmt.Sprintf("%s is not offered in %s, and Bedrock lists no inference profile for it there. Call it in a region that offers it, or stop requiring it in %s.", r.Model, r.Region, r.Region)
+	default:
+		r.Remediation = fmt.Sprintf("%s is not offered in %s. Call it in a region that offers it, or through an inference profile if one exists in %s ('aws bedrock list-inference-profiles --region %s'), or stop requiring it in %s.", r.Model, r.Region, r.Region, r.Region, r.Region)
 	}
-	r.Remediation = fmt.Sprintf("%s is not offered in %s. Call it in a region that offers it, or through %s, or stop requiring it in %s.", r.Model, r.Region, via, r.Region)
 	return r
 }
 
@@ -392,25 +404,33 @@ func explain(err error) (kind, detail string) {
 	return kind, detail
 }
 
+// Seen is what the run saw listed, for Reconcile.
+type Seen struct {
+	// OfferedIn maps model and system profile ids to the regions that list them.
+	OfferedIn map[string][]string
+	// Profiles are each region's system profiles, when the run listed them.
+	Profiles map[string]Profiles
+}
+
 // Reconcile corrects what one region alone cannot tell: a model id that a
 // region does not know, but another audited region lists, exists and is simply
-// not offered there. offeredIn maps model ids to the regions that list them.
-// The same holds for a system profile id listed in another audited region.
-func Reconcile(results []result.Result, offeredIn map[string][]string) {
+// not offered there. The same holds for a system profile id listed in another
+// audited region; one listed nowhere stays UNKNOWN_MODEL.
+func Reconcile(results []result.Result, seen Seen) {
 	for i, r := range results {
 		ref, _ := config.ParseModel(r.Model)
 		id := r.Model
 		if ref.Kind == config.SystemProfile {
 			id = ref.ProfileID
 		}
-		regions := offeredIn[id]
+		regions := seen.OfferedIn[id]
 		if r.Status != result.UnknownModel || len(regions) == 0 || ref.Kind == config.ApplicationProfile {
 			continue
 		}
 		if ref.Kind == config.SystemProfile {
-			results[i] = profileNotInRegion(r, fmt.Sprintf("%s; the profile exists in %s", r.Cause, strings.Join(regions, ", ")), nil)
+			results[i] = profileNotInRegion(r, fmt.Sprintf("%s; the profile exists in %s", r.Cause, strings.Join(regions, ", ")), seen.Profiles[r.Region])
 			continue
 		}
-		results[i] = notInRegion(r, fmt.Sprintf("%s; the model is listed in %s", r.Cause, strings.Join(regions, ", ")), nil)
+		results[i] = notInRegion(r, fmt.Sprintf("%s; the model is listed in %s", r.Cause, strings.Join(regions, ", ")), seen.Profiles[r.Region])
 	}
 }

@@ -181,7 +181,7 @@ func TestReconcile(t *testing.T) {
 		{Model: "typo.model", Region: "eu-west-3", Status: result.UnknownModel},
 		{Model: claude, Region: "us-east-1", Status: result.Enabled},
 	}
-	Reconcile(results, map[string][]string{claude: {"us-east-1", "us-west-2"}})
+	Reconcile(results, Seen{OfferedIn: map[string][]string{claude: {"us-east-1", "us-west-2"}}})
 	want := []result.Status{result.NotInRegion, result.UnknownModel, result.Enabled}
 	for i, r := range results {
 		if r.Status != want[i] {

@@ -36,13 +36,14 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	defer stop()
 	r := &run{
 		c: c, log: log, planned: s.Planned, stop: stop,
-		calls:       make(chan struct{}, c.cfg.Limits.Concurrency),
-		accounts:    map[string]*memberAccount{},
-		offeredIn:   map[string]map[string]bool{},
-		results:     make([]result.Result, 0, s.Planned*(1+principalsPerCheck(p.Units))),
-		causes:      map[string]string{},
-		regionLists: map[string][]string{},
-		marks:       map[string]*result.Marks{},
+		calls:          make(chan struct{}, c.cfg.Limits.Concurrency),
+		accounts:       map[string]*memberAccount{},
+		offeredIn:      map[string]map[string]bool{},
+		results:        make([]result.Result, 0, s.Planned*(1+principalsPerCheck(p.Units))),
+		causes:         map[string]string{},
+		regionLists:    map[string][]string{},
+		regionProfiles: map[string]Profiles{},
+		marks:          map[string]*result.Marks{},
 	}
 	if c.cfg.Principals.Configured() {
 		for _, u := range p.Units {
@@ -56,11 +57,11 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	}
 	r.all(ctx, p.Units)
 
-	offeredIn := make(map[string][]string, len(r.offeredIn))
+	seen := Seen{OfferedIn: make(map[string][]string, len(r.offeredIn)), Profiles: r.regionProfiles}
 	for id, regions := range r.offeredIn {
-		offeredIn[id] = slices.Sorted(maps.Keys(regions))
+		seen.OfferedIn[id] = slices.Sorted(maps.Keys(regions))
 	}
-	Reconcile(r.results, offeredIn)
+	Reconcile(r.results, seen)
 	s.Warnings = append(s.Warnings, Suppress(r.results, c.cfg.Suppressions, ousOf(p.Units), c.now())...)
 	slices.SortFunc(r.results, result.Compare)
 	s.Summarize(r.results)
@@ -130,8 +131,12 @@ type run struct {
 	warnings  []string // signals missed with no loss of verdicts, such as region opt-in status
 	accounts  map[string]*memberAccount
 	offeredIn map[string]map[string]bool // model or profile id -> regions that list it
-	results   []result.Result
-	causes    map[string]string // texts interned by intern
+	// regionProfiles are the system profiles of each region whose profiles
+	// were listed (the first account's listing: system profiles are
+	// defined by Bedrock per region, inferred to be alike for every account).
+	regionProfiles map[string]Profiles
+	results        []result.Result
+	causes         map[string]string // texts interned by intern
 	// regionLists are the destination lists met so far, by their text, and
 	// marks the results' shared marks, by the same.
 	regionLists map[string][]string
@@ -213,6 +218,9 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		p.Destinations = r.shared(p.Destinations)
 		profiles[id] = p
 	}
+	if _, ok := r.regionProfiles[u.Region]; !ok && profiles != nil {
+		r.regionProfiles[u.Region] = profiles
+	}
 	r.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -255,11 +263,18 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 
 // needsProfiles reports whether a unit must list the region's inference
 // profiles: when a required id is a system profile, or a base model answers
-// only through one (to name the profile to call instead).
+// only through one or is not offered in the region (to name the profile to
+// call instead, or to say there is none).
 func needsProfiles(models []string, catalog Catalog) bool {
 	for _, m := range models {
 		ref, _ := config.ParseModel(m)
-		if ref.Kind == config.SystemProfile || (!ref.IsProfile() && catalog[m].ProfileOnly()) {
+		if ref.IsProfile() {
+			if ref.Kind == config.SystemProfile {
+				return true
+			}
+			continue
+		}
+		if listed, ok := catalog[m]; !ok || listed.ProfileOnly() {
 			return true
 		}
 	}

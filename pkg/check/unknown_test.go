@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -25,4 +26,20 @@ func TestRunProfileTypoIsUnknownEverywhere(t *testing.T) {
 	}
 	checkVerdict(t, resultOf(t, rep, "111111111111", "eu-central-1", claude37), result.NotInRegion,
 		"regionAvailability=NOT_AVAILABLE", "Bedrock lists no inference profile for it there")
+}
+
+// TestRunRequiredModelOfAnUnauditedAccount: an application inference
+// profile required for an account discovery does not return (here a
+// suspended one) is checked nowhere, and the run says so instead of
+// dropping it silently (issue 18 item 4).
+func TestRunRequiredModelOfAnUnauditedAccount(t *testing.T) {
+	const app = "arn:aws:bedrock:us-east-1:555555555555:application-inference-profile/a1b2c3d4e5f6"
+	a, _ := fixture(t, nil, func(c *config.Config) {
+		c.Models.ByAccount["555555555555"] = []string{app}
+	})
+	rep := a.Run(context.Background(), "unaudited")
+	want := "models.by_account[555555555555]: account 555555555555 is not among the 4 audited accounts, so its required models are not checked: " + app
+	if !slices.Contains(rep.Summary.Warnings, want) {
+		t.Errorf("warnings: got %q; want %q", rep.Summary.Warnings, want)
+	}
 }

@@ -451,6 +451,47 @@ func scoped[T any](bad func(field, format string, args ...any), section string, 
 	}
 }
 
+// checkPinnedModels: an inference profile ARN names its account, and only
+// that account can call it (an application profile is the account's own; a
+// system profile's ARN carries the caller's account). Required anywhere
+// but models.by_account[its account], or for an account never audited, it
+// would be checked nowhere or reported for accounts that cannot call it:
+// each such place is a configuration error.
+func (c *Config) checkPinnedModels(bad func(field, format string, args ...any)) {
+	advice := func(ref Model) string {
+		if ref.Kind == SystemProfile {
+			return fmt.Sprintf("require the profile id %s instead, which every account calls by that id", ref.ProfileID)
+		}
+		return fmt.Sprintf("list it under models.by_account[%s]", ref.Account)
+	}
+	pinned := func(field string, ids []string, owner string) {
+		for i, m := range ids {
+			ref, err := ParseModel(m)
+			if err != nil || ref.Account == "" {
+				continue
+			}
+			f := fmt.Sprintf("%s[%d]", field, i)
+			switch {
+			case owner == "":
+				bad(f, "the inference profile ARN %s belongs to account %s and can be called only there, but %s requires it of every account in scope: %s", m, ref.Account, field, advice(ref))
+			case owner != ref.Account:
+				bad(f, "the inference profile ARN %s belongs to account %s, not %s, which cannot call it: %s", m, ref.Account, owner, advice(ref))
+			case slices.Contains(c.Accounts.Exclude, owner):
+				bad(f, "account %s is in accounts.exclude, so its inference profile ARN %s would never be checked", owner, m)
+			case !c.Accounts.Organizations.Enabled && !slices.Contains(c.Accounts.Static, owner):
+				bad(f, "account %s is not in accounts.static (and accounts.organizations is not enabled), so its inference profile ARN %s would never be checked", owner, m)
+			}
+		}
+	}
+	pinned("models.required", c.Models.Required, "")
+	for _, ou := range slices.Sorted(maps.Keys(c.Models.ByOU)) {
+		pinned(fmt.Sprintf("models.by_ou[%s]", ou), c.Models.ByOU[ou], "")
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Models.ByAccount)) {
+		pinned(fmt.Sprintf("models.by_account[%s]", id), c.Models.ByAccount[id], id)
+	}
+}
+
 // Validate reports every problem found, each naming the field and the value.
 func (c *Config) Validate() error {
 	var errs []error
@@ -535,6 +576,7 @@ func (c *Config) Validate() error {
 		checkModels("models.required", c.Models.Required)
 	}
 	scoped(bad, "models", c.Models.ByOU, c.Models.ByAccount, checkModels)
+	c.checkPinnedModels(bad)
 
 	r := c.Role
 	switch {

@@ -305,3 +305,48 @@ func TestSuppressions(t *testing.T) {
 		})
 	}
 }
+
+// TestValidatePinnedModels: an inference profile ARN can be called only in
+// its own account; required anywhere else it is a configuration error
+// naming the field, and every such case is listed at once (issue 18 item 4).
+func TestValidatePinnedModels(t *testing.T) {
+	const (
+		app    = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/a1b2c3d4e5f6"
+		other  = "arn:aws:bedrock:us-east-1:333333333333:application-inference-profile/b2c3d4e5f6a1"
+		system = "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+	)
+	_, err := Parse([]byte(`
+accounts:
+  static: ["111111111111", "222222222222"]
+  exclude: ["444444444444"]
+regions: [us-east-1]
+models:
+  required: [amazon.nova-pro-v1:0, "` + app + `"]
+  by_ou:
+    ou-ab12-cd34ef56: ["` + system + `"]
+  by_account:
+    "111111111111": ["` + app + `"]
+    "222222222222": ["` + app + `"]
+    "333333333333": ["` + other + `"]
+    "444444444444": ["arn:aws:bedrock:us-east-1:444444444444:application-inference-profile/c3d4e5f6a1b2"]
+`))
+	if err == nil {
+		t.Fatal("Parse: got no error; want one per misplaced ARN")
+	}
+	for _, want := range []string{
+		"models.required[1]: the inference profile ARN " + app + " belongs to account 111111111111 and can be called only there",
+		"list it under models.by_account[111111111111]",
+		"models.by_ou[ou-ab12-cd34ef56][0]: the inference profile ARN " + system,
+		"require the profile id us.anthropic.claude-sonnet-4-5-20250929-v1:0 instead",
+		"models.by_account[222222222222][0]: the inference profile ARN " + app + " belongs to account 111111111111, not 222222222222",
+		"models.by_account[333333333333][0]: account 333333333333 is not in accounts.static",
+		"models.by_account[444444444444][0]: account 444444444444 is in accounts.exclude",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error: got %q; want it to contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "models.by_account[111111111111]:") || strings.Contains(err.Error(), "models.by_account[111111111111][0]") {
+		t.Errorf("error: got %q; want the ARN in its own account accepted", err)
+	}
+}

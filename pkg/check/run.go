@@ -381,7 +381,7 @@ func (r *run) form(ctx context.Context, account, region string, creds aws.Creden
 			}
 			r.mu.Lock()
 			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form%s: %v%s", account, where, read.form.Err,
-				hint(read.form.Err, "the member role needs bedrock:GetUseCaseForModelAccess")))
+				readHint(read.form.Err, "the member role needs bedrock:GetUseCaseForModelAccess")))
 			r.mu.Unlock()
 			r.log.WarnContext(ctx, "use-case form not read", "account", account, "region", region, "error", read.form.Err)
 		}
@@ -401,7 +401,7 @@ func (r *run) formScope(ctx context.Context, m *memberAccount, account, region s
 		if err != nil && ctx.Err() == nil {
 			r.mu.Lock()
 			r.warnings = append(r.warnings, fmt.Sprintf("account %s: region opt-in status not read (%v)%s; the use-case form is read in each region instead",
-				account, err, hint(err, "the member role needs account:ListRegions")))
+				account, err, readHint(err, "the member role needs account:ListRegions")))
 			r.mu.Unlock()
 			r.log.WarnContext(ctx, "region opt-in status not read", "account", account, "error", err)
 		}
@@ -412,10 +412,10 @@ func (r *run) formScope(ctx context.Context, m *memberAccount, account, region s
 	return region
 }
 
-// hint is advice for a failed read of one signal, only where the error's
+// readHint is advice for a failed read of one signal, only where the error's
 // code says what it is: a refusal (AccessDenied...) is the member role's
 // missing permission, throttling is load. Any other error gets none.
-func hint(err error, denied string) string {
+func readHint(err error, denied string) string {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		return ""

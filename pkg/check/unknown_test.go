@@ -3,8 +3,10 @@ package check
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
@@ -41,5 +43,26 @@ func TestRunRequiredModelOfAnUnauditedAccount(t *testing.T) {
 	want := "models.by_account[555555555555]: account 555555555555 is not among the 4 audited accounts, so its required models are not checked: " + app
 	if !slices.Contains(rep.Summary.Warnings, want) {
 		t.Errorf("warnings: got %q; want %q", rep.Summary.Warnings, want)
+	}
+}
+
+// TestRunThrottledAssumeRoleIsNotAMissingStack: STS throttling every
+// AssumeRole (code Throttling) is load, not a member role to deploy
+// (issue 20 item 8; ledger: PROTO-throttling-codes, STS-assume-role-denied).
+func TestRunThrottledAssumeRoleIsNotAMissingStack(t *testing.T) {
+	a, _ := fixture(t, func(sc *awssim.Scenario) {
+		sc.Throttling = []awssim.Rule{{Operation: awssim.OpAssumeRole, Rate: 1}}
+	}, nil)
+	rep := a.Run(context.Background(), "sts-throttled")
+	if len(rep.Results) == 0 {
+		t.Fatal("no results")
+	}
+	for _, r := range rep.Results {
+		if r.Status != result.AuditError || !strings.Contains(r.Cause, "assume-role: Throttling") {
+			t.Fatalf("%s/%s/%s: got %s %q; want an AUDIT_ERROR of a throttled AssumeRole", r.Account, r.Region, r.Model, r.Status, r.Cause)
+		}
+		if strings.Contains(r.Remediation, "member-role stack") || !strings.Contains(r.Remediation, "STS throttled the audit") {
+			t.Fatalf("%s/%s/%s: remediation %q; want throttling advice, not the member-role stack", r.Account, r.Region, r.Model, r.Remediation)
+		}
 	}
 }

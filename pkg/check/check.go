@@ -250,9 +250,12 @@ type Form struct {
 	Found bool
 	// Err is set when the form could not be read; Found is then unknown.
 	Err error
-	// OptIn names the opt-in region the form was read in, which needs its
-	// own form; empty, the form covers the account's commercial regions.
-	OptIn string
+	// Region is where the form was read when it covers that region alone:
+	// an opt-in region (OptIn), which needs its own form, or a region whose
+	// opt-in status is not known. Empty, the form covers the account's
+	// commercial regions.
+	Region string
+	OptIn  bool
 }
 
 // RegionLister is the part of *account.Client that lists the account's

@@ -115,8 +115,11 @@ func formCause(f *Form) string {
 		return ""
 	}
 	form := "use-case form"
-	if f.OptIn != "" {
-		form = "use-case form of opt-in region " + f.OptIn
+	switch {
+	case f.OptIn:
+		form = "use-case form of opt-in region " + f.Region
+	case f.Region != "":
+		form = "use-case form read in " + f.Region + " (its opt-in status not known)"
 	}
 	switch {
 	case f.Err != nil:
@@ -134,14 +137,19 @@ func formCause(f *Form) string {
 // ledger: CLS-not-authorized, BR-form-opt-in-regions
 func notAuthorized(r result.Result, model string, isAnthropic bool, f *Form) string {
 	form := fmt.Sprintf("Submit the Anthropic use-case details once from the organization's management account (Bedrock console, or PutUseCaseForModelAccess) so that every member account inherits them, or from account %s itself; access follows within minutes.", r.Account)
-	if f != nil && f.OptIn != "" {
-		form = fmt.Sprintf("%s is an opt-in region, where the form submitted for the commercial regions does not count: submit the Anthropic use-case details again in %s (Bedrock console in that region, or PutUseCaseForModelAccess with --region %s), from account %s or the management account.", f.OptIn, f.OptIn, f.OptIn, r.Account)
+	again := ""
+	where := ""
+	if f != nil && f.Region != "" {
+		again = fmt.Sprintf("submit the Anthropic use-case details again in %s (Bedrock console in that region, or PutUseCaseForModelAccess with --region %s), from account %s or the management account.", f.Region, f.Region, r.Account)
+		where = " for " + f.Region
+	}
+	switch {
+	case f != nil && f.OptIn:
+		form = fmt.Sprintf("%s is an opt-in region, where the form submitted for the commercial regions does not count: %s", f.Region, again)
+	case f != nil && f.Region != "":
+		form += fmt.Sprintf(" If %s is an opt-in region (grantwatch could not read the account's region opt-in status), ", f.Region) + again
 	}
 	support := fmt.Sprintf("Open an AWS Support case for Amazon Bedrock naming account %s, the model %s and the region %s.", r.Account, model, r.Region)
-	where := ""
-	if f != nil && f.OptIn != "" {
-		where = " for " + f.OptIn
-	}
 	switch {
 	case !isAnthropic:
 		return fmt.Sprintf("Account %s is not authorized for %s. %s", r.Account, model, support)

@@ -109,8 +109,9 @@ func TestRunFormWhenOptInStatusIsUnknown(t *testing.T) {
 			editSc, editCfg := withOptInRegion(tt.edit)
 			a, _ := fixture(t, editSc, editCfg)
 			rep := a.Run(context.Background(), "opt-in-unknown")
-			checkVerdict(t, resultOf(t, rep, "111111111111", "us-west-2", claude35), result.Enabled, "use-case form of opt-in region us-west-2: found", "")
-			checkVerdict(t, resultOf(t, rep, "111111111111", "eu-south-2", claude35), result.NotAuthorized, "opt-in region eu-south-2: missing", "again in eu-south-2")
+			checkVerdict(t, resultOf(t, rep, "111111111111", "us-west-2", claude35), result.Enabled, "use-case form read in us-west-2 (its opt-in status not known): found", "")
+			checkVerdict(t, resultOf(t, rep, "111111111111", "eu-south-2", claude35), result.NotAuthorized, "use-case form read in eu-south-2 (its opt-in status not known): missing", "If eu-south-2 is an opt-in region")
+			checkVerdict(t, resultOf(t, rep, "111111111111", "eu-south-2", claude35), result.NotAuthorized, "", "again in eu-south-2")
 			i := slices.IndexFunc(rep.Summary.Warnings, func(w string) bool { return strings.Contains(w, "account 111111111111: region opt-in status not read") })
 			if i < 0 {
 				t.Fatalf("warnings: got %v; want one for 111111111111's region opt-in status", rep.Summary.Warnings)

@@ -354,7 +354,7 @@ func (r *run) offered(id, region string) {
 // the model checks go on.
 func (r *run) form(ctx context.Context, account, region string, creds aws.CredentialsProvider, api UseCaseGetter) Form {
 	m := r.member(account)
-	scope := r.formScope(ctx, m, account, region, creds)
+	scope, optIn := r.formScope(ctx, m, account, region, creds)
 	r.mu.Lock()
 	if m.forms == nil {
 		m.forms = map[string]*formRead{}
@@ -373,11 +373,14 @@ func (r *run) form(ctx context.Context, account, region string, creds aws.Creden
 		if err != nil {
 			read.form = Form{Err: err}
 		}
-		read.form.OptIn = scope
+		read.form.Region, read.form.OptIn = scope, optIn
 		if read.form.Err != nil && ctx.Err() == nil {
 			where := ""
-			if scope != "" {
+			switch {
+			case optIn:
 				where = " in opt-in region " + scope
+			case scope != "":
+				where = " in " + scope
 			}
 			r.mu.Lock()
 			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form%s: %v%s", account, where, read.form.Err,
@@ -390,9 +393,10 @@ func (r *run) form(ctx context.Context, account, region string, creds aws.Creden
 }
 
 // formScope says which form covers region: "" for the account's
-// commercial regions, the region itself when it is an opt-in region or
-// its status is not known. The account's regions are listed once per run.
-func (r *run) formScope(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) string {
+// commercial regions; the region itself when it is an opt-in region
+// (optIn) or its status is not known. The account's regions are listed
+// once per run.
+func (r *run) formScope(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) (scope string, optIn bool) {
 	m.optInOnce.Do(func() {
 		err := r.withCallSlot(ctx, func(ctx context.Context) (err error) {
 			m.optIn, err = OptInRegions(ctx, r.c.newAccount(creds))
@@ -406,10 +410,11 @@ func (r *run) formScope(ctx context.Context, m *memberAccount, account, region s
 			r.log.WarnContext(ctx, "region opt-in status not read", "account", account, "error", err)
 		}
 	})
-	if optIn, known := m.optIn[region]; known && !optIn {
-		return ""
+	optIn, known := m.optIn[region]
+	if known && !optIn {
+		return "", false
 	}
-	return region
+	return region, optIn
 }
 
 // readHint is advice for a failed read of one signal, only where the error's

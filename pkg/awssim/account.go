@@ -84,10 +84,10 @@ func (p accountProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 }
 
 // regionsOf lists every region of the caller's partition with its opt-in
-// status: ENABLED_BY_DEFAULT unless the scenario makes it an opt-in region,
-// then ENABLED (the simulator's accounts have enabled every opt-in region
-// they use; a DISABLED region is not modelled).
-func (s *Server) regionsOf(partition string) []regionOpt {
+// status for account: ENABLED_BY_DEFAULT unless the scenario makes it an
+// opt-in region, then ENABLED, or DISABLED where the account has not
+// enabled it (disabled_regions).
+func (s *Server) regionsOf(account, partition string) []regionOpt {
 	var out []regionOpt
 	for _, r := range config.KnownRegions() {
 		if config.Partition(r) != partition {
@@ -96,6 +96,9 @@ func (s *Server) regionsOf(partition string) []regionOpt {
 		st := "ENABLED_BY_DEFAULT"
 		if s.sc.optIn(r) {
 			st = "ENABLED"
+			if s.regionDisabled(account, r) {
+				st = "DISABLED"
+			}
 		}
 		out = append(out, regionOpt{RegionName: r, RegionOptStatus: st})
 	}
@@ -113,7 +116,7 @@ func (s *Server) listRegions(req *request, in accountInput) (any, error) {
 		}
 		size = min(size, *in.MaxResults)
 	}
-	all := s.regionsOf(config.Partition(req.region))
+	all := s.regionsOf(req.caller.Account, config.Partition(req.region))
 	if len(in.RegionOptStatusContains) > 0 {
 		all = slices.DeleteFunc(all, func(r regionOpt) bool { return !slices.Contains(in.RegionOptStatusContains, r.RegionOptStatus) })
 	}
@@ -135,7 +138,7 @@ func (s *Server) listRegions(req *request, in accountInput) (any, error) {
 
 // regionOptStatus answers GetRegionOptStatus for one region.
 func (s *Server) regionOptStatus(req *request, in accountInput) (any, error) {
-	for _, r := range s.regionsOf(config.Partition(req.region)) {
+	for _, r := range s.regionsOf(req.caller.Account, config.Partition(req.region)) {
 		if r.RegionName == in.RegionName {
 			return r, nil
 		}
@@ -149,4 +152,10 @@ func (accountProtocol) writeError(w http.ResponseWriter, err error) {
 		e = &apiError{status: 500, code: "InternalServerException", message: err.Error()}
 	}
 	writeRESTError(w, e.status, e.code, e.message)
+}
+
+// regionDisabled reports whether account has not enabled the opt-in region.
+func (s *Server) regionDisabled(account, region string) bool {
+	a, ok := s.accounts[account]
+	return ok && slices.Contains(a.DisabledRegions, region)
 }

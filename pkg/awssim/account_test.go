@@ -2,6 +2,7 @@ package awssim
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,5 +104,42 @@ func TestListRegionsThrottled(t *testing.T) {
 	_, err := account.NewFromConfig(cfg, func(o *account.Options) { o.RetryMaxAttempts = 1 }).ListRegions(context.Background(), &account.ListRegionsInput{})
 	if got := errorCode(err); got != "TooManyRequestsException" {
 		t.Errorf("got %q (%v); want TooManyRequestsException", got, err)
+	}
+}
+
+// TestRegionNotEnabled: an opt-in region the account has not enabled reads
+// DISABLED in ListRegions, and Bedrock there refuses the account's
+// credentials as an unknown token; another account that enabled the region
+// is served (ledger: ACC-region-not-enabled).
+func TestRegionNotEnabled(t *testing.T) {
+	s := startSim(t, profileScenario, func(sc *Scenario) {
+		sc.Catalog[0].Regions = append(sc.Catalog[0].Regions, "eu-south-2")
+		sc.Accounts[0].DisabledRegions = []string{"eu-south-2"}
+	})
+	one, err := account.NewFromConfig(memberConfig(t, s, "111111111111", "ext-123")).GetRegionOptStatus(context.Background(), &account.GetRegionOptStatusInput{RegionName: aws.String("eu-south-2")})
+	if err != nil || one.RegionOptStatus != accounttypes.RegionOptStatusDisabled {
+		t.Errorf("GetRegionOptStatus(eu-south-2): got %+v, %v; want DISABLED", one, err)
+	}
+	_, err = bedrockFor(t, s, "111111111111", "eu-south-2").ListFoundationModels(context.Background(), &bedrock.ListFoundationModelsInput{})
+	if got := errorCode(err); got != "UnrecognizedClientException" {
+		t.Errorf("ListFoundationModels in a region not enabled: got %q (%v); want UnrecognizedClientException", got, err)
+	}
+	if _, err := bedrockFor(t, s, "222222222222", "eu-south-2").ListFoundationModels(context.Background(), &bedrock.ListFoundationModelsInput{}); err != nil {
+		t.Errorf("ListFoundationModels where the account enabled the region: %v", err)
+	}
+	if _, err := bedrockFor(t, s, "111111111111", "us-east-1").ListFoundationModels(context.Background(), &bedrock.ListFoundationModelsInput{}); err != nil {
+		t.Errorf("ListFoundationModels in a default region: %v", err)
+	}
+}
+
+// TestDisabledRegionMustBeOptIn: a default region cannot be disabled.
+func TestDisabledRegionMustBeOptIn(t *testing.T) {
+	sc, err := ParseScenario([]byte(profileScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Accounts[0].DisabledRegions = []string{"us-east-1"}
+	if _, err := New(sc); err == nil || !strings.Contains(err.Error(), "disabled_regions[0]") {
+		t.Errorf("got %v; want an error naming disabled_regions[0]", err)
 	}
 }

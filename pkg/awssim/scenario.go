@@ -158,6 +158,10 @@ type Account struct {
 	// MissingPermissions are actions the account's audit role lacks, as an
 	// older member stack would (only account:ListRegions is modelled).
 	MissingPermissions []string `yaml:"missing_permissions"`
+	// DisabledRegions are opt-in regions the account has not enabled:
+	// ListRegions says DISABLED, and a Bedrock call signed there is refused
+	// as an unknown token (ledger: ACC-region-not-enabled).
+	DisabledRegions []string `yaml:"disabled_regions"`
 	// ApplicationProfiles are the inference profiles the account created.
 	ApplicationProfiles []ApplicationProfile `yaml:"application_profiles"`
 	// Roles are the account's IAM roles besides the audit role: the
@@ -401,6 +405,11 @@ func (sc *Scenario) prepare() error {
 				errs = append(errs, fmt.Errorf("%s.copy_from: no profile or catalog model %q", pf, p.CopyFrom))
 			}
 		}
+		for j, r := range a.DisabledRegions {
+			if !slices.Contains(sc.OptInRegions, r) {
+				errs = append(errs, fmt.Errorf("%s.disabled_regions[%d]: %q is not an opt-in region (opt_in_regions); a default region cannot be disabled", field, j, r))
+			}
+		}
 		for j := range a.Roles {
 			r := &sc.Accounts[i].Roles[j]
 			rf := fmt.Sprintf("%s.roles[%d]", field, j)
@@ -505,6 +514,7 @@ func (sc *Scenario) clone() *Scenario {
 		a.Tags = maps.Clone(a.Tags)
 		a.DenyRegions = slices.Clone(a.DenyRegions)
 		a.MissingPermissions = slices.Clone(a.MissingPermissions)
+		a.DisabledRegions = slices.Clone(a.DisabledRegions)
 		a.ApplicationProfiles = slices.Clone(a.ApplicationProfiles)
 		a.Roles = slices.Clone(a.Roles)
 		a.Models = maps.Clone(a.Models)

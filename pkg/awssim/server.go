@@ -395,6 +395,15 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 		return &apiError{status: http.StatusForbidden, code: badSignatureCode(req.service),
 			message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details. (" + err.Error() + ")", sender: true}
 	}
+	// An opt-in region the account has not enabled does not know its
+	// credentials: public captures of calls there answer "The security
+	// token included in the request is invalid" (UnrecognizedClientException
+	// from JSON services, InvalidClientTokenId from query ones); that
+	// Bedrock answers alike and the HTTP status are inferred.
+	// ledger: ACC-region-not-enabled
+	if req.service == "bedrock" && s.regionDisabled(req.caller.Account, req.region) {
+		return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
+	}
 	return nil
 }
 

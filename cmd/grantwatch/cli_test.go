@@ -327,9 +327,9 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Fatalf("demo: got exit %d: %s", code, &stderr)
 	}
 	for _, want := range []string{
-		"== Run 1 stored 107 history events",
+		"== Run 1 stored 104 history events",
 		"-- Subject: [grantwatch] account 333333333333: 3 resolved",
-		"-- Subject: [grantwatch] account 111111111111: 1 new",
+		"-- Subject: [grantwatch] account 111111111111: 3 new",
 		"== History of account 333333333333",
 		"AGREEMENT_MISSING (suppressed)",
 		"SUPPRESSED (",

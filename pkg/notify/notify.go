@@ -92,9 +92,12 @@ func sortAlerts(alerts []changes.Alert) {
 
 func accountMessage(runID, account string, alerts []changes.Alert, reminder time.Duration, part, of int) Message {
 	m := Message{Account: account, Part: part, Of: of, Severity: result.Info}
-	counts := map[changes.Kind]int{}
+	counts, onPrincipals := map[changes.Kind]int{}, map[changes.Kind]int{}
 	for _, a := range alerts {
 		counts[a.Kind]++
+		if a.Result.Principal != "" {
+			onPrincipals[a.Kind]++
+		}
 		m.Severity = louder(m.Severity, a.Severity)
 		if !slices.Contains(m.Regions, a.Result.Region) {
 			m.Regions = append(m.Regions, a.Result.Region)
@@ -124,7 +127,7 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 		if counts[k] == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s: %s\n", k, headline(k, counts[k]))
+		fmt.Fprintf(&b, "\n%s: %s\n", k, headline(k, counts[k]-onPrincipals[k], onPrincipals[k]))
 		for _, g := range groupAlerts(alerts, k) {
 			fmt.Fprintf(&b, "  %s: %s\n", g.status, strings.Join(g.where, "; "))
 			if k == changes.Resolved {
@@ -155,18 +158,38 @@ func countText(k changes.Kind, n int) string {
 	return fmt.Sprintf("%d %s", n, word)
 }
 
-func headline(k changes.Kind, n int) string {
+// headline says what happened to the checks (account checks) and
+// principals (principal results) of one kind of alert.
+func headline(k changes.Kind, checks, principals int) string {
+	subject := func(one, many string) string {
+		var parts []string
+		if checks > 0 || principals == 0 {
+			parts = append(parts, plural(checks, one, many))
+		}
+		if principals > 0 {
+			parts = append(parts, plural(principals, "principal result", "principal results"))
+		}
+		return strings.Join(parts, " and ")
+	}
+	n := checks + principals
 	switch k {
 	case changes.New:
-		return plural(n, "required model check", "required model checks") + " became not usable"
+		return subject("required model check", "required model checks") + " became not usable"
 	case changes.Regressed:
-		return plural(n, "check", "checks") + " broke again after being resolved"
+		return subject("check", "checks") + " broke again after being resolved"
 	case changes.AuditFailed:
-		return fmt.Sprintf("grantwatch could not check %s; this says nothing about the models themselves", plural(n, "model", "models"))
+		return fmt.Sprintf("grantwatch could not check %s; this says nothing about the models themselves", subject("model", "models"))
 	case changes.Reminder:
-		return plural(n, "problem is", "problems are") + " still open"
+		return fmt.Sprintf("%s %s still open", subject("problem", "problems"), isAre(n))
 	}
-	return plural(n, "check is", "checks are") + " usable again"
+	return fmt.Sprintf("%s %s usable again", subject("check", "checks"), isAre(n))
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 func plural(n int, one, many string) string {
@@ -240,46 +263,54 @@ func (m Message) size() int {
 	return n
 }
 
-// Digest is the one message of a run that sums up every account's changes.
+// Digest is the one message of a run that sums up every account's changes:
+// the alerts on account checks and on principal results counted apart, as
+// the run's summary counts them.
 func Digest(runID string, t changes.Tally, maxBytes int) Message {
 	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: louder(result.Info, t.Severity), Kinds: []changes.Kind{"DIGEST"},
 		Regions: slices.Clone(t.Regions)}
-	total := map[changes.Kind]int{}
+	totals, principalTotals := map[changes.Kind]int{}, map[changes.Kind]int{}
 	type line struct {
-		Account string               `json:"account"`
-		Counts  map[changes.Kind]int `json:"counts"`
+		Account         string               `json:"account"`
+		Counts          map[changes.Kind]int `json:"counts,omitempty"`
+		PrincipalCounts map[changes.Kind]int `json:"principal_counts,omitempty"`
 	}
 	var lines []line
-	accounts := slices.Sorted(maps.Keys(t.Accounts))
+	accounts := t.AccountIDs()
 	for _, a := range accounts {
-		l := line{Account: a, Counts: t.Accounts[a]}
+		l := line{Account: a, Counts: t.Accounts[a], PrincipalCounts: t.Principals[a]}
 		for k, n := range l.Counts {
-			total[k] += n
+			totals[k] += n
+		}
+		for k, n := range l.PrincipalCounts {
+			principalTotals[k] += n
 		}
 		lines = append(lines, l)
 	}
-	var summary []string
-	n := 0
-	for _, k := range kindOrder {
-		if total[k] > 0 {
-			summary = append(summary, countText(k, total[k]))
-			n += total[k]
-		}
+	checks, principals := t.ChecksTotal(), t.PrincipalsTotal()
+	subject := fmt.Sprintf("[grantwatch] run %s: %d changes in %d accounts", runID, checks+principals, len(accounts))
+	if principals > 0 {
+		subject = fmt.Sprintf("[grantwatch] run %s: %d changes to checks, %d to principals, in %d accounts", runID, checks, principals, len(accounts))
 	}
-	m.Subject = result.Clip(fmt.Sprintf("[grantwatch] run %s: %d changes in %d accounts", runID, n, len(accounts)), maxSubject)
+	m.Subject = result.Clip(subject, maxSubject)
 	var b strings.Builder
-	fmt.Fprintf(&b, "grantwatch run %s: %s, in %d accounts.\n\n", runID, strings.Join(summary, ", "), len(accounts))
+	fmt.Fprintf(&b, "grantwatch run %s, in %d accounts:\n  account checks: %s\n", runID, len(accounts), kindsText(totals, checks))
+	if principals > 0 {
+		fmt.Fprintf(&b, "  principal results: %s\n", kindsText(principalTotals, principals))
+	}
+	b.WriteString("\n")
 	// Each account appears twice, as text and as JSON: stop listing before
 	// the two together pass the limit, with room for the rest of the message.
 	shown, used := 0, b.Len()+1024
 	for _, l := range lines {
-		var parts []string
-		for _, k := range kindOrder {
-			if l.Counts[k] > 0 {
-				parts = append(parts, countText(k, l.Counts[k]))
-			}
+		var kinds []string
+		if len(l.Counts) > 0 {
+			kinds = append(kinds, kindsText(l.Counts, -1))
 		}
-		entry := fmt.Sprintf("  %s: %s\n", l.Account, strings.Join(parts, ", "))
+		if len(l.PrincipalCounts) > 0 {
+			kinds = append(kinds, "principals: "+kindsText(l.PrincipalCounts, -1))
+		}
+		entry := fmt.Sprintf("  %s: %s\n", l.Account, strings.Join(kinds, "; "))
 		asJSON, _ := json.Marshal(l)
 		if used+len(entry)+len(asJSON)+1 > maxBytes {
 			break
@@ -293,15 +324,35 @@ func Digest(runID string, t changes.Tally, maxBytes int) Message {
 	}
 	b.WriteString("\nEach account's own message says what changed, why and what to do.\n\n--- structured data (JSON) ---\n")
 	data, _ := json.Marshal(struct {
-		RunID    string               `json:"run_id"`
-		Totals   map[changes.Kind]int `json:"totals"`
-		Accounts []line               `json:"accounts"`
-	}{runID, total, lines[:shown]})
+		RunID           string               `json:"run_id"`
+		Totals          map[changes.Kind]int `json:"totals"`
+		PrincipalTotals map[changes.Kind]int `json:"principal_totals,omitempty"`
+		Accounts        []line               `json:"accounts"`
+	}{runID, totals, principalTotals, lines[:shown]})
 	b.Write(data)
 	b.WriteString("\n")
 	m.Body = b.String()
 	m.Attributes = attributes("ALL", m.Kinds, m.Severity, m.Regions)
 	return m
+}
+
+// kindsText is counts as "2 new, 1 resolved" in kindOrder, "none" when
+// empty; with total >= 0 it is "TOTAL changes: ..." .
+func kindsText(counts map[changes.Kind]int, total int) string {
+	var parts []string
+	for _, k := range kindOrder {
+		if counts[k] > 0 {
+			parts = append(parts, countText(k, counts[k]))
+		}
+	}
+	text := strings.Join(parts, ", ")
+	if len(parts) == 0 {
+		text = "none"
+	}
+	if total >= 0 {
+		return fmt.Sprintf("%s (%s)", plural(total, "change", "changes"), text)
+	}
+	return text
 }
 
 func days(d time.Duration) string {

@@ -7,7 +7,8 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-// Tally counts a run's alerts by account and kind: what the run's digest
+// Tally counts a run's alerts by account and kind (the kind shown, see
+// Alert.Shown): what the run's digest
 // says. Alerts on account checks and alerts on principal results are
 // counted apart, as the run's summary counts them. The parts of a run that
 // alert for their own accounts (the batches of a sharded run) each keep
@@ -26,7 +27,7 @@ type Tally struct {
 func TallyOf(alerts []Alert) Tally {
 	var t Tally
 	for _, a := range alerts {
-		t.add(a.Result.Principal != "", a.Result.Account, a.Kind, 1, a.Severity, a.Result.Region)
+		t.add(a.Result.Principal != "", a.Result.Account, a.Shown(), 1, a.Severity, a.Result.Region)
 	}
 	return t
 }

@@ -58,7 +58,8 @@ func Unchanged(prev, next changes.State) bool {
 	return prev.Status == next.Status && prev.Cause == next.Cause && prev.Remediation == next.Remediation &&
 		prev.Since.Equal(next.Since) && prev.Alerted == next.Alerted && prev.AlertedAt.Equal(next.AlertedAt) &&
 		prev.ResolvedBefore == next.ResolvedBefore && prev.AuditError == next.AuditError &&
-		prev.AuditSince.Equal(next.AuditSince) && prev.AuditAlertedAt.Equal(next.AuditAlertedAt) && prev.Muted == next.Muted
+		prev.AuditSince.Equal(next.AuditSince) && prev.AuditAlertedAt.Equal(next.AuditAlertedAt) && prev.Muted == next.Muted &&
+		(prev.MutedBy == nil) == (next.MutedBy == nil) && (prev.MutedBy == nil || *prev.MutedBy == *next.MutedBy)
 }
 
 // Stale reports whether the account-region's items, if not rewritten, would

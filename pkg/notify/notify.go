@@ -54,7 +54,8 @@ type Message struct {
 }
 
 // kindOrder is the order kinds appear in messages: what needs action first.
-var kindOrder = []changes.Kind{changes.New, changes.Regressed, changes.AuditFailed, changes.Reminder, changes.Resolved}
+// A reminder that a suppression ended is shown apart from the others.
+var kindOrder = []changes.Kind{changes.New, changes.Regressed, changes.AuditFailed, changes.SuppressionEnded, changes.Reminder, changes.Resolved}
 
 // AccountMessages builds the messages of one account (alerts all of that
 // account), splitting them so that each stays under maxBytes.
@@ -83,7 +84,7 @@ func AccountMessages(runID, account string, alerts []changes.Alert, reminder tim
 
 func sortAlerts(alerts []changes.Alert) {
 	slices.SortStableFunc(alerts, func(a, b changes.Alert) int {
-		if d := slices.Index(kindOrder, a.Kind) - slices.Index(kindOrder, b.Kind); d != 0 {
+		if d := slices.Index(kindOrder, a.Shown()) - slices.Index(kindOrder, b.Shown()); d != 0 {
 			return d
 		}
 		return strings.Compare(a.Result.Region+" "+a.Result.Model, b.Result.Region+" "+b.Result.Model)
@@ -92,11 +93,12 @@ func sortAlerts(alerts []changes.Alert) {
 
 func accountMessage(runID, account string, alerts []changes.Alert, reminder time.Duration, part, of int) Message {
 	m := Message{Account: account, Part: part, Of: of, Severity: result.Info}
-	counts, onPrincipals := map[changes.Kind]int{}, map[changes.Kind]int{}
+	counts, onPrincipals, eventTypes := map[changes.Kind]int{}, map[changes.Kind]int{}, map[changes.Kind]bool{}
 	for _, a := range alerts {
-		counts[a.Kind]++
+		counts[a.Shown()]++
+		eventTypes[a.Kind] = true
 		if a.Result.Principal != "" {
-			onPrincipals[a.Kind]++
+			onPrincipals[a.Shown()]++
 		}
 		m.Severity = louder(m.Severity, a.Severity)
 		if !slices.Contains(m.Regions, a.Result.Region) {
@@ -106,8 +108,10 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 	slices.Sort(m.Regions)
 	var summary []string
 	for _, k := range kindOrder {
-		if counts[k] > 0 {
+		if eventTypes[k] {
 			m.Kinds = append(m.Kinds, k)
+		}
+		if counts[k] > 0 {
 			summary = append(summary, countText(k, counts[k]))
 		}
 	}
@@ -118,7 +122,14 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 	m.Subject = result.Clip(m.Subject, maxSubject)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "grantwatch found changes in Amazon Bedrock model access for account %s", account)
+	switch {
+	case counts[changes.New]+counts[changes.Regressed]+counts[changes.AuditFailed]+counts[changes.Resolved] > 0:
+		fmt.Fprintf(&b, "grantwatch found changes in Amazon Bedrock model access for account %s", account)
+	case counts[changes.Reminder] == 0:
+		fmt.Fprintf(&b, "A suppression of grantwatch alerts ended for account %s, and what it held back is still not usable", account)
+	default:
+		fmt.Fprintf(&b, "grantwatch reminds you of Amazon Bedrock model access problems still open in account %s", account)
+	}
 	if of > 1 {
 		fmt.Fprintf(&b, " (part %d of %d)", part, of)
 	}
@@ -132,6 +143,9 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 			fmt.Fprintf(&b, "  %s: %s\n", g.status, strings.Join(g.where, "; "))
 			if k == changes.Resolved {
 				continue
+			}
+			if k == changes.SuppressionEnded {
+				fmt.Fprintf(&b, "    Suppression that ended: %s\n", endedText(g.ended))
 			}
 			fmt.Fprintf(&b, "    Why: %s\n    What to do: %s\n", g.cause, g.remediation)
 		}
@@ -154,7 +168,7 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 
 func countText(k changes.Kind, n int) string {
 	word := map[changes.Kind]string{changes.New: "new", changes.Regressed: "regressed", changes.AuditFailed: "audit errors",
-		changes.Reminder: "still open", changes.Resolved: "resolved"}[k]
+		changes.SuppressionEnded: "no longer suppressed", changes.Reminder: "still open", changes.Resolved: "resolved"}[k]
 	return fmt.Sprintf("%d %s", n, word)
 }
 
@@ -179,6 +193,8 @@ func headline(k changes.Kind, checks, principals int) string {
 		return subject("check", "checks") + " broke again after being resolved"
 	case changes.AuditFailed:
 		return fmt.Sprintf("grantwatch could not check %s; this says nothing about the models themselves", subject("model", "models"))
+	case changes.SuppressionEnded:
+		return fmt.Sprintf("the suppression of %s ended, and %s still not usable", subject("check", "checks"), map[bool]string{true: "it is", false: "they are"}[n == 1])
 	case changes.Reminder:
 		return fmt.Sprintf("%s %s still open", subject("problem", "problems"), isAre(n))
 	}
@@ -201,7 +217,17 @@ func plural(n int, one, many string) string {
 
 type group struct {
 	status, cause, remediation string
-	where                      []string
+	// ended is the suppression that ended, for SuppressionEnded.
+	ended *result.Suppressed
+	where []string
+}
+
+// endedText names a suppression that ended: its reason, owner and last day.
+func endedText(s *result.Suppressed) string {
+	if s == nil || *s == (result.Suppressed{}) {
+		return "not recorded (the check was muted before grantwatch remembered which suppression held it)"
+	}
+	return fmt.Sprintf("%q, owner %s, until %s", s.Reason, s.Owner, s.Until)
 }
 
 // groupAlerts gathers the alerts of one kind that share status, cause and
@@ -209,7 +235,7 @@ type group struct {
 func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
 	var groups []group
 	for _, a := range alerts {
-		if a.Kind != k {
+		if a.Shown() != k {
 			continue
 		}
 		r := a.Result
@@ -218,11 +244,11 @@ func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
 			status = "usable again (was " + string(a.Previous) + ")"
 		}
 		i := slices.IndexFunc(groups, func(g group) bool {
-			return g.status == status && g.cause == r.Cause && g.remediation == r.Remediation
+			return g.status == status && g.cause == r.Cause && g.remediation == r.Remediation && endedText(g.ended) == endedText(a.EndedSuppression)
 		})
 		if i < 0 {
 			i = len(groups)
-			groups = append(groups, group{status: status, cause: r.Cause, remediation: r.Remediation})
+			groups = append(groups, group{status: status, cause: r.Cause, remediation: r.Remediation, ended: a.EndedSuppression})
 		}
 		w := r.Model + " in " + r.Region
 		if r.Principal != "" {

@@ -256,3 +256,41 @@ func TestMessagesCountChecksAndPrincipalsApart(t *testing.T) {
 		}
 	}
 }
+
+// A reminder sent because a suppression ended names the suppression and
+// does not read as a change or as an ordinary reminder.
+func TestSuppressionEndedMessageNamesIt(t *testing.T) {
+	ended := &result.Suppressed{Reason: "Jamba is being evaluated", Owner: "ml-platform@example.com", Until: "2026-11-28"}
+	in := alerts("111111111111", 1, changes.Reminder)
+	in[0].EndedSuppression = ended
+	msgs, err := AccountMessages("run-1", "111111111111", in, 7*24*time.Hour, MaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	for _, want := range []string{
+		"A suppression of grantwatch alerts ended for account 111111111111",
+		"SUPPRESSION_ENDED: the suppression of 1 check ended, and it is still not usable",
+		`Suppression that ended: "Jamba is being evaluated", owner ml-platform@example.com, until 2026-11-28`,
+		`"ended_suppression": {`,
+	} {
+		if !strings.Contains(m.Body, want) {
+			t.Errorf("body: want %q in\n%s", want, m.Body)
+		}
+	}
+	for _, banned := range []string{"found changes", "REMINDER:", "still open\n"} {
+		if strings.Contains(m.Body, banned) {
+			t.Errorf("body: has %q, which misreads an ended suppression:\n%s", banned, m.Body)
+		}
+	}
+	if m.Subject != "[grantwatch] account 111111111111: 1 no longer suppressed" {
+		t.Errorf("subject: got %q; want it to say the check is no longer suppressed", m.Subject)
+	}
+	if got := aws.ToString(m.Attributes["event_type"].StringValue); got != `["REMINDER"]` {
+		t.Errorf("event_type: got %s; want [\"REMINDER\"] (subscription filters know no other kind)", got)
+	}
+	d := Digest("run-1", changes.TallyOf(in), MaxBytes)
+	if !strings.Contains(d.Body, "111111111111: 1 no longer suppressed") || strings.Contains(d.Body, "still open") {
+		t.Errorf("digest: want the ended suppression counted as such:\n%s", d.Body)
+	}
+}

@@ -55,6 +55,7 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 var conditionOperators = map[string]bool{"StringEquals": true, "StringNotEquals": true, "StringLike": true, "StringNotLike": true}
 
 // parsePolicy reads a policy document; Statement may be one object or a list.
+// ledger: IAM-eval-conditions
 func parsePolicy(doc string) (*policy, error) {
 	var raw struct {
 		Version   string          `json:"Version"`
@@ -124,6 +125,7 @@ func (s statement) applies(r evalRequest) bool {
 }
 
 // condition evaluates one operator on the request's values of a key.
+// ledger: IAM-eval-conditions
 func condition(op string, got, want []string) bool {
 	negated := strings.Contains(op, "Not")
 	if len(got) == 0 {

@@ -221,9 +221,12 @@ func denial(d Decision) result.Status {
 	case d.Decision == iamtypes.PolicyEvaluationDecisionTypeAllowed:
 		return result.Enabled
 	case d.Decision == iamtypes.PolicyEvaluationDecisionTypeExplicitDeny && len(d.Policies) > 0:
+		// ledger: CLS-iam-denied, IAM-eval-layers
 		return result.IAMDenied // a Deny in the role's own policies
+	// ledger: CLS-scp-denied, IAM-simulate
 	case !d.AllowedByOrganizations:
 		return result.SCPDenied
+	// ledger: CLS-boundary-denied, IAM-simulate
 	case d.AllowedByBoundary != nil && !*d.AllowedByBoundary:
 		return result.BoundaryDenied
 	}
@@ -281,10 +284,12 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	default:
 		sub, denied := subscribeDenied(ds)
 		switch {
+		// ledger: CLS-marketplace-denied, MP-first-call-subscribes
 		case h.marketplace && denied:
 			r.Status = result.MarketplaceDenied
 			r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s", p.ARN, sub, ds[marketplaceRegion][DecisionKey{Need{marketplaceRegion, "*"}, sub}].Decision)
 			r.Remediation = fmt.Sprintf("The first call by %s would have to subscribe the account, and it may not. Allow aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions to %s, or subscribe the account ahead of time (invoke the model once from an administrator role, or share a managed entitlement through AWS License Manager).", p.Name, p.Name)
+		// ledger: CLS-enabled
 		case acct.Status.Usable():
 			r.Status = result.Enabled
 			// No account or role in this text: it is the same for every

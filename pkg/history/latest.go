@@ -21,6 +21,7 @@ import (
 )
 
 // ChunkSize is the most models one latest-state item holds.
+// ledger: DDB-item-size
 const ChunkSize = 40
 
 // maxText caps a stored cause or remediation, so that item sizes stay bounded.
@@ -224,6 +225,7 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 // batchWrite sends requests 25 at a time; an item that is still
 // unprocessed after every attempt fails the whole save, loudly.
 func (s *Store) batchWrite(ctx context.Context, requests []types.WriteRequest) error {
+	// ledger: DDB-batch-write
 	written, err := inBatches(ctx, s, requests, 25, func(ctx context.Context, batch []types.WriteRequest) ([]types.WriteRequest, error) {
 		out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: batch}})
 		if err != nil {

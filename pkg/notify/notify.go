@@ -36,6 +36,7 @@ var _ Publisher = (*sns.Client)(nil)
 
 // MaxBytes bounds a message's body and attributes: SNS takes 262,144 bytes,
 // and the rest is headroom for the envelope.
+// ledger: SNS-size
 const MaxBytes = 240 * 1024
 
 // maxSubject is SNS's limit for email subjects, less one.

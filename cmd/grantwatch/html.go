@@ -95,7 +95,8 @@ type htmlPage struct {
 	Summary string
 	Regions []string
 	Rows    []htmlRow
-	Counts  []htmlCount
+	// Counts are a history's status changes per status.
+	Counts []htmlCount
 	// RunCounts is a run's counts table: account checks and principal
 	// results per status, and their totals.
 	RunCounts      []htmlCountRow

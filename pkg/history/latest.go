@@ -47,6 +47,9 @@ func compact(st changes.State) changes.State {
 		st.Cause, st.Remediation = "", ""
 	}
 	st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
+	if m := st.MutedBy; m != nil && (len(m.Reason) > maxText || len(m.Owner) > maxText) {
+		st.MutedBy = &result.Suppressed{Reason: capText(m.Reason), Owner: capText(m.Owner), Until: m.Until}
+	}
 	return st
 }
 

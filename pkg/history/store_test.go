@@ -456,3 +456,33 @@ func TestPrincipalChecksKeepTheirPrincipal(t *testing.T) {
 		}
 	}
 }
+
+// The suppression a check is muted under is stored with its state (its
+// long texts capped), so that the reminder sent when it ends can name it.
+func TestMutedStateKeepsItsSuppression(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	ar := AccountRegion{"111111111111", "us-east-1"}
+	key := changes.Key{Account: ar.Account, Region: ar.Region, Model: "m"}
+	under := &result.Suppressed{Reason: strings.Repeat("r", 3*maxText), Owner: "ml@example.com", Until: "2026-12-31"}
+	st := changes.State{Status: result.AgreementMissing, Since: t0, CheckedAt: t0, Muted: true, MutedBy: under}
+	prev, err := s.Latest(ctx, []AccountRegion{ar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "run", t0, prev, map[changes.Key]changes.State{key: st}, nil); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	got, err := s.Latest(ctx, []AccountRegion{ar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.States[key].MutedBy
+	if m == nil || !got.States[key].Muted || m.Owner != under.Owner || m.Until != under.Until || len(m.Reason) > maxText || !strings.HasPrefix(m.Reason, "rrr") {
+		t.Fatalf("stored state: muted %v by %+v; want muted by the suppression, its reason capped at %d bytes", got.States[key].Muted, m, maxText)
+	}
+	if !Unchanged(got.States[key], st) {
+		t.Errorf("a state read back is not Unchanged from the one saved: the next run would rewrite it")
+	}
+}

@@ -153,6 +153,7 @@ func anyMatch(patterns []string, value string, foldCase bool) bool {
 }
 
 // wildcard matches IAM's * and ? (actions case-insensitively).
+// ledger: IAM-eval-matching
 func wildcard(pattern, value string, foldCase bool) bool {
 	if foldCase {
 		pattern, value = strings.ToLower(pattern), strings.ToLower(value)

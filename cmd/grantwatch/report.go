@@ -111,7 +111,7 @@ func summaryLine(s result.Summary) string {
 	if s.PrincipalChecks > 0 {
 		line += fmt.Sprintf("; %d principal results: %s", s.PrincipalChecks, countsText(s.PrincipalCounts))
 		if s.PrincipalSuppressed > 0 {
-			line += fmt.Sprintf("; %d suppressed", s.PrincipalSuppressed)
+			line += fmt.Sprintf(" (%d suppressed)", s.PrincipalSuppressed)
 		}
 	}
 	if s.Incomplete {

@@ -299,13 +299,16 @@ func Digest(runID string, t changes.Tally, maxBytes int) Message {
 	totals, principalTotals := map[changes.Kind]int{}, map[changes.Kind]int{}
 	type line struct {
 		Account         string               `json:"account"`
-		Counts          map[changes.Kind]int `json:"counts,omitempty"`
+		Counts          map[changes.Kind]int `json:"counts"`
 		PrincipalCounts map[changes.Kind]int `json:"principal_counts,omitempty"`
 	}
 	var lines []line
 	accounts := t.AccountIDs()
 	for _, a := range accounts {
 		l := line{Account: a, Counts: t.Accounts[a], PrincipalCounts: t.Principals[a]}
+		if l.Counts == nil {
+			l.Counts = map[changes.Kind]int{} // an account with principal alerts only
+		}
 		for k, n := range l.Counts {
 			totals[k] += n
 		}

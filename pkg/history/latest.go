@@ -41,12 +41,13 @@ type Snapshot struct {
 
 // compact is the state as stored: a usable check's cause and remediation are
 // the same generic texts for every check, so they are left out (LatestOf
-// says "usable"); the others are capped.
+// says "usable"); the others, the audit error and the suppression's texts
+// are capped, so that ChunkSize states fit one item (ledger: DDB-item-size).
 func compact(st changes.State) changes.State {
 	if st.Status.Usable() {
 		st.Cause, st.Remediation = "", ""
 	}
-	st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
+	st.Cause, st.Remediation, st.AuditError = capText(st.Cause), capText(st.Remediation), capText(st.AuditError)
 	if m := st.MutedBy; m != nil && (len(m.Reason) > maxText || len(m.Owner) > maxText) {
 		st.MutedBy = &result.Suppressed{Reason: capText(m.Reason), Owner: capText(m.Owner), Until: m.Until}
 	}

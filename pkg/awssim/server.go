@@ -240,6 +240,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{service: auth.service, region: auth.region, body: body, http: r}
 	p := protocolFor(auth.service)
 	if p == nil {
+		// ledger: PROTO-unknown-service
 		writeRESTError(w, http.StatusBadRequest, "UnknownService", fmt.Sprintf("the simulator does not serve %q", auth.service))
 		return
 	}
@@ -313,6 +314,7 @@ func protocolFor(service string) protocol {
 // REST-JSON services the X-Amzn-ErrorType header ("Missing Authentication
 // Token", common-voice/common-voice#1599; both inferred for Organizations
 // and Bedrock from their protocols).
+// ledger: PROTO-missing-auth
 func unauthenticated(w http.ResponseWriter, r *http.Request, body []byte, err error) {
 	form, _ := url.ParseQuery(string(body))
 	switch {
@@ -338,6 +340,7 @@ func (s *Server) now() time.Time {
 // give 5 minutes (aws/aws-sdk-java#1764 Kinesis, convox/rack#235 a query
 // service, mhart/aws4fetch#73 in 2024). Which STS, Organizations and
 // Bedrock use is not known: the simulator takes the stricter 5.
+// ledger: PROTO-clock-skew
 const skewWindow = 5 * time.Minute
 
 // dateOutsideWindow answers a request signed too far from the simulated AWS
@@ -414,6 +417,7 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 // reports, e.g. smithy545/aws-apps-scripts#12 for a JSON service's
 // {"__type":"InvalidSignatureException",...}; that Bedrock uses the same code
 // is inferred from its REST-JSON protocol and BerriAI/litellm#14763's message).
+// ledger: PROTO-bad-signature
 func badSignatureCode(service string) string {
 	if queryProtocol(service) {
 		return "SignatureDoesNotMatch"
@@ -426,6 +430,7 @@ func badSignatureCode(service string) string {
 // in the request is expired", miquella/vaulted#107, prowler-cloud/prowler#789),
 // the JSON services ExpiredTokenException (both in one run in
 // cloud-custodian/cloud-custodian#9216).
+// ledger: PROTO-expired-token
 func expiredTokenCode(service string) string {
 	if queryProtocol(service) {
 		return "ExpiredToken"
@@ -437,6 +442,7 @@ func expiredTokenCode(service string) string {
 // error codes differ from the JSON services' (STS and IAM here).
 func queryProtocol(service string) bool { return service == "sts" || service == "iam" }
 
+// ledger: PROTO-invalid-token
 func invalidTokenCode(service string) string {
 	if queryProtocol(service) {
 		return "InvalidClientTokenId"
@@ -493,6 +499,7 @@ func (s *Server) inject(req *request) error {
 // reference). Bedrock: InternalServerException (500, its API reference) and
 // ServiceUnavailableException (503, Bedrock runtime's; inferred for the
 // control plane).
+// ledger: PROTO-server-faults
 func faultCode(service string, status int) string {
 	switch service {
 	case "iam":
@@ -522,6 +529,7 @@ func (s *Server) fires(i int, r Rule, req *request) bool {
 	return r.Rate > 0 && rand.Float64() < r.Rate
 }
 
+// ledger: PROTO-throttling
 func throttled(service string) *apiError {
 	switch service {
 	case "sts", "iam":

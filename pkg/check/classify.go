@@ -60,18 +60,22 @@ func Classify(e Evidence) result.Result {
 	}
 	listed, inCatalog := e.Catalog[model]
 	switch {
+	// ledger: CLS-legacy, BR-list-models
 	case inCatalog && listed.Lifecycle == types.FoundationModelLifecycleStatusLegacy:
 		r.Status = result.Legacy
 		r.Cause = "ListFoundationModels: modelLifecycle.status=LEGACY" + lifecycleDates(listed)
 		r.Remediation = fmt.Sprintf("%s is a legacy model: calls can be refused with ResourceNotFoundException at any time and stop at end of life. Migrate to its successor (Bedrock user guide, 'Model lifecycle') and update the required model list.", model)
 	// A profile's region signal is that it exists in the source region; the
 	// model itself may be hosted only in the destinations.
+	// ledger: CLS-not-in-region, BR-availability
 	case e.Profile == nil && a.RegionAvailability == types.RegionAvailabilityNotAvailable:
 		return notInRegion(r, "GetFoundationModelAvailability: regionAvailability=NOT_AVAILABLE", e.Profiles)
 	case e.Profile == nil && e.Catalog != nil && !inCatalog:
 		return notInRegion(r, "ListFoundationModels does not list the model in this region", e.Profiles)
+	// ledger: CLS-profile-required
 	case e.Profile == nil && inCatalog && listed.ProfileOnly():
 		return profileRequired(r, listed, e)
+	// ledger: CLS-not-authorized, BR-form
 	case a.AuthorizationStatus == types.AuthorizationStatusNotAuthorized:
 		// ledger: CLS-not-authorized
 		r.Status = result.NotAuthorized
@@ -239,14 +243,17 @@ func profileNotInRegion(r result.Result, cause string, ps Profiles) result.Resul
 
 func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailability) result.Result {
 	switch ag.Status {
+	// ledger: CLS-enabled
 	case types.AgreementStatusAvailable:
 		r.Status = result.Enabled
 		r.Cause = "GetFoundationModelAvailability: agreement, authorization, entitlement and region all available"
 		r.Remediation = "None needed. If calls are still denied, the cause is outside what Bedrock reports here: the caller's IAM policy (bedrock:InvokeModel on the model and inference-profile ARNs), an SCP or a permissions boundary."
+	// ledger: CLS-pending, MP-first-call-subscribes
 	case types.AgreementStatusPending:
 		r.Status = result.Pending
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=PENDING"
 		r.Remediation = fmt.Sprintf("The Marketplace subscription for %s is being created (usually about 2 minutes; calls meanwhile fail with MPAgreementBeingCreated). Wait. If it stays PENDING, check that the principal invoking it has aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions and that account %s has a valid payment method.", model, r.Account)
+	// ledger: CLS-agreement-failed
 	case types.AgreementStatusError:
 		r.Status = result.AgreementFailed
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=ERROR"
@@ -254,6 +261,7 @@ func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailab
 			r.Cause += ": " + msg
 		}
 		r.Remediation = fmt.Sprintf("The Marketplace subscription for %s failed in account %s. Fix what the error names, usually the payment method or billing country (Billing console, Payment preferences), then invoke the model once in %s to subscribe again.", model, r.Account, r.Region)
+	// ledger: CLS-agreement-missing, MP-first-call-subscribes
 	case types.AgreementStatusNotAvailable:
 		r.Status = result.AgreementMissing
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=NOT_AVAILABLE"
@@ -305,6 +313,7 @@ func classifyError(r result.Result, ref config.Model, err error) result.Result {
 	if errors.As(err, &apiErr) && !ref.IsProfile() {
 		switch apiErr.ErrorCode() {
 		case "ResourceNotFoundException":
+			// ledger: CLS-legacy
 			if strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "legacy") {
 				r.Status = result.Legacy
 				r.Cause = "GetFoundationModelAvailability: ResourceNotFoundException: " + apiErr.ErrorMessage()
@@ -312,10 +321,12 @@ func classifyError(r result.Result, ref config.Model, err error) result.Result {
 				return r
 			}
 			return unknownModel(r, "GetFoundationModelAvailability: ResourceNotFoundException: "+apiErr.ErrorMessage())
+		// ledger: CLS-unknown-model, BR-availability-unknown-id
 		case "ValidationException":
 			return unknownModel(r, "GetFoundationModelAvailability: ValidationException: "+apiErr.ErrorMessage())
 		}
 	}
+	// ledger: CLS-audit-error
 	return Failed(r.Account, r.Region, r.Model, StageAvailability, err)
 }
 

@@ -77,7 +77,8 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	s.FinishedAt = c.now().UTC()
 	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
 	log.InfoContext(ctx, "audit finished", "checked", s.Checked, "planned", s.Planned,
-		"not_usable", s.NotUsable, "audit_errors", s.AuditErrs, "incomplete", s.Incomplete, "duration_ms", s.DurationMS)
+		"not_usable", s.NotUsable, "audit_errors", s.AuditErrs,
+		"principal_checks", s.PrincipalChecks, "principal_not_usable", s.PrincipalNotUsable, "principal_audit_errors", s.PrincipalAuditErrs, "incomplete", s.Incomplete, "duration_ms", s.DurationMS)
 	return &result.Report{Summary: s, Results: r.results}
 }
 

@@ -153,3 +153,23 @@ func TestRunFormErrorHintFitsTheError(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRegionNotEnabled: an audited opt-in region that the account has
+// not enabled fails every call there with an unknown-token error; the
+// result says the region is not enabled in the account and how to enable
+// it, not a generic "the call failed" (ledger: ACC-region-not-enabled).
+func TestRunRegionNotEnabled(t *testing.T) {
+	editSc, editCfg := withOptInRegion(func(sc *awssim.Scenario) {
+		sc.Account("111111111111").DisabledRegions = []string{"eu-south-2"}
+	})
+	a, _ := fixture(t, editSc, editCfg)
+	rep := a.Run(context.Background(), "region-not-enabled")
+	got := resultOf(t, rep, "111111111111", "eu-south-2", claude35)
+	checkVerdict(t, got, result.AuditError, "eu-south-2 is an opt-in region that account 111111111111 has not enabled (RegionOptStatus DISABLED)", "Enable eu-south-2")
+	if strings.Contains(got.Remediation, "The call failed") {
+		t.Errorf("remediation: got %q; want advice on the region, not the generic one", got.Remediation)
+	}
+	// The account's enabled regions and another account's eu-south-2 are checked as before.
+	checkVerdict(t, resultOf(t, rep, "111111111111", "us-east-1", claude35), result.Enabled, "", "")
+	checkVerdict(t, resultOf(t, rep, "222222222222", "eu-south-2", claude35), result.Enabled, "", "")
+}

@@ -103,6 +103,11 @@ func TestRunFormWhenOptInStatusIsUnknown(t *testing.T) {
 		{"throttled", func(sc *awssim.Scenario) {
 			sc.Throttling = []awssim.Rule{{Operation: awssim.OpListRegions, Account: "111111111111", Rate: 1}}
 		}, "throttled after every retry", "needs account:ListRegions"},
+		// A region-deny SCP without an exemption for account:* denies the
+		// global Account API (called in us-east-1): the member stack is fine.
+		{"denied by an SCP", func(sc *awssim.Scenario) {
+			sc.Account("111111111111").SCPDeniedActions = []string{"account:ListRegions"}
+		}, "a service control policy denies it", "update the member-role StackSet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

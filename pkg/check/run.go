@@ -442,13 +442,17 @@ func (r *run) notEnabled(ctx context.Context, account, region string, creds aws.
 
 // readHint is advice for a failed read of one signal, only where the error's
 // code says what it is: a refusal (AccessDenied...) is the member role's
-// missing permission, throttling is load. Any other error gets none.
+// missing permission, unless its message names a service control policy
+// (AWS's denials say "with an explicit deny in a service control policy";
+// ledger: ACC-list-regions), throttling is load. Any other error gets none.
 func readHint(err error, denied string) string {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		return ""
 	}
 	switch code := apiErr.ErrorCode(); {
+	case strings.HasPrefix(code, "AccessDenied") && strings.Contains(apiErr.ErrorMessage(), "service control policy"):
+		return " (a service control policy denies it: exempt the grantwatch audit role from that SCP, not the member-role stack)"
 	case strings.HasPrefix(code, "AccessDenied"):
 		return " (" + denied + ": update the member-role StackSet)"
 	case Throttled(code):

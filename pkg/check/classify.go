@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/smithy-go"
@@ -375,6 +376,24 @@ func Failed(account, region, model string, stage Stage, err error) result.Result
 		r.Remediation = fmt.Sprintf("The audit role was denied a Bedrock read call in %s. Look for a service control policy or permissions boundary (often a region-deny SCP) and exempt the grantwatch audit role; its own policy must allow bedrock:ListFoundationModels, bedrock:GetFoundationModelAvailability, bedrock:ListInferenceProfiles, bedrock:GetInferenceProfile and bedrock:GetUseCaseForModelAccess (update the member-role StackSet).", region)
 	default:
 		r.Remediation = "The call failed; the next run checks again. If it persists, check the AWS Health Dashboard for Bedrock in this region and the network path to its endpoint."
+	}
+	return r
+}
+
+// RegionNotEnabled records that the audit could not check a model in an
+// opt-in region the account has not enabled (or is enabling or disabling):
+// Bedrock there refuses the account's credentials. It is an AUDIT_ERROR,
+// since grantwatch saw no answer about the model, but its cause and advice
+// name the region's status. ledger: ACC-region-not-enabled
+func RegionNotEnabled(account, region, model string, st accounttypes.RegionOptStatus, err error) result.Result {
+	r := result.Result{Account: account, Region: region, Model: model, Status: result.AuditError}
+	kind, detail := explain(err)
+	r.Cause = fmt.Sprintf("%s: %s is an opt-in region that account %s has not enabled (RegionOptStatus %s): %s: %s", StageListModels, region, account, st, kind, detail)
+	switch st {
+	case accounttypes.RegionOptStatusEnabling:
+		r.Remediation = fmt.Sprintf("%s is being enabled in account %s; nothing there, grantwatch included, can call Bedrock until it is. The next run checks again.", region, account)
+	default:
+		r.Remediation = fmt.Sprintf("Enable %s in account %s (AWS account settings, or account:EnableRegion from the management account) if applications there need Bedrock; until it is, nothing in the account can call Bedrock there. If the account is not meant to use %s, suppress this result for it (suppressions).", region, account, region)
 	}
 	return r
 }

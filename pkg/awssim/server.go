@@ -363,11 +363,7 @@ func dateOutsideWindow(service string, signed, now time.Time) error {
 	default:
 		return nil
 	}
-	status := http.StatusForbidden
-	if service == "organizations" {
-		status = http.StatusBadRequest
-	}
-	return &apiError{status: status, code: badSignatureCode(service), message: msg, sender: true}
+	return &apiError{status: authStatus(service), code: badSignatureCode(service), message: msg, sender: true}
 }
 
 func (s *Server) authenticate(req *request, auth authorization, body []byte) error {
@@ -379,15 +375,15 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 		sess, ok := s.sessions[auth.accessKey]
 		s.mu.RUnlock()
 		if !ok {
-			return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
+			return &apiError{status: authStatus(req.service), code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
 		}
 		if time.Now().After(sess.expires) {
-			return &apiError{status: http.StatusForbidden, code: expiredTokenCode(req.service), message: "The security token included in the request is expired", sender: true}
+			return &apiError{status: authStatus(req.service), code: expiredTokenCode(req.service), message: "The security token included in the request is expired", sender: true}
 		}
 		req.caller, secret, token = sess.principal, sess.secret, sess.sessionToken
 	}
 	if token != "" && req.http.Header.Get("X-Amz-Security-Token") != token {
-		return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
+		return &apiError{status: authStatus(req.service), code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
 	}
 	if signed, err := time.Parse("20060102T150405Z", req.http.Header.Get("X-Amz-Date")); err == nil {
 		if err := dateOutsideWindow(req.service, signed, time.Now().Add(time.Duration(s.sc.ClockOffset)).UTC()); err != nil {
@@ -395,7 +391,7 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 		}
 	}
 	if err := verifySignature(req.http, body, auth, secret, token); err != nil {
-		return &apiError{status: http.StatusForbidden, code: badSignatureCode(req.service),
+		return &apiError{status: authStatus(req.service), code: badSignatureCode(req.service),
 			message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details. (" + err.Error() + ")", sender: true}
 	}
 	// An opt-in region the account has not enabled does not know its
@@ -436,6 +432,22 @@ func expiredTokenCode(service string) string {
 		return "ExpiredToken"
 	}
 	return "ExpiredTokenException"
+}
+
+// authStatus is the HTTP status of a refused credential or signature: 400
+// from the JSON 1.1 services (Organizations here), as Cognito's and
+// DynamoDB's answers show ("400 Bad Request ...
+// {"__type":"UnrecognizedClientException"}",
+// ArranJacques/laravel-aws-cognito-auth#25), 403 from the query and REST-JSON
+// services ("StatusCode: 403 ... UnrecognizedClientException" from Lambda's
+// REST-JSON API, iann0036/iamlive#58). That Organizations answers as other
+// JSON 1.1 services do is inferred.
+// ledger: PROTO-invalid-token, PROTO-bad-signature, PROTO-expired-token, PROTO-clock-skew
+func authStatus(service string) int {
+	if service == "organizations" {
+		return http.StatusBadRequest
+	}
+	return http.StatusForbidden
 }
 
 // queryProtocol reports whether a service speaks the query protocol, whose

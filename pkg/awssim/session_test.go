@@ -4,13 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -74,5 +79,46 @@ func TestUnknownServiceIsRefused(t *testing.T) {
 	defer resp.Body.Close()
 	if got := resp.Header.Get("X-Amzn-ErrorType"); resp.StatusCode != http.StatusBadRequest || got != "UnknownService" {
 		t.Errorf("got %d %q; want 400 UnknownService", resp.StatusCode, got)
+	}
+}
+
+// Refused credentials and signatures come back 403 from the query (STS) and
+// REST-JSON (Bedrock) services and 400 from the JSON 1.1 ones
+// (Organizations), as public captures show: Cognito's JSON 1.1 answer
+// "400 Bad Request ... {"__type":"UnrecognizedClientException"}"
+// (ArranJacques/laravel-aws-cognito-auth#25), Lambda's REST-JSON
+// "StatusCode: 403 ... UnrecognizedClientException" (iann0036/iamlive#58)
+// (ledger: PROTO-invalid-token, PROTO-bad-signature).
+func TestAuthErrorStatusPerProtocol(t *testing.T) {
+	ctx := context.Background()
+	s := startSim(t, testScenario, nil)
+	for _, tt := range []struct {
+		name        string
+		key, secret string
+		wantCodes   map[string]string
+	}{
+		{"unknown access key", "AKIANOBODY", "x", map[string]string{"sts": "InvalidClientTokenId", "organizations": "UnrecognizedClientException", "bedrock": "UnrecognizedClientException"}},
+		{"wrong secret", s.Auditor().AccessKeyID, "wrong", map[string]string{"sts": "SignatureDoesNotMatch", "organizations": "InvalidSignatureException", "bedrock": "InvalidSignatureException"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := clientConfig(t, s, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(tt.key, tt.secret, "")))
+			_, stsErr := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			_, orgErr := organizations.NewFromConfig(cfg).ListRoots(ctx, &organizations.ListRootsInput{})
+			_, bedrockErr := bedrock.NewFromConfig(cfg).ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{})
+			for _, got := range []struct {
+				service    string
+				err        error
+				wantStatus int
+			}{
+				{"sts", stsErr, http.StatusForbidden},
+				{"organizations", orgErr, http.StatusBadRequest},
+				{"bedrock", bedrockErr, http.StatusForbidden},
+			} {
+				var re *awshttp.ResponseError
+				if !errors.As(got.err, &re) || re.HTTPStatusCode() != got.wantStatus || errorCode(got.err) != tt.wantCodes[got.service] {
+					t.Errorf("%s: got %v; want %d %s", got.service, got.err, got.wantStatus, tt.wantCodes[got.service])
+				}
+			}
+		})
 	}
 }

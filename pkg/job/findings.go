@@ -19,7 +19,7 @@ import (
 // its RESOLVED workflow.
 const (
 	whyUsable  = "grantwatch: the check is usable again."
-	whyIgnored = "grantwatch: this status is configured to be ignored (alerts.severity), so grantwatch no longer reports the check."
+	whyIgnored = "grantwatch no longer reports this check: its status is configured to be ignored (alerts.severity), or it repeats its account's own problem, which the account's finding reports."
 	whyDropped = "grantwatch no longer checks this: the model, region or principal is no longer configured, or the account is no longer audited."
 )
 
@@ -63,10 +63,13 @@ func (fs *findingSync) produce(r result.Result, since time.Time) {
 	f := fs.src.Finding(r, since, fs.at)
 	if known {
 		entry.CreatedAt = prev.CreatedAt // ledger: SH-created-at
+		f = fs.src.Finding(r, prev.CreatedAt, fs.at)
 		if prev.Open() {
 			entry.Workflow = prev.Workflow
 		} // else reopened: Security Hub sets RESOLVED back to NEW (ledger: SH-workflow-reset)
-		f = securityhub.Update(fs.src.Finding(r, prev.CreatedAt, fs.at))
+		if prev.Open() || fs.at.Sub(prev.ArchivedAt) < securityhub.Retention {
+			f = securityhub.Update(f)
+		} // else Security Hub may have deleted it: the import creates it again, in full
 	}
 	p := pending{ar: ar, finding: f, entry: entry}
 	if w := securityhub.Workflow(r); string(w) != entry.Workflow {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
 	"github.com/grantwatch/grantwatch/pkg/securityhub/shsim"
@@ -279,5 +280,38 @@ func TestShardedRunArchivesTheFindingsOfAccountsNoLongerAudited(t *testing.T) {
 	}
 	if active == 0 {
 		t.Error("the batches imported no active finding; want those of the accounts still audited")
+	}
+}
+
+// A finding archived long ago may be gone from Security Hub: its return is
+// imported in full, as a creation; one archived lately, as an update. Both
+// keep the first CreatedAt.
+func TestReturningFindingImportedInFullAfterRetention(t *testing.T) {
+	at := t0.Add(200 * 24 * time.Hour)
+	r := result.Result{Account: "111111111111", Region: "us-east-1", Model: claude35, Status: result.NotAuthorized, Cause: "c", Remediation: "r"}
+	ar := history.AccountRegion{Account: r.Account, Region: r.Region}
+	for _, tt := range []struct {
+		name     string
+		archived time.Time
+		full     bool
+	}{
+		{"archived yesterday", at.Add(-24 * time.Hour), false},
+		{"archived past the retention", at.Add(-securityhub.Retention - time.Hour), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			known := map[history.AccountRegion]*history.Findings{ar: {AccountRegion: ar, ByID: map[string]history.Finding{
+				securityhub.ID(r): {Model: r.Model, Status: r.Status, CreatedAt: t0, Workflow: "RESOLVED", ArchivedAt: tt.archived},
+			}}}
+			fs := &findingSync{src: securityhub.Source{Account: "999999999999", Region: "us-east-1", Partition: "aws"}, at: at, known: known,
+				active: map[string]pending{}, archived: map[string]pending{}}
+			fs.produce(r, at)
+			p := fs.active[securityhub.ID(r)]
+			if full := p.finding.Severity != nil && p.finding.Types != nil; full != tt.full {
+				t.Errorf("top-level Severity and Types sent: %v; want %v", full, tt.full)
+			}
+			if aws.ToString(p.finding.CreatedAt) != "2026-11-02T06:00:00.000Z" || p.entry.Workflow != "NEW" || p.workflow != "" {
+				t.Errorf("created %s, workflow %q then %q; want the first sighting, NEW by Security Hub, no workflow call", aws.ToString(p.finding.CreatedAt), p.entry.Workflow, p.workflow)
+			}
+		})
 	}
 }

@@ -65,6 +65,11 @@ const (
 	BatchSize = 100
 )
 
+// Retention is how long Security Hub is assumed to keep a finding after its
+// last update (ledger: SH-finding-retention, inferred): an archived finding
+// that comes back later is imported as a creation, in full.
+const Retention = 90 * 24 * time.Hour
+
 // Source says who imports findings, where, and with which severities.
 type Source struct {
 	// Account is the importing account (the auditor's): see the package doc.

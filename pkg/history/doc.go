@@ -58,5 +58,9 @@
 // carry the events (one per changed check) and then the latest-state items
 // of the account-regions that changed, and one UpdateItem finishes the run:
 // at most changed/25 + account-regions/25 + 2 requests, plus retries of
-// UnprocessedItems. A sharded run adds two writes per batch.
+// UnprocessedItems. A sharded run adds two writes per batch. With Security
+// Hub on, the findings items of the account-regions whose findings changed
+// (or would expire) follow, in BatchWriteItem calls of 25; the findings are
+// read with one Query per account audited, or, after a complete run, one
+// paged Query of gsi1.
 package history

@@ -53,8 +53,10 @@ func (fs *findingSync) entry(ar history.AccountRegion, id string) (history.Findi
 }
 
 // produce adds the finding of r, a check the run reports as a problem: a
-// creation (no Workflow: Security Hub starts it NEW) or an update that keeps
-// its first sighting as CreatedAt; its workflow follows its suppression.
+// creation (Workflow only when suppressed already; else Security Hub starts
+// it NEW) or an update that keeps its first sighting as CreatedAt; a later
+// change of its workflow (suppressed, no longer suppressed) goes through
+// BatchUpdateFindings.
 func (fs *findingSync) produce(r result.Result, since time.Time) {
 	ar := history.AccountRegion{Account: r.Account, Region: r.Region}
 	id := securityhub.ID(r)
@@ -72,7 +74,14 @@ func (fs *findingSync) produce(r result.Result, since time.Time) {
 		} // else Security Hub may have deleted it: the import creates it again, in full
 	}
 	p := pending{ar: ar, finding: f, entry: entry}
-	if w := securityhub.Workflow(r); string(w) != entry.Workflow {
+	switch w := securityhub.Workflow(r); {
+	case !known && w != types.WorkflowStatusNew:
+		// A creation may set Workflow (ledger: SH-import-no-workflow):
+		// no BatchUpdateFindings on a finding Security Hub may still be
+		// processing.
+		p.finding.Workflow = &types.Workflow{Status: w}
+		p.entry.Workflow = string(w)
+	case string(w) != entry.Workflow:
 		p.workflow = w
 	}
 	fs.active[id] = p

@@ -63,16 +63,20 @@ func carried(hub *shsim.Hub, from int, id string) []string {
 }
 
 // checkImports fails on an import that updates what a provider may not:
-// Workflow ever, the top-level Severity and Types of a finding that exists.
+// the Workflow, top-level Severity and Types of a finding that exists.
 func checkImports(t *testing.T, hub *shsim.Hub, from int) {
 	t.Helper()
 	calls := hub.Calls()
 	for n, c := range calls[from:] {
 		for _, f := range c.Findings {
-			if f.Workflow != nil {
-				t.Errorf("call %d imports %s with Workflow %s; want workflows set by BatchUpdateFindings only", from+n, aws.ToString(f.Id), f.Workflow.Status)
+			h, ok := hub.Finding(aws.ToString(f.Id))
+			if !ok || h.Created == from+n {
+				continue // a creation sets what it will
 			}
-			if h, ok := hub.Finding(aws.ToString(f.Id)); ok && h.Created < from+n && (f.Severity != nil || f.Types != nil) {
+			if f.Workflow != nil {
+				t.Errorf("call %d imports %s with Workflow %s; want workflow changes through BatchUpdateFindings", from+n, aws.ToString(f.Id), f.Workflow.Status)
+			}
+			if f.Severity != nil || f.Types != nil {
 				t.Errorf("call %d updates %s with the top-level Severity or Types; want FindingProviderFields only", from+n, aws.ToString(f.Id))
 			}
 		}
@@ -313,5 +317,25 @@ func TestReturningFindingImportedInFullAfterRetention(t *testing.T) {
 				t.Errorf("created %s, workflow %q then %q; want the first sighting, NEW by Security Hub, no workflow call", aws.ToString(p.finding.CreatedAt), p.entry.Workflow, p.workflow)
 			}
 		})
+	}
+}
+
+// A check suppressed from its first sighting: the import that creates its
+// finding sets SUPPRESSED itself (a creation may), with no workflow call.
+func TestFindingSuppressedFromTheStart(t *testing.T) {
+	f := setup(t)
+	hub := withHub(t, f)
+	f.job.cfg.Suppressions = []config.Suppression{{Account: "333333333333", Reason: "evaluation", Owner: "ml@example.com", Until: "2099-12-31"}}
+	f.run(t, t0)
+	claude := "grantwatch/333333333333/us-east-1/" + claude35
+	h, ok := hub.Finding(claude)
+	if got := strings.Join(carried(hub, 0, claude), ","); !ok || got != "import" || h.Workflow.Status != types.WorkflowStatusSuppressed {
+		t.Errorf("%s: carried by %q, workflow %v; want one import that creates it SUPPRESSED", claude, got, h.Workflow)
+	}
+	// The next run leaves it so: the update carries no Workflow.
+	f.run(t, t0.Add(time.Hour))
+	checkImports(t, hub, 0)
+	if got := strings.Join(carried(hub, 0, claude), ","); got != "import,import" {
+		t.Errorf("%s: carried by %q; want two imports, no workflow call", claude, got)
 	}
 }

@@ -14,7 +14,8 @@
 //
 // Updates follow the same API reference (ledger: SH-import-no-workflow,
 // SH-provider-fields): BatchImportFindings creates a finding with everything
-// a provider sets, but no Workflow (Security Hub starts it NEW); later imports
+// a provider sets (Workflow only for one suppressed from the start; else
+// Security Hub starts it NEW); later imports
 // update only what a provider may update: FindingProviderFields (severity,
 // types), UpdatedAt, RecordState, descriptions and product fields, never
 // Workflow and never the top-level Severity and Types. Every workflow change

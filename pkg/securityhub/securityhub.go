@@ -203,7 +203,7 @@ func modelResource(partition string, r result.Result) string {
 }
 
 // Findings are the findings of a report as a first import creates them
-// (`grantwatch report --output asff`): every check that is not usable or
+// (`grantwatch run --output asff`): every check that is not usable or
 // could not be checked, but for statuses configured to be ignored and a
 // principal's copy of its account's problem. since gives a check's first
 // sighting when known (else now).

@@ -69,7 +69,7 @@ func (fs *findingSync) produce(r result.Result, since time.Time) {
 		if prev.Open() {
 			entry.Workflow = prev.Workflow
 		} // else reopened: Security Hub sets RESOLVED back to NEW (ledger: SH-workflow-reset)
-		if prev.Open() || fs.at.Sub(prev.ArchivedAt) < securityhub.Retention {
+		if prev.Open() || fs.at.Sub(prev.ArchivedAt) < securityhub.ArchivedRetention {
 			f = securityhub.Update(f)
 		} // else Security Hub may have deleted it: the import creates it again, in full
 	}

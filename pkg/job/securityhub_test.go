@@ -300,7 +300,9 @@ func TestReturningFindingImportedInFullAfterRetention(t *testing.T) {
 		full     bool
 	}{
 		{"archived yesterday", at.Add(-24 * time.Hour), false},
-		{"archived past the retention", at.Add(-securityhub.Retention - time.Hour), true},
+		{"archived 29 days ago", at.Add(-29 * 24 * time.Hour), false},
+		{"archived 31 days ago: past the 30 days Security Hub keeps an archived finding", at.Add(-31 * 24 * time.Hour), true},
+		{"archived past the retention", at.Add(-securityhub.ArchivedRetention - time.Hour), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			known := map[history.AccountRegion]*history.Findings{ar: {AccountRegion: ar, ByID: map[string]history.Finding{

@@ -66,10 +66,11 @@ const (
 	BatchSize = 100
 )
 
-// Retention is how long Security Hub is assumed to keep a finding after its
-// last update (ledger: SH-finding-retention, inferred): an archived finding
-// that comes back later is imported as a creation, in full.
-const Retention = 90 * 24 * time.Hour
+// ArchivedRetention is how long Security Hub CSPM keeps an archived finding
+// that is not updated: 30 days, against 90 for an active one (ledger:
+// SH-finding-retention). An archived finding that comes back later is
+// imported as a creation, in full.
+const ArchivedRetention = 30 * 24 * time.Hour
 
 // Source says who imports findings, where, and with which severities.
 type Source struct {

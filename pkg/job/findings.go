@@ -63,6 +63,9 @@ func (fs *findingSync) produce(r result.Result, since time.Time) {
 	prev, known := fs.entry(ar, id)
 	entry := history.Finding{Model: r.Model, Principal: r.Principal, Status: r.Status, CreatedAt: since.UTC(), Workflow: string(types.WorkflowStatusNew)}
 	f := fs.src.Finding(r, since, fs.at)
+	// creation: Security Hub has no such finding, or may have deleted it
+	// (archived longer ago than it keeps one: ledger SH-finding-retention).
+	creation := !known
 	if known {
 		entry.CreatedAt = prev.CreatedAt // ledger: SH-created-at
 		f = fs.src.Finding(r, prev.CreatedAt, fs.at)
@@ -71,11 +74,13 @@ func (fs *findingSync) produce(r result.Result, since time.Time) {
 		} // else reopened: Security Hub sets RESOLVED back to NEW (ledger: SH-workflow-reset)
 		if prev.Open() || fs.at.Sub(prev.ArchivedAt) < securityhub.ArchivedRetention {
 			f = securityhub.Update(f)
-		} // else Security Hub may have deleted it: the import creates it again, in full
+		} else {
+			creation = true // the import creates it again, in full
+		}
 	}
 	p := pending{ar: ar, finding: f, entry: entry}
 	switch w := securityhub.Workflow(r); {
-	case !known && w != types.WorkflowStatusNew:
+	case creation && w != types.WorkflowStatusNew:
 		// A creation may set Workflow (ledger: SH-import-no-workflow):
 		// no BatchUpdateFindings on a finding Security Hub may still be
 		// processing.

@@ -322,6 +322,49 @@ func TestReturningFindingImportedInFullAfterRetention(t *testing.T) {
 	}
 }
 
+// A suppressed check whose finding was archived past Security Hub's
+// retention: the import creates it again, so it sets SUPPRESSED itself, as
+// for a first sighting, with no BatchUpdateFindings on a finding Security
+// Hub may still be creating. One archived lately still exists: its import
+// reactivates it (Security Hub sets RESOLVED back to NEW) and
+// BatchUpdateFindings suppresses it.
+func TestReturningSuppressedFindingCreatedSuppressed(t *testing.T) {
+	at := t0.Add(200 * 24 * time.Hour)
+	r := result.Result{Account: "111111111111", Region: "us-east-1", Model: claude35, Status: result.NotAuthorized, Cause: "c", Remediation: "r",
+		Marks: &result.Marks{Suppressed: &result.Suppressed{Reason: "evaluation", Owner: "ml@example.com", Until: "2099-12-31"}}}
+	ar := history.AccountRegion{Account: r.Account, Region: r.Region}
+	for _, tt := range []struct {
+		name     string
+		archived time.Time
+		// inImport is the Workflow the import sets, call the status a
+		// BatchUpdateFindings sets after it.
+		inImport, call types.WorkflowStatus
+	}{
+		{"archived yesterday", at.Add(-24 * time.Hour), "", types.WorkflowStatusSuppressed},
+		{"archived past the retention", at.Add(-securityhub.ArchivedRetention - time.Hour), types.WorkflowStatusSuppressed, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			known := map[history.AccountRegion]*history.Findings{ar: {AccountRegion: ar, ByID: map[string]history.Finding{
+				securityhub.ID(r): {Model: r.Model, Status: r.Status, CreatedAt: t0, Workflow: "RESOLVED", ArchivedAt: tt.archived},
+			}}}
+			fs := &findingSync{src: securityhub.Source{Account: "999999999999", Region: "us-east-1", Partition: "aws"}, at: at, known: known,
+				active: map[string]pending{}, archived: map[string]pending{}}
+			fs.produce(r, at)
+			p := fs.active[securityhub.ID(r)]
+			var inImport types.WorkflowStatus
+			if p.finding.Workflow != nil {
+				inImport = p.finding.Workflow.Status
+			}
+			if inImport != tt.inImport || p.workflow != tt.call {
+				t.Errorf("import's Workflow %q, then BatchUpdateFindings %q; want %q, then %q", inImport, p.workflow, tt.inImport, tt.call)
+			}
+			if p.entry.Workflow != "SUPPRESSED" && tt.call == "" {
+				t.Errorf("remembered workflow %q; want SUPPRESSED", p.entry.Workflow)
+			}
+		})
+	}
+}
+
 // A check suppressed from its first sighting: the import that creates its
 // finding sets SUPPRESSED itself (a creation may), with no workflow call.
 func TestFindingSuppressedFromTheStart(t *testing.T) {

@@ -47,9 +47,12 @@ type Settings struct {
 	// ReservedConcurrency reserves the functions' concurrency (the auditor's
 	// AuditorConcurrency, the history function's HistoryConcurrency); off
 	// unless asked for or ConcurrencyQuota is given and they fit in it
-	// (grantwatch:reservedConcurrency). ConcurrencyQuota is the account's
-	// Lambda concurrent executions quota in the stack's region
-	// (grantwatch:lambdaConcurrencyQuota, default 1,000: AWS's default).
+	// (grantwatch:reservedConcurrency). ConcurrencyQuota is the concurrency
+	// the account's functions may use in the stack's region: its
+	// unreserved concurrency (get-account-settings'
+	// UnreservedConcurrentExecutions), which is what Lambda measures a
+	// reservation against (ledger: LAM-unreserved-minimum)
+	// (grantwatch:lambdaConcurrencyQuota, default 1,000: AWS's default quota).
 	ReservedConcurrency bool
 	ConcurrencyQuota    int
 }

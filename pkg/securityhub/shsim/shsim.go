@@ -15,6 +15,8 @@
 //   - Workflow NOTIFIED or RESOLVED goes back to NEW when RecordState goes
 //     from ARCHIVED to ACTIVE, or Compliance.Status from PASSED to FAILED,
 //     WARNING or NOT_AVAILABLE (SH-workflow-reset);
+//   - an import whose UpdatedAt is before the existing finding's is
+//     ignored (SH-updated-at-order);
 //   - BatchUpdateFindings sets Workflow; an unknown finding is unprocessed
 //     (its error code is inferred: the reference names none).
 package shsim
@@ -24,6 +26,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
@@ -161,6 +164,9 @@ func (h *Hub) serveImport(w http.ResponseWriter, findings []types.AwsSecurityFin
 			h.findings[id] = f
 			continue
 		}
+		if older(in.UpdatedAt, prev.UpdatedAt) {
+			continue // ignored, not refused (SH-updated-at-order)
+		}
 		next := *prev
 		next.AwsSecurityFinding = in
 		// What an import cannot change stays.
@@ -192,4 +198,12 @@ func (h *Hub) serveImport(w http.ResponseWriter, findings []types.AwsSecurityFin
 	}
 	h.calls = append(h.calls, call)
 	_ = json.NewEncoder(w).Encode(map[string]any{"FailedCount": len(failed), "SuccessCount": len(findings) - len(failed), "FailedFindings": failed})
+}
+
+// older reports whether timestamp a is before b; one that does not parse
+// is not.
+func older(a, b *string) bool {
+	ta, errA := time.Parse(time.RFC3339Nano, aws.ToString(a))
+	tb, errB := time.Parse(time.RFC3339Nano, aws.ToString(b))
+	return errA == nil && errB == nil && ta.Before(tb)
 }

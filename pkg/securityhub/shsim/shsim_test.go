@@ -74,3 +74,33 @@ func TestStandInFollowsTheAPIReference(t *testing.T) {
 		t.Errorf("calls: got %d; want 7 recorded", n)
 	}
 }
+
+// An import older than the finding it updates (UpdatedAt before the
+// finding's) is ignored, though not refused (ledger: SH-updated-at-order).
+func TestStandInIgnoresAnOlderUpdate(t *testing.T) {
+	hub := New()
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	client := securityhub.New(securityhub.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIA", "secret", "")})
+	imp := func(f types.AwsSecurityFinding) {
+		t.Helper()
+		out, err := client.BatchImportFindings(context.Background(), &securityhub.BatchImportFindingsInput{Findings: []types.AwsSecurityFinding{f}})
+		if err != nil || aws.ToInt32(out.FailedCount) != 0 {
+			t.Fatalf("import: %v, %+v", err, out)
+		}
+	}
+	imp(finding(types.RecordStateActive, types.ComplianceStatusFailed, types.SeverityLabelHigh))
+	older := finding(types.RecordStateArchived, types.ComplianceStatusPassed, types.SeverityLabelInformational)
+	older.UpdatedAt = aws.String("2026-11-01T12:00:00.000Z") // before the finding's 2026-11-02
+	imp(older)
+	if f, _ := hub.Finding("f-1"); f.RecordState != types.RecordStateActive || aws.ToString(f.UpdatedAt) != "2026-11-02T00:00:00.000Z" {
+		t.Errorf("after an older import: record %s, updated %s; want the finding unchanged", f.RecordState, aws.ToString(f.UpdatedAt))
+	}
+	newer := finding(types.RecordStateArchived, types.ComplianceStatusPassed, types.SeverityLabelInformational)
+	newer.UpdatedAt = aws.String("2026-11-03T00:00:00.000Z")
+	imp(newer)
+	if f, _ := hub.Finding("f-1"); f.RecordState != types.RecordStateArchived {
+		t.Errorf("after a newer import: record %s; want ARCHIVED", f.RecordState)
+	}
+}

@@ -80,6 +80,17 @@ func (fs *findingSync) produce(r result.Result, since time.Time) {
 	}
 	p := pending{ar: ar, finding: f, entry: entry}
 	switch w := securityhub.Workflow(r); {
+	case !known && since.Before(fs.at):
+		// Failing since before this run, yet nothing kept of its finding:
+		// Security Hub may have it already (imported before grantwatch kept
+		// its findings, or its entry lost after the import), and an import
+		// cannot change its workflow (ledger: SH-import-no-workflow). Set it
+		// with BatchUpdateFindings, whatever it is; the import sets it too,
+		// for the case it creates the finding.
+		if w != types.WorkflowStatusNew {
+			p.finding.Workflow = &types.Workflow{Status: w}
+		}
+		p.entry.Workflow, p.workflow = "", w // unknown until set
 	case creation && w != types.WorkflowStatusNew:
 		// A creation may set Workflow (ledger: SH-import-no-workflow):
 		// no BatchUpdateFindings on a finding Security Hub may still be
@@ -227,7 +238,7 @@ func (j *Job) applyFindings(ctx context.Context, out *Outcome, fs *findingSync) 
 	}
 	notes := map[types.WorkflowStatus]string{
 		types.WorkflowStatusSuppressed: "grantwatch: a suppression in grantwatch's configuration covers this check.",
-		types.WorkflowStatusNew:        "grantwatch: the suppression of this check ended.",
+		types.WorkflowStatusNew:        "grantwatch: no suppression in grantwatch's configuration covers this check (any longer).",
 	}
 	workflowSet := map[string]bool{}
 	for _, status := range slices.Sorted(maps.Keys(byStatus)) {

@@ -365,6 +365,57 @@ func TestReturningSuppressedFindingCreatedSuppressed(t *testing.T) {
 	}
 }
 
+// A finding Security Hub has but grantwatch kept no entry of (imported by a
+// version that kept none, or its entry lost after the import): its check
+// has been failing since before this run, so its import may be an update,
+// which cannot change Workflow. The workflow is set with
+// BatchUpdateFindings, either way the suppression went while nothing was
+// kept.
+func TestUnknownExistingFindingGetsItsWorkflowSet(t *testing.T) {
+	suppression := []config.Suppression{{Account: "333333333333", Reason: "evaluation", Owner: "ml@example.com", Until: "2099-12-31"}}
+	for _, tt := range []struct {
+		name          string
+		before, after []config.Suppression
+		want          types.WorkflowStatus
+	}{
+		{"suppressed while nothing was kept", nil, suppression, types.WorkflowStatusSuppressed},
+		{"unsuppressed while nothing was kept", suppression, nil, types.WorkflowStatusNew},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup(t)
+			hub := withHub(t, f)
+			claude := "grantwatch/333333333333/us-east-1/" + claude35
+			f.job.cfg.Suppressions = tt.before
+			f.run(t, t0)
+			// Forget every finding kept of the account.
+			kept, err := f.store.FindingsOf(context.Background(), []string{"333333333333"})
+			if err != nil || len(kept) == 0 {
+				t.Fatalf("findings kept after the first run: %v, %v", kept, err)
+			}
+			var empty []*history.Findings
+			for ar := range kept {
+				empty = append(empty, &history.Findings{AccountRegion: ar, ByID: map[string]history.Finding{}})
+			}
+			if err := f.store.SaveFindings(context.Background(), empty, t0); err != nil {
+				t.Fatal(err)
+			}
+			f.job.cfg.Suppressions = tt.after
+			from := len(hub.Calls())
+			f.run(t, t0.Add(time.Hour))
+			h, _ := hub.Finding(claude)
+			if h.Workflow.Status != tt.want || !slices.Contains(carried(hub, from, claude), "update "+string(tt.want)) {
+				t.Errorf("%s: workflow %s, carried by %q; want %s through BatchUpdateFindings", claude, h.Workflow.Status, carried(hub, from, claude), tt.want)
+			}
+			// Known again: the next run needs no workflow call.
+			from = len(hub.Calls())
+			f.run(t, t0.Add(2*time.Hour))
+			if got := strings.Join(carried(hub, from, claude), ","); got != "import" {
+				t.Errorf("%s, the run after: carried by %q; want one import", claude, got)
+			}
+		})
+	}
+}
+
 // A check suppressed from its first sighting: the import that creates its
 // finding sets SUPPRESSED itself (a creation may), with no workflow call.
 func TestFindingSuppressedFromTheStart(t *testing.T) {

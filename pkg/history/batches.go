@@ -51,6 +51,7 @@ type batchItem struct {
 func batchSK(i int) string { return fmt.Sprintf("BATCH#%05d", i) }
 
 func (s *Store) batchItem(runID string, b Batch, now time.Time) (map[string]types.AttributeValue, error) {
+	b.Summary = boundSummary(b.Summary) // ledger: DDB-item-size-400kb
 	data, err := json.Marshal(b)
 	if err != nil {
 		return nil, fmt.Errorf("marshal batch %d of run %s: %w", b.Index, runID, err)

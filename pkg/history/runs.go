@@ -186,7 +186,9 @@ func (s *Store) FinishRun(ctx context.Context, r *Run, state RunState, summary *
 func (s *Store) finish(ctx context.Context, r *Run, state RunState, summary *result.Summary, errMsg string, now time.Time, cond string, values map[string]types.AttributeValue) error {
 	var summaryJSON string
 	if summary != nil {
-		b, err := json.Marshal(summary)
+		// Thousands of accounts' error lines or unmatched suppressions
+		// must not outgrow the item (ledger: DDB-item-size-400kb).
+		b, err := json.Marshal(boundSummary(summary))
 		if err != nil {
 			return fmt.Errorf("marshal summary of run %s: %w", r.ID, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
@@ -111,7 +112,9 @@ func LoadConfig() (*config.Config, error) {
 // NewJob wires the job the handler runs.
 func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job.Hub) *job.Job {
 	store, notifier := job.Destinations(cfg, awsCfg)
-	opts := []job.Option{job.WithLogger(logger)}
+	// Lambda retries a crashed attempt about a minute later: the attempt
+	// heartbeats so that the retry can take its run over (pkg/job, claim).
+	opts := []job.Option{job.WithLogger(logger), job.WithHeartbeat(job.HeartbeatInterval)}
 	if hub != nil {
 		opts = append(opts, job.WithSecurityHub(hub))
 	}
@@ -122,6 +125,11 @@ func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job
 // Invoke is the Lambda handler: a step of a sharded run (from the stack's
 // state machine) or a schedule event (Handle).
 func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		// The attempt's name in the run's lease and the logs; Lambda's
+		// retries of one event keep its request id (ledger: LAM-async-retries).
+		ctx = job.WithAttempt(ctx, lc.AwsRequestID)
+	}
 	if h.setupErr == nil && isStep(payload) {
 		return h.handleStep(ctx, payload)
 	}

@@ -46,6 +46,9 @@ type Run struct {
 	// owner identifies the invocation holding the lease until leaseUntil.
 	owner      string
 	leaseUntil int64
+	// beats counts the heartbeats of an attempt that heartbeats
+	// (BeginAttempt); zero for one that does not.
+	beats int64
 }
 
 type runItem struct {
@@ -56,6 +59,7 @@ type runItem struct {
 	Type       string `dynamodbav:"type"`
 	Owner      string `dynamodbav:"owner"`
 	LeaseUntil int64  `dynamodbav:"lease_until"`
+	Beats      int64  `dynamodbav:"beats,omitempty"`
 	Summary    string `dynamodbav:"summary,omitempty"`
 	ExpiresAt  int64  `dynamodbav:"expires_at"`
 	Run
@@ -90,15 +94,35 @@ const (
 // the run is marked FAILED. The run is never left RUNNING for good:
 // FailStaleRuns ends the runs nobody resumes.
 func (s *Store) BeginRun(ctx context.Context, id string, scheduledAt, now time.Time, lease time.Duration) (Claim, *Run, error) {
-	return s.ClaimRun(ctx, id, rand.Text(), scheduledAt, now, lease)
+	return s.claimRun(ctx, id, rand.Text(), scheduledAt, now, lease, 0)
+}
+
+// BeginAttempt is BeginRun for an attempt that heartbeats (Heartbeat) while
+// it holds the run, named attempt (the Lambda request id; a random suffix
+// keeps two deliveries with the same id apart). A run found Busy whose
+// Beats stop advancing may then be taken over before its lease runs out
+// (TakeOver): the attempt holding it is gone.
+func (s *Store) BeginAttempt(ctx context.Context, id, attempt string, scheduledAt, now time.Time, lease time.Duration) (Claim, *Run, error) {
+	return s.claimRun(ctx, id, attemptOwner(attempt), scheduledAt, now, lease, 1)
+}
+
+func attemptOwner(attempt string) string {
+	if attempt == "" {
+		return rand.Text()
+	}
+	return attempt + "/" + rand.Text()[:8]
 }
 
 // ClaimRun is BeginRun for a named owner that may claim the run again: a
 // sharded run's owner is its state machine execution, whose retried first
 // step finds the run still its own (Resumed) instead of Busy.
 func (s *Store) ClaimRun(ctx context.Context, id, owner string, scheduledAt, now time.Time, lease time.Duration) (Claim, *Run, error) {
+	return s.claimRun(ctx, id, owner, scheduledAt, now, lease, 0)
+}
+
+func (s *Store) claimRun(ctx context.Context, id, owner string, scheduledAt, now time.Time, lease time.Duration, beats int64) (Claim, *Run, error) {
 	run := &Run{ID: id, State: Running, ScheduledAt: formatTime(scheduledAt), StartedAt: formatTime(now), Attempts: 1,
-		owner: owner, leaseUntil: now.Add(lease).Unix()}
+		owner: owner, leaseUntil: now.Add(lease).Unix(), beats: beats}
 	item, err := attributevalue.MarshalMap(s.runItem(run, now))
 	if err != nil {
 		return "", nil, fmt.Errorf("marshal run %s: %w", id, err)
@@ -125,40 +149,123 @@ func (s *Store) ClaimRun(ctx context.Context, id, owner string, scheduledAt, now
 		return Resumed, stored, nil
 	case stored.leaseUntil > now.Unix():
 		return Busy, stored, nil
-	case stored.Attempts >= MaxAttempts:
-		err := s.finish(ctx, stored, Failed, nil, fmt.Sprintf("gave up after %d attempts that did not finish", stored.Attempts), now, "lease_until = :lease", map[string]types.AttributeValue{
-			":lease": &types.AttributeValueMemberN{Value: strconv.FormatInt(stored.leaseUntil, 10)},
-		})
-		if err != nil && !errors.As(err, &exists) {
+	}
+	return s.takeOver(ctx, stored, owner, now, lease, beats)
+}
+
+// TakeOver takes over run seen, as read when an attempt found it Busy, for
+// attempt: the run's Beats have not advanced since, long enough for its
+// attempt to be gone although its lease has not run out (Lambda retries a
+// crashed invocation about a minute later; ledger: LAM-async-retries). It
+// answers Busy when the run changed meanwhile (it heartbeated, finished or
+// was taken over by another), and marks the run FAILED (Done) after
+// MaxAttempts.
+func (s *Store) TakeOver(ctx context.Context, seen *Run, attempt string, now time.Time, lease time.Duration) (Claim, *Run, error) {
+	stored := *seen
+	return s.takeOver(ctx, &stored, attemptOwner(attempt), now, lease, 1)
+}
+
+// takeOver gives stored to owner, on condition that nobody changed its
+// lease or heartbeat since it was read.
+func (s *Store) takeOver(ctx context.Context, stored *Run, owner string, now time.Time, lease time.Duration, beats int64) (Claim, *Run, error) {
+	var changed *types.ConditionalCheckFailedException
+	unchanged := "#state = :running AND #owner = :old_owner AND lease_until = :old_lease AND "
+	if stored.beats > 0 {
+		unchanged += "beats = :old_beats"
+	} else {
+		unchanged += "attribute_not_exists(beats)"
+	}
+	values := func() map[string]types.AttributeValue {
+		v := map[string]types.AttributeValue{
+			":running":   &types.AttributeValueMemberS{Value: string(Running)},
+			":old_owner": &types.AttributeValueMemberS{Value: stored.owner},
+			":old_lease": &types.AttributeValueMemberN{Value: strconv.FormatInt(stored.leaseUntil, 10)},
+		}
+		if stored.beats > 0 {
+			v[":old_beats"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(stored.beats, 10)}
+		}
+		return v
+	}
+	if stored.Attempts >= MaxAttempts {
+		err := s.finish(ctx, stored, Failed, nil, fmt.Sprintf("gave up after %d attempts that did not finish", stored.Attempts), now, unchanged, values())
+		if errors.As(err, &changed) {
+			return Busy, stored, nil
+		}
+		if err != nil {
 			return "", nil, err
 		}
-		stored.State = Failed
 		return Done, stored, nil
 	}
-	// Take the run over, unless another invocation just did.
-	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: runKey(id),
-		UpdateExpression:    aws.String("SET #owner = :owner, lease_until = :until, attempts = attempts + :one"),
-		ConditionExpression: aws.String("lease_until = :old AND #state = :running"),
-		ExpressionAttributeNames: map[string]string{
-			"#owner": "owner", "#state": "state",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner":   &types.AttributeValueMemberS{Value: owner},
-			":until":   &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(lease).Unix(), 10)},
-			":one":     &types.AttributeValueMemberN{Value: "1"},
-			":old":     &types.AttributeValueMemberN{Value: strconv.FormatInt(stored.leaseUntil, 10)},
-			":running": &types.AttributeValueMemberS{Value: string(Running)},
-		},
+	// Take the run over, unless another invocation just did. The beats go
+	// on from the old attempt's, so that whoever watched them sees a change.
+	update := "SET #owner = :owner, lease_until = :until, attempts = attempts + :one REMOVE beats"
+	v := values()
+	v[":owner"] = &types.AttributeValueMemberS{Value: owner}
+	v[":until"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(lease).Unix(), 10)}
+	v[":one"] = &types.AttributeValueMemberN{Value: "1"}
+	next := int64(0)
+	if beats > 0 {
+		next = stored.beats + 1
+		update = "SET #owner = :owner, lease_until = :until, attempts = attempts + :one, beats = :beats"
+		v[":beats"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(next, 10)}
+	}
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: runKey(stored.ID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(unchanged),
+		ExpressionAttributeNames:  map[string]string{"#owner": "owner", "#state": "state"},
+		ExpressionAttributeValues: v,
 	})
-	if errors.As(err, &exists) {
+	if errors.As(err, &changed) {
 		return Busy, stored, nil
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("resume run %s: %w", id, err)
+		return "", nil, fmt.Errorf("resume run %s: %w", stored.ID, err)
 	}
-	stored.owner, stored.leaseUntil, stored.Attempts = owner, now.Add(lease).Unix(), stored.Attempts+1
+	stored.owner, stored.leaseUntil, stored.Attempts, stored.beats = owner, now.Add(lease).Unix(), stored.Attempts+1, next
 	return Resumed, stored, nil
+}
+
+// ErrLost says that another attempt took the run over: this one must stop.
+var ErrLost = errors.New("another attempt took the run over")
+
+// Heartbeat says that the attempt holding r still works on it: it advances
+// the run's Beats. It returns ErrLost when the run is no longer r's
+// attempt's (taken over, or finished).
+func (s *Store) Heartbeat(ctx context.Context, r *Run) error {
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: runKey(r.ID),
+		UpdateExpression:         aws.String("ADD beats :one"),
+		ConditionExpression:      aws.String("#owner = :owner AND #state = :running"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one":     &types.AttributeValueMemberN{Value: "1"},
+			":owner":   &types.AttributeValueMemberS{Value: r.owner},
+			":running": &types.AttributeValueMemberS{Value: string(Running)},
+		},
+		ReturnValues: types.ReturnValueUpdatedNew,
+	})
+	var lost *types.ConditionalCheckFailedException
+	if errors.As(err, &lost) {
+		return fmt.Errorf("heartbeat of run %s: %w", r.ID, ErrLost)
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat of run %s: %w", r.ID, err)
+	}
+	if n, ok := out.Attributes["beats"].(*types.AttributeValueMemberN); ok {
+		r.beats, _ = strconv.ParseInt(n.Value, 10, 64)
+	}
+	return nil
+}
+
+// Beats counts the heartbeats of the attempt holding the run; zero when it
+// does not heartbeat.
+func (r *Run) Beats() int64 { return r.beats }
+
+// SameHolder reports whether o is the run as r was: the same attempt
+// holds it, with the same lease and heartbeats.
+func (r *Run) SameHolder(o *Run) bool {
+	return o != nil && r.State == o.State && r.owner == o.owner && r.leaseUntil == o.leaseUntil && r.beats == o.beats
 }
 
 // OwnedBy reports whether owner holds the run (ClaimRun's owner).
@@ -167,7 +274,7 @@ func (r *Run) OwnedBy(owner string) bool { return r.owner == owner }
 func (s *Store) runItem(r *Run, now time.Time) runItem {
 	return runItem{
 		PK: "RUN#" + r.ID, SK: "RUN", GSI1PK: "RUNS", GSI1SK: r.StartedAt + "#" + r.ID, Type: "RUN",
-		Owner: r.owner, LeaseUntil: r.leaseUntil, ExpiresAt: s.expires(now), Run: *r,
+		Owner: r.owner, LeaseUntil: r.leaseUntil, Beats: r.beats, ExpiresAt: s.expires(now), Run: *r,
 	}
 }
 
@@ -249,7 +356,7 @@ func decodeRun(av map[string]types.AttributeValue) (*Run, error) {
 		return nil, fmt.Errorf("decode run item: %w", err)
 	}
 	r := item.Run
-	r.owner, r.leaseUntil = item.Owner, item.LeaseUntil
+	r.owner, r.leaseUntil, r.beats = item.Owner, item.LeaseUntil, item.Beats
 	if item.Summary != "" {
 		r.Summary = &result.Summary{}
 		if err := json.Unmarshal([]byte(item.Summary), r.Summary); err != nil {

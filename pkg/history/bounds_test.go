@@ -77,7 +77,12 @@ func TestRunWithHugeSummaryIsStored(t *testing.T) {
 		if err := s.PutBatches(ctx, "huge-batches", []Batch{b}, t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.FinishBatch(ctx, "huge-batches", b, t0); err != nil {
+		_, claimed, err := s.ClaimBatch(ctx, "huge-batches", i, "invocation", t0, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimed.Summary = b.Summary
+		if err := s.FinishBatch(ctx, "huge-batches", *claimed, t0); err != nil {
 			t.Fatalf("FinishBatch: %v", err)
 		}
 	}

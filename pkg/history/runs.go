@@ -49,6 +49,10 @@ type Run struct {
 	// beats counts the heartbeats of an attempt that heartbeats
 	// (BeginAttempt); zero for one that does not.
 	beats int64
+	// finisher is the invocation finishing a sharded run (BeginFinish).
+	finisher string
+	// Notified says that a sharded run's digest went out (MarkNotified).
+	Notified bool `dynamodbav:"notified,omitempty" json:"-"`
 }
 
 type runItem struct {
@@ -60,6 +64,7 @@ type runItem struct {
 	Owner      string `dynamodbav:"owner"`
 	LeaseUntil int64  `dynamodbav:"lease_until"`
 	Beats      int64  `dynamodbav:"beats,omitempty"`
+	Finisher   string `dynamodbav:"finisher,omitempty"`
 	Summary    string `dynamodbav:"summary,omitempty"`
 	ExpiresAt  int64  `dynamodbav:"expires_at"`
 	Run
@@ -278,16 +283,87 @@ func (s *Store) runItem(r *Run, now time.Time) runItem {
 	}
 }
 
-// FinishRun records the end of a run this invocation owns.
+// FinishRun records the end of a RUNNING run this invocation owns.
 func (s *Store) FinishRun(ctx context.Context, r *Run, state RunState, summary *result.Summary, errMsg string, now time.Time) error {
-	err := s.finish(ctx, r, state, summary, errMsg, now, "#owner = :owner", map[string]types.AttributeValue{
-		":owner": &types.AttributeValueMemberS{Value: r.owner},
+	err := s.finish(ctx, r, state, summary, errMsg, now, "#owner = :owner AND #state = :running", map[string]types.AttributeValue{
+		":owner":   &types.AttributeValueMemberS{Value: r.owner},
+		":running": &types.AttributeValueMemberS{Value: string(Running)},
 	})
 	var lost *types.ConditionalCheckFailedException
 	if errors.As(err, &lost) {
-		return fmt.Errorf("finish run %s: another invocation took the run over", r.ID)
+		return fmt.Errorf("finish run %s: another invocation took the run over, or it finished", r.ID)
 	}
 	return err
+}
+
+// BeginFinish claims the finishing of sharded run r, RUNNING and owned by
+// r's owner (its execution), for attempt (one invocation of the Finish
+// step) until now+lease: two Finish steps at the same moment cannot both
+// send the digest. It answers Busy when another invocation is finishing the
+// run, Done when the run is no longer RUNNING or no longer r's owner's, and
+// Started or Resumed (the last finishing attempt's lease ran out) with the
+// run as it is, whose Notified says whether the run's messages went out.
+func (s *Store) BeginFinish(ctx context.Context, r *Run, attempt string, now time.Time, lease time.Duration) (Claim, *Run, error) {
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: runKey(r.ID),
+		UpdateExpression:         aws.String("SET finisher = :me, finisher_until = :until"),
+		ConditionExpression:      aws.String("#state = :running AND #owner = :owner AND (attribute_not_exists(finisher) OR finisher_until < :now)"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":me":      &types.AttributeValueMemberS{Value: attempt},
+			":until":   &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(lease).Unix(), 10)},
+			":now":     &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
+			":running": &types.AttributeValueMemberS{Value: string(Running)},
+			":owner":   &types.AttributeValueMemberS{Value: r.owner},
+		},
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	var taken *types.ConditionalCheckFailedException
+	if errors.As(err, &taken) {
+		stored, err := s.getRun(ctx, r.ID)
+		if err != nil {
+			return "", nil, err
+		}
+		if stored.State != Running || stored.owner != r.owner {
+			return Done, stored, nil
+		}
+		return Busy, stored, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("begin finishing run %s: %w", r.ID, err)
+	}
+	stored, err := decodeRun(out.Attributes)
+	if err != nil {
+		return "", nil, err
+	}
+	claim := Started
+	if stored.finisher != "" {
+		claim = Resumed
+	}
+	stored.finisher = attempt
+	return claim, stored, nil
+}
+
+// MarkNotified records that the run's own messages (a sharded run's
+// digest and failure alert) went out, so that a Finish retried after a
+// failure does not send them again.
+func (s *Store) MarkNotified(ctx context.Context, r *Run) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: runKey(r.ID),
+		UpdateExpression:         aws.String("SET notified = :yes"),
+		ConditionExpression:      aws.String("#state = :running AND finisher = :me"),
+		ExpressionAttributeNames: map[string]string{"#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":yes":     &types.AttributeValueMemberBOOL{Value: true},
+			":running": &types.AttributeValueMemberS{Value: string(Running)},
+			":me":      &types.AttributeValueMemberS{Value: r.finisher},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("note the messages of run %s as sent: %w", r.ID, err)
+	}
+	r.Notified = true
+	return nil
 }
 
 func (s *Store) finish(ctx context.Context, r *Run, state RunState, summary *result.Summary, errMsg string, now time.Time, cond string, values map[string]types.AttributeValue) error {
@@ -356,7 +432,7 @@ func decodeRun(av map[string]types.AttributeValue) (*Run, error) {
 		return nil, fmt.Errorf("decode run item: %w", err)
 	}
 	r := item.Run
-	r.owner, r.leaseUntil, r.beats = item.Owner, item.LeaseUntil, item.Beats
+	r.owner, r.leaseUntil, r.beats, r.finisher = item.Owner, item.LeaseUntil, item.Beats, item.Finisher
 	if item.Summary != "" {
 		r.Summary = &result.Summary{}
 		if err := json.Unmarshal([]byte(item.Summary), r.Summary); err != nil {

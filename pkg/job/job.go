@@ -7,9 +7,13 @@ package job
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -195,6 +199,39 @@ type Outcome struct {
 	// Tally counts the alerts of a part of a run, for the run's digest; a
 	// sharded run's Finish, those of the whole run.
 	Tally changes.Tally `json:"-"`
+
+	// sent, for a part of a sharded run, is what earlier attempts at the
+	// part sent, and where record notes what it sends.
+	sent *sentLog
+}
+
+// sentLog is what the attempts at one part of a sharded run (a batch) have
+// sent: for each account, the fingerprint of the alerts its message
+// carried. record notes what it sent before it writes the history, so that
+// a retry after a failure in between sends only what was not sent.
+type sentLog struct {
+	before map[string]string
+	note   func(ctx context.Context, sent map[string]string) error
+}
+
+// fingerprints sums up each account's alerts in a fingerprint of what
+// they say (kind, check, status; not the cause, whose text may carry a
+// request id): a retry that finds the same alerts for an account knows
+// its message went out.
+func fingerprints(alerts []changes.Alert) map[string]string {
+	lines := map[string][]string{}
+	for _, a := range alerts {
+		r := a.Result
+		lines[r.Account] = append(lines[r.Account], strings.Join([]string{string(a.Kind), r.Region, r.Model, r.Principal,
+			string(r.Status), string(a.Previous), string(a.Severity)}, "|"))
+	}
+	fps := make(map[string]string, len(lines))
+	for account, l := range lines {
+		slices.Sort(l)
+		sum := sha256.Sum256([]byte(strings.Join(l, "\n")))
+		fps[account] = hex.EncodeToString(sum[:8])
+	}
+	return fps
 }
 
 // changedOnly keeps the states of the account-regions worth rewriting: a
@@ -502,12 +539,47 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) 
 			send = j.notifier.SendAccounts
 			out.Tally = changes.TallyOf(out.Alerts)
 		}
-		if len(out.Alerts) > 0 {
-			sent := send(publishCtx, out.RunID, out.Alerts)
-			out.Published, out.Unpublished = sent.Published, sent.Unpublished
-			delivered = func(account string) bool { return sent.Delivered[account] }
-			errs = append(errs, sent.Err)
+		toSend, fps, sentBefore := out.Alerts, map[string]string{}, map[string]bool{}
+		if out.sent != nil {
+			// An earlier attempt at this part sent these accounts' messages.
+			fps = fingerprints(out.Alerts)
+			toSend = nil
+			for _, a := range out.Alerts {
+				if acct := a.Result.Account; out.sent.before[acct] == fps[acct] {
+					sentBefore[acct] = true
+				} else {
+					toSend = append(toSend, a)
+				}
+			}
+			if len(sentBefore) > 0 {
+				j.logger.InfoContext(ctx, "an earlier attempt sent some of these alerts; they are not sent again", "run_id", out.RunID, "accounts", len(sentBefore))
+			}
 		}
+		if len(toSend) > 0 {
+			sent := send(publishCtx, out.RunID, toSend)
+			out.Published, out.Unpublished = sent.Published, sent.Unpublished
+			delivered = func(account string) bool { return sentBefore[account] || sent.Delivered[account] }
+			errs = append(errs, sent.Err)
+			if out.sent != nil && len(sent.Delivered) > 0 {
+				all := maps.Clone(out.sent.before)
+				if all == nil {
+					all = map[string]string{}
+				}
+				for acct, ok := range sent.Delivered {
+					if ok {
+						all[acct] = fps[acct]
+					}
+				}
+				if err := out.sent.note(ctx, all); err != nil {
+					cancel()
+					return err
+				}
+			}
+		} else if len(sentBefore) > 0 {
+			delivered = func(account string) bool { return sentBefore[account] }
+		}
+		// Messages an earlier attempt sent count as published, one per account.
+		out.Published += len(sentBefore)
 		if sc == wholeRun && rep.Summary.Failed() {
 			if err := j.notifier.SendRunFailure(publishCtx, out.RunID, failure(rep.Summary)); err != nil {
 				errs = append(errs, fmt.Errorf("run failure alert: %w", err))

@@ -1,7 +1,9 @@
 package job
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -126,18 +128,36 @@ func (j *Job) RunBatch(ctx context.Context, runID string, scheduledAt time.Time,
 	if j.store == nil {
 		return nil, errors.New("a sharded run needs the history table (history.table)")
 	}
-	b, err := j.store.GetBatch(ctx, runID, index)
+	now := j.now()
+	claim, b, err := j.store.ClaimBatch(ctx, runID, index, attemptName(ctx), now, j.leaseFor(ctx, now))
 	if err != nil {
 		return nil, err
 	}
 	bo := &BatchOutcome{RunID: runID, Batch: index}
-	if b.Done {
+	switch {
+	case claim == history.Done && b.Closed:
+		// Finish gave up on the batch and recorded its accounts: a late
+		// invocation must not audit, alert or overwrite that.
+		bo.Repeated = true
+		j.logger.InfoContext(ctx, "the run's Finish closed this batch; nothing to do", "run_id", runID, "batch", index)
+		return bo, nil
+	case claim == history.Done:
 		bo.Repeated, bo.Published, bo.Unpublished = true, b.Published, b.Unpublished
 		if b.Summary != nil {
 			bo.Checks = b.Summary.Checked
 		}
 		j.logger.InfoContext(ctx, "batch already done; nothing to do", "run_id", runID, "batch", index)
 		return bo, nil
+	case claim == history.Busy:
+		// Step Functions invoked the batch again while an invocation still
+		// works on it: the error makes the state machine retry later, and
+		// Finish waits for the batch (ledger: SFN-task-timeout-invocation-continues).
+		return nil, fmt.Errorf("batch %d of run %s: another invocation holds it until %s",
+			index, runID, time.Unix(b.HeldUntil, 0).UTC().Format(time.RFC3339))
+	}
+	sent, err := j.store.SentAlerts(ctx, runID, index)
+	if err != nil {
+		return nil, err
 	}
 	accounts := make([]targets.Account, len(b.Accounts))
 	for i, a := range b.Accounts {
@@ -149,10 +169,17 @@ func (j *Job) RunBatch(ctx context.Context, runID string, scheduledAt time.Time,
 	rep := j.checker.Check(auditCtx, plan)
 	cancel()
 
-	out := &Outcome{RunID: runID, Report: rep}
+	out := &Outcome{RunID: runID, Report: rep, sent: &sentLog{before: sent, note: func(ctx context.Context, sent map[string]string) error {
+		return j.store.RecordSent(ctx, runID, index, sent, j.now())
+	}}}
 	saveCtx, cancel := saveContext(ctx, budget)
 	defer cancel()
 	if err := j.record(saveCtx, out, scheduledAt, partOfRun); err != nil {
+		// The state machine retries the batch: it claims it at once, and
+		// sends only the alerts this attempt did not.
+		if rerr := j.store.ReleaseBatch(saveCtx, runID, b); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 		return nil, fmt.Errorf("batch %d of run %s: %w", index, runID, err)
 	}
 	b.Summary, b.Tally, b.Published, b.Unpublished = &rep.Summary, out.Tally, out.Published, out.Unpublished
@@ -189,11 +216,35 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 	if !stored.OwnedBy(owner) {
 		return out, fmt.Errorf("finish run %s: another execution took the run over", runID)
 	}
-	run := stored
+	now := j.now()
+	claim, run, err := j.store.BeginFinish(ctx, stored, attemptName(ctx), now, j.leaseFor(ctx, now))
+	switch {
+	case err != nil:
+		return out, err
+	case claim == history.Done:
+		out.Claim, out.Stored = history.Done, run
+		return out, nil
+	case claim == history.Busy:
+		// Step Functions retries the step; by then the other invocation
+		// has finished the run (Done) or its claim ran out.
+		return out, fmt.Errorf("finish run %s: another invocation is finishing it", runID)
+	}
 	out.Stored = run
 	batches, err := j.store.Batches(ctx, runID)
 	if err != nil {
 		return out, err
+	}
+	// Close the batches that never finished, so that no invocation of them
+	// audits or alerts after this; wait for those an invocation still holds.
+	for i, b := range batches {
+		if b.Done || b.Closed {
+			continue
+		}
+		closed, err := j.closeBatch(ctx, runID, b.Index, owner)
+		if err != nil {
+			return out, err
+		}
+		batches[i] = *closed
 	}
 	summary := planning
 	summary.RunID = runID
@@ -218,7 +269,13 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		j.logger.ErrorContext(ctx, "batches did not finish; their accounts are recorded as audit errors", "run_id", runID,
 			"batches", failedBatches, "accounts", len(failed))
 		rep := j.unfinished(runID, failed, failedBatches)
-		part := &Outcome{RunID: runID, Report: rep}
+		sent, err := j.store.SentAlerts(ctx, runID, finishPart)
+		if err != nil {
+			return out, err
+		}
+		part := &Outcome{RunID: runID, Report: rep, sent: &sentLog{before: sent, note: func(ctx context.Context, sent map[string]string) error {
+			return j.store.RecordSent(ctx, runID, finishPart, sent, j.now())
+		}}}
 		if err := j.record(ctx, part, scheduledAt, partOfRun); err != nil {
 			return out, fmt.Errorf("record the accounts of unfinished batches of run %s: %w", runID, err)
 		}
@@ -234,7 +291,9 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 	summary.DurationMS = summary.FinishedAt.Sub(summary.StartedAt).Milliseconds()
 	out.Report = &result.Report{Summary: summary}
 
-	if j.notifier != nil {
+	if j.notifier != nil && run.Notified {
+		j.logger.InfoContext(ctx, "an earlier Finish sent the run's digest; not sent again", "run_id", runID)
+	} else if j.notifier != nil {
 		var errs []error
 		if err := j.notifier.SendDigest(ctx, runID, tally); err != nil {
 			errs = append(errs, err)
@@ -251,6 +310,9 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		if err := errors.Join(errs...); err != nil {
 			out.NotifyError = err.Error()
 		}
+		if err := j.store.MarkNotified(ctx, run); err != nil {
+			return out, err
+		}
 	}
 	state, why := history.Complete, out.NotifyError
 	switch {
@@ -266,6 +328,40 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 	j.logger.InfoContext(ctx, "run finished", "run_id", runID, "state", state, "batches", len(batches),
 		"unfinished_batches", len(failedBatches), "published", out.Published)
 	return out, nil
+}
+
+// finishPart names the alerts Finish sends for the accounts of batches
+// that never finished, in the run's sent records (history.SentAlerts).
+const finishPart = -1
+
+// closeBatch closes batch index of a run for Finish. A batch an invocation
+// still holds is waited for, until it is done or its claim runs out (the
+// invocation's deadline: Lambda stops it then), within Finish's own time.
+func (j *Job) closeBatch(ctx context.Context, runID string, index int, owner string) (*history.Batch, error) {
+	for {
+		claim, b, err := j.store.CloseBatch(ctx, runID, index, owner, j.now())
+		if err != nil || claim != history.Busy {
+			return b, err
+		}
+		wait := min(time.Until(time.Unix(b.HeldUntil+1, 0)), batchPoll)
+		j.logger.InfoContext(ctx, "waiting for the invocation that holds a batch", "run_id", runID, "batch", index,
+			"held_until", time.Unix(b.HeldUntil, 0).UTC())
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("finish run %s: batch %d is still held by an invocation: %w", runID, index, context.Cause(ctx))
+		case <-time.After(max(wait, 100*time.Millisecond)):
+		}
+	}
+}
+
+// batchPoll is how often Finish looks again at a batch an invocation holds.
+const batchPoll = 5 * time.Second
+
+// attemptName names this invocation in the claims of batches and of a
+// run's finishing: the Lambda request id, and a random suffix that keeps
+// two deliveries with the same id apart.
+func attemptName(ctx context.Context) string {
+	return cmp.Or(attemptOf(ctx), "cli") + "/" + rand.Text()[:8]
 }
 
 // unfinished is the report of the accounts of batches that never finished:

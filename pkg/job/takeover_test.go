@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +103,32 @@ func TestSimultaneousRetriesTakeOverOnce(t *testing.T) {
 		if msgs := f.receive(t, "all"); len(msgs) != published {
 			t.Errorf("round %d: got %d messages; want the %d published, each once", round, len(msgs), published)
 		}
+	}
+}
+
+// A delivery whose own time runs out before the holder's silence proves
+// it gone answers an error, so that Lambda retries the event and, after
+// its last retry, sends it to the failure destination (ledger:
+// LAM-async-retries); it audits nothing.
+func TestRetryOutOfTimeWhileWatchingFails(t *testing.T) {
+	f := setup(t)
+	f.job.beat = 200 * time.Millisecond // silent for 1.2 s before a takeover
+	f.job.now = func() time.Time { return t0 }
+	if _, _, err := f.store.BeginAttempt(context.Background(), RunID(t0), "crashed-request", t0, t0, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	calls := f.sim.TotalCalls()
+	out, err := f.job.Run(ctx, t0)
+	if err == nil || !strings.Contains(err.Error(), "held by another attempt") {
+		t.Fatalf("retry out of time: got claim %s, %v; want an error", out.Claim, err)
+	}
+	if got := f.sim.TotalCalls() - calls; got != 0 {
+		t.Errorf("retry out of time made %d AWS calls; want 0", got)
+	}
+	stored, err := f.store.GetRun(context.Background(), RunID(t0))
+	if err != nil || stored.State != history.Running || stored.Attempts != 1 {
+		t.Errorf("stored run: got %+v, %v; want RUNNING, still the first attempt's", stored, err)
 	}
 }

@@ -47,8 +47,10 @@ type Run struct {
 	owner      string
 	leaseUntil int64
 	// beats counts the heartbeats of an attempt that heartbeats
-	// (BeginAttempt); zero for one that does not.
-	beats int64
+	// (BeginAttempt); zero for one that does not. beatEvery is how often
+	// that attempt heartbeats, as it said when it claimed the run.
+	beats     int64
+	beatEvery time.Duration
 	// finisher is the invocation finishing a sharded run (BeginFinish).
 	finisher string
 	// Notified says that a sharded run's digest went out (MarkNotified).
@@ -64,6 +66,7 @@ type runItem struct {
 	Owner      string `dynamodbav:"owner"`
 	LeaseUntil int64  `dynamodbav:"lease_until"`
 	Beats      int64  `dynamodbav:"beats,omitempty"`
+	BeatMS     int64  `dynamodbav:"beat_ms,omitempty"`
 	Finisher   string `dynamodbav:"finisher,omitempty"`
 	Summary    string `dynamodbav:"summary,omitempty"`
 	ExpiresAt  int64  `dynamodbav:"expires_at"`
@@ -102,13 +105,15 @@ func (s *Store) BeginRun(ctx context.Context, id string, scheduledAt, now time.T
 	return s.claimRun(ctx, id, rand.Text(), scheduledAt, now, lease, 0)
 }
 
-// BeginAttempt is BeginRun for an attempt that heartbeats (Heartbeat) while
-// it holds the run, named attempt (the Lambda request id; a random suffix
-// keeps two deliveries with the same id apart). A run found Busy whose
-// Beats stop advancing may then be taken over before its lease runs out
+// BeginAttempt is BeginRun for an attempt that heartbeats (Heartbeat)
+// every `every` while it holds the run, named attempt (the Lambda request
+// id; a random suffix keeps two deliveries with the same id apart). The
+// run records the interval, so that a watcher judges the holder's silence
+// by the holder's own interval (BeatInterval). A run found Busy whose Beats
+// stop advancing may then be taken over before its lease runs out
 // (TakeOver): the attempt holding it is gone.
-func (s *Store) BeginAttempt(ctx context.Context, id, attempt string, scheduledAt, now time.Time, lease time.Duration) (Claim, *Run, error) {
-	return s.claimRun(ctx, id, attemptOwner(attempt), scheduledAt, now, lease, 1)
+func (s *Store) BeginAttempt(ctx context.Context, id, attempt string, scheduledAt, now time.Time, lease, every time.Duration) (Claim, *Run, error) {
+	return s.claimRun(ctx, id, attemptOwner(attempt), scheduledAt, now, lease, max(every, time.Millisecond))
 }
 
 func attemptOwner(attempt string) string {
@@ -125,9 +130,15 @@ func (s *Store) ClaimRun(ctx context.Context, id, owner string, scheduledAt, now
 	return s.claimRun(ctx, id, owner, scheduledAt, now, lease, 0)
 }
 
-func (s *Store) claimRun(ctx context.Context, id, owner string, scheduledAt, now time.Time, lease time.Duration, beats int64) (Claim, *Run, error) {
+// claimRun claims the run for owner; every is how often owner heartbeats
+// (zero: it does not).
+func (s *Store) claimRun(ctx context.Context, id, owner string, scheduledAt, now time.Time, lease, every time.Duration) (Claim, *Run, error) {
+	var beats int64
+	if every > 0 {
+		beats = 1
+	}
 	run := &Run{ID: id, State: Running, ScheduledAt: formatTime(scheduledAt), StartedAt: formatTime(now), Attempts: 1,
-		owner: owner, leaseUntil: now.Add(lease).Unix(), beats: beats}
+		owner: owner, leaseUntil: now.Add(lease).Unix(), beats: beats, beatEvery: every}
 	item, err := attributevalue.MarshalMap(s.runItem(run, now))
 	if err != nil {
 		return "", nil, fmt.Errorf("marshal run %s: %w", id, err)
@@ -155,7 +166,7 @@ func (s *Store) claimRun(ctx context.Context, id, owner string, scheduledAt, now
 	case stored.leaseUntil > now.Unix():
 		return Busy, stored, nil
 	}
-	return s.takeOver(ctx, stored, owner, now, lease, beats)
+	return s.takeOver(ctx, stored, owner, now, lease, every)
 }
 
 // TakeOver takes over run seen, as read when an attempt found it Busy, for
@@ -165,14 +176,15 @@ func (s *Store) claimRun(ctx context.Context, id, owner string, scheduledAt, now
 // answers Busy when the run changed meanwhile (it heartbeated, finished or
 // was taken over by another), and marks the run FAILED (Done) after
 // MaxAttempts.
-func (s *Store) TakeOver(ctx context.Context, seen *Run, attempt string, now time.Time, lease time.Duration) (Claim, *Run, error) {
+func (s *Store) TakeOver(ctx context.Context, seen *Run, attempt string, now time.Time, lease, every time.Duration) (Claim, *Run, error) {
 	stored := *seen
-	return s.takeOver(ctx, &stored, attemptOwner(attempt), now, lease, 1)
+	return s.takeOver(ctx, &stored, attemptOwner(attempt), now, lease, max(every, time.Millisecond))
 }
 
-// takeOver gives stored to owner, on condition that nobody changed its
-// lease or heartbeat since it was read.
-func (s *Store) takeOver(ctx context.Context, stored *Run, owner string, now time.Time, lease time.Duration, beats int64) (Claim, *Run, error) {
+// takeOver gives stored to owner, which heartbeats every `every` (zero:
+// it does not), on condition that nobody changed its lease or heartbeat
+// since it was read.
+func (s *Store) takeOver(ctx context.Context, stored *Run, owner string, now time.Time, lease, every time.Duration) (Claim, *Run, error) {
 	var changed *types.ConditionalCheckFailedException
 	unchanged := "#state = :running AND #owner = :old_owner AND lease_until = :old_lease AND "
 	if stored.beats > 0 {
@@ -203,16 +215,17 @@ func (s *Store) takeOver(ctx context.Context, stored *Run, owner string, now tim
 	}
 	// Take the run over, unless another invocation just did. The beats go
 	// on from the old attempt's, so that whoever watched them sees a change.
-	update := "SET #owner = :owner, lease_until = :until, attempts = attempts + :one REMOVE beats"
+	update := "SET #owner = :owner, lease_until = :until, attempts = attempts + :one REMOVE beats, beat_ms"
 	v := values()
 	v[":owner"] = &types.AttributeValueMemberS{Value: owner}
 	v[":until"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(lease).Unix(), 10)}
 	v[":one"] = &types.AttributeValueMemberN{Value: "1"}
 	next := int64(0)
-	if beats > 0 {
+	if every > 0 {
 		next = stored.beats + 1
-		update = "SET #owner = :owner, lease_until = :until, attempts = attempts + :one, beats = :beats"
+		update = "SET #owner = :owner, lease_until = :until, attempts = attempts + :one, beats = :beats, beat_ms = :beat_ms"
 		v[":beats"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(next, 10)}
+		v[":beat_ms"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(every.Milliseconds(), 10)}
 	}
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: runKey(stored.ID),
@@ -227,7 +240,7 @@ func (s *Store) takeOver(ctx context.Context, stored *Run, owner string, now tim
 	if err != nil {
 		return "", nil, fmt.Errorf("resume run %s: %w", stored.ID, err)
 	}
-	stored.owner, stored.leaseUntil, stored.Attempts, stored.beats = owner, now.Add(lease).Unix(), stored.Attempts+1, next
+	stored.owner, stored.leaseUntil, stored.Attempts, stored.beats, stored.beatEvery = owner, now.Add(lease).Unix(), stored.Attempts+1, next, every
 	return Resumed, stored, nil
 }
 
@@ -267,6 +280,10 @@ func (s *Store) Heartbeat(ctx context.Context, r *Run) error {
 // does not heartbeat.
 func (r *Run) Beats() int64 { return r.beats }
 
+// BeatInterval is how often the attempt holding the run said it heartbeats;
+// zero when it does not (or did not say).
+func (r *Run) BeatInterval() time.Duration { return r.beatEvery }
+
 // SameHolder reports whether o is the run as r was: the same attempt
 // holds it, with the same lease and heartbeats.
 func (r *Run) SameHolder(o *Run) bool {
@@ -279,7 +296,7 @@ func (r *Run) OwnedBy(owner string) bool { return r.owner == owner }
 func (s *Store) runItem(r *Run, now time.Time) runItem {
 	return runItem{
 		PK: "RUN#" + r.ID, SK: "RUN", GSI1PK: "RUNS", GSI1SK: r.StartedAt + "#" + r.ID, Type: "RUN",
-		Owner: r.owner, LeaseUntil: r.leaseUntil, Beats: r.beats, ExpiresAt: s.expires(now), Run: *r,
+		Owner: r.owner, LeaseUntil: r.leaseUntil, Beats: r.beats, BeatMS: r.beatEvery.Milliseconds(), ExpiresAt: s.expires(now), Run: *r,
 	}
 }
 
@@ -433,6 +450,7 @@ func decodeRun(av map[string]types.AttributeValue) (*Run, error) {
 	}
 	r := item.Run
 	r.owner, r.leaseUntil, r.beats, r.finisher = item.Owner, item.LeaseUntil, item.Beats, item.Finisher
+	r.beatEvery = time.Duration(item.BeatMS) * time.Millisecond
 	if item.Summary != "" {
 		r.Summary = &result.Summary{}
 		if err := json.Unmarshal([]byte(item.Summary), r.Summary); err != nil {

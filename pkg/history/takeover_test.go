@@ -18,12 +18,12 @@ func TestSilentAttemptIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	lease := 15 * time.Minute
 
-	claim, first, err := s.BeginAttempt(ctx, "r1", "request-1", t0, t0, lease)
+	claim, first, err := s.BeginAttempt(ctx, "r1", "request-1", t0, t0, lease, 5*time.Second)
 	if err != nil || claim != Started || first.Beats() != 1 {
 		t.Fatalf("first attempt: got %s beats=%d, %v; want started with a first beat", claim, first.Beats(), err)
 	}
 	// Lambda's retry, a minute later, well within the lease.
-	claim, seen, err := s.BeginAttempt(ctx, "r1", "request-1", t0, t0.Add(time.Minute), lease)
+	claim, seen, err := s.BeginAttempt(ctx, "r1", "request-1", t0, t0.Add(time.Minute), lease, 5*time.Second)
 	if err != nil || claim != Busy {
 		t.Fatalf("retry within the lease: got %s, %v; want busy", claim, err)
 	}
@@ -32,12 +32,12 @@ func TestSilentAttemptIsTakenOver(t *testing.T) {
 	if err := s.Heartbeat(ctx, first); err != nil {
 		t.Fatalf("heartbeat: %v", err)
 	}
-	if claim, _, err := s.TakeOver(ctx, seen, "request-1", t0.Add(2*time.Minute), lease); err != nil || claim != Busy {
+	if claim, _, err := s.TakeOver(ctx, seen, "request-1", t0.Add(2*time.Minute), lease, 5*time.Second); err != nil || claim != Busy {
 		t.Fatalf("takeover of an attempt that heartbeats: got %s, %v; want busy", claim, err)
 	}
 	// Now it is silent: the takeover succeeds.
-	_, seen, _ = s.BeginAttempt(ctx, "r1", "request-1", t0, t0.Add(3*time.Minute), lease)
-	claim, second, err := s.TakeOver(ctx, seen, "request-1", t0.Add(4*time.Minute), lease)
+	_, seen, _ = s.BeginAttempt(ctx, "r1", "request-1", t0, t0.Add(3*time.Minute), lease, 5*time.Second)
+	claim, second, err := s.TakeOver(ctx, seen, "request-1", t0.Add(4*time.Minute), lease, 5*time.Second)
 	if err != nil || claim != Resumed || second.Attempts != 2 {
 		t.Fatalf("takeover of a silent attempt: got %s attempts=%d, %v; want resumed at attempt 2", claim, second.Attempts, err)
 	}
@@ -66,10 +66,10 @@ func TestTakeOverRace(t *testing.T) {
 	ctx := context.Background()
 	for round := range 2 {
 		id := fmt.Sprintf("race-%d", round)
-		if _, _, err := s.BeginAttempt(ctx, id, "dead", t0, t0, time.Hour); err != nil {
+		if _, _, err := s.BeginAttempt(ctx, id, "dead", t0, t0, time.Hour, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		_, seen, err := s.BeginAttempt(ctx, id, "retry", t0, t0.Add(time.Minute), time.Hour)
+		_, seen, err := s.BeginAttempt(ctx, id, "retry", t0, t0.Add(time.Minute), time.Hour, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestTakeOverRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c, _, err := s.TakeOver(ctx, seen, fmt.Sprintf("retry-%d", i), t0.Add(2*time.Minute), time.Hour)
+				c, _, err := s.TakeOver(ctx, seen, fmt.Sprintf("retry-%d", i), t0.Add(2*time.Minute), time.Hour, 5*time.Second)
 				if err != nil {
 					t.Errorf("takeover %d: %v", i, err)
 				}

@@ -376,11 +376,15 @@ func (j *Job) claim(ctx context.Context, log *slog.Logger, runID string, schedul
 	if j.beat <= 0 {
 		return j.store.BeginRun(ctx, runID, scheduledAt, now, j.leaseFor(ctx, now))
 	}
-	claim, seen, err := j.store.BeginAttempt(ctx, runID, attemptOf(ctx), scheduledAt, now, j.leaseFor(ctx, now))
+	claim, seen, err := j.store.BeginAttempt(ctx, runID, attemptOf(ctx), scheduledAt, now, j.leaseFor(ctx, now), j.beat)
 	if err != nil || claim != history.Busy || seen.Beats() == 0 {
 		return claim, seen, err
 	}
-	log.InfoContext(ctx, "run held by another attempt; watching its heartbeats", "attempts", seen.Attempts)
+	// The holder's silence is judged by the longer of its own interval (as
+	// it recorded) and this attempt's, on this attempt's own clock: the
+	// two invocations' clocks are never compared.
+	stale := StaleBeats * max(j.beat, seen.BeatInterval())
+	log.InfoContext(ctx, "run held by another attempt; watching its heartbeats", "attempts", seen.Attempts, "stale_after", stale)
 	silentSince := time.Now()
 	tick := time.NewTicker(j.beat)
 	defer tick.Stop()
@@ -401,11 +405,11 @@ func (j *Job) claim(ctx context.Context, log *slog.Logger, runID string, schedul
 			return history.Done, r, nil
 		case !r.SameHolder(seen):
 			return history.Busy, r, nil // it heartbeats, or another attempt took it over
-		case time.Since(silentSince) >= StaleBeats*j.beat:
+		case time.Since(silentSince) >= stale:
 			now := j.now()
 			log.WarnContext(ctx, "the attempt holding the run stopped heartbeating; taking the run over",
 				"silent_for", time.Since(silentSince).Round(time.Second), "attempts", r.Attempts)
-			return j.store.TakeOver(ctx, r, attemptOf(ctx), now, j.leaseFor(ctx, now))
+			return j.store.TakeOver(ctx, r, attemptOf(ctx), now, j.leaseFor(ctx, now), j.beat)
 		}
 	}
 }

@@ -19,7 +19,7 @@ func TestRetryTakesOverASilentAttempt(t *testing.T) {
 	f.job.beat = 20 * time.Millisecond
 
 	// A crashed attempt: it claimed the run for an hour and went silent.
-	if _, _, err := f.store.BeginAttempt(ctx, RunID(t0), "crashed-request", t0, t0, time.Hour); err != nil {
+	if _, _, err := f.store.BeginAttempt(ctx, RunID(t0), "crashed-request", t0, t0, time.Hour, f.job.beat); err != nil {
 		t.Fatal(err)
 	}
 	out := f.run(t, t0)
@@ -33,7 +33,7 @@ func TestRetryTakesOverASilentAttempt(t *testing.T) {
 
 	// A live attempt: it heartbeats, so the run stays its own.
 	next := t0.Add(24 * time.Hour)
-	_, live, err := f.store.BeginAttempt(ctx, RunID(next), "live-request", next, next, time.Hour)
+	_, live, err := f.store.BeginAttempt(ctx, RunID(next), "live-request", next, next, time.Hour, f.job.beat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestSimultaneousRetriesTakeOverOnce(t *testing.T) {
 	ctx := context.Background()
 	f.job.beat = 20 * time.Millisecond
 	for round, at := range []time.Time{t0, t0.Add(24 * time.Hour)} {
-		if _, _, err := f.store.BeginAttempt(ctx, RunID(at), "crashed-request", at, at, time.Hour); err != nil {
+		if _, _, err := f.store.BeginAttempt(ctx, RunID(at), "crashed-request", at, at, time.Hour, f.job.beat); err != nil {
 			t.Fatal(err)
 		}
 		f.job.now = func() time.Time { return at }
@@ -114,7 +114,7 @@ func TestRetryOutOfTimeWhileWatchingFails(t *testing.T) {
 	f := setup(t)
 	f.job.beat = 200 * time.Millisecond // silent for 1.2 s before a takeover
 	f.job.now = func() time.Time { return t0 }
-	if _, _, err := f.store.BeginAttempt(context.Background(), RunID(t0), "crashed-request", t0, t0, time.Hour); err != nil {
+	if _, _, err := f.store.BeginAttempt(context.Background(), RunID(t0), "crashed-request", t0, t0, time.Hour, f.job.beat); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -130,5 +130,27 @@ func TestRetryOutOfTimeWhileWatchingFails(t *testing.T) {
 	stored, err := f.store.GetRun(context.Background(), RunID(t0))
 	if err != nil || stored.State != history.Running || stored.Attempts != 1 {
 		t.Errorf("stored run: got %+v, %v; want RUNNING, still the first attempt's", stored, err)
+	}
+}
+
+// A watcher that heartbeats more often than the holder (another version
+// of the function, another setting) judges the holder's silence by the
+// holder's interval, as the run records it: it must not take over an
+// attempt that is merely between two of its slower beats.
+func TestWatcherWaitsForTheHoldersInterval(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.job.beat = 20 * time.Millisecond // silent for 120 ms by its own interval
+	holder := 300 * time.Millisecond   // silent for 1.8 s by the holder's
+	if _, _, err := f.store.BeginAttempt(ctx, RunID(t0), "slow-request", t0, t0, time.Hour, holder); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out := f.run(t, t0)
+	if took := time.Since(start); took < StaleBeats*holder {
+		t.Errorf("took the run over after %s; want at least %s, %d of the holder's intervals", took, StaleBeats*holder, StaleBeats)
+	}
+	if out.Claim != history.Resumed || out.Stored.State != history.Complete {
+		t.Errorf("retry: got claim %s state %s; want the run resumed and COMPLETE", out.Claim, out.Stored.State)
 	}
 }

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,9 @@ import (
 //	each line  at most 1,000 bytes (maxText), like the error and config error
 //
 // about 290 KB of lists at worst, plus the item's few fixed attributes.
+// The bytes are counted as stored: the summary is stored as JSON, where Go
+// writes each of < > & and a control character as 6 bytes (an HTML error
+// page in every line would otherwise grow a list up to six times over).
 const (
 	maxListLines     = 500
 	maxListBytes     = 64 << 10
@@ -50,7 +54,7 @@ func boundSummary(s *result.Summary) *result.Summary {
 func boundList(l []string, maxLines, maxBytes, maxLine int) []string {
 	size, fits := 0, true
 	for _, line := range l {
-		size += len(line)
+		size += storedLen(line)
 		if len(line) > maxLine || strings.HasPrefix(line, moreMarker) {
 			fits = false
 		}
@@ -68,17 +72,28 @@ func boundList(l []string, maxLines, maxBytes, maxLine int) []string {
 		line = result.Clip(line, maxLine)
 		// Once one line is left out, so are those after it (the order
 		// stays); a line and some bytes are kept back for the count.
-		if full = full || len(kept) >= maxLines-1 || size+len(line) > maxBytes-64; full {
+		n := storedLen(line)
+		if full = full || len(kept) >= maxLines-1 || size+n > maxBytes-64; full {
 			left++
 			continue
 		}
 		kept = append(kept, line)
-		size += len(line)
+		size += n
 	}
 	if left > 0 {
 		kept = append(kept, moreMarker+thousands(left)+" more")
 	}
 	return kept
+}
+
+// storedLen is how many bytes line takes in a stored JSON list: its
+// quotes, its escapes (Go's encoding/json escapes < > & too) and a comma.
+func storedLen(line string) int {
+	b, err := json.Marshal(line)
+	if err != nil { // a string always marshals; count the worst case
+		return 6*len(line) + 3
+	}
+	return len(b) + 1
 }
 
 // moreCount reads a line that boundList wrote to count what it left out.

@@ -37,6 +37,15 @@ func TestRunWithHugeSummaryIsStored(t *testing.T) {
 				Unreached: lines(12000, "%012d")},
 		},
 		{
+			// A proxy's HTML page in every error and warning: Go's JSON
+			// writes each of < > & as 6 bytes, so a list bounded by its
+			// raw bytes would grow up to six times over when stored.
+			name: "thousands of lines of HTML error pages",
+			summary: result.Summary{Errors: lines(3000, "account %012d: assume role: "+strings.Repeat("<p>&lt;&gt;</p>", 70)),
+				Warnings:  lines(3000, "suppressions[%d] <b>&amp;</b> "+strings.Repeat("<i>&</i>", 110)),
+				Unreached: lines(12000, "%012d")},
+		},
+		{
 			name: "6,000 unmatched suppressions and one with a 700 KB reason",
 			summary: result.Summary{Warnings: append([]string{"suppressions[0] (" + strings.Repeat("r", 700<<10) + ", owner ml@example.com) matches no check: remove it, or fix its selectors"},
 				lines(6000, "suppressions[%d] (accepted risk, owner ml@example.com) matches no check: remove it, or fix its selectors")...)},

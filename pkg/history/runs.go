@@ -51,8 +51,10 @@ type Run struct {
 	// that attempt heartbeats, as it said when it claimed the run.
 	beats     int64
 	beatEvery time.Duration
-	// finisher is the invocation finishing a sharded run (BeginFinish).
-	finisher string
+	// finisher is the invocation finishing a sharded run (BeginFinish),
+	// until finisherUntil (Unix seconds).
+	finisher      string
+	finisherUntil int64
 	// Notified says that a sharded run's digest went out (MarkNotified).
 	Notified bool `dynamodbav:"notified,omitempty" json:"-"`
 }
@@ -68,6 +70,7 @@ type runItem struct {
 	Beats      int64  `dynamodbav:"beats,omitempty"`
 	BeatMS     int64  `dynamodbav:"beat_ms,omitempty"`
 	Finisher   string `dynamodbav:"finisher,omitempty"`
+	FinisherTo int64  `dynamodbav:"finisher_until,omitempty"`
 	Summary    string `dynamodbav:"summary,omitempty"`
 	ExpiresAt  int64  `dynamodbav:"expires_at"`
 	Run
@@ -357,8 +360,35 @@ func (s *Store) BeginFinish(ctx context.Context, r *Run, attempt string, now tim
 	if stored.finisher != "" {
 		claim = Resumed
 	}
-	stored.finisher = attempt
+	stored.finisher, stored.finisherUntil = attempt, now.Add(lease).Unix()
 	return claim, stored, nil
+}
+
+// FinishingUntil is when the claim of the invocation finishing a sharded
+// run (BeginFinish) runs out, in Unix seconds; zero when none claimed it.
+func (r *Run) FinishingUntil() int64 { return r.finisherUntil }
+
+// ReleaseFinish gives up r's claim of finishing its run (BeginFinish),
+// which the invocation could not complete (a write failed): the state
+// machine's retry of Finish claims it at once instead of finding it busy
+// until the claim runs out.
+func (s *Store) ReleaseFinish(ctx context.Context, r *Run) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: runKey(r.ID),
+		UpdateExpression:         aws.String("SET finisher_until = :zero"),
+		ConditionExpression:      aws.String("#state = :running AND finisher = :me"),
+		ExpressionAttributeNames: map[string]string{"#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":zero":    &types.AttributeValueMemberN{Value: "0"},
+			":running": &types.AttributeValueMemberS{Value: string(Running)},
+			":me":      &types.AttributeValueMemberS{Value: r.finisher},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("release the finishing of run %s: %w", r.ID, err)
+	}
+	r.finisherUntil = 0
+	return nil
 }
 
 // MarkNotified records that the run's own messages (a sharded run's
@@ -449,7 +479,7 @@ func decodeRun(av map[string]types.AttributeValue) (*Run, error) {
 		return nil, fmt.Errorf("decode run item: %w", err)
 	}
 	r := item.Run
-	r.owner, r.leaseUntil, r.beats, r.finisher = item.Owner, item.LeaseUntil, item.Beats, item.Finisher
+	r.owner, r.leaseUntil, r.beats, r.finisher, r.finisherUntil = item.Owner, item.LeaseUntil, item.Beats, item.Finisher, item.FinisherTo
 	r.beatEvery = time.Duration(item.BeatMS) * time.Millisecond
 	if item.Summary != "" {
 		r.Summary = &result.Summary{}

@@ -52,6 +52,9 @@ type Job struct {
 	hub        *Hub
 	// beat is how often a run's attempt heartbeats; zero for none.
 	beat time.Duration
+	// poll is how often a sharded run's Finish looks again at what another
+	// invocation holds (finishPoll; tests shorten it).
+	poll time.Duration
 }
 
 // Hub is where the run's Security Hub findings go.
@@ -133,7 +136,7 @@ func attemptOf(ctx context.Context) string {
 // be nil (no history, no alerts); notifier may be nil (history without alerts).
 func New(cfg *config.Config, planner *targets.Planner, checker *check.Checker, store *history.Store, notifier *notify.Notifier, opts ...Option) *Job {
 	j := &Job{cfg: cfg, planner: planner, checker: checker, store: store, notifier: notifier,
-		logger: slog.New(slog.DiscardHandler), now: time.Now, lease: 20 * time.Minute, saveBudget: SaveBudget}
+		logger: slog.New(slog.DiscardHandler), now: time.Now, lease: 20 * time.Minute, saveBudget: SaveBudget, poll: finishPoll}
 	for _, o := range opts {
 		o(j)
 	}

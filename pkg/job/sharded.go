@@ -216,23 +216,59 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 	if !stored.OwnedBy(owner) {
 		return out, fmt.Errorf("finish run %s: another execution took the run over", runID)
 	}
-	now := j.now()
-	claim, run, err := j.store.BeginFinish(ctx, stored, attemptName(ctx), now, j.leaseFor(ctx, now))
+	claim, run, err := j.beginFinish(ctx, stored)
 	switch {
 	case err != nil:
 		return out, err
 	case claim == history.Done:
 		out.Claim, out.Stored = history.Done, run
 		return out, nil
-	case claim == history.Busy:
-		// Step Functions retries the step; by then the other invocation
-		// has finished the run (Done) or its claim ran out.
-		return out, fmt.Errorf("finish run %s: another invocation is finishing it", runID)
 	}
 	out.Stored = run
+	if err := j.finishClaimed(ctx, out, run, scheduledAt, owner, planning); err != nil {
+		// The state machine retries Finish: it claims the finishing at
+		// once, and sends only what this attempt did not.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CallTimeout)
+		defer cancel()
+		if rerr := j.store.ReleaseFinish(rctx, run); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return out, err
+	}
+	return out, nil
+}
+
+// beginFinish claims the finishing of run stored. While another invocation
+// holds it, it waits, within its own time, until that invocation finished
+// the run (Done) or its claim ran out (it crashed or timed out): a Finish
+// that died must not leave the run RUNNING after every retry of the step
+// found it busy.
+func (j *Job) beginFinish(ctx context.Context, stored *history.Run) (history.Claim, *history.Run, error) {
+	for {
+		now := j.now()
+		claim, run, err := j.store.BeginFinish(ctx, stored, attemptName(ctx), now, j.leaseFor(ctx, now))
+		if err != nil || claim != history.Busy {
+			return claim, run, err
+		}
+		until := time.Unix(run.FinishingUntil()+1, 0)
+		j.logger.InfoContext(ctx, "another invocation is finishing the run; waiting for it", "run_id", stored.ID, "claimed_until", until.UTC())
+		select {
+		case <-ctx.Done():
+			// Step Functions retries the step; by then the other
+			// invocation has finished the run or its claim ran out.
+			return "", nil, fmt.Errorf("finish run %s: another invocation is finishing it until %s: %w",
+				stored.ID, until.UTC().Format(time.RFC3339), context.Cause(ctx))
+		case <-time.After(max(min(until.Sub(now), j.poll), 100*time.Millisecond)):
+		}
+	}
+}
+
+// finishClaimed is Finish once this invocation claimed the finishing.
+func (j *Job) finishClaimed(ctx context.Context, out *Outcome, run *history.Run, scheduledAt time.Time, owner string, planning result.Summary) error {
+	runID := run.ID
 	batches, err := j.store.Batches(ctx, runID)
 	if err != nil {
-		return out, err
+		return err
 	}
 	// Close the batches that never finished, so that no invocation of them
 	// audits or alerts after this; wait for those an invocation still holds.
@@ -242,7 +278,7 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		}
 		closed, err := j.closeBatch(ctx, runID, b.Index, owner)
 		if err != nil {
-			return out, err
+			return err
 		}
 		batches[i] = *closed
 	}
@@ -271,13 +307,13 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		rep := j.unfinished(runID, failed, failedBatches)
 		sent, err := j.store.SentAlerts(ctx, runID, finishPart)
 		if err != nil {
-			return out, err
+			return err
 		}
 		part := &Outcome{RunID: runID, Report: rep, sent: &sentLog{before: sent, note: func(ctx context.Context, sent map[string]string) error {
 			return j.store.RecordSent(ctx, runID, finishPart, sent, j.now())
 		}}}
 		if err := j.record(ctx, part, scheduledAt, partOfRun); err != nil {
-			return out, fmt.Errorf("record the accounts of unfinished batches of run %s: %w", runID, err)
+			return fmt.Errorf("record the accounts of unfinished batches of run %s: %w", runID, err)
 		}
 		summary.Add(rep.Summary)
 		tally.Add(part.Tally)
@@ -311,7 +347,7 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 			out.NotifyError = err.Error()
 		}
 		if err := j.store.MarkNotified(ctx, run); err != nil {
-			return out, err
+			return err
 		}
 	}
 	state, why := history.Complete, out.NotifyError
@@ -322,12 +358,12 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		state = history.Incomplete
 	}
 	if err := j.store.FinishRun(ctx, run, state, &summary, why, j.now()); err != nil {
-		return out, err
+		return err
 	}
 	out.Saved = true
 	j.logger.InfoContext(ctx, "run finished", "run_id", runID, "state", state, "batches", len(batches),
 		"unfinished_batches", len(failedBatches), "published", out.Published)
-	return out, nil
+	return nil
 }
 
 // finishPart names the alerts Finish sends for the accounts of batches
@@ -343,19 +379,20 @@ func (j *Job) closeBatch(ctx context.Context, runID string, index int, owner str
 		if err != nil || claim != history.Busy {
 			return b, err
 		}
-		wait := min(time.Until(time.Unix(b.HeldUntil+1, 0)), batchPoll)
+		wait := time.Until(time.Unix(b.HeldUntil+1, 0))
 		j.logger.InfoContext(ctx, "waiting for the invocation that holds a batch", "run_id", runID, "batch", index,
 			"held_until", time.Unix(b.HeldUntil, 0).UTC())
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("finish run %s: batch %d is still held by an invocation: %w", runID, index, context.Cause(ctx))
-		case <-time.After(max(wait, 100*time.Millisecond)):
+		case <-time.After(max(min(wait, j.poll), 100*time.Millisecond)):
 		}
 	}
 }
 
-// batchPoll is how often Finish looks again at a batch an invocation holds.
-const batchPoll = 5 * time.Second
+// finishPoll is how often Finish looks again at a batch an invocation
+// holds, or at a run another Finish is finishing (Job.poll).
+const finishPoll = 5 * time.Second
 
 // attemptName names this invocation in the claims of batches and of a
 // run's finishing: the Lambda request id, and a random suffix that keeps

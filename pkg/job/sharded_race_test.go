@@ -232,3 +232,80 @@ func TestBatchRetryAfterFailedSaveSendsNothingTwice(t *testing.T) {
 		}
 	}
 }
+
+// A Finish that failed (a history write) or died (out of memory, a runtime
+// exit) after claiming the run's finishing must not leave the run RUNNING
+// once every retry of the step found it busy: a failed Finish gives its
+// claim back, and a retry that finds a claim waits for it to run out and
+// finishes the run, sending nothing twice.
+func TestFinishRetryAfterAFailedOrDeadFinish(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+
+	// A Finish whose history write fails, then its retry.
+	f.job.now = func() time.Time { return t0 }
+	st, err := f.job.Start(ctx, t0, "execution-1", 1)
+	if err != nil || !st.Proceed {
+		t.Fatalf("start: got %+v, %v", st, err)
+	}
+	late := st.Batches[0] // never finished: Finish records its accounts
+	for _, i := range st.Batches[1:] {
+		if _, err := f.job.RunBatch(ctx, st.RunID, t0, i); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	f.receive(t, "all")
+	broken := *f.job
+	broken.store = history.New(brokenWrites{f.ddb}, f.job.store.Table(), time.Hour)
+	if _, err := broken.Finish(ctx, st.RunID, t0, "execution-1", st.Planning); err == nil || !strings.Contains(err.Error(), "table unavailable") {
+		t.Fatalf("finish with a broken table: got %v; want the write error", err)
+	}
+	first, _ := perAccount(f.receive(t, "all"))
+	out, err := f.job.Finish(ctx, st.RunID, t0, "execution-1", st.Planning)
+	if err != nil || !out.Saved {
+		t.Fatalf("finish retried after a failed write: got saved %v, %v; want the run finished", out.Saved, err)
+	}
+	again, digests := perAccount(f.receive(t, "all"))
+	for account := range first {
+		if again[account] > 0 {
+			t.Errorf("the retried Finish sent %s's message again", account)
+		}
+	}
+	if digests != 1 {
+		t.Errorf("digests: got %d; want 1", digests)
+	}
+	b, err := f.store.GetBatch(ctx, st.RunID, late)
+	if err != nil || !b.Closed {
+		t.Errorf("batch %d: got %+v, %v; want closed", late, b, err)
+	}
+	if run, err := f.store.GetRun(ctx, st.RunID); err != nil || run.State == history.Running {
+		t.Errorf("run after the retried Finish: got %+v, %v; want it finished", run, err)
+	}
+
+	// A Finish that died holding a claim of 2 s, then its retry.
+	at := t0.Add(24 * time.Hour)
+	f.job.now = time.Now
+	st, err = f.job.Start(ctx, at, "execution-2", 1)
+	if err != nil || !st.Proceed {
+		t.Fatalf("start: got %+v, %v", st, err)
+	}
+	for _, i := range st.Batches {
+		if _, err := f.job.RunBatch(ctx, st.RunID, at, i); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	stored, err := f.store.GetRun(ctx, st.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claim, _, err := f.store.BeginFinish(ctx, stored, "dead", time.Now(), 2*time.Second); err != nil || claim != history.Started {
+		t.Fatalf("the dead Finish's claim: got %s, %v", claim, err)
+	}
+	out, err = f.job.Finish(ctx, st.RunID, at, "execution-2", st.Planning)
+	if err != nil || !out.Saved {
+		t.Fatalf("finish retried after a dead Finish: got saved %v, %v; want the run finished once the claim ran out", out.Saved, err)
+	}
+	if run, err := f.store.GetRun(ctx, st.RunID); err != nil || run.State == history.Running {
+		t.Errorf("run after the retried Finish: got %+v, %v; want it finished", run, err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -256,31 +258,68 @@ func (s *Store) CloseBatch(ctx context.Context, runID string, i int, owner strin
 // SentAlerts reads what the invocations of batch i have sent: for each
 // account, the fingerprint of the alerts its message carried.
 func (s *Store) SentAlerts(ctx context.Context, runID string, i int) (map[string]string, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, ConsistentRead: aws.Bool(true), Key: sentKey(runID, i)})
-	if err != nil {
-		return nil, fmt.Errorf("read the alerts batch %d of run %s sent: %w", i, runID, err)
+	sent := map[string]string{}
+	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+		TableName:              &s.table,
+		ConsistentRead:         aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :sent)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":   &types.AttributeValueMemberS{Value: "RUN#" + runID},
+			":sent": &types.AttributeValueMemberS{Value: sentSK(i) + "#"},
+		},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the alerts batch %d of run %s sent: %w", i, runID, err)
+		}
+		for _, av := range page.Items {
+			var item sentItem
+			if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+				return nil, fmt.Errorf("decode the alerts batch %d of run %s sent: %w", i, runID, err)
+			}
+			maps.Copy(sent, item.Sent)
+		}
 	}
-	var item sentItem
-	if err := attributevalue.UnmarshalMap(out.Item, &item); err != nil {
-		return nil, fmt.Errorf("decode the alerts batch %d of run %s sent: %w", i, runID, err)
-	}
-	if item.Sent == nil {
-		item.Sent = map[string]string{}
-	}
-	return item.Sent, nil
+	return sent, nil
 }
+
+// maxSentBytes bounds one item of a sent record: Finish's record of the
+// accounts of batches that never finished may list every account of the
+// organization, more than one item holds (ledger: DDB-item-size-400kb).
+const maxSentBytes = 200 << 10
 
 // RecordSent records what batch i has sent (all of it, SentAlerts' and
 // the new), before its history is written: a retry of the batch after a
-// failure sends only what was not sent. One small item per batch with
-// alerts: an account id and a fingerprint of 16 characters each.
+// failure sends only what was not sent. Usually one small item (an
+// account id and a fingerprint of 16 characters each); a record of more
+// than about 5,000 accounts is split in items of at most maxSentBytes.
 func (s *Store) RecordSent(ctx context.Context, runID string, i int, sent map[string]string, now time.Time) error {
-	item, err := attributevalue.MarshalMap(sentItem{PK: "RUN#" + runID, SK: sentSK(i), Type: "SENT", Sent: sent, ExpiresAt: s.expires(now)})
-	if err != nil {
-		return fmt.Errorf("marshal the alerts batch %d of run %s sent: %w", i, runID, err)
+	accounts := slices.Sorted(maps.Keys(sent))
+	chunk, size, part := map[string]string{}, 0, 0
+	put := func() error {
+		item, err := attributevalue.MarshalMap(sentItem{PK: "RUN#" + runID, SK: fmt.Sprintf("%s#%04d", sentSK(i), part), Type: "SENT", Sent: chunk, ExpiresAt: s.expires(now)})
+		if err != nil {
+			return fmt.Errorf("marshal the alerts batch %d of run %s sent: %w", i, runID, err)
+		}
+		if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
+			return fmt.Errorf("record the alerts batch %d of run %s sent: %w", i, runID, err)
+		}
+		chunk, size, part = map[string]string{}, 0, part+1
+		return nil
 	}
-	if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
-		return fmt.Errorf("record the alerts batch %d of run %s sent: %w", i, runID, err)
+	for _, account := range accounts {
+		n := len(account) + len(sent[account]) + 8 // a map entry's name, value and overhead
+		if size+n > maxSentBytes {
+			if err := put(); err != nil {
+				return err
+			}
+		}
+		chunk[account] = sent[account]
+		size += n
+	}
+	if len(chunk) > 0 {
+		return put()
 	}
 	return nil
 }
@@ -294,18 +333,12 @@ type sentItem struct {
 }
 
 // sentSK names the sent record of batch i; a negative i names Finish's.
+// Its items add "#0000", "#0001", ...
 func sentSK(i int) string {
 	if i < 0 {
 		return "SENT#FINISH"
 	}
 	return fmt.Sprintf("SENT#%05d", i)
-}
-
-func sentKey(runID string, i int) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: "RUN#" + runID},
-		"sk": &types.AttributeValueMemberS{Value: sentSK(i)},
-	}
 }
 
 // Batches reads every batch of run runID, in order.

@@ -154,3 +154,39 @@ func TestBoundList(t *testing.T) {
 		})
 	}
 }
+
+// Finish's record of what it sent for the batches that never finished may
+// name every account of a large organization: it is stored in items under
+// DynamoDB's 400 KB, and read back whole. A record that grows keeps what
+// it held.
+func TestSentRecordOfThousandsOfAccounts(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 24*time.Hour)
+	ctx := context.Background()
+	sent := map[string]string{}
+	for i := range 30000 {
+		sent[fmt.Sprintf("%012d", i)] = fmt.Sprintf("%016x", i)
+	}
+	for _, part := range []int{-1, 7} {
+		if err := s.RecordSent(ctx, "sent-run", part, sent, t0); err != nil {
+			t.Fatalf("part %d: RecordSent of %d accounts: %v", part, len(sent), err)
+		}
+		sent["999999999999"] = "ffffffffffffffff"
+		if err := s.RecordSent(ctx, "sent-run", part, sent, t0); err != nil {
+			t.Fatalf("part %d: RecordSent grown: %v", part, err)
+		}
+		got, err := s.SentAlerts(ctx, "sent-run", part)
+		if err != nil || len(got) != len(sent) {
+			t.Fatalf("part %d: SentAlerts: got %d accounts, %v; want %d", part, len(got), err, len(sent))
+		}
+		for account, fp := range sent {
+			if got[account] != fp {
+				t.Fatalf("part %d: account %s: got %q; want %q", part, account, got[account], fp)
+			}
+		}
+		delete(sent, "999999999999")
+	}
+	if got, err := s.SentAlerts(ctx, "sent-run", 8); err != nil || len(got) != 0 {
+		t.Errorf("a batch that sent nothing: got %d accounts, %v; want none", len(got), err)
+	}
+}

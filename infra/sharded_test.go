@@ -336,3 +336,54 @@ func BenchmarkSharded(b *testing.B) {
 		}
 	}
 }
+
+// Every task of the sharded run waits longer than the auditor function may
+// run: a task that timed out while its invocation still ran would be
+// retried beside it.
+func TestShardedTasksOutlastTheFunction(t *testing.T) {
+	s := testSettings(t, map[string]string{ctxSharded: "true", ctxMapConcurrency: "2"})
+	audit, _ := stacks(t, s)
+	template := assertions.Template_FromStack(audit, nil)
+	fnTimeout := 0.0
+	for _, r := range *template.FindResources(strPtr("AWS::Lambda::Function"), nil) {
+		props := (*r)["Properties"].(map[string]interface{})
+		if d, _ := props["Description"].(string); strings.HasPrefix(d, "grantwatch: audits") {
+			fnTimeout, _ = props["Timeout"].(float64)
+		}
+	}
+	if fnTimeout == 0 {
+		t.Fatal("no auditor function with a timeout in the sharded stack")
+	}
+	var def struct{ States map[string]json.RawMessage }
+	if err := json.Unmarshal(shardedDefinition(t, 2), &def); err != nil {
+		t.Fatal(err)
+	}
+	tasks := 0
+	var walk func(states map[string]json.RawMessage)
+	walk = func(states map[string]json.RawMessage) {
+		for name, raw := range states {
+			var st struct {
+				Type           string
+				TimeoutSeconds float64
+				ItemProcessor  *struct{ States map[string]json.RawMessage }
+			}
+			if err := json.Unmarshal(raw, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.ItemProcessor != nil {
+				walk(st.ItemProcessor.States)
+			}
+			if st.Type != "Task" {
+				continue
+			}
+			tasks++
+			if st.TimeoutSeconds <= fnTimeout {
+				t.Errorf("task %s: TimeoutSeconds %v; want more than the function's %v s", name, st.TimeoutSeconds, fnTimeout)
+			}
+		}
+	}
+	walk(def.States)
+	if tasks != 3 {
+		t.Errorf("tasks: got %d; want Start, AuditBatch and Finish", tasks)
+	}
+}

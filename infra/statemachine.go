@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -22,6 +23,14 @@ const (
 	StateBatches = "AuditBatches"
 	StateBatch   = "AuditBatch"
 	StateFinish  = "Finish"
+)
+
+// AuditorTimeout is the auditor function's timeout (audit_stack.go),
+// Lambda's most; TaskSlack is how much longer a task of the sharded run
+// waits for it. TestShardedTasksOutlastTheFunction checks the two.
+const (
+	AuditorTimeout = 15 * time.Minute
+	TaskSlack      = time.Minute
 )
 
 // newShardedRun defines the state machine of a sharded run (pkg/job,
@@ -51,15 +60,22 @@ func newShardedRun(stack awscdk.Stack, s *Settings, fn awslambda.Function) sfn.S
 		return &sfn.RetryProps{Errors: jsii.Strings("States.ALL"), MaxAttempts: jsii.Number(attempts),
 			Interval: awscdk.Duration_Seconds(jsii.Number(20)), BackoffRate: jsii.Number(2), JitterStrategy: sfn.JitterType_FULL}
 	}
-	fnTimeout := 15 * 60.0
+	// A task that times out does not stop its invocation, and the retry
+	// would run beside it (ledger: SFN-task-timeout-invocation-continues):
+	// each task waits longer than the function may run (its 15 minutes),
+	// so that the function always ends first, Lambda reports its timeout
+	// as the task's error, and only then does the retry start. A batch
+	// retried beside a live invocation anyway (a lost connection) finds
+	// the batch claimed (pkg/history, ClaimBatch).
+	taskTimeout := AuditorTimeout.Seconds() + TaskSlack.Seconds()
 
 	start := invoke(StateStart, map[string]interface{}{
 		"step": "start", "input": sfn.JsonPath_EntirePayload(), "execution": sfn.JsonPath_StringAt(jsii.String("$$.Execution.Id")),
-	}, fnTimeout)
+	}, taskTimeout)
 	// The execution owns the run: a retried Start finds it its own.
 	start.AddRetry(retry(3))
 
-	batch := invoke(StateBatch, nil, fnTimeout)
+	batch := invoke(StateBatch, nil, taskTimeout)
 	// Only numbers go back to the map, so its results stay small.
 	batch.AddRetry(retry(2))
 	// A batch that fails every attempt does not fail the run: Finish finds
@@ -90,7 +106,7 @@ func newShardedRun(stack awscdk.Stack, s *Settings, fn awslambda.Function) sfn.S
 		"scheduled_time": sfn.JsonPath_StringAt(jsii.String("$.scheduled_time")),
 		"execution":      sfn.JsonPath_StringAt(jsii.String("$$.Execution.Id")),
 		"planning":       sfn.JsonPath_ObjectAt(jsii.String("$.planning")),
-	}, fnTimeout)
+	}, taskTimeout)
 	finish.AddRetry(retry(3))
 
 	definition := start.Next(sfn.NewChoice(stack, jsii.String("Claimed"), nil).

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
@@ -60,6 +61,12 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 		return h
 	}
 	h.batchAccounts = n
+	beat, err := heartbeatInterval()
+	if err != nil {
+		h.setupErr = err
+		logger.Error("environment is invalid", "error", err)
+		return h
+	}
 	cfg, err := LoadConfig()
 	if err != nil {
 		h.setupErr = err
@@ -78,7 +85,7 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 		logger.Error("Security Hub setup failed", "error", err)
 		return h
 	}
-	h.job = NewJob(cfg, awsCfg, logger, hub)
+	h.job = NewJob(cfg, awsCfg, logger, hub, job.WithHeartbeat(beat))
 	return h
 }
 
@@ -108,10 +115,34 @@ func LoadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// NewJob wires the job the handler runs.
-func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job.Hub) *job.Job {
+// EnvHeartbeat sets how often an attempt heartbeats (a Go duration, 100ms
+// to 1m); the stack sets none and the function uses job.HeartbeatInterval.
+// Tests set a short one so that a takeover does not wait 30 s; a watcher
+// waits for the longer of its own interval and the one the holder recorded,
+// so attempts with different settings never misjudge each other.
+const EnvHeartbeat = "GRANTWATCH_HEARTBEAT_INTERVAL"
+
+// heartbeatInterval reads EnvHeartbeat.
+func heartbeatInterval() (time.Duration, error) {
+	v := os.Getenv(EnvHeartbeat)
+	if v == "" {
+		return job.HeartbeatInterval, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 100*time.Millisecond || d > time.Minute {
+		return 0, fmt.Errorf("%s: %q: want a duration from 100ms to 1m", EnvHeartbeat, v)
+	}
+	return d, nil
+}
+
+// NewJob wires the job the handler runs, with the options given after the
+// handler's own.
+func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job.Hub, extra ...job.Option) *job.Job {
 	store, notifier := job.Destinations(cfg, awsCfg)
-	opts := []job.Option{job.WithLogger(logger)}
+	// Lambda retries a crashed attempt about a minute later: the attempt
+	// heartbeats so that the retry can take its run over (pkg/job, claim).
+	opts := []job.Option{job.WithLogger(logger), job.WithHeartbeat(job.HeartbeatInterval)}
+	opts = append(opts, extra...)
 	if hub != nil {
 		opts = append(opts, job.WithSecurityHub(hub))
 	}
@@ -122,6 +153,11 @@ func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job
 // Invoke is the Lambda handler: a step of a sharded run (from the stack's
 // state machine) or a schedule event (Handle).
 func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		// The attempt's name in the run's lease and the logs; Lambda's
+		// retries of one event keep its request id (ledger: LAM-async-retries).
+		ctx = job.WithAttempt(ctx, lc.AwsRequestID)
+	}
 	if h.setupErr == nil && isStep(payload) {
 		return h.handleStep(ctx, payload)
 	}

@@ -148,3 +148,30 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestHeartbeatIntervalFromEnvironment(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{name: "unset: the product's interval", value: "", want: job.HeartbeatInterval},
+		{name: "a test's short interval", value: "200ms", want: 200 * time.Millisecond},
+		{name: "too short: a write storm", value: "1ms", wantErr: true},
+		{name: "too long: a takeover waits minutes", value: "5m", wantErr: true},
+		{name: "not a duration", value: "5", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvHeartbeat, tt.value)
+			got, err := heartbeatInterval()
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("heartbeatInterval(%q): got %s, %v; want %s (error %v)", tt.value, got, err, tt.want, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), EnvHeartbeat) {
+				t.Errorf("error %q does not name %s", err, EnvHeartbeat)
+			}
+		})
+	}
+}

@@ -252,6 +252,72 @@ func TestAsyncRetryResumesAKilledRun(t *testing.T) {
 	}
 }
 
+// An invocation killed inside its lease (out of memory, a runtime exit)
+// and retried at once, as Lambda may: the retry watches the run's
+// heartbeats stop and takes the run over well before the lease runs out,
+// instead of answering "busy" and leaving the run RUNNING for hours.
+func TestRetryAtOnceTakesOverAKilledRun(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if err := w.sim.Update(func(sc *awssim.Scenario) {
+		sc.Latency = awssim.Latency{Fixed: awssim.Duration(3 * time.Second)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A lease of 10 minutes: the retry must not wait for it. Heartbeats
+	// every 200 ms: the retry takes over after 1.2 s of silence, not 30 s.
+	env := append(slices.Clone(w.env), "AWS_LAMBDA_FUNCTION_TIMEOUT=600", EnvHeartbeat+"=200ms")
+	fn := testenv.Lambda(t, ".", env)
+	go func() { _, _ = fn.Invoke(ctx, ruleEvent) }()
+
+	// Kill the function once it holds the run and has heartbeated.
+	var run *history.Run
+	for range 400 {
+		if r, err := w.store.GetRun(ctx, runID); err == nil && r != nil && r.Beats() >= 2 {
+			run = r
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if run == nil || run.State != history.Running {
+		t.Fatalf("first attempt: got run %+v; want it RUNNING and heartbeating\nfunction output: %s", run, fn.Output())
+	}
+	fn.Stop()
+
+	if err := w.sim.Update(func(sc *awssim.Scenario) { sc.Latency = awssim.Latency{} }); err != nil {
+		t.Fatal(err)
+	}
+	if err := fn.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	body, err := fn.Invoke(ctx, ruleEvent)
+	if err != nil {
+		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
+	}
+	var res Result
+	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
+		t.Fatalf("retry result: %s (%v)\nfunction output: %s", body, err, fn.Output())
+	}
+	if res.Claim != history.Resumed || res.State != string(history.Complete) || res.Summary.Checked != res.Summary.Planned {
+		t.Errorf("retry: got claim %s state %s, %d of %d checked; want resumed, COMPLETE, every check",
+			res.Claim, res.State, res.Summary.Checked, res.Summary.Planned)
+	}
+	took := time.Since(start)
+	t.Logf("the retry took %s", took.Round(time.Second))
+	if took > time.Minute {
+		t.Errorf("retry took %s; want it to take the run over once the heartbeats stop, long before the lease ends", took)
+	}
+	stored, err := w.store.GetRun(ctx, runID)
+	if err != nil || stored.State != history.Complete || stored.Attempts != 2 {
+		t.Errorf("stored run: got %+v, %v; want COMPLETE after 2 attempts", stored, err)
+	}
+	msgs, err := w.sns.Receive(ctx, "inbox")
+	if err != nil || len(msgs) != res.Published || res.Published == 0 {
+		t.Errorf("messages: got %d (%v); want the %d the retry published, each once", len(msgs), err, res.Published)
+	}
+}
+
 func abs(t *testing.T, path string) string {
 	t.Helper()
 	p, err := filepath.Abs(path)

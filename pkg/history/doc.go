@@ -12,6 +12,7 @@
 //	history event   ACCOUNT#<account>  EVENT#<at>#<region>#<model>          -        -
 //	batch           RUN#<run id>       BATCH#<number, 5 digits>             -        -
 //	findings        ACCOUNT#<account>  FINDINGS#<region>                    FINDINGS <account>#<region>
+//	sent record     RUN#<run id>       SENT#<batch number, 5 digits|FINISH> -        -
 //
 // Times are RFC 3339 in UTC with whole seconds, so they sort as strings.
 //
@@ -35,7 +36,14 @@
 //   - The batches of a sharded run: Query RUN#<run id> with sk beginning
 //     BATCH#. Each holds its accounts (with their OUs) and, once done, its
 //     summary and the counts of its alerts, as JSON; the run's last step
-//     reads them all.
+//     reads them all. A batch is claimed by one invocation at a time with a
+//     conditional write (owner, lease_until), marked done on condition that
+//     it still holds it (phase DONE), or closed by Finish (phase CLOSED),
+//     after which no invocation of it does anything.
+//   - What a batch sent: GetItem RUN#<run id>/SENT#<batch>, each account
+//     with alerts and a fingerprint of them; written after publishing and
+//     before the history, so that a retry sends only what was not sent.
+//     Finish's own alerts (batches that never finished) use SENT#FINISH.
 //   - The Security Hub findings grantwatch created, of one account-region:
 //     Query ACCOUNT#<account> with sk beginning FINDINGS#, or,
 //     for a complete run that must find the accounts and regions it no
@@ -58,9 +66,15 @@
 // carry the events (one per changed check) and then the latest-state items
 // of the account-regions that changed, and one UpdateItem finishes the run:
 // at most changed/25 + account-regions/25 + 2 requests, plus retries of
-// UnprocessedItems. A sharded run adds two writes per batch. With Security
-// Hub on, the findings items of the account-regions whose findings changed
-// (or would expire) follow, in BatchWriteItem calls of 25; the findings are
-// read with one Query per account audited, or, after a complete run, one
-// paged Query of gsi1.
+// UnprocessedItems. With Security Hub on, the findings items of the
+// account-regions whose findings changed (or would expire) follow, in
+// BatchWriteItem calls of 25; the findings are read with one Query per
+// account audited, or, after a complete run, one paged Query of gsi1.
+// In the Lambda function the run's attempt also
+// heartbeats: one UpdateItem of the run record every 5 s (a run of a
+// minute, 12). A sharded run adds per batch a claim (UpdateItem), the done
+// mark (PutItem) and, when the batch sent alerts, its sent record (one
+// PutItem of about 30 bytes per account); and per run two UpdateItems of
+// the run record by Finish (its claim, and the note that its digest went
+// out).
 package history

@@ -7,10 +7,15 @@ package job
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +49,11 @@ type Job struct {
 	// saveBudget is the time kept after the audit for storing and alerting.
 	saveBudget func(accountRegions int) time.Duration
 	hub        *Hub
+	// beat is how often a run's attempt heartbeats; zero for none.
+	beat time.Duration
+	// poll is how often a sharded run's Finish looks again at what another
+	// invocation holds (finishPoll; tests shorten it).
+	poll time.Duration
 }
 
 // Hub is where the run's Security Hub findings go.
@@ -91,12 +101,41 @@ func WithSaveBudget(f func(accountRegions int) time.Duration) Option {
 // WithLease sets how long a run is held before another invocation may resume it.
 func WithLease(d time.Duration) Option { return func(j *Job) { j.lease = d } }
 
+// HeartbeatInterval is how often the Lambda function's attempt at a run
+// says it is still at work. An attempt silent for StaleBeats intervals is
+// gone (crashed, killed, out of memory; ledger: LAM-async-retries), and a
+// retry takes its run over although its lease has not run out. Each beat is
+// one small UpdateItem of the run record: a 15-minute run makes 180.
+const (
+	HeartbeatInterval = 5 * time.Second
+	StaleBeats        = 6
+)
+
+// WithHeartbeat makes Run's attempts heartbeat every interval, and a
+// delivery that finds the run held by a silent attempt take it over
+// (history.BeginAttempt). The command line does not heartbeat: nothing
+// retries it.
+func WithHeartbeat(interval time.Duration) Option { return func(j *Job) { j.beat = interval } }
+
+type attemptKey struct{}
+
+// WithAttempt names the attempt that ctx runs (the Lambda request id), for
+// the run's lease and the logs.
+func WithAttempt(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, attemptKey{}, id)
+}
+
+func attemptOf(ctx context.Context) string {
+	id, _ := ctx.Value(attemptKey{}).(string)
+	return id
+}
+
 // New builds a Job: the planner finds the targets, the checker checks them,
 // the store records the results and the notifier alerts on changes. store may
 // be nil (no history, no alerts); notifier may be nil (history without alerts).
 func New(cfg *config.Config, planner *targets.Planner, checker *check.Checker, store *history.Store, notifier *notify.Notifier, opts ...Option) *Job {
 	j := &Job{cfg: cfg, planner: planner, checker: checker, store: store, notifier: notifier,
-		logger: slog.New(slog.DiscardHandler), now: time.Now, lease: 20 * time.Minute, saveBudget: SaveBudget}
+		logger: slog.New(slog.DiscardHandler), now: time.Now, lease: 20 * time.Minute, saveBudget: SaveBudget, poll: finishPoll}
 	for _, o := range opts {
 		o(j)
 	}
@@ -162,6 +201,39 @@ type Outcome struct {
 	// Tally counts the alerts of a part of a run, for the run's digest; a
 	// sharded run's Finish, those of the whole run.
 	Tally changes.Tally `json:"-"`
+
+	// sent, for a part of a sharded run, is what earlier attempts at the
+	// part sent, and where record notes what it sends.
+	sent *sentLog
+}
+
+// sentLog is what the attempts at one part of a sharded run (a batch) have
+// sent: for each account, the fingerprint of the alerts its message
+// carried. record notes what it sent before it writes the history, so that
+// a retry after a failure in between sends only what was not sent.
+type sentLog struct {
+	before map[string]string
+	note   func(ctx context.Context, sent map[string]string) error
+}
+
+// fingerprints sums up each account's alerts in a fingerprint of what
+// they say (kind, check, status; not the cause, whose text may carry a
+// request id): a retry that finds the same alerts for an account knows
+// its message went out.
+func fingerprints(alerts []changes.Alert) map[string]string {
+	lines := map[string][]string{}
+	for _, a := range alerts {
+		r := a.Result
+		lines[r.Account] = append(lines[r.Account], strings.Join([]string{string(a.Kind), r.Region, r.Model, r.Principal,
+			string(r.Status), string(a.Previous), string(a.Severity)}, "|"))
+	}
+	fps := make(map[string]string, len(lines))
+	for account, l := range lines {
+		slices.Sort(l)
+		sum := sha256.Sum256([]byte(strings.Join(l, "\n")))
+		fps[account] = hex.EncodeToString(sum[:8])
+	}
+	return fps
 }
 
 // changedOnly keeps the states of the account-regions worth rewriting: a
@@ -237,7 +309,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	}
 
 	now := j.now()
-	claim, run, err := j.store.BeginRun(ctx, out.RunID, scheduledAt, now, j.leaseFor(ctx, now))
+	claim, run, err := j.claim(ctx, log, out.RunID, scheduledAt, now)
 	if err != nil {
 		return out, err // the store names the run and what failed
 	}
@@ -246,17 +318,29 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 		log.InfoContext(ctx, "run already handled; nothing to do", "claim", claim, "state", run.State)
 		return out, nil
 	}
-	log.InfoContext(ctx, "run claimed", "claim", claim, "attempt", run.Attempts)
+	log.InfoContext(ctx, "run claimed", "claim", claim, "attempt", run.Attempts, "request_id", attemptOf(ctx))
+	lost, stopBeats := j.heartbeat(ctx, log, run)
+	defer func() { _ = stopBeats() }()
 	plan := j.plan(ctx, log, out.RunID, scheduledAt, now)
 	budget := j.saveBudget(plan.AccountRegions())
 	auditCtx, cancel := withReserve(ctx, budget)
+	stop := context.AfterFunc(lost, cancel) // taken over: stop auditing
 	rep := j.checker.Check(auditCtx, plan)
+	stop()
 	cancel()
 	out.Report = rep
 
 	saveCtx, cancel := saveContext(ctx, budget)
 	defer cancel()
-	if err := j.record(saveCtx, out, scheduledAt, wholeRun); err != nil {
+	unwatch := context.AfterFunc(lost, cancel) // taken over: stop storing and alerting
+	err = j.record(saveCtx, out, scheduledAt, wholeRun)
+	unwatch()
+	if cause := stopBeats(); cause != nil {
+		// Another attempt holds the run: it stores and finishes it.
+		log.ErrorContext(ctx, "run taken over by another attempt; this one stops", "error", cause)
+		return out, fmt.Errorf("run %s: %w", out.RunID, cause)
+	}
+	if err != nil {
 		if run.Attempts < history.MaxAttempts {
 			if rerr := j.store.ReleaseRun(saveCtx, run, err.Error(), j.now()); rerr != nil {
 				err = errors.Join(err, rerr)
@@ -280,6 +364,102 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	log.InfoContext(ctx, "run finished", "state", state, "alerts", len(out.Alerts), "published", out.Published,
 		"unpublished", out.Unpublished, "history_events", out.Events)
 	return out, nil
+}
+
+// claim claims the run for this attempt. With heartbeats, a run found held
+// by another attempt is watched: while its heartbeats go on it is that
+// attempt's (Busy); when they stop for StaleBeats intervals, that attempt is
+// gone, and this one takes the run over at once instead of leaving it
+// RUNNING until the lease runs out, after every Lambda retry (ledger:
+// LAM-async-retries). If this attempt's own time runs out first, it returns
+// an error, so that Lambda retries the event and, after the last retry,
+// sends it to the failure destination.
+func (j *Job) claim(ctx context.Context, log *slog.Logger, runID string, scheduledAt, now time.Time) (history.Claim, *history.Run, error) {
+	if j.beat <= 0 {
+		return j.store.BeginRun(ctx, runID, scheduledAt, now, j.leaseFor(ctx, now))
+	}
+	claim, seen, err := j.store.BeginAttempt(ctx, runID, attemptOf(ctx), scheduledAt, now, j.leaseFor(ctx, now), j.beat)
+	if err != nil || claim != history.Busy || seen.Beats() == 0 {
+		return claim, seen, err
+	}
+	// The holder's silence is judged by the longer of its own interval (as
+	// it recorded) and this attempt's, on this attempt's own clock: the
+	// two invocations' clocks are never compared.
+	stale := StaleBeats * max(j.beat, seen.BeatInterval())
+	log.InfoContext(ctx, "run held by another attempt; watching its heartbeats", "attempts", seen.Attempts, "stale_after", stale)
+	silentSince := time.Now()
+	tick := time.NewTicker(j.beat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "", nil, fmt.Errorf("run %s is held by another attempt whose heartbeats had not stopped for %s when this attempt's time ran out: %w",
+				runID, time.Since(silentSince).Round(time.Second), context.Cause(ctx))
+		case <-tick.C:
+		}
+		r, err := j.store.GetRun(ctx, runID)
+		switch {
+		case err != nil:
+			return "", nil, err
+		case r == nil:
+			return "", nil, fmt.Errorf("run %s: its record disappeared while another attempt held it", runID)
+		case r.State != history.Running:
+			return history.Done, r, nil
+		case !r.SameHolder(seen):
+			return history.Busy, r, nil // it heartbeats, or another attempt took it over
+		case time.Since(silentSince) >= stale:
+			now := j.now()
+			log.WarnContext(ctx, "the attempt holding the run stopped heartbeating; taking the run over",
+				"silent_for", time.Since(silentSince).Round(time.Second), "attempts", r.Attempts)
+			return j.store.TakeOver(ctx, r, attemptOf(ctx), now, j.leaseFor(ctx, now), j.beat)
+		}
+	}
+}
+
+// heartbeat advances the run's heartbeats every j.beat until stop is
+// called. The context it returns ends when another attempt took the run
+// over, and stop then returns history.ErrLost: this attempt must stop.
+func (j *Job) heartbeat(ctx context.Context, log *slog.Logger, run *history.Run) (lost context.Context, stop func() error) {
+	if j.beat <= 0 {
+		return context.Background(), func() error { return nil }
+	}
+	lost, lose := context.WithCancelCause(context.Background())
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(j.beat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			// A slow DynamoDB delays the next beat (the ticker drops
+			// ticks), never piles them up.
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CallTimeout)
+			err := j.store.Heartbeat(bctx, run)
+			cancel()
+			switch {
+			case errors.Is(err, history.ErrLost):
+				lose(err)
+				return
+			case err != nil:
+				log.WarnContext(ctx, "heartbeat failed; trying again at the next", "error", err)
+			}
+		}
+	}()
+	var once sync.Once
+	var cause error
+	return lost, func() error {
+		once.Do(func() {
+			close(quit)
+			<-done
+			cause = context.Cause(lost)
+			lose(nil)
+		})
+		return cause
+	}
 }
 
 // plan sweeps the runs that never finished and plans the claimed run, the
@@ -365,12 +545,47 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) 
 			send = j.notifier.SendAccounts
 			out.Tally = changes.TallyOf(out.Alerts)
 		}
-		if len(out.Alerts) > 0 {
-			sent := send(publishCtx, out.RunID, out.Alerts)
-			out.Published, out.Unpublished = sent.Published, sent.Unpublished
-			delivered = func(account string) bool { return sent.Delivered[account] }
-			errs = append(errs, sent.Err)
+		toSend, fps, sentBefore := out.Alerts, map[string]string{}, map[string]bool{}
+		if out.sent != nil {
+			// An earlier attempt at this part sent these accounts' messages.
+			fps = fingerprints(out.Alerts)
+			toSend = nil
+			for _, a := range out.Alerts {
+				if acct := a.Result.Account; out.sent.before[acct] == fps[acct] {
+					sentBefore[acct] = true
+				} else {
+					toSend = append(toSend, a)
+				}
+			}
+			if len(sentBefore) > 0 {
+				j.logger.InfoContext(ctx, "an earlier attempt sent some of these alerts; they are not sent again", "run_id", out.RunID, "accounts", len(sentBefore))
+			}
 		}
+		if len(toSend) > 0 {
+			sent := send(publishCtx, out.RunID, toSend)
+			out.Published, out.Unpublished = sent.Published, sent.Unpublished
+			delivered = func(account string) bool { return sentBefore[account] || sent.Delivered[account] }
+			errs = append(errs, sent.Err)
+			if out.sent != nil && len(sent.Delivered) > 0 {
+				all := maps.Clone(out.sent.before)
+				if all == nil {
+					all = map[string]string{}
+				}
+				for acct, ok := range sent.Delivered {
+					if ok {
+						all[acct] = fps[acct]
+					}
+				}
+				if err := out.sent.note(ctx, all); err != nil {
+					cancel()
+					return err
+				}
+			}
+		} else if len(sentBefore) > 0 {
+			delivered = func(account string) bool { return sentBefore[account] }
+		}
+		// Messages an earlier attempt sent count as published, one per account.
+		out.Published += len(sentBefore)
 		if sc == wholeRun && rep.Summary.Failed() {
 			if err := j.notifier.SendRunFailure(publishCtx, out.RunID, failure(rep.Summary)); err != nil {
 				errs = append(errs, fmt.Errorf("run failure alert: %w", err))

@@ -90,6 +90,7 @@ type fixture struct {
 	// snsProxy stands between the notifier and goaws, to inject faults.
 	snsProxy *testenv.Proxy
 	ddb      *countingDynamo
+	ddbLogs  func() string // dynalite's output, for a failure's message
 	store    *history.Store
 	job      *Job
 }
@@ -128,11 +129,12 @@ func setup(t *testing.T) *fixture {
 	if err := history.CreateTable(ctx, ddbClient, cfg.History.Table); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{sim: sim, sns: snsServer, snsProxy: snsProxy, ddb: &countingDynamo{API: ddbClient}}
+	f := &fixture{sim: sim, sns: snsServer, snsProxy: snsProxy, ddb: &countingDynamo{API: ddbClient}, ddbLogs: ddbServer.Output}
 	f.store = history.New(f.ddb, cfg.History.Table, cfg.History.Retention.Std())
 	notifier := notify.New(sns.NewFromConfig(snsCfg), cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(),
 		notify.WithCallTimeout(300*time.Millisecond))
 	f.job = New(cfg, targets.New(cfg, simCfg), check.New(cfg, simCfg), f.store, notifier)
+	f.job.poll = 50 * time.Millisecond // Finish waiting for another invocation
 	return f
 }
 

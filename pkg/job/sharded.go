@@ -1,7 +1,9 @@
 package job
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -126,18 +128,36 @@ func (j *Job) RunBatch(ctx context.Context, runID string, scheduledAt time.Time,
 	if j.store == nil {
 		return nil, errors.New("a sharded run needs the history table (history.table)")
 	}
-	b, err := j.store.GetBatch(ctx, runID, index)
+	now := j.now()
+	claim, b, err := j.store.ClaimBatch(ctx, runID, index, attemptName(ctx), now, j.leaseFor(ctx, now))
 	if err != nil {
 		return nil, err
 	}
 	bo := &BatchOutcome{RunID: runID, Batch: index}
-	if b.Done {
+	switch {
+	case claim == history.Done && b.Closed:
+		// Finish gave up on the batch and recorded its accounts: a late
+		// invocation must not audit, alert or overwrite that.
+		bo.Repeated = true
+		j.logger.InfoContext(ctx, "the run's Finish closed this batch; nothing to do", "run_id", runID, "batch", index)
+		return bo, nil
+	case claim == history.Done:
 		bo.Repeated, bo.Published, bo.Unpublished = true, b.Published, b.Unpublished
 		if b.Summary != nil {
 			bo.Checks = b.Summary.Checked
 		}
 		j.logger.InfoContext(ctx, "batch already done; nothing to do", "run_id", runID, "batch", index)
 		return bo, nil
+	case claim == history.Busy:
+		// Step Functions invoked the batch again while an invocation still
+		// works on it: the error makes the state machine retry later, and
+		// Finish waits for the batch (ledger: SFN-task-timeout-invocation-continues).
+		return nil, fmt.Errorf("batch %d of run %s: another invocation holds it until %s",
+			index, runID, time.Unix(b.HeldUntil, 0).UTC().Format(time.RFC3339))
+	}
+	sent, err := j.store.SentAlerts(ctx, runID, index)
+	if err != nil {
+		return nil, err
 	}
 	accounts := make([]targets.Account, len(b.Accounts))
 	for i, a := range b.Accounts {
@@ -149,10 +169,17 @@ func (j *Job) RunBatch(ctx context.Context, runID string, scheduledAt time.Time,
 	rep := j.checker.Check(auditCtx, plan)
 	cancel()
 
-	out := &Outcome{RunID: runID, Report: rep}
+	out := &Outcome{RunID: runID, Report: rep, sent: &sentLog{before: sent, note: func(ctx context.Context, sent map[string]string) error {
+		return j.store.RecordSent(ctx, runID, index, sent, j.now())
+	}}}
 	saveCtx, cancel := saveContext(ctx, budget)
 	defer cancel()
 	if err := j.record(saveCtx, out, scheduledAt, partOfRun); err != nil {
+		// The state machine retries the batch: it claims it at once, and
+		// sends only the alerts this attempt did not.
+		if rerr := j.store.ReleaseBatch(saveCtx, runID, b); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 		return nil, fmt.Errorf("batch %d of run %s: %w", index, runID, err)
 	}
 	b.Summary, b.Tally, b.Published, b.Unpublished = &rep.Summary, out.Tally, out.Published, out.Unpublished
@@ -189,11 +216,71 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 	if !stored.OwnedBy(owner) {
 		return out, fmt.Errorf("finish run %s: another execution took the run over", runID)
 	}
-	run := stored
+	claim, run, err := j.beginFinish(ctx, stored)
+	switch {
+	case err != nil:
+		return out, err
+	case claim == history.Done:
+		out.Claim, out.Stored = history.Done, run
+		return out, nil
+	}
 	out.Stored = run
+	if err := j.finishClaimed(ctx, out, run, scheduledAt, owner, planning); err != nil {
+		// The state machine retries Finish: it claims the finishing at
+		// once, and sends only what this attempt did not.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CallTimeout)
+		defer cancel()
+		if rerr := j.store.ReleaseFinish(rctx, run); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return out, err
+	}
+	return out, nil
+}
+
+// beginFinish claims the finishing of run stored. While another invocation
+// holds it, it waits, within its own time, until that invocation finished
+// the run (Done) or its claim ran out (it crashed or timed out): a Finish
+// that died must not leave the run RUNNING after every retry of the step
+// found it busy.
+func (j *Job) beginFinish(ctx context.Context, stored *history.Run) (history.Claim, *history.Run, error) {
+	for {
+		now := j.now()
+		claim, run, err := j.store.BeginFinish(ctx, stored, attemptName(ctx), now, j.leaseFor(ctx, now))
+		if err != nil || claim != history.Busy {
+			return claim, run, err
+		}
+		until := time.Unix(run.FinishingUntil()+1, 0)
+		j.logger.InfoContext(ctx, "another invocation is finishing the run; waiting for it", "run_id", stored.ID, "claimed_until", until.UTC())
+		select {
+		case <-ctx.Done():
+			// Step Functions retries the step; by then the other
+			// invocation has finished the run or its claim ran out.
+			return "", nil, fmt.Errorf("finish run %s: another invocation is finishing it until %s: %w",
+				stored.ID, until.UTC().Format(time.RFC3339), context.Cause(ctx))
+		case <-time.After(max(min(until.Sub(now), j.poll), 100*time.Millisecond)):
+		}
+	}
+}
+
+// finishClaimed is Finish once this invocation claimed the finishing.
+func (j *Job) finishClaimed(ctx context.Context, out *Outcome, run *history.Run, scheduledAt time.Time, owner string, planning result.Summary) error {
+	runID := run.ID
 	batches, err := j.store.Batches(ctx, runID)
 	if err != nil {
-		return out, err
+		return err
+	}
+	// Close the batches that never finished, so that no invocation of them
+	// audits or alerts after this; wait for those an invocation still holds.
+	for i, b := range batches {
+		if b.Done || b.Closed {
+			continue
+		}
+		closed, err := j.closeBatch(ctx, runID, b.Index, owner)
+		if err != nil {
+			return err
+		}
+		batches[i] = *closed
 	}
 	summary := planning
 	summary.RunID = runID
@@ -218,9 +305,15 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		j.logger.ErrorContext(ctx, "batches did not finish; their accounts are recorded as audit errors", "run_id", runID,
 			"batches", failedBatches, "accounts", len(failed))
 		rep := j.unfinished(runID, failed, failedBatches)
-		part := &Outcome{RunID: runID, Report: rep}
+		sent, err := j.store.SentAlerts(ctx, runID, finishPart)
+		if err != nil {
+			return err
+		}
+		part := &Outcome{RunID: runID, Report: rep, sent: &sentLog{before: sent, note: func(ctx context.Context, sent map[string]string) error {
+			return j.store.RecordSent(ctx, runID, finishPart, sent, j.now())
+		}}}
 		if err := j.record(ctx, part, scheduledAt, partOfRun); err != nil {
-			return out, fmt.Errorf("record the accounts of unfinished batches of run %s: %w", runID, err)
+			return fmt.Errorf("record the accounts of unfinished batches of run %s: %w", runID, err)
 		}
 		summary.Add(rep.Summary)
 		tally.Add(part.Tally)
@@ -234,7 +327,9 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 	summary.DurationMS = summary.FinishedAt.Sub(summary.StartedAt).Milliseconds()
 	out.Report = &result.Report{Summary: summary}
 
-	if j.notifier != nil {
+	if j.notifier != nil && run.Notified {
+		j.logger.InfoContext(ctx, "an earlier Finish sent the run's digest; not sent again", "run_id", runID)
+	} else if j.notifier != nil {
 		var errs []error
 		if err := j.notifier.SendDigest(ctx, runID, tally); err != nil {
 			errs = append(errs, err)
@@ -250,6 +345,9 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		}
 		if err := errors.Join(errs...); err != nil {
 			out.NotifyError = err.Error()
+		}
+		if err := j.store.MarkNotified(ctx, run); err != nil {
+			return err
 		}
 	}
 	state, why := history.Complete, out.NotifyError
@@ -269,12 +367,47 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 		j.archiveDropped(ctx, out, audited, scheduledAt)
 	}
 	if err := j.store.FinishRun(ctx, run, state, &summary, why, j.now()); err != nil {
-		return out, err
+		return err
 	}
 	out.Saved = true
 	j.logger.InfoContext(ctx, "run finished", "run_id", runID, "state", state, "batches", len(batches),
 		"unfinished_batches", len(failedBatches), "published", out.Published)
-	return out, nil
+	return nil
+}
+
+// finishPart names the alerts Finish sends for the accounts of batches
+// that never finished, in the run's sent records (history.SentAlerts).
+const finishPart = -1
+
+// closeBatch closes batch index of a run for Finish. A batch an invocation
+// still holds is waited for, until it is done or its claim runs out (the
+// invocation's deadline: Lambda stops it then), within Finish's own time.
+func (j *Job) closeBatch(ctx context.Context, runID string, index int, owner string) (*history.Batch, error) {
+	for {
+		claim, b, err := j.store.CloseBatch(ctx, runID, index, owner, j.now())
+		if err != nil || claim != history.Busy {
+			return b, err
+		}
+		wait := time.Until(time.Unix(b.HeldUntil+1, 0))
+		j.logger.InfoContext(ctx, "waiting for the invocation that holds a batch", "run_id", runID, "batch", index,
+			"held_until", time.Unix(b.HeldUntil, 0).UTC())
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("finish run %s: batch %d is still held by an invocation: %w", runID, index, context.Cause(ctx))
+		case <-time.After(max(min(wait, j.poll), 100*time.Millisecond)):
+		}
+	}
+}
+
+// finishPoll is how often Finish looks again at a batch an invocation
+// holds, or at a run another Finish is finishing (Job.poll).
+const finishPoll = 5 * time.Second
+
+// attemptName names this invocation in the claims of batches and of a
+// run's finishing: the Lambda request id, and a random suffix that keeps
+// two deliveries with the same id apart.
+func attemptName(ctx context.Context) string {
+	return cmp.Or(attemptOf(ctx), "cli") + "/" + rand.Text()[:8]
 }
 
 // unfinished is the report of the accounts of batches that never finished:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -359,18 +360,29 @@ func Parse(b []byte) (*Config, error) {
 
 // DecodeStrict decodes exactly one YAML document into v, refusing keys v does
 // not have; what names the input in errors ("config", "scenario").
+// The file is parsed once into a node tree whose keys are checked per
+// mapping with a set (checkKeys), so that refusing it is linear in its size.
 func DecodeStrict(b []byte, v any, what string) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s is empty", what)
 		}
 		return fmt.Errorf("parse yaml: %w", err)
 	}
-	var extra any
+	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return errors.New("parse yaml: more than one document; want exactly one")
+	}
+	if err := checkKeys(&root, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	// The keys are known and unique now; yaml.v3 still checks aliases.
+	strict := yaml.NewDecoder(bytes.NewReader(b))
+	strict.KnownFields(true)
+	if err := strict.Decode(v); err != nil {
+		return fmt.Errorf("parse yaml: %w", err)
 	}
 	return nil
 }
@@ -446,10 +458,14 @@ func scoped[T any](bad func(field, format string, args ...any), section string, 
 // Validate reports every problem found, each naming the field and the value.
 func (c *Config) Validate() error {
 	var errs []error
+	problems := 0 // all of them; errs keeps the first maxProblemsListed
 	bad := func(field string, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+		if problems++; problems <= maxProblemsListed {
+			errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+		}
 	}
 
+	c.validateSizes(bad)
 	if len(c.Accounts.Static) == 0 && !c.Accounts.Organizations.Enabled {
 		bad("accounts", "no accounts: list accounts.static or set accounts.organizations.enabled")
 	}
@@ -649,8 +665,14 @@ func (c *Config) Validate() error {
 			bad(field, "%q is not one of %v", sev, result.SeverityLevels)
 		}
 	}
+	if problems > maxProblemsListed {
+		errs = append(errs, fmt.Errorf("and %d more problems", problems-maxProblemsListed))
+	}
 	return errors.Join(errs...)
 }
+
+// maxProblemsListed is how many problems Validate names; the rest are counted.
+const maxProblemsListed = 50
 
 // ValidAccountID reports whether id is an AWS account id: 12 digits.
 func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }

@@ -91,6 +91,7 @@ func sortAlerts(alerts []changes.Alert) {
 }
 
 func accountMessage(runID, account string, alerts []changes.Alert, reminder time.Duration, part, of int) Message {
+	alerts = forMessage(alerts)
 	m := Message{Account: account, Part: part, Of: of, Severity: result.Info}
 	counts := map[changes.Kind]int{}
 	for _, a := range alerts {
@@ -443,7 +444,7 @@ func (n *Notifier) SendRunFailure(ctx context.Context, runID, reason string) err
 	m.Body = fmt.Sprintf("grantwatch run %s failed as a whole:\n\n  %s\n\n"+
 		"The checks it could do are stored and alerted as usual, but accounts it could not reach were not audited: "+
 		"a quiet inbox does not mean they are fine. Fix the cause above; the next scheduled run audits everything again.\n",
-		runID, result.Clip(reason, 4000))
+		runID, oneLine(reason, 4000))
 	m.Attributes = attributes("ALL", m.Kinds, m.Severity, nil)
 	return n.publish(ctx, m)
 }

@@ -63,8 +63,16 @@ type Suppression struct {
 	Status    result.Status `yaml:"status"`
 	Reason    string        `yaml:"reason"`
 	Owner     string        `yaml:"owner"`
-	Until     string        `yaml:"until"` // YYYY-MM-DD
+	Until     string        `yaml:"until"` // YYYY-MM-DD, at most MaxSuppressionAhead from today
+	// Permanent suppresses with no end date, instead of Until; its reason
+	// says why the finding is accepted for good.
+	Permanent bool `yaml:"permanent"`
 }
+
+// MaxSuppressionAhead is how far ahead a suppression's until may be: a
+// time-boxed suppression is reviewed at least once a year; one meant to
+// last says permanent: true.
+const MaxSuppressionAhead = 366 * 24 * time.Hour
 
 // Matches reports whether the suppression selects r, in an account below ous.
 func (s Suppression) Matches(r result.Result, ous []string) bool {
@@ -79,13 +87,20 @@ func (s Suppression) Matches(r result.Result, ous []string) bool {
 // Active reports whether the suppression still holds at now: through the
 // whole of its Until day, UTC.
 func (s Suppression) Active(now time.Time) bool {
+	if s.Permanent {
+		return true
+	}
 	until, err := time.Parse(time.DateOnly, s.Until)
 	return err == nil && now.Before(until.AddDate(0, 0, 1))
 }
 
 // Record is what a suppressed result carries.
 func (s Suppression) Record() *result.Suppressed {
-	return &result.Suppressed{Reason: s.Reason, Owner: s.Owner, Until: s.Until}
+	until := s.Until
+	if s.Permanent {
+		until = "permanent"
+	}
+	return &result.Suppressed{Reason: s.Reason, Owner: s.Owner, Until: until}
 }
 
 // Principals names the roles that call Bedrock: everywhere, below an OU, or
@@ -648,8 +663,17 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(sp.Owner) == "" {
 			bad(field+".owner", "empty: name who answers for it")
 		}
-		if _, err := time.Parse(time.DateOnly, sp.Until); err != nil {
-			bad(field+".until", "%q is not a date such as 2027-03-31", sp.Until)
+		// Validation reads the clock here: a date only comes nearer, so a
+		// configuration accepted once stays accepted.
+		until, err := time.Parse(time.DateOnly, sp.Until)
+		switch {
+		case sp.Permanent && sp.Until != "":
+			bad(field+".until", "%q is set with permanent: true; give one of them", sp.Until)
+		case sp.Permanent:
+		case err != nil:
+			bad(field+".until", "%q is not a date such as 2027-03-31 (or set permanent: true, with a reason)", sp.Until)
+		case until.After(time.Now().Add(MaxSuppressionAhead)):
+			bad(field+".until", "%s is more than a year ahead (config.MaxSuppressionAhead): renew a time-boxed suppression when it ends, or set permanent: true instead of until, with a reason", sp.Until)
 		}
 	}
 	checkPrincipals("principals", c.Principals.PrincipalSet)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // unknownKeys is a file of n top-level keys grantwatch does not know.
@@ -170,4 +171,38 @@ func clipErr(err error) string {
 		return s[:2000] + "..."
 	}
 	return s
+}
+
+// A suppression's until is at most a year ahead, so that a time-boxed
+// suppression cannot become permanent by a far date; permanent: true says so.
+func TestSuppressionUntilIsBounded(t *testing.T) {
+	sel := `account: "111111111111", reason: r, owner: o`
+	soon := time.Now().AddDate(0, 11, 0).Format(time.DateOnly)
+	tests := []struct {
+		name, suppression, wantErr string
+	}{
+		{"far future", "{" + sel + ", until: 9999-12-31}", "suppressions[0].until: 9999-12-31 is more than a year ahead (config.MaxSuppressionAhead)"},
+		{"two years ahead", "{" + sel + ", until: " + time.Now().AddDate(2, 0, 0).Format(time.DateOnly) + "}", "is more than a year ahead"},
+		{"permanent and until", "{" + sel + ", until: " + soon + ", permanent: true}", "is set with permanent: true; give one of them"},
+		{"neither", "{" + sel + "}", `suppressions[0].until: "" is not a date`},
+		{"permanent without reason", `{account: "111111111111", owner: o, permanent: true}`, "suppressions[0].reason: empty"},
+		{"within a year", "{" + sel + ", until: " + soon + "}", ""},
+		{"permanent with a reason", "{" + sel + ", permanent: true}", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(minimal + "suppressions: [" + tt.suppression + "]\n"))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("got %v; want it accepted", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("got %v; want %q", err, tt.wantErr)
+			case tt.wantErr == "" && !c.Suppressions[0].Active(time.Now()):
+				t.Errorf("accepted suppression is not active today")
+			}
+		})
+	}
+	if !(Suppression{Permanent: true}).Active(time.Now().AddDate(50, 0, 0)) {
+		t.Error("a permanent suppression ended")
+	}
 }

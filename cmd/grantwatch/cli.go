@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,24 +36,68 @@ const (
 	exitError     = 2 // audit errors, bad usage or bad configuration
 )
 
-const usage = `grantwatch audits Amazon Bedrock model access across accounts and regions.
-
-Usage:
-  grantwatch run     --config FILE [--output table|json|csv|markdown|html] [--profile NAME] [--timeout D]
-  grantwatch history (--config FILE | --table NAME) --account ID [--region R] [--model M]
-                     [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest] [--output table|json|csv|html]
+// synopses are the usage line of each subcommand, in the order the help
+// shows them; the --output values come from the lists the commands check.
+var synopses = []struct{ command, text string }{
+	{"run", `grantwatch run     --config FILE [--output ` + strings.Join(formats, "|") + `] [--profile NAME]
+                     [--timeout D] [--log-level debug|info|warn|error]`},
+	{"history", `grantwatch history (--config FILE | --table NAME) --account ID [--region R] [--model M]
+                     [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest]
+                     [--output ` + strings.Join(historyFormats, "|") + `] [--profile NAME] [--timeout 60s]
   grantwatch history --url HISTORY_URL [--account ID] [same filters] [--profile NAME]
-                     (signed with your own AWS credentials; the account defaults to yours)
-  grantwatch demo    [--output table|json|csv|markdown|html]
-  grantwatch sim     [--scenario FILE] [--addr 127.0.0.1:PORT]
+                     (signed with your own AWS credentials; the account defaults to yours)`},
+	{"demo", `grantwatch demo    [--output ` + strings.Join(formats, "|") + `]`},
+	{"sim", `grantwatch sim     [--scenario FILE] [--addr 127.0.0.1:PORT]`},
+}
 
+var usage = func() string {
+	var b strings.Builder
+	b.WriteString("grantwatch audits Amazon Bedrock model access across accounts and regions.\n\nUsage:\n")
+	for _, s := range synopses {
+		fmt.Fprintf(&b, "  %s\n", s.text)
+	}
+	b.WriteString(`
 run stores results in history.table and alerts notify.topic_arn when the
-configuration names them.
+configuration names them. "grantwatch COMMAND --help" lists a command's flags.
 
 Exit status of run: 0 every required model usable (or not usable only with
 a status whose alerts.severity is info or ignore), 1 some not usable,
 2 audit errors (grantwatch could not check) or bad usage.
-`
+`)
+	return b.String()
+}()
+
+// helpRequested is what parse returns for --help: the subcommand's flags,
+// which run prints on stdout with exit status 0.
+type helpRequested struct{ fs *flag.FlagSet }
+
+func (h helpRequested) Error() string { return h.fs.Name() + " --help" }
+
+// text is the subcommand's synopsis and every flag it registered, with the
+// values it accepts and its default.
+func (h helpRequested) text() string {
+	var b strings.Builder
+	b.WriteString("Usage:\n")
+	for _, s := range synopses {
+		if s.command == h.fs.Name() {
+			fmt.Fprintf(&b, "  %s\n", s.text)
+		}
+	}
+	b.WriteString("\nFlags:\n")
+	h.fs.VisitAll(func(f *flag.Flag) {
+		name, help := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(&b, " %s", name)
+		}
+		fmt.Fprintf(&b, "\n        %s", help)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(&b, " (default %s)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
+}
 
 // run is the whole command line, separated from main so that tests can call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -76,10 +121,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		err = usageError(fmt.Sprintf("unknown command %q", args[0]))
 	}
+	var help helpRequested
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, help.text())
+		return exitUsable
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "grantwatch: %v\n", err)
-		}
+		fmt.Fprintf(stderr, "grantwatch: %v\n", err)
 		return exitError
 	}
 	return code
@@ -89,29 +137,41 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) + "\n\n" + usage }
 
-// outputFlag registers --output and checks its value.
-func outputFlag(fs *flag.FlagSet) *string {
-	return fs.String("output", "table", "output format: "+strings.Join(formats, ", "))
+// outputFlag registers --output with the formats the command accepts; the
+// flag itself refuses any other value, and --help lists them from the same
+// list.
+func outputFlag(fs *flag.FlagSet, accepted []string) *string {
+	v := &outputValue{format: "table", accepted: accepted}
+	fs.Var(v, "output", "output `format`: one of "+strings.Join(accepted, ", "))
+	return &v.format
 }
 
-func parse(fs *flag.FlagSet, args []string, output *string) error {
+// outputValue is an --output flag: one of its accepted formats.
+type outputValue struct {
+	format   string
+	accepted []string
+}
+
+func (v *outputValue) String() string { return v.format }
+
+func (v *outputValue) Set(s string) error {
+	if !slices.Contains(v.accepted, s) {
+		return fmt.Errorf("want one of %s", strings.Join(v.accepted, ", "))
+	}
+	v.format = s
+	return nil
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usageError(fs.Name() + " flags")
+			return helpRequested{fs}
 		}
 		return usageError(err.Error())
 	}
 	if fs.NArg() > 0 {
 		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	}
-	if output != nil {
-		for _, f := range formats {
-			if *output == f {
-				return nil
-			}
-		}
-		return usageError(fmt.Sprintf("--output %q: want one of %s", *output, strings.Join(formats, ", ")))
 	}
 	return nil
 }
@@ -119,11 +179,11 @@ func parse(fs *flag.FlagSet, args []string, output *string) error {
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (required)")
-	output := outputFlag(fs)
+	output := outputFlag(fs, formats)
 	profile := fs.String("profile", "", "AWS shared config profile (default: the standard credential chain)")
 	timeout := fs.Duration("timeout", 0, "stop after this long and report what was checked (0: no limit)")
-	logLevel := fs.String("log-level", "error", "JSON log level on stderr: debug, info, warn, error")
-	if err := parse(fs, args, output); err != nil {
+	logLevel := fs.String("log-level", "error", "JSON log level on stderr: one of debug, info, warn, error")
+	if err := parse(fs, args); err != nil {
 		return exitError, err
 	}
 	if *path == "" {
@@ -238,7 +298,7 @@ func simCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	path := fs.String("scenario", "", "scenario file (default: the demo organization)")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
-	if err := parse(fs, args, nil); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	sc, err := awssim.Demo()

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +116,8 @@ func TestRunRejectsBadUsage(t *testing.T) {
 		{"missing config", []string{"run"}, "run needs --config FILE"},
 		{"unreadable config", []string{"run", "--config", "/nonexistent.yaml"}, "read config"},
 		{"invalid config", []string{"run", "--config", writeConfig(t, "regions: [mars-1]\n")}, `regions[0]: unknown region "mars-1"`},
-		{"bad output", []string{"run", "--config", good, "--output", "xml"}, `--output "xml"`},
+		{"bad output", []string{"run", "--config", good, "--output", "xml"}, `invalid value "xml" for flag -output: want one of table, json`},
+		{"history output it cannot write", []string{"history", "--table", "t", "--account", "111111111111", "--output", "markdown"}, `invalid value "markdown" for flag -output: want one of table, json, csv, html`},
 		{"bad flag", []string{"demo", "--verbose"}, "flag provided but not defined: -verbose"},
 		{"stray argument", []string{"demo", "extra"}, `unexpected argument "extra"`},
 		{"bad log level", []string{"run", "--config", good, "--log-level", "loud"}, `--log-level "loud"`},
@@ -414,4 +418,85 @@ func TestDemoASFF(t *testing.T) {
 	if suppressed == 0 {
 		t.Error("no finding shows the demo's suppression")
 	}
+}
+
+// Every subcommand's --help, and the usage printed for bad usage, name every
+// flag the subcommand registers and every --output value it accepts.
+func TestHelpNamesEveryFlagAndFormat(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		command string
+		// call runs the subcommand itself, to get the flag set it registers.
+		call func(args []string) error
+	}{
+		{"run", func(args []string) error { _, err := runCmd(ctx, args, io.Discard, io.Discard); return err }},
+		{"history", func(args []string) error { return historyCmd(ctx, args, io.Discard) }},
+		{"demo", func(args []string) error { _, err := demoCmd(ctx, args, io.Discard, io.Discard); return err }},
+		{"sim", func(args []string) error { return simCmd(ctx, args, io.Discard) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.command, func(t *testing.T) {
+			var help helpRequested
+			if err := tt.call([]string{"--help"}); !errors.As(err, &help) {
+				t.Fatalf("%s --help: got error %v; want a help request", tt.command, err)
+			}
+			var flags []string
+			var outputs []string
+			help.fs.VisitAll(func(f *flag.Flag) {
+				flags = append(flags, f.Name)
+				if ov, ok := f.Value.(*outputValue); ok {
+					outputs = ov.accepted
+				}
+			})
+			if len(flags) == 0 {
+				t.Fatalf("%s: got no flags; want the flags it registers", tt.command)
+			}
+			if f := help.fs.Lookup("output"); f != nil && outputs == nil {
+				t.Errorf("%s --output: got a %T; want an outputValue, which knows the accepted formats", tt.command, f.Value)
+			}
+
+			var stdout, stderr bytes.Buffer
+			if code := run(ctx, []string{tt.command, "--help"}, &stdout, &stderr); code != exitUsable {
+				t.Errorf("%s --help: exit code: got %d; want %d", tt.command, code, exitUsable)
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("%s --help: stderr: got %q; want nothing", tt.command, &stderr)
+			}
+			texts := map[string]string{
+				tt.command + " --help": stdout.String(),
+				"the usage":            synopsisOf(t, tt.command),
+			}
+			for where, text := range texts {
+				for _, name := range flags {
+					if !regexp.MustCompile(`--` + regexp.QuoteMeta(name) + `([^-\w]|$)`).MatchString(text) {
+						t.Errorf("%s: flag --%s not named; got:\n%s", where, name, text)
+					}
+				}
+				for _, format := range outputs {
+					if !regexp.MustCompile(`\b` + regexp.QuoteMeta(format) + `\b`).MatchString(text) {
+						t.Errorf("%s: --output %s not named; got:\n%s", where, format, text)
+					}
+				}
+			}
+		})
+	}
+}
+
+// synopsisOf is the part of the top-level usage about one subcommand.
+func synopsisOf(t *testing.T, command string) string {
+	t.Helper()
+	var text []string
+	for _, s := range synopses {
+		if s.command == command {
+			text = append(text, s.text)
+		}
+	}
+	if len(text) == 0 {
+		t.Fatalf("usage: no synopsis of %s", command)
+	}
+	joined := strings.Join(text, "\n")
+	if !strings.Contains(usage, joined) {
+		t.Fatalf("usage: does not contain the synopsis of %s", command)
+	}
+	return joined
 }

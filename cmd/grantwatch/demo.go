@@ -38,8 +38,8 @@ var demoConfig []byte
 // one account's history is read back.
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	output := outputFlag(fs)
-	if err := parse(fs, args, output); err != nil {
+	output := outputFlag(fs, formats)
+	if err := parse(fs, args); err != nil {
 		return exitError, err
 	}
 	sc, err := awssim.Demo()

@@ -21,6 +21,9 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/historyurl"
 )
 
+// historyFormats are the output formats history writes.
+var historyFormats = []string{"table", "json", "csv", "html"}
+
 func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file naming history.table")
@@ -33,10 +36,10 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	until := fs.String("until", "", "to: a date (2026-11-30, RFC 3339)")
 	limit := fs.Int("limit", 100, "most entries to show")
 	latest := fs.Bool("latest", false, "show the latest state of every check instead of the changes")
-	output := fs.String("output", "table", "output format: table, json, csv, html")
+	output := outputFlag(fs, historyFormats)
 	profile := fs.String("profile", "", "AWS shared config profile")
 	timeout := fs.Duration("timeout", 60*time.Second, "most time for the whole command; each request to --url also has 30s")
-	if err := parse(fs, args, nil); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *timeout <= 0 || *timeout > time.Hour {
@@ -44,11 +47,6 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	switch *output {
-	case "table", "json", "csv", "html":
-	default:
-		return usageError(fmt.Sprintf("--output %q: want table, json, csv or html", *output))
-	}
 	if *account == "" && *historyURL == "" {
 		return usageError("history needs --account ID")
 	}

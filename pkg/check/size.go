@@ -40,7 +40,7 @@ func tooLarge(p *targets.Plan, now func() time.Time) *result.Summary {
 		return nil
 	}
 	s := p.Summary
-	s.ConfigError = fmt.Sprintf("the run has %d results to hold (%d accounts x %d regions x their required models, each times one plus its principals), more than the %d one run or batch holds in memory (config.MaxResults): audit the organization with the sharded run, or require fewer models or principals",
+	s.ConfigError = fmt.Sprintf("the run has %d results to hold (%d accounts x %d regions x their required models, each times one plus its principals), more than the %d one run or batch holds in memory (config.MaxResults): audit the organization with the sharded run (a batch of it: lower grantwatch:batchAccounts), or require fewer models or principals",
 		n, s.Accounts, s.Regions, config.MaxResults)
 	s.Incomplete = true
 	s.FinishedAt = now().UTC()

@@ -125,8 +125,9 @@ func TestParseRefusesHostileSizes(t *testing.T) {
 			"suppressions: 1001 suppressions, more than 1000 (config.MaxSuppressions)"},
 		{"a suppression reason of a megabyte", minimal + "suppressions: [{account: \"111111111111\", owner: o, until: 2027-01-01, reason: " + strings.Repeat("x", 700_000) + "}]\n",
 			"suppressions[0].reason: 700000 bytes, more than 1024 (config.MaxSuppressionText)"},
-		{"too many static checks", "accounts:\n  static: " + accounts(5000) + "\nregions: [us-east-1, us-west-2, eu-west-1, eu-central-1, ap-northeast-1]\nmodels:\n  required: " + list("amazon.m-", 21) + "\n",
-			"accounts.static: 5000 accounts x 5 regions x their required models (each times one plus its principals) make more than 500000 results"},
+		{"one account with too many results", "accounts:\n  static: [\"111111111111\"]\nregions: [us-east-1, us-east-2, us-west-1, us-west-2, eu-west-1, eu-west-2, eu-west-3, eu-central-1, eu-north-1, ap-northeast-1]\nmodels:\n  required: " + list("amazon.m-", MaxModelsPerList) +
+			"\nprincipals:\n  roles: " + list("Role", MaxPrincipalsPerSet) + "\n",
+			"accounts.static[0]: account 111111111111 alone has 505000 results (10 regions x 500 required models x one plus its 100 principals), more than 500000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +136,16 @@ func TestParseRefusesHostileSizes(t *testing.T) {
 				t.Errorf("got %v; want %q", clipErr(err), tt.want)
 			}
 		})
+	}
+}
+
+// A static list whose checks together pass MaxResults is accepted: the
+// sharded run audits it in batches, each bounded when it runs, and the
+// whole run refuses it when it starts (check.TestRunRefusesAPlanLargerThanMaxResults).
+func TestParseAcceptsAStaticListLargerThanOneRun(t *testing.T) {
+	y := "accounts:\n  static: " + accounts(5000) + "\nregions: [us-east-1, us-west-2, eu-west-1, eu-central-1, ap-northeast-1]\nmodels:\n  required: " + list("amazon.m-", 21) + "\n"
+	if _, err := Parse([]byte(y)); err != nil {
+		t.Errorf("got %v; want 5,000 accounts x 5 regions x 21 models (525,000 results, 2,625 per batch of 50 accounts) accepted", clipErr(err))
 	}
 }
 

@@ -3,11 +3,13 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
 )
@@ -98,5 +100,43 @@ func TestAHugeCauseStillSends(t *testing.T) {
 	}
 	if len(in[0].Result.Cause) != len("ValidationException: ")+100_000 {
 		t.Error("the alert's own cause was cut; history must keep the whole text")
+	}
+}
+
+// publishedBytes is what SNS counts of a publish: the Message as sent (with
+// chat, the JSON of every protocol's text) and the attributes.
+func publishedBytes(in sns.PublishInput) int {
+	n := len(aws.ToString(in.Message)) + len(aws.ToString(in.Subject))
+	for k, v := range in.MessageAttributes {
+		n += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	return n
+}
+
+// With chat, the Message is JSON holding the text three times, each
+// JSON-escaped: causes full of quotes and markup (as AWS's messages quote
+// ARNs and policies) must still leave every message and the digest within
+// SNS's 262,144 bytes, or the alerts are held and retried run after run.
+func TestChatMessagesFitSNSAfterEscaping(t *testing.T) {
+	const snsLimit = 262_144
+	in := alerts("111111111111", 200, changes.New)
+	for i := range in {
+		in[i].Result.Cause = `AccessDeniedException: User: "arn:aws:sts::111111111111:assumed-role/a" is not authorized: ` + strings.Repeat(`<"&>`, 240)
+	}
+	for i := range 6000 {
+		in = append(in, alerts(fmt.Sprintf("%012d", 200000000000+i), 1, changes.New)...)
+	}
+	fake := &fakeSNS{}
+	out := New(fake, topic, 7*24*time.Hour, WithChat()).Send(context.Background(), "run-1", in)
+	if out.Err != nil {
+		t.Fatalf("send: %v", out.Err)
+	}
+	for _, m := range fake.sent {
+		if got := publishedBytes(m); got > snsLimit {
+			t.Errorf("%s: got %d bytes published; want at most %d", aws.ToString(m.Subject), got, snsLimit)
+		}
+	}
+	if !out.Delivered["111111111111"] {
+		t.Error("the account with escaped causes was not delivered")
 	}
 }

@@ -40,10 +40,13 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	defer stop()
 	r := &run{
 		c: c, log: log, planned: s.Planned, stop: stop,
-		calls:       make(chan struct{}, c.cfg.Limits.Concurrency),
-		accounts:    map[string]*memberAccount{},
-		offeredIn:   map[string]map[string]bool{},
-		results:     make([]result.Result, 0, min(plannedResults(p.Units), initialResults)),
+		calls:     make(chan struct{}, c.cfg.Limits.Concurrency),
+		accounts:  map[string]*memberAccount{},
+		offeredIn: map[string]map[string]bool{},
+		// Allocated once for the plan (tooLarge bounds it by MaxResults):
+		// growing a list of 300,000 results would hold the old and the new
+		// array at once, 70 MB instead of 36 at the benchmark's 1,000 accounts.
+		results:     make([]result.Result, 0, plannedResults(p.Units)),
 		causes:      map[string]string{},
 		regionLists: map[string][]string{},
 		marks:       map[string]*result.Marks{},

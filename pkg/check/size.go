@@ -9,10 +9,6 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
-// initialResults is the most results allocated before the first is
-// recorded; a larger run grows its list as results come.
-const initialResults = 1 << 16
-
 // plannedResults is how many results the units can give: one per check and
 // one per check and principal (a principal tag counts as one role here; the
 // roles it finds are only known in the account).

@@ -15,12 +15,16 @@ const (
 	// models in a region.
 	MaxModelsPerList = 500
 	// MaxModelIDs bounds the distinct model ids of the whole configuration.
-	MaxModelIDs = 1_000
+	// Application inference profiles are ARNs of one account each, so an
+	// organization of 10,000 accounts (MaxMappingKeys) with two of them in
+	// every account's list has 20,000.
+	MaxModelIDs = 20_000
 	// MaxPrincipalsPerSet bounds the roles and ARN templates of one principal
 	// set (principals, principals.by_ou[...], principals.by_account[...]).
 	MaxPrincipalsPerSet = 100
-	// MaxPrincipalNames bounds the roles and ARN templates of all sets.
-	MaxPrincipalNames = 10_000
+	// MaxPrincipalNames bounds the roles and ARN templates of all sets: five
+	// roles in each of 10,000 accounts' principals.by_account.
+	MaxPrincipalNames = 50_000
 	// MaxSuppressions bounds suppressions: each result is matched against
 	// each, so their product is the cost.
 	MaxSuppressions = 1_000

@@ -109,18 +109,22 @@ func TestParseRefusesHostileSizes(t *testing.T) {
 	}{
 		{"too many required models", base + "models:\n  required: " + list("amazon.model-", MaxModelsPerList+1) + "\n",
 			"models.required: 501 model ids, more than 500 (config.MaxModelsPerList)"},
-		{"too many distinct models", base + "models:\n  required: [m]\n  by_account:\n    \"111111111111\": " + list("a.m-", 400) +
-			"\n    \"222222222222\": " + list("b.m-", 400) + "\n    \"333333333333\": " + list("c.m-", 400) + "\n",
-			"models: 1201 distinct model ids, more than 1000 (config.MaxModelIDs)"},
+		{"too many distinct models", base + "models:\n  required: [m]\n  by_account:\n" + func() string {
+			var b strings.Builder
+			for i := range 41 {
+				fmt.Fprintf(&b, "    \"%012d\": %s\n", i+1, list(fmt.Sprintf("a%d.m-", i), 500))
+			}
+			return b.String()
+		}(), "models: 20501 distinct model ids, more than 20000 (config.MaxModelIDs)"},
 		{"too many principals in a set", minimal + "principals:\n  roles: " + list("Role", MaxPrincipalsPerSet+1) + "\n",
 			"principals: 101 roles and ARN templates, more than 100 (config.MaxPrincipalsPerSet)"},
 		{"too many principals in all", minimal + "principals:\n  by_account:\n" + func() string {
 			var b strings.Builder
-			for i := range 101 {
+			for i := range 501 {
 				fmt.Fprintf(&b, "    \"%012d\": {roles: %s}\n", i+1, list("R", 100))
 			}
 			return b.String()
-		}(), "principals: 10100 roles and ARN templates in all, more than 10000 (config.MaxPrincipalNames)"},
+		}(), "principals: 50100 roles and ARN templates in all, more than 50000 (config.MaxPrincipalNames)"},
 		{"too many suppressions", minimal + "suppressions: " + many(suppression, MaxSuppressions+1) + "\n",
 			"suppressions: 1001 suppressions, more than 1000 (config.MaxSuppressions)"},
 		{"a suppression reason of a megabyte", minimal + "suppressions: [{account: \"111111111111\", owner: o, until: 2027-01-01, reason: " + strings.Repeat("x", 700_000) + "}]\n",
@@ -146,6 +150,25 @@ func TestParseAcceptsAStaticListLargerThanOneRun(t *testing.T) {
 	y := "accounts:\n  static: " + accounts(5000) + "\nregions: [us-east-1, us-west-2, eu-west-1, eu-central-1, ap-northeast-1]\nmodels:\n  required: " + list("amazon.m-", 21) + "\n"
 	if _, err := Parse([]byte(y)); err != nil {
 		t.Errorf("got %v; want 5,000 accounts x 5 regions x 21 models (525,000 results, 2,625 per batch of 50 accounts) accepted", clipErr(err))
+	}
+}
+
+// A large organization that lists each account's application inference
+// profile and roles is accepted: 5,000 accounts give 5,000 distinct model
+// ids (each profile's ARN names its account) and 15,000 roles.
+func TestParseAcceptsPerAccountProfilesAndRolesOfALargeOrganization(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("accounts:\n  organizations: {enabled: true}\nregions: [us-east-1]\nmodels:\n  required: [amazon.nova-pro-v1:0]\n  by_account:\n")
+	for i := range 5000 {
+		id := fmt.Sprintf("%012d", 100000000000+i)
+		fmt.Fprintf(&b, "    %q: [\"arn:aws:bedrock:us-east-1:%s:application-inference-profile/chat%08d\"]\n", id, id, i)
+	}
+	b.WriteString("principals:\n  by_account:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "    \"%012d\": {roles: [ChatApp, BatchJobs, Etl]}\n", 100000000000+i)
+	}
+	if _, err := Parse([]byte(b.String())); err != nil {
+		t.Errorf("got %v; want 5,000 per-account profiles and 15,000 roles accepted", clipErr(err))
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
@@ -42,7 +43,7 @@ var synopses = []struct{ command, text string }{
                      [--timeout D] [--log-level debug|info|warn|error]`},
 	{"history", `grantwatch history (--config FILE | --table NAME) --account ID [--region R] [--model M]
                      [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest]
-                     [--output ` + strings.Join(historyFormats, "|") + `] [--profile NAME]
+                     [--output ` + strings.Join(historyFormats, "|") + `] [--profile NAME] [--timeout 60s]
   grantwatch history --url HISTORY_URL [--account ID] [same filters] [--profile NAME]
                      (signed with your own AWS credentials; the account defaults to yours)`},
 	{"demo", `grantwatch demo    [--output ` + strings.Join(formats, "|") + `]`},
@@ -242,12 +243,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if werr := writeReport(stdout, *output, out.Report, hub); werr != nil {
 		return exitError, fmt.Errorf("write report: %w", werr)
 	}
-	switch {
-	case store != nil && out.Saved:
-		fmt.Fprintf(stderr, "history: %d changes stored in table %s; alerts: %d found, %d messages published, %d alerts held for the next run\n",
-			out.Events, store.Table(), len(out.Alerts), out.Published, out.Unpublished)
-	case store != nil:
-		fmt.Fprintf(stderr, "history: nothing stored in table %s (%d changes found); the run is left for a retry to resume\n", store.Table(), out.Events)
+	if store != nil {
+		fmt.Fprintln(stderr, historyLine(store.Table(), out, err))
 	}
 	if out.NotifyError != "" {
 		fmt.Fprintf(stderr, "grantwatch: some alerts were not published (the next run sends them): %s\n", out.NotifyError)
@@ -263,6 +260,22 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitError, err
 	}
 	return exitCode(out.Report, cfg.Alerts.Severity), nil
+}
+
+// historyLine says what the run stored: everything, part of it (a save
+// that failed half way has written its first items, and the alerts before
+// it were published), or nothing.
+func historyLine(table string, out *job.Outcome, err error) string {
+	var partial *history.PartialSaveError
+	switch {
+	case out.Saved:
+		return fmt.Sprintf("history: %d changes stored in table %s; alerts: %d found, %d messages published, %d alerts held for the next run",
+			out.Events, table, len(out.Alerts), out.Published, out.Unpublished)
+	case errors.As(err, &partial) && partial.Written > 0:
+		return fmt.Sprintf("history: partly stored in table %s: %d of %d items written (the %d changes first, then the latest states) before the save failed; alerts: %d found, %d messages published; the run is left for a retry to resume",
+			table, partial.Written, partial.Total, out.Events, len(out.Alerts), out.Published)
+	}
+	return fmt.Sprintf("history: nothing stored in table %s (%d changes found); alerts: %d messages published; the run is left for a retry to resume", table, out.Events, out.Published)
 }
 
 // exitCode: audit errors outrank findings, since they mean the answer is not

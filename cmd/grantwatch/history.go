@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,9 +38,15 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	latest := fs.Bool("latest", false, "show the latest state of every check instead of the changes")
 	output := outputFlag(fs, historyFormats)
 	profile := fs.String("profile", "", "AWS shared config profile")
+	timeout := fs.Duration("timeout", 60*time.Second, "most time for the whole command; each request to --url also has 30s")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *timeout <= 0 || *timeout > time.Hour {
+		return usageError(fmt.Sprintf("--timeout %s: want more than 0 and at most 1h", *timeout))
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	if *account == "" && *historyURL == "" {
 		return usageError("history needs --account ID")
 	}
@@ -89,7 +96,7 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	var entries []history.Entry
 	more := false
 	if *historyURL != "" {
-		client, err := historyurl.New(*historyURL, awsCfg)
+		client, err := historyurl.New(*historyURL, awsCfg, historyurl.WithRequestTimeout(min(*timeout, historyurl.DefaultRequestTimeout)))
 		if err != nil {
 			return usageError(err.Error())
 		}
@@ -97,6 +104,9 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			entries, err = client.Latest(ctx, *account)
 		} else {
 			entries, more, err = client.History(ctx, q, *limit)
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return fmt.Errorf("%w (--timeout %s)", err, *timeout)
 		}
 		if err != nil {
 			return err

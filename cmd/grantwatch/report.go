@@ -217,7 +217,7 @@ func csvReport(w io.Writer, rep *result.Report) error {
 
 func markdown(w io.Writer, rep *result.Report) error {
 	s := rep.Summary
-	fmt.Fprintf(w, "## grantwatch run %s\n\n%s\n\n", s.RunID, summaryLine(s))
+	fmt.Fprintf(w, "## grantwatch run %s\n\n%s\n\n", cell(s.RunID), cell(summaryLine(s)))
 	if s.PrincipalChecks > 0 {
 		fmt.Fprintln(w, "| status | account checks | principal results |\n|---|---|---|")
 	} else {
@@ -246,12 +246,20 @@ func markdown(w io.Writer, rep *result.Report) error {
 		if sp := suppressedText(r); sp != "" {
 			status += " (suppressed " + sp + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s | %s | %s |\n", r.Account, r.Region, r.Model, r.Principal, cell(status), cell(r.Cause), cell(r.Remediation))
+		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s | %s | %s |\n", cell(r.Account), cell(r.Region), code(r.Model), cell(r.Principal), cell(status), cell(r.Cause), cell(r.Remediation))
 	}
 	return nil
 }
 
-// cell keeps a text inside its Markdown table cell.
-func cell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+// cell keeps a text inside its Markdown table cell, as text: HTML (a
+// cause quoting AWS may hold "<script>") becomes entities, and link brackets
+// are escaped, so that nothing a cause says renders as markup.
+func cell(s string) string { return cellText.Replace(s) }
+
+var cellText = strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "&", "&amp;", "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`)
+
+// code keeps a text inside a Markdown code span in a table cell: entities
+// do not apply there, so a backquote, which would end the span, is replaced.
+func code(s string) string {
+	return strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s)
 }

@@ -160,3 +160,21 @@ func TestUndeterminedInEveryFormat(t *testing.T) {
 		}
 	}
 }
+
+// Markdown output renders causes as text: HTML from an AWS answer is
+// escaped, and a cause cannot add cells or rows.
+func TestMarkdownEscapesHTML(t *testing.T) {
+	rep := sampleReport()
+	rep.Results[1].Cause = "<script>alert(1)</script> [click](https://evil.example.com) | extra cell\n| forged | row |"
+	var out bytes.Buffer
+	if err := writeReport(&out, "markdown", rep, securityhub.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if strings.Contains(text, "<script>") || strings.Contains(text, "[click](") || strings.Contains(text, "\n| forged") {
+		t.Errorf("markdown keeps markup from a cause:\n%s", text)
+	}
+	if !strings.Contains(text, `&lt;script&gt;alert(1)&lt;/script&gt; \[click\](https://evil.example.com) \| extra cell \| forged \| row \|`) {
+		t.Errorf("markdown: want the cause escaped in its cell:\n%s", text)
+	}
+}

@@ -92,26 +92,29 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 		return problem(http.StatusForbidden, "this URL needs IAM authentication (SigV4); the request carried no verified caller"), nil
 	}
 	if caller, err := arn.Parse(iam.UserARN); err != nil || caller.AccountID != iam.AccountID {
-		return problem(http.StatusForbidden, fmt.Sprintf("caller %q does not belong to account %s", iam.UserARN, iam.AccountID)), nil
+		return problem(http.StatusForbidden, fmt.Sprintf("caller %s does not belong to account %.12s", clip(iam.UserARN), iam.AccountID)), nil
 	}
 	log := h.logger.With("caller", iam.UserARN, "caller_account", iam.AccountID)
 	if m := req.RequestContext.HTTP.Method; m != http.MethodGet {
-		return problem(http.StatusMethodNotAllowed, fmt.Sprintf("method %s: only GET is served", m)), nil
+		return problem(http.StatusMethodNotAllowed, fmt.Sprintf("method %s: only GET is served", clip(m))), nil
 	}
 	path := req.RequestContext.HTTP.Path
 	if path == "" {
 		path = req.RawPath
 	}
 	if path != "/history" && path != "/latest" {
-		return problem(http.StatusNotFound, fmt.Sprintf("path %q: want /history or /latest", path)), nil
+		return problem(http.StatusNotFound, fmt.Sprintf("path %s: want /history or /latest", clip(path))), nil
 	}
 
 	p := req.QueryStringParameters
-	for k := range p {
+	for k, v := range p {
 		switch k {
 		case "account", "region", "model", "since", "until", "limit", "page_token":
 		default:
-			return problem(http.StatusBadRequest, fmt.Sprintf("unknown parameter %q", k)), nil
+			return problem(http.StatusBadRequest, fmt.Sprintf("unknown parameter %s", clip(k))), nil
+		}
+		if limit := maxParamBytes(k); len(v) > limit {
+			return problem(http.StatusBadRequest, fmt.Sprintf("parameter %s is %d bytes; at most %d", k, len(v), limit)), nil
 		}
 	}
 	account := p["account"]
@@ -119,7 +122,7 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 		account = iam.AccountID
 	}
 	if !config.ValidAccountID(account) {
-		return problem(http.StatusBadRequest, fmt.Sprintf("account %q is not 12 digits", account)), nil
+		return problem(http.StatusBadRequest, fmt.Sprintf("account %s is not 12 digits", clip(account))), nil
 	}
 	if account != iam.AccountID && !h.governance(iam.UserARN) {
 		log.WarnContext(ctx, "refused a read of another account", "account", account)
@@ -159,7 +162,7 @@ func (h *Handler) query(account string, p map[string]string) (history.Query, err
 	if v := p["limit"]; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > history.MaxLimit {
-			return q, fmt.Errorf("limit %q: want a number from 1 to %d", v, history.MaxLimit)
+			return q, fmt.Errorf("limit %s: want a number from 1 to %d", clip(v), history.MaxLimit)
 		}
 		q.Limit = n
 	}
@@ -171,7 +174,7 @@ func (h *Handler) query(account string, p map[string]string) (history.Query, err
 		return q, fmt.Errorf("until: %w", err)
 	}
 	if q.Since.After(h.now()) {
-		return q, fmt.Errorf("since %q is in the future", p["since"])
+		return q, fmt.Errorf("since %s is in the future", clip(p["since"]))
 	}
 	return q, nil
 }
@@ -199,6 +202,28 @@ func (h *Handler) governance(principal string) bool {
 		}
 	}
 	return false
+}
+
+// maxParamBytes bounds each parameter before anything echoes it: a page
+// token is at most history.MaxPageTokenBytes, a model id or an ARN 2 KB,
+// the others a few dozen bytes.
+func maxParamBytes(name string) int {
+	switch name {
+	case "page_token":
+		return history.MaxPageTokenBytes
+	case "model":
+		return 2048
+	}
+	return 64
+}
+
+// clip quotes a caller's text for an answer, cut to 64 bytes.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:n], len(s))
 }
 
 func problem(status int, msg string) events.LambdaFunctionURLResponse {

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -63,8 +64,16 @@ type Suppression struct {
 	Status    result.Status `yaml:"status"`
 	Reason    string        `yaml:"reason"`
 	Owner     string        `yaml:"owner"`
-	Until     string        `yaml:"until"` // YYYY-MM-DD
+	Until     string        `yaml:"until"` // YYYY-MM-DD, at most MaxSuppressionAhead from today
+	// Permanent suppresses with no end date, instead of Until; its reason
+	// says why the finding is accepted for good.
+	Permanent bool `yaml:"permanent"`
 }
+
+// MaxSuppressionAhead is how far ahead a suppression's until may be: a
+// time-boxed suppression is reviewed at least once a year; one meant to
+// last says permanent: true.
+const MaxSuppressionAhead = 366 * 24 * time.Hour
 
 // Matches reports whether the suppression selects r, in an account below ous.
 func (s Suppression) Matches(r result.Result, ous []string) bool {
@@ -79,13 +88,20 @@ func (s Suppression) Matches(r result.Result, ous []string) bool {
 // Active reports whether the suppression still holds at now: through the
 // whole of its Until day, UTC.
 func (s Suppression) Active(now time.Time) bool {
+	if s.Permanent {
+		return true
+	}
 	until, err := time.Parse(time.DateOnly, s.Until)
 	return err == nil && now.Before(until.AddDate(0, 0, 1))
 }
 
 // Record is what a suppressed result carries.
 func (s Suppression) Record() *result.Suppressed {
-	return &result.Suppressed{Reason: s.Reason, Owner: s.Owner, Until: s.Until}
+	until := s.Until
+	if s.Permanent {
+		until = "permanent"
+	}
+	return &result.Suppressed{Reason: s.Reason, Owner: s.Owner, Until: until}
 }
 
 // Principals names the roles that call Bedrock: everywhere, below an OU, or
@@ -421,18 +437,29 @@ func Parse(b []byte) (*Config, error) {
 
 // DecodeStrict decodes exactly one YAML document into v, refusing keys v does
 // not have; what names the input in errors ("config", "scenario").
+// The file is parsed once into a node tree whose keys are checked per
+// mapping with a set (checkKeys), so that refusing it is linear in its size.
 func DecodeStrict(b []byte, v any, what string) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s is empty", what)
 		}
 		return fmt.Errorf("parse yaml: %w", err)
 	}
-	var extra any
+	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return errors.New("parse yaml: more than one document; want exactly one")
+	}
+	if err := checkKeys(&root, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	// The keys are known and unique now; yaml.v3 still checks aliases.
+	strict := yaml.NewDecoder(bytes.NewReader(b))
+	strict.KnownFields(true)
+	if err := strict.Decode(v); err != nil {
+		return fmt.Errorf("parse yaml: %w", err)
 	}
 	return nil
 }
@@ -552,10 +579,14 @@ func (c *Config) checkPinnedModels(bad func(field, format string, args ...any)) 
 // Validate reports every problem found, each naming the field and the value.
 func (c *Config) Validate() error {
 	var errs []error
+	problems := 0 // all of them; errs keeps the first maxProblemsListed
 	bad := func(field string, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+		if problems++; problems <= maxProblemsListed {
+			errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+		}
 	}
 
+	c.validateSizes(bad)
 	if len(c.Accounts.Static) == 0 && !c.Accounts.Organizations.Enabled {
 		bad("accounts", "no accounts: list accounts.static or set accounts.organizations.enabled")
 	}
@@ -749,8 +780,17 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(sp.Owner) == "" {
 			bad(field+".owner", "empty: name who answers for it")
 		}
-		if _, err := time.Parse(time.DateOnly, sp.Until); err != nil {
-			bad(field+".until", "%q is not a date such as 2027-03-31", sp.Until)
+		// Validation reads the clock here: a date only comes nearer, so a
+		// configuration accepted once stays accepted.
+		until, err := time.Parse(time.DateOnly, sp.Until)
+		switch {
+		case sp.Permanent && sp.Until != "":
+			bad(field+".until", "%q is set with permanent: true; give one of them", sp.Until)
+		case sp.Permanent:
+		case err != nil:
+			bad(field+".until", "%q is not a date such as 2027-03-31 (or set permanent: true, with a reason)", sp.Until)
+		case until.After(time.Now().Add(MaxSuppressionAhead)):
+			bad(field+".until", "%s is more than a year ahead (config.MaxSuppressionAhead): renew a time-boxed suppression when it ends, or set permanent: true instead of until, with a reason", sp.Until)
 		}
 	}
 	checkPrincipals("principals", c.Principals.PrincipalSet)
@@ -766,8 +806,14 @@ func (c *Config) Validate() error {
 			bad(field, "%q is not one of %v", sev, result.SeverityLevels)
 		}
 	}
+	if problems > maxProblemsListed {
+		errs = append(errs, fmt.Errorf("and %d more problems", problems-maxProblemsListed))
+	}
 	return errors.Join(errs...)
 }
+
+// maxProblemsListed is how many problems Validate names; the rest are counted.
+const maxProblemsListed = 50
 
 // ValidAccountID reports whether id is an AWS account id: 12 digits.
 func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -127,6 +128,16 @@ func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
 	if q.Since.IsZero() {
 		in.ExpressionAttributeValues[":from"] = &types.AttributeValueMemberS{Value: "EVENT#"}
 	}
+	// DynamoDB refuses a start key outside the key condition with a
+	// ValidationException (ledger: DDB-start-key-in-range): a token of an
+	// earlier query with other since/until, or a tampered one, is bad input.
+	if start != nil {
+		sk := start["sk"].(*types.AttributeValueMemberS).Value
+		from := in.ExpressionAttributeValues[":from"].(*types.AttributeValueMemberS).Value
+		if sk < from || sk > until {
+			return nil, "", fmt.Errorf("%w: the page token lies outside since/until of this query; ask for the first page again", ErrBadQuery)
+		}
+	}
 	var filters []string
 	if q.Region != "" {
 		filters = append(filters, "#region = :region")
@@ -154,6 +165,11 @@ func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
 		in.ExclusiveStartKey = start
 		in.Limit = aws.Int32(int32(q.Limit - len(entries)))
 		out, err := s.api.Query(ctx, in)
+		var apiErr smithy.APIError
+		if err != nil && q.PageToken != "" && errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" {
+			// The token is the only part of the query a caller writes freely.
+			return nil, "", fmt.Errorf("%w: DynamoDB refused the page token as a start key; ask for the first page again", ErrBadQuery)
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("query history of %s: %w", q.Account, err)
 		}
@@ -193,18 +209,29 @@ func encodeToken(key map[string]types.AttributeValue) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// decodeToken reads a page token back, refusing one of another account.
+// MaxPageTokenBytes bounds a page token: a real one is about 150 bytes, and
+// its sort key at most DynamoDB's 1,024 (ledger: DDB-key-size).
+const MaxPageTokenBytes = 2048
+
+// maxSortKeyBytes is DynamoDB's limit on a sort key value (ledger: DDB-key-size).
+const maxSortKeyBytes = 1024
+
+// decodeToken reads a page token back, refusing one of another account. The
+// errors do not echo the token: it may be a megabyte long.
 func decodeToken(token, account string) (map[string]types.AttributeValue, error) {
 	if token == "" {
 		return nil, nil
+	}
+	if len(token) > MaxPageTokenBytes {
+		return nil, fmt.Errorf("%w: the page token is %d bytes; a token is at most %d", ErrBadQuery, len(token), MaxPageTokenBytes)
 	}
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	var plain map[string]string
 	if err == nil {
 		err = json.Unmarshal(b, &plain)
 	}
-	if err != nil || plain["pk"] != "ACCOUNT#"+account || !strings.HasPrefix(plain["sk"], "EVENT#") || len(plain) != 2 {
-		return nil, fmt.Errorf("%w: page token %q is not a token of this account's history", ErrBadQuery, token)
+	if err != nil || plain["pk"] != "ACCOUNT#"+account || !strings.HasPrefix(plain["sk"], "EVENT#") || len(plain) != 2 || len(plain["sk"]) > maxSortKeyBytes {
+		return nil, fmt.Errorf("%w: the page token is not a token of this account's history", ErrBadQuery)
 	}
 	return map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: plain["pk"]},

@@ -238,10 +238,24 @@ func (s *Store) batchWrite(ctx context.Context, requests []types.WriteRequest) e
 		return out.UnprocessedItems[s.table], nil
 	})
 	if err != nil {
-		return fmt.Errorf("write history: %w (%d of %d written)", err, written, len(requests))
+		return &PartialSaveError{Written: written, Total: len(requests), Err: err}
 	}
 	return nil
 }
+
+// PartialSaveError is a save that failed after writing Written of its
+// Total items (events first, then the latest states): the command line
+// says what was stored rather than "nothing".
+type PartialSaveError struct {
+	Written, Total int
+	Err            error
+}
+
+func (e *PartialSaveError) Error() string {
+	return fmt.Sprintf("write history: %v (%d of %d written)", e.Err, e.Written, e.Total)
+}
+
+func (e *PartialSaveError) Unwrap() error { return e.Err }
 
 // inBatches hands items to send size at a time, and hands it again, with
 // backoff, what a call left unprocessed (DynamoDB's batch calls do under

@@ -34,18 +34,57 @@ var _ HTTPDoer = (*http.Client)(nil)
 
 // Client reads one history URL.
 type Client struct {
-	base   *url.URL
-	creds  aws.CredentialsProvider
-	region string
-	http   HTTPDoer
-	signer *v4.Signer
-	now    func() time.Time
+	base    *url.URL
+	creds   aws.CredentialsProvider
+	region  string
+	http    HTTPDoer
+	signer  *v4.Signer
+	now     func() time.Time
+	timeout time.Duration
+}
+
+// Bounds of one command's conversation with the URL, so that a server that
+// hangs, drips bytes, loops its page tokens or answers without end cannot
+// hold the client (the command's --timeout bounds the whole).
+const (
+	// DefaultRequestTimeout bounds one request, its answer read included.
+	DefaultRequestTimeout = 30 * time.Second
+	// MaxPages bounds the pages one History call follows. Pages may be
+	// empty (a filter on region or model reads past entries it drops), so
+	// this is far above max / history.MaxLimit.
+	MaxPages = 1000
+	// MaxBodyBytes bounds one answer: a Lambda function URL answers at most
+	// 6 MB (ledger: LAM-url-payload-6mb).
+	MaxBodyBytes = 7 << 20
+	// maxRedirects bounds redirects within the URL's own host.
+	maxRedirects = 3
+)
+
+// WithRequestTimeout replaces DefaultRequestTimeout.
+func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// httpClient follows no redirect to another host or scheme: Go drops
+// Authorization on such a redirect but keeps X-Amz-Security-Token, so the
+// caller's session token would go to the other host (ledger:
+// PROTO-sigv4-session-token-header). A function URL does not redirect.
+func httpClient() *http.Client {
+	return &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		first := via[0].URL
+		if req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
+			return fmt.Errorf("redirect to %s refused: the history URL answers itself, and a signed request is not sent to another host", req.URL.Redacted())
+		}
+		if len(via) > maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		return nil
+	}}
 }
 
 // Option changes how New builds a Client.
 type Option func(*Client)
 
-// WithHTTPClient replaces http.DefaultClient.
+// WithHTTPClient replaces the client's own *http.Client, which refuses
+// redirects to another host.
 func WithHTTPClient(d HTTPDoer) Option { return func(c *Client) { c.http = d } }
 
 // New returns a client for the history URL rawURL (the stack's HistoryUrl
@@ -59,7 +98,7 @@ func New(rawURL string, cfg aws.Config, opts ...Option) (*Client, error) {
 	if cfg.Credentials == nil {
 		return nil, errors.New("history URL: no AWS credentials to sign with")
 	}
-	c := &Client{base: u, creds: cfg.Credentials, region: regionOf(u.Host, cfg.Region), http: http.DefaultClient, signer: v4.NewSigner(), now: time.Now}
+	c := &Client{base: u, creds: cfg.Credentials, region: regionOf(u.Host, cfg.Region), http: httpClient(), signer: v4.NewSigner(), now: time.Now, timeout: DefaultRequestTimeout}
 	for _, o := range opts {
 		o(c)
 	}
@@ -106,7 +145,11 @@ func (c *Client) History(ctx context.Context, q history.Query, max int) (entries
 		set("until", q.Until.UTC().Format(time.RFC3339))
 	}
 	token := q.PageToken
-	for len(entries) < max {
+	seen := map[string]bool{}
+	for pages := 0; len(entries) < max; pages++ {
+		if pages == MaxPages {
+			return entries, false, fmt.Errorf("history URL: more than %d pages for %d entries; stopping", MaxPages, max)
+		}
 		params.Set("limit", strconv.Itoa(min(max-len(entries), history.MaxLimit)))
 		if token != "" {
 			params.Set("page_token", token)
@@ -119,8 +162,9 @@ func (c *Client) History(ctx context.Context, q history.Query, max int) (entries
 		if p.NextPageToken == "" {
 			return entries, false, nil
 		}
-		if p.NextPageToken == token {
-			return entries, false, fmt.Errorf("history URL: next_page_token %q repeats; stopping", token)
+		seen[token] = true
+		if seen[p.NextPageToken] {
+			return entries, false, fmt.Errorf("history URL: next_page_token %s was seen before; stopping", clip(p.NextPageToken, 40))
 		}
 		token = p.NextPageToken
 	}
@@ -144,6 +188,8 @@ func (c *Client) Latest(ctx context.Context, account string) ([]history.Entry, e
 var emptySHA256 = func() string { s := sha256.Sum256(nil); return hex.EncodeToString(s[:]) }()
 
 func (c *Client) get(ctx context.Context, path string, params url.Values) (*page, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	u := *c.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = params.Encode()
@@ -160,22 +206,41 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) (*page
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("history URL %s: %w", path, err)
+		return nil, fmt.Errorf("history URL %s: %w", path, c.timedOut(ctx, err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("history URL %s: read answer: %w", path, err)
+		return nil, fmt.Errorf("history URL %s: read answer: %w", path, c.timedOut(ctx, err))
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, fmt.Errorf("history URL %s: the answer is larger than %d bytes; a function URL answers at most 6 MB", path, MaxBodyBytes)
 	}
 	var p page
 	jsonErr := json.Unmarshal(body, &p)
 	switch {
 	case resp.StatusCode != http.StatusOK && jsonErr == nil && p.Error != "":
-		return nil, fmt.Errorf("history URL %s: %d: %s", path, resp.StatusCode, p.Error)
+		return nil, fmt.Errorf("history URL %s: %d: %s", path, resp.StatusCode, p.Error[:min(len(p.Error), 300)])
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("history URL %s: %d: %s", path, resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 300)])))
 	case jsonErr != nil:
 		return nil, fmt.Errorf("history URL %s: the answer is not grantwatch's JSON: %w", path, jsonErr)
 	}
 	return &p, nil
+}
+
+// timedOut names the per-request timeout when it is what ended a request.
+func (c *Client) timedOut(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no complete answer within %s (or the command's --timeout): %w", c.timeout, err)
+	}
+	return err
+}
+
+// clip shortens a text from the server for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:n], len(s))
 }

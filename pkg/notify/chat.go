@@ -60,12 +60,12 @@ func chatMessage(m Message) ([]byte, error) {
 		}
 		text, isStep := strings.CutPrefix(strings.TrimSpace(line), "What to do: ")
 		if isStep {
-			if len(steps) < 5 && !contains(steps, text) {
-				steps = append(steps, result.Clip(text, 300))
+			if text = chatEscape.Replace(result.Clip(text, 300)); len(steps) < 5 && !contains(steps, text) {
+				steps = append(steps, text)
 			}
 			continue
 		}
-		if desc.Len()+len(line) < chatDescriptionMax {
+		if line = chatEscape.Replace(line); desc.Len()+len(line) < chatDescriptionMax {
 			desc.WriteString(line + "\n")
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -61,16 +62,23 @@ var kindOrder = []changes.Kind{changes.New, changes.Regressed, changes.AuditFail
 // AccountMessages builds the messages of one account (alerts all of that
 // account), splitting them so that each stays under maxBytes.
 func AccountMessages(runID, account string, alerts []changes.Alert, reminder time.Duration, maxBytes int) ([]Message, error) {
+	return accountMessages(runID, account, alerts, reminder, Message.size, maxBytes)
+}
+
+// accountMessages is AccountMessages with the size of a message as it is
+// published.
+func accountMessages(runID, account string, alerts []changes.Alert, reminder time.Duration, size func(Message) int, maxBytes int) ([]Message, error) {
 	sortAlerts(alerts)
 	parts := [][]changes.Alert{alerts}
 	for i := 0; i < len(parts); {
 		m := accountMessage(runID, account, parts[i], reminder, 1, 1)
-		if m.size() <= maxBytes {
+		n := size(m)
+		if n <= maxBytes {
 			i++
 			continue
 		}
 		if len(parts[i]) == 1 {
-			return nil, fmt.Errorf("account %s: one alert alone renders %d bytes, more than %d", account, m.size(), maxBytes)
+			return nil, fmt.Errorf("account %s: one alert alone renders %d bytes, more than %d", account, n, maxBytes)
 		}
 		piece := parts[i]
 		half := len(piece) / 2
@@ -93,6 +101,7 @@ func sortAlerts(alerts []changes.Alert) {
 }
 
 func accountMessage(runID, account string, alerts []changes.Alert, reminder time.Duration, part, of int) Message {
+	alerts = forMessage(alerts)
 	m := Message{Account: account, Part: part, Of: of, Severity: result.Info}
 	counts, onPrincipals, eventTypes := map[changes.Kind]int{}, map[changes.Kind]int{}, map[changes.Kind]bool{}
 	for _, a := range alerts {
@@ -420,13 +429,47 @@ func WithCallTimeout(d time.Duration) Option { return func(n *Notifier) { n.call
 func WithChat() Option { return func(n *Notifier) { n.chat = true } }
 
 // maxBytes is the text's share of a message: all of it, or with chat, what
-// is left when the text appears twice (default, email) plus the
-// notification.
+// is left when the text appears three times (default, email, sqs) plus the
+// notification. It is where a digest starts; size says whether it fits.
 func (n *Notifier) maxBytes() int {
 	if n.chat {
 		return (MaxBytes - 3*chatDescriptionMax) / 3
 	}
 	return MaxBytes
+}
+
+// size is how many bytes of SNS's limit m takes as published: with chat,
+// the MessageStructure "json" Message, whose values are the text three
+// times and the notification, each JSON-escaped (a quote, a line break or
+// a < in a cause takes two to six bytes there), plus the attributes. SNS
+// bounds the whole Message, the protocols together (Publish API reference,
+// "JSON-specific constraints"; ledger: SNS-message-256kb).
+func (n *Notifier) size(m Message) int {
+	if !n.chat {
+		return m.size()
+	}
+	body, err := perProtocol(m)
+	if err != nil {
+		return math.MaxInt
+	}
+	plain := m
+	plain.Body = body
+	return plain.size()
+}
+
+// digest is the run's digest, listing as many accounts as fit once the
+// message is published.
+func (n *Notifier) digest(runID string, t changes.Tally) Message {
+	limit := n.maxBytes()
+	for {
+		m := Digest(runID, t, limit)
+		size := n.size(m)
+		if size <= MaxBytes || limit <= 4096 {
+			return m
+		}
+		// Shrink the text by the share it is over, and a little more.
+		limit = limit*MaxBytes/size - 1024
+	}
 }
 
 // New returns a Notifier for topicARN.
@@ -484,7 +527,7 @@ func (n *Notifier) SendAccounts(ctx context.Context, runID string, alerts []chan
 		err := ctx.Err()
 		if err == nil {
 			var msgs []Message
-			msgs, err = AccountMessages(runID, account, byAccount[account], n.reminder, n.maxBytes())
+			msgs, err = accountMessages(runID, account, byAccount[account], n.reminder, n.size, MaxBytes)
 			for _, m := range msgs {
 				if err = n.publish(ctx, m); err != nil {
 					break
@@ -509,7 +552,7 @@ func (n *Notifier) SendDigest(ctx context.Context, runID string, t changes.Tally
 	if t.Empty() {
 		return nil
 	}
-	if err := n.publish(ctx, Digest(runID, t, n.maxBytes())); err != nil {
+	if err := n.publish(ctx, n.digest(runID, t)); err != nil {
 		return fmt.Errorf("publish digest: %w", err)
 	}
 	return nil
@@ -524,7 +567,7 @@ func (n *Notifier) SendRunFailure(ctx context.Context, runID, reason string) err
 	m.Body = fmt.Sprintf("grantwatch run %s failed as a whole:\n\n  %s\n\n"+
 		"The checks it could do are stored and alerted as usual, but accounts it could not reach were not audited: "+
 		"a quiet inbox does not mean they are fine. Fix the cause above; the next scheduled run audits everything again.\n",
-		runID, result.Clip(reason, 4000))
+		runID, oneLine(reason, 4000))
 	m.Attributes = attributes("ALL", m.Kinds, m.Severity, nil)
 	return n.publish(ctx, m)
 }

@@ -465,7 +465,15 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	actions := p.invokeActions(!h.noStream)
 	worst, where, action, policies, missing, dec := result.Enabled, Need{}, "", []string(nil), []string(nil), Decision{}
 	consider := func(n Need, a string) {
-		d, ok := ds.Get(DecisionKey{n, a, h.via})
+		// Bedrock populates bedrock:InferenceProfileArn for the foundation
+		// model evaluations of a call through a profile, not for the
+		// profile's own: its first-round answer, without the key, is the
+		// one, and the key is known to be absent. ledger: IAM-inference-profile-arn
+		via := h.via
+		if n.Resource == h.via {
+			via = ""
+		}
+		d, ok := ds.Get(DecisionKey{n, a, via})
 		if !ok {
 			return
 		}
@@ -474,7 +482,7 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 		// An SCP denial stands: IAM lists no SCP key as missing, so keys
 		// of the role's own policies cannot lift it. ledger: IAM-missing-context
 		if s != result.Enabled && s != result.SCPDenied {
-			if unknown = unknownKeys(d, h.via, p); len(unknown) > 0 {
+			if unknown = unknownKeys(d, via, p); len(unknown) > 0 {
 				s = result.IAMUndetermined
 			}
 		}
@@ -836,6 +844,11 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 	for _, h := range holds {
 		if h.via != "" {
 			for _, n := range h.needs {
+				if n.Resource == h.via {
+					// The profile's own evaluation carries no
+					// bedrock:InferenceProfileArn. ledger: IAM-inference-profile-arn
+					continue
+				}
 				for _, a := range p.simulated() {
 					d, ok := ds[n.Region][DecisionKey{n, a, ""}]
 					k := key{n.Region, h.via}

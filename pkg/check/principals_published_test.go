@@ -49,6 +49,9 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 	}
 	us, global := "us."+sonnet45, "global."+sonnet45
 	embed := "amazon.titan-embed-text-v2:0"
+	// Allows only calls that carry bedrock:InferenceProfileArn: the
+	// profile's own evaluation carries no such key, so it is denied.
+	onlyWithProfileKey := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*","Condition":{"ArnLike":{"bedrock:InferenceProfileArn":"arn:aws:bedrock:*:*:inference-profile/*"}}}}`
 
 	tests := []struct {
 		name   string
@@ -82,6 +85,8 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified"},
 		{name: "an SCP exempting this role by aws:PrincipalArn lets it through", policy: published(t, "global-cris.json"), scp: exempting(withoutUnspecified, "App"),
 			key: "us-east-1/" + global, want: result.Enabled},
+		{name: "the profile's own evaluation carries no bedrock:InferenceProfileArn", policy: onlyWithProfileKey,
+			key: "us-east-1/" + us, want: result.IAMDenied, wantCause: "bedrock:InvokeModel on arn:aws:bedrock:us-east-1:111111111111:inference-profile/" + us + " (aws:RequestedRegion=us-east-1): implicitDeny"},
 		{name: "a key only the request carries is undetermined, not denied", policy: vpceOnly,
 			key: "us-east-1/" + claude35, want: result.IAMUndetermined, wantCause: "MissingContextValues: aws:SourceVpce",
 			wantRemedy: "context: [{name: aws:SourceVpce"},

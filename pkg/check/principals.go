@@ -827,8 +827,9 @@ type simJob struct {
 }
 
 // followUps are the second round of a principal's simulations: where the
-// first answer on a resource reached through a profile lacked
-// bedrock:InferenceProfileArn, one per (region, profile) with it; where the
+// first answer on a foundation model reached through a profile lacked
+// bedrock:InferenceProfileArn, or an SCP denied it, one per (region,
+// profile) with it; where the
 // Marketplace answer lacked aws-marketplace:ProductId, one per known
 // product id with it.
 func followUps(p Principal, ds Decisions, holds []held) []simJob {
@@ -852,7 +853,13 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 				for _, a := range p.simulated() {
 					d, ok := ds[n.Region][DecisionKey{n, a, ""}]
 					k := key{n.Region, h.via}
-					if ok && slices.ContainsFunc(d.Missing, func(m string) bool { return strings.EqualFold(m, keyProfileARN) }) && !slices.Contains(resources[k], n.Resource) {
+					// IAM lists no SCP key as missing, so an SCP denial
+					// asks again too: a region-deny SCP may exempt calls
+					// through a profile by bedrock:InferenceProfileArn
+					// (global cross-Region inference page, SCP Note).
+					// ledger: IAM-inference-profile-arn
+					scpDenied := ok && d.Decision != iamtypes.PolicyEvaluationDecisionTypeAllowed && !d.AllowedByOrganizations
+					if ok && (scpDenied || slices.ContainsFunc(d.Missing, func(m string) bool { return strings.EqualFold(m, keyProfileARN) })) && !slices.Contains(resources[k], n.Resource) {
 						resources[k] = append(resources[k], n.Resource)
 					}
 				}

@@ -52,6 +52,10 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 	// Allows only calls that carry bedrock:InferenceProfileArn: the
 	// profile's own evaluation carries no such key, so it is denied.
 	onlyWithProfileKey := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*","Condition":{"ArnLike":{"bedrock:InferenceProfileArn":"arn:aws:bedrock:*:*:inference-profile/*"}}}}`
+	// re:Post's SCP denying the models in us-east-2 and us-west-2 except
+	// through an inference profile.
+	exceptThroughProfiles := strings.NewReplacer(`"aa-example-1",`, `"us-east-2",`, `"aa-example-2",`, `"us-west-2"`, `"aa-example-3"`, "").
+		Replace(published(t, "scp-deny-models-except-through-profiles.json"))
 
 	tests := []struct {
 		name   string
@@ -87,6 +91,14 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 			key: "us-east-1/" + global, want: result.Enabled},
 		{name: "the profile's own evaluation carries no bedrock:InferenceProfileArn", policy: onlyWithProfileKey,
 			key: "us-east-1/" + us, want: result.IAMDenied, wantCause: "bedrock:InvokeModel on arn:aws:bedrock:us-east-1:111111111111:inference-profile/" + us + " (aws:RequestedRegion=us-east-1): implicitDeny"},
+		{name: "an SCP exempting calls through a profile by bedrock:InferenceProfileArn lets the destinations through", policy: invokeOnly, scp: exceptThroughProfiles,
+			key: "us-east-1/" + us, want: result.Enabled},
+		{name: "the same SCP denies a base model id called in a denied region", policy: invokeOnly, scp: exceptThroughProfiles,
+			key: "us-west-2/" + claude35, want: result.SCPDenied, wantCause: "AllowedByOrganizations=false"},
+		{name: "AWS's SCP disabling global cross-region inference denies the global hop", policy: published(t, "global-cris.json"), scp: published(t, "scp-disable-global-cris.json"),
+			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified, the global hop of " + global},
+		{name: "AWS's SCP disabling global cross-region inference leaves geographic profiles alone", policy: published(t, "geographic-cris.json"), scp: published(t, "scp-disable-global-cris.json"),
+			key: "us-east-1/" + us, want: result.Enabled},
 		{name: "a key only the request carries is undetermined, not denied", policy: vpceOnly,
 			key: "us-east-1/" + claude35, want: result.IAMUndetermined, wantCause: "MissingContextValues: aws:SourceVpce",
 			wantRemedy: "context: [{name: aws:SourceVpce"},

@@ -720,14 +720,29 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 	}
 	// Every job is one simulation; they run side by side, at most
 	// limits.per_account_region of the account's at once.
+	// The global hop is only ever reached through a global profile, so it
+	// is simulated with that profile's bedrock:InferenceProfileArn from the
+	// start, one simulation per global profile: an SCP may deny the hop by
+	// that key alone (AWS's "disable global cross-Region inference" SCP),
+	// and IAM lists no SCP key as missing. ledger: IAM-inference-profile-arn
+	hops := map[string][]string{}
+	for _, h := range holds {
+		for _, n := range h.needs {
+			if n.Region == unspecifiedRegion && !slices.Contains(hops[h.via], n.Resource) {
+				hops[h.via] = append(hops[h.via], n.Resource)
+			}
+		}
+	}
 	var jobs []simJob
 	for _, p := range principals {
 		for _, region := range slices.Sorted(maps.Keys(byRegion)) {
-			actions := p.simulated()
 			if region == unspecifiedRegion { // a hop, never where a call arrives
-				actions = p.invokeActions(true)
+				for _, via := range slices.Sorted(maps.Keys(hops)) {
+					jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.invokeActions(true), Resources: slices.Sorted(slices.Values(hops[via])), Via: via}})
+				}
+				continue
 			}
-			jobs = append(jobs, simJob{p, Query{Region: region, Actions: actions, Resources: byRegion[region]}})
+			jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.simulated(), Resources: byRegion[region]}})
 		}
 		if marketplace {
 			jobs = append(jobs, simJob{p, Query{Region: marketplaceMarker, RequestedRegion: marketplaceRegion, Actions: marketplaceActions}})

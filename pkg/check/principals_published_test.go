@@ -97,6 +97,8 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 			key: "us-west-2/" + claude35, want: result.SCPDenied, wantCause: "AllowedByOrganizations=false"},
 		{name: "AWS's SCP disabling global cross-region inference denies the global hop", policy: published(t, "global-cris.json"), scp: published(t, "scp-disable-global-cris.json"),
 			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified, the global hop of " + global},
+		{name: "AWS's SCP disabling global cross-region inference denies the hop of a role without conditions", policy: invokeOnly, scp: published(t, "scp-disable-global-cris.json"),
+			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified, the global hop of " + global},
 		{name: "AWS's SCP disabling global cross-region inference leaves geographic profiles alone", policy: published(t, "geographic-cris.json"), scp: published(t, "scp-disable-global-cris.json"),
 			key: "us-east-1/" + us, want: result.Enabled},
 		{name: "a key only the request carries is undetermined, not denied", policy: vpceOnly,
@@ -169,8 +171,9 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 		// And again, with the profile's ARN, for each (region, profile):
 		// IAM lists a key the role's policies use as missing whatever the
 		// resource (ledger: IAM-missing-context), so the us. profile's three
-		// regions and the global profile's two.
-		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 5},
+		// regions and the global profile's source region (its hop carries
+		// the profile's ARN from the start).
+		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

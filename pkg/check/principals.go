@@ -563,6 +563,11 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	default:
 		sub, d, denied := subscribeDenied(ds, h.productID)
 		unknown := unknownKeys(d, "", p)
+		if sub != marketplaceActions[0] {
+			// Unsubscribe and ViewSubscriptions carry no product id: its
+			// absence is known. ledger: MP-product-id
+			unknown = slices.DeleteFunc(unknown, func(k string) bool { return strings.EqualFold(k, keyProductID) })
+		}
 		switch {
 		case h.marketplace && denied && len(unknown) > 0:
 			r.Status = result.IAMUndetermined
@@ -854,7 +859,12 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 	productMissing := map[string]bool{}
 	for k, d := range ds[marketplaceMarker] {
 		if slices.ContainsFunc(d.Missing, func(m string) bool { return strings.EqualFold(m, keyProductID) }) {
-			productMissing[k.Action] = true
+			// Only Subscribe's request carries aws-marketplace:ProductId
+			// (Bedrock user guide, "Request access to models": "For the
+			// aws-marketplace:Subscribe action only"). ledger: MP-product-id
+			if strings.EqualFold(k.Action, marketplaceActions[0]) {
+				productMissing[k.Action] = true
+			}
 		}
 	}
 	for _, h := range holds {

@@ -206,6 +206,9 @@ func TestPrincipalMarketplace(t *testing.T) {
 	all := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:Unsubscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
 	two := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
 	onlyCohere := `{"Effect":"Allow","Action":"aws-marketplace:Subscribe","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws-marketplace:ProductId":["prod-nb4wqmplze2pm"]}}},{"Effect":"Allow","Action":["aws-marketplace:Unsubscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
+	// ViewSubscriptions scoped by the product id, which only Subscribe's
+	// request carries: denied.
+	viewByProduct := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:Unsubscribe"],"Resource":"*"},{"Effect":"Allow","Action":"aws-marketplace:ViewSubscriptions","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws-marketplace:ProductId":["prod-m5ilt4siql27k"]}}}`
 	doc := func(statements ...string) string {
 		return `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
 	}
@@ -226,6 +229,7 @@ func TestPrincipalMarketplace(t *testing.T) {
 		{"Subscribe allowed for this product", map[string]string{"b": doc(invoke, onlyCohere)}, cohere, false, result.AgreementMissing, "is AGREEMENT_MISSING", false},
 		{"not sold through Marketplace: no Marketplace check", map[string]string{"b": doc(invoke)}, llama31, false, result.AgreementMissing, "is AGREEMENT_MISSING", false},
 		{"a product id grantwatch does not know: undetermined", map[string]string{"b": doc(invoke, onlyCohere)}, palmyra, false, result.IAMUndetermined, "without the context keys aws-marketplace:ProductId", false},
+		{"a product id condition on ViewSubscriptions never holds: only Subscribe carries the key", map[string]string{"b": doc(invoke, viewByProduct)}, claude35, false, result.MarketplaceDenied, "aws-marketplace:ViewSubscriptions is implicitDeny", false},
 		{"escalated only when configured", map[string]string{"b": doc(invoke, two)}, claude35, true, result.MarketplaceDenied, "Unsubscribe", true},
 	}
 	for _, tt := range tests {

@@ -287,6 +287,10 @@ func TestMarketplaceData(t *testing.T) {
 	if notSoldThroughMarketplace("Anthropic") || productIDs[claude35] != "prod-m5ilt4siql27k" {
 		t.Errorf("Anthropic: sold through Marketplace, Claude 3.5 Sonnet's product id prod-m5ilt4siql27k; got %v, %q", notSoldThroughMarketplace("Anthropic"), productIDs[claude35])
 	}
+	// Listed by the page's later version (Claude Opus 4.5).
+	if got := productIDs["anthropic.claude-opus-4-5-20251101-v1:0"]; got != "prod-jhuafngbly644" {
+		t.Errorf("Claude Opus 4.5's product id: got %q; want prod-jhuafngbly644", got)
+	}
 	if p, _ := loadMarketplace([]byte(`{"product_ids": {}}`)); p != nil {
 		t.Errorf("a file without its source loads: got %v", p)
 	}

@@ -32,6 +32,15 @@ var BedrockReadActions = []string{
 // Reference), whose ARNs carry the account.
 var ProfileReadActions = []string{"bedrock:GetInferenceProfile"}
 
+// AccountReadActions tell the account's opt-in regions apart, where the
+// Anthropic use-case form must be read again: the Account Management API's
+// ListRegions (ledger: ACC-list-regions). The Service Authorization
+// Reference lists the account resource type for it
+// (arn:${Partition}:account::${Account}:account), and the audit role asks
+// only about its own account (no AccountId), so it is granted on that ARN
+// alone, not on "*" as AWS's older example policy does.
+var AccountReadActions = []string{"account:ListRegions"}
+
 // MemberRoleSynthesizer synthesizes the member-role template without the CDK
 // bootstrap artifacts (the BootstrapVersion parameter and the
 // CheckBootstrapVersion rule): a StackSet deploys it to accounts that were
@@ -73,11 +82,15 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 				profileARN(stack, "application-inference-profile"),
 			},
 		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(AccountReadActions...),
+			Resources: &[]*string{accountARN(stack)},
+		}),
 	}
 	statements = append(statements, principalStatements(stack, s.Config.Principals)...)
 	role := awsiam.NewRole(stack, jsii.String("AuditRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(s.Config.Role.Name),
-		Description: jsii.String("grantwatch reads Bedrock model access here: models, their availability, inference profiles and the use-case form; read only"),
+		Description: jsii.String("grantwatch reads Bedrock model access here: models, their availability, inference profiles, the use-case form and which regions are opt-in; read only"),
 		AssumedBy:   auditor,
 		// The auditor's sessions are role chaining, capped at 1 hour by AWS;
 		// role.session_duration is validated to at most that.
@@ -132,6 +145,14 @@ func principalStatements(stack awscdk.Stack, p config.Principals) []awsiam.Polic
 func profileARN(stack awscdk.Stack, resource string) *string {
 	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("bedrock"), Region: jsii.String("*"),
 		Resource: jsii.String(resource), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+}
+
+// accountARN is the Account Management API's account resource of the
+// stack's own account: arn:${Partition}:account::${Account}:account
+// (Service Authorization Reference, AWS Account Management, resource types).
+func accountARN(stack awscdk.Stack) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("account"), Region: jsii.String(""),
+		Resource: jsii.String("account"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
 }
 
 // AuditorRoleARN is the auditor function's role ARN, in the partition the

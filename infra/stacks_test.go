@@ -335,9 +335,16 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, s := range statementsOf(memberTmpl, "") {
 		memberActions = append(memberActions, s.Actions...)
 	}
-	if want := append(slices.Clone(BedrockReadActions), ProfileReadActions...); !slices.Equal(memberActions, want) {
+	if want := slices.Concat(BedrockReadActions, ProfileReadActions, AccountReadActions); !slices.Equal(memberActions, want) {
 		t.Errorf("member role actions: got %v; want %v", memberActions, want)
 	}
+	// The region opt-in status (issue 18 item 1): the Account API's
+	// ListRegions, on the account's own account resource (Service
+	// Authorization Reference: ListRegions takes the account resource type).
+	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{
+		"Action": "account:ListRegions", "Effect": "Allow",
+		"Resource": props{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":account::", props{"Ref": "AWS::AccountId"}, ":account"}}},
+	}})}}}})
 	// GetInferenceProfile only on the account's own profiles.
 	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{
 		"Action": "bedrock:GetInferenceProfile", "Effect": "Allow",

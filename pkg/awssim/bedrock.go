@@ -51,6 +51,7 @@ func (p bedrockProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 		return
 	}
 	account := req.caller.Account
+	// ledger: BR-scp-deny
 	if a, ok := s.accounts[account]; ok && slices.Contains(a.DenyRegions, req.region) {
 		p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf(
 			"User: %s is not authorized to perform: bedrock:%s with an explicit deny in a service control policy", req.caller.ARN, req.op)))
@@ -82,6 +83,7 @@ func (p bedrockProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 // validation errors are ("1 validation error detected: Value ... at '...'
 // failed to satisfy constraint: ..."); the exact wording is inferred from
 // other services' captures.
+// ledger: BR-validation
 func validation(format string, args ...any) *apiError {
 	return &apiError{status: 400, code: "ValidationException", message: fmt.Sprintf(format, args...)}
 }
@@ -107,6 +109,7 @@ type modelSummary struct {
 // byInferenceType filter accepts exactly that enum (API reference,
 // ListFoundationModels) and filters for real; byProvider matches the
 // provider name.
+// ledger: BR-list-models
 func (s *Server) listFoundationModels(req *request) (any, error) {
 	q := req.http.URL.Query()
 	provider := q.Get("byProvider")
@@ -157,6 +160,7 @@ type availabilityOutput struct {
 // aws-samples/amazon-bedrock-workshop#315, GoogleCloudPlatform/kubectl-ai#515;
 // the control plane's is reported in grantwatch issue 9 from a CLI capture;
 // the same wording there is inferred).
+// ledger: BR-availability, BR-availability-unknown-id
 func (s *Server) availability(req *request) (any, error) {
 	id, err := url.PathUnescape(strings.TrimPrefix(req.http.URL.EscapedPath(), availabilityPath))
 	if err != nil || id == "" || len(id) > 2048 {
@@ -197,27 +201,34 @@ func (s *Server) catalogModel(id string) (CatalogModel, bool) {
 // NOT_AUTHORIZED unless the scenario says otherwise: the form is what
 // authorizes Anthropic models (Bedrock user guide, "Access Amazon Bedrock
 // foundation models"; that it shows as authorizationStatus is inferred).
+// ledger: BR-form, CLS-not-authorized
 func (s *Server) state(account, region string, m CatalogModel) ModelState {
 	st := ModelState{}
 	if a, ok := s.accounts[account]; ok {
 		st = a.Regions[region].Models[m.ID].over(a.Models[m.ID])
 	}
 	base := ModelState{Agreement: "AVAILABLE", Authorization: "AUTHORIZED", Entitlement: "AVAILABLE"}
-	if m.Provider == "Anthropic" && !s.hasUseCaseForm(account) {
+	if m.Provider == "Anthropic" && !s.hasUseCaseForm(account, region) {
 		base.Authorization = "NOT_AUTHORIZED"
 	}
 	return st.over(s.sc.Defaults).over(base)
 }
 
 // hasUseCaseForm reports whether the account submitted the form or inherits
-// the management account's. "Submitting the form once from the management
-// account covers the member accounts" is the Bedrock user guide's (model
-// access, Anthropic); the simulator takes it literally.
-func (s *Server) hasUseCaseForm(account string) bool {
-	if s.sc.UseCaseForms == nil {
+// the management account's, for region. "Submitting the form once from the
+// management account covers the member accounts" is the Bedrock user
+// guide's (model access, Anthropic); the simulator takes it literally. The
+// form covers the commercial regions, but an opt-in region needs its own
+// (same page; ledger: BR-form-opt-in-regions).
+func (s *Server) hasUseCaseForm(account, region string) bool {
+	if s.sc.UseCaseForms == nil && s.sc.OptInUseCaseForms == nil {
 		return true
 	}
-	return slices.Contains(s.sc.UseCaseForms, account) || slices.Contains(s.sc.UseCaseForms, s.sc.Organization.ManagementAccount)
+	forms := s.sc.UseCaseForms
+	if s.sc.optIn(region) {
+		forms = s.sc.OptInUseCaseForms[region]
+	}
+	return slices.Contains(forms, account) || slices.Contains(forms, s.sc.Organization.ManagementAccount)
 }
 
 // useCaseForm answers GetUseCaseForModelAccess: formData is base64 JSON
@@ -225,8 +236,9 @@ func (s *Server) hasUseCaseForm(account string) bool {
 // field names from the Terraform/Pulumi resource's example). Without a form
 // it answers 404 ResourceNotFoundException, the one not-found error the API
 // reference lists for the operation; the message is inferred.
+// ledger: BR-form
 func (s *Server) useCaseForm(req *request) (any, error) {
-	if !s.hasUseCaseForm(req.caller.Account) {
+	if !s.hasUseCaseForm(req.caller.Account, req.region) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "No use case details have been submitted for this account."}
 	}
 	form, _ := json.Marshal(map[string]string{
@@ -319,6 +331,7 @@ func destinations(model string, regions []string) []map[string]string {
 // system-defined profiles are listed, as the user guide's "use
 // typeEquals APPLICATION to list application inference profiles" implies
 // (inferred).
+// ledger: BR-profiles
 func (s *Server) listInferenceProfiles(req *request) (any, error) {
 	q := req.http.URL.Query()
 	size := s.sc.Pagination.PageSize
@@ -358,6 +371,7 @@ func (s *Server) listInferenceProfiles(req *request) (any, error) {
 // getInferenceProfile answers GetInferenceProfile by id or ARN; an unknown
 // one gets 404 ResourceNotFoundException (API reference's error list; the
 // message is inferred).
+// ledger: BR-profiles
 func (s *Server) getInferenceProfile(req *request) (any, error) {
 	id, err := url.PathUnescape(strings.TrimPrefix(req.http.URL.EscapedPath(), profilesPath+"/"))
 	if err != nil || id == "" {
@@ -380,6 +394,7 @@ func (bedrockProtocol) writeError(w http.ResponseWriter, err error) {
 	writeRESTError(w, e.status, e.code, e.message)
 }
 
+// ledger: PROTO-rest-json-envelope
 func writeRESTError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", code)

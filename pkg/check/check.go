@@ -23,6 +23,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/account"
+	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/smithy-go"
@@ -258,6 +260,51 @@ type Form struct {
 	Found bool
 	// Err is set when the form could not be read; Found is then unknown.
 	Err error
+	// Region is where the form was read when it covers that region alone:
+	// an opt-in region (OptIn), which needs its own form, or a region whose
+	// opt-in status is not known. Empty, the form covers the account's
+	// commercial regions.
+	Region string
+	OptIn  bool
+}
+
+// RegionLister is the part of *account.Client that lists the account's
+// regions with their opt-in status.
+type RegionLister interface {
+	ListRegions(ctx context.Context, in *account.ListRegionsInput, optFns ...func(*account.Options)) (*account.ListRegionsOutput, error)
+}
+
+var _ RegionLister = (*account.Client)(nil)
+
+// RegionStatuses reads the calling account's regions with their opt-in
+// status, with the Account Management API's ListRegions (every page; the
+// audit role needs account:ListRegions). Every status but
+// ENABLED_BY_DEFAULT marks an opt-in region (a default region "cannot be
+// enabled or disabled"); only ENABLED and ENABLED_BY_DEFAULT can be used.
+// ledger: ACC-list-regions, ACC-opt-in-regions, ACC-region-not-enabled
+func RegionStatuses(ctx context.Context, api RegionLister) (map[string]accounttypes.RegionOptStatus, error) {
+	statuses := map[string]accounttypes.RegionOptStatus{}
+	pages := account.NewListRegionsPaginator(api, &account.ListRegionsInput{MaxResults: aws.Int32(50)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list regions: %w", err)
+		}
+		for i, r := range out.Regions {
+			name := aws.ToString(r.RegionName)
+			if name == "" || r.RegionOptStatus == "" {
+				return nil, fmt.Errorf("list regions: regions[%d] has no RegionName or RegionOptStatus", i)
+			}
+			statuses[name] = r.RegionOptStatus
+		}
+	}
+	return statuses, nil
+}
+
+// usableRegion reports whether the account can use a region with this
+// opt-in status.
+func usableRegion(st accounttypes.RegionOptStatus) bool {
+	return st == accounttypes.RegionOptStatusEnabled || st == accounttypes.RegionOptStatusEnabledByDefault
 }
 
 // UseCaseForm reads whether the account has the Anthropic use-case form: its

@@ -885,7 +885,10 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 					// bedrock:InferenceProfileArn. ledger: IAM-inference-profile-arn
 					continue
 				}
-				for _, a := range p.simulated() {
+				// Only the invoke actions: bedrock:CallWithBearerToken is
+				// read where the call arrives (the profile itself), never
+				// on the models the second round asks about.
+				for _, a := range p.invokeActions(true) {
 					d, ok := ds[n.Region][DecisionKey{n, a, ""}]
 					k := key{n.Region, h.via}
 					// IAM lists no SCP key as missing, so an SCP denial
@@ -906,11 +909,7 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 	}
 	var out []simJob
 	for _, k := range slices.SortedFunc(maps.Keys(resources), func(a, b key) int { return cmp.Or(strings.Compare(a.region, b.region), strings.Compare(a.via, b.via)) }) {
-		actions := p.simulated()
-		if k.region == unspecifiedRegion {
-			actions = p.invokeActions(true)
-		}
-		out = append(out, simJob{p, Query{Region: k.region, Actions: actions, Resources: resources[k], Via: k.via}})
+		out = append(out, simJob{p, Query{Region: k.region, Actions: p.invokeActions(true), Resources: resources[k], Via: k.via}})
 	}
 	actions := slices.Sorted(maps.Keys(productMissing))
 	for _, id := range products {

@@ -167,16 +167,22 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 		name   string
 		policy string
 		want   int64
+		scp    string
+		auth   []string
 	}{
 		// us-east-1, us-east-2 (a destination of us.), us-west-2,
 		// eu-central-1, and the global hop.
-		{"no condition: one call per requested region", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"}}`, 5},
+		{"no condition: one call per requested region", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"}}`, 5, "", nil},
 		// And again, with the profile's ARN, for each (region, profile):
 		// IAM lists a key the role's policies use as missing whatever the
 		// resource (ledger: IAM-missing-context), so the us. profile's three
 		// regions and the global profile's source region (its hop carries
 		// the profile's ARN from the start).
-		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 4},
+		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 4, "", nil},
+		// The API-key SCP denies bedrock:CallWithBearerToken everywhere:
+		// no profile's ARN lifts that, so no second round.
+		{"an SCP denying API keys: no second round", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:CallWithBearerToken"],"Resource":"*"}}`, 5,
+			published(t, "scp-deny-bedrock-api-keys.json"), []string{"api_key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,8 +193,11 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 					{ID: global, Model: sonnet45, Sources: []string{"us-east-1"}},
 				}
 				sc.Account("111111111111").Roles = []awssim.IAMRole{{Name: "App", Policies: map[string]string{"bedrock": tt.policy}}}
+				if tt.scp != "" {
+					sc.SCPs = []awssim.SCP{{Name: "published", Targets: []string{"111111111111"}, Document: tt.scp}}
+				}
 			}, func(c *config.Config) {
-				c.Principals = config.Principals{ByAccount: map[string]config.PrincipalSet{"111111111111": {Roles: []string{"App"}}}}
+				c.Principals = config.Principals{ByAccount: map[string]config.PrincipalSet{"111111111111": {Roles: []string{"App"}, Auth: tt.auth}}}
 				c.Models.ByAccount["111111111111"] = []string{us, global}
 			})
 			a.Run(context.Background(), "calls")

@@ -468,7 +468,15 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	actions := p.invokeActions(!h.noStream)
 	worst, where, action, policies, missing, dec := result.Enabled, Need{}, "", []string(nil), []string(nil), Decision{}
 	consider := func(n Need, a string) {
-		d, ok := ds.Get(DecisionKey{n, a, h.via})
+		// Bedrock populates bedrock:InferenceProfileArn for the foundation
+		// model evaluations of a call through a profile, not for the
+		// profile's own: its first-round answer, without the key, is the
+		// one, and the key is known to be absent. ledger: IAM-inference-profile-arn
+		via := h.via
+		if n.Resource == h.via {
+			via = ""
+		}
+		d, ok := ds.Get(DecisionKey{n, a, via})
 		if !ok {
 			return
 		}
@@ -477,7 +485,7 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 		// An SCP denial stands: IAM lists no SCP key as missing, so keys
 		// of the role's own policies cannot lift it. ledger: IAM-missing-context
 		if s != result.Enabled && s != result.SCPDenied {
-			if unknown = unknownKeys(d, h.via, p); len(unknown) > 0 {
+			if unknown = unknownKeys(d, via, p); len(unknown) > 0 {
 				s = result.IAMUndetermined
 			}
 		}
@@ -522,7 +530,13 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 			r.Remediation = fmt.Sprintf("A service control policy denies %s for %s, whose applications authenticate with a Bedrock API key (auth: api_key), which needs it besides %s. Exempt %s from that statement with an aws:PrincipalArn condition, or have the application sign its calls with the role's credentials (SigV4) instead of an API key.", actionBearer, p.Name, actionInvoke, p.ARN)
 		case hopRemedy != "":
 			// ledger: IAM-global-unspecified
-			r.Remediation = fmt.Sprintf("A service control policy denies %s on the global hop of %s. The Bedrock user guide's SCP for global cross-Region inference \"blocks all AWS API calls outside of approved Regions while allowing Amazon Bedrock Global cross-Region inference calls that use \"unspecified\"\" (Global cross-Region inference, \"Service Control Policy requirements\"): add \"unspecified\" to the regions its aws:RequestedRegion condition exempts for %s (or exempt %s with an aws:PrincipalArn condition); or call a geographic profile (us., eu., apac.) whose regions the SCP allows.", action, acct.Model, strings.Join(actions, " and "), p.ARN)
+			r.Remediation = fmt.Sprintf("A service control policy denies %s on the global hop of %s. The Bedrock user guide's SCP for global cross-Region inference \"blocks all AWS API calls outside of approved Regions while allowing Amazon Bedrock Global cross-Region inference calls that use \"unspecified\"\" (Global cross-Region inference, \"Service Control Policy requirements\"): add \"unspecified\" to the regions its aws:RequestedRegion condition exempts for %s, or, as the page's Note allows without opening \"unspecified\" to other services, exempt calls through inference profiles with an ArnNotLike condition on bedrock:InferenceProfileArn (arn:aws:bedrock:*:*:inference-profile/*), or exempt %s with an aws:PrincipalArn condition. If the SCP disables global cross-Region inference on purpose, call a geographic profile (us., eu., apac.) whose regions the SCP allows.", action, acct.Model, strings.Join(actions, " and "), p.ARN)
+		case h.via != "" && where.Resource != h.via:
+			// A model reached through the profile: a region-deny SCP can
+			// exempt cross-Region routing by bedrock:InferenceProfileArn
+			// (global cross-Region inference page, SCP Note; re:Post's
+			// SCP). ledger: IAM-inference-profile-arn
+			r.Remediation = fmt.Sprintf("A service control policy denies %s in %s for %s, where the profile routes the call. If it is a region-deny SCP, exempt calls through inference profiles from it with an ArnNotLike condition on bedrock:InferenceProfileArn (arn:aws:bedrock:*:*:inference-profile/*), or add %s to its aws:RequestedRegion condition for bedrock:InvokeModel*, or exempt %s with an aws:PrincipalArn condition; otherwise call a profile whose regions the SCP allows.", action, where.Region, p.Name, where.Region, p.ARN)
 		default:
 			r.Remediation = fmt.Sprintf("A service control policy denies %s in %s for %s. If it is a region-deny SCP, add %s to its aws:RequestedRegion condition for bedrock:InvokeModel* (cross-region inference sends the call there), or exempt %s with an aws:PrincipalArn condition; otherwise call a model or profile whose regions the SCP allows.", action, where.Region, p.Name, where.Region, p.ARN)
 		}
@@ -558,6 +572,11 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	default:
 		sub, d, denied := subscribeDenied(ds, h.productID)
 		unknown := unknownKeys(d, "", p)
+		if sub != marketplaceActions[0] {
+			// Unsubscribe and ViewSubscriptions carry no product id: its
+			// absence is known. ledger: MP-product-id
+			unknown = slices.DeleteFunc(unknown, func(k string) bool { return strings.EqualFold(k, keyProductID) })
+		}
 		switch {
 		case h.marketplace && denied && len(unknown) > 0:
 			r.Status = result.IAMUndetermined
@@ -716,14 +735,29 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 	}
 	// Every job is one simulation; they run side by side, at most
 	// limits.per_account_region of the account's at once.
+	// The global hop is only ever reached through a global profile, so it
+	// is simulated with that profile's bedrock:InferenceProfileArn from the
+	// start, one simulation per global profile: an SCP may deny the hop by
+	// that key alone (AWS's "disable global cross-Region inference" SCP),
+	// and IAM lists no SCP key as missing. ledger: IAM-inference-profile-arn
+	hops := map[string][]string{}
+	for _, h := range holds {
+		for _, n := range h.needs {
+			if n.Region == unspecifiedRegion && !slices.Contains(hops[h.via], n.Resource) {
+				hops[h.via] = append(hops[h.via], n.Resource)
+			}
+		}
+	}
 	var jobs []simJob
 	for _, p := range principals {
 		for _, region := range slices.Sorted(maps.Keys(byRegion)) {
-			actions := p.simulated()
 			if region == unspecifiedRegion { // a hop, never where a call arrives
-				actions = p.invokeActions(true)
+				for _, via := range slices.Sorted(maps.Keys(hops)) {
+					jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.invokeActions(true), Resources: slices.Sorted(slices.Values(hops[via])), Via: via}})
+				}
+				continue
 			}
-			jobs = append(jobs, simJob{p, Query{Region: region, Actions: actions, Resources: byRegion[region]}})
+			jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.simulated(), Resources: byRegion[region]}})
 		}
 		if marketplace {
 			jobs = append(jobs, simJob{p, Query{Region: marketplaceMarker, RequestedRegion: marketplaceRegion, Actions: marketplaceActions}})
@@ -823,8 +857,9 @@ type simJob struct {
 }
 
 // followUps are the second round of a principal's simulations: where the
-// first answer on a resource reached through a profile lacked
-// bedrock:InferenceProfileArn, one per (region, profile) with it; where the
+// first answer on a foundation model reached through a profile lacked
+// bedrock:InferenceProfileArn, or an SCP denied it, one per (region,
+// profile) with it; where the
 // Marketplace answer lacked aws-marketplace:ProductId, one per known
 // product id with it.
 func followUps(p Principal, ds Decisions, holds []held) []simJob {
@@ -834,16 +869,35 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 	productMissing := map[string]bool{}
 	for k, d := range ds[marketplaceMarker] {
 		if slices.ContainsFunc(d.Missing, func(m string) bool { return strings.EqualFold(m, keyProductID) }) {
-			productMissing[k.Action] = true
+			// Only Subscribe's request carries aws-marketplace:ProductId
+			// (Bedrock user guide, "Request access to models": "For the
+			// aws-marketplace:Subscribe action only"). ledger: MP-product-id
+			if strings.EqualFold(k.Action, marketplaceActions[0]) {
+				productMissing[k.Action] = true
+			}
 		}
 	}
 	for _, h := range holds {
 		if h.via != "" {
 			for _, n := range h.needs {
-				for _, a := range p.simulated() {
+				if n.Resource == h.via {
+					// The profile's own evaluation carries no
+					// bedrock:InferenceProfileArn. ledger: IAM-inference-profile-arn
+					continue
+				}
+				// Only the invoke actions: bedrock:CallWithBearerToken is
+				// read where the call arrives (the profile itself), never
+				// on the models the second round asks about.
+				for _, a := range p.invokeActions(true) {
 					d, ok := ds[n.Region][DecisionKey{n, a, ""}]
 					k := key{n.Region, h.via}
-					if ok && slices.ContainsFunc(d.Missing, func(m string) bool { return strings.EqualFold(m, keyProfileARN) }) && !slices.Contains(resources[k], n.Resource) {
+					// IAM lists no SCP key as missing, so an SCP denial
+					// asks again too: a region-deny SCP may exempt calls
+					// through a profile by bedrock:InferenceProfileArn
+					// (global cross-Region inference page, SCP Note).
+					// ledger: IAM-inference-profile-arn
+					scpDenied := ok && d.Decision != iamtypes.PolicyEvaluationDecisionTypeAllowed && !d.AllowedByOrganizations
+					if ok && (scpDenied || slices.ContainsFunc(d.Missing, func(m string) bool { return strings.EqualFold(m, keyProfileARN) })) && !slices.Contains(resources[k], n.Resource) {
 						resources[k] = append(resources[k], n.Resource)
 					}
 				}
@@ -855,11 +909,7 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 	}
 	var out []simJob
 	for _, k := range slices.SortedFunc(maps.Keys(resources), func(a, b key) int { return cmp.Or(strings.Compare(a.region, b.region), strings.Compare(a.via, b.via)) }) {
-		actions := p.simulated()
-		if k.region == unspecifiedRegion {
-			actions = p.invokeActions(true)
-		}
-		out = append(out, simJob{p, Query{Region: k.region, Actions: actions, Resources: resources[k], Via: k.via}})
+		out = append(out, simJob{p, Query{Region: k.region, Actions: p.invokeActions(true), Resources: resources[k], Via: k.via}})
 	}
 	actions := slices.Sorted(maps.Keys(productMissing))
 	for _, id := range products {

@@ -49,6 +49,13 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 	}
 	us, global := "us."+sonnet45, "global."+sonnet45
 	embed := "amazon.titan-embed-text-v2:0"
+	// Allows only calls that carry bedrock:InferenceProfileArn: the
+	// profile's own evaluation carries no such key, so it is denied.
+	onlyWithProfileKey := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*","Condition":{"ArnLike":{"bedrock:InferenceProfileArn":"arn:aws:bedrock:*:*:inference-profile/*"}}}}`
+	// re:Post's SCP denying the models in us-east-2 and us-west-2 except
+	// through an inference profile.
+	exceptThroughProfiles := strings.NewReplacer(`"aa-example-1",`, `"us-east-2",`, `"aa-example-2",`, `"us-west-2"`, `"aa-example-3"`, "").
+		Replace(published(t, "scp-deny-models-except-through-profiles.json"))
 
 	tests := []struct {
 		name   string
@@ -77,11 +84,26 @@ func TestPrincipalsAgainstPublishedPolicies(t *testing.T) {
 		{name: "a region SCP without the exemption denies the global hop", policy: published(t, "global-cris.json"), scp: withoutUnspecified,
 			key: "us-east-1/" + global, want: result.SCPDenied,
 			wantCause:  "on arn:aws:bedrock:::foundation-model/" + sonnet45 + " (aws:RequestedRegion=unspecified, the global hop of " + global,
-			wantRemedy: `add "unspecified" to the regions its aws:RequestedRegion condition exempts`},
+			wantRemedy: `exempt calls through inference profiles with an ArnNotLike condition on bedrock:InferenceProfileArn`},
+		{name: "a region SCP denying a destination of a geographic profile names the profile exemption", policy: invokeOnly, scp: strings.Replace(withUnspecified, `"us-east-2",`, "", 1),
+			key: "us-east-1/" + us, want: result.SCPDenied, wantCause: "aws:RequestedRegion=us-east-2, a destination region",
+			wantRemedy: "exempt calls through inference profiles from it with an ArnNotLike condition on bedrock:InferenceProfileArn"},
 		{name: "an SCP exempting administrators by aws:PrincipalArn still denies the application's hop", policy: published(t, "global-cris.json"), scp: exempting(withoutUnspecified, "Admin"),
 			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified"},
 		{name: "an SCP exempting this role by aws:PrincipalArn lets it through", policy: published(t, "global-cris.json"), scp: exempting(withoutUnspecified, "App"),
 			key: "us-east-1/" + global, want: result.Enabled},
+		{name: "the profile's own evaluation carries no bedrock:InferenceProfileArn", policy: onlyWithProfileKey,
+			key: "us-east-1/" + us, want: result.IAMDenied, wantCause: "bedrock:InvokeModel on arn:aws:bedrock:us-east-1:111111111111:inference-profile/" + us + " (aws:RequestedRegion=us-east-1): implicitDeny"},
+		{name: "an SCP exempting calls through a profile by bedrock:InferenceProfileArn lets the destinations through", policy: invokeOnly, scp: exceptThroughProfiles,
+			key: "us-east-1/" + us, want: result.Enabled},
+		{name: "the same SCP denies a base model id called in a denied region", policy: invokeOnly, scp: exceptThroughProfiles,
+			key: "us-west-2/" + claude35, want: result.SCPDenied, wantCause: "AllowedByOrganizations=false"},
+		{name: "AWS's SCP disabling global cross-region inference denies the global hop", policy: published(t, "global-cris.json"), scp: published(t, "scp-disable-global-cris.json"),
+			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified, the global hop of " + global},
+		{name: "AWS's SCP disabling global cross-region inference denies the hop of a role without conditions", policy: invokeOnly, scp: published(t, "scp-disable-global-cris.json"),
+			key: "us-east-1/" + global, want: result.SCPDenied, wantCause: "aws:RequestedRegion=unspecified, the global hop of " + global},
+		{name: "AWS's SCP disabling global cross-region inference leaves geographic profiles alone", policy: published(t, "geographic-cris.json"), scp: published(t, "scp-disable-global-cris.json"),
+			key: "us-east-1/" + us, want: result.Enabled},
 		{name: "a key only the request carries is undetermined, not denied", policy: vpceOnly,
 			key: "us-east-1/" + claude35, want: result.IAMUndetermined, wantCause: "MissingContextValues: aws:SourceVpce",
 			wantRemedy: "context: [{name: aws:SourceVpce"},
@@ -145,15 +167,22 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 		name   string
 		policy string
 		want   int64
+		scp    string
+		auth   []string
 	}{
 		// us-east-1, us-east-2 (a destination of us.), us-west-2,
 		// eu-central-1, and the global hop.
-		{"no condition: one call per requested region", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"}}`, 5},
+		{"no condition: one call per requested region", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"}}`, 5, "", nil},
 		// And again, with the profile's ARN, for each (region, profile):
 		// IAM lists a key the role's policies use as missing whatever the
 		// resource (ledger: IAM-missing-context), so the us. profile's three
-		// regions and the global profile's two.
-		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 5},
+		// regions and the global profile's source region (its hop carries
+		// the profile's ARN from the start).
+		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 4, "", nil},
+		// The API-key SCP denies bedrock:CallWithBearerToken everywhere:
+		// no profile's ARN lifts that, so no second round.
+		{"an SCP denying API keys: no second round", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:CallWithBearerToken"],"Resource":"*"}}`, 5,
+			published(t, "scp-deny-bedrock-api-keys.json"), []string{"api_key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,8 +193,11 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 					{ID: global, Model: sonnet45, Sources: []string{"us-east-1"}},
 				}
 				sc.Account("111111111111").Roles = []awssim.IAMRole{{Name: "App", Policies: map[string]string{"bedrock": tt.policy}}}
+				if tt.scp != "" {
+					sc.SCPs = []awssim.SCP{{Name: "published", Targets: []string{"111111111111"}, Document: tt.scp}}
+				}
 			}, func(c *config.Config) {
-				c.Principals = config.Principals{ByAccount: map[string]config.PrincipalSet{"111111111111": {Roles: []string{"App"}}}}
+				c.Principals = config.Principals{ByAccount: map[string]config.PrincipalSet{"111111111111": {Roles: []string{"App"}, Auth: tt.auth}}}
 				c.Models.ByAccount["111111111111"] = []string{us, global}
 			})
 			a.Run(context.Background(), "calls")
@@ -186,6 +218,9 @@ func TestPrincipalMarketplace(t *testing.T) {
 	all := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:Unsubscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
 	two := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
 	onlyCohere := `{"Effect":"Allow","Action":"aws-marketplace:Subscribe","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws-marketplace:ProductId":["prod-nb4wqmplze2pm"]}}},{"Effect":"Allow","Action":["aws-marketplace:Unsubscribe","aws-marketplace:ViewSubscriptions"],"Resource":"*"}`
+	// ViewSubscriptions scoped by the product id, which only Subscribe's
+	// request carries: denied.
+	viewByProduct := `{"Effect":"Allow","Action":["aws-marketplace:Subscribe","aws-marketplace:Unsubscribe"],"Resource":"*"},{"Effect":"Allow","Action":"aws-marketplace:ViewSubscriptions","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws-marketplace:ProductId":["prod-m5ilt4siql27k"]}}}`
 	doc := func(statements ...string) string {
 		return `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
 	}
@@ -206,6 +241,7 @@ func TestPrincipalMarketplace(t *testing.T) {
 		{"Subscribe allowed for this product", map[string]string{"b": doc(invoke, onlyCohere)}, cohere, false, result.AgreementMissing, "is AGREEMENT_MISSING", false},
 		{"not sold through Marketplace: no Marketplace check", map[string]string{"b": doc(invoke)}, llama31, false, result.AgreementMissing, "is AGREEMENT_MISSING", false},
 		{"a product id grantwatch does not know: undetermined", map[string]string{"b": doc(invoke, onlyCohere)}, palmyra, false, result.IAMUndetermined, "without the context keys aws-marketplace:ProductId", false},
+		{"a product id condition on ViewSubscriptions never holds: only Subscribe carries the key", map[string]string{"b": doc(invoke, viewByProduct)}, claude35, false, result.MarketplaceDenied, "aws-marketplace:ViewSubscriptions is implicitDeny", false},
 		{"escalated only when configured", map[string]string{"b": doc(invoke, two)}, claude35, true, result.MarketplaceDenied, "Unsubscribe", true},
 	}
 	for _, tt := range tests {
@@ -262,6 +298,10 @@ func TestMarketplaceData(t *testing.T) {
 	}
 	if notSoldThroughMarketplace("Anthropic") || productIDs[claude35] != "prod-m5ilt4siql27k" {
 		t.Errorf("Anthropic: sold through Marketplace, Claude 3.5 Sonnet's product id prod-m5ilt4siql27k; got %v, %q", notSoldThroughMarketplace("Anthropic"), productIDs[claude35])
+	}
+	// Listed by the page's later version (Claude Opus 4.5).
+	if got := productIDs["anthropic.claude-opus-4-5-20251101-v1:0"]; got != "prod-jhuafngbly644" {
+		t.Errorf("Claude Opus 4.5's product id: got %q; want prod-jhuafngbly644", got)
 	}
 	if p, _ := loadMarketplace([]byte(`{"product_ids": {}}`)); p != nil {
 		t.Errorf("a file without its source loads: got %v", p)

@@ -231,7 +231,11 @@ func TestRunPrincipals(t *testing.T) {
 	// us-east-2, us-west-2, eu-central-1}; 222: AppRole x {us-east-1,
 	// us-west-2} + Marketplace (its three actions take two pages at the
 	// simulator's page size), Batch fails at once; 333: each fails at once.
-	if got, want := sim.Calls(awssim.OpSimulatePrincipalPolicy), int64(8+4+1+2); got != want {
+	// And in 111, the SCP's denial of us-east-2 is asked again with the
+	// profile's ARN (an SCP may exempt calls through a profile by
+	// bedrock:InferenceProfileArn): 2 principals x the profile of each of
+	// the two source regions.
+	if got, want := sim.Calls(awssim.OpSimulatePrincipalPolicy), int64(8+4+1+2+4); got != want {
 		t.Errorf("SimulatePrincipalPolicy calls: got %d; want %d", got, want)
 	}
 	if rep.Summary.Checked != rep.Summary.Planned || rep.Summary.PrincipalChecks == 0 {

@@ -249,6 +249,13 @@ func Import(ctx context.Context, api Importer, findings []types.AwsSecurityFindi
 			if err != nil {
 				return imported, fmt.Errorf("batch import findings: %w", err)
 			}
+			if f := out.FailedFindings; len(f) == len(batch) && len(f) > 0 && aws.ToString(f[0].ErrorCode) == "InvalidAccess" {
+				// Security Hub is off in the account (or the product not
+				// enabled): it refuses every finding alike, so stop here
+				// (ledger: SH-disabled-invalid-access).
+				return imported, fmt.Errorf("batch import findings: %d findings not imported: %s (%s): Security Hub (CSPM) must be enabled in the importing account and region",
+					len(findings)-len(imported), aws.ToString(f[0].ErrorCode), aws.ToString(f[0].ErrorMessage))
+			}
 			refused := map[string]bool{}
 			retry := make([]types.AwsSecurityFinding, 0, len(out.FailedFindings))
 			for _, f := range out.FailedFindings {

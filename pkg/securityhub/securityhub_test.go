@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub/shsim"
 )
 
 var (
@@ -232,5 +233,32 @@ func TestImportAndResolveThroughTheSDK(t *testing.T) {
 	}
 	if len(hub.updates) != 2 || len(hub.updates[0]) != 100 || len(hub.updates[1]) != 50 {
 		t.Errorf("workflow updates: got %d batches; want 100 and 50", len(hub.updates))
+	}
+}
+
+// Security Hub disabled in the importing account refuses every finding with
+// InvalidAccess (ledger: SH-disabled-invalid-access): one call finds it out,
+// and the error says so once, instead of retrying and naming every finding.
+func TestImportStopsWhenSecurityHubIsDisabled(t *testing.T) {
+	hub := shsim.New()
+	hub.Disable()
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	client := securityhub.New(securityhub.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIA", "secret", ""),
+	})
+	var findings []types.AwsSecurityFinding
+	for i := range 250 {
+		findings = append(findings, src.Finding(result.Result{Account: "111111111111", Region: "us-east-1", Model: fmt.Sprintf("vendor.model-%03d", i),
+			Status: result.NotEntitled, Cause: "c", Remediation: "r"}, since, now))
+	}
+	imported, err := Import(context.Background(), client, findings)
+	if len(imported) != 0 || err == nil || !strings.Contains(err.Error(), "InvalidAccess") || !strings.Contains(err.Error(), "250 findings not imported") ||
+		strings.Contains(err.Error(), "vendor.model-001") {
+		t.Errorf("imported %d, error %.300v; want none, and one error naming InvalidAccess and the 250 findings, not each of them", len(imported), err)
+	}
+	if n := len(hub.Calls()); n != 1 {
+		t.Errorf("calls: got %d; want 1: the rest would be refused alike", n)
 	}
 }

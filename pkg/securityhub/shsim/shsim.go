@@ -15,6 +15,8 @@
 //   - Workflow NOTIFIED or RESOLVED goes back to NEW when RecordState goes
 //     from ARCHIVED to ACTIVE, or Compliance.Status from PASSED to FAILED,
 //     WARNING or NOT_AVAILABLE (SH-workflow-reset);
+//   - with Security Hub disabled (Disable), every finding of an import is
+//     refused with InvalidAccess (SH-disabled-invalid-access);
 //   - an import whose UpdatedAt is before the existing finding's is
 //     ignored (SH-updated-at-order);
 //   - BatchUpdateFindings sets Workflow; an unknown finding is unprocessed
@@ -58,10 +60,20 @@ type Hub struct {
 	mu       sync.Mutex
 	calls    []Call
 	findings map[string]*Finding
+	disabled bool
 }
 
 // New returns an empty Security Hub.
 func New() *Hub { return &Hub{findings: map[string]*Finding{}} }
+
+// Disable turns Security Hub off in the account: every import is refused,
+// finding by finding, with InvalidAccess (SH-disabled-invalid-access; the
+// message is inferred).
+func (h *Hub) Disable() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.disabled = true
+}
 
 // Calls returns the calls answered so far.
 func (h *Hub) Calls() []Call {
@@ -142,6 +154,10 @@ func (h *Hub) serveImport(w http.ResponseWriter, findings []types.AwsSecurityFin
 	for _, in := range findings {
 		id := aws.ToString(in.Id)
 		call.IDs = append(call.IDs, id)
+		if h.disabled {
+			failed = append(failed, map[string]string{"Id": id, "ErrorCode": "InvalidAccess", "ErrorMessage": "Account is not subscribed to AWS Security Hub"})
+			continue
+		}
 		prev, exists := h.findings[id]
 		if !exists {
 			if in.Severity == nil && (in.FindingProviderFields == nil || in.FindingProviderFields.Severity == nil) {

@@ -27,6 +27,9 @@ const (
 
 func (bedrockProtocol) operation(req *request) string {
 	path := req.http.URL.EscapedPath()
+	if op := agreementOperation(req); op != "" {
+		return op
+	}
 	if req.http.Method != http.MethodGet {
 		return ""
 	}
@@ -54,6 +57,9 @@ func (p bedrockProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 	if a, ok := s.accounts[account]; ok && slices.Contains(a.DenyRegions, req.region) {
 		p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf(
 			"User: %s is not authorized to perform: bedrock:%s with an explicit deny in a service control policy", req.caller.ARN, req.op)))
+		return
+	}
+	if s.serveAgreements(p, w, req) {
 		return
 	}
 	var out any
@@ -206,7 +212,7 @@ func (s *Server) state(account, region string, m CatalogModel) ModelState {
 	if m.Provider == "Anthropic" && !s.hasUseCaseForm(account) {
 		base.Authorization = "NOT_AUTHORIZED"
 	}
-	return st.over(s.sc.Defaults).over(base)
+	return s.withAgreement(account, region, m, st.over(s.sc.Defaults).over(base))
 }
 
 // hasUseCaseForm reports whether the account submitted the form or inherits
@@ -214,6 +220,9 @@ func (s *Server) state(account, region string, m CatalogModel) ModelState {
 // account covers the member accounts" is the Bedrock user guide's (model
 // access, Anthropic); the simulator takes it literally.
 func (s *Server) hasUseCaseForm(account string) bool {
+	if s.formSubmitted(account) || s.formSubmitted(s.sc.Organization.ManagementAccount) {
+		return true
+	}
 	if s.sc.UseCaseForms == nil {
 		return true
 	}

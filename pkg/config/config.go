@@ -41,6 +41,9 @@ type Config struct {
 	Suppressions []Suppression `yaml:"suppressions"`
 	// SecurityHub sends findings to AWS Security Hub.
 	SecurityHub SecurityHub `yaml:"securityhub"`
+	// Remediation, when present, lets grantwatch fix create agreements and
+	// submit the use-case form (remediation.go).
+	Remediation *Remediation `yaml:"remediation"`
 }
 
 // SecurityHub configures the Security Hub findings of the scheduled run.
@@ -410,6 +413,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Notify.ReminderInterval == 0 {
 		c.Notify.ReminderInterval = Duration(DefaultReminder)
 	}
+	c.applyRemediationDefaults()
 }
 
 var (
@@ -649,6 +653,7 @@ func (c *Config) Validate() error {
 			bad(field, "%q is not one of %v", sev, result.SeverityLevels)
 		}
 	}
+	errs = append(errs, c.validateRemediation()...)
 	return errors.Join(errs...)
 }
 

@@ -44,6 +44,8 @@ type Settings struct {
 	Sharded        bool
 	BatchAccounts  int
 	MapConcurrency int
+	// Remediation adds the opt-in GrantwatchRemediate role (remediation_role.go).
+	Remediation RemediationSettings
 }
 
 // The CDK context keys.
@@ -140,6 +142,9 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 		return nil, err
 	}
 	if s.MapConcurrency, err = number(get, ctxMapConcurrency, 10, 1000); err != nil {
+		return nil, err
+	}
+	if s.Remediation, err = loadRemediation(get, cfg); err != nil {
 		return nil, err
 	}
 	days, err := strconv.Atoi(cmp.Or(get(ctxLogRetentionDays), "365"))

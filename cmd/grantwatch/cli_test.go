@@ -433,6 +433,7 @@ func TestHelpNamesEveryFlagAndFormat(t *testing.T) {
 		{"history", func(args []string) error { return historyCmd(ctx, args, io.Discard) }},
 		{"demo", func(args []string) error { _, err := demoCmd(ctx, args, io.Discard, io.Discard); return err }},
 		{"sim", func(args []string) error { return simCmd(ctx, args, io.Discard) }},
+		{"fix", func(args []string) error { _, err := fixCmd(ctx, args, io.Discard, io.Discard); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.command, func(t *testing.T) {

@@ -333,6 +333,11 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"== History of account 333333333333",
 		"AGREEMENT_MISSING (suppressed)",
 		"SUPPRESSED (",
+		// grantwatch fix: the plan, no write in the dry run, the apply, the usable check.
+		"anthropic.claude-3-5-sonnet-20240620-v1:0  CreateFoundationModelAgreement  planned",
+		"The simulator received 0 write calls during the dry run.",
+		"0 planned, 1 done, 0 failed",
+		"111111111111 us-east-1 anthropic.claude-3-5-sonnet-20240620-v1:0: ENABLED",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/job"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// demoRemediation is the remediation section the demo adds to its
+// configuration: Claude 3.5 Sonnet agreements, in prod-web only.
+const demoRemediation = `
+remediation:
+  agreements:
+    models: [anthropic.claude-3-5-sonnet-20240620-v1:0]
+    accounts: ["111111111111"]
+`
+
+// demoAgreementDelay is how long the simulator keeps a new agreement
+// PENDING in the demo; AWS takes about two minutes.
+const demoAgreementDelay = time.Second
+
+// demoFix ends the demo: grantwatch fix plans the missing agreement of run
+// 2, applies it, and run 3 finds the check usable.
+func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *config.Config, awsCfg aws.Config, j *job.Job, at time.Time) error {
+	withFix, err := config.Parse(append(slices.Clone(demoConfig), demoRemediation...))
+	if err != nil {
+		return err
+	}
+	cfg.Remediation = withFix.Remediation
+	if err := sim.Update(func(sc *awssim.Scenario) { sc.Agreements.Delay = awssim.Duration(demoAgreementDelay) }); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\n== Fixing it: the configuration gets a remediation section allowing Claude 3.5 Sonnet agreements in 111111111111:")
+	fmt.Fprint(stdout, indent(demoRemediation[1:]))
+	quiet := func(int, int) {}
+
+	fmt.Fprintln(stdout, "\n-- `grantwatch fix --config demo.yaml` (a dry run):")
+	before := sim.Calls(awssim.OpCreateFoundationModelAgreement) + sim.Calls(awssim.OpPutUseCaseForModelAccess)
+	plan, err := fix(ctx, cfg, awsCfg, false, quiet)
+	if err != nil {
+		return err
+	}
+	if err := writeFix(stdout, "table", plan); err != nil {
+		return err
+	}
+	after := sim.Calls(awssim.OpCreateFoundationModelAgreement) + sim.Calls(awssim.OpPutUseCaseForModelAccess)
+	fmt.Fprintf(stdout, "The simulator received %d write calls during the dry run.\n", after-before)
+
+	fmt.Fprintln(stdout, "\n-- `grantwatch fix --config demo.yaml --apply`:")
+	applied, err := fix(ctx, cfg, awsCfg, true, quiet)
+	if err != nil {
+		return err
+	}
+	if err := writeFix(stdout, "table", applied); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stdout, "\n== Run 3, once the agreement turned AVAILABLE (the simulator's agreements.delay is %s; AWS takes about 2 minutes):\n", demoAgreementDelay)
+	select {
+	case <-time.After(demoAgreementDelay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	third, err := j.Run(ctx, at)
+	if err != nil {
+		return err
+	}
+	for _, r := range third.Report.Results {
+		if r.Account == "111111111111" && r.Region == "us-east-1" && r.Model == claude35 && r.Principal == "" {
+			fmt.Fprintf(stdout, "   111111111111 us-east-1 %s: %s (%s)\n", claude35, r.Status, r.Cause)
+			if r.Status != result.Enabled {
+				return fmt.Errorf("demo: after fix the check reads %s; want ENABLED", r.Status)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "   Run 3 (%s) recorded %d status changes in history.\n", third.RunID, third.Events)
+	return nil
+}

@@ -338,6 +338,8 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"The simulator received 0 write calls during the dry run.",
 		"0 planned, 1 done, 0 failed",
 		"111111111111 us-east-1 anthropic.claude-3-5-sonnet-20240620-v1:0: ENABLED",
+		"-- Subject: [grantwatch] account 111111111111: remediation, 1 done, 0 failed",
+		"REMEDIATION_DONE   AGREEMENT_MISSING  CreateFoundationModelAgreement (offer",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)

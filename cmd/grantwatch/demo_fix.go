@@ -11,7 +11,10 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
+	"github.com/grantwatch/grantwatch/pkg/localenv"
+	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -30,7 +33,8 @@ const demoAgreementDelay = time.Second
 
 // demoFix ends the demo: grantwatch fix plans the missing agreement of run
 // 2, applies it, and run 3 finds the check usable.
-func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *config.Config, awsCfg aws.Config, j *job.Job, at time.Time) error {
+func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *config.Config, awsCfg aws.Config, j *job.Job, at time.Time,
+	store *history.Store, snsServer *localenv.SNS, pub remediate.Publisher) error {
 	withFix, err := config.Parse(append(slices.Clone(demoConfig), demoRemediation...))
 	if err != nil {
 		return err
@@ -63,6 +67,19 @@ func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *con
 	if err := writeFix(stdout, "table", applied); err != nil {
 		return err
 	}
+	// The demo's runs are on a simulated clock; the action sits between run 2 and run 3.
+	applied.at = at.Add(-30 * time.Minute)
+	if err := recordFix(ctx, stdout, applied, store, pub, cfg.Notify.TopicARN); err != nil {
+		return err
+	}
+	inbox, err := snsServer.Receive(ctx, "inbox")
+	if err != nil {
+		return err
+	}
+	for _, m := range inbox {
+		fmt.Fprintf(stdout, "\n-- Subject: %s\n   Attributes: account_id=%s event_type=%s severity=%s\n\n%s", m.Subject,
+			m.MessageAttributes["account_id"].Value, m.MessageAttributes["event_type"].Value, m.MessageAttributes["severity"].Value, indent(m.Message))
+	}
 
 	fmt.Fprintf(stdout, "\n== Run 3, once the agreement turned AVAILABLE (the simulator's agreements.delay is %s; AWS takes about 2 minutes):\n", demoAgreementDelay)
 	select {
@@ -83,5 +100,10 @@ func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *con
 		}
 	}
 	fmt.Fprintf(stdout, "   Run 3 (%s) recorded %d status changes in history.\n", third.RunID, third.Events)
-	return nil
+	fmt.Fprintln(stdout, "\n== The latest history of account 111111111111: the action next to the status changes it caused:")
+	entries, _, err := store.History(ctx, history.Query{Account: "111111111111", Limit: 4})
+	if err != nil {
+		return err
+	}
+	return writeEntries(stdout, "table", entries, false)
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,10 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/targets"
@@ -46,6 +50,9 @@ type fixRun struct {
 type fixOutput struct {
 	Run     fixRun             `json:"run"`
 	Actions []remediate.Action `json:"actions"`
+	// by is the principal fix ran as, at when it applied.
+	by string
+	at time.Time
 }
 
 // fixCmd audits, plans what the remediation section allows, and with
@@ -88,6 +95,15 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := writeFix(stdout, *output, out); err != nil {
 		return fixError, fmt.Errorf("write plan: %w", err)
 	}
+	var store *history.Store
+	if cfg.History.Table != "" {
+		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
+	}
+	if err := recordFix(ctx, stderr, out, store, sns.NewFromConfig(awsCfg), cfg.Notify.TopicARN); err != nil {
+		// The actions happened; what failed is their record.
+		fmt.Fprintf(stderr, "grantwatch: the actions were carried out but not all recorded: %v\n", err)
+		return fixFailed, nil
+	}
 	if remediate.Failures(out.Actions) > 0 {
 		return fixFailed, nil
 	}
@@ -99,15 +115,13 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 	now := time.Now()
 	plan := targets.New(cfg, awsCfg).Plan(ctx, job.RunID(now))
 	rep := check.New(cfg, awsCfg, check.WithProgress(prog)).Check(ctx, plan)
-	var formAccounts []string
-	if f := cfg.Remediation.UseCaseForm; f != nil && len(f.Accounts) == 0 {
-		// The form's default target is the account grantwatch runs in.
-		id, err := sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Region = cmp.Or(awsCfg.Region, cfg.Regions[0]) }).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return nil, fmt.Errorf("remediation.use_case_form: find the account grantwatch runs in (name remediation.use_case_form.accounts instead): %w", err)
-		}
-		formAccounts = []string{aws.ToString(id.Account)}
+	// Who fix runs as: recorded with each action, and the form's default
+	// target (the account grantwatch runs in).
+	id, err := sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Region = cmp.Or(awsCfg.Region, cfg.Regions[0]) }).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("find the principal fix runs as (GetCallerIdentity): %w", err)
 	}
+	formAccounts := []string{aws.ToString(id.Account)}
 	rem := remediate.New(cfg, awsCfg)
 	actions := rem.Plan(ctx, rep, plan.Units, formAccounts)
 	mode := "dry-run"
@@ -122,7 +136,38 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 	return &fixOutput{
 		Run:     fixRun{ID: plan.RunID, Mode: mode, Accounts: s.Accounts, Checks: s.Checked, AuditErrors: s.AuditErrs + len(s.Errors), Incomplete: s.Incomplete},
 		Actions: actions,
+		by:      aws.ToString(id.Arn),
+		at:      time.Now().UTC(),
 	}, nil
+}
+
+// recordFix keeps what an apply did: one history entry per action carried
+// out, next to the status changes, and one SNS message per account. Either
+// destination may be nil. It reports what it did on w.
+func recordFix(ctx context.Context, w io.Writer, out *fixOutput, store *history.Store, pub remediate.Publisher, topic string) error {
+	if out.Run.Mode != "apply" {
+		return nil
+	}
+	records := remediate.Records(out.Run.ID, out.by, out.at, out.Actions)
+	var errs []error
+	if store != nil && len(records) > 0 {
+		if err := store.PutActions(ctx, records); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(w, "history: %d remediation actions stored in table %s\n", len(records), store.Table())
+		}
+	}
+	if pub != nil && topic != "" {
+		msgs := remediate.Messages(out.Run.ID, out.by, out.Actions)
+		sent, err := remediate.Publish(ctx, pub, topic, msgs)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(msgs) > 0 {
+			fmt.Fprintf(w, "alerts: %d of %d remediation messages published\n", sent, len(msgs))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func writeFix(w io.Writer, format string, out *fixOutput) error {

@@ -9,7 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
@@ -167,5 +171,60 @@ func TestFixCannotRun(t *testing.T) {
 				t.Errorf("stderr: got %q; want it to contain %q", &stderr, tt.want)
 			}
 		})
+	}
+}
+
+func TestFixRecordsActions(t *testing.T) {
+	useFixSimulator(t)
+	ddb := testenv.DynamoDB(t)
+	snsServer := testenv.SNS(t, localenv.Topic{Name: "alerts", Subscriptions: []localenv.Subscription{{Queue: "inbox"}}})
+	if err := history.CreateTable(context.Background(), dynamodb.NewFromConfig(testenv.AWSConfig(t, ddb.Endpoint)), "gw-fix"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.Endpoint)
+	t.Setenv("AWS_ENDPOINT_URL_SNS", snsServer.Endpoint)
+	cfg := writeConfig(t, `accounts: {static: ["111111111111", "222222222222"]}`+fixBase+`
+history: {table: gw-fix}
+notify: {topic_arn: "`+snsServer.TopicARN("alerts")+`"}
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], regions: [us-east-1]}
+`)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"fix", "--config", cfg}, &stdout, &stderr); code != fixOK {
+		t.Fatalf("dry run: exit %d: %s", code, &stderr)
+	}
+	if msgs, _ := snsServer.Receive(context.Background(), "inbox"); len(msgs) != 0 {
+		t.Errorf("dry run: got %d messages; want none", len(msgs))
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"fix", "--config", cfg, "--apply"}, &stdout, &stderr); code != fixFailed {
+		t.Fatalf("apply: exit %d; want %d: %s", code, fixFailed, &stderr)
+	}
+	if want := "history: 2 remediation actions stored in table gw-fix"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr: got %q; want %q", &stderr, want)
+	}
+	msgs, err := snsServer.Receive(context.Background(), "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	for _, m := range msgs {
+		subjects = append(subjects, m.Subject)
+	}
+	slices.Sort(subjects)
+	want := []string{"[grantwatch] account 111111111111: remediation, 1 done, 0 failed", "[grantwatch] account 222222222222: remediation, 0 done, 1 failed"}
+	if !slices.Equal(subjects, want) {
+		t.Errorf("messages: got %q; want %q", subjects, want)
+	}
+	for account, status := range map[string]string{"111111111111": "REMEDIATION_DONE", "222222222222": "REMEDIATION_FAILED"} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"history", "--table", "gw-fix", "--account", account, "--output", "json"}, &out, &errOut); code != exitUsable {
+			t.Fatalf("history: exit %d: %s", code, &errOut)
+		}
+		for _, w := range []string{`"status": "` + status + `"`, `"previous": "AGREEMENT_MISSING"`, "CreateFoundationModelAgreement (offer", "GrantwatchAuditor"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("history of %s lacks %q:\n%s", account, w, &out)
+			}
+		}
 	}
 }

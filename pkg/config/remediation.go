@@ -14,8 +14,8 @@ import (
 // the scheduled run, with Auto) may accept on the organization's behalf.
 // Absent, nothing is ever written.
 type Remediation struct {
-	// Auto applies the plan after each scheduled run; without it the run
-	// only reports what fix would do.
+	// Auto would apply the plan after each scheduled run. Not built yet:
+	// true is a configuration error.
 	Auto bool `yaml:"auto"`
 	// RoleName is the opt-in member role that may make the writes.
 	RoleName string `yaml:"role_name"`
@@ -128,6 +128,11 @@ func (c *Config) validateRemediation() []error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("remediation.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if r.Auto {
+		// Refused rather than ignored: nobody should believe the scheduled
+		// run remediates while it does not.
+		bad("auto", "true is not supported yet: the scheduled run does not remediate; run grantwatch fix --apply (docs/remediation.md)")
 	}
 	if r.Agreements == nil && r.UseCaseForm == nil {
 		bad("agreements", "the section allows nothing: give agreements, use_case_form or both")

@@ -76,6 +76,11 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if cfg.Remediation == nil {
 		return fixError, fmt.Errorf("config %s has no remediation section: fix accepts nothing on the organization's behalf without one (docs/remediation.md)", *path)
 	}
+	if f := cfg.Remediation.UseCaseForm; f != nil {
+		if err := f.LoadForm(); err != nil {
+			return fixError, fmt.Errorf("config %s: %w", *path, err)
+		}
+	}
 	var opts []func(*awsconfig.LoadOptions) error
 	if *profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(*profile))

@@ -40,7 +40,8 @@ type AgreementPolicy struct {
 
 // UseCaseFormPolicy says where the Anthropic use-case form is submitted.
 type UseCaseFormPolicy struct {
-	// File is the form's JSON, relative to the working directory.
+	// File is the form's JSON, relative to the working directory; LoadForm
+	// reads and checks it.
 	File string `yaml:"file"`
 	// Accounts default to the account grantwatch runs in, the management
 	// account in the standard deployment, whose form covers the organization.
@@ -193,22 +194,30 @@ func (c *Config) validateRemediation() []error {
 	if f := r.UseCaseForm; f != nil {
 		accounts("use_case_form.accounts", f.Accounts)
 		regions("use_case_form.regions", f.Regions)
-		form, err := readUseCaseForm(f.File)
-		if err != nil {
-			bad("use_case_form.file", "%v", err)
+		if f.File == "" {
+			bad("use_case_form.file", "empty: name the JSON file with the use-case form")
 		}
-		f.Form = form
 	}
 	return errs
+}
+
+// LoadForm reads and checks the form file. grantwatch fix calls it before
+// it plans; Validate does not, since the same configuration is loaded where
+// the file is not shipped (the scheduled function's bundle holds only
+// grantwatch.yaml).
+func (f *UseCaseFormPolicy) LoadForm() error {
+	form, err := readUseCaseForm(f.File)
+	if err != nil {
+		return fmt.Errorf("remediation.use_case_form.file: %w", err)
+	}
+	f.Form = form
+	return nil
 }
 
 // readUseCaseForm reads and checks the form: a JSON object with exactly
 // the documented fields, all strings, and the size PutUseCaseForModelAccess
 // accepts (10 to 16384 bytes, API reference; ledger BR-form-put).
 func readUseCaseForm(path string) ([]byte, error) {
-	if path == "" {
-		return nil, fmt.Errorf("empty: name the JSON file with the use-case form")
-	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

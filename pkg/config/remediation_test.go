@@ -78,7 +78,10 @@ func TestRemediationConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte(minimal + "remediation:\n  " + tt.section + "\n"))
+			c, err := Parse([]byte(minimal + "remediation:\n  " + tt.section + "\n"))
+			if err == nil && c.Remediation.UseCaseForm != nil {
+				err = c.Remediation.UseCaseForm.LoadForm()
+			}
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("got %v; want no error", err)

@@ -43,6 +43,11 @@ func newFixture(t *testing.T, remediation string, edit func(*awssim.Scenario)) *
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	if f := cfg.Remediation.UseCaseForm; f != nil {
+		if err := f.LoadForm(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	awsCfg, err := sim.ClientConfig(context.Background(), "us-east-1")
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,9 @@ type fixRun struct {
 	Accounts    int    `json:"accounts"`
 	Checks      int    `json:"checks"`
 	AuditErrors int    `json:"audit_errors"`
-	Incomplete  bool   `json:"incomplete"`
+	// Incomplete: the audit did not finish (a deadline, a failed
+	// discovery), so fix may have missed what it should fix.
+	Incomplete bool `json:"incomplete"`
 }
 
 type fixOutput struct {
@@ -109,8 +111,13 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		fmt.Fprintf(stderr, "grantwatch: the actions were carried out but not all recorded: %v\n", err)
 		return fixFailed, nil
 	}
-	if remediate.Failures(out.Actions) > 0 {
+	switch {
+	case remediate.Failures(out.Actions) > 0:
 		return fixFailed, nil
+	case out.Run.Incomplete:
+		// Nothing failed, but the audit did not see everything: "nothing
+		// needed" is not known.
+		return fixError, nil
 	}
 	return fixOK, nil
 }
@@ -139,7 +146,7 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 	}
 	s := rep.Summary
 	return &fixOutput{
-		Run:     fixRun{ID: plan.RunID, Mode: mode, Accounts: s.Accounts, Checks: s.Checked, AuditErrors: s.AuditErrs + len(s.Errors), Incomplete: s.Incomplete},
+		Run:     fixRun{ID: plan.RunID, Mode: mode, Accounts: s.Accounts, Checks: s.Checked, AuditErrors: s.AuditErrs + len(s.Errors), Incomplete: s.Incomplete || len(s.Errors) > 0},
 		Actions: actions,
 		by:      aws.ToString(id.Arn),
 		at:      time.Now().UTC(),

@@ -127,3 +127,33 @@ func TestTableShowsPrincipalsOnlyWhenThereAreSome(t *testing.T) {
 		t.Errorf("a principal's copy of its account's problem is listed under WHAT TO DO:\n%s", out)
 	}
 }
+
+// An undetermined principal is counted, listed and exported like the other
+// principal statuses, in every format, with the global hop named "global"
+// in its destinations.
+func TestUndeterminedInEveryFormat(t *testing.T) {
+	rep := sampleReport()
+	u := result.Result{Account: "111111111111", Region: "us-east-1", Model: "global.anthropic.claude-sonnet-4-5-20250929-v1:0", Principal: "VpcApp",
+		Status: result.IAMUndetermined, Cause: "implicitDeny without the context keys aws:SourceVpce", Remediation: "context: [{name: aws:SourceVpce}]"}
+	u.SetDestinations([]string{"us-east-1", "global"})
+	rep.Results = append(rep.Results, u)
+	rep.Summary.Summarize(rep.Results)
+	if rep.Summary.Counts[result.IAMUndetermined] != 1 || rep.Summary.NotUsable != 2 {
+		t.Errorf("summary: got %d IAM_UNDETERMINED, %d not usable; want 1 and 2", rep.Summary.Counts[result.IAMUndetermined], rep.Summary.NotUsable)
+	}
+	if sev := result.Severities(nil).For(u); sev != result.Warning {
+		t.Errorf("severity: got %s; want warning by default", sev)
+	}
+	for _, format := range []string{"table", "json", "csv", "markdown", "html", "asff"} {
+		var out bytes.Buffer
+		if err := writeReport(&out, format, rep, securityhub.Source{Account: "999999999999", Region: "us-east-1"}); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if !strings.Contains(out.String(), "IAM_UNDETERMINED") {
+			t.Errorf("%s: no IAM_UNDETERMINED in:\n%.600s", format, &out)
+		}
+		if format == "json" && !strings.Contains(out.String(), `"destination_regions": [`) {
+			t.Errorf("json: no destination regions")
+		}
+	}
+}

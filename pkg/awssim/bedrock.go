@@ -137,7 +137,7 @@ func (s *Server) listFoundationModels(req *request) (any, error) {
 			ModelArn: modelARN(req.region, m.ID),
 			ModelID:  m.ID, ModelName: m.Name, ProviderName: m.Provider,
 			InputModalities: []string{"TEXT"}, OutputModalities: []string{"TEXT"},
-			ResponseStreamingSupported: true, CustomizationsSupported: []string{},
+			ResponseStreamingSupported: !m.NoStreaming, CustomizationsSupported: []string{},
 			InferenceTypesSupported: m.InferenceTypes, ModelLifecycle: lifecycle,
 		})
 	}
@@ -275,7 +275,7 @@ func (s *Server) profiles(account, region string) (system, application []profile
 			// A system profile's ARN carries the caller's account (API
 			// reference examples of GetInferenceProfile).
 			InferenceProfileArn: fmt.Sprintf("arn:aws:bedrock:%s:%s:inference-profile/%s", region, account, p.ID),
-			Models:              destinations(p.Model, p.Destinations),
+			Models:              p.models(region),
 			InferenceProfileID:  p.ID, Status: "ACTIVE", Type: "SYSTEM_DEFINED",
 		})
 	}
@@ -286,7 +286,7 @@ func (s *Server) profiles(account, region string) (system, application []profile
 			}
 			models := destinations(ap.CopyFrom, []string{region})
 			if i := slices.IndexFunc(s.sc.Profiles, func(p Profile) bool { return p.ID == ap.CopyFrom }); i >= 0 {
-				models = destinations(s.sc.Profiles[i].Model, s.sc.Profiles[i].Destinations)
+				models = s.sc.Profiles[i].models(region)
 			}
 			application = append(application, profileJSON{
 				InferenceProfileName: ap.Name, CreatedAt: profileCreated, UpdatedAt: profileCreated,
@@ -296,6 +296,20 @@ func (s *Server) profiles(account, region string) (system, application []profile
 		}
 	}
 	return system, application
+}
+
+// models are the profile's models as ListInferenceProfiles lists them in
+// source region: one ARN per destination region, or, for a global profile,
+// the region-less one through which calls go anywhere, then the source
+// region's (a public capture of us-east-1's answer lists them in this
+// order; the global cross-Region inference page's policy allows exactly
+// these two foundation-model ARNs besides the profile).
+// ledger: BR-global-profile-models
+func (p Profile) models(source string) []map[string]string {
+	if p.Global() {
+		return append([]map[string]string{{"modelArn": modelARN("", p.Model)}}, destinations(p.Model, []string{source})...)
+	}
+	return destinations(p.Model, p.Destinations)
 }
 
 func destinations(model string, regions []string) []map[string]string {

@@ -21,7 +21,7 @@ catalog:
 profiles:
   - {id: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", name: US Claude Sonnet 4.5, model: "anthropic.claude-sonnet-4-5-20250929-v1:0", sources: [us-east-1, us-west-2], destinations: [us-east-1, us-east-2, us-west-2]}
   - {id: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", name: EU Claude Sonnet 4.5, model: "anthropic.claude-sonnet-4-5-20250929-v1:0", sources: [eu-west-1]}
-  - {id: "global.anthropic.claude-sonnet-4-5-20250929-v1:0", name: Global Claude Sonnet 4.5, model: "anthropic.claude-sonnet-4-5-20250929-v1:0", sources: [us-east-1, eu-west-1], destinations: [us-east-1, eu-west-1, ap-northeast-1]}
+  - {id: "global.anthropic.claude-sonnet-4-5-20250929-v1:0", name: Global Claude Sonnet 4.5, model: "anthropic.claude-sonnet-4-5-20250929-v1:0", sources: [us-east-1, eu-west-1]}
 use_case_forms: ["111111111111"]
 accounts:
   - id: "111111111111"
@@ -110,11 +110,10 @@ func TestInferenceProfilesPerRegionAndPage(t *testing.T) {
 		dest = append(dest, aws.ToString(m.ModelArn))
 	}
 	if want := []string{
+		"arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
 		"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
-		"arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
-		"arn:aws:bedrock:ap-northeast-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
 	}; !slices.Equal(dest, want) {
-		t.Errorf("global profile destinations: got %v; want %v", dest, want)
+		t.Errorf("global profile models: got %v; want the region-less ARN, then the source region's, %v", dest, want)
 	}
 	if got, want := aws.ToString(us[0].InferenceProfileArn), "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"; got != want {
 		t.Errorf("system profile ARN: got %s; want %s", got, want)

@@ -143,7 +143,7 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 	if len(resources) == 0 {
 		resources = []string{"*"}
 	}
-	context := map[string][]string{}
+	context := evalContext{}
 	for i := 1; ; i++ {
 		prefix := fmt.Sprintf("ContextEntries.member.%d.", i)
 		key := form.Get(prefix + "ContextKeyName")
@@ -173,7 +173,16 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 			if !r.allowedByOrgs {
 				top.OrganizationsDecisionDetail.AllowedByOrganizations = false
 			}
-			rr := resourceResultXML{EvalResourceName: resource, EvalResourceDecision: r.decision, MatchedStatements: r.matched}
+			// MissingContextValues: per resource when ResourceArns were
+			// given, at the top level when the resource is "*" (IAM API
+			// reference, EvaluationResult.MissingContextValues; the member
+			// of EvaluationResult and ResourceSpecificResult in the SDK's
+			// schemas, aws-sdk-go-v2 service/iam v1.65 schemas/schemas.go).
+			// ledger: IAM-missing-context
+			rr := resourceResultXML{EvalResourceName: resource, EvalResourceDecision: r.decision, MatchedStatements: r.matched, MissingContextValues: r.missing}
+			if len(members(form, "ResourceArns")) == 0 {
+				top.MissingContextValues = r.missing
+			}
 			if role.boundary != nil {
 				rr.PermissionsBoundaryDecisionDetail = &boundaryXML{AllowedByPermissionsBoundary: r.allowedByBoundary}
 				if !r.allowedByBoundary {
@@ -229,45 +238,37 @@ func (s *Server) pageBounds(form url.Values, total int) (start, end int, next st
 	return start, end, next, nil
 }
 
-// evaluation is one (action, resource) answer.
+// evaluation is one (action, resource) answer, as the XML reports it.
 type evaluation struct {
 	decision          string
 	matched           []evalStatementXML
 	allowedByOrgs     bool
 	allowedByBoundary bool
+	// missing are MissingContextValues (ledger: IAM-missing-context).
+	missing []string
 }
 
-// evaluate applies the IAM user guide's single-account logic: any explicit
-// deny wins; then SCPs, the boundary and the identity policies must all allow.
-func evaluate(role *IAMRole, scps []*SCP, r evalRequest) evaluation {
-	e := evaluation{decision: "implicitDeny", allowedByOrgs: true, allowedByBoundary: true}
-	for _, scp := range scps {
-		if scp.parsed.match("Deny", r) >= 0 {
-			e.allowedByOrgs = false
-		}
-	}
+// evaluate applies the simulator's evaluator (iampolicy.go) to one request
+// of role. MatchedStatements names the role's own policies only (type
+// "role"): SCP and boundary statements are not one of IAM's
+// PolicySourceType values for a role's inline policies (inferred), and the
+// product reads a matched statement on an explicit deny as the role's own.
+func evaluate(role *IAMRole, scps []scpLevel, r evalRequest) evaluation {
+	in := evalInput{scps: scps, action: r.action, resource: r.resource, context: r.context}
 	if role.boundary != nil {
-		e.allowedByBoundary = role.boundary.match("Deny", r) < 0 && role.boundary.match("Allow", r) >= 0
+		in.boundary = &namedPolicy{name: "boundary", doc: role.boundary}
 	}
-	identityDeny, identityAllow := "", ""
 	for _, name := range sortedKeys(role.parsed) {
-		if role.parsed[name].match("Deny", r) >= 0 && identityDeny == "" {
-			identityDeny = name
-		}
-		if role.parsed[name].match("Allow", r) >= 0 && identityAllow == "" {
-			identityAllow = name
-		}
+		in.identity = append(in.identity, namedPolicy{name: name, doc: role.parsed[name]})
 	}
-	boundaryDenies := role.boundary != nil && role.boundary.match("Deny", r) >= 0
-	switch {
-	case identityDeny != "":
-		e.decision = "explicitDeny"
-		e.matched = []evalStatementXML{matched(identityDeny)}
-	case !e.allowedByOrgs || boundaryDenies:
-		e.decision = "explicitDeny"
-	case e.allowedByBoundary && identityAllow != "":
-		e.decision = "allowed"
-		e.matched = []evalStatementXML{matched(identityAllow)}
+	res := evaluatePolicies(in)
+	e := evaluation{decision: res.decision, allowedByOrgs: res.allowedByOrgs, allowedByBoundary: res.allowedByBoundary, missing: res.missing}
+	seen := map[string]bool{}
+	for _, m := range res.matched {
+		if m.layer == layerIdentity && !seen[m.policy] {
+			seen[m.policy] = true
+			e.matched = append(e.matched, matched(m.policy))
+		}
 	}
 	return e
 }
@@ -289,24 +290,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// scpsFor lists the SCPs on the path from the root to account. SCPs do not
-// apply to the management account (Organizations user guide, "Service
-// control policies").
-func (s *Server) scpsFor(account string) []*SCP {
+// scpsFor lists the SCP levels on the path from the root to account, the
+// root first: each level holds the SCPs attached to it, and FullAWSAccess
+// unless the scenario detached it there (ledger: IAM-scp-every-level).
+// SCPs do not apply to the management account (Organizations user guide,
+// "Service control policies"; ledger: IAM-scp-not-management).
+func (s *Server) scpsFor(account string) []scpLevel {
 	if account == s.sc.Organization.ManagementAccount {
 		return nil
 	}
-	path := map[string]bool{}
+	var path []string
 	for id := account; id != ""; id = s.parentOf[id] {
-		path[id] = true
+		path = append([]string{id}, path...)
 	}
-	var out []*SCP
-	for i := range s.sc.SCPs {
-		if slices.ContainsFunc(s.sc.SCPs[i].Targets, func(t string) bool { return path[t] }) {
-			out = append(out, &s.sc.SCPs[i])
+	levels := make([]scpLevel, len(path))
+	for i, target := range path {
+		levels[i].target = target
+		if !slices.Contains(s.sc.Organization.FullAWSAccessDetached, target) {
+			levels[i].policies = append(levels[i].policies, namedPolicy{name: "FullAWSAccess", doc: fullAWSAccess})
+		}
+		for j := range s.sc.SCPs {
+			if slices.Contains(s.sc.SCPs[j].Targets, target) {
+				levels[i].policies = append(levels[i].policies, namedPolicy{name: s.sc.SCPs[j].Name, doc: s.sc.SCPs[j].parsed})
+			}
 		}
 	}
-	return out
+	return levels
 }
 
 type roleXML struct {

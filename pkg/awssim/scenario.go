@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -50,6 +51,11 @@ type Organization struct {
 	ManagementAccount string `yaml:"management_account"`
 	Root              string `yaml:"root"`
 	OUs               []OU   `yaml:"ous"`
+	// FullAWSAccessDetached lists the root, OUs and accounts from which the
+	// FullAWSAccess SCP, which AWS attaches to every one of them, has been
+	// detached: there only the SCPs listed in scps allow, so an allow-list
+	// SCP can be expressed (ledger: IAM-scp-every-level).
+	FullAWSAccessDetached []string `yaml:"full_aws_access_detached"`
 }
 
 // OU is an organizational unit with the OUs nested in it.
@@ -86,6 +92,9 @@ type CatalogModel struct {
 	// ON_DEMAND (default), INFERENCE_PROFILE (only through a profile, as the
 	// Claude 4 and Nova models answer), PROVISIONED.
 	InferenceTypes []string `yaml:"inference_types"`
+	// NoStreaming makes ListFoundationModels answer
+	// responseStreamingSupported=false (embedding and image models).
+	NoStreaming bool `yaml:"no_streaming"`
 }
 
 // Profile is a system-defined inference profile such as
@@ -115,13 +124,18 @@ type IAMRole struct {
 }
 
 // SCP is a service control policy attached to the root, OUs or accounts.
-// Every level also has FullAWSAccess, so an SCP here only denies.
+// Every level also has FullAWSAccess unless organization.full_aws_access_detached
+// names it; see iampolicy.go for what is evaluated.
 type SCP struct {
 	Name     string   `yaml:"name"`
 	Targets  []string `yaml:"targets"`
 	Document string   `yaml:"document"`
 	parsed   *policy
 }
+
+// Global reports whether the profile is a global one (global. prefix),
+// which routes to any commercial region.
+func (p Profile) Global() bool { return strings.HasPrefix(p.ID, "global.") }
 
 // ApplicationProfile is an inference profile an account created, copying a
 // system profile (its destinations) or a model (one region).
@@ -346,7 +360,10 @@ func (sc *Scenario) prepare() error {
 		if len(p.Sources) == 0 {
 			errs = append(errs, fmt.Errorf("%s.sources: empty: list the regions the profile can be called from", field))
 		}
-		if len(p.Destinations) == 0 {
+		switch {
+		case p.Global() && len(p.Destinations) > 0:
+			errs = append(errs, fmt.Errorf("%s.destinations: a global profile lists its source region's model and the region-less one, not regions: leave destinations out", field))
+		case len(p.Destinations) == 0 && !p.Global():
 			sc.Profiles[i].Destinations = p.Sources
 		}
 	}
@@ -388,14 +405,14 @@ func (sc *Scenario) prepare() error {
 			}
 			r.parsed = map[string]*policy{}
 			for name, doc := range r.Policies {
-				p, err := parsePolicy(doc)
+				p, err := parsePolicy(doc, identityPolicy)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s.policies[%s]: %w", rf, name, err))
 				}
 				r.parsed[name] = p
 			}
 			if r.Boundary != "" {
-				p, err := parsePolicy(r.Boundary)
+				p, err := parsePolicy(r.Boundary, boundaryPolicy)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s.boundary: %w", rf, err))
 				}
@@ -412,7 +429,7 @@ func (sc *Scenario) prepare() error {
 		}
 	}
 	for i := range sc.SCPs {
-		p, err := parsePolicy(sc.SCPs[i].Document)
+		p, err := parsePolicy(sc.SCPs[i].Document, scpPolicy)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("scps[%d].document: %w", i, err))
 		}
@@ -421,6 +438,11 @@ func (sc *Scenario) prepare() error {
 			if t != sc.Organization.Root && !ous[t] && !config.ValidAccountID(t) {
 				errs = append(errs, fmt.Errorf("scps[%d].targets[%d]: %q is not the root, an OU or an account", i, j, t))
 			}
+		}
+	}
+	for i, t := range sc.Organization.FullAWSAccessDetached {
+		if t != sc.Organization.Root && !ous[t] && !config.ValidAccountID(t) {
+			errs = append(errs, fmt.Errorf("organization.full_aws_access_detached[%d]: %q is not the root, an OU or an account", i, t))
 		}
 	}
 	for i, r := range append(sc.Throttling, sc.Faults...) {

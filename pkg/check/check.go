@@ -78,6 +78,9 @@ type Model struct {
 	// INFERENCE_PROFILE for models served only through a profile (a value
 	// the SDK's enum does not name, but Bedrock answers).
 	InferenceTypes []types.InferenceType
+	// NoStreaming: responseStreamingSupported is false, so the model has
+	// no streaming call (an absent field says nothing).
+	NoStreaming bool
 }
 
 // ProfileOnly reports whether on-demand calls with the bare model id fail:
@@ -110,6 +113,7 @@ func ListCatalog(ctx context.Context, api ModelLister) (Catalog, error) {
 			m.LegacyAt, m.EndOfLife = lc.LegacyTime, lc.EndOfLifeTime
 		}
 		m.InferenceTypes = s.InferenceTypesSupported
+		m.NoStreaming = s.ResponseStreamingSupported != nil && !*s.ResponseStreamingSupported
 		c[id] = m
 	}
 	return c, nil
@@ -220,7 +224,13 @@ func profileOf(id, profileARN string, typ types.InferenceProfileType, models []t
 		if p.Model == "" {
 			p.Model = model
 		}
-		if region := regionName(a.Region); !slices.Contains(p.Destinations, region) {
+		region := regionName(a.Region)
+		if region == "" {
+			// A global profile's region-less model ARN: the global hop.
+			// ledger: BR-global-profile-models
+			region = GlobalDestination
+		}
+		if !slices.Contains(p.Destinations, region) {
 			p.Destinations = append(p.Destinations, region)
 		}
 	}

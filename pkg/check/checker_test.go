@@ -164,7 +164,7 @@ func TestRunInferenceProfiles(t *testing.T) {
 		sc.Profiles = []awssim.Profile{
 			{ID: us, Model: sonnet45, Sources: []string{"us-east-1", "us-west-2"}, Destinations: []string{"us-east-1", "us-east-2", "us-west-2"}},
 			{ID: eu, Model: sonnet45, Sources: []string{"eu-central-1"}, Destinations: []string{"eu-central-1", "eu-west-1", "eu-west-3"}},
-			{ID: global, Model: sonnet45, Sources: []string{"us-east-1", "eu-central-1"}, Destinations: []string{"us-east-1", "eu-central-1", "ap-northeast-1"}},
+			{ID: global, Model: sonnet45, Sources: []string{"us-east-1", "eu-central-1"}},
 		}
 		sc.Pagination.PageSize = 1 // every listing takes pages
 		sc.Account("111111111111").ApplicationProfiles = []awssim.ApplicationProfile{{ID: "a1b2c3d4e5f6", Region: "us-east-1", CopyFrom: us}}
@@ -192,7 +192,7 @@ func TestRunInferenceProfiles(t *testing.T) {
 		{"111111111111/us-east-1/" + eu, result.ProfileNotInRegion, "eu. profiles start only", ""},
 		{"111111111111/eu-central-1/" + eu, result.Enabled, "routes to eu-central-1, eu-west-1, eu-west-3", "eu-central-1,eu-west-1,eu-west-3"},
 		{"111111111111/us-west-2/" + global, result.ProfileNotInRegion, "the profile exists in eu-central-1, us-east-1", ""},
-		{"111111111111/us-east-1/" + global, result.Enabled, "SYSTEM_DEFINED", "us-east-1,eu-central-1,ap-northeast-1"},
+		{"111111111111/us-east-1/" + global, result.Enabled, "SYSTEM_DEFINED", "global,us-east-1"},
 		{"111111111111/us-east-1/" + app, result.Enabled, "(APPLICATION)", "us-east-1,us-east-2,us-west-2"},
 		{"111111111111/us-west-2/" + gone, result.UnknownModel, "GetInferenceProfile: ResourceNotFoundException", ""},
 		{"333333333333/us-east-1/" + us, result.NotAuthorized, "use-case form: missing", "us-east-1,us-east-2,us-west-2"},

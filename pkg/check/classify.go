@@ -206,7 +206,7 @@ func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailab
 	case types.AgreementStatusPending:
 		r.Status = result.Pending
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=PENDING"
-		r.Remediation = fmt.Sprintf("The Marketplace subscription for %s is being created (usually about 2 minutes; calls meanwhile fail with MPAgreementBeingCreated). Wait. If it stays PENDING, check that the principal invoking it has aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions and that account %s has a valid payment method.", model, r.Account)
+		r.Remediation = fmt.Sprintf("The Marketplace subscription for %s is being created (usually about 2 minutes; calls meanwhile fail with MPAgreementBeingCreated). Wait. If it stays PENDING, check that the principal invoking it has aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions and that account %s has a valid payment method.", model, r.Account)
 	case types.AgreementStatusError:
 		r.Status = result.AgreementFailed
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=ERROR"
@@ -217,7 +217,7 @@ func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailab
 	case types.AgreementStatusNotAvailable:
 		r.Status = result.AgreementMissing
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=NOT_AVAILABLE"
-		r.Remediation = fmt.Sprintf("No Marketplace subscription for %s in account %s: normal until someone calls it, since the first call by a principal allowed aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions subscribes the account (about 2 minutes; meanwhile MPAgreementBeingCreated). Give the first caller in %s those permissions, or subscribe ahead: one call from an administrator role, or a managed entitlement shared from the management account (AWS License Manager). Cancelled before? The same first call renews it.", model, r.Account, r.Region)
+		r.Remediation = fmt.Sprintf("No Marketplace subscription for %s in account %s: normal until someone calls it, since the first call by a principal allowed aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions subscribes the account (about 2 minutes; meanwhile MPAgreementBeingCreated). Give the first caller in %s those permissions, or subscribe ahead: one call from an administrator role, or a managed entitlement shared from the management account (AWS License Manager). Cancelled before? The same first call renews it.", model, r.Account, r.Region)
 	default:
 		return Failed(r.Account, r.Region, r.Model, StageAvailability, fmt.Errorf("unknown agreementAvailability.status %q", ag.Status))
 	}

@@ -3,6 +3,8 @@ package check
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,8 +26,9 @@ type pagedSimulator struct {
 
 func (f *pagedSimulator) SimulatePrincipalPolicy(_ context.Context, in *iam.SimulatePrincipalPolicyInput, _ ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {
 	f.calls++
-	if len(in.ContextEntries) != 1 || aws.ToString(in.ContextEntries[0].ContextKeyName) != "aws:RequestedRegion" {
-		return nil, errors.New("want the requested region as the one context entry")
+	if len(in.ContextEntries) != 3 || aws.ToString(in.ContextEntries[0].ContextKeyName) != "aws:RequestedRegion" ||
+		aws.ToString(in.ContextEntries[1].ContextKeyName) != "aws:PrincipalArn" || in.ContextEntries[1].ContextKeyValues[0] != aws.ToString(in.PolicySourceArn) {
+		return nil, errors.New("want the requested region and the principal's ARN and account as the context entries")
 	}
 	i := 0
 	if in.Marker != nil {
@@ -69,7 +72,7 @@ func TestClassifyPrincipal(t *testing.T) {
 	// per action, per-resource decisions inside.
 	answer := func(orgs bool, per ...iamtypes.ResourceSpecificResult) []iamtypes.EvaluationResult {
 		var out []iamtypes.EvaluationResult
-		for _, a := range invokeActions {
+		for _, a := range []string{actionInvoke} {
 			out = append(out, iamtypes.EvaluationResult{EvalActionName: aws.String(a), EvalResourceName: aws.String("*"), EvalDecision: per[0].EvalResourceDecision,
 				OrganizationsDecisionDetail: &iamtypes.OrganizationsDecisionDetail{AllowedByOrganizations: orgs}, ResourceSpecificResults: per})
 		}
@@ -127,7 +130,7 @@ func TestClassifyPrincipal(t *testing.T) {
 			for _, reg := range tt.regions {
 				api := &pagedSimulator{results: reg.results}
 				ds[reg.name] = map[DecisionKey]Decision{}
-				if err := Simulate(context.Background(), api, p, reg.name, invokeActions, nil, ds[reg.name]); err != nil {
+				if err := Simulate(context.Background(), api, p, Query{Region: reg.name, Actions: p.simulated()}, ds[reg.name]); err != nil {
 					t.Fatal(err)
 				}
 				if api.calls != len(reg.results) {
@@ -135,14 +138,13 @@ func TestClassifyPrincipal(t *testing.T) {
 				}
 			}
 			if tt.subscribe != "" {
-				api := &pagedSimulator{results: []iamtypes.EvaluationResult{
-					{EvalActionName: aws.String(marketplaceActions[0]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
-					{EvalActionName: aws.String(marketplaceActions[1]), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe},
-				}}
-				if ds[marketplaceRegion] == nil {
-					ds[marketplaceRegion] = map[DecisionKey]Decision{}
+				var results []iamtypes.EvaluationResult
+				for _, a := range marketplaceActions {
+					results = append(results, iamtypes.EvaluationResult{EvalActionName: aws.String(a), EvalResourceName: aws.String("*"), EvalDecision: tt.subscribe})
 				}
-				if err := Simulate(context.Background(), api, p, marketplaceRegion, marketplaceActions, nil, ds[marketplaceRegion]); err != nil {
+				api := &pagedSimulator{results: results}
+				ds[marketplaceMarker] = map[DecisionKey]Decision{}
+				if err := Simulate(context.Background(), api, p, Query{Region: marketplaceMarker, RequestedRegion: marketplaceRegion, Actions: marketplaceActions}, ds[marketplaceMarker]); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -212,8 +214,9 @@ func TestRunPrincipals(t *testing.T) {
 			}
 		})
 	}
-	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || !r.IsCritical() || !strings.Contains(r.Cause, "AppRole, which may not subscribe") {
-		t.Errorf("account-level missing agreement: got %s critical %v (%q); want AGREEMENT_MISSING made critical by AppRole", r.Status, r.IsCritical(), r.Cause)
+	// Not critical by default: whoever calls first subscribes (alerts.marketplace_denied_critical).
+	if r := byKey["222222222222/us-east-1/"+cohere+"/"]; r.Status != result.AgreementMissing || r.IsCritical() || !strings.Contains(r.Cause, "AppRole may not subscribe") {
+		t.Errorf("account-level missing agreement: got %s critical %v (%q); want AGREEMENT_MISSING naming AppRole, not critical", r.Status, r.IsCritical(), r.Cause)
 	}
 	if r := byKey["333333333333/us-east-1/"+nova+"/"]; r.Status != result.Enabled {
 		t.Errorf("a failed simulation touched the account's own result: got %s", r.Status)
@@ -226,8 +229,9 @@ func TestRunPrincipals(t *testing.T) {
 	// One simulation per principal and requested region (and one for
 	// Marketplace where an agreement is missing): 111: 2 x {us-east-1,
 	// us-east-2, us-west-2, eu-central-1}; 222: AppRole x {us-east-1,
-	// us-west-2} + Marketplace, Batch fails at once; 333: each fails at once.
-	if got, want := sim.Calls(awssim.OpSimulatePrincipalPolicy), int64(8+3+1+2); got != want {
+	// us-west-2} + Marketplace (its three actions take two pages at the
+	// simulator's page size), Batch fails at once; 333: each fails at once.
+	if got, want := sim.Calls(awssim.OpSimulatePrincipalPolicy), int64(8+4+1+2); got != want {
 		t.Errorf("SimulatePrincipalPolicy calls: got %d; want %d", got, want)
 	}
 	if rep.Summary.Checked != rep.Summary.Planned || rep.Summary.PrincipalChecks == 0 {
@@ -265,5 +269,52 @@ func TestRunPrincipalsFoundByTag(t *testing.T) {
 	}
 	if got := sim.Calls(awssim.OpListRoleTags); got != 3 {
 		t.Errorf("ListRoleTags calls: got %d; want one per role, 3", got)
+	}
+}
+
+// fakeRoles lists roles and their tags, one page each.
+type fakeRoles map[string]map[string]string
+
+func (f fakeRoles) ListRoles(_ context.Context, _ *iam.ListRolesInput, _ ...func(*iam.Options)) (*iam.ListRolesOutput, error) {
+	out := &iam.ListRolesOutput{}
+	for _, name := range slices.Sorted(maps.Keys(f)) {
+		out.Roles = append(out.Roles, iamtypes.Role{RoleName: aws.String(name), Arn: aws.String("arn:aws:iam::111111111111:role/" + name)})
+	}
+	return out, nil
+}
+
+func (f fakeRoles) ListRoleTags(_ context.Context, in *iam.ListRoleTagsInput, _ ...func(*iam.Options)) (*iam.ListRoleTagsOutput, error) {
+	out := &iam.ListRoleTagsOutput{}
+	for k, v := range f[aws.ToString(in.RoleName)] {
+		out.Tags = append(out.Tags, iamtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+// A role named by several sets gets each set's actions, auth and context;
+// the more specific set's value of a key wins.
+func TestPrincipalsMergeTheirSets(t *testing.T) {
+	c := config.Principals{
+		PrincipalSet: config.PrincipalSet{Roles: []string{"Chat"}, Context: []config.ContextEntry{{Name: "aws:SourceVpce", Type: "string", Values: []string{"vpce-top"}}}},
+		ByOU:         map[string]config.PrincipalSet{"ou-ab12-cd34ef56": {Roles: []string{"Chat"}, Actions: []string{"stream"}}},
+		ByAccount: map[string]config.PrincipalSet{"111111111111": {Tag: "team=chat", Auth: []string{"api_key"},
+			Context: []config.ContextEntry{{Name: "aws:sourcevpce", Type: "string", Values: []string{"vpce-account"}}}}},
+	}
+	got, err := Principals(context.Background(), fakeRoles{"Chat": {"team": "chat"}, "Other": {"team": "web"}}, "aws", "111111111111", c.For("111111111111", []string{"ou-ab12-cd34ef56"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "Chat" {
+		t.Fatalf("principals: got %+v; want Chat only", got)
+	}
+	p := got[0]
+	if !p.Invoke || !p.Stream || !p.APIKey || len(p.Context) != 1 || p.Context[0].ContextKeyValues[0] != "vpce-account" {
+		t.Errorf("Chat: got invoke %v, stream %v, api key %v, context %v; want all three and the account's aws:SourceVpce", p.Invoke, p.Stream, p.APIKey, p.Context)
+	}
+	if got, want := strings.Join(p.simulated(), ","), "bedrock:InvokeModel,bedrock:InvokeModelWithResponseStream,bedrock:CallWithBearerToken"; got != want {
+		t.Errorf("actions: got %s; want %s", got, want)
+	}
+	if got := strings.Join(p.invokeActions(false), ","); got != "bedrock:InvokeModel" {
+		t.Errorf("actions for a model without streaming: got %s; want bedrock:InvokeModel", got)
 	}
 }

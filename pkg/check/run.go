@@ -244,7 +244,15 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 				r.record(ctx, verdict)
 				return
 			}
-			r.hold(u.Account, held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition(), r.intern), marketplace: verdict.Status == result.AgreementMissing})
+			h := held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition(), r.intern), noStream: catalog[model].NoStreaming}
+			if e.Profile != nil {
+				h.via = e.Profile.ARN
+			}
+			// ledger: MP-not-sold-providers
+			if verdict.Status == result.AgreementMissing && !notSoldThroughMarketplace(catalog[model].Provider) {
+				h.marketplace, h.productID = true, productIDs[model]
+			}
+			r.hold(u.Account, h)
 		})
 	}
 	wg.Wait()

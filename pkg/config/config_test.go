@@ -249,12 +249,41 @@ func TestPrincipals(t *testing.T) {
 	if other := c.Principals.For("222222222222", nil); strings.Join(other.Roles, ",") != "BedrockAppRole" || other.Tag != "" {
 		t.Errorf("principals of 222222222222: got %+v", other)
 	}
+	if len(got.Parts) != 3 || got.Parts[2].Tag != "grantwatch:bedrock-caller=true" || len(got.Parts[1].Roles) != 2 {
+		t.Errorf("parts of 111111111111: got %+v; want the top level, the OU's and the account's sets, in that order", got.Parts)
+	}
+
+	withSettings, err := Parse([]byte(minimal + `principals:
+  roles: [ChatApp]
+  actions: [invoke, stream]
+  auth: [iam, api_key]
+  context:
+    - {name: aws:SourceVpce, type: string, values: [vpce-0a1b2c3d]}
+    - {name: aws:SourceIp, type: ipList, values: [10.0.0.0/8, 192.0.2.7]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := withSettings.Principals.For("111111111111", nil); len(s.Parts) != 1 || len(s.Parts[0].Actions) != 2 || len(s.Parts[0].Auth) != 2 || len(s.Parts[0].Context) != 2 {
+		t.Errorf("settings: got %+v; want the set's actions, auth and context kept", s.Parts)
+	}
 
 	bad := []struct{ name, yaml, want string }{
 		{"role name with a path", "principals: {roles: [apps/Chat]}\n", `principals.roles[0]: "apps/Chat" is not a role name`},
 		{"template without account", "principals: {arn_templates: [\"arn:aws:iam::111111111111:role/Chat\"]}\n", "principals.arn_templates[0]"},
 		{"tag without value", "principals: {tag: grantwatch:bedrock-caller}\n", `principals.tag: "grantwatch:bedrock-caller" is not key=value`},
 		{"by_ou key", "principals: {by_ou: {prod: {roles: [A]}}}\n", `principals.by_ou[prod]: "prod" is not an OU id`},
+		{"unknown action", "principals: {roles: [A], actions: [invoke, converse]}\n", `principals.actions[1]: "converse" is not one of invoke, stream`},
+		{"action twice", "principals: {roles: [A], actions: [stream, stream]}\n", `principals.actions[1]: "stream" is listed twice`},
+		{"unknown auth", "principals: {by_account: {\"111111111111\": {roles: [A], auth: [sigv4]}}}\n", `principals.by_account[111111111111].auth[0]: "sigv4" is not one of iam, api_key`},
+		{"settings without roles", "principals: {actions: [stream], by_account: {\"111111111111\": {roles: [A]}}}\n", "principals: actions, auth and context apply to the roles of the same set"},
+		{"context key name", "principals: {roles: [A], context: [{name: SourceVpce, type: string, values: [vpce-1]}]}\n", `principals.context[0].name: "SourceVpce" is not a condition key`},
+		{"context key grantwatch sets", "principals: {roles: [A], context: [{name: aws:requestedregion, type: string, values: [us-east-1]}]}\n", "principals.context[0].name: aws:requestedregion is set by grantwatch"},
+		{"context type", "principals: {roles: [A], context: [{name: aws:SourceVpce, type: str, values: [vpce-1]}]}\n", `principals.context[0].type: "str" is not one of`},
+		{"context without values", "principals: {roles: [A], context: [{name: aws:SourceVpce, type: string}]}\n", "principals.context[0].values: empty"},
+		{"two values, single-valued", "principals: {roles: [A], context: [{name: aws:SourceVpce, type: string, values: [a, b]}]}\n", "principals.context[0].values: 2 values for the single-valued type string"},
+		{"not an ip", "principals: {roles: [A], context: [{name: aws:SourceIp, type: ip, values: [office]}]}\n", `principals.context[0].values[0]: "office": not an IP address`},
+		{"not a boolean", "principals: {roles: [A], context: [{name: aws:ViaAWSService, type: boolean, values: [yes]}]}\n", `principals.context[0].values[0]: "yes": not true or false`},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,6 +32,10 @@ const (
 	SCPDenied         Status = "SCP_DENIED"
 	BoundaryDenied    Status = "BOUNDARY_DENIED"
 	MarketplaceDenied Status = "MARKETPLACE_DENIED"
+	// IAMUndetermined: the policy simulator could not decide the call
+	// without context keys grantwatch does not know (MissingContextValues),
+	// and without them the answer would have been a denial.
+	IAMUndetermined Status = "IAM_UNDETERMINED"
 	// AuditError means grantwatch could not check; it says nothing about the model.
 	AuditError Status = "AUDIT_ERROR"
 )
@@ -40,11 +44,11 @@ const (
 var Statuses = []Status{
 	Enabled, Pending, AgreementMissing, AgreementFailed, NotAuthorized,
 	NotEntitled, NotInRegion, ProfileRequired, ProfileNotInRegion, Legacy, UnknownModel,
-	IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, AuditError,
+	IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, IAMUndetermined, AuditError,
 }
 
 // PrincipalStatuses are the statuses only a principal's result can have.
-var PrincipalStatuses = []Status{IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied}
+var PrincipalStatuses = []Status{IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, IAMUndetermined}
 
 // Usable reports whether an application can call the model as far as the audit can tell.
 func (s Status) Usable() bool { return s == Enabled }

@@ -44,6 +44,9 @@ var defaultSeverity = map[Status]Severity{
 	// nobody has invoked yet has no agreement: the normal state.
 	AgreementMissing: Warning,
 	AuditError:       Warning,
+	// Undetermined is not denied: the simulation lacked a key only the
+	// caller's request carries (docs/principals.md).
+	IAMUndetermined: Warning,
 }
 
 // Severities maps statuses to their configured severity; statuses left out

@@ -102,8 +102,13 @@ func timestamp(t time.Time) *string { return aws.String(t.UTC().Format("2006-01-
 func (s Source) Finding(r result.Result, since, now time.Time) types.AwsSecurityFinding {
 	sev := label(s.Severity.For(r))
 	compliance := types.ComplianceStatusFailed
-	if r.Status == result.AuditError {
+	switch r.Status {
+	case result.AuditError:
 		compliance = types.ComplianceStatusNotAvailable // grantwatch could not check
+	case result.IAMUndetermined:
+		// ASFF Compliance.Status WARNING: "some information is missing"
+		// (ledger: SH-compliance-warning).
+		compliance = types.ComplianceStatusWarning
 	}
 	workflow := types.WorkflowStatusNew
 	fields := map[string]string{
@@ -118,7 +123,10 @@ func (s Source) Finding(r result.Result, since, now time.Time) types.AwsSecurity
 		fields["grantwatch/SuppressedReason"] = result.Clip(sp.Reason, 1024)
 	}
 	title := fmt.Sprintf("%s: Bedrock model %s in %s (account %s)", r.Status, r.Model, r.Region, r.Account)
-	if r.Principal != "" {
+	switch {
+	case r.Status == result.IAMUndetermined:
+		title = fmt.Sprintf("%s: IAM could not decide whether %s may call Bedrock model %s in %s (account %s)", r.Status, r.Principal, r.Model, r.Region, r.Account)
+	case r.Principal != "":
 		title = fmt.Sprintf("%s: %s may not call Bedrock model %s in %s (account %s)", r.Status, r.Principal, r.Model, r.Region, r.Account)
 	}
 	return types.AwsSecurityFinding{

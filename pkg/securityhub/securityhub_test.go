@@ -68,12 +68,13 @@ func TestFindings(t *testing.T) {
 		{Account: "111111111111", Region: "us-east-1", Model: "anthropic.claude-3-5-sonnet-20240620-v1:0", Status: result.NotAuthorized, Cause: strings.Repeat("c", 2000), Remediation: strings.Repeat("r", 900)},
 		{Account: "111111111111", Region: "us-east-1", Model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", Principal: "ChatApp", Status: result.SCPDenied, Cause: "SCP", Remediation: "exempt"},
 		{Account: "111111111111", Region: "us-east-1", Model: "m", Principal: "ChatApp", Status: result.NotAuthorized, Cause: "copy", Remediation: "form"},
+		{Account: "111111111111", Region: "us-east-1", Model: "amazon.nova-pro-v1:0", Principal: "Batch", Status: result.IAMUndetermined, Cause: "MissingContextValues aws:SourceVpc", Remediation: "add context"},
 		{Account: "444444444444", Region: "eu-west-1", Model: "amazon.nova-pro-v1:0", Status: result.AuditError, Cause: "assume-role: AccessDenied", Remediation: "deploy the role"},
 		suppressed,
 	}}
 	findings := src.Findings(rep, func(result.Result) (time.Time, bool) { return since, true }, now)
-	if len(findings) != 4 {
-		t.Fatalf("findings: got %d; want 4 (not the usable check, not a principal's copy of its account's problem)", len(findings))
+	if len(findings) != 5 {
+		t.Fatalf("findings: got %d; want 5 (not the usable check, not a principal's copy of its account's problem)", len(findings))
 	}
 	ids := map[string]bool{}
 	for _, f := range findings {
@@ -88,7 +89,7 @@ func TestFindings(t *testing.T) {
 		})
 		ids[aws.ToString(f.Id)] = true
 	}
-	if len(ids) != 4 || !ids["grantwatch/111111111111/us-east-1/us.anthropic.claude-sonnet-4-5-20250929-v1:0/ChatApp"] {
+	if len(ids) != 5 || !ids["grantwatch/111111111111/us-east-1/us.anthropic.claude-sonnet-4-5-20250929-v1:0/ChatApp"] {
 		t.Errorf("ids: got %v; want one per check and principal", ids)
 	}
 	byStatus := map[string]types.AwsSecurityFinding{}
@@ -109,6 +110,11 @@ func TestFindings(t *testing.T) {
 	if f := byStatus["SCP_DENIED"]; f.ProductFields["grantwatch/Principal"] != "ChatApp" || !strings.Contains(aws.ToString(f.Title), "ChatApp may not call") {
 		t.Errorf("principal finding: %+v", f)
 	}
+	if f := byStatus["IAM_UNDETERMINED"]; f.Compliance.Status != types.ComplianceStatusWarning || f.Severity.Label != types.SeverityLabelMedium ||
+		!strings.Contains(aws.ToString(f.Title), "could not decide whether Batch may call") {
+		t.Errorf("IAM_UNDETERMINED finding: compliance %s, severity %s, title %q; want WARNING, MEDIUM (warning by default), a title that does not say denied",
+			f.Compliance.Status, f.Severity.Label, aws.ToString(f.Title))
+	}
 	archived := src.Archived(rep.Results[1], since, now)
 	if archived.RecordState != types.RecordStateArchived || archived.Workflow != nil || archived.Compliance.Status != types.ComplianceStatusPassed {
 		t.Errorf("archived: record %s, workflow %v, compliance %s", archived.RecordState, archived.Workflow, archived.Compliance.Status)
@@ -122,7 +128,7 @@ func TestFindings(t *testing.T) {
 		t.Errorf("ASFF JSON: want {\"Findings\": [...]} without nulls:\n%.400s", out)
 	}
 	var back struct{ Findings []types.AwsSecurityFinding }
-	if err := json.Unmarshal(out, &back); err != nil || len(back.Findings) != 4 || aws.ToString(back.Findings[0].SchemaVersion) != SchemaVersion {
+	if err := json.Unmarshal(out, &back); err != nil || len(back.Findings) != 5 || aws.ToString(back.Findings[0].SchemaVersion) != SchemaVersion {
 		t.Errorf("ASFF JSON does not read back into the SDK's type: %v", err)
 	}
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
@@ -39,6 +41,9 @@ func loadRemediation(get func(string) string, cfg *config.Config) (RemediationSe
 	r := RemediationSettings{RoleName: config.DefaultRemediationRole, ProductIDs: config.List(get(ctxRemediationProductIDs))}
 	if cfg.Remediation != nil {
 		r.RoleName = cfg.Remediation.RoleName
+		if len(r.ProductIDs) == 0 {
+			r.ProductIDs = productIDs(cfg.Remediation.Agreements)
+		}
 	}
 	switch v := get(ctxRemediation); v {
 	case "true":
@@ -58,16 +63,38 @@ func loadRemediation(get func(string) string, cfg *config.Config) (RemediationSe
 	return r, nil
 }
 
+// productIDs are the Marketplace product ids of the models agreements may
+// be created for, when the user guide's list has every one of them (ledger
+// MP-product-id); else none, and Subscribe is not narrowed.
+func productIDs(p *config.AgreementPolicy) []string {
+	if p == nil {
+		return nil
+	}
+	var ids []string
+	for _, m := range p.Models {
+		id, ok := check.MarketplaceProductID(config.AgreementModel(m))
+		if !ok {
+			return nil
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // The remediation role's permissions. None of these Bedrock actions takes
 // a resource type (Service Authorization Reference, Amazon Bedrock), so
 // they need "*"; aws-marketplace:Subscribe is the one that can be narrowed,
 // by aws-marketplace:ProductId (Bedrock user guide,
-// model-access-permissions; ledger MP-subscribe-permissions). It may not
-// delete agreements nor unsubscribe: undoing is a person's decision.
+// model-access-permissions; ledger MP-product-id). The user guide asks for
+// Subscribe, Unsubscribe and ViewSubscriptions (ledger MP-three-actions);
+// grantwatch never calls Unsubscribe, and the role may not delete
+// agreements: undoing is a person's decision.
 var (
 	RemediationWriteActions = []string{"bedrock:CreateFoundationModelAgreement", "bedrock:PutUseCaseForModelAccess"}
 	RemediationReadActions  = []string{"bedrock:GetFoundationModelAvailability", "bedrock:GetUseCaseForModelAccess", "bedrock:ListFoundationModelAgreementOffers"}
-	MarketplaceViewActions  = []string{"aws-marketplace:ViewSubscriptions"}
+	MarketplaceViewActions  = []string{"aws-marketplace:Unsubscribe", "aws-marketplace:ViewSubscriptions"}
 	MarketplaceSubscribe    = []string{"aws-marketplace:Subscribe"}
 )
 
@@ -97,7 +124,7 @@ func addRemediationRole(stack awscdk.Stack, r RemediationSettings, trust awsiam.
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("bedrock:CreateFoundationModelAgreement, PutUseCaseForModelAccess, ListFoundationModelAgreementOffers, GetFoundationModelAvailability, GetUseCaseForModelAccess and aws-marketplace:ViewSubscriptions support no resource-level permissions (Service Authorization Reference), so only \"*\" works; aws-marketplace:Subscribe is narrowed by aws-marketplace:ProductId when grantwatch:remediationProductIds is set."),
+		Reason:    jsii.String("bedrock:CreateFoundationModelAgreement, PutUseCaseForModelAccess, ListFoundationModelAgreementOffers, GetFoundationModelAvailability, GetUseCaseForModelAccess and aws-marketplace:Unsubscribe and ViewSubscriptions support no resource-level permissions (Service Authorization Reference), so only \"*\" works; aws-marketplace:Subscribe is narrowed by aws-marketplace:ProductId to the allowed models' product ids when they are known or given."),
 		AppliesTo: &[]interface{}{"Resource::*"},
 	}}, jsii.Bool(true))
 	awscdk.NewCfnOutput(stack, jsii.String("RemediationRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})

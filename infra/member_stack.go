@@ -32,6 +32,13 @@ var BedrockReadActions = []string{
 // Reference), whose ARNs carry the account.
 var ProfileReadActions = []string{"bedrock:GetInferenceProfile"}
 
+// AccountReadActions tell the account's opt-in regions apart, where the
+// Anthropic use-case form must be read again: the Account Management API's
+// ListRegions (ledger: ACC-list-regions). AWS's own example policy grants
+// it on "*" ("Allows enabling and disabling AWS Regions", IAM user guide),
+// and the audit role asks only about its own account (no AccountId).
+var AccountReadActions = []string{"account:ListRegions"}
+
 // MemberRoleSynthesizer synthesizes the member-role template without the CDK
 // bootstrap artifacts (the BootstrapVersion parameter and the
 // CheckBootstrapVersion rule): a StackSet deploys it to accounts that were
@@ -73,11 +80,15 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 				profileARN(stack, "application-inference-profile"),
 			},
 		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(AccountReadActions...),
+			Resources: jsii.Strings("*"),
+		}),
 	}
 	statements = append(statements, principalStatements(stack, s.Config.Principals)...)
 	role := awsiam.NewRole(stack, jsii.String("AuditRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(s.Config.Role.Name),
-		Description: jsii.String("grantwatch reads Bedrock model access here: models, their availability, inference profiles and the use-case form; read only"),
+		Description: jsii.String("grantwatch reads Bedrock model access here: models, their availability, inference profiles, the use-case form and which regions are opt-in; read only"),
 		AssumedBy:   auditor,
 		// The auditor's sessions are role chaining, capped at 1 hour by AWS;
 		// role.session_duration is validated to at most that.
@@ -88,7 +99,7 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
+		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. account:ListRegions is granted on \"*\" as in AWS's example policy for viewing Region opt-in status, and the role names no other account. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
 		AppliesTo: &[]interface{}{"Resource::*",
 			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:inference-profile/*",
 			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:application-inference-profile/*",

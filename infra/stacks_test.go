@@ -256,7 +256,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 	// "*" resources only where the API has no resource-level permissions.
 	starAllowed := map[string]bool{"organizations:ListRoots": true}
-	for _, a := range BedrockReadActions {
+	for _, a := range append(slices.Clone(BedrockReadActions), AccountReadActions...) {
 		starAllowed[a] = true
 	}
 	for _, tmpl := range []assertions.Template{auditTmpl, memberTmpl} {
@@ -335,9 +335,14 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, s := range statementsOf(memberTmpl, "") {
 		memberActions = append(memberActions, s.Actions...)
 	}
-	if want := append(slices.Clone(BedrockReadActions), ProfileReadActions...); !slices.Equal(memberActions, want) {
+	if want := slices.Concat(BedrockReadActions, ProfileReadActions, AccountReadActions); !slices.Equal(memberActions, want) {
 		t.Errorf("member role actions: got %v; want %v", memberActions, want)
 	}
+	// The region opt-in status (issue 18 item 1): the Account API's
+	// ListRegions, which has no resource to scope it to.
+	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{
+		"Action": "account:ListRegions", "Effect": "Allow", "Resource": "*",
+	}})}}}})
 	// GetInferenceProfile only on the account's own profiles.
 	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{
 		"Action": "bedrock:GetInferenceProfile", "Effect": "Allow",

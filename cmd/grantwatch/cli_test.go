@@ -327,19 +327,20 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Fatalf("demo: got exit %d: %s", code, &stderr)
 	}
 	for _, want := range []string{
-		"== Run 1 stored 107 history events",
+		"== Run 1 stored 104 history events",
 		"-- Subject: [grantwatch] account 333333333333: 3 resolved",
-		"-- Subject: [grantwatch] account 111111111111: 1 new",
+		"-- Subject: [grantwatch] account 111111111111: 3 new",
 		"== History of account 333333333333",
 		"AGREEMENT_MISSING (suppressed)",
 		"SUPPRESSED (",
 		// grantwatch fix: the plan, no write in the dry run, the apply, the usable check.
-		"anthropic.claude-3-5-sonnet-20240620-v1:0  CreateFoundationModelAgreement  planned",
+		"anthropic.claude-sonnet-4-5-20250929-v1:0  CreateFoundationModelAgreement  planned",
 		"The simulator received 0 write calls during the dry run.",
 		"0 planned, 1 done, 0 failed",
-		"111111111111 us-east-1 anthropic.claude-3-5-sonnet-20240620-v1:0: ENABLED",
+		"111111111111 us-east-1 us.anthropic.claude-sonnet-4-5-20250929-v1:0: ENABLED",
 		"-- Subject: [grantwatch] account 111111111111: remediation, 1 done, 0 failed",
-		"REMEDIATION_DONE   AGREEMENT_MISSING  CreateFoundationModelAgreement (offer",
+		"REMEDIATION_DONE",
+		"CreateFoundationModelAgreement (offer",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)

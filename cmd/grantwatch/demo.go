@@ -25,7 +25,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
-const claude35 = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+const sonnet45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 // demoConfig audits the demo organization (awssim.Demo).
 //
@@ -130,10 +130,10 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 
 	fmt.Fprintln(stdout, "\n== Between the runs, the organization changes:")
 	fmt.Fprintln(stdout, "   - account 333333333333 submits the Anthropic use-case form;")
-	fmt.Fprintln(stdout, "   - account 111111111111 loses its Marketplace subscription for Claude 3.5 Sonnet in us-east-1.")
+	fmt.Fprintln(stdout, "   - account 111111111111 loses its Marketplace subscription for Claude Sonnet 4.5 in us-east-1.")
 	if err := sim.Update(func(sc *awssim.Scenario) {
 		sc.UseCaseForms = append(sc.UseCaseForms, "333333333333")
-		sc.Account("111111111111").SetState("us-east-1", claude35, awssim.ModelState{Agreement: "NOT_AVAILABLE"})
+		sc.Account("111111111111").SetState("us-east-1", sonnet45, awssim.ModelState{Agreement: "NOT_AVAILABLE"})
 	}); err != nil {
 		return exitError, err
 	}

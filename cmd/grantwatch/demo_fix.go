@@ -19,11 +19,12 @@ import (
 )
 
 // demoRemediation is the remediation section the demo adds to its
-// configuration: Claude 3.5 Sonnet agreements, in prod-web only.
+// configuration: Claude Sonnet 4.5 agreements (its profiles stand for
+// it), in prod-web only.
 const demoRemediation = `
 remediation:
   agreements:
-    models: [anthropic.claude-3-5-sonnet-20240620-v1:0]
+    models: [anthropic.claude-sonnet-4-5-20250929-v1:0]
     accounts: ["111111111111"]
 `
 
@@ -43,7 +44,7 @@ func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *con
 	if err := sim.Update(func(sc *awssim.Scenario) { sc.Agreements.Delay = awssim.Duration(demoAgreementDelay) }); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\n== Fixing it: the configuration gets a remediation section allowing Claude 3.5 Sonnet agreements in 111111111111:")
+	fmt.Fprintln(stdout, "\n== Fixing it: the configuration gets a remediation section allowing Claude Sonnet 4.5 agreements in 111111111111:")
 	fmt.Fprint(stdout, indent(demoRemediation[1:]))
 	quiet := func(int, int) {}
 
@@ -91,17 +92,24 @@ func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *con
 	if err != nil {
 		return err
 	}
+	// The checks the plan was made for: 111111111111's AGREEMENT_MISSING of Sonnet 4.5 in us-east-1.
+	fixed := map[string]bool{}
+	for _, r := range plan.report.Results {
+		if r.Account == "111111111111" && r.Region == "us-east-1" && r.Principal == "" && config.AgreementModel(r.Model) == sonnet45 && r.Status == result.AgreementMissing {
+			fixed[r.Model] = true
+		}
+	}
 	for _, r := range third.Report.Results {
-		if r.Account == "111111111111" && r.Region == "us-east-1" && r.Model == claude35 && r.Principal == "" {
-			fmt.Fprintf(stdout, "   111111111111 us-east-1 %s: %s (%s)\n", claude35, r.Status, r.Cause)
+		if r.Account == "111111111111" && r.Region == "us-east-1" && r.Principal == "" && fixed[r.Model] {
+			fmt.Fprintf(stdout, "   111111111111 us-east-1 %s: %s\n", r.Model, r.Status)
 			if r.Status != result.Enabled {
-				return fmt.Errorf("demo: after fix the check reads %s; want ENABLED", r.Status)
+				return fmt.Errorf("demo: after fix %s reads %s; want ENABLED", r.Model, r.Status)
 			}
 		}
 	}
 	fmt.Fprintf(stdout, "   Run 3 (%s) recorded %d status changes in history.\n", third.RunID, third.Events)
 	fmt.Fprintln(stdout, "\n== The latest history of account 111111111111: the action next to the status changes it caused:")
-	entries, _, err := store.History(ctx, history.Query{Account: "111111111111", Limit: 4})
+	entries, _, err := store.History(ctx, history.Query{Account: "111111111111", Since: applied.at, Limit: 20})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
+	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
@@ -52,9 +53,11 @@ type fixRun struct {
 type fixOutput struct {
 	Run     fixRun             `json:"run"`
 	Actions []remediate.Action `json:"actions"`
-	// by is the principal fix ran as, at when it applied.
-	by string
-	at time.Time
+	// by is the principal fix ran as, at when it applied; report is the
+	// audit it planned from.
+	by     string
+	at     time.Time
+	report *result.Report
 }
 
 // fixCmd audits, plans what the remediation section allows, and with
@@ -150,6 +153,7 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 		Actions: actions,
 		by:      aws.ToString(id.Arn),
 		at:      time.Now().UTC(),
+		report:  rep,
 	}, nil
 }
 

@@ -327,15 +327,17 @@ func (s *Server) putUseCase(req *request) error {
 	return nil
 }
 
-// formSubmitted reports whether PutUseCaseForModelAccess was called for the
-// account in some region. The simulator treats the form as account-wide,
-// as it treats the scenario's use_case_forms; a rule that opt-in regions
-// need their own would use the region key kept here.
-func (s *Server) formSubmitted(account string) bool {
+// formSubmitted reports whether PutUseCaseForModelAccess was called for
+// the account in a way that covers region: in that very region when it is
+// an opt-in region, else in any region that is not (the form covers the
+// commercial regions, an opt-in region needs its own; ledger
+// BR-form-opt-in-regions).
+func (s *Server) formSubmitted(account, region string) bool {
 	s.writes.mu.Lock()
 	defer s.writes.mu.Unlock()
+	optIn := s.sc.optIn(region)
 	for k := range s.writes.forms {
-		if k[0] == account {
+		if k[0] == account && (k[1] == region || (!optIn && !s.sc.optIn(k[1]))) {
 			return true
 		}
 	}

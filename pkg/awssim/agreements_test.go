@@ -214,3 +214,33 @@ func TestPutUseCaseForModelAccess(t *testing.T) {
 		t.Errorf("authorization after the form: got %s; want AUTHORIZED", out.AuthorizationStatus)
 	}
 }
+
+// A form submitted in a commercial region covers the commercial regions,
+// not an opt-in one, which needs its own (ledger BR-form-opt-in-regions).
+func TestPutUseCaseFormOptInRegion(t *testing.T) {
+	s := startSim(t, agreementScenario, func(sc *Scenario) {
+		sc.Catalog[0].Regions = append(sc.Catalog[0].Regions, "ap-southeast-5")
+	})
+	ctx := context.Background()
+	form := []byte(`{"companyName":"Example","companyWebsite":"https://example.com","intendedUsers":"0","industryOption":"Technology","otherIndustryOption":"","useCases":"Internal assistants"}`)
+	hasForm := func(region string) bool {
+		_, err := bedrockFor(t, s, "111111111111", region).GetUseCaseForModelAccess(ctx, &bedrock.GetUseCaseForModelAccessInput{})
+		return err == nil
+	}
+	put := func(region string) {
+		if _, err := remediationClient(t, s, "111111111111", region).PutUseCaseForModelAccess(ctx, &bedrock.PutUseCaseForModelAccessInput{FormData: form}); err != nil {
+			t.Fatalf("PutUseCaseForModelAccess in %s: %v", region, err)
+		}
+	}
+	put("us-east-1")
+	if !hasForm("eu-west-1") {
+		t.Error("eu-west-1 after a us-east-1 form: got none; want the form (commercial regions share it)")
+	}
+	if hasForm("ap-southeast-5") {
+		t.Error("ap-southeast-5 after a us-east-1 form: got a form; want none (an opt-in region needs its own)")
+	}
+	put("ap-southeast-5")
+	if !hasForm("ap-southeast-5") {
+		t.Error("ap-southeast-5 after its own form: got none; want it")
+	}
+}

@@ -367,6 +367,8 @@ func TestParseScenarioRejects(t *testing.T) {
 		{"profile without sources", "catalog: [{id: m}]\nprofiles: [{id: us.m, model: m}]", "profiles[0].sources: empty"},
 		{"application profile of nothing", "accounts: [{id: '111111111111', application_profiles: [{id: x, region: us-east-1, copy_from: y}]}]", `accounts[0].application_profiles[0].copy_from: no profile or catalog model "y"`},
 		{"bad use-case form account", "use_case_forms: ['12']", `use_case_forms[0]: "12"`},
+		{"opt-in form in a commercial region", "opt_in_use_case_forms: {us-east-1: ['111111111111']}", "opt_in_use_case_forms[us-east-1]: not an opt-in region"},
+		{"unknown opt-in region", "opt_in_regions: [mars-1]", `opt_in_regions[0]: unknown region "mars-1"`},
 		{"policy that is not JSON", "accounts: [{id: '111111111111', roles: [{name: R, policies: {p: 'allow all'}}]}]", "accounts[0].roles[0].policies[p]: not a policy document"},
 		{"condition operator not evaluated", `accounts: [{id: '111111111111', roles: [{name: R, policies: {p: '{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}}'}}]}]`, "accounts[0].roles[0].policies[p]: Statement[0].Condition.IpAddress: not a condition operator the simulator evaluates"},
 		{"scp target", `scps: [{targets: [nowhere], document: '{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}'}]`, `scps[0].targets[0]: "nowhere"`},

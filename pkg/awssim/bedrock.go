@@ -209,24 +209,30 @@ func (s *Server) state(account, region string, m CatalogModel) ModelState {
 		st = a.Regions[region].Models[m.ID].over(a.Models[m.ID])
 	}
 	base := ModelState{Agreement: "AVAILABLE", Authorization: "AUTHORIZED", Entitlement: "AVAILABLE"}
-	if m.Provider == "Anthropic" && !s.hasUseCaseForm(account) {
+	if m.Provider == "Anthropic" && !s.hasUseCaseForm(account, region) {
 		base.Authorization = "NOT_AUTHORIZED"
 	}
 	return s.withAgreement(account, region, m, st.over(s.sc.Defaults).over(base))
 }
 
 // hasUseCaseForm reports whether the account submitted the form or inherits
-// the management account's. "Submitting the form once from the management
-// account covers the member accounts" is the Bedrock user guide's (model
-// access, Anthropic); the simulator takes it literally.
-func (s *Server) hasUseCaseForm(account string) bool {
-	if s.formSubmitted(account) || s.formSubmitted(s.sc.Organization.ManagementAccount) {
+// the management account's, for region. "Submitting the form once from the
+// management account covers the member accounts" is the Bedrock user
+// guide's (model access, Anthropic); the simulator takes it literally. The
+// form covers the commercial regions, but an opt-in region needs its own
+// (same page; ledger: BR-form-opt-in-regions).
+func (s *Server) hasUseCaseForm(account, region string) bool {
+	if s.formSubmitted(account, region) || s.formSubmitted(s.sc.Organization.ManagementAccount, region) {
 		return true
 	}
-	if s.sc.UseCaseForms == nil {
+	if s.sc.UseCaseForms == nil && s.sc.OptInUseCaseForms == nil {
 		return true
 	}
-	return slices.Contains(s.sc.UseCaseForms, account) || slices.Contains(s.sc.UseCaseForms, s.sc.Organization.ManagementAccount)
+	forms := s.sc.UseCaseForms
+	if s.sc.optIn(region) {
+		forms = s.sc.OptInUseCaseForms[region]
+	}
+	return slices.Contains(forms, account) || slices.Contains(forms, s.sc.Organization.ManagementAccount)
 }
 
 // useCaseForm answers GetUseCaseForModelAccess: formData is base64 JSON
@@ -235,7 +241,7 @@ func (s *Server) hasUseCaseForm(account string) bool {
 // it answers 404 ResourceNotFoundException, the one not-found error the API
 // reference lists for the operation; the message is inferred.
 func (s *Server) useCaseForm(req *request) (any, error) {
-	if !s.hasUseCaseForm(req.caller.Account) {
+	if !s.hasUseCaseForm(req.caller.Account, req.region) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "No use case details have been submitted for this account."}
 	}
 	form, _ := json.Marshal(map[string]string{

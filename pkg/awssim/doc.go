@@ -3,7 +3,8 @@
 // tree, accounts and tags; JSON 1.1, paginated) and the Bedrock control
 // plane (ListFoundationModels, GetFoundationModelAvailability,
 // ListInferenceProfiles, GetInferenceProfile, GetUseCaseForModelAccess;
-// REST-JSON).
+// REST-JSON) and the Account Management API (ListRegions,
+// GetRegionOptStatus; REST-JSON).
 // The real aws-sdk-go-v2 clients talk to it through AWS_ENDPOINT_URL.
 //
 // It verifies every SigV4 signature, knows the calling account from the

@@ -29,6 +29,17 @@ type Scenario struct {
 	// first-time-use form; the management account's form covers every
 	// account. Absent, every account has one.
 	UseCaseForms []string `yaml:"use_case_forms"`
+	// OptInUseCaseForms lists, per opt-in region, the accounts that
+	// submitted the form there: the commercial-region form does not cover an
+	// opt-in region (Bedrock user guide, model access; ledger:
+	// BR-form-opt-in-regions). The management account's form in that region
+	// covering its members is inferred from the commercial rule. Absent with
+	// UseCaseForms absent, every account has a form everywhere.
+	OptInUseCaseForms map[string][]string `yaml:"opt_in_use_case_forms"`
+	// OptInRegions are the regions disabled by default; absent, those AWS
+	// launched after March 20, 2019 (Account Management reference, "Enable
+	// or disable AWS Regions in your account"; ledger: ACC-opt-in-regions).
+	OptInRegions []string `yaml:"opt_in_regions"`
 	// SCPs are the organization's service control policies.
 	SCPs     []SCP     `yaml:"scps"`
 	Accounts []Account `yaml:"accounts"`
@@ -165,6 +176,13 @@ type Account struct {
 	MarketplaceDenied bool   `yaml:"marketplace_denied"`
 	// DenyRegions are regions where an SCP denies every Bedrock call.
 	DenyRegions []string `yaml:"deny_regions"`
+	// MissingPermissions are actions the account's audit role lacks, as an
+	// older member stack would (only account:ListRegions is modelled).
+	MissingPermissions []string `yaml:"missing_permissions"`
+	// DisabledRegions are opt-in regions the account has not enabled:
+	// ListRegions says DISABLED, and a Bedrock call signed there is refused
+	// as an unknown token (ledger: ACC-region-not-enabled).
+	DisabledRegions []string `yaml:"disabled_regions"`
 	// ApplicationProfiles are the inference profiles the account created.
 	ApplicationProfiles []ApplicationProfile `yaml:"application_profiles"`
 	// Roles are the account's IAM roles besides the audit role: the
@@ -372,6 +390,24 @@ func (sc *Scenario) prepare() error {
 			errs = append(errs, fmt.Errorf("use_case_forms[%d]: %q is not 12 digits", i, id))
 		}
 	}
+	if sc.OptInRegions == nil {
+		sc.OptInRegions = defaultOptInRegions
+	}
+	for i, r := range sc.OptInRegions {
+		if !config.KnownRegion(r) {
+			errs = append(errs, fmt.Errorf("opt_in_regions[%d]: unknown region %q", i, r))
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(sc.OptInUseCaseForms)) {
+		if !slices.Contains(sc.OptInRegions, r) {
+			errs = append(errs, fmt.Errorf("opt_in_use_case_forms[%s]: not an opt-in region (opt_in_regions): commercial regions share use_case_forms", r))
+		}
+		for i, id := range sc.OptInUseCaseForms[r] {
+			if !config.ValidAccountID(id) {
+				errs = append(errs, fmt.Errorf("opt_in_use_case_forms[%s][%d]: %q is not 12 digits", r, i, id))
+			}
+		}
+	}
 	errs = append(errs, sc.Defaults.validate("defaults"))
 
 	seenAccount := map[string]bool{}
@@ -392,6 +428,11 @@ func (sc *Scenario) prepare() error {
 			}
 			if !seenProfile[p.CopyFrom] && !seenModel[p.CopyFrom] {
 				errs = append(errs, fmt.Errorf("%s.copy_from: no profile or catalog model %q", pf, p.CopyFrom))
+			}
+		}
+		for j, r := range a.DisabledRegions {
+			if !slices.Contains(sc.OptInRegions, r) {
+				errs = append(errs, fmt.Errorf("%s.disabled_regions[%d]: %q is not an opt-in region (opt_in_regions); a default region cannot be disabled", field, j, r))
 			}
 		}
 		for j := range a.Roles {
@@ -487,6 +528,14 @@ func (sc *Scenario) clone() *Scenario {
 	c.Catalog = slices.Clone(sc.Catalog)
 	c.Profiles = slices.Clone(sc.Profiles)
 	c.UseCaseForms = slices.Clone(sc.UseCaseForms)
+	c.OptInRegions = slices.Clone(sc.OptInRegions)
+	c.OptInUseCaseForms = make(map[string][]string, len(sc.OptInUseCaseForms))
+	for r, ids := range sc.OptInUseCaseForms {
+		c.OptInUseCaseForms[r] = slices.Clone(ids)
+	}
+	if sc.OptInUseCaseForms == nil {
+		c.OptInUseCaseForms = nil
+	}
 	c.SCPs = slices.Clone(sc.SCPs)
 	c.Throttling = slices.Clone(sc.Throttling)
 	c.Faults = slices.Clone(sc.Faults)
@@ -494,6 +543,8 @@ func (sc *Scenario) clone() *Scenario {
 	for i, a := range sc.Accounts {
 		a.Tags = maps.Clone(a.Tags)
 		a.DenyRegions = slices.Clone(a.DenyRegions)
+		a.MissingPermissions = slices.Clone(a.MissingPermissions)
+		a.DisabledRegions = slices.Clone(a.DisabledRegions)
 		a.ApplicationProfiles = slices.Clone(a.ApplicationProfiles)
 		a.Roles = slices.Clone(a.Roles)
 		a.Models = maps.Clone(a.Models)
@@ -529,3 +580,15 @@ func (a *Account) SetState(region, model string, st ModelState) {
 	rs.Models[model] = st
 	a.Regions[region] = rs
 }
+
+// defaultOptInRegions are the regions grantwatch knows that AWS launched
+// after March 20, 2019, disabled by default (Account Management reference,
+// "Enable or disable AWS Regions in your account"; ledger: ACC-opt-in-regions).
+var defaultOptInRegions = []string{
+	"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+	"ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2",
+	"eu-south-1", "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+}
+
+// optIn reports whether region is an opt-in region of the scenario.
+func (sc *Scenario) optIn(region string) bool { return slices.Contains(sc.OptInRegions, region) }

@@ -32,6 +32,8 @@ const (
 	OpSimulatePrincipalPolicy        = "SimulatePrincipalPolicy"
 	OpListRoles                      = "ListRoles"
 	OpListRoleTags                   = "ListRoleTags"
+	OpListRegions                    = "ListRegions"
+	OpGetRegionOptStatus             = "GetRegionOptStatus"
 	// The agreement and form operations (agreements.go).
 	OpListFoundationModelAgreementOffers = "ListFoundationModelAgreementOffers"
 	OpCreateFoundationModelAgreement     = "CreateFoundationModelAgreement"
@@ -43,7 +45,7 @@ var operations = []string{
 	OpAssumeRole, OpGetCallerIdentity, OpListAccounts, OpListAccountsForParent, OpListChildren,
 	OpListParents, OpListRoots, OpListTagsForResource, OpListFoundationModels, OpGetFoundationModelAvailability,
 	OpListInferenceProfiles, OpGetInferenceProfile, OpGetUseCaseForModelAccess,
-	OpSimulatePrincipalPolicy, OpListRoles, OpListRoleTags,
+	OpSimulatePrincipalPolicy, OpListRoles, OpListRoleTags, OpListRegions, OpGetRegionOptStatus,
 	OpListFoundationModelAgreementOffers, OpCreateFoundationModelAgreement, OpDeleteFoundationModelAgreement, OpPutUseCaseForModelAccess,
 }
 
@@ -304,6 +306,8 @@ func protocolFor(service string) protocol {
 		return orgProtocol{}
 	case "bedrock":
 		return bedrockProtocol{}
+	case "account":
+		return accountProtocol{}
 	}
 	return nil
 }
@@ -398,6 +402,15 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 	if err := verifySignature(req.http, body, auth, secret, token); err != nil {
 		return &apiError{status: http.StatusForbidden, code: badSignatureCode(req.service),
 			message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details. (" + err.Error() + ")", sender: true}
+	}
+	// An opt-in region the account has not enabled does not know its
+	// credentials: public captures of calls there answer "The security
+	// token included in the request is invalid" (UnrecognizedClientException
+	// from JSON services, InvalidClientTokenId from query ones); that
+	// Bedrock answers alike and the HTTP status are inferred.
+	// ledger: ACC-region-not-enabled
+	if req.service == "bedrock" && s.regionDisabled(req.caller.Account, req.region) {
+		return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
 	}
 	return nil
 }
@@ -523,6 +536,11 @@ func throttled(service string) *apiError {
 		return &apiError{status: http.StatusBadRequest, code: "Throttling", message: "Rate exceeded", sender: true}
 	case "organizations":
 		return &apiError{status: http.StatusBadRequest, code: "TooManyRequestsException", message: "AWS Organizations can't complete your request because another request is already in progress. Try again later."}
+	case "account":
+		// The Account API's modeled throttling error (API reference,
+		// ListRegions: TooManyRequestsException, HTTP 429); the message
+		// is inferred. ledger: ACC-throttling
+		return &apiError{status: http.StatusTooManyRequests, code: "TooManyRequestsException", message: "Too many requests."}
 	}
 	return &apiError{status: http.StatusTooManyRequests, code: "ThrottlingException", message: "Too many requests, please wait before trying again."}
 }

@@ -225,7 +225,7 @@ func BenchmarkOrganization(b *testing.B) {
 		fmt.Printf("\norganization: %d accounts x %d regions x %d models, 2 principals, %v per call, concurrency %d\n\n", nAccounts, nRegions, len(models), latency, concurrency)
 		fmt.Println("| operation | calls |\n|---|---|")
 		ops := []string{awssim.OpAssumeRole, awssim.OpListRoots, awssim.OpListChildren, awssim.OpListAccountsForParent, awssim.OpListFoundationModels,
-			awssim.OpGetFoundationModelAvailability, awssim.OpListInferenceProfiles, awssim.OpGetUseCaseForModelAccess, awssim.OpSimulatePrincipalPolicy}
+			awssim.OpGetFoundationModelAvailability, awssim.OpListInferenceProfiles, awssim.OpGetUseCaseForModelAccess, awssim.OpListRegions, awssim.OpSimulatePrincipalPolicy}
 		sort.Strings(ops)
 		for _, op := range ops {
 			fmt.Printf("| %s | %d |\n", op, stats.Calls[op])

@@ -23,6 +23,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/account"
+	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/smithy-go"
@@ -258,6 +260,44 @@ type Form struct {
 	Found bool
 	// Err is set when the form could not be read; Found is then unknown.
 	Err error
+	// Region is where the form was read when it covers that region alone:
+	// an opt-in region (OptIn), which needs its own form, or a region whose
+	// opt-in status is not known. Empty, the form covers the account's
+	// commercial regions.
+	Region string
+	OptIn  bool
+}
+
+// RegionLister is the part of *account.Client that lists the account's
+// regions with their opt-in status.
+type RegionLister interface {
+	ListRegions(ctx context.Context, in *account.ListRegionsInput, optFns ...func(*account.Options)) (*account.ListRegionsOutput, error)
+}
+
+var _ RegionLister = (*account.Client)(nil)
+
+// OptInRegions reads the calling account's regions with the Account
+// Management API's ListRegions (every page; the audit role needs
+// account:ListRegions) and reports, for each, whether it is an opt-in
+// region: every status but ENABLED_BY_DEFAULT is one (a default region
+// "cannot be enabled or disabled"). ledger: ACC-list-regions, ACC-opt-in-regions
+func OptInRegions(ctx context.Context, api RegionLister) (map[string]bool, error) {
+	optIn := map[string]bool{}
+	pages := account.NewListRegionsPaginator(api, &account.ListRegionsInput{MaxResults: aws.Int32(50)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list regions: %w", err)
+		}
+		for i, r := range out.Regions {
+			name := aws.ToString(r.RegionName)
+			if name == "" || r.RegionOptStatus == "" {
+				return nil, fmt.Errorf("list regions: regions[%d] has no RegionName or RegionOptStatus", i)
+			}
+			optIn[name] = r.RegionOptStatus != accounttypes.RegionOptStatusEnabledByDefault
+		}
+	}
+	return optIn, nil
 }
 
 // UseCaseForm reads whether the account has the Anthropic use-case form: its

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/account"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -23,6 +24,9 @@ type BedrockFactory func(region string, creds aws.CredentialsProvider) BedrockAP
 // IAMFactory returns an IAM client signing with creds.
 type IAMFactory func(creds aws.CredentialsProvider) IAMAPI
 
+// AccountFactory returns an Account Management client signing with creds.
+type AccountFactory func(creds aws.CredentialsProvider) RegionLister
+
 // Checker runs the checks of a plan for one configuration. It is safe to
 // reuse across runs.
 type Checker struct {
@@ -30,6 +34,7 @@ type Checker struct {
 	sts        stscreds.AssumeRoleAPIClient
 	newBedrock BedrockFactory
 	newIAM     IAMFactory
+	newAccount AccountFactory
 	logger     *slog.Logger
 	progress   func(done, total int)
 	now        func() time.Time
@@ -53,6 +58,9 @@ func WithBedrock(f BedrockFactory) Option { return func(c *Checker) { c.newBedro
 
 // WithIAM replaces how IAM clients are made.
 func WithIAM(f IAMFactory) Option { return func(c *Checker) { c.newIAM = f } }
+
+// WithAccount replaces how Account Management clients are made.
+func WithAccount(f AccountFactory) Option { return func(c *Checker) { c.newAccount = f } }
 
 // WithClock replaces time.Now for the run's finish time.
 func WithClock(now func() time.Time) Option { return func(c *Checker) { c.now = now } }
@@ -83,6 +91,14 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 				o.Credentials = creds
 			})
 		},
+		// The Account Management API is global too: the SDK sends any
+		// region of the partition to its one endpoint.
+		newAccount: func(creds aws.CredentialsProvider) RegionLister {
+			return account.NewFromConfig(awsCfg, func(o *account.Options) {
+				o.Region = cfg.Regions[0]
+				o.Credentials = creds
+			})
+		},
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -98,6 +114,8 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 // fail with "retry quota exceeded"; limits.concurrency and
 // limits.per_account_region bound the load instead.
 //
+// Attempts: each attempt is bounded by limits.attempt_timeout.
+//
 // Connections: every account signs its own requests but they go to the same
 // regional endpoint, so keep as many idle connections per host as calls can be
 // in flight; the default of 10 would reopen connections under load.
@@ -109,7 +127,9 @@ func tune(awsCfg aws.Config, l config.Limits) aws.Config {
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+	// Each attempt is one HTTP request, bounded by limits.attempt_timeout,
+	// so that a call's attempts and waits fit in limits.call_timeout.
+	awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(l.AttemptTimeout.Std()).WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = l.Concurrency * 2
 		t.MaxIdleConnsPerHost = l.Concurrency
 	})

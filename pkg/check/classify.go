@@ -73,15 +73,24 @@ func Classify(e Evidence) result.Result {
 	case e.Profile == nil && inCatalog && listed.ProfileOnly():
 		return profileRequired(r, listed, e)
 	case a.AuthorizationStatus == types.AuthorizationStatusNotAuthorized:
+		// ledger: CLS-not-authorized
 		r.Status = result.NotAuthorized
 		r.Cause = "GetFoundationModelAvailability: authorizationStatus=NOT_AUTHORIZED"
 		r.Remediation = notAuthorized(r, model, anthropic(model) || listed.Provider == "Anthropic", e.Form)
-	case a.EntitlementAvailability == types.EntitlementAvailabilityNotAvailable:
-		r.Status = result.NotEntitled
-		r.Cause = "GetFoundationModelAvailability: entitlementAvailability=NOT_AVAILABLE"
-		r.Remediation = fmt.Sprintf("Account %s has no Marketplace entitlement for %s. Allow aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions to the principal that first invokes the model (or share a managed entitlement through AWS License Manager), check the account has a valid payment method, then invoke the model once in %s.", r.Account, model, r.Region)
 	case a.AgreementAvailability == nil:
 		return Failed(r.Account, r.Region, r.Model, StageAvailability, errors.New("answer has no agreementAvailability"))
+	// The agreement before the entitlement: the model access page documents
+	// agreementAvailability as the access signal, and a Marketplace model
+	// nobody has subscribed to yet may read entitlement NOT_AVAILABLE too,
+	// which is the normal first-use state, not a missing entitlement.
+	// ledger: BR-agreement-first
+	case a.AgreementAvailability.Status != types.AgreementStatusAvailable:
+		r = classifyAgreement(r, model, a.AgreementAvailability)
+	case a.EntitlementAvailability == types.EntitlementAvailabilityNotAvailable:
+		// ledger: CLS-not-entitled
+		r.Status = result.NotEntitled
+		r.Cause = "GetFoundationModelAvailability: entitlementAvailability=NOT_AVAILABLE (agreementAvailability.status=AVAILABLE)"
+		r.Remediation = fmt.Sprintf("Account %s has an agreement for %s but no Marketplace entitlement. Allow aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions to the principal that first invokes the model (or share a managed entitlement through AWS License Manager), check the account has a valid payment method, then invoke the model once in %s.", r.Account, model, r.Region)
 	default:
 		r = classifyAgreement(r, model, a.AgreementAvailability)
 	}
@@ -102,32 +111,54 @@ func withProfile(r result.Result, p *Profile) result.Result {
 }
 
 func formCause(f *Form) string {
-	switch {
-	case f == nil:
+	if f == nil {
 		return ""
-	case f.Err != nil:
-		return "; use-case form: not known (" + f.Err.Error() + ")"
-	case f.Found:
-		return "; use-case form: found (GetUseCaseForModelAccess)"
 	}
-	return "; use-case form: missing (GetUseCaseForModelAccess: ResourceNotFoundException)"
+	form := "use-case form"
+	switch {
+	case f.OptIn:
+		form = "use-case form of opt-in region " + f.Region
+	case f.Region != "":
+		form = "use-case form read in " + f.Region + " (its opt-in status not known)"
+	}
+	switch {
+	case f.Err != nil:
+		return "; " + form + ": not known (" + f.Err.Error() + ")"
+	case f.Found:
+		return "; " + form + ": found (GetUseCaseForModelAccess)"
+	}
+	return "; " + form + ": missing (GetUseCaseForModelAccess: ResourceNotFoundException)"
 }
 
 // notAuthorized says what to do about NOT_AUTHORIZED: the Anthropic form
 // when GetUseCaseForModelAccess says it is missing, AWS Support when it is
-// there (or the model is not Anthropic's).
+// there (or the model is not Anthropic's). The form asked about is the one
+// that covers the region: in an opt-in region, that region's own.
+// ledger: CLS-not-authorized, BR-form-opt-in-regions
 func notAuthorized(r result.Result, model string, isAnthropic bool, f *Form) string {
 	form := fmt.Sprintf("Submit the Anthropic use-case details once from the organization's management account (Bedrock console, or PutUseCaseForModelAccess) so that every member account inherits them, or from account %s itself; access follows within minutes.", r.Account)
+	again := ""
+	where := ""
+	if f != nil && f.Region != "" {
+		again = fmt.Sprintf("submit the Anthropic use-case details again in %s (Bedrock console in that region, or PutUseCaseForModelAccess with --region %s), from account %s or the management account.", f.Region, f.Region, r.Account)
+		where = " for " + f.Region
+	}
+	switch {
+	case f != nil && f.OptIn:
+		form = fmt.Sprintf("%s is an opt-in region, where the form submitted for the commercial regions does not count: %s", f.Region, again)
+	case f != nil && f.Region != "":
+		form += fmt.Sprintf(" If %s is an opt-in region (grantwatch could not read the account's region opt-in status), ", f.Region) + again
+	}
 	support := fmt.Sprintf("Open an AWS Support case for Amazon Bedrock naming account %s, the model %s and the region %s.", r.Account, model, r.Region)
 	switch {
 	case !isAnthropic:
 		return fmt.Sprintf("Account %s is not authorized for %s. %s", r.Account, model, support)
 	case f != nil && f.Err == nil && !f.Found:
-		return "Anthropic models need the first-time-use form, and this account has none. " + form
+		return "Anthropic models need the first-time-use form, and this account has none" + where + ". " + form
 	case f != nil && f.Err == nil && f.Found:
-		return fmt.Sprintf("The Anthropic use-case form is on file, yet account %s is not authorized for %s: this is not the form. %s", r.Account, model, support)
+		return fmt.Sprintf("The Anthropic use-case form is on file%s, yet account %s is not authorized for %s: this is not the form. %s", where, r.Account, model, support)
 	}
-	return "grantwatch could not read the Anthropic use-case form. If it is missing: " + form + " If it is on file: " + support
+	return "grantwatch could not read the Anthropic use-case form" + where + ". If it is missing: " + form + " If it is on file: " + support
 }
 
 // profileRequired: the model answers only through an inference profile, so
@@ -163,15 +194,14 @@ func profileRequired(r result.Result, m Model, e Evidence) result.Result {
 }
 
 // profileMissing: the required profile does not exist in this source region.
-// When its geography cannot start here (an eu. profile in us-east-1) that is
-// certain; otherwise it is UNKNOWN_MODEL until Reconcile finds it in another
-// audited region.
+// It is UNKNOWN_MODEL, even when its geography cannot start here (an eu.
+// profile in us-east-1), until Reconcile finds it listed in another audited
+// region: a typo must not send people looking for a region where it exists.
+// ledger: CLS-unknown-model, CLS-profile-not-in-region
 func profileMissing(r result.Result, ref config.Model, e Evidence) result.Result {
 	switch {
 	case e.ProfilesErr != nil:
 		return Failed(r.Account, r.Region, r.Model, StageListProfiles, e.ProfilesErr)
-	case ref.Geography != "" && !config.ServedFrom(ref.Geography, r.Region):
-		return profileNotInRegion(r, fmt.Sprintf("ListInferenceProfiles: no %s in %s; %s. profiles start only from their own geography's regions", ref.ProfileID, r.Region, ref.Geography), e.Profiles)
 	case ref.Kind == config.ApplicationProfile:
 		r.Status = result.UnknownModel
 		r.Cause = "GetInferenceProfile: ResourceNotFoundException"
@@ -184,15 +214,25 @@ func profileMissing(r result.Result, ref config.Model, e Evidence) result.Result
 	return r
 }
 
+// profileNotInRegion: the profile exists in another audited region, not in
+// this one. The alternative named is one the run saw in this region's
+// listing (ps), never a guess. ledger: CLS-profile-not-in-region
 func profileNotInRegion(r result.Result, cause string, ps Profiles) result.Result {
 	ref, _ := config.ParseModel(r.Model)
 	r.Status = result.ProfileNotInRegion
 	r.Cause = cause
+	if ref.Geography != "" && !config.ServedFrom(ref.Geography, r.Region) {
+		r.Cause += fmt.Sprintf("; %s. profiles start only from their own geography's regions", ref.Geography)
+	}
 	r.Remediation = fmt.Sprintf("The inference profile %s cannot be called from %s. Call it from a region where it exists, or stop requiring it in %s.", ref.ProfileID, r.Region, r.Region)
-	if model := strings.TrimPrefix(ref.ProfileID, ref.Geography+"."); ref.Geography != "" {
-		if alt := ps.For(model, r.Region); len(alt) > 0 {
-			r.Remediation += fmt.Sprintf(" In %s, call %s instead.", r.Region, alt[0].ID)
-		}
+	if ps == nil {
+		return r
+	}
+	model := strings.TrimPrefix(ref.ProfileID, ref.Geography+".")
+	if alt := ps.For(model, r.Region); len(alt) > 0 {
+		r.Remediation += fmt.Sprintf(" In %s, call %s instead.", r.Region, alt[0].ID)
+	} else {
+		r.Remediation += fmt.Sprintf(" Bedrock lists no other inference profile for %s in %s.", model, r.Region)
 	}
 	return r
 }
@@ -224,19 +264,22 @@ func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailab
 	return r
 }
 
-// notInRegion: the model is not offered in the region. It suggests a
-// profile that exists there for the model when the region's profiles were
-// read, else one of the region's own geography.
+// notInRegion: the model is not offered in the region. It names a profile
+// for the model only when the run saw one in the region's listing (ps), and
+// says there is none when the listing has none; it never guesses an id.
+// ledger: CLS-not-in-region
 func notInRegion(r result.Result, cause string, ps Profiles) result.Result {
 	r.Status = result.NotInRegion
 	r.Cause = cause
-	via := "a cross-region inference profile (see 'aws bedrock list-inference-profiles --region " + r.Region + "')"
-	if p := ps.For(r.Model, r.Region); len(p) > 0 {
-		via = fmt.Sprintf("the inference profile %s, which exists in %s and routes to %s", p[0].ID, r.Region, strings.Join(p[0].Destinations, ", "))
-	} else if g := config.RegionGeography(r.Region); g != "" {
-		via = fmt.Sprintf("a cross-region inference profile (such as %s.%s or global.%s, where Bedrock offers one)", g, r.Model, r.Model)
+	switch p := ps.For(r.Model, r.Region); {
+	case len(p) > 0:
+		r.Remediation = fmt.Sprintf("%s is not offered in %s. Call it through the inference profile %s, which exists in %s and routes to %s, or in a region that offers it, or stop requiring it in %s.",
+			r.Model, r.Region, p[0].ID, r.Region, strings.Join(p[0].Destinations, ", "), r.Region)
+	case ps != nil:
+		r.Remediation = fmt.Sprintf("%s is not offered in %s, and Bedrock lists no inference profile for it there. Call it in a region that offers it, or stop requiring it in %s.", r.Model, r.Region, r.Region)
+	default:
+		r.Remediation = fmt.Sprintf("%s is not offered in %s. Call it in a region that offers it, or through an inference profile if one exists in %s ('aws bedrock list-inference-profiles --region %s'), or stop requiring it in %s.", r.Model, r.Region, r.Region, r.Region, r.Region)
 	}
-	r.Remediation = fmt.Sprintf("%s is not offered in %s. Call it in a region that offers it, or through %s, or stop requiring it in %s.", r.Model, r.Region, via, r.Region)
 	return r
 }
 
@@ -298,27 +341,57 @@ const (
 )
 
 // Failed records that the audit could not check a model. It is an AUDIT_ERROR,
-// never a verdict on the model.
+// never a verdict on the model. The advice follows the error's kind: the
+// member-role stack only when STS refused the role (AccessDenied), the
+// role's permissions only when Bedrock denied it, throttling advice for
+// every service's throttling code.
 func Failed(account, region, model string, stage Stage, err error) result.Result {
 	r := result.Result{Account: account, Region: region, Model: model, Status: result.AuditError}
 	kind, detail := explain(err)
 	r.Cause = fmt.Sprintf("%s: %s: %s", stage, kind, detail)
 	switch {
-	case stage == StageAssumeRole:
+	case Throttled(kind):
+		// ledger: PROTO-throttling-codes
+		r.Remediation = fmt.Sprintf("%s throttled the audit after every retry. Lower limits.per_account_region or limits.concurrency, or raise limits.max_attempts; the next run checks again.", serviceOf(stage))
+	case kind == "timeout":
+		r.Remediation = "The call did not finish within limits.call_timeout (or one attempt within limits.attempt_timeout). The next run checks again; raise the timeouts if the region is slow."
+	case stage == StageAssumeRole && kind == "AccessDenied":
+		// ledger: STS-assume-role-denied
 		r.Remediation = fmt.Sprintf("grantwatch could not assume its audit role in account %s. Deploy the grantwatch member-role stack there (StackSet), and check that its trust policy names the auditor role and the configured ExternalId.", account)
+	case stage == StageAssumeRole:
+		r.Remediation = fmt.Sprintf("STS did not give grantwatch its audit role in account %s, for a reason other than a refusal of the role; the next run tries again. If it persists, check the auditor's own credentials and the STS endpoint (AWS Health Dashboard).", account)
 	case kind == "AccessDeniedException":
 		r.Remediation = fmt.Sprintf("The audit role was denied a Bedrock read call in %s. Look for a service control policy or permissions boundary (often a region-deny SCP) and exempt the grantwatch audit role; its own policy must allow bedrock:ListFoundationModels, bedrock:GetFoundationModelAvailability, bedrock:ListInferenceProfiles, bedrock:GetInferenceProfile and bedrock:GetUseCaseForModelAccess (update the member-role StackSet).", region)
-	case kind == "ThrottlingException" || kind == "TooManyRequestsException":
-		r.Remediation = "Bedrock throttled the audit after every retry. Lower limits.per_account_region or limits.concurrency; the next run checks again."
-	case kind == "timeout":
-		r.Remediation = "The call did not finish within limits.call_timeout. The next run checks again; raise the timeout if the region is slow."
 	default:
 		r.Remediation = "The call failed; the next run checks again. If it persists, check the AWS Health Dashboard for Bedrock in this region and the network path to its endpoint."
 	}
 	return r
 }
 
-// explain names an error's kind (the AWS error code where there is one) and detail.
+// Throttled reports whether an error code is a throttling code of some AWS
+// service: STS and IAM answer Throttling, Bedrock ThrottlingException,
+// Organizations and the Account API TooManyRequestsException. The set is
+// the SDK's own (aws/retry DefaultThrottleErrorCodes), which its retryer
+// backs off on.
+// ledger: PROTO-throttling-codes
+func Throttled(code string) bool {
+	_, ok := retry.DefaultThrottleErrorCodes[code]
+	return ok
+}
+
+func serviceOf(stage Stage) string {
+	switch stage {
+	case StageAssumeRole:
+		return "STS"
+	case StageListRoles, StageSimulate:
+		return "IAM"
+	}
+	return "Bedrock"
+}
+
+// explain names an error's kind (the AWS error code where there is one) and
+// detail. A deadline is a timeout, whether the call's context ended or the
+// HTTP client gave up on one attempt.
 func explain(err error) (kind, detail string) {
 	var apiErr smithy.APIError
 	var maxAttempts *retry.MaxAttemptsError
@@ -329,7 +402,7 @@ func explain(err error) (kind, detail string) {
 		if errors.As(err, &maxAttempts) {
 			detail += fmt.Sprintf(" (after %d attempts)", maxAttempts.Attempt)
 		}
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		kind, detail = "timeout", err.Error()
 	case errors.As(err, &netErr):
 		kind, detail = "network", err.Error()
@@ -339,25 +412,33 @@ func explain(err error) (kind, detail string) {
 	return kind, detail
 }
 
+// Seen is what the run saw listed, for Reconcile.
+type Seen struct {
+	// OfferedIn maps model and system profile ids to the regions that list them.
+	OfferedIn map[string][]string
+	// Profiles are each region's system profiles, when the run listed them.
+	Profiles map[string]Profiles
+}
+
 // Reconcile corrects what one region alone cannot tell: a model id that a
 // region does not know, but another audited region lists, exists and is simply
-// not offered there. offeredIn maps model ids to the regions that list them.
-// The same holds for a system profile id listed in another audited region.
-func Reconcile(results []result.Result, offeredIn map[string][]string) {
+// not offered there. The same holds for a system profile id listed in another
+// audited region; one listed nowhere stays UNKNOWN_MODEL.
+func Reconcile(results []result.Result, seen Seen) {
 	for i, r := range results {
 		ref, _ := config.ParseModel(r.Model)
 		id := r.Model
 		if ref.Kind == config.SystemProfile {
 			id = ref.ProfileID
 		}
-		regions := offeredIn[id]
+		regions := seen.OfferedIn[id]
 		if r.Status != result.UnknownModel || len(regions) == 0 || ref.Kind == config.ApplicationProfile {
 			continue
 		}
 		if ref.Kind == config.SystemProfile {
-			results[i] = profileNotInRegion(r, fmt.Sprintf("%s; the profile exists in %s", r.Cause, strings.Join(regions, ", ")), nil)
+			results[i] = profileNotInRegion(r, fmt.Sprintf("%s; the profile exists in %s", r.Cause, strings.Join(regions, ", ")), seen.Profiles[r.Region])
 			continue
 		}
-		results[i] = notInRegion(r, fmt.Sprintf("%s; the model is listed in %s", r.Cause, strings.Join(regions, ", ")), nil)
+		results[i] = notInRegion(r, fmt.Sprintf("%s; the model is listed in %s", r.Cause, strings.Join(regions, ", ")), seen.Profiles[r.Region])
 	}
 }

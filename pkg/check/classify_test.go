@@ -66,6 +66,11 @@ func TestClassify(t *testing.T) {
 		{"anthropic, form not read", claude, active, avail("", "NOT_AUTHORIZED", "", ""), nil, result.NotAuthorized, "authorizationStatus=NOT_AUTHORIZED", "could not read the Anthropic use-case form"},
 		{"not authorized other provider", llama, catalogWith(llama, "ACTIVE", "Meta"), avail("", "NOT_AUTHORIZED", "", ""), nil, result.NotAuthorized, "authorizationStatus=NOT_AUTHORIZED", "AWS Support case"},
 		{"not entitled", claude, active, avail("", "", "NOT_AVAILABLE", ""), nil, result.NotEntitled, "entitlementAvailability=NOT_AVAILABLE", "License Manager"},
+		// ledger: BR-agreement-first: nobody has subscribed yet, and the
+		// entitlement reads NOT_AVAILABLE with the agreement.
+		{"agreement missing before entitlement", claude, active, avail("NOT_AVAILABLE", "", "NOT_AVAILABLE", ""), nil, result.AgreementMissing, "agreementAvailability.status=NOT_AVAILABLE", "first call by a principal allowed aws-marketplace:Subscribe"},
+		{"agreement pending before entitlement", claude, active, avail("PENDING", "", "NOT_AVAILABLE", ""), nil, result.Pending, "status=PENDING", "Wait"},
+		{"agreement failed before entitlement", claude, active, failedAgreement2(), nil, result.AgreementFailed, "status=ERROR", "payment method"},
 		{"region field", claude, active, avail("", "", "", "NOT_AVAILABLE"), nil, result.NotInRegion, "regionAvailability=NOT_AVAILABLE", "inference profile"},
 		{"absent from catalog", claude, Catalog{}, avail("", "", "", ""), nil, result.NotInRegion, "does not list the model", "not offered in us-east-1"},
 		{"legacy lifecycle", claude, legacy, avail("", "", "", ""), nil, result.Legacy, "LEGACY (legacy since 2025-05-01)", "Migrate"},
@@ -108,6 +113,54 @@ func checkVerdict(t *testing.T, got result.Result, status result.Status, cause, 
 	}
 }
 
+func failedAgreement2() *bedrock.GetFoundationModelAvailabilityOutput {
+	a := avail("ERROR", "", "NOT_AVAILABLE", "")
+	a.AgreementAvailability.ErrorMessage = aws.String("No valid payment method")
+	return a
+}
+
+// timeoutError is what net/http's client returns when one attempt exceeds
+// its Timeout.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "Client.Timeout exceeded while awaiting headers" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+// TestFailedAdviceFollowsTheErrorCode: every service's throttling code gets
+// throttling advice, whatever the stage; the member-role stack is named
+// only when STS refused the role (issue 20 item 8).
+func TestFailedAdviceFollowsTheErrorCode(t *testing.T) {
+	throttled := func(code string) error {
+		return &retry.MaxAttemptsError{Attempt: 5, Err: apiError(code, "Rate exceeded")}
+	}
+	tests := []struct {
+		name       string
+		stage      Stage
+		err        error
+		want       string
+		notWant    string
+		wantCauses string
+	}{
+		{"throttled AssumeRole", StageAssumeRole, throttled("Throttling"), "STS throttled the audit", "member-role stack", "Throttling: Rate exceeded (after 5 attempts)"},
+		{"refused AssumeRole", StageAssumeRole, apiError("AccessDenied", "not authorized to perform: sts:AssumeRole"), "member-role stack", "throttled", "AccessDenied"},
+		{"expired auditor token on AssumeRole", StageAssumeRole, apiError("ExpiredToken", "The security token included in the request is expired"), "auditor's own credentials", "member-role stack", "ExpiredToken"},
+		{"IAM throttling code", StageSimulate, throttled("Throttling"), "IAM throttled the audit", "next run checks again. If it persists", "Throttling"},
+		{"Bedrock throttling code", StageAvailability, throttled("ThrottlingException"), "Bedrock throttled the audit", "", "ThrottlingException"},
+		{"TooManyRequestsException", StageListModels, throttled("TooManyRequestsException"), "throttled the audit", "", "TooManyRequestsException"},
+		{"one attempt timed out", StageAvailability, fmt.Errorf("get: %w", timeoutError{}), "limits.attempt_timeout", "", "availability: timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Failed("222222222222", "eu-west-1", claude, tt.stage, tt.err)
+			checkVerdict(t, got, result.AuditError, tt.wantCauses, tt.want)
+			if tt.notWant != "" && strings.Contains(got.Remediation, tt.notWant) {
+				t.Errorf("remediation: got %q; want no %q", got.Remediation, tt.notWant)
+			}
+		})
+	}
+}
+
 func TestFailedAssumeRoleIsAuditError(t *testing.T) {
 	err := fmt.Errorf("assume role arn:aws:iam::222222222222:role/GrantwatchAudit: %w", apiError("AccessDenied", "not authorized to perform: sts:AssumeRole"))
 	got := Failed("222222222222", "eu-west-1", claude, StageAssumeRole, err)
@@ -128,7 +181,7 @@ func TestReconcile(t *testing.T) {
 		{Model: "typo.model", Region: "eu-west-3", Status: result.UnknownModel},
 		{Model: claude, Region: "us-east-1", Status: result.Enabled},
 	}
-	Reconcile(results, map[string][]string{claude: {"us-east-1", "us-west-2"}})
+	Reconcile(results, Seen{OfferedIn: map[string][]string{claude: {"us-east-1", "us-west-2"}}})
 	want := []result.Status{result.NotInRegion, result.UnknownModel, result.Enabled}
 	for i, r := range results {
 		if r.Status != want[i] {

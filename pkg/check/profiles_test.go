@@ -130,16 +130,24 @@ func TestClassifyProfilesAndForm(t *testing.T) {
 			"(APPLICATION) exists in us-east-1", "None needed", us.Destinations},
 		{"application profile deleted", appProfile, "us-east-1", nil, nil, nil, nil, nil, result.UnknownModel,
 			"GetInferenceProfile: ResourceNotFoundException", "list-inference-profiles --type-equals APPLICATION", nil},
-		{"eu profile in a US region", euSonnet, "us-east-1", profiles, nil, nil, nil, nil, result.ProfileNotInRegion,
-			"eu. profiles start only from their own geography's regions", "In us-east-1, call " + usSonnet + " instead", nil},
+		// Issue 18 item 3: alone, a region cannot tell a typo from a
+		// profile of another geography; Reconcile decides (below).
+		{"eu profile in a US region, before Reconcile", euSonnet, "us-east-1", profiles, nil, nil, nil, nil, result.UnknownModel,
+			"no system inference profile " + euSonnet + " in us-east-1", "typos", nil},
+		{"eu profile id known nowhere, in a US region", "eu.anthropic.claude-typo", "us-east-1", profiles, nil, nil, nil, nil, result.UnknownModel,
+			"no system inference profile eu.anthropic.claude-typo in us-east-1", "typos", nil},
 		{"profile id known nowhere", "us.anthropic.claude-typo", "us-east-1", profiles, nil, nil, nil, nil, result.UnknownModel,
 			"no system inference profile us.anthropic.claude-typo in us-east-1", "typos", nil},
 		{"profiles not listed is an audit error of the profile", usSonnet, "us-east-1", nil, errors.New("list inference profiles: boom"), nil, nil, nil, result.AuditError,
 			"list-profiles: error: list inference profiles: boom", "next run", nil},
 		{"model not in region suggests the profile that exists there", sonnet, "us-east-1", profiles, nil, nil, avail("", "", "", "NOT_AVAILABLE"), nil, result.NotInRegion,
 			"regionAvailability=NOT_AVAILABLE", "the inference profile " + usSonnet + ", which exists in us-east-1", nil},
-		{"model not in an EU region suggests eu., not us.", llama, "eu-west-1", nil, nil, nil, avail("", "", "", "NOT_AVAILABLE"), nil, result.NotInRegion,
-			"regionAvailability", "eu." + llama + " or global." + llama, nil},
+		// Issue 18 item 3: only profiles the region's listing shows, or
+		// that there is none; never an id made up from the model's.
+		{"model not in region, the listing has no profile for it", llama, "eu-west-1", Profiles{}, nil, nil, avail("", "", "", "NOT_AVAILABLE"), nil, result.NotInRegion,
+			"regionAvailability", "Bedrock lists no inference profile for it there", nil},
+		{"model not in region, profiles not listed", llama, "eu-west-1", nil, nil, nil, avail("", "", "", "NOT_AVAILABLE"), nil, result.NotInRegion,
+			"regionAvailability", "list-inference-profiles --region eu-west-1", nil},
 		{"third-party model nobody invoked yet", llama, "us-east-1", nil, nil, nil, avail("NOT_AVAILABLE", "", "", ""), nil, result.AgreementMissing,
 			"agreementAvailability.status=NOT_AVAILABLE", "subscribe ahead", nil},
 	}
@@ -156,19 +164,31 @@ func TestClassifyProfilesAndForm(t *testing.T) {
 }
 
 func TestReconcileProfiles(t *testing.T) {
+	_, profiles := usEast1(t)
 	results := []result.Result{
 		{Model: usSonnet, Region: "us-west-1", Status: result.UnknownModel, Cause: "ListInferenceProfiles: no system inference profile"},
 		{Model: "us.anthropic.claude-typo", Region: "us-west-1", Status: result.UnknownModel},
 		{Model: appProfile, Region: "us-east-1", Status: result.UnknownModel},
+		{Model: euSonnet, Region: "us-east-1", Status: result.UnknownModel, Cause: "ListInferenceProfiles: no system inference profile"},
+		{Model: "eu.anthropic.claude-typo", Region: "us-east-1", Status: result.UnknownModel},
+		{Model: llama, Region: "eu-west-3", Status: result.UnknownModel, Cause: "GetFoundationModelAvailability: ValidationException"},
 	}
-	Reconcile(results, map[string][]string{usSonnet: {"us-east-1", "us-west-2"}, appProfile: {"us-east-1"}})
-	want := []result.Status{result.ProfileNotInRegion, result.UnknownModel, result.UnknownModel}
-	for i, r := range results {
-		if r.Status != want[i] {
-			t.Errorf("results[%d]: got %s; want %s", i, r.Status, want[i])
-		}
+	Reconcile(results, Seen{
+		OfferedIn: map[string][]string{usSonnet: {"us-east-1", "us-west-2"}, appProfile: {"us-east-1"}, euSonnet: {"eu-west-1"}, llama: {"us-east-1"}},
+		Profiles:  map[string]Profiles{"us-east-1": profiles, "us-west-1": {}, "eu-west-3": {}},
+	})
+	tests := []struct {
+		status        result.Status
+		cause, remedy string
+	}{
+		{result.ProfileNotInRegion, "the profile exists in us-east-1, us-west-2", "Bedrock lists no other inference profile"},
+		{result.UnknownModel, "", ""},
+		{result.UnknownModel, "", ""},
+		{result.ProfileNotInRegion, "exists in eu-west-1; eu. profiles start only from their own geography's regions", "In us-east-1, call " + usSonnet + " instead"},
+		{result.UnknownModel, "", ""},
+		{result.NotInRegion, "the model is listed in us-east-1", "Bedrock lists no inference profile for it there"},
 	}
-	if !strings.Contains(results[0].Cause, "the profile exists in us-east-1, us-west-2") {
-		t.Errorf("cause: got %q; want the regions where the profile exists", results[0].Cause)
+	for i, tt := range tests {
+		checkVerdict(t, results[i], tt.status, tt.cause, tt.remedy)
 	}
 }

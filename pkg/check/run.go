@@ -36,13 +36,14 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	defer stop()
 	r := &run{
 		c: c, log: log, planned: s.Planned, stop: stop,
-		calls:       make(chan struct{}, c.cfg.Limits.Concurrency),
-		accounts:    map[string]*memberAccount{},
-		offeredIn:   map[string]map[string]bool{},
-		results:     make([]result.Result, 0, s.Planned*(1+principalsPerCheck(p.Units))),
-		causes:      map[string]string{},
-		regionLists: map[string][]string{},
-		marks:       map[string]*result.Marks{},
+		calls:          make(chan struct{}, c.cfg.Limits.Concurrency),
+		accounts:       map[string]*memberAccount{},
+		offeredIn:      map[string]map[string]bool{},
+		results:        make([]result.Result, 0, s.Planned*(1+principalsPerCheck(p.Units))),
+		causes:         map[string]string{},
+		regionLists:    map[string][]string{},
+		regionProfiles: map[string]Profiles{},
+		marks:          map[string]*result.Marks{},
 	}
 	if c.cfg.Principals.Configured() {
 		for _, u := range p.Units {
@@ -56,17 +57,19 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	}
 	r.all(ctx, p.Units)
 
-	offeredIn := make(map[string][]string, len(r.offeredIn))
+	seen := Seen{OfferedIn: make(map[string][]string, len(r.offeredIn)), Profiles: r.regionProfiles}
 	for id, regions := range r.offeredIn {
-		offeredIn[id] = slices.Sorted(maps.Keys(regions))
+		seen.OfferedIn[id] = slices.Sorted(maps.Keys(regions))
 	}
-	Reconcile(r.results, offeredIn)
+	Reconcile(r.results, seen)
 	s.Warnings = append(s.Warnings, Suppress(r.results, c.cfg.Suppressions, ousOf(p.Units), c.now())...)
 	slices.SortFunc(r.results, result.Compare)
 	s.Summarize(r.results)
 	s.ConfigError = r.configErr
 	slices.Sort(r.errors)
 	s.Errors = append(s.Errors, r.errors...)
+	slices.Sort(r.warnings)
+	s.Warnings = append(s.Warnings, r.warnings...)
 	s.Incomplete = s.Checked < s.Planned || p.DiscoveryCut
 	if s.Incomplete {
 		s.Unreached = unreached(p.Units, r.results)
@@ -125,10 +128,15 @@ type run struct {
 	mu        sync.Mutex
 	configErr string
 	errors    []string // failures of signals outside one check, such as the use-case form
+	warnings  []string // signals missed with no loss of verdicts, such as region opt-in status
 	accounts  map[string]*memberAccount
 	offeredIn map[string]map[string]bool // model or profile id -> regions that list it
-	results   []result.Result
-	causes    map[string]string // texts interned by intern
+	// regionProfiles are the system profiles of each region whose profiles
+	// were listed (the first account's listing: system profiles are
+	// defined by Bedrock per region, inferred to be alike for every account).
+	regionProfiles map[string]Profiles
+	results        []result.Result
+	causes         map[string]string // texts interned by intern
 	// regionLists are the destination lists met so far, by their text, and
 	// marks the results' shared marks, by the same.
 	regionLists map[string][]string
@@ -210,6 +218,9 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		p.Destinations = r.shared(p.Destinations)
 		profiles[id] = p
 	}
+	if _, ok := r.regionProfiles[u.Region]; !ok && profiles != nil {
+		r.regionProfiles[u.Region] = profiles
+	}
 	r.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -229,7 +240,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 				model = e.Profile.Model
 			}
 			if anthropic(model) || catalog[model].Provider == "Anthropic" {
-				f := r.form(ctx, u.Account, api)
+				f := r.form(ctx, u.Account, u.Region, creds, api)
 				e.Form = &f
 			}
 			e.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
@@ -260,11 +271,18 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 
 // needsProfiles reports whether a unit must list the region's inference
 // profiles: when a required id is a system profile, or a base model answers
-// only through one (to name the profile to call instead).
+// only through one or is not offered in the region (to name the profile to
+// call instead, or to say there is none).
 func needsProfiles(models []string, catalog Catalog) bool {
 	for _, m := range models {
 		ref, _ := config.ParseModel(m)
-		if ref.Kind == config.SystemProfile || (!ref.IsProfile() && catalog[m].ProfileOnly()) {
+		if ref.IsProfile() {
+			if ref.Kind == config.SystemProfile {
+				return true
+			}
+			continue
+		}
+		if listed, ok := catalog[m]; !ok || listed.ProfileOnly() {
 			return true
 		}
 	}
@@ -335,27 +353,99 @@ func (r *run) offered(id, region string) {
 	r.offeredIn[id][region] = true
 }
 
-// form reads the account's use-case form once per run, whichever region
-// asks first: the form belongs to the account. A failure is an audit error
-// of this one signal, kept in the run's summary; the model checks go on.
-func (r *run) form(ctx context.Context, account string, api UseCaseGetter) Form {
+// form reads the account's use-case form once per run for its commercial
+// regions, and once in each opt-in region: the form covers the commercial
+// regions, but an opt-in region needs its own (ledger:
+// BR-form-opt-in-regions). When the account's opt-in regions are not
+// known, every region is read on its own, which is right either way. A
+// failure is an audit error of this one signal, kept in the run's summary;
+// the model checks go on.
+func (r *run) form(ctx context.Context, account, region string, creds aws.CredentialsProvider, api UseCaseGetter) Form {
 	m := r.member(account)
-	m.formOnce.Do(func() {
+	scope, optIn := r.formScope(ctx, m, account, region, creds)
+	r.mu.Lock()
+	if m.forms == nil {
+		m.forms = map[string]*formRead{}
+	}
+	read, ok := m.forms[scope]
+	if !ok {
+		read = &formRead{}
+		m.forms[scope] = read
+	}
+	r.mu.Unlock()
+	read.once.Do(func() {
 		err := r.withCallSlot(ctx, func(ctx context.Context) error {
-			m.form = UseCaseForm(ctx, api)
+			read.form = UseCaseForm(ctx, api)
 			return nil
 		})
 		if err != nil {
-			m.form = Form{Err: err}
+			read.form = Form{Err: err}
 		}
-		if m.form.Err != nil && ctx.Err() == nil {
+		read.form.Region, read.form.OptIn = scope, optIn
+		if read.form.Err != nil && ctx.Err() == nil {
+			where := ""
+			switch {
+			case optIn:
+				where = " in opt-in region " + scope
+			case scope != "":
+				where = " in " + scope
+			}
 			r.mu.Lock()
-			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form: %v (the member role needs bedrock:GetUseCaseForModelAccess)", account, m.form.Err))
+			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form%s: %v%s", account, where, read.form.Err,
+				readHint(read.form.Err, "the member role needs bedrock:GetUseCaseForModelAccess")))
 			r.mu.Unlock()
-			r.log.WarnContext(ctx, "use-case form not read", "account", account, "error", m.form.Err)
+			r.log.WarnContext(ctx, "use-case form not read", "account", account, "region", region, "error", read.form.Err)
 		}
 	})
-	return m.form
+	return read.form
+}
+
+// formScope says which form covers region: "" for the account's
+// commercial regions; the region itself when it is an opt-in region
+// (optIn) or its status is not known. The account's regions are listed
+// once per run.
+func (r *run) formScope(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) (scope string, optIn bool) {
+	m.optInOnce.Do(func() {
+		err := r.withCallSlot(ctx, func(ctx context.Context) (err error) {
+			m.optIn, err = OptInRegions(ctx, r.c.newAccount(creds))
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			r.mu.Lock()
+			r.warnings = append(r.warnings, fmt.Sprintf("account %s: region opt-in status not read (%v)%s; the use-case form is read in each region instead",
+				account, err, readHint(err, "the member role needs account:ListRegions")))
+			r.mu.Unlock()
+			r.log.WarnContext(ctx, "region opt-in status not read", "account", account, "error", err)
+		}
+	})
+	optIn, known := m.optIn[region]
+	if known && !optIn {
+		return "", false
+	}
+	return region, optIn
+}
+
+// readHint is advice for a failed read of one signal, only where the error's
+// code says what it is: a refusal (AccessDenied...) is the member role's
+// missing permission, throttling is load. Any other error gets none.
+func readHint(err error, denied string) string {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return ""
+	}
+	switch code := apiErr.ErrorCode(); {
+	case strings.HasPrefix(code, "AccessDenied"):
+		return " (" + denied + ": update the member-role StackSet)"
+	case Throttled(code):
+		return " (throttled after every retry: lower limits.per_account_region or limits.concurrency; the next run reads it again)"
+	}
+	return ""
+}
+
+// formRead is one read of a use-case form.
+type formRead struct {
+	once sync.Once
+	form Form
 }
 
 // call runs fn holding a slot of its account-region and one of the run, with
@@ -389,8 +479,11 @@ type memberAccount struct {
 	creds aws.CredentialsProvider
 	err   error
 
-	formOnce sync.Once
-	form     Form
+	// The account's opt-in regions (nil when not known), and its use-case
+	// forms by scope (see formScope), guarded by run.mu.
+	optInOnce sync.Once
+	optIn     map[string]bool
+	forms     map[string]*formRead
 
 	// For principal checks (guarded by run.mu): the account's units not
 	// finished yet, its roles to evaluate, and its results waiting for them.

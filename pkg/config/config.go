@@ -307,6 +307,10 @@ type Limits struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// CallTimeout bounds one call, its retries included.
 	CallTimeout Duration `yaml:"call_timeout"`
+	// AttemptTimeout bounds one attempt of a call (one HTTP request and its
+	// answer), so that a call's attempts and the waits between them fit in
+	// CallTimeout.
+	AttemptTimeout Duration `yaml:"attempt_timeout"`
 	// MaxBackoff caps the SDK's wait between two attempts.
 	MaxBackoff Duration `yaml:"max_backoff"`
 }
@@ -319,7 +323,8 @@ const (
 	DefaultConcurrency      = 64
 	DefaultPerAccountRegion = 4
 	DefaultMaxAttempts      = 5
-	DefaultCallTimeout      = 30 * time.Second
+	DefaultCallTimeout      = 60 * time.Second
+	DefaultAttemptTimeout   = 5 * time.Second
 	DefaultMaxBackoff       = 20 * time.Second
 	DefaultPendingGrace     = 30 * time.Minute
 	DefaultRetention        = 400 * 24 * time.Hour
@@ -461,6 +466,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Limits.MaxBackoff == 0 {
 		c.Limits.MaxBackoff = Duration(DefaultMaxBackoff)
 	}
+	if c.Limits.AttemptTimeout == 0 {
+		c.Limits.AttemptTimeout = Duration(DefaultAttemptTimeout)
+	}
 	if c.PendingGrace == 0 {
 		c.PendingGrace = Duration(DefaultPendingGrace)
 	}
@@ -501,6 +509,47 @@ func scoped[T any](bad func(field, format string, args ...any), section string, 
 			bad(field, "account id %q is not 12 digits", id)
 		}
 		check(field, byAccount[id])
+	}
+}
+
+// checkPinnedModels: an inference profile ARN names its account, and only
+// that account can call it (an application profile is the account's own; a
+// system profile's ARN carries the caller's account). Required anywhere
+// but models.by_account[its account], or for an account never audited, it
+// would be checked nowhere or reported for accounts that cannot call it:
+// each such place is a configuration error.
+func (c *Config) checkPinnedModels(bad func(field, format string, args ...any)) {
+	advice := func(ref Model) string {
+		if ref.Kind == SystemProfile {
+			return fmt.Sprintf("require the profile id %s instead, which every account calls by that id", ref.ProfileID)
+		}
+		return fmt.Sprintf("list it under models.by_account[%s]", ref.Account)
+	}
+	pinned := func(field string, ids []string, owner string) {
+		for i, m := range ids {
+			ref, err := ParseModel(m)
+			if err != nil || ref.Account == "" {
+				continue
+			}
+			f := fmt.Sprintf("%s[%d]", field, i)
+			switch {
+			case owner == "":
+				bad(f, "the inference profile ARN %s belongs to account %s and can be called only there, but %s requires it of every account in scope: %s", m, ref.Account, field, advice(ref))
+			case owner != ref.Account:
+				bad(f, "the inference profile ARN %s belongs to account %s, not %s, which cannot call it: %s", m, ref.Account, owner, advice(ref))
+			case slices.Contains(c.Accounts.Exclude, owner):
+				bad(f, "account %s is in accounts.exclude, so its inference profile ARN %s would never be checked", owner, m)
+			case !c.Accounts.Organizations.Enabled && !slices.Contains(c.Accounts.Static, owner):
+				bad(f, "account %s is not in accounts.static (and accounts.organizations is not enabled), so its inference profile ARN %s would never be checked", owner, m)
+			}
+		}
+	}
+	pinned("models.required", c.Models.Required, "")
+	for _, ou := range slices.Sorted(maps.Keys(c.Models.ByOU)) {
+		pinned(fmt.Sprintf("models.by_ou[%s]", ou), c.Models.ByOU[ou], "")
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Models.ByAccount)) {
+		pinned(fmt.Sprintf("models.by_account[%s]", id), c.Models.ByAccount[id], id)
 	}
 }
 
@@ -588,6 +637,7 @@ func (c *Config) Validate() error {
 		checkModels("models.required", c.Models.Required)
 	}
 	scoped(bad, "models", c.Models.ByOU, c.Models.ByAccount, checkModels)
+	c.checkPinnedModels(bad)
 
 	r := c.Role
 	switch {
@@ -631,9 +681,13 @@ func (c *Config) Validate() error {
 	atMost("limits.max_attempts", l.MaxAttempts, MaxAttempts)
 	within("limits.call_timeout", l.CallTimeout, 10*time.Millisecond, MaxCallTimeout)
 	within("limits.max_backoff", l.MaxBackoff, time.Millisecond, MaxBackoff)
-	if l.MaxAttempts > 0 && l.MaxAttempts <= MaxAttempts && l.MaxBackoff > 0 {
-		if worst := l.WorstBackoff(); l.CallTimeout.Std() <= worst {
-			bad("limits.call_timeout", "%s is not longer than the %s that %d attempts may wait between them when throttled (limits.max_attempts, limits.max_backoff): a throttled call would be reported as a timeout", l.CallTimeout.Std(), worst, l.MaxAttempts)
+	within("limits.attempt_timeout", l.AttemptTimeout, 10*time.Millisecond, MaxCallTimeout)
+	// A throttled call takes its attempts and the waits between them: a
+	// call timeout shorter than both would report throttling as a timeout.
+	if l.MaxAttempts > 0 && l.MaxAttempts <= MaxAttempts && l.MaxBackoff > 0 && l.AttemptTimeout > 0 {
+		if worst, waits := l.WorstCall(), l.WorstBackoff(); l.CallTimeout.Std() <= worst {
+			bad("limits.call_timeout", "%s is not longer than the %s a throttled call may take: %d attempts of up to %s each (limits.max_attempts, limits.attempt_timeout) and %s of waits between them (limits.max_backoff): a throttled call would be reported as a timeout",
+				l.CallTimeout.Std(), worst, l.MaxAttempts, l.AttemptTimeout.Std(), waits)
 		}
 	}
 	within("pending_grace", c.PendingGrace, 0, 30*24*time.Hour)
@@ -733,6 +787,12 @@ func (l Limits) WorstBackoff() time.Duration {
 		total += min(time.Second<<min(i, 30), l.MaxBackoff.Std())
 	}
 	return total
+}
+
+// WorstCall is the longest a call may take before its last attempt's
+// answer: every attempt up to l.AttemptTimeout and the waits between them.
+func (l Limits) WorstCall() time.Duration {
+	return time.Duration(l.MaxAttempts)*l.AttemptTimeout.Std() + l.WorstBackoff()
 }
 
 // RoleARN returns the audit role ARN for account, in the partition of the

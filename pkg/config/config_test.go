@@ -32,6 +32,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"per account region", c.Limits.PerAccountRegion, DefaultPerAccountRegion},
 		{"max attempts", c.Limits.MaxAttempts, DefaultMaxAttempts},
 		{"call timeout", c.Limits.CallTimeout.Std(), DefaultCallTimeout},
+		{"attempt timeout", c.Limits.AttemptTimeout.Std(), DefaultAttemptTimeout},
 		{"pending grace", c.PendingGrace.Std(), DefaultPendingGrace},
 		{"max backoff", c.Limits.MaxBackoff.Std(), DefaultMaxBackoff},
 		{"retention", c.History.Retention.Std(), DefaultRetention},
@@ -70,7 +71,8 @@ limits:
   concurrency: 10
   per_account_region: 2
   max_attempts: 3
-  call_timeout: 5s
+  call_timeout: 10s
+  attempt_timeout: 2s
 pending_grace: 45m
 history: {table: grantwatch-history, retention: 90d}
 notify: {topic_arn: "arn:aws:sns:us-east-1:123456789012:grantwatch", reminder_interval: 3d}
@@ -150,7 +152,11 @@ func TestParseRejects(t *testing.T) {
 		{"too many per account region", minimal + "limits: {per_account_region: 1000}\n", []string{"limits.per_account_region", "1000 is more than 64"}},
 		{"too many attempts", minimal + "limits: {max_attempts: 1000}\n", []string{"limits.max_attempts", "1000 is more than 20"}},
 		{"call timeout of a day", minimal + "limits: {call_timeout: 24h}\n", []string{"limits.call_timeout", "24h0m0s is outside"}},
-		{"call timeout shorter than the retries' backoff", minimal + "limits: {call_timeout: 5s, max_attempts: 5}\n", []string{"limits.call_timeout", "5s is not longer than the 15s", "throttled"}},
+		{"call timeout shorter than the retries' backoff", minimal + "limits: {call_timeout: 5s, max_attempts: 5}\n", []string{"limits.call_timeout", "5s is not longer than the 40s", "15s of waits", "throttled"}},
+		// Issue 20 item 8: 20s is longer than the 15s of waits, but not
+		// than the waits and 5 attempts of up to 5s each.
+		{"call timeout shorter than the waits and the attempts", minimal + "limits: {call_timeout: 20s, max_attempts: 5}\n", []string{"limits.call_timeout", "20s is not longer than the 40s", "5 attempts of up to 5s each (limits.max_attempts, limits.attempt_timeout)"}},
+		{"attempt timeout of a day", minimal + "limits: {attempt_timeout: 24h}\n", []string{"limits.attempt_timeout", "24h0m0s is outside"}},
 		{"reminder of ten years", minimal + "notify: {reminder_interval: 3650d}\n", []string{"notify.reminder_interval", "87600h0m0s is outside"}},
 		{"regions of two partitions", strings.Replace(minimal, "[us-east-1]", "[us-east-1, cn-north-1]", 1), []string{"regions[1]", `"cn-north-1" is in partition aws-cn`}},
 		{"foundation model ARN is not a profile", strings.Replace(minimal, "[anthropic.claude-3-5-sonnet-20240620-v1:0]", `["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"]`, 1), []string{"models.required[0]", "is not an inference profile ARN"}},
@@ -326,5 +332,50 @@ func TestSuppressions(t *testing.T) {
 				t.Errorf("got %v; want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestValidatePinnedModels: an inference profile ARN can be called only in
+// its own account; required anywhere else it is a configuration error
+// naming the field, and every such case is listed at once (issue 18 item 4).
+func TestValidatePinnedModels(t *testing.T) {
+	const (
+		app    = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/a1b2c3d4e5f6"
+		other  = "arn:aws:bedrock:us-east-1:333333333333:application-inference-profile/b2c3d4e5f6a1"
+		system = "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+	)
+	_, err := Parse([]byte(`
+accounts:
+  static: ["111111111111", "222222222222"]
+  exclude: ["444444444444"]
+regions: [us-east-1]
+models:
+  required: [amazon.nova-pro-v1:0, "` + app + `"]
+  by_ou:
+    ou-ab12-cd34ef56: ["` + system + `"]
+  by_account:
+    "111111111111": ["` + app + `"]
+    "222222222222": ["` + app + `"]
+    "333333333333": ["` + other + `"]
+    "444444444444": ["arn:aws:bedrock:us-east-1:444444444444:application-inference-profile/c3d4e5f6a1b2"]
+`))
+	if err == nil {
+		t.Fatal("Parse: got no error; want one per misplaced ARN")
+	}
+	for _, want := range []string{
+		"models.required[1]: the inference profile ARN " + app + " belongs to account 111111111111 and can be called only there",
+		"list it under models.by_account[111111111111]",
+		"models.by_ou[ou-ab12-cd34ef56][0]: the inference profile ARN " + system,
+		"require the profile id us.anthropic.claude-sonnet-4-5-20250929-v1:0 instead",
+		"models.by_account[222222222222][0]: the inference profile ARN " + app + " belongs to account 111111111111, not 222222222222",
+		"models.by_account[333333333333][0]: account 333333333333 is not in accounts.static",
+		"models.by_account[444444444444][0]: account 444444444444 is in accounts.exclude",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error: got %q; want it to contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "models.by_account[111111111111]:") || strings.Contains(err.Error(), "models.by_account[111111111111][0]") {
+		t.Errorf("error: got %q; want the ARN in its own account accepted", err)
 	}
 }

@@ -336,9 +336,11 @@ func TestIncompleteRunKeepsUncheckedState(t *testing.T) {
 	f.run(t, t0)
 	// The next run: us-west-2 answers slowly, one call at a time per account,
 	// and the audit gets about half a second of the 5.5 s deadline (5 s are
-	// kept for storing). 333333333333's five models there are cut off part way.
+	// kept for storing). 333333333333's five models there are cut off part
+	// way, after the model list, the profile list (its typo is offered
+	// nowhere) and the use-case form.
 	if err := f.sim.Update(func(sc *awssim.Scenario) {
-		sc.Latency = awssim.Latency{ByRegion: map[string]awssim.Latency{"us-west-2": {Fixed: awssim.Duration(150 * time.Millisecond)}}}
+		sc.Latency = awssim.Latency{ByRegion: map[string]awssim.Latency{"us-west-2": {Fixed: awssim.Duration(100 * time.Millisecond)}}}
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -110,7 +113,26 @@ func (p *Planner) Plan(ctx context.Context, runID string) *Plan {
 	plan.Units = Rotate(Units(p.cfg, accounts), runID, nil)
 	s := &plan.Summary
 	s.Accounts, s.Regions, s.Planned = len(accounts), len(p.cfg.Regions), Checks(plan.Units)
+	if !s.DiscoveryFailed && !plan.DiscoveryCut {
+		s.Warnings = append(s.Warnings, Unaudited(p.cfg, accounts)...)
+	}
 	return plan
+}
+
+// Unaudited says which accounts of models.by_account the run does not
+// audit (discovery did not find them, or its filter left them out): their
+// required models, an inference profile ARN pinned to the account
+// included, are checked nowhere, and the run must say so.
+func Unaudited(c *config.Config, accounts []Account) []string {
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(c.Models.ByAccount)) {
+		if slices.ContainsFunc(accounts, func(a Account) bool { return a.ID == id }) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("models.by_account[%s]: account %s is not among the %d audited accounts, so its required models are not checked: %s",
+			id, id, len(accounts), strings.Join(c.Models.ByAccount[id], ", ")))
+	}
+	return out
 }
 
 // PlanAccounts plans the checks of the given accounts only, in their order,

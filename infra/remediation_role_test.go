@@ -10,10 +10,18 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// readOnly are the only actions the member template may grant without
-// grantwatch:remediation: the audit role's reads.
-func readOnly() []string {
-	return slices.Concat(BedrockReadActions, ProfileReadActions, SimulateActions, TagActions, ListRoleActions)
+// isRead reports whether an IAM action only reads: its verb is one of the
+// read verbs AWS names its Read and List actions with (Get, List,
+// Describe, Simulate for the policy simulator). Anything else, Create, Put,
+// Delete, Subscribe and the like, writes.
+func isRead(action string) bool {
+	_, name, _ := strings.Cut(action, ":")
+	for _, verb := range []string{"Get", "List", "Describe", "Simulate"} {
+		if strings.HasPrefix(name, verb) {
+			return true
+		}
+	}
+	return false
 }
 
 // rolesOf returns the member template's roles by name.
@@ -35,8 +43,8 @@ func TestMemberTemplateWithoutRemediationCannotWrite(t *testing.T) {
 	}
 	for _, s := range statementsOf(tmpl, "") {
 		for _, a := range s.Actions {
-			if !slices.Contains(readOnly(), a) {
-				t.Errorf("action %s: got it granted; want only the audit reads %v without %s", a, readOnly(), ctxRemediation)
+			if !isRead(a) {
+				t.Errorf("action %s: got it granted; want only reads without %s", a, ctxRemediation)
 			}
 		}
 	}
@@ -92,7 +100,7 @@ func TestRemediationRole(t *testing.T) {
 			// The audit role stays read-only.
 			for _, s := range statementsOf(tmpl, "AuditRole") {
 				for _, a := range s.Actions {
-					if !slices.Contains(readOnly(), a) {
+					if !isRead(a) {
 						t.Errorf("audit role: got %s; want reads only", a)
 					}
 				}

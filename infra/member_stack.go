@@ -34,9 +34,11 @@ var ProfileReadActions = []string{"bedrock:GetInferenceProfile"}
 
 // AccountReadActions tell the account's opt-in regions apart, where the
 // Anthropic use-case form must be read again: the Account Management API's
-// ListRegions (ledger: ACC-list-regions). AWS's own example policy grants
-// it on "*" ("Allows enabling and disabling AWS Regions", IAM user guide),
-// and the audit role asks only about its own account (no AccountId).
+// ListRegions (ledger: ACC-list-regions). The Service Authorization
+// Reference lists the account resource type for it
+// (arn:${Partition}:account::${Account}:account), and the audit role asks
+// only about its own account (no AccountId), so it is granted on that ARN
+// alone, not on "*" as AWS's older example policy does.
 var AccountReadActions = []string{"account:ListRegions"}
 
 // MemberRoleSynthesizer synthesizes the member-role template without the CDK
@@ -82,7 +84,7 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings(AccountReadActions...),
-			Resources: jsii.Strings("*"),
+			Resources: &[]*string{accountARN(stack)},
 		}),
 	}
 	statements = append(statements, principalStatements(stack, s.Config.Principals)...)
@@ -99,7 +101,7 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. account:ListRegions is granted on \"*\" as in AWS's example policy for viewing Region opt-in status, and the role names no other account. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
+		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
 		AppliesTo: &[]interface{}{"Resource::*",
 			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:inference-profile/*",
 			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:application-inference-profile/*",
@@ -146,6 +148,14 @@ func principalStatements(stack awscdk.Stack, p config.Principals) []awsiam.Polic
 func profileARN(stack awscdk.Stack, resource string) *string {
 	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("bedrock"), Region: jsii.String("*"),
 		Resource: jsii.String(resource), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+}
+
+// accountARN is the Account Management API's account resource of the
+// stack's own account: arn:${Partition}:account::${Account}:account
+// (Service Authorization Reference, AWS Account Management, resource types).
+func accountARN(stack awscdk.Stack) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("account"), Region: jsii.String(""),
+		Resource: jsii.String("account"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
 }
 
 // AuditorRoleARN is the auditor function's role ARN, in the partition the

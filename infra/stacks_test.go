@@ -256,7 +256,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 	// "*" resources only where the API has no resource-level permissions.
 	starAllowed := map[string]bool{"organizations:ListRoots": true}
-	for _, a := range append(slices.Clone(BedrockReadActions), AccountReadActions...) {
+	for _, a := range BedrockReadActions {
 		starAllowed[a] = true
 	}
 	for _, tmpl := range []assertions.Template{auditTmpl, memberTmpl} {
@@ -339,9 +339,11 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Errorf("member role actions: got %v; want %v", memberActions, want)
 	}
 	// The region opt-in status (issue 18 item 1): the Account API's
-	// ListRegions, which has no resource to scope it to.
+	// ListRegions, on the account's own account resource (Service
+	// Authorization Reference: ListRegions takes the account resource type).
 	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{
-		"Action": "account:ListRegions", "Effect": "Allow", "Resource": "*",
+		"Action": "account:ListRegions", "Effect": "Allow",
+		"Resource": props{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":account::", props{"Ref": "AWS::AccountId"}, ":account"}}},
 	}})}}}})
 	// GetInferenceProfile only on the account's own profiles.
 	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{

@@ -274,7 +274,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 // critical: what is configured info or ignore is reported, not failed on.
 func exitCode(rep *result.Report, severity result.Severities) int {
 	s := rep.Summary
-	if s.AuditErrs > 0 || len(s.Errors) > 0 || s.Incomplete {
+	if s.AllAuditErrs() > 0 || len(s.Errors) > 0 || s.Incomplete {
 		return exitError
 	}
 	for _, r := range rep.Results {

@@ -36,9 +36,12 @@ func tone(s result.Status) string {
 // toneRank orders tones from best to worst, for a cell's worst status.
 var toneRank = map[string]int{"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
 
+// htmlCell is one account and region of the grid: the statuses of its
+// account checks and, apart, of its principal results.
 type htmlCell struct {
-	Tone   string
-	Counts []htmlCount
+	Tone       string
+	Counts     []htmlCount
+	Principals []htmlCount
 }
 
 type htmlCount struct {
@@ -52,20 +55,54 @@ type htmlRow struct {
 	Cells   []htmlCell
 }
 
+// htmlSection is the results of one status; Checks and Principals count
+// its account checks and principal results, as the counts table does.
 type htmlSection struct {
-	Status  result.Status
-	Tone    string
-	Results []result.Result
+	Status             result.Status
+	Tone               string
+	Checks, Principals int
+	Results            []result.Result
+}
+
+// Counted is what the heading says: "2 account checks, 1 principal
+// result", leaving out a kind with none.
+func (s htmlSection) Counted() string {
+	var parts []string
+	if s.Checks > 0 {
+		parts = append(parts, countOf(s.Checks, "account check", "account checks"))
+	}
+	if s.Principals > 0 {
+		parts = append(parts, countOf(s.Principals, "principal result", "principal results"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// htmlCountRow is one line of the counts table.
+type htmlCountRow struct {
+	countRow
+	Tone string
 }
 
 type htmlPage struct {
-	Title    string
-	Summary  string
-	Regions  []string
-	Rows     []htmlRow
-	Counts   []htmlCount
-	Sections []htmlSection
-	Timeline []htmlDay
+	Title   string
+	Summary string
+	Regions []string
+	Rows    []htmlRow
+	// Counts are a history's status changes per status.
+	Counts []htmlCount
+	// RunCounts is a run's counts table: account checks and principal
+	// results per status, and their totals.
+	RunCounts      []htmlCountRow
+	WithPrincipals bool
+	Sections       []htmlSection
+	Timeline       []htmlDay
 }
 
 type htmlDay struct {
@@ -90,7 +127,10 @@ var htmlFuncs = template.FuncMap{
 // table per not-usable status with cause and remediation.
 func htmlReport(w io.Writer, rep *result.Report) error {
 	page := htmlPage{Title: "grantwatch run " + rep.Summary.RunID, Summary: summaryLine(rep.Summary)}
-	type key struct{ account, region string }
+	type key struct {
+		account, region string
+		principal       bool
+	}
 	cells := map[key]map[result.Status]int{}
 	var accounts []string
 	for _, r := range rep.Results {
@@ -100,7 +140,7 @@ func htmlReport(w io.Writer, rep *result.Report) error {
 		if !slices.Contains(page.Regions, r.Region) {
 			page.Regions = append(page.Regions, r.Region)
 		}
-		k := key{r.Account, r.Region}
+		k := key{r.Account, r.Region, r.Principal != ""}
 		if cells[k] == nil {
 			cells[k] = map[result.Status]int{}
 		}
@@ -112,9 +152,17 @@ func htmlReport(w io.Writer, rep *result.Report) error {
 		row := htmlRow{Account: a}
 		for _, region := range page.Regions {
 			cell := htmlCell{Tone: "none"}
-			for _, s := range result.Statuses {
-				if n := cells[key{a, region}][s]; n > 0 {
-					cell.Counts = append(cell.Counts, htmlCount{s, n, tone(s)})
+			for _, principal := range []bool{false, true} {
+				for _, s := range result.Statuses {
+					n := cells[key{a, region, principal}][s]
+					if n == 0 {
+						continue
+					}
+					if principal {
+						cell.Principals = append(cell.Principals, htmlCount{s, n, tone(s)})
+					} else {
+						cell.Counts = append(cell.Counts, htmlCount{s, n, tone(s)})
+					}
 					if cell.Tone == "none" || toneRank[tone(s)] > toneRank[cell.Tone] {
 						cell.Tone = tone(s)
 					}
@@ -124,17 +172,25 @@ func htmlReport(w io.Writer, rep *result.Report) error {
 		}
 		page.Rows = append(page.Rows, row)
 	}
+	page.WithPrincipals = rep.Summary.PrincipalChecks > 0
+	for _, c := range countRows(rep.Summary) {
+		page.RunCounts = append(page.RunCounts, htmlCountRow{c, tone(c.Status)})
+	}
+	page.RunCounts[len(page.RunCounts)-1].Tone = "" // the totals
 	for _, s := range result.Statuses {
-		if n := rep.Summary.Counts[s]; n > 0 {
-			page.Counts = append(page.Counts, htmlCount{s, n, tone(s)})
-		}
 		if s.Usable() {
 			continue
 		}
 		sec := htmlSection{Status: s, Tone: tone(s)}
 		for _, r := range rep.Results {
-			if r.Status == s {
-				sec.Results = append(sec.Results, r)
+			if r.Status != s {
+				continue
+			}
+			sec.Results = append(sec.Results, r)
+			if r.Principal != "" {
+				sec.Principals++
+			} else {
+				sec.Checks++
 			}
 		}
 		if len(sec.Results) > 0 {

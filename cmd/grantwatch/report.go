@@ -100,18 +100,19 @@ func reportTable(w io.Writer, rep *result.Report) error {
 	return err
 }
 
-// summaryLine is a one-line summary of a run.
+// summaryLine is a one-line summary of a run: the account checks and their
+// counts, then the principal results and theirs, each adding up to its total.
 func summaryLine(s result.Summary) string {
-	var counts []string
-	for _, st := range result.Statuses {
-		if n := s.Counts[st]; n > 0 {
-			counts = append(counts, fmt.Sprintf("%s=%d", st, n))
-		}
-	}
 	line := fmt.Sprintf("run %s: %d accounts, %d regions, %d of %d checks in %.1fs; %s",
-		s.RunID, s.Accounts, s.Regions, s.Checked, s.Planned, float64(s.DurationMS)/1000, strings.Join(counts, " "))
+		s.RunID, s.Accounts, s.Regions, s.Checked, s.Planned, float64(s.DurationMS)/1000, countsText(s.Counts))
 	if s.Suppressed > 0 {
 		line += fmt.Sprintf("; %d suppressed", s.Suppressed)
+	}
+	if s.PrincipalChecks > 0 {
+		line += fmt.Sprintf("; %d principal results: %s", s.PrincipalChecks, countsText(s.PrincipalCounts))
+		if s.PrincipalSuppressed > 0 {
+			line += fmt.Sprintf(" (%d suppressed)", s.PrincipalSuppressed)
+		}
 	}
 	if s.Incomplete {
 		line += "; INCOMPLETE (deadline reached)"
@@ -123,6 +124,38 @@ func summaryLine(s result.Summary) string {
 		line += "; error: " + e
 	}
 	return line
+}
+
+// countsText is counts as STATUS=N in the order of result.Statuses.
+func countsText(counts map[result.Status]int) string {
+	var parts []string
+	for _, st := range result.Statuses {
+		if n := counts[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", st, n))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// countRow is one status's line of a counts table: its account checks and
+// its principal results.
+type countRow struct {
+	Status     result.Status
+	Checks     int
+	Principals int
+}
+
+// countRows are the statuses a run saw, account checks and principal
+// results side by side, and last the totals (Status "total"): what the
+// Markdown and HTML counts tables show.
+func countRows(s result.Summary) []countRow {
+	var rows []countRow
+	for _, st := range result.Statuses {
+		if s.Counts[st] > 0 || s.PrincipalCounts[st] > 0 {
+			rows = append(rows, countRow{st, s.Counts[st], s.PrincipalCounts[st]})
+		}
+	}
+	return append(rows, countRow{"total", s.Checked, s.PrincipalChecks})
 }
 
 // group is one remediation text and the checks it applies to.
@@ -185,11 +218,17 @@ func csvReport(w io.Writer, rep *result.Report) error {
 func markdown(w io.Writer, rep *result.Report) error {
 	s := rep.Summary
 	fmt.Fprintf(w, "## grantwatch run %s\n\n%s\n\n", s.RunID, summaryLine(s))
-	fmt.Fprintln(w, "| status | checks |\n|---|---|")
-	for _, st := range result.Statuses {
-		if n := s.Counts[st]; n > 0 {
-			fmt.Fprintf(w, "| %s | %d |\n", st, n)
+	if s.PrincipalChecks > 0 {
+		fmt.Fprintln(w, "| status | account checks | principal results |\n|---|---|---|")
+	} else {
+		fmt.Fprintln(w, "| status | account checks |\n|---|---|")
+	}
+	for _, c := range countRows(s) {
+		if s.PrincipalChecks > 0 {
+			fmt.Fprintf(w, "| %s | %d | %d |\n", c.Status, c.Checks, c.Principals)
+			continue
 		}
+		fmt.Fprintf(w, "| %s | %d |\n", c.Status, c.Checks)
 	}
 	var rows []result.Result
 	for _, r := range rep.Results {

@@ -138,8 +138,11 @@ func TestUndeterminedInEveryFormat(t *testing.T) {
 	u.SetDestinations([]string{"us-east-1", "global"})
 	rep.Results = append(rep.Results, u)
 	rep.Summary.Summarize(rep.Results)
-	if rep.Summary.Counts[result.IAMUndetermined] != 1 || rep.Summary.NotUsable != 2 {
-		t.Errorf("summary: got %d IAM_UNDETERMINED, %d not usable; want 1 and 2", rep.Summary.Counts[result.IAMUndetermined], rep.Summary.NotUsable)
+	// A principal's result is counted with the principal results (issue 18
+	// item 6), never with the account checks.
+	if rep.Summary.PrincipalCounts[result.IAMUndetermined] != 1 || rep.Summary.PrincipalNotUsable != 1 || rep.Summary.Counts[result.IAMUndetermined] != 0 {
+		t.Errorf("summary: got %d principal IAM_UNDETERMINED (%d not usable), %d as account checks; want 1 (1), 0",
+			rep.Summary.PrincipalCounts[result.IAMUndetermined], rep.Summary.PrincipalNotUsable, rep.Summary.Counts[result.IAMUndetermined])
 	}
 	if sev := result.Severities(nil).For(u); sev != result.Warning {
 		t.Errorf("severity: got %s; want warning by default", sev)

@@ -52,6 +52,7 @@ const (
 // ScheduledAt reads an invocation's payload and returns the time the run is
 // for. The run id comes from it, so a second delivery of the same event is
 // the same run. A manual invocation without a time is for now, to the minute.
+// ledger: SCH-async-target
 func ScheduledAt(payload []byte, now time.Time) (time.Time, Trigger, error) {
 	at, trigger, field, err := scheduledAt(payload, now)
 	if err != nil {

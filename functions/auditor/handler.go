@@ -170,7 +170,7 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 	}
 	values := map[string]int{
 		config.MetricRunsIncomplete: b2i(s.Incomplete), config.MetricRunsFailed: b2i(failed || s.Failed()), config.MetricDiscoveryFailed: b2i(s.DiscoveryFailed),
-		config.MetricAuditErrors: s.AuditErrs, config.MetricNotUsable: s.NotUsable, config.MetricChecksDone: s.Checked,
+		config.MetricAuditErrors: s.AllAuditErrs(), config.MetricNotUsable: s.NotUsable, config.MetricChecksDone: s.Checked,
 		config.MetricAlertsPublished: out.Published, config.MetricAlertsUnpublished: out.Unpublished,
 	}
 	var metrics []map[string]string

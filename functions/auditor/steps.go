@@ -147,6 +147,7 @@ const maxListed = 20
 // terminal error that States.ALL does not catch (Step Functions developer
 // guide, "Handling errors in Step Functions workflows"), so thousands of
 // unreached accounts would fail the execution after the run was recorded.
+// ledger: SFN-data-limit
 func shortLists(s result.Summary) *result.Summary {
 	clip := func(l []string) []string {
 		if len(l) <= maxListed {

@@ -143,3 +143,15 @@ func TestDisabledRegionMustBeOptIn(t *testing.T) {
 		t.Errorf("got %v; want an error naming disabled_regions[0]", err)
 	}
 }
+
+// TestListRegionsDeniedBySCP: an SCP's deny names the service control
+// policy in the AccessDeniedException message, as AWS's denials do.
+func TestListRegionsDeniedBySCP(t *testing.T) {
+	s := startSim(t, profileScenario, func(sc *Scenario) {
+		sc.Accounts[0].SCPDeniedActions = []string{"account:ListRegions"}
+	})
+	_, err := account.NewFromConfig(memberConfig(t, s, "111111111111", "ext-123")).ListRegions(context.Background(), &account.ListRegionsInput{})
+	if got := errorCode(err); got != "AccessDeniedException" || !strings.Contains(err.Error(), "with an explicit deny in a service control policy") {
+		t.Errorf("got %q (%v); want AccessDeniedException naming the service control policy", got, err)
+	}
+}

@@ -54,6 +54,7 @@ func (p bedrockProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 		return
 	}
 	account := req.caller.Account
+	// ledger: BR-scp-deny
 	if a, ok := s.accounts[account]; ok && slices.Contains(a.DenyRegions, req.region) {
 		p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf(
 			"User: %s is not authorized to perform: bedrock:%s with an explicit deny in a service control policy", req.caller.ARN, req.op)))
@@ -88,6 +89,7 @@ func (p bedrockProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 // validation errors are ("1 validation error detected: Value ... at '...'
 // failed to satisfy constraint: ..."); the exact wording is inferred from
 // other services' captures.
+// ledger: BR-validation
 func validation(format string, args ...any) *apiError {
 	return &apiError{status: 400, code: "ValidationException", message: fmt.Sprintf(format, args...)}
 }
@@ -113,6 +115,7 @@ type modelSummary struct {
 // byInferenceType filter accepts exactly that enum (API reference,
 // ListFoundationModels) and filters for real; byProvider matches the
 // provider name.
+// ledger: BR-list-models
 func (s *Server) listFoundationModels(req *request) (any, error) {
 	q := req.http.URL.Query()
 	provider := q.Get("byProvider")
@@ -163,6 +166,7 @@ type availabilityOutput struct {
 // aws-samples/amazon-bedrock-workshop#315, GoogleCloudPlatform/kubectl-ai#515;
 // the control plane's is reported in grantwatch issue 9 from a CLI capture;
 // the same wording there is inferred).
+// ledger: BR-availability, BR-availability-unknown-id
 func (s *Server) availability(req *request) (any, error) {
 	id, err := url.PathUnescape(strings.TrimPrefix(req.http.URL.EscapedPath(), availabilityPath))
 	if err != nil || id == "" || len(id) > 2048 {
@@ -203,6 +207,7 @@ func (s *Server) catalogModel(id string) (CatalogModel, bool) {
 // NOT_AUTHORIZED unless the scenario says otherwise: the form is what
 // authorizes Anthropic models (Bedrock user guide, "Access Amazon Bedrock
 // foundation models"; that it shows as authorizationStatus is inferred).
+// ledger: BR-form, CLS-not-authorized
 func (s *Server) state(account, region string, m CatalogModel) ModelState {
 	st := ModelState{}
 	if a, ok := s.accounts[account]; ok {
@@ -240,6 +245,7 @@ func (s *Server) hasUseCaseForm(account, region string) bool {
 // field names from the Terraform/Pulumi resource's example). Without a form
 // it answers 404 ResourceNotFoundException, the one not-found error the API
 // reference lists for the operation; the message is inferred.
+// ledger: BR-form
 func (s *Server) useCaseForm(req *request) (any, error) {
 	if !s.hasUseCaseForm(req.caller.Account, req.region) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "No use case details have been submitted for this account."}
@@ -334,6 +340,7 @@ func destinations(model string, regions []string) []map[string]string {
 // system-defined profiles are listed, as the user guide's "use
 // typeEquals APPLICATION to list application inference profiles" implies
 // (inferred).
+// ledger: BR-profiles
 func (s *Server) listInferenceProfiles(req *request) (any, error) {
 	q := req.http.URL.Query()
 	size := s.sc.Pagination.PageSize
@@ -373,6 +380,7 @@ func (s *Server) listInferenceProfiles(req *request) (any, error) {
 // getInferenceProfile answers GetInferenceProfile by id or ARN; an unknown
 // one gets 404 ResourceNotFoundException (API reference's error list; the
 // message is inferred).
+// ledger: BR-profiles
 func (s *Server) getInferenceProfile(req *request) (any, error) {
 	id, err := url.PathUnescape(strings.TrimPrefix(req.http.URL.EscapedPath(), profilesPath+"/"))
 	if err != nil || id == "" {
@@ -395,6 +403,7 @@ func (bedrockProtocol) writeError(w http.ResponseWriter, err error) {
 	writeRESTError(w, e.status, e.code, e.message)
 }
 
+// ledger: PROTO-rest-json-envelope
 func writeRESTError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", code)

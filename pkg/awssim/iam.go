@@ -52,6 +52,7 @@ func (iamProtocol) writeError(w http.ResponseWriter, err error) {
 // role is refused as IAM refuses a caller without permission there; a role
 // that does not exist is NoSuchEntity, 404 (IAM API reference,
 // SimulatePrincipalPolicy errors; the message as IAM words it for GetRole).
+// ledger: IAM-simulate
 func (s *Server) roleOf(req *request, arn string) (*IAMRole, error) {
 	m := roleARN.FindStringSubmatch(arn)
 	if m == nil {
@@ -131,6 +132,7 @@ var decisionRank = map[string]int{"allowed": 0, "implicitDeny": 1, "explicitDeny
 // (SCP statements are not a PolicySourceType; inferred). The context key
 // aws:RequestedRegion comes only from ContextEntries, as in IAM's simulator,
 // which does not infer it.
+// ledger: IAM-simulate, IAM-requested-region
 func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, error) {
 	role, err := s.roleOf(req, form.Get("PolicySourceArn"))
 	if err != nil {
@@ -331,6 +333,7 @@ type roleXML struct {
 // listRoles answers ListRoles a page at a time. Like IAM it leaves out the
 // roles' tags (IAM API reference, ListRoles: "does not return ... Tags"), so
 // tag discovery costs a ListRoleTags per role.
+// ledger: IAM-list-roles
 func (s *Server) listRoles(req *request, form url.Values) (any, error) {
 	var roles []roleXML
 	if a, ok := s.accounts[req.caller.Account]; ok {
@@ -358,6 +361,7 @@ func (s *Server) listRoles(req *request, form url.Values) (any, error) {
 }
 
 // listRoleTags answers ListRoleTags for a role of the caller's account.
+// ledger: IAM-list-roles
 func (s *Server) listRoleTags(req *request, form url.Values) (any, error) {
 	name := form.Get("RoleName")
 	var role *IAMRole

@@ -536,6 +536,7 @@ func anyMatch(patterns []string, value string, foldCase bool) bool {
 }
 
 // wildcard matches IAM's * and ? (actions case-insensitively).
+// ledger: IAM-action-match, IAM-resource-match
 func wildcard(pattern, value string, foldCase bool) bool {
 	if foldCase {
 		pattern, value = strings.ToLower(pattern), strings.ToLower(value)

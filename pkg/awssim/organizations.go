@@ -38,6 +38,7 @@ func (p orgProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 		return
 	}
 	if req.caller.Account != s.sc.Organization.ManagementAccount {
+		// ledger: ORG-access
 		p.writeError(w, accessDenied("AccessDeniedException", "You don't have permissions to access this resource."))
 		return
 	}
@@ -111,6 +112,7 @@ func (s *Server) organizations(op string, in orgInput) (any, error) {
 	return nil, &apiError{status: 400, code: "UnknownOperationException", message: "unknown operation " + op}
 }
 
+// ledger: ORG-errors
 func (s *Server) knownParent(id string) error {
 	_, inTree := s.parentOf[id]
 	_, isAccount := s.accounts[id]
@@ -156,6 +158,7 @@ func (s *Server) accountJSON(a *Account) map[string]any {
 
 // page cuts items into pages. Its token is the offset, and whether the empty
 // page that may precede each page was already served.
+// ledger: ORG-pages
 func page(s *Server, key string, items []map[string]any, in orgInput) (map[string]any, error) {
 	size := s.sc.Pagination.PageSize
 	if in.MaxResults != nil {
@@ -195,6 +198,7 @@ func token(offset int, emptyServed bool) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset) + ":" + flag))
 }
 
+// ledger: PROTO-rest-json-envelope
 func (orgProtocol) writeError(w http.ResponseWriter, err error) {
 	var e *apiError
 	if !errors.As(err, &e) {

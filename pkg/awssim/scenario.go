@@ -179,6 +179,12 @@ type Account struct {
 	// MissingPermissions are actions the account's audit role lacks, as an
 	// older member stack would (only account:ListRegions is modelled).
 	MissingPermissions []string `yaml:"missing_permissions"`
+	// SCPDeniedActions are Account Management actions a service control
+	// policy denies the account's audit role, as a region-deny SCP without
+	// an exemption for account:* does: the Account API is called in the
+	// partition's global region, us-east-1 in aws (only account:ListRegions
+	// is modelled).
+	SCPDeniedActions []string `yaml:"scp_denied_actions"`
 	// DisabledRegions are opt-in regions the account has not enabled:
 	// ListRegions says DISABLED, and a Bedrock call signed there is refused
 	// as an unknown token (ledger: ACC-region-not-enabled).
@@ -545,6 +551,7 @@ func (sc *Scenario) clone() *Scenario {
 		a.DenyRegions = slices.Clone(a.DenyRegions)
 		a.MissingPermissions = slices.Clone(a.MissingPermissions)
 		a.DisabledRegions = slices.Clone(a.DisabledRegions)
+		a.SCPDeniedActions = slices.Clone(a.SCPDeniedActions)
 		a.ApplicationProfiles = slices.Clone(a.ApplicationProfiles)
 		a.Roles = slices.Clone(a.Roles)
 		a.Models = maps.Clone(a.Models)

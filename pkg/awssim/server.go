@@ -248,6 +248,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{service: auth.service, region: auth.region, body: body, http: r}
 	p := protocolFor(auth.service)
 	if p == nil {
+		// ledger: PROTO-unknown-service
 		writeRESTError(w, http.StatusBadRequest, "UnknownService", fmt.Sprintf("the simulator does not serve %q", auth.service))
 		return
 	}
@@ -321,6 +322,7 @@ func protocolFor(service string) protocol {
 // REST-JSON services the X-Amzn-ErrorType header ("Missing Authentication
 // Token", common-voice/common-voice#1599; both inferred for Organizations
 // and Bedrock from their protocols).
+// ledger: PROTO-missing-auth
 func unauthenticated(w http.ResponseWriter, r *http.Request, body []byte, err error) {
 	form, _ := url.ParseQuery(string(body))
 	switch {
@@ -346,6 +348,7 @@ func (s *Server) now() time.Time {
 // give 5 minutes (aws/aws-sdk-java#1764 Kinesis, convox/rack#235 a query
 // service, mhart/aws4fetch#73 in 2024). Which STS, Organizations and
 // Bedrock use is not known: the simulator takes the stricter 5.
+// ledger: PROTO-clock-skew
 const skewWindow = 5 * time.Minute
 
 // dateOutsideWindow answers a request signed too far from the simulated AWS
@@ -368,11 +371,7 @@ func dateOutsideWindow(service string, signed, now time.Time) error {
 	default:
 		return nil
 	}
-	status := http.StatusForbidden
-	if service == "organizations" {
-		status = http.StatusBadRequest
-	}
-	return &apiError{status: status, code: badSignatureCode(service), message: msg, sender: true}
+	return &apiError{status: authStatus(service), code: badSignatureCode(service), message: msg, sender: true}
 }
 
 func (s *Server) authenticate(req *request, auth authorization, body []byte) error {
@@ -384,15 +383,15 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 		sess, ok := s.sessions[auth.accessKey]
 		s.mu.RUnlock()
 		if !ok {
-			return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
+			return &apiError{status: authStatus(req.service), code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
 		}
 		if time.Now().After(sess.expires) {
-			return &apiError{status: http.StatusForbidden, code: expiredTokenCode(req.service), message: "The security token included in the request is expired", sender: true}
+			return &apiError{status: authStatus(req.service), code: expiredTokenCode(req.service), message: "The security token included in the request is expired", sender: true}
 		}
 		req.caller, secret, token = sess.principal, sess.secret, sess.sessionToken
 	}
 	if token != "" && req.http.Header.Get("X-Amz-Security-Token") != token {
-		return &apiError{status: http.StatusForbidden, code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
+		return &apiError{status: authStatus(req.service), code: invalidTokenCode(req.service), message: "The security token included in the request is invalid.", sender: true}
 	}
 	if signed, err := time.Parse("20060102T150405Z", req.http.Header.Get("X-Amz-Date")); err == nil {
 		if err := dateOutsideWindow(req.service, signed, time.Now().Add(time.Duration(s.sc.ClockOffset)).UTC()); err != nil {
@@ -400,7 +399,7 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 		}
 	}
 	if err := verifySignature(req.http, body, auth, secret, token); err != nil {
-		return &apiError{status: http.StatusForbidden, code: badSignatureCode(req.service),
+		return &apiError{status: authStatus(req.service), code: badSignatureCode(req.service),
 			message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details. (" + err.Error() + ")", sender: true}
 	}
 	// An opt-in region the account has not enabled does not know its
@@ -422,6 +421,7 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 // reports, e.g. smithy545/aws-apps-scripts#12 for a JSON service's
 // {"__type":"InvalidSignatureException",...}; that Bedrock uses the same code
 // is inferred from its REST-JSON protocol and BerriAI/litellm#14763's message).
+// ledger: PROTO-bad-signature
 func badSignatureCode(service string) string {
 	if queryProtocol(service) {
 		return "SignatureDoesNotMatch"
@@ -434,6 +434,7 @@ func badSignatureCode(service string) string {
 // in the request is expired", miquella/vaulted#107, prowler-cloud/prowler#789),
 // the JSON services ExpiredTokenException (both in one run in
 // cloud-custodian/cloud-custodian#9216).
+// ledger: PROTO-expired-token
 func expiredTokenCode(service string) string {
 	if queryProtocol(service) {
 		return "ExpiredToken"
@@ -441,10 +442,27 @@ func expiredTokenCode(service string) string {
 	return "ExpiredTokenException"
 }
 
+// authStatus is the HTTP status of a refused credential or signature: 400
+// from the JSON 1.1 services (Organizations here), as Cognito's and
+// DynamoDB's answers show ("400 Bad Request ...
+// {"__type":"UnrecognizedClientException"}",
+// ArranJacques/laravel-aws-cognito-auth#25), 403 from the query and REST-JSON
+// services ("StatusCode: 403 ... UnrecognizedClientException" from Lambda's
+// REST-JSON API, iann0036/iamlive#58). That Organizations answers as other
+// JSON 1.1 services do is inferred.
+// ledger: PROTO-invalid-token, PROTO-bad-signature, PROTO-expired-token, PROTO-clock-skew
+func authStatus(service string) int {
+	if service == "organizations" {
+		return http.StatusBadRequest
+	}
+	return http.StatusForbidden
+}
+
 // queryProtocol reports whether a service speaks the query protocol, whose
 // error codes differ from the JSON services' (STS and IAM here).
 func queryProtocol(service string) bool { return service == "sts" || service == "iam" }
 
+// ledger: PROTO-invalid-token
 func invalidTokenCode(service string) string {
 	if queryProtocol(service) {
 		return "InvalidClientTokenId"
@@ -501,6 +519,7 @@ func (s *Server) inject(req *request) error {
 // reference). Bedrock: InternalServerException (500, its API reference) and
 // ServiceUnavailableException (503, Bedrock runtime's; inferred for the
 // control plane).
+// ledger: PROTO-server-faults
 func faultCode(service string, status int) string {
 	switch service {
 	case "iam":
@@ -530,6 +549,7 @@ func (s *Server) fires(i int, r Rule, req *request) bool {
 	return r.Rate > 0 && rand.Float64() < r.Rate
 }
 
+// ledger: PROTO-throttling
 func throttled(service string) *apiError {
 	switch service {
 	case "sts", "iam":

@@ -90,6 +90,7 @@ type assumeRoleResponse struct {
 	Meta responseMetadata `xml:"ResponseMetadata"`
 }
 
+// ledger: STS-assume-role
 func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse, error) {
 	arn, name := form.Get("RoleArn"), form.Get("RoleSessionName")
 	m := roleARN.FindStringSubmatch(arn)
@@ -111,6 +112,7 @@ func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse,
 		}
 		duration = time.Duration(secs) * time.Second
 	}
+	// ledger: STS-assume-role-denied
 	denied := accessDenied("AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", req.caller.ARN, arn))
 	a, ok := s.accounts[account]
 	switch {
@@ -120,6 +122,7 @@ func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse,
 		return nil, denied
 	case a.State != "" && a.State != "ACTIVE":
 		return nil, denied
+	// ledger: STS-duration
 	case chained(req.caller.ARN) && duration > time.Hour:
 		// Role chaining: the caller is itself a role session (a Lambda function's
 		// execution role is). Source: STS API reference, AssumeRole
@@ -154,6 +157,7 @@ func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse,
 // API reference, GetCallerIdentity examples; IAM user guide, "Unique
 // identifiers": role ids begin AROA, user ids AIDA). The ids are stable per
 // role or user, as AWS's are.
+// ledger: STS-get-caller-identity
 func userID(p Principal) string {
 	rest, _ := strings.CutPrefix(p.ARN, "arn:aws:")
 	switch _, resource, _ := strings.Cut(rest, ":"+p.Account+":"); {
@@ -210,6 +214,7 @@ func (stsProtocol) writeError(w http.ResponseWriter, err error) {
 
 // writeQueryError writes the query protocol's error envelope, STS's and
 // IAM's alike: ErrorResponse/Error{Type, Code, Message}/RequestId.
+// ledger: PROTO-query-envelope
 func writeQueryError(w http.ResponseWriter, namespace string, err error) {
 	var e *apiError
 	if !errors.As(err, &e) {

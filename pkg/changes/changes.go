@@ -26,6 +26,20 @@ const (
 	AuditFailed Kind = "AUDIT_ERROR"
 )
 
+// SuppressionEnded is how messages show and count a REMINDER sent because
+// the suppression a check was under ended: it is not an event_type (the
+// alert's stays REMINDER, for subscription filters).
+const SuppressionEnded Kind = "SUPPRESSION_ENDED"
+
+// Shown is the kind a message shows and counts a under: its Kind, or
+// SuppressionEnded for a reminder that a suppression ended.
+func (a Alert) Shown() Kind {
+	if a.Kind == Reminder && a.EndedSuppression != nil {
+		return SuppressionEnded
+	}
+	return a.Kind
+}
+
 // Key identifies one check: of the account (Principal empty) or of one principal.
 type Key struct{ Account, Region, Model, Principal string }
 
@@ -53,6 +67,9 @@ type State struct {
 	// Muted is set while the check is under a suppression: when that ends
 	// with the problem still there, it is alerted again as a reminder.
 	Muted bool `dynamodbav:"mu,omitempty"`
+	// MutedBy is the suppression the check was last seen under while Muted,
+	// so that the reminder sent when it ends can name it.
+	MutedBy *result.Suppressed `dynamodbav:"mb,omitempty"`
 	// AuditError is the cause of the last check's audit error; empty when the
 	// last check succeeded.
 	AuditError     string    `dynamodbav:"ae,omitempty"`
@@ -79,6 +96,11 @@ type Alert struct {
 	// Severity is the configured severity of the status for NEW, REGRESSED
 	// and AUDIT_ERROR, at most warning for a REMINDER, info for RESOLVED.
 	Severity result.Severity `json:"severity"`
+	// EndedSuppression is set on a REMINDER sent because the suppression
+	// the check was under ended (expired or removed) with the problem still
+	// there: that suppression, or an empty one when a state stored before
+	// grantwatch remembered suppressions does not say which.
+	EndedSuppression *result.Suppressed `json:"ended_suppression,omitempty"`
 }
 
 // Event is one transition in a check's history.
@@ -146,7 +168,7 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 		}
 		sev := p.Severity.For(r)
 		suppressed := r.SuppressedBy() != nil
-		n.Muted = suppressed
+		n.Muted, n.MutedBy = suppressed, r.SuppressedBy()
 		switch {
 		case suppressed || !sev.Alerts():
 		case n.AuditAlertedAt.IsZero():
@@ -177,12 +199,12 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 	// before stays open. When the suppression ends with the problem still
 	// there, the first run after it reminds.
 	if r.SuppressedBy() != nil && !r.Status.Usable() {
-		n.Muted = true
+		n.Muted, n.MutedBy = true, r.SuppressedBy()
 		u.Next, u.Undelivered = n, n
 		return u
 	}
 	wasMuted := ps.Muted
-	n.Muted = false
+	n.Muted, n.MutedBy = false, nil
 	// A status configured as ignore closes an open alert as a usable one
 	// does: what was alerted is gone, and what remains is not to be alerted.
 	sev := p.Severity.For(r)
@@ -196,7 +218,11 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 		switch {
 		case inGrace:
 		case wasMuted:
-			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.Since, Severity: reminded(sev)}
+			ended := ps.MutedBy
+			if ended == nil {
+				ended = &result.Suppressed{}
+			}
+			u.Alert = &Alert{Kind: Reminder, Result: r, Previous: previous, Since: n.Since, Severity: reminded(sev), EndedSuppression: ended}
 			n.Alerted, n.AlertedAt = r.Status, now
 		case ps.Alerted != r.Status:
 			kind := New
@@ -212,7 +238,7 @@ func evaluate(ps State, known bool, r result.Result, now time.Time, p Policy) Up
 	}
 	u.Next, u.Undelivered = n, n
 	u.Undelivered.Alerted, u.Undelivered.AlertedAt, u.Undelivered.ResolvedBefore = ps.Alerted, ps.AlertedAt, ps.ResolvedBefore
-	u.Undelivered.Muted = ps.Muted // an undelivered reminder is sent again
+	u.Undelivered.Muted, u.Undelivered.MutedBy = ps.Muted, ps.MutedBy // an undelivered reminder is sent again
 	return u
 }
 

@@ -196,9 +196,33 @@ func TestSuppressedChecks(t *testing.T) {
 		if got != s.want {
 			t.Fatalf("step %d (%s, suppressed %v): got alert %q; want %q", i, s.status, s.suppressed, got, s.want)
 		}
+		// The reminder names the suppression that ended; no other alert does.
+		if u.Alert != nil {
+			endedNow := s.want == Reminder
+			if got := u.Alert.EndedSuppression; endedNow && (got == nil || *got != *under) || !endedNow && got != nil {
+				t.Fatalf("step %d: alert %s names ended suppression %+v; want it named: %v", i, u.Alert.Kind, got, endedNow)
+			}
+			if endedNow && u.Alert.Shown() != SuppressionEnded {
+				t.Fatalf("step %d: reminder shown as %s; want %s", i, u.Alert.Shown(), SuppressionEnded)
+			}
+		}
 		if s.status != result.AuditError && u.Next.Status != s.status {
 			t.Fatalf("step %d: state %s; want the real status %s", i, u.Next.Status, s.status)
 		}
 		prev[u.Key] = u.Next
+	}
+}
+
+// A state stored before grantwatch remembered which suppression muted a
+// check still reminds when the suppression ends, saying it is not known which.
+func TestSuppressionEndedWithoutRecord(t *testing.T) {
+	r := result.Result{Account: "111111111111", Region: "us-east-1", Model: "m", Status: result.NotEntitled}
+	prev := map[Key]State{KeyOf(r): {Status: result.NotEntitled, Since: t0, CheckedAt: t0, Muted: true}}
+	u := Evaluate(prev, []result.Result{r}, t0.Add(time.Hour), policy)[0]
+	if u.Alert == nil || u.Alert.Kind != Reminder || u.Alert.EndedSuppression == nil || *u.Alert.EndedSuppression != (result.Suppressed{}) {
+		t.Fatalf("got alert %+v; want a REMINDER with an empty ended suppression", u.Alert)
+	}
+	if u.Next.Muted || u.Next.MutedBy != nil || !u.Undelivered.Muted {
+		t.Errorf("states: next muted %v by %v, undelivered muted %v; want unmuted once delivered, still muted if not", u.Next.Muted, u.Next.MutedBy, u.Undelivered.Muted)
 	}
 }

@@ -276,13 +276,14 @@ type RegionLister interface {
 
 var _ RegionLister = (*account.Client)(nil)
 
-// OptInRegions reads the calling account's regions with the Account
-// Management API's ListRegions (every page; the audit role needs
-// account:ListRegions) and reports, for each, whether it is an opt-in
-// region: every status but ENABLED_BY_DEFAULT is one (a default region
-// "cannot be enabled or disabled"). ledger: ACC-list-regions, ACC-opt-in-regions
-func OptInRegions(ctx context.Context, api RegionLister) (map[string]bool, error) {
-	optIn := map[string]bool{}
+// RegionStatuses reads the calling account's regions with their opt-in
+// status, with the Account Management API's ListRegions (every page; the
+// audit role needs account:ListRegions). Every status but
+// ENABLED_BY_DEFAULT marks an opt-in region (a default region "cannot be
+// enabled or disabled"); only ENABLED and ENABLED_BY_DEFAULT can be used.
+// ledger: ACC-list-regions, ACC-opt-in-regions, ACC-region-not-enabled
+func RegionStatuses(ctx context.Context, api RegionLister) (map[string]accounttypes.RegionOptStatus, error) {
+	statuses := map[string]accounttypes.RegionOptStatus{}
 	pages := account.NewListRegionsPaginator(api, &account.ListRegionsInput{MaxResults: aws.Int32(50)})
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
@@ -294,10 +295,16 @@ func OptInRegions(ctx context.Context, api RegionLister) (map[string]bool, error
 			if name == "" || r.RegionOptStatus == "" {
 				return nil, fmt.Errorf("list regions: regions[%d] has no RegionName or RegionOptStatus", i)
 			}
-			optIn[name] = r.RegionOptStatus != accounttypes.RegionOptStatusEnabledByDefault
+			statuses[name] = r.RegionOptStatus
 		}
 	}
-	return optIn, nil
+	return statuses, nil
+}
+
+// usableRegion reports whether the account can use a region with this
+// opt-in status.
+func usableRegion(st accounttypes.RegionOptStatus) bool {
+	return st == accounttypes.RegionOptStatusEnabled || st == accounttypes.RegionOptStatusEnabledByDefault
 }
 
 // UseCaseForm reads whether the account has the Anthropic use-case form: its

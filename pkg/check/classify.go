@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/smithy-go"
@@ -60,18 +61,22 @@ func Classify(e Evidence) result.Result {
 	}
 	listed, inCatalog := e.Catalog[model]
 	switch {
+	// ledger: CLS-legacy, BR-list-models
 	case inCatalog && listed.Lifecycle == types.FoundationModelLifecycleStatusLegacy:
 		r.Status = result.Legacy
 		r.Cause = "ListFoundationModels: modelLifecycle.status=LEGACY" + lifecycleDates(listed)
 		r.Remediation = fmt.Sprintf("%s is a legacy model: calls can be refused with ResourceNotFoundException at any time and stop at end of life. Migrate to its successor (Bedrock user guide, 'Model lifecycle') and update the required model list.", model)
 	// A profile's region signal is that it exists in the source region; the
 	// model itself may be hosted only in the destinations.
+	// ledger: CLS-not-in-region, BR-availability
 	case e.Profile == nil && a.RegionAvailability == types.RegionAvailabilityNotAvailable:
 		return notInRegion(r, "GetFoundationModelAvailability: regionAvailability=NOT_AVAILABLE", e.Profiles)
 	case e.Profile == nil && e.Catalog != nil && !inCatalog:
 		return notInRegion(r, "ListFoundationModels does not list the model in this region", e.Profiles)
+	// ledger: CLS-profile-required
 	case e.Profile == nil && inCatalog && listed.ProfileOnly():
 		return profileRequired(r, listed, e)
+	// ledger: CLS-not-authorized, BR-form
 	case a.AuthorizationStatus == types.AuthorizationStatusNotAuthorized:
 		// ledger: CLS-not-authorized
 		r.Status = result.NotAuthorized
@@ -239,14 +244,17 @@ func profileNotInRegion(r result.Result, cause string, ps Profiles) result.Resul
 
 func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailability) result.Result {
 	switch ag.Status {
+	// ledger: CLS-enabled
 	case types.AgreementStatusAvailable:
 		r.Status = result.Enabled
 		r.Cause = "GetFoundationModelAvailability: agreement, authorization, entitlement and region all available"
 		r.Remediation = "None needed. If calls are still denied, the cause is outside what Bedrock reports here: the caller's IAM policy (bedrock:InvokeModel on the model and inference-profile ARNs), an SCP or a permissions boundary."
+	// ledger: CLS-pending, MP-first-call-subscribes
 	case types.AgreementStatusPending:
 		r.Status = result.Pending
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=PENDING"
 		r.Remediation = fmt.Sprintf("The Marketplace subscription for %s is being created (usually about 2 minutes; calls meanwhile fail with MPAgreementBeingCreated). Wait. If it stays PENDING, check that the principal invoking it has aws-marketplace:Subscribe, aws-marketplace:Unsubscribe and aws-marketplace:ViewSubscriptions and that account %s has a valid payment method.", model, r.Account)
+	// ledger: CLS-agreement-failed
 	case types.AgreementStatusError:
 		r.Status = result.AgreementFailed
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=ERROR"
@@ -254,6 +262,7 @@ func classifyAgreement(r result.Result, model string, ag *types.AgreementAvailab
 			r.Cause += ": " + msg
 		}
 		r.Remediation = fmt.Sprintf("The Marketplace subscription for %s failed in account %s. Fix what the error names, usually the payment method or billing country (Billing console, Payment preferences), then invoke the model once in %s to subscribe again.", model, r.Account, r.Region)
+	// ledger: CLS-agreement-missing, MP-first-call-subscribes
 	case types.AgreementStatusNotAvailable:
 		r.Status = result.AgreementMissing
 		r.Cause = "GetFoundationModelAvailability: agreementAvailability.status=NOT_AVAILABLE"
@@ -305,6 +314,7 @@ func classifyError(r result.Result, ref config.Model, err error) result.Result {
 	if errors.As(err, &apiErr) && !ref.IsProfile() {
 		switch apiErr.ErrorCode() {
 		case "ResourceNotFoundException":
+			// ledger: CLS-legacy
 			if strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "legacy") {
 				r.Status = result.Legacy
 				r.Cause = "GetFoundationModelAvailability: ResourceNotFoundException: " + apiErr.ErrorMessage()
@@ -312,10 +322,12 @@ func classifyError(r result.Result, ref config.Model, err error) result.Result {
 				return r
 			}
 			return unknownModel(r, "GetFoundationModelAvailability: ResourceNotFoundException: "+apiErr.ErrorMessage())
+		// ledger: CLS-unknown-model, BR-availability-unknown-id
 		case "ValidationException":
 			return unknownModel(r, "GetFoundationModelAvailability: ValidationException: "+apiErr.ErrorMessage())
 		}
 	}
+	// ledger: CLS-audit-error
 	return Failed(r.Account, r.Region, r.Model, StageAvailability, err)
 }
 
@@ -364,6 +376,24 @@ func Failed(account, region, model string, stage Stage, err error) result.Result
 		r.Remediation = fmt.Sprintf("The audit role was denied a Bedrock read call in %s. Look for a service control policy or permissions boundary (often a region-deny SCP) and exempt the grantwatch audit role; its own policy must allow bedrock:ListFoundationModels, bedrock:GetFoundationModelAvailability, bedrock:ListInferenceProfiles, bedrock:GetInferenceProfile and bedrock:GetUseCaseForModelAccess (update the member-role StackSet).", region)
 	default:
 		r.Remediation = "The call failed; the next run checks again. If it persists, check the AWS Health Dashboard for Bedrock in this region and the network path to its endpoint."
+	}
+	return r
+}
+
+// RegionNotEnabled records that the audit could not check a model in an
+// opt-in region the account has not enabled (or is enabling or disabling):
+// Bedrock there refuses the account's credentials. It is an AUDIT_ERROR,
+// since grantwatch saw no answer about the model, but its cause and advice
+// name the region's status. ledger: ACC-region-not-enabled
+func RegionNotEnabled(account, region, model string, st accounttypes.RegionOptStatus, err error) result.Result {
+	r := result.Result{Account: account, Region: region, Model: model, Status: result.AuditError}
+	kind, detail := explain(err)
+	r.Cause = fmt.Sprintf("%s: %s is an opt-in region that account %s has not enabled (RegionOptStatus %s): %s: %s", StageListModels, region, account, st, kind, detail)
+	switch st {
+	case accounttypes.RegionOptStatusEnabling:
+		r.Remediation = fmt.Sprintf("%s is being enabled in account %s; nothing there, grantwatch included, can call Bedrock until it is. The next run checks again.", region, account)
+	default:
+		r.Remediation = fmt.Sprintf("Enable %s in account %s (AWS account settings, or account:EnableRegion from the management account) if applications there need Bedrock; until it is, nothing in the account can call Bedrock there. If the account is not meant to use %s, suppress this result for it (suppressions).", region, account, region)
 	}
 	return r
 }

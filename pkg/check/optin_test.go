@@ -103,6 +103,11 @@ func TestRunFormWhenOptInStatusIsUnknown(t *testing.T) {
 		{"throttled", func(sc *awssim.Scenario) {
 			sc.Throttling = []awssim.Rule{{Operation: awssim.OpListRegions, Account: "111111111111", Rate: 1}}
 		}, "throttled after every retry", "needs account:ListRegions"},
+		// A region-deny SCP without an exemption for account:* denies the
+		// global Account API (called in us-east-1): the member stack is fine.
+		{"denied by an SCP", func(sc *awssim.Scenario) {
+			sc.Account("111111111111").SCPDeniedActions = []string{"account:ListRegions"}
+		}, "a service control policy denies it", "update the member-role StackSet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,4 +157,24 @@ func TestRunFormErrorHintFitsTheError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunRegionNotEnabled: an audited opt-in region that the account has
+// not enabled fails every call there with an unknown-token error; the
+// result says the region is not enabled in the account and how to enable
+// it, not a generic "the call failed" (ledger: ACC-region-not-enabled).
+func TestRunRegionNotEnabled(t *testing.T) {
+	editSc, editCfg := withOptInRegion(func(sc *awssim.Scenario) {
+		sc.Account("111111111111").DisabledRegions = []string{"eu-south-2"}
+	})
+	a, _ := fixture(t, editSc, editCfg)
+	rep := a.Run(context.Background(), "region-not-enabled")
+	got := resultOf(t, rep, "111111111111", "eu-south-2", claude35)
+	checkVerdict(t, got, result.AuditError, "eu-south-2 is an opt-in region that account 111111111111 has not enabled (RegionOptStatus DISABLED)", "Enable eu-south-2")
+	if strings.Contains(got.Remediation, "The call failed") {
+		t.Errorf("remediation: got %q; want advice on the region, not the generic one", got.Remediation)
+	}
+	// The account's enabled regions and another account's eu-south-2 are checked as before.
+	checkVerdict(t, resultOf(t, rep, "111111111111", "us-east-1", claude35), result.Enabled, "", "")
+	checkVerdict(t, resultOf(t, rep, "222222222222", "eu-south-2", claude35), result.Enabled, "", "")
 }

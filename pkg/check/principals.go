@@ -404,9 +404,12 @@ func denial(d Decision) result.Status {
 	case d.Decision == iamtypes.PolicyEvaluationDecisionTypeAllowed:
 		return result.Enabled
 	case d.Decision == iamtypes.PolicyEvaluationDecisionTypeExplicitDeny && len(d.Policies) > 0:
+		// ledger: CLS-iam-denied, IAM-eval-layers
 		return result.IAMDenied // a Deny in the role's own policies
+	// ledger: CLS-scp-denied, IAM-simulate
 	case !d.AllowedByOrganizations:
 		return result.SCPDenied
+	// ledger: CLS-boundary-denied, IAM-simulate
 	case d.AllowedByBoundary != nil && !*d.AllowedByBoundary:
 		return result.BoundaryDenied
 	}
@@ -564,6 +567,7 @@ func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 			}
 			r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s without the context keys %s; MissingContextValues: %s", p.ARN, sub, d.Decision, strings.Join(unknown, ", "), strings.Join(sources, "; "))
 			r.Remediation = fmt.Sprintf("IAM could not decide whether %s may subscribe the account. If the key is aws-marketplace:ProductId, look up the model's product id (Bedrock user guide, \"Use product ID condition keys to control access\") and check that the role's policy allows it; for other keys, give their value in the principals set's context.", p.Name)
+		// ledger: CLS-marketplace-denied
 		case h.marketplace && denied:
 			r.Status = result.MarketplaceDenied
 			product := ""

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -77,7 +78,8 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	s.FinishedAt = c.now().UTC()
 	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
 	log.InfoContext(ctx, "audit finished", "checked", s.Checked, "planned", s.Planned,
-		"not_usable", s.NotUsable, "audit_errors", s.AuditErrs, "incomplete", s.Incomplete, "duration_ms", s.DurationMS)
+		"not_usable", s.NotUsable, "audit_errors", s.AuditErrs,
+		"principal_checks", s.PrincipalChecks, "principal_not_usable", s.PrincipalNotUsable, "principal_audit_errors", s.PrincipalAuditErrs, "incomplete", s.Incomplete, "duration_ms", s.DurationMS)
 	return &result.Report{Summary: s, Results: r.results}
 }
 
@@ -193,9 +195,16 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		return err
 	})
 	if err != nil {
-		if ctx.Err() == nil {
-			r.failAll(ctx, u, StageListModels, err)
+		if ctx.Err() != nil {
+			return
 		}
+		if st, ok := r.notEnabled(ctx, u.Account, u.Region, creds); ok {
+			for _, m := range u.Models {
+				r.record(ctx, RegionNotEnabled(u.Account, u.Region, m, st, err))
+			}
+			return
+		}
+		r.failAll(ctx, u, StageListModels, err)
 		return
 	}
 	var profiles Profiles
@@ -405,9 +414,19 @@ func (r *run) form(ctx context.Context, account, region string, creds aws.Creden
 // (optIn) or its status is not known. The account's regions are listed
 // once per run.
 func (r *run) formScope(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) (scope string, optIn bool) {
-	m.optInOnce.Do(func() {
+	st, known := r.regionStatus(ctx, m, account, region, creds)
+	if known && st == accounttypes.RegionOptStatusEnabledByDefault {
+		return "", false
+	}
+	return region, known
+}
+
+// regionStatus is region's opt-in status for the account, when known. The
+// account's regions are listed once per run; a failure is a warning.
+func (r *run) regionStatus(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) (accounttypes.RegionOptStatus, bool) {
+	m.regionsOnce.Do(func() {
 		err := r.withCallSlot(ctx, func(ctx context.Context) (err error) {
-			m.optIn, err = OptInRegions(ctx, r.c.newAccount(creds))
+			m.regions, err = RegionStatuses(ctx, r.c.newAccount(creds))
 			return err
 		})
 		if err != nil && ctx.Err() == nil {
@@ -418,22 +437,31 @@ func (r *run) formScope(ctx context.Context, m *memberAccount, account, region s
 			r.log.WarnContext(ctx, "region opt-in status not read", "account", account, "error", err)
 		}
 	})
-	optIn, known := m.optIn[region]
-	if known && !optIn {
-		return "", false
-	}
-	return region, optIn
+	st, known := m.regions[region]
+	return st, known
+}
+
+// notEnabled reports, after a unit's first Bedrock call failed, whether the
+// region is one the account has not enabled (or is enabling or disabling),
+// which explains the failure. ledger: ACC-region-not-enabled
+func (r *run) notEnabled(ctx context.Context, account, region string, creds aws.CredentialsProvider) (accounttypes.RegionOptStatus, bool) {
+	st, known := r.regionStatus(ctx, r.member(account), account, region, creds)
+	return st, known && !usableRegion(st)
 }
 
 // readHint is advice for a failed read of one signal, only where the error's
 // code says what it is: a refusal (AccessDenied...) is the member role's
-// missing permission, throttling is load. Any other error gets none.
+// missing permission, unless its message names a service control policy
+// (AWS's denials say "with an explicit deny in a service control policy";
+// ledger: ACC-list-regions), throttling is load. Any other error gets none.
 func readHint(err error, denied string) string {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		return ""
 	}
 	switch code := apiErr.ErrorCode(); {
+	case strings.HasPrefix(code, "AccessDenied") && strings.Contains(apiErr.ErrorMessage(), "service control policy"):
+		return " (a service control policy denies it: exempt the grantwatch audit role from that SCP, not the member-role stack)"
 	case strings.HasPrefix(code, "AccessDenied"):
 		return " (" + denied + ": update the member-role StackSet)"
 	case Throttled(code):
@@ -479,11 +507,11 @@ type memberAccount struct {
 	creds aws.CredentialsProvider
 	err   error
 
-	// The account's opt-in regions (nil when not known), and its use-case
+	// The account's regions' opt-in status (nil when not known), and its use-case
 	// forms by scope (see formScope), guarded by run.mu.
-	optInOnce sync.Once
-	optIn     map[string]bool
-	forms     map[string]*formRead
+	regionsOnce sync.Once
+	regions     map[string]accounttypes.RegionOptStatus
+	forms       map[string]*formRead
 
 	// For principal checks (guarded by run.mu): the account's units not
 	// finished yet, its roles to evaluate, and its results waiting for them.

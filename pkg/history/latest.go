@@ -21,6 +21,7 @@ import (
 )
 
 // ChunkSize is the most models one latest-state item holds.
+// ledger: DDB-item-size
 const ChunkSize = 40
 
 // maxText caps a stored cause or remediation, so that item sizes stay bounded.
@@ -40,12 +41,16 @@ type Snapshot struct {
 
 // compact is the state as stored: a usable check's cause and remediation are
 // the same generic texts for every check, so they are left out (LatestOf
-// says "usable"); the others are capped.
+// says "usable"); the others, the audit error and the suppression's texts
+// are capped, so that ChunkSize states fit one item (ledger: DDB-item-size).
 func compact(st changes.State) changes.State {
 	if st.Status.Usable() {
 		st.Cause, st.Remediation = "", ""
 	}
-	st.Cause, st.Remediation = capText(st.Cause), capText(st.Remediation)
+	st.Cause, st.Remediation, st.AuditError = capText(st.Cause), capText(st.Remediation), capText(st.AuditError)
+	if m := st.MutedBy; m != nil && (len(m.Reason) > maxText || len(m.Owner) > maxText) {
+		st.MutedBy = &result.Suppressed{Reason: capText(m.Reason), Owner: capText(m.Owner), Until: m.Until}
+	}
 	return st
 }
 
@@ -58,7 +63,8 @@ func Unchanged(prev, next changes.State) bool {
 	return prev.Status == next.Status && prev.Cause == next.Cause && prev.Remediation == next.Remediation &&
 		prev.Since.Equal(next.Since) && prev.Alerted == next.Alerted && prev.AlertedAt.Equal(next.AlertedAt) &&
 		prev.ResolvedBefore == next.ResolvedBefore && prev.AuditError == next.AuditError &&
-		prev.AuditSince.Equal(next.AuditSince) && prev.AuditAlertedAt.Equal(next.AuditAlertedAt) && prev.Muted == next.Muted
+		prev.AuditSince.Equal(next.AuditSince) && prev.AuditAlertedAt.Equal(next.AuditAlertedAt) && prev.Muted == next.Muted &&
+		(prev.MutedBy == nil) == (next.MutedBy == nil) && (prev.MutedBy == nil || *prev.MutedBy == *next.MutedBy)
 }
 
 // Stale reports whether the account-region's items, if not rewritten, would
@@ -223,6 +229,7 @@ func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snap
 // batchWrite sends requests 25 at a time; an item that is still
 // unprocessed after every attempt fails the whole save, loudly.
 func (s *Store) batchWrite(ctx context.Context, requests []types.WriteRequest) error {
+	// ledger: DDB-batch-write
 	written, err := inBatches(ctx, s, requests, 25, func(ctx context.Context, batch []types.WriteRequest) ([]types.WriteRequest, error) {
 		out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: batch}})
 		if err != nil {

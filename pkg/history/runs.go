@@ -288,6 +288,7 @@ func (s *Store) Runs(ctx context.Context, from, to time.Time) ([]Run, error) {
 // ResumeWindow is how long after its lease ran out a run may still be
 // resumed by a redelivery of its event: Lambda keeps an asynchronous event for
 // at most 6 hours (MaximumEventAgeInSeconds), and the stack sets less.
+// ledger: LAM-async-retries
 const ResumeWindow = 6 * time.Hour
 
 // ReleaseRun gives up this invocation's lease on a run it could not finish

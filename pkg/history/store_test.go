@@ -456,3 +456,70 @@ func TestPrincipalChecksKeepTheirPrincipal(t *testing.T) {
 		}
 	}
 }
+
+// The suppression a check is muted under is stored with its state (its
+// long texts capped), so that the reminder sent when it ends can name it.
+func TestMutedStateKeepsItsSuppression(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	ar := AccountRegion{"111111111111", "us-east-1"}
+	key := changes.Key{Account: ar.Account, Region: ar.Region, Model: "m"}
+	under := &result.Suppressed{Reason: strings.Repeat("r", 3*maxText), Owner: "ml@example.com", Until: "2026-12-31"}
+	st := changes.State{Status: result.AgreementMissing, Since: t0, CheckedAt: t0, Muted: true, MutedBy: under}
+	prev, err := s.Latest(ctx, []AccountRegion{ar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "run", t0, prev, map[changes.Key]changes.State{key: st}, nil); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	got, err := s.Latest(ctx, []AccountRegion{ar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.States[key].MutedBy
+	if m == nil || !got.States[key].Muted || m.Owner != under.Owner || m.Until != under.Until || len(m.Reason) > maxText || !strings.HasPrefix(m.Reason, "rrr") {
+		t.Fatalf("stored state: muted %v by %+v; want muted by the suppression, its reason capped at %d bytes", got.States[key].Muted, m, maxText)
+	}
+	if !Unchanged(got.States[key], st) {
+		t.Errorf("a state read back is not Unchanged from the one saved: the next run would rewrite it")
+	}
+}
+
+// A latest-state item holds ChunkSize checks whatever their texts: every
+// text a state keeps (cause, remediation, the audit error, the suppression
+// it is muted by) is capped, so a full chunk of the longest texts stays under
+// DynamoDB's 400 KB item limit, which dynalite enforces too (ledger:
+// DDB-item-size).
+func TestLatestStateChunkOfLongTextsFitsAnItem(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	ar := AccountRegion{"111111111111", "us-east-1"}
+	long := strings.Repeat("x", 20000)
+	next := map[changes.Key]changes.State{}
+	for i := range ChunkSize {
+		k := changes.Key{Account: ar.Account, Region: ar.Region, Model: fmt.Sprintf("model-%03d", i), Principal: "arn:aws:iam::111111111111:role/" + strings.Repeat("p", 60)}
+		next[k] = changes.State{
+			Status: result.AgreementMissing, Cause: long, Remediation: long, AuditError: long,
+			Since: t0, CheckedAt: t0, AuditSince: t0, Muted: true,
+			MutedBy: &result.Suppressed{Reason: long, Owner: long, Until: "2030-06-30"},
+		}
+	}
+	if err := s.Save(ctx, "run", t0, nil, next, nil); err != nil {
+		t.Fatalf("Save of one chunk of %d states with %d-byte texts: %v", ChunkSize, len(long), err)
+	}
+	got, err := s.Latest(ctx, []AccountRegion{ar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.States) != ChunkSize {
+		t.Fatalf("got %d states; want %d", len(got.States), ChunkSize)
+	}
+	for k, st := range got.States {
+		if len(st.AuditError) > maxText || len(st.Cause) > maxText || st.MutedBy == nil || len(st.MutedBy.Reason) > maxText {
+			t.Errorf("%v stored with audit error %d, cause %d bytes, suppression %v; want each text at most %d", k, len(st.AuditError), len(st.Cause), st.MutedBy != nil, maxText)
+		}
+	}
+}

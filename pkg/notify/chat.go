@@ -23,6 +23,7 @@ import (
 // clients show in one message (Slack: 4,000 characters of a section).
 const chatDescriptionMax = 3500
 
+// ledger: SNS-chat-notification
 type chatNotification struct {
 	Version  string       `json:"version"`
 	Source   string       `json:"source"`
@@ -97,6 +98,7 @@ func contains(list []string, s string) bool {
 
 // perProtocol is the Message of a MessageStructure "json" publish: the text
 // for every protocol but HTTPS, which gets the chat notification.
+// ledger: SNS-message-structure
 func perProtocol(m Message) (string, error) {
 	chat, err := chatMessage(m)
 	if err != nil {

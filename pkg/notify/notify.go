@@ -36,6 +36,7 @@ var _ Publisher = (*sns.Client)(nil)
 
 // MaxBytes bounds a message's body and attributes: SNS takes 262,144 bytes,
 // and the rest is headroom for the envelope.
+// ledger: SNS-size
 const MaxBytes = 240 * 1024
 
 // maxSubject is SNS's limit for email subjects, less one.
@@ -54,7 +55,8 @@ type Message struct {
 }
 
 // kindOrder is the order kinds appear in messages: what needs action first.
-var kindOrder = []changes.Kind{changes.New, changes.Regressed, changes.AuditFailed, changes.Reminder, changes.Resolved}
+// A reminder that a suppression ended is shown apart from the others.
+var kindOrder = []changes.Kind{changes.New, changes.Regressed, changes.AuditFailed, changes.SuppressionEnded, changes.Reminder, changes.Resolved}
 
 // AccountMessages builds the messages of one account (alerts all of that
 // account), splitting them so that each stays under maxBytes.
@@ -83,7 +85,7 @@ func AccountMessages(runID, account string, alerts []changes.Alert, reminder tim
 
 func sortAlerts(alerts []changes.Alert) {
 	slices.SortStableFunc(alerts, func(a, b changes.Alert) int {
-		if d := slices.Index(kindOrder, a.Kind) - slices.Index(kindOrder, b.Kind); d != 0 {
+		if d := slices.Index(kindOrder, a.Shown()) - slices.Index(kindOrder, b.Shown()); d != 0 {
 			return d
 		}
 		return strings.Compare(a.Result.Region+" "+a.Result.Model, b.Result.Region+" "+b.Result.Model)
@@ -92,9 +94,13 @@ func sortAlerts(alerts []changes.Alert) {
 
 func accountMessage(runID, account string, alerts []changes.Alert, reminder time.Duration, part, of int) Message {
 	m := Message{Account: account, Part: part, Of: of, Severity: result.Info}
-	counts := map[changes.Kind]int{}
+	counts, onPrincipals, eventTypes := map[changes.Kind]int{}, map[changes.Kind]int{}, map[changes.Kind]bool{}
 	for _, a := range alerts {
-		counts[a.Kind]++
+		counts[a.Shown()]++
+		eventTypes[a.Kind] = true
+		if a.Result.Principal != "" {
+			onPrincipals[a.Shown()]++
+		}
 		m.Severity = louder(m.Severity, a.Severity)
 		if !slices.Contains(m.Regions, a.Result.Region) {
 			m.Regions = append(m.Regions, a.Result.Region)
@@ -103,8 +109,10 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 	slices.Sort(m.Regions)
 	var summary []string
 	for _, k := range kindOrder {
-		if counts[k] > 0 {
+		if eventTypes[k] {
 			m.Kinds = append(m.Kinds, k)
+		}
+		if counts[k] > 0 {
 			summary = append(summary, countText(k, counts[k]))
 		}
 	}
@@ -115,7 +123,14 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 	m.Subject = result.Clip(m.Subject, maxSubject)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "grantwatch found changes in Amazon Bedrock model access for account %s", account)
+	switch {
+	case counts[changes.New]+counts[changes.Regressed]+counts[changes.AuditFailed]+counts[changes.Resolved] > 0:
+		fmt.Fprintf(&b, "grantwatch found changes in Amazon Bedrock model access for account %s", account)
+	case counts[changes.Reminder] == 0:
+		fmt.Fprintf(&b, "A suppression of grantwatch alerts ended for account %s, and what it held back is still not usable", account)
+	default:
+		fmt.Fprintf(&b, "grantwatch reminds you of Amazon Bedrock model access problems still open in account %s", account)
+	}
 	if of > 1 {
 		fmt.Fprintf(&b, " (part %d of %d)", part, of)
 	}
@@ -124,11 +139,14 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 		if counts[k] == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s: %s\n", k, headline(k, counts[k]))
+		fmt.Fprintf(&b, "\n%s: %s\n", k, headline(k, counts[k]-onPrincipals[k], onPrincipals[k]))
 		for _, g := range groupAlerts(alerts, k) {
 			fmt.Fprintf(&b, "  %s: %s\n", g.status, strings.Join(g.where, "; "))
 			if k == changes.Resolved {
 				continue
+			}
+			if k == changes.SuppressionEnded {
+				fmt.Fprintf(&b, "    Suppression that ended: %s\n", endedText(g.ended))
 			}
 			fmt.Fprintf(&b, "    Why: %s\n    What to do: %s\n", g.cause, g.remediation)
 		}
@@ -151,22 +169,44 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 
 func countText(k changes.Kind, n int) string {
 	word := map[changes.Kind]string{changes.New: "new", changes.Regressed: "regressed", changes.AuditFailed: "audit errors",
-		changes.Reminder: "still open", changes.Resolved: "resolved"}[k]
+		changes.SuppressionEnded: "no longer suppressed", changes.Reminder: "still open", changes.Resolved: "resolved"}[k]
 	return fmt.Sprintf("%d %s", n, word)
 }
 
-func headline(k changes.Kind, n int) string {
+// headline says what happened to the checks (account checks) and
+// principals (principal results) of one kind of alert.
+func headline(k changes.Kind, checks, principals int) string {
+	subject := func(one, many string) string {
+		var parts []string
+		if checks > 0 || principals == 0 {
+			parts = append(parts, plural(checks, one, many))
+		}
+		if principals > 0 {
+			parts = append(parts, plural(principals, "principal result", "principal results"))
+		}
+		return strings.Join(parts, " and ")
+	}
+	n := checks + principals
 	switch k {
 	case changes.New:
-		return plural(n, "required model check", "required model checks") + " became not usable"
+		return subject("required model check", "required model checks") + " became not usable"
 	case changes.Regressed:
-		return plural(n, "check", "checks") + " broke again after being resolved"
+		return subject("check", "checks") + " broke again after being resolved"
 	case changes.AuditFailed:
-		return fmt.Sprintf("grantwatch could not check %s; this says nothing about the models themselves", plural(n, "model", "models"))
+		return fmt.Sprintf("grantwatch could not check %s; this says nothing about the models themselves", subject("model", "models"))
+	case changes.SuppressionEnded:
+		return fmt.Sprintf("the suppression of %s ended, and %s still not usable", subject("check", "checks"), map[bool]string{true: "it is", false: "they are"}[n == 1])
 	case changes.Reminder:
-		return plural(n, "problem is", "problems are") + " still open"
+		return fmt.Sprintf("%s %s still open", subject("problem", "problems"), isAre(n))
 	}
-	return plural(n, "check is", "checks are") + " usable again"
+	return fmt.Sprintf("%s %s usable again", subject("check", "checks"), isAre(n))
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 func plural(n int, one, many string) string {
@@ -178,7 +218,17 @@ func plural(n int, one, many string) string {
 
 type group struct {
 	status, cause, remediation string
-	where                      []string
+	// ended is the suppression that ended, for SuppressionEnded.
+	ended *result.Suppressed
+	where []string
+}
+
+// endedText names a suppression that ended: its reason, owner and last day.
+func endedText(s *result.Suppressed) string {
+	if s == nil || *s == (result.Suppressed{}) {
+		return "not recorded (the check was muted before grantwatch remembered which suppression held it)"
+	}
+	return fmt.Sprintf("%q, owner %s, until %s", s.Reason, s.Owner, s.Until)
 }
 
 // groupAlerts gathers the alerts of one kind that share status, cause and
@@ -186,7 +236,7 @@ type group struct {
 func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
 	var groups []group
 	for _, a := range alerts {
-		if a.Kind != k {
+		if a.Shown() != k {
 			continue
 		}
 		r := a.Result
@@ -195,11 +245,11 @@ func groupAlerts(alerts []changes.Alert, k changes.Kind) []group {
 			status = "usable again (was " + string(a.Previous) + ")"
 		}
 		i := slices.IndexFunc(groups, func(g group) bool {
-			return g.status == status && g.cause == r.Cause && g.remediation == r.Remediation
+			return g.status == status && g.cause == r.Cause && g.remediation == r.Remediation && endedText(g.ended) == endedText(a.EndedSuppression)
 		})
 		if i < 0 {
 			i = len(groups)
-			groups = append(groups, group{status: status, cause: r.Cause, remediation: r.Remediation})
+			groups = append(groups, group{status: status, cause: r.Cause, remediation: r.Remediation, ended: a.EndedSuppression})
 		}
 		w := r.Model + " in " + r.Region
 		if r.Principal != "" {
@@ -240,46 +290,57 @@ func (m Message) size() int {
 	return n
 }
 
-// Digest is the one message of a run that sums up every account's changes.
+// Digest is the one message of a run that sums up every account's changes:
+// the alerts on account checks and on principal results counted apart, as
+// the run's summary counts them.
 func Digest(runID string, t changes.Tally, maxBytes int) Message {
 	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: louder(result.Info, t.Severity), Kinds: []changes.Kind{"DIGEST"},
 		Regions: slices.Clone(t.Regions)}
-	total := map[changes.Kind]int{}
+	totals, principalTotals := map[changes.Kind]int{}, map[changes.Kind]int{}
 	type line struct {
-		Account string               `json:"account"`
-		Counts  map[changes.Kind]int `json:"counts"`
+		Account         string               `json:"account"`
+		Counts          map[changes.Kind]int `json:"counts"`
+		PrincipalCounts map[changes.Kind]int `json:"principal_counts,omitempty"`
 	}
 	var lines []line
-	accounts := slices.Sorted(maps.Keys(t.Accounts))
+	accounts := t.AccountIDs()
 	for _, a := range accounts {
-		l := line{Account: a, Counts: t.Accounts[a]}
+		l := line{Account: a, Counts: t.Accounts[a], PrincipalCounts: t.Principals[a]}
+		if l.Counts == nil {
+			l.Counts = map[changes.Kind]int{} // an account with principal alerts only
+		}
 		for k, n := range l.Counts {
-			total[k] += n
+			totals[k] += n
+		}
+		for k, n := range l.PrincipalCounts {
+			principalTotals[k] += n
 		}
 		lines = append(lines, l)
 	}
-	var summary []string
-	n := 0
-	for _, k := range kindOrder {
-		if total[k] > 0 {
-			summary = append(summary, countText(k, total[k]))
-			n += total[k]
-		}
+	checks, principals := t.ChecksTotal(), t.PrincipalsTotal()
+	subject := fmt.Sprintf("[grantwatch] run %s: %d changes in %d accounts", runID, checks+principals, len(accounts))
+	if principals > 0 {
+		subject = fmt.Sprintf("[grantwatch] run %s: %d changes to checks, %d to principals, in %d accounts", runID, checks, principals, len(accounts))
 	}
-	m.Subject = result.Clip(fmt.Sprintf("[grantwatch] run %s: %d changes in %d accounts", runID, n, len(accounts)), maxSubject)
+	m.Subject = result.Clip(subject, maxSubject)
 	var b strings.Builder
-	fmt.Fprintf(&b, "grantwatch run %s: %s, in %d accounts.\n\n", runID, strings.Join(summary, ", "), len(accounts))
+	fmt.Fprintf(&b, "grantwatch run %s, in %d accounts:\n  account checks: %s\n", runID, len(accounts), kindsText(totals, checks))
+	if principals > 0 {
+		fmt.Fprintf(&b, "  principal results: %s\n", kindsText(principalTotals, principals))
+	}
+	b.WriteString("\n")
 	// Each account appears twice, as text and as JSON: stop listing before
 	// the two together pass the limit, with room for the rest of the message.
 	shown, used := 0, b.Len()+1024
 	for _, l := range lines {
-		var parts []string
-		for _, k := range kindOrder {
-			if l.Counts[k] > 0 {
-				parts = append(parts, countText(k, l.Counts[k]))
-			}
+		var kinds []string
+		if len(l.Counts) > 0 {
+			kinds = append(kinds, kindsText(l.Counts, -1))
 		}
-		entry := fmt.Sprintf("  %s: %s\n", l.Account, strings.Join(parts, ", "))
+		if len(l.PrincipalCounts) > 0 {
+			kinds = append(kinds, "principals: "+kindsText(l.PrincipalCounts, -1))
+		}
+		entry := fmt.Sprintf("  %s: %s\n", l.Account, strings.Join(kinds, "; "))
 		asJSON, _ := json.Marshal(l)
 		if used+len(entry)+len(asJSON)+1 > maxBytes {
 			break
@@ -293,15 +354,35 @@ func Digest(runID string, t changes.Tally, maxBytes int) Message {
 	}
 	b.WriteString("\nEach account's own message says what changed, why and what to do.\n\n--- structured data (JSON) ---\n")
 	data, _ := json.Marshal(struct {
-		RunID    string               `json:"run_id"`
-		Totals   map[changes.Kind]int `json:"totals"`
-		Accounts []line               `json:"accounts"`
-	}{runID, total, lines[:shown]})
+		RunID           string               `json:"run_id"`
+		Totals          map[changes.Kind]int `json:"totals"`
+		PrincipalTotals map[changes.Kind]int `json:"principal_totals,omitempty"`
+		Accounts        []line               `json:"accounts"`
+	}{runID, totals, principalTotals, lines[:shown]})
 	b.Write(data)
 	b.WriteString("\n")
 	m.Body = b.String()
 	m.Attributes = attributes("ALL", m.Kinds, m.Severity, m.Regions)
 	return m
+}
+
+// kindsText is counts as "2 new, 1 resolved" in kindOrder, "none" when
+// empty; with total >= 0 it is "TOTAL changes: ..." .
+func kindsText(counts map[changes.Kind]int, total int) string {
+	var parts []string
+	for _, k := range kindOrder {
+		if counts[k] > 0 {
+			parts = append(parts, countText(k, counts[k]))
+		}
+	}
+	text := strings.Join(parts, ", ")
+	if len(parts) == 0 {
+		text = "none"
+	}
+	if total >= 0 {
+		return fmt.Sprintf("%s (%s)", plural(total, "change", "changes"), text)
+	}
+	return text
 }
 
 func days(d time.Duration) string {

@@ -219,3 +219,78 @@ func TestAccountMessageNamesThePrincipal(t *testing.T) {
 		t.Errorf("structured data lacks the principal:\n%s", msgs[0].Body)
 	}
 }
+
+// Alerts on account checks and on principal results are counted apart, in
+// an account's message as in the digest.
+func TestMessagesCountChecksAndPrincipalsApart(t *testing.T) {
+	in := alerts("111111111111", 3, changes.New)
+	in[1].Result.Principal, in[2].Result.Principal = "ChatApp", "BatchJobs"
+	in[1].Result.Status, in[2].Result.Status = result.IAMDenied, result.IAMDenied
+	in = append(in, alerts("222222222222", 1, changes.Reminder)...)
+	in[3].Result.Principal = "ChatApp"
+
+	msgs, err := AccountMessages("run-1", "111111111111", in[:3], 7*24*time.Hour, MaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "NEW: 1 required model check and 2 principal results became not usable"; !strings.Contains(msgs[0].Body, want) {
+		t.Errorf("account message: want %q in\n%s", want, msgs[0].Body)
+	}
+	msgs, err = AccountMessages("run-1", "222222222222", in[3:], 7*24*time.Hour, MaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "REMINDER: 1 principal result is still open"; !strings.Contains(msgs[0].Body, want) {
+		t.Errorf("account message: want %q in\n%s", want, msgs[0].Body)
+	}
+
+	d := Digest("run-1", changes.TallyOf(in), MaxBytes)
+	for _, want := range []string{
+		"run run-1: 1 changes to checks, 3 to principals, in 2 accounts",
+		"account checks: 1 change (1 new)", "principal results: 3 changes (2 new, 1 still open)",
+		"111111111111: 1 new; principals: 2 new", "222222222222: principals: 1 still open",
+		`"totals":{"NEW":1},"principal_totals":{"NEW":2,"REMINDER":1}`,
+	} {
+		if !strings.Contains(d.Subject+"\n"+d.Body, want) {
+			t.Errorf("digest: want %q in\n%s\n%s", want, d.Subject, d.Body)
+		}
+	}
+}
+
+// A reminder sent because a suppression ended names the suppression and
+// does not read as a change or as an ordinary reminder.
+func TestSuppressionEndedMessageNamesIt(t *testing.T) {
+	ended := &result.Suppressed{Reason: "Jamba is being evaluated", Owner: "ml-platform@example.com", Until: "2026-11-28"}
+	in := alerts("111111111111", 1, changes.Reminder)
+	in[0].EndedSuppression = ended
+	msgs, err := AccountMessages("run-1", "111111111111", in, 7*24*time.Hour, MaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	for _, want := range []string{
+		"A suppression of grantwatch alerts ended for account 111111111111",
+		"SUPPRESSION_ENDED: the suppression of 1 check ended, and it is still not usable",
+		`Suppression that ended: "Jamba is being evaluated", owner ml-platform@example.com, until 2026-11-28`,
+		`"ended_suppression": {`,
+	} {
+		if !strings.Contains(m.Body, want) {
+			t.Errorf("body: want %q in\n%s", want, m.Body)
+		}
+	}
+	for _, banned := range []string{"found changes", "REMINDER:", "still open\n"} {
+		if strings.Contains(m.Body, banned) {
+			t.Errorf("body: has %q, which misreads an ended suppression:\n%s", banned, m.Body)
+		}
+	}
+	if m.Subject != "[grantwatch] account 111111111111: 1 no longer suppressed" {
+		t.Errorf("subject: got %q; want it to say the check is no longer suppressed", m.Subject)
+	}
+	if got := aws.ToString(m.Attributes["event_type"].StringValue); got != `["REMINDER"]` {
+		t.Errorf("event_type: got %s; want [\"REMINDER\"] (subscription filters know no other kind)", got)
+	}
+	d := Digest("run-1", changes.TallyOf(in), MaxBytes)
+	if !strings.Contains(d.Body, "111111111111: 1 no longer suppressed") || strings.Contains(d.Body, "still open") {
+		t.Errorf("digest: want the ended suppression counted as such:\n%s", d.Body)
+	}
+}

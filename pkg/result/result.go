@@ -184,15 +184,26 @@ type Summary struct {
 	Accounts   int       `json:"accounts"`
 	Regions    int       `json:"regions"`
 	Planned    int       `json:"checks_planned"`
-	Checked    int       `json:"checks_done"`
-	// PrincipalChecks are the results of principals (not counted in Checked).
-	PrincipalChecks int            `json:"principal_checks,omitempty"`
-	Counts          map[Status]int `json:"counts"`
-	NotUsable       int            `json:"not_usable"`
-	AuditErrs       int            `json:"audit_errors"`
-	// Suppressed counts the results under a suppression; they are left out
-	// of NotUsable and AuditErrs.
-	Suppressed int `json:"suppressed,omitempty"`
+	// The account checks (one per account, region and model): Checked is
+	// how many were done, Counts how many ended in each status; Counts add
+	// up to Checked. NotUsable, AuditErrs and Suppressed are account checks
+	// too: Suppressed counts the checks under a suppression, which are left
+	// out of NotUsable and AuditErrs.
+	Checked    int            `json:"checks_done"`
+	Counts     map[Status]int `json:"counts"`
+	NotUsable  int            `json:"not_usable"`
+	AuditErrs  int            `json:"audit_errors"`
+	Suppressed int            `json:"suppressed,omitempty"`
+	// The principal results (one per principal evaluated for an account
+	// check), counted apart from the account checks in the same way:
+	// PrincipalCounts add up to PrincipalChecks. A principal's copy of its
+	// account's problem is a principal result too, counted here under that
+	// status.
+	PrincipalChecks     int            `json:"principal_checks,omitempty"`
+	PrincipalCounts     map[Status]int `json:"principal_counts,omitempty"`
+	PrincipalNotUsable  int            `json:"principal_not_usable,omitempty"`
+	PrincipalAuditErrs  int            `json:"principal_audit_errors,omitempty"`
+	PrincipalSuppressed int            `json:"principal_suppressed,omitempty"`
 	// Warnings are things to fix that did not stop the run, such as a
 	// suppression that matches no check.
 	Warnings []string `json:"warnings,omitempty"`
@@ -231,16 +242,15 @@ func (s *Summary) Add(o Summary) {
 	s.Accounts += o.Accounts
 	s.Planned += o.Planned
 	s.Checked += o.Checked
-	s.PrincipalChecks += o.PrincipalChecks
-	if s.Counts == nil && len(o.Counts) > 0 {
-		s.Counts = make(map[Status]int, len(o.Counts))
-	}
-	for st, n := range o.Counts {
-		s.Counts[st] += n
-	}
+	s.Counts = addCounts(s.Counts, o.Counts)
 	s.NotUsable += o.NotUsable
 	s.AuditErrs += o.AuditErrs
 	s.Suppressed += o.Suppressed
+	s.PrincipalChecks += o.PrincipalChecks
+	s.PrincipalCounts = addCounts(s.PrincipalCounts, o.PrincipalCounts)
+	s.PrincipalNotUsable += o.PrincipalNotUsable
+	s.PrincipalAuditErrs += o.PrincipalAuditErrs
+	s.PrincipalSuppressed += o.PrincipalSuppressed
 	for _, w := range o.Warnings {
 		if !slices.Contains(s.Warnings, w) {
 			s.Warnings = append(s.Warnings, w)
@@ -253,33 +263,49 @@ func (s *Summary) Add(o Summary) {
 	s.ConfigError = cmp.Or(s.ConfigError, o.ConfigError)
 }
 
-// Summarize fills the counts of s from results. Counts, NotUsable and
-// AuditErrs include the principals' results, except a principal's copy of
-// its account's problem; Checked counts the account-level checks only.
+// addCounts adds o to c, making c when it is nil and o is not empty.
+func addCounts(c, o map[Status]int) map[Status]int {
+	if c == nil && len(o) > 0 {
+		c = make(map[Status]int, len(o))
+	}
+	for st, n := range o {
+		c[st] += n
+	}
+	return c
+}
+
+// Summarize fills the counts of s from results: the account checks
+// (Principal empty) in Checked, Counts, NotUsable, AuditErrs and
+// Suppressed; the principal results, each of them, in the Principal fields.
 func (s *Summary) Summarize(results []Result) {
 	s.Counts = make(map[Status]int, len(Statuses))
-	s.Checked, s.PrincipalChecks = 0, 0
-	s.NotUsable, s.AuditErrs, s.Suppressed = 0, 0, 0
+	s.PrincipalCounts = nil
+	s.Checked, s.NotUsable, s.AuditErrs, s.Suppressed = 0, 0, 0, 0
+	s.PrincipalChecks, s.PrincipalNotUsable, s.PrincipalAuditErrs, s.PrincipalSuppressed = 0, 0, 0, 0
 	for _, r := range results {
-		if r.Principal == "" {
-			s.Checked++
-		} else {
-			s.PrincipalChecks++
-			if !r.Status.Usable() && r.Status != AuditError && !slices.Contains(PrincipalStatuses, r.Status) {
-				continue
+		done, counts, notUsable, auditErrs, suppressed := &s.Checked, s.Counts, &s.NotUsable, &s.AuditErrs, &s.Suppressed
+		if r.Principal != "" {
+			if s.PrincipalCounts == nil {
+				s.PrincipalCounts = make(map[Status]int, len(Statuses))
 			}
+			done, counts, notUsable, auditErrs, suppressed = &s.PrincipalChecks, s.PrincipalCounts, &s.PrincipalNotUsable, &s.PrincipalAuditErrs, &s.PrincipalSuppressed
 		}
-		s.Counts[r.Status]++
+		*done++
+		counts[r.Status]++
 		switch {
 		case r.SuppressedBy() != nil:
-			s.Suppressed++
+			*suppressed++
 		case r.Status == AuditError:
-			s.AuditErrs++
+			*auditErrs++
 		case !r.Status.Usable():
-			s.NotUsable++
+			*notUsable++
 		}
 	}
 }
+
+// AllAuditErrs is how many results, account checks and principal results
+// alike, could not be checked.
+func (s *Summary) AllAuditErrs() int { return s.AuditErrs + s.PrincipalAuditErrs }
 
 // Clip shortens s to at most max bytes, cutting at a rune boundary and
 // marking the cut with "...": for texts with a size limit (DynamoDB items,

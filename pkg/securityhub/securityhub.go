@@ -59,6 +59,7 @@ const (
 	// namespace one of those the ASFF allows.
 	FindingType = "Software and Configuration Checks/AWS Security Best Practices/Amazon Bedrock model access"
 	// BatchSize is the most findings one BatchImportFindings call takes.
+	// ledger: SH-import
 	BatchSize = 100
 )
 

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
@@ -185,6 +184,15 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 			Actions:   jsii.Strings("sns:Publish"),
 			Resources: jsii.Strings(*topic.TopicArn()),
 		}),
+		// Lambda sends a failed asynchronous event to the on-failure
+		// destination with the function's role, which needs this one
+		// action (ledger: LAM-destination-permission); CDK's queue grant
+		// would add GetQueueAttributes and GetQueueUrl, which nothing calls.
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("DeadLetterFailedRuns"),
+			Actions:   jsii.Strings("sqs:SendMessage"),
+			Resources: jsii.Strings(*dlq.QueueArn()),
+		}),
 	}
 	if key != nil {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -223,12 +231,6 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 			nagged(roots), nagged(ous), nagged(accounts)),
 	}, jsii.Bool(true))
 
-	concurrency := 1.0
-	if s.Sharded {
-		// The Distributed Map's batches at once, plus its first and last
-		// steps; a second execution's Start finds the run busy.
-		concurrency = float64(s.MapConcurrency + 2)
-	}
 	fn := newFunction(stack, "Auditor", &awslambda.FunctionProps{
 		Description: jsii.String("grantwatch: audits Bedrock model access across the organization"),
 		Code:        code,
@@ -243,18 +245,24 @@ func newAuditor(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 			config.EnvSecurityHub:   jsii.String(strconv.FormatBool(s.SecurityHub)),
 			config.EnvBatchAccounts: jsii.String(strconv.Itoa(s.BatchAccounts)),
 		},
-		// EventBridge Scheduler invokes asynchronously: its retry policy
-		// covers only the Invoke call. Once Lambda has the event, these
-		// retries decide: a crashed or timed-out invocation is retried (after
-		// its deadline, when its lease has run out) with the same event, so
-		// the same run id, and the retry resumes the run. One that fails
-		// every attempt lands in the dead-letter queue.
-		RetryAttempts: jsii.Number(2),
-		MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
-		OnFailure:     awslambdadestinations.NewSqsDestination(dlq),
-		// One run at a time: a duplicate delivery waits (Lambda retries
-		// throttled asynchronous events) and then finds the run done.
-		ReservedConcurrentExecutions: jsii.Number(concurrency),
+		// The run's invocations at once (Settings.AuditorConcurrency): a
+		// duplicate delivery waits (Lambda retries throttled asynchronous
+		// events) and then finds the run done.
+		ReservedConcurrentExecutions: reserve(s, s.AuditorConcurrency()),
+	})
+	// EventBridge Scheduler invokes asynchronously: its retry policy covers
+	// only the Invoke call. Once Lambda has the event, these retries decide:
+	// a crashed or timed-out invocation is retried (after its deadline, when
+	// its lease has run out) with the same event, so the same run id, and
+	// the retry resumes the run. One that fails every attempt lands in the
+	// dead-letter queue. (The L1 resource: the role grants the destination
+	// itself, above.)
+	awslambda.NewCfnEventInvokeConfig(stack, jsii.String("AuditorInvokeConfig"), &awslambda.CfnEventInvokeConfigProps{
+		FunctionName: fn.FunctionName(), Qualifier: jsii.String("$LATEST"),
+		MaximumRetryAttempts: jsii.Number(2), MaximumEventAgeInSeconds: jsii.Number(3600),
+		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: dlq.QueueArn()},
+		},
 	})
 	return fn
 }
@@ -400,8 +408,18 @@ func newFunction(stack awscdk.Stack, id string, props *awslambda.FunctionProps) 
 	return awslambda.NewFunction(stack, jsii.String(id), props)
 }
 
-// HistoryConcurrency is the history function's reserved concurrency.
+// HistoryConcurrency is the history function's reserved concurrency, when
+// Settings.ReservedConcurrency.
 const HistoryConcurrency = 10
+
+// reserve is a function's reserved concurrency: n when the settings reserve
+// concurrency, else none (nil: the function uses the unreserved pool).
+func reserve(s *Settings, n int) *float64 {
+	if !s.ReservedConcurrency {
+		return nil
+	}
+	return jsii.Number(float64(n))
+}
 
 func newHistory(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsdynamodb.Table) awslambda.FunctionUrl {
 	logs := awslogs.NewLogGroup(stack, jsii.String("HistoryLogs"), &awslogs.LogGroupProps{
@@ -421,7 +439,7 @@ func newHistory(stack awscdk.Stack, s *Settings, code awslambda.Code, table awsd
 		LogGroup:    logs,
 		// Reads through the URL can never take the account's concurrency
 		// from the auditor.
-		ReservedConcurrentExecutions: jsii.Number(HistoryConcurrency),
+		ReservedConcurrentExecutions: reserve(s, HistoryConcurrency),
 		Environment: &map[string]*string{
 			config.EnvTable:   table.TableName(),
 			config.EnvReaders: jsii.String(strings.Join(s.GovernanceReaders, ",")),

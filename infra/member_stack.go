@@ -26,10 +26,11 @@ var BedrockReadActions = []string{
 	"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles",
 }
 
-// ProfileReadActions are the calls scoped to the account's own inference
-// profiles: GetInferenceProfile takes the inference-profile and
-// application-inference-profile resource types (Service Authorization
-// Reference), whose ARNs carry the account.
+// ProfileReadActions are the calls scoped to the account's own application
+// inference profiles: GetInferenceProfile takes the
+// application-inference-profile resource type (Service Authorization
+// Reference), whose ARNs carry the account. grantwatch reads system profiles
+// with ListInferenceProfiles only (pkg/check), so it is not granted on them.
 var ProfileReadActions = []string{"bedrock:GetInferenceProfile"}
 
 // AccountReadActions tell the account's opt-in regions apart, where the
@@ -76,11 +77,8 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 			Resources: jsii.Strings("*"),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings(ProfileReadActions...),
-			Resources: &[]*string{
-				profileARN(stack, "inference-profile"),
-				profileARN(stack, "application-inference-profile"),
-			},
+			Actions:   jsii.Strings(ProfileReadActions...),
+			Resources: &[]*string{profileARN(stack, "application-inference-profile")},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings(AccountReadActions...),
@@ -101,9 +99,8 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
+		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's application inference profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
 		AppliesTo: &[]interface{}{"Resource::*",
-			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:inference-profile/*",
 			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:application-inference-profile/*",
 			"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*"},
 	}}, jsii.Bool(true))

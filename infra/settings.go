@@ -44,8 +44,47 @@ type Settings struct {
 	Sharded        bool
 	BatchAccounts  int
 	MapConcurrency int
+	// ReservedConcurrency reserves the functions' concurrency (the auditor's
+	// AuditorConcurrency, the history function's HistoryConcurrency); off
+	// unless asked for or ConcurrencyQuota is given and they fit in it
+	// (grantwatch:reservedConcurrency). ConcurrencyQuota is the concurrency
+	// the account's functions may use in the stack's region: its
+	// unreserved concurrency (get-account-settings'
+	// UnreservedConcurrentExecutions), which is what Lambda measures a
+	// reservation against (ledger: LAM-unreserved-minimum)
+	// (grantwatch:lambdaConcurrencyQuota, default 1,000: AWS's default quota).
+	ReservedConcurrency bool
+	ConcurrencyQuota    int
 	// Remediation adds the opt-in GrantwatchRemediate role (remediation_role.go).
 	Remediation RemediationSettings
+}
+
+// UnreservedMinimum is the concurrency Lambda keeps unreserved in every
+// account and region: reservations may take the quota less this (ledger:
+// LAM-unreserved-minimum).
+const UnreservedMinimum = 100
+
+// DefaultConcurrencyQuota is Lambda's default concurrent executions quota;
+// new accounts often have less (ledger: LAM-concurrency-quota).
+const DefaultConcurrencyQuota = 1000
+
+// AuditorConcurrency is how many auditor invocations a run has at once: one,
+// or a sharded run's batches at once plus its first and last steps (a
+// second execution's Start finds the run busy).
+func (s *Settings) AuditorConcurrency() int {
+	if s.Sharded {
+		return s.MapConcurrency + 2
+	}
+	return 1
+}
+
+// Reserved is what the stack reserves: the auditor's and the history
+// function's concurrency when ReservedConcurrency is on, else nothing.
+func (s *Settings) Reserved() int {
+	if !s.ReservedConcurrency {
+		return 0
+	}
+	return s.AuditorConcurrency() + HistoryConcurrency
 }
 
 // The CDK context keys.
@@ -64,6 +103,8 @@ const (
 	ctxSharded            = "grantwatch:sharded"
 	ctxBatchAccounts      = "grantwatch:batchAccounts"
 	ctxMapConcurrency     = "grantwatch:mapConcurrency"
+	ctxReservedConc       = "grantwatch:reservedConcurrency"
+	ctxConcurrencyQuota   = "grantwatch:lambdaConcurrencyQuota"
 )
 
 var (
@@ -147,6 +188,9 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 	if s.Remediation, err = loadRemediation(get, cfg); err != nil {
 		return nil, err
 	}
+	if err := s.concurrency(get); err != nil {
+		return nil, err
+	}
 	days, err := strconv.Atoi(cmp.Or(get(ctxLogRetentionDays), "365"))
 	if s.LogRetention = retentions[days]; err != nil || s.LogRetention == "" {
 		return nil, fmt.Errorf("%s: %q: want one of 30, 90, 180, 365, 731, 3653", ctxLogRetentionDays, get(ctxLogRetentionDays))
@@ -165,4 +209,45 @@ func number(get func(string) string, key string, def, max int) (int, error) {
 		return 0, fmt.Errorf("%s: %q: want a whole number from 1 to %d", key, v, max)
 	}
 	return n, nil
+}
+
+// concurrency reads whether to reserve concurrency and checks that the
+// functions fit the account's quota. Reserving is off by default: a fresh
+// account may have a quota far below 1,000 (ledger: LAM-concurrency-quota),
+// and Lambda refuses a reservation that leaves less than 100 unreserved
+// (ledger: LAM-unreserved-minimum), which would fail the deployment. A
+// quota given explicitly (the operator read it with `aws lambda
+// get-account-settings`) turns it on when the reservations fit. Without
+// reservations a duplicate delivery still finds its run claimed (the
+// history table's conditional claim); the reservations only keep the
+// functions from taking each other's concurrency.
+func (s *Settings) concurrency(get func(string) string) error {
+	var err error
+	if s.ConcurrencyQuota, err = number(get, ctxConcurrencyQuota, DefaultConcurrencyQuota, 10_000_000); err != nil {
+		return err
+	}
+	need := s.AuditorConcurrency() + HistoryConcurrency
+	room := s.ConcurrencyQuota - UnreservedMinimum
+	switch v := get(ctxReservedConc); v {
+	case "true":
+		s.ReservedConcurrency = true
+	case "false":
+	case "":
+		s.ReservedConcurrency = get(ctxConcurrencyQuota) != "" && need <= room
+	default:
+		return fmt.Errorf("%s: %q: want true or false", ctxReservedConc, v)
+	}
+	switch {
+	case s.ReservedConcurrency && need > room && s.Sharded:
+		return fmt.Errorf("%s: %d for the auditor (%s %d + 2) and %d for the history function do not fit the account's Lambda concurrency quota of %d (%s; `aws lambda get-account-settings`), of which %d stay unreserved: set %s to at most %d, or %s to false",
+			ctxReservedConc, s.AuditorConcurrency(), ctxMapConcurrency, s.MapConcurrency, HistoryConcurrency, s.ConcurrencyQuota, ctxConcurrencyQuota,
+			UnreservedMinimum, ctxMapConcurrency, max(room-HistoryConcurrency-2, 0), ctxReservedConc)
+	case s.ReservedConcurrency && need > room:
+		return fmt.Errorf("%s: %d for the auditor and %d for the history function do not fit the account's Lambda concurrency quota of %d (%s; `aws lambda get-account-settings`), of which %d stay unreserved: set %s to false, or raise the quota",
+			ctxReservedConc, s.AuditorConcurrency(), HistoryConcurrency, s.ConcurrencyQuota, ctxConcurrencyQuota, UnreservedMinimum, ctxReservedConc)
+	case s.Sharded && s.AuditorConcurrency() > s.ConcurrencyQuota:
+		return fmt.Errorf("%s: %d batches at once, plus the run's first and last steps, exceed the account's Lambda concurrency quota of %d (%s; `aws lambda get-account-settings`): set %s to at most %d",
+			ctxMapConcurrency, s.MapConcurrency, s.ConcurrencyQuota, ctxConcurrencyQuota, ctxMapConcurrency, s.ConcurrencyQuota-2)
+	}
+	return nil
 }

@@ -123,11 +123,12 @@ func TestAuditStackResources(t *testing.T) {
 	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), props{
 		"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600, "DestinationConfig": props{"OnFailure": props{"Destination": assertions.Match_AnyValue()}},
 	})
+	// No reservation unless asked for (see TestReservedConcurrency).
 	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), props{
-		"Description": assertions.Match_StringLikeRegexp(jsii.String("audits Bedrock")), "ReservedConcurrentExecutions": 1,
+		"Description": assertions.Match_StringLikeRegexp(jsii.String("audits Bedrock")), "ReservedConcurrentExecutions": assertions.Match_Absent(),
 	})
 	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), props{
-		"Description": assertions.Match_StringLikeRegexp(jsii.String("history")), "ReservedConcurrentExecutions": HistoryConcurrency,
+		"Description": assertions.Match_StringLikeRegexp(jsii.String("history")), "ReservedConcurrentExecutions": assertions.Match_Absent(),
 	})
 	tmpl.HasResourceProperties(jsii.String("AWS::Scheduler::Schedule"), props{
 		"ScheduleExpression": "cron(0 6 * * ? *)",
@@ -300,7 +301,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"kms:Decrypt", "kms:GenerateDataKey", // the topic's key, encrypted by default
 		"logs:CreateLogStream", "logs:PutLogEvents",
 		"organizations:ListAccountsForParent", "organizations:ListChildren", "organizations:ListRoots", "organizations:ListTagsForResource",
-		"sns:Publish", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage", "sts:AssumeRole",
+		"sns:Publish", "sqs:SendMessage", "sts:AssumeRole",
 	}
 	if !slices.Equal(actions, want) {
 		t.Errorf("auditor actions:\ngot  %v\nwant %v", actions, want)
@@ -345,13 +346,11 @@ func TestLeastPrivilege(t *testing.T) {
 		"Action": "account:ListRegions", "Effect": "Allow",
 		"Resource": props{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":account::", props{"Ref": "AWS::AccountId"}, ":account"}}},
 	}})}}}})
-	// GetInferenceProfile only on the account's own profiles.
+	// GetInferenceProfile only on the account's own application profiles:
+	// grantwatch never reads a system profile with it.
 	memberTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"Policies": []props{{"PolicyDocument": props{"Statement": assertions.Match_ArrayWith(&[]interface{}{props{
 		"Action": "bedrock:GetInferenceProfile", "Effect": "Allow",
-		"Resource": []props{
-			{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":bedrock:*:", props{"Ref": "AWS::AccountId"}, ":inference-profile/*"}}},
-			{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":bedrock:*:", props{"Ref": "AWS::AccountId"}, ":application-inference-profile/*"}}},
-		},
+		"Resource": props{"Fn::Join": []interface{}{"", []interface{}{"arn:", props{"Ref": "AWS::Partition"}, ":bedrock:*:", props{"Ref": "AWS::AccountId"}, ":application-inference-profile/*"}}},
 	}})}}}})
 	auditTmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), props{"RoleName": AuditorRoleName})
 }
@@ -555,7 +554,7 @@ func TestAuditStackSecurityHub(t *testing.T) {
 func TestShardedRunOnlyWhenAsked(t *testing.T) {
 	for _, sharded := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) {
-			s := testSettings(t, map[string]string{ctxSharded: fmt.Sprint(sharded), ctxBatchAccounts: "40", ctxMapConcurrency: "8"})
+			s := testSettings(t, map[string]string{ctxSharded: fmt.Sprint(sharded), ctxBatchAccounts: "40", ctxMapConcurrency: "8", ctxReservedConc: "true"})
 			audit, _ := stacks(t, s)
 			tmpl := assertions.Template_FromStack(audit, nil)
 			machines := tmpl.FindResources(jsii.String("AWS::StepFunctions::StateMachine"), nil)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	sfn "github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
@@ -109,6 +110,25 @@ func newShardedRun(stack awscdk.Stack, s *Settings, fn awslambda.Function) sfn.S
 		TracingEnabled:   jsii.Bool(true),
 		Logs:             &sfn.LogOptions{Destination: logs, Level: sfn.LogLevel_ALL, IncludeExecutionData: jsii.Bool(false)},
 	})
+	// The Distributed Map's child executions run under
+	// stateMachine:NAME/LABEL:ID (ledger: SFN-child-execution-arn): the
+	// documented policy for a Distributed Map grants describing and
+	// stopping them on execution:NAME/* (ledger: SFN-distributed-map-policy).
+	// CDK's own grant names execution:NAME:*, the parent's executions only.
+	// A policy of its own: the state machine waits for its role's default
+	// policy, which therefore cannot name the state machine's ARN.
+	children := awsiam.NewPolicy(stack, jsii.String("ShardedRunChildExecutions"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{sm.Role()},
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ChildExecutions"),
+			Actions:   jsii.Strings(ChildExecutionActions...),
+			Resources: jsii.Strings(*childExecutions(stack, sm)),
+		})},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(children, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"), AppliesTo: &[]interface{}{map[string]interface{}{"regex": "/^Resource::arn:<AWS::Partition>:states:.*:execution:.*\\/\\*$/"}},
+		Reason: jsii.String("The Distributed Map's child executions are made at run time under this state machine's name (execution:NAME/LABEL:ID); the grant is limited to them, as the Step Functions guide's policy for Distributed Map states is."),
+	}}, jsii.Bool(true))
 	fnARN := "Resource::<" + *stack.GetLogicalId(fn.Node().DefaultChild().(awscdk.CfnElement)) + ".Arn>:*"
 	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{
 		{Id: jsii.String("AwsSolutions-IAM5"), AppliesTo: &[]interface{}{fnARN},
@@ -119,4 +139,17 @@ func newShardedRun(stack awscdk.Stack, s *Settings, fn awslambda.Function) sfn.S
 			Reason: jsii.String("The Distributed Map describes and stops its own child executions, whose ARNs are made at run time under this state machine's name.")},
 	}, jsii.Bool(true))
 	return sm
+}
+
+// ChildExecutionActions are what the Distributed Map's documented policy
+// grants on its child executions.
+var ChildExecutionActions = []string{"states:DescribeExecution", "states:StopExecution"}
+
+// childExecutions is every child execution of the state machine's
+// Distributed Maps: execution:NAME/*, NAME read from the state machine's
+// ARN (arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME).
+func childExecutions(stack awscdk.Stack, sm sfn.StateMachine) *string {
+	name := stack.SplitArn(sm.StateMachineArn(), awscdk.ArnFormat_COLON_RESOURCE_NAME).ResourceName
+	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"), Resource: jsii.String("execution"),
+		ResourceName: jsii.String(*name + "/*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 }

@@ -3,7 +3,7 @@
 // # Table design
 //
 // One table, key `pk` (S) and `sk` (S), one global secondary index `gsi1` on
-// `gsi1pk` (S) and `gsi1sk` (S) that only run items carry, and the TTL attribute `expires_at` (N, epoch
+// `gsi1pk` (S) and `gsi1sk` (S) that only run and findings items carry, and the TTL attribute `expires_at` (N, epoch
 // seconds), which the stack enables (runtime code never calls UpdateTimeToLive).
 //
 //	item            pk                 sk                                   gsi1pk   gsi1sk
@@ -11,6 +11,7 @@
 //	latest state    ACCOUNT#<account>  LATEST#<region>#<chunk>              -        -
 //	history event   ACCOUNT#<account>  EVENT#<at>#<region>#<model>          -        -
 //	batch           RUN#<run id>       BATCH#<number, 5 digits>             -        -
+//	findings        ACCOUNT#<account>  FINDINGS#<region>                    FINDINGS <account>#<region>
 //
 // Times are RFC 3339 in UTC with whole seconds, so they sort as strings.
 //
@@ -35,6 +36,14 @@
 //     BATCH#. Each holds its accounts (with their OUs) and, once done, its
 //     summary and the counts of its alerts, as JSON; the run's last step
 //     reads them all.
+//   - The Security Hub findings grantwatch created, of one account-region:
+//     Query ACCOUNT#<account> with sk beginning FINDINGS#, or,
+//     for a complete run that must find the accounts and regions it no
+//     longer audits, Query gsi1 FINDINGS. Each keeps, per finding id, the
+//     check, its last status, its first sighting (the finding's CreatedAt),
+//     the workflow grantwatch set, and when it was archived; archived
+//     entries stay a retention, so that a finding that comes back keeps its
+//     CreatedAt. Written only when one changed or the item would expire.
 //
 // Every item expires `retention` after it was last written. A run rewrites
 // an account-region's latest-state items only when one of its states changed
@@ -49,5 +58,9 @@
 // carry the events (one per changed check) and then the latest-state items
 // of the account-regions that changed, and one UpdateItem finishes the run:
 // at most changed/25 + account-regions/25 + 2 requests, plus retries of
-// UnprocessedItems. A sharded run adds two writes per batch.
+// UnprocessedItems. A sharded run adds two writes per batch. With Security
+// Hub on, the findings items of the account-regions whose findings changed
+// (or would expire) follow, in BatchWriteItem calls of 25; the findings are
+// read with one Query per account audited, or, after a complete run, one
+// paged Query of gsi1.
 package history

@@ -18,7 +18,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	securityhubapi "github.com/aws/aws-sdk-go-v2/service/securityhub"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -408,40 +407,9 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) 
 	}
 	out.Saved = true
 	if j.hub != nil {
-		j.sendFindings(ctx, out, updates, at)
+		j.sendFindings(ctx, out, updates, at, sc)
 	}
 	return nil
-}
-
-// sendFindings imports a finding for every not-usable check and audit
-// error, and archives and resolves the findings of checks usable again.
-// A failure is reported in the outcome; the next run sends every open
-// finding again.
-func (j *Job) sendFindings(ctx context.Context, out *Outcome, updates []changes.Update, at time.Time) {
-	since := make(map[changes.Key]time.Time, len(updates))
-	var archived []types.AwsSecurityFinding
-	var resolved []string
-	src := j.hub.Source
-	for _, u := range updates {
-		since[u.Key] = u.Next.Since
-		if e := u.Event; e != nil && e.Result.Status.Usable() && e.Previous != "" && !e.Previous.Usable() {
-			archived = append(archived, src.Archived(e.Result, u.Next.Since, at))
-			resolved = append(resolved, securityhub.ID(e.Result))
-		}
-	}
-	findings := src.Findings(out.Report, func(r result.Result) (time.Time, bool) {
-		t, ok := since[changes.KeyOf(r)]
-		return t, ok && !t.IsZero()
-	}, at)
-	n, err := securityhub.Import(ctx, j.hub.API, append(findings, archived...))
-	out.FindingsImported = n
-	if err == nil && len(resolved) > 0 {
-		err = securityhub.Resolve(ctx, j.hub.API, src.ProductARN(), resolved)
-	}
-	if err != nil {
-		out.SecurityHubError = err.Error()
-		j.logger.ErrorContext(ctx, "security hub findings not all sent; the next run sends them again", "run_id", out.RunID, "error", err)
-	}
 }
 
 // SaveBudget is the time kept for comparing, alerting and storing after the

@@ -259,6 +259,15 @@ func (j *Job) Finish(ctx context.Context, runID string, scheduledAt time.Time, o
 	case summary.Incomplete:
 		state = history.Incomplete
 	}
+	if j.hub != nil && state == history.Complete {
+		audited := map[string]bool{}
+		for _, b := range batches {
+			for _, a := range b.Accounts {
+				audited[a.ID] = true
+			}
+		}
+		j.archiveDropped(ctx, out, audited, scheduledAt)
+	}
 	if err := j.store.FinishRun(ctx, run, state, &summary, why, j.now()); err != nil {
 		return out, err
 	}

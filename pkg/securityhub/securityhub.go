@@ -12,11 +12,15 @@
 // findings reach the organization's Security Hub administrator through the
 // audit account's membership (or the audit account is the administrator).
 //
-// Updates follow the same API reference: after a finding is created,
-// BatchImportFindings may not change its Workflow (nor should it change
-// Severity or Types), so a finding whose check is usable again is imported
-// once more with RecordState ARCHIVED, and its Workflow is set to RESOLVED
-// with BatchUpdateFindings.
+// Updates follow the same API reference (ledger: SH-import-no-workflow,
+// SH-provider-fields): BatchImportFindings creates a finding with everything
+// a provider sets (Workflow only for one suppressed from the start; else
+// Security Hub starts it NEW); later imports
+// update only what a provider may update: FindingProviderFields (severity,
+// types), UpdatedAt, RecordState, descriptions and product fields, never
+// Workflow and never the top-level Severity and Types. Every workflow change
+// (SUPPRESSED, back to NEW, RESOLVED) goes through BatchUpdateFindings. A
+// finding's CreatedAt is its first sighting, kept by the caller.
 package securityhub
 
 import (
@@ -63,6 +67,12 @@ const (
 	BatchSize = 100
 )
 
+// ArchivedRetention is how long Security Hub CSPM keeps an archived finding
+// that is not updated: 30 days, against 90 for an active one (ledger:
+// SH-finding-retention). An archived finding that comes back later is
+// imported as a creation, in full.
+const ArchivedRetention = 30 * 24 * time.Hour
+
 // Source says who imports findings, where, and with which severities.
 type Source struct {
 	// Account is the importing account (the auditor's): see the package doc.
@@ -99,7 +109,10 @@ func label(s result.Severity) types.SeverityLabel {
 func timestamp(t time.Time) *string { return aws.String(t.UTC().Format("2006-01-02T15:04:05.000Z")) }
 
 // Finding is the ASFF finding of a check that is not usable (or could not
-// be checked), first seen at since, updated at now.
+// be checked), first seen at since, updated at now, as it is created: with
+// no Workflow (Security Hub starts it NEW; Workflow is set apart, with
+// SetWorkflow). Update gives the same finding as an update of one that
+// exists.
 func (s Source) Finding(r result.Result, since, now time.Time) types.AwsSecurityFinding {
 	sev := label(s.Severity.For(r))
 	compliance := types.ComplianceStatusFailed
@@ -111,7 +124,6 @@ func (s Source) Finding(r result.Result, since, now time.Time) types.AwsSecurity
 		// (ledger: SH-compliance-warning).
 		compliance = types.ComplianceStatusWarning
 	}
-	workflow := types.WorkflowStatusNew
 	fields := map[string]string{
 		"grantwatch/Account": r.Account, "grantwatch/Region": r.Region, "grantwatch/Model": r.Model, "grantwatch/Status": string(r.Status),
 	}
@@ -119,7 +131,6 @@ func (s Source) Finding(r result.Result, since, now time.Time) types.AwsSecurity
 		fields["grantwatch/Principal"] = r.Principal
 	}
 	if sp := r.SuppressedBy(); sp != nil {
-		workflow = types.WorkflowStatusSuppressed
 		fields["grantwatch/SuppressedUntil"], fields["grantwatch/SuppressedBy"] = sp.Until, sp.Owner
 		fields["grantwatch/SuppressedReason"] = result.Clip(sp.Reason, 1024)
 	}
@@ -155,17 +166,40 @@ func (s Source) Finding(r result.Result, since, now time.Time) types.AwsSecurity
 		ProductFields: fields,
 		Region:        aws.String(r.Region),
 		RecordState:   types.RecordStateActive,
-		Workflow:      &types.Workflow{Status: workflow},
 	}
 }
 
-// Archived is the finding of a check that is usable again: the same finding,
-// with RecordState ARCHIVED. Its Workflow is set apart, with Resolve.
-func (s Source) Archived(r result.Result, since, now time.Time) types.AwsSecurityFinding {
-	f := s.Finding(r, since, now)
+// Workflow is the workflow status a check's finding should have: SUPPRESSED
+// while a suppression covers the check, else NEW.
+func Workflow(r result.Result) types.WorkflowStatus {
+	if r.SuppressedBy() != nil {
+		return types.WorkflowStatusSuppressed
+	}
+	return types.WorkflowStatusNew
+}
+
+// Update is f as an import that updates an existing finding: without the
+// top-level Severity and Types, which a provider updates through
+// FindingProviderFields only (ledger: SH-provider-fields), and without
+// Workflow, which an import cannot change (ledger: SH-import-no-workflow).
+func Update(f types.AwsSecurityFinding) types.AwsSecurityFinding {
+	f.Severity, f.Types, f.Workflow = nil, nil, nil
+	return f
+}
+
+// Archived is the update that archives the finding of r: RecordState
+// ARCHIVED, Compliance PASSED when the check is usable again, else
+// NOT_AVAILABLE (grantwatch no longer checks it: ignored or dropped), and
+// why as its description. Its Workflow is set apart: RESOLVED, with
+// SetWorkflow.
+func (s Source) Archived(r result.Result, since, now time.Time, why string) types.AwsSecurityFinding {
+	f := Update(s.Finding(r, since, now))
 	f.RecordState = types.RecordStateArchived
-	f.Compliance = &types.Compliance{Status: types.ComplianceStatusPassed}
-	f.Workflow = nil // not changeable by the import once created
+	f.Compliance = &types.Compliance{Status: types.ComplianceStatusNotAvailable}
+	if r.Status.Usable() {
+		f.Compliance.Status = types.ComplianceStatusPassed
+	}
+	f.Description = aws.String(result.Clip(why, 1024))
 	return f
 }
 
@@ -178,7 +212,8 @@ func modelResource(partition string, r result.Result) string {
 	return "arn:" + partition + ":bedrock:" + r.Region + "::foundation-model/" + r.Model
 }
 
-// Findings are the findings of a report: every check that is not usable or
+// Findings are the findings of a report as a first import creates them
+// (`grantwatch run --output asff`): every check that is not usable or
 // could not be checked, but for statuses configured to be ignored and a
 // principal's copy of its account's problem. since gives a check's first
 // sighting when known (else now).
@@ -194,16 +229,18 @@ func (s Source) Findings(rep *result.Report, since func(result.Result) (time.Tim
 				first = t
 			}
 		}
-		out = append(out, s.Finding(r, first, now))
+		f := s.Finding(r, first, now)
+		f.Workflow = &types.Workflow{Status: Workflow(r)} // a creation may set it: the file is for a first import
+		out = append(out, f)
 	}
 	return out
 }
 
 // Import sends findings in batches of BatchSize, retries the findings a
-// batch reports as failed once, and returns how many were imported and an
-// error naming those that failed twice: none is dropped silently.
-func Import(ctx context.Context, api Importer, findings []types.AwsSecurityFinding) (int, error) {
-	imported := 0
+// batch reports as failed once, and returns the ids of those imported and
+// an error naming those that failed twice: none is dropped silently.
+func Import(ctx context.Context, api Importer, findings []types.AwsSecurityFinding) (map[string]bool, error) {
+	imported := map[string]bool{}
 	var failed []string
 	for start := 0; start < len(findings); start += BatchSize {
 		batch := findings[start:min(start+BatchSize, len(findings))]
@@ -212,9 +249,10 @@ func Import(ctx context.Context, api Importer, findings []types.AwsSecurityFindi
 			if err != nil {
 				return imported, fmt.Errorf("batch import findings: %w", err)
 			}
-			imported += int(aws.ToInt32(out.SuccessCount))
+			refused := map[string]bool{}
 			retry := make([]types.AwsSecurityFinding, 0, len(out.FailedFindings))
 			for _, f := range out.FailedFindings {
+				refused[aws.ToString(f.Id)] = true
 				for _, b := range batch {
 					if aws.ToString(b.Id) == aws.ToString(f.Id) {
 						retry = append(retry, b)
@@ -222,6 +260,11 @@ func Import(ctx context.Context, api Importer, findings []types.AwsSecurityFindi
 				}
 				if attempt == 1 {
 					failed = append(failed, fmt.Sprintf("%s (%s: %s)", aws.ToString(f.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
+				}
+			}
+			for _, b := range batch {
+				if !refused[aws.ToString(b.Id)] {
+					imported[aws.ToString(b.Id)] = true
 				}
 			}
 			batch = retry
@@ -233,9 +276,12 @@ func Import(ctx context.Context, api Importer, findings []types.AwsSecurityFindi
 	return imported, nil
 }
 
-// Resolve sets the workflow of archived findings to RESOLVED, in batches
-// of BatchSize, and returns an error naming those Security Hub refused.
-func Resolve(ctx context.Context, api Updater, productARN string, ids []string) error {
+// SetWorkflow sets the workflow status of findings with BatchUpdateFindings
+// (ledger: SH-update-workflow), in batches of BatchSize, with note saying
+// why. It returns the ids Security Hub processed and an error naming those
+// it did not.
+func SetWorkflow(ctx context.Context, api Updater, productARN string, ids []string, status types.WorkflowStatus, note string) (map[string]bool, error) {
+	done := map[string]bool{}
 	var failed []string
 	for start := 0; start < len(ids); start += BatchSize {
 		var keys []types.AwsSecurityFindingIdentifier
@@ -243,20 +289,23 @@ func Resolve(ctx context.Context, api Updater, productARN string, ids []string) 
 			keys = append(keys, types.AwsSecurityFindingIdentifier{Id: aws.String(id), ProductArn: aws.String(productARN)})
 		}
 		out, err := api.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
-			FindingIdentifiers: keys, Workflow: &types.WorkflowUpdate{Status: types.WorkflowStatusResolved},
-			Note: &types.NoteUpdate{Text: aws.String("grantwatch: the check is usable again"), UpdatedBy: aws.String("grantwatch")},
+			FindingIdentifiers: keys, Workflow: &types.WorkflowUpdate{Status: status},
+			Note: &types.NoteUpdate{Text: aws.String(result.Clip(note, 512)), UpdatedBy: aws.String("grantwatch")},
 		})
 		if err != nil {
-			return fmt.Errorf("batch update findings: %w", err)
+			return done, fmt.Errorf("batch update findings (%s): %w", status, err)
+		}
+		for _, k := range out.ProcessedFindings {
+			done[aws.ToString(k.Id)] = true
 		}
 		for _, f := range out.UnprocessedFindings {
-			failed = append(failed, fmt.Sprintf("%s (%s)", aws.ToString(f.FindingIdentifier.Id), aws.ToString(f.ErrorMessage)))
+			failed = append(failed, fmt.Sprintf("%s (%s: %s)", aws.ToString(f.FindingIdentifier.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("batch update findings: %s", strings.Join(failed, "; "))
+		return done, fmt.Errorf("batch update findings (%s): %s", status, strings.Join(failed, "; "))
 	}
-	return nil
+	return done, nil
 }
 
 // JSON renders findings as `aws securityhub batch-import-findings

@@ -115,9 +115,24 @@ func TestFindings(t *testing.T) {
 		t.Errorf("IAM_UNDETERMINED finding: compliance %s, severity %s, title %q; want WARNING, MEDIUM (warning by default), a title that does not say denied",
 			f.Compliance.Status, f.Severity.Label, aws.ToString(f.Title))
 	}
-	archived := src.Archived(rep.Results[1], since, now)
-	if archived.RecordState != types.RecordStateArchived || archived.Workflow != nil || archived.Compliance.Status != types.ComplianceStatusPassed {
-		t.Errorf("archived: record %s, workflow %v, compliance %s", archived.RecordState, archived.Workflow, archived.Compliance.Status)
+	if f := src.Finding(rep.Results[1], since, now); f.Workflow != nil || f.Severity == nil || f.FindingProviderFields.Severity.Label != f.Severity.Label {
+		t.Errorf("a created finding: workflow %v, severity %v, provider severity %v; want no Workflow (Security Hub starts it NEW), both severities", f.Workflow, f.Severity, f.FindingProviderFields.Severity)
+	}
+	update := Update(src.Finding(rep.Results[1], since, now))
+	if update.Workflow != nil || update.Severity != nil || update.Types != nil || update.FindingProviderFields.Severity.Label != types.SeverityLabelCritical ||
+		len(update.FindingProviderFields.Types) != 1 {
+		t.Errorf("an update: workflow %v, severity %v, types %v; want neither, and the provider's severity and types in FindingProviderFields", update.Workflow, update.Severity, update.Types)
+	}
+	usable := rep.Results[1]
+	usable.Status = result.Enabled
+	archived := src.Archived(usable, since, now, "usable again")
+	if archived.RecordState != types.RecordStateArchived || archived.Workflow != nil || archived.Severity != nil || archived.Compliance.Status != types.ComplianceStatusPassed ||
+		aws.ToString(archived.Description) != "usable again" || aws.ToString(archived.CreatedAt) != "2026-11-24T09:00:00.000Z" {
+		t.Errorf("archived: record %s, workflow %v, severity %v, compliance %s, description %q, created %s", archived.RecordState, archived.Workflow, archived.Severity,
+			archived.Compliance.Status, aws.ToString(archived.Description), aws.ToString(archived.CreatedAt))
+	}
+	if dropped := src.Archived(rep.Results[1], since, now, "dropped"); dropped.Compliance.Status != types.ComplianceStatusNotAvailable {
+		t.Errorf("archived while not usable (ignored, dropped): compliance %s; want NOT_AVAILABLE", dropped.Compliance.Status)
 	}
 
 	out, err := JSON(findings)
@@ -197,8 +212,8 @@ func TestImportAndResolveThroughTheSDK(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 findings failed twice") || !strings.Contains(err.Error(), "fail-always (InvalidInput: simulated refusal)") {
 		t.Errorf("error: got %v; want the one finding refused twice named", err)
 	}
-	if imported != 248 {
-		t.Errorf("imported: got %d; want 248", imported)
+	if len(imported) != 248 || imported["grantwatch/111111111111/us-east-1/vendor.model/fail-always"] || !imported["grantwatch/111111111111/us-east-1/vendor.model/fail-once"] {
+		t.Errorf("imported: got %d; want 248, the one refused once among them, not the one refused twice", len(imported))
 	}
 	var sizes []int
 	for _, b := range hub.imports {
@@ -211,8 +226,9 @@ func TestImportAndResolveThroughTheSDK(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("grantwatch/111111111111/us-east-1/vendor.model-%03d", i)
 	}
-	if err := Resolve(context.Background(), client, src.ProductARN(), ids); err != nil {
-		t.Fatal(err)
+	done, err := SetWorkflow(context.Background(), client, src.ProductARN(), ids, types.WorkflowStatusResolved, "usable again")
+	if err != nil || len(done) != 150 {
+		t.Fatalf("set workflow: %d processed, %v; want 150", len(done), err)
 	}
 	if len(hub.updates) != 2 || len(hub.updates[0]) != 100 || len(hub.updates[1]) != 50 {
 		t.Errorf("workflow updates: got %d batches; want 100 and 50", len(hub.updates))

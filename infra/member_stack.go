@@ -105,6 +105,9 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 			"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*"},
 	}}, jsii.Bool(true))
 	awscdk.NewCfnOutput(stack, jsii.String("AuditRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})
+	if s.Remediation.Enabled {
+		addRemediationRole(stack, s.Remediation, auditor)
+	}
 	return stack
 }
 

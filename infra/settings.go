@@ -55,6 +55,8 @@ type Settings struct {
 	// (grantwatch:lambdaConcurrencyQuota, default 1,000: AWS's default quota).
 	ReservedConcurrency bool
 	ConcurrencyQuota    int
+	// Remediation adds the opt-in GrantwatchRemediate role (remediation_role.go).
+	Remediation RemediationSettings
 }
 
 // UnreservedMinimum is the concurrency Lambda keeps unreserved in every
@@ -181,6 +183,9 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 		return nil, err
 	}
 	if s.MapConcurrency, err = number(get, ctxMapConcurrency, 10, 1000); err != nil {
+		return nil, err
+	}
+	if s.Remediation, err = loadRemediation(get, cfg); err != nil {
 		return nil, err
 	}
 	if err := s.concurrency(get); err != nil {

@@ -46,6 +46,8 @@ var synopses = []struct{ command, text string }{
                      [--output ` + strings.Join(historyFormats, "|") + `] [--profile NAME] [--timeout 60s]
   grantwatch history --url HISTORY_URL [--account ID] [same filters] [--profile NAME]
                      (signed with your own AWS credentials; the account defaults to yours)`},
+	{"fix", `grantwatch fix     --config FILE [--apply] [--output ` + strings.Join(fixFormats, "|") + `] [--profile NAME]
+                     (a dry run unless --apply; exit 0 all done or nothing needed, 1 some failed, 2 could not run)`},
 	{"demo", `grantwatch demo    [--output ` + strings.Join(formats, "|") + `]`},
 	{"sim", `grantwatch sim     [--scenario FILE] [--addr 127.0.0.1:PORT]`},
 }
@@ -110,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		code, err = runCmd(ctx, args[1:], stdout, stderr)
+	case "fix":
+		code, err = fixCmd(ctx, args[1:], stdout, stderr)
 	case "demo":
 		code, err = demoCmd(ctx, args[1:], stdout, stderr)
 	case "history":

@@ -333,6 +333,14 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"== History of account 333333333333",
 		"AGREEMENT_MISSING (suppressed)",
 		"SUPPRESSED (",
+		// grantwatch fix: the plan, no write in the dry run, the apply, the usable check.
+		"anthropic.claude-sonnet-4-5-20250929-v1:0  CreateFoundationModelAgreement  planned",
+		"The simulator received 0 write calls during the dry run.",
+		"0 planned, 1 done, 0 failed",
+		"111111111111 us-east-1 us.anthropic.claude-sonnet-4-5-20250929-v1:0: ENABLED",
+		"-- Subject: [grantwatch] account 111111111111: remediation, 1 done, 0 failed",
+		"REMEDIATION_DONE",
+		"CreateFoundationModelAgreement (offer",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)
@@ -433,6 +441,7 @@ func TestHelpNamesEveryFlagAndFormat(t *testing.T) {
 		{"history", func(args []string) error { return historyCmd(ctx, args, io.Discard) }},
 		{"demo", func(args []string) error { _, err := demoCmd(ctx, args, io.Discard, io.Discard); return err }},
 		{"sim", func(args []string) error { return simCmd(ctx, args, io.Discard) }},
+		{"fix", func(args []string) error { _, err := fixCmd(ctx, args, io.Discard, io.Discard); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.command, func(t *testing.T) {

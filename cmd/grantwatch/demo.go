@@ -163,6 +163,10 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err := writeEntries(stdout, "table", entries, false); err != nil {
 		return exitError, err
 	}
+	clock = runAt.Add(2 * time.Hour)
+	if err := demoFix(ctx, stdout, sim, cfg, awsCfg, j, clock, store, snsServer, sns.NewFromConfig(snsCfg)); err != nil {
+		return exitError, err
+	}
 	fmt.Fprintf(stdout, "\nThe simulator answered %d AWS calls.\n", sim.TotalCalls())
 	return exitUsable, nil
 }

@@ -198,6 +198,7 @@ func TestDocsNameEveryOutputFormat(t *testing.T) {
 	want := []string{
 		"--output " + strings.Join(formats, "|"),        // run and demo
 		"--output " + strings.Join(historyFormats, "|"), // history
+		"--output " + strings.Join(fixFormats, "|"),     // fix
 	}
 	for _, file := range []string{"README.md", "docs/command.md"} {
 		text := readRepoFile(t, file)

@@ -27,6 +27,9 @@ const (
 
 func (bedrockProtocol) operation(req *request) string {
 	path := req.http.URL.EscapedPath()
+	if op := agreementOperation(req); op != "" {
+		return op
+	}
 	if req.http.Method != http.MethodGet {
 		return ""
 	}
@@ -55,6 +58,9 @@ func (p bedrockProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 	if a, ok := s.accounts[account]; ok && slices.Contains(a.DenyRegions, req.region) {
 		p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf(
 			"User: %s is not authorized to perform: bedrock:%s with an explicit deny in a service control policy", req.caller.ARN, req.op)))
+		return
+	}
+	if s.serveAgreements(p, w, req) {
 		return
 	}
 	var out any
@@ -211,7 +217,7 @@ func (s *Server) state(account, region string, m CatalogModel) ModelState {
 	if m.Provider == "Anthropic" && !s.hasUseCaseForm(account, region) {
 		base.Authorization = "NOT_AUTHORIZED"
 	}
-	return st.over(s.sc.Defaults).over(base)
+	return s.withAgreement(account, region, m, st.over(s.sc.Defaults).over(base))
 }
 
 // hasUseCaseForm reports whether the account submitted the form or inherits
@@ -221,6 +227,9 @@ func (s *Server) state(account, region string, m CatalogModel) ModelState {
 // form covers the commercial regions, but an opt-in region needs its own
 // (same page; ledger: BR-form-opt-in-regions).
 func (s *Server) hasUseCaseForm(account, region string) bool {
+	if s.formSubmitted(account, region) || s.formSubmitted(s.sc.Organization.ManagementAccount, region) {
+		return true
+	}
 	if s.sc.UseCaseForms == nil && s.sc.OptInUseCaseForms == nil {
 		return true
 	}

@@ -46,12 +46,14 @@ type Scenario struct {
 	Latency  Latency   `yaml:"latency"`
 	// ClockOffset is how far the simulated AWS clock runs ahead of this
 	// machine's (negative: behind), to see clients correct clock skew.
-	ClockOffset Duration         `yaml:"clock_offset"`
-	Throttling  []Rule           `yaml:"throttling"`
-	Faults      []Rule           `yaml:"faults"`
-	Pagination  Pagination       `yaml:"pagination"`
-	Defaults    ModelState       `yaml:"defaults"`
-	byRegion    map[string][]int // catalog indexes offered per region, filled by prepare
+	ClockOffset Duration   `yaml:"clock_offset"`
+	Throttling  []Rule     `yaml:"throttling"`
+	Faults      []Rule     `yaml:"faults"`
+	Pagination  Pagination `yaml:"pagination"`
+	Defaults    ModelState `yaml:"defaults"`
+	// Agreements sets how agreement and form writes are answered (agreements.go).
+	Agreements AgreementSettings `yaml:"agreements"`
+	byRegion   map[string][]int  // catalog indexes offered per region, filled by prepare
 }
 
 // Organization is the tree of OUs; accounts name their parent.
@@ -167,6 +169,11 @@ type Account struct {
 	// Role is "" (the audit role exists and trusts the auditor), "deny" (its
 	// trust policy does not) or "missing" (no such role).
 	Role string `yaml:"role"`
+	// Remediation is "" (the remediation role exists and trusts the
+	// auditor) or "missing"; MarketplaceDenied: an SCP denies
+	// aws-marketplace:Subscribe, so agreements cannot be created.
+	Remediation       string `yaml:"remediation"`
+	MarketplaceDenied bool   `yaml:"marketplace_denied"`
 	// DenyRegions are regions where an SCP denies every Bedrock call.
 	DenyRegions []string `yaml:"deny_regions"`
 	// MissingPermissions are actions the account's audit role lacks, as an
@@ -273,6 +280,7 @@ var (
 		"lifecycle":     {"ACTIVE", "LEGACY"},
 		"inference":     {"ON_DEMAND", "INFERENCE_PROFILE", "PROVISIONED"},
 		"role":          {"deny", "missing"},
+		"remediation":   {"missing"},
 	}
 )
 
@@ -418,7 +426,7 @@ func (sc *Scenario) prepare() error {
 		if a.Parent != "" && a.Parent != sc.Organization.Root && !ous[a.Parent] {
 			errs = append(errs, fmt.Errorf("%s.parent: no OU %q in organization.ous", field, a.Parent))
 		}
-		errs = append(errs, oneOf(field+".state", "state", a.State), oneOf(field+".role", "role", a.Role))
+		errs = append(errs, oneOf(field+".state", "state", a.State), oneOf(field+".role", "role", a.Role), oneOf(field+".remediation", "remediation", a.Remediation))
 		for j, p := range a.ApplicationProfiles {
 			pf := fmt.Sprintf("%s.application_profiles[%d]", field, j)
 			if p.ID == "" || p.Region == "" {

@@ -34,6 +34,11 @@ const (
 	OpListRoleTags                   = "ListRoleTags"
 	OpListRegions                    = "ListRegions"
 	OpGetRegionOptStatus             = "GetRegionOptStatus"
+	// The agreement and form operations (agreements.go).
+	OpListFoundationModelAgreementOffers = "ListFoundationModelAgreementOffers"
+	OpCreateFoundationModelAgreement     = "CreateFoundationModelAgreement"
+	OpDeleteFoundationModelAgreement     = "DeleteFoundationModelAgreement"
+	OpPutUseCaseForModelAccess           = "PutUseCaseForModelAccess"
 )
 
 var operations = []string{
@@ -41,6 +46,7 @@ var operations = []string{
 	OpListParents, OpListRoots, OpListTagsForResource, OpListFoundationModels, OpGetFoundationModelAvailability,
 	OpListInferenceProfiles, OpGetInferenceProfile, OpGetUseCaseForModelAccess,
 	OpSimulatePrincipalPolicy, OpListRoles, OpListRoleTags, OpListRegions, OpGetRegionOptStatus,
+	OpListFoundationModelAgreementOffers, OpCreateFoundationModelAgreement, OpDeleteFoundationModelAgreement, OpPutUseCaseForModelAccess,
 }
 
 // Server is the simulator. It is an http.Handler; Start serves it on an address.
@@ -51,6 +57,7 @@ type Server struct {
 	accounts map[string]*Account
 	parentOf map[string]string // OU or account id -> parent id
 	children map[string][]child
+	writes   *writes // what the Bedrock writes changed (agreements.go)
 
 	mu       sync.RWMutex
 	sessions map[string]session // by access key id
@@ -81,6 +88,7 @@ func New(sc *Scenario) (*Server, error) {
 	s := &Server{
 		sessions: map[string]session{},
 		calls:    map[string]*atomic.Int64{},
+		writes:   newWrites(),
 	}
 	for _, op := range operations {
 		s.calls[op] = new(atomic.Int64)

@@ -116,7 +116,7 @@ func (s *Server) assumeRole(req *request, form url.Values) (*assumeRoleResponse,
 	denied := accessDenied("AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", req.caller.ARN, arn))
 	a, ok := s.accounts[account]
 	switch {
-	case !ok, role != s.sc.Role.Name, a.Role == "missing", a.Role == "deny":
+	case !ok, !s.sc.trusts(a, role):
 		return nil, denied
 	case s.sc.Role.ExternalID != "" && form.Get("ExternalId") != s.sc.Role.ExternalID:
 		return nil, denied

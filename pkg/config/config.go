@@ -43,6 +43,9 @@ type Config struct {
 	Suppressions []Suppression `yaml:"suppressions"`
 	// SecurityHub sends findings to AWS Security Hub.
 	SecurityHub SecurityHub `yaml:"securityhub"`
+	// Remediation, when present, lets grantwatch fix create agreements and
+	// submit the use-case form (remediation.go).
+	Remediation *Remediation `yaml:"remediation"`
 }
 
 // SecurityHub configures the Security Hub findings of the scheduled run.
@@ -502,6 +505,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Notify.ReminderInterval == 0 {
 		c.Notify.ReminderInterval = Duration(DefaultReminder)
 	}
+	c.applyRemediationDefaults()
 }
 
 var (
@@ -804,6 +808,11 @@ func (c *Config) Validate() error {
 			bad(field, "%s is never alerted (only as resolved)", st)
 		case !slices.Contains(result.SeverityLevels, sev):
 			bad(field, "%q is not one of %v", sev, result.SeverityLevels)
+		}
+	}
+	for _, err := range c.validateRemediation() {
+		if problems++; problems <= maxProblemsListed {
+			errs = append(errs, err)
 		}
 	}
 	if problems > maxProblemsListed {

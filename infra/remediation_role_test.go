@@ -1,0 +1,144 @@
+package main
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// isRead reports whether an IAM action only reads: its verb is one of the
+// read verbs AWS names its Read and List actions with (Get, List,
+// Describe, Simulate for the policy simulator). Anything else, Create, Put,
+// Delete, Subscribe and the like, writes.
+func isRead(action string) bool {
+	_, name, _ := strings.Cut(action, ":")
+	for _, verb := range []string{"Get", "List", "Describe", "Simulate"} {
+		if strings.HasPrefix(name, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// rolesOf returns the member template's roles by name.
+func rolesOf(t *testing.T, tmpl assertions.Template) map[string]map[string]interface{} {
+	t.Helper()
+	out := map[string]map[string]interface{}{}
+	for _, r := range *tmpl.FindResources(jsii.String("AWS::IAM::Role"), nil) {
+		p := (*r)["Properties"].(map[string]interface{})
+		out[p["RoleName"].(string)] = p
+	}
+	return out
+}
+
+func TestMemberTemplateWithoutRemediationCannotWrite(t *testing.T) {
+	_, member := stacks(t, testSettingsWith(t, testConfig+"principals: {by_ou: {ou-ab12-cd34ef56: {tag: grantwatch:bedrock-caller=true}}}\n", nil))
+	tmpl := assertions.Template_FromStack(member, nil)
+	if roles := rolesOf(t, tmpl); len(roles) != 1 || roles["GrantwatchAudit"] == nil {
+		t.Fatalf("roles: got %d (%v); want only GrantwatchAudit", len(roles), roles)
+	}
+	for _, s := range statementsOf(tmpl, "") {
+		for _, a := range s.Actions {
+			if !isRead(a) {
+				t.Errorf("action %s: got it granted; want only reads without %s", a, ctxRemediation)
+			}
+		}
+	}
+}
+
+func TestRemediationRole(t *testing.T) {
+	withSection := testConfig + "remediation:\n  role_name: BedrockFixer\n  agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}\n"
+	tests := []struct {
+		name, config, products string
+		wantName               string
+		wantCondition          bool
+	}{
+		{"default name, any product", testConfig, "", "GrantwatchRemediate", false},
+		{"configured name, products named", withSection, "prod-abc123def4567, prod-zyx987wvu6543", "BedrockFixer", true},
+		{"products from the allowed models", testConfig + "remediation: {agreements: {models: [cohere.command-r-plus-v1:0]}}\n", "", "GrantwatchRemediate", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, member := stacks(t, testSettingsWith(t, tt.config, map[string]string{ctxRemediation: "true", ctxRemediationProductIDs: tt.products}))
+			tmpl := assertions.Template_FromStack(member, nil)
+			roles := rolesOf(t, tmpl)
+			audit, fix := roles["GrantwatchAudit"], roles[tt.wantName]
+			if fix == nil {
+				t.Fatalf("roles: got %v; want %s besides the audit role", slices.Collect(mapsKeys(roles)), tt.wantName)
+			}
+			if !reflect.DeepEqual(fix["AssumeRolePolicyDocument"], audit["AssumeRolePolicyDocument"]) {
+				t.Errorf("trust: got %v; want the audit role's %v", fix["AssumeRolePolicyDocument"], audit["AssumeRolePolicyDocument"])
+			}
+			var got []string
+			for _, s := range statementsOf(tmpl, "RemediationRole") {
+				got = append(got, s.Actions...)
+				if !slices.Equal(s.Resources, []string{"*"}) {
+					t.Errorf("%v on %v; want * (no resource types)", s.Actions, s.Resources)
+				}
+				if slices.Contains(s.Actions, "aws-marketplace:Subscribe") {
+					cond, _ := s.Condition["StringEquals"].(map[string]interface{})
+					if has := cond["aws-marketplace:ProductId"] != nil; has != tt.wantCondition {
+						t.Errorf("aws-marketplace:Subscribe condition: got %v; want a ProductId condition %v", s.Condition, tt.wantCondition)
+					}
+				}
+			}
+			want := slices.Concat(RemediationWriteActions, RemediationReadActions, MarketplaceViewActions, MarketplaceSubscribe)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("remediation actions: got %v; want %v", got, want)
+			}
+			for _, a := range got {
+				if strings.HasPrefix(a, "iam:") || strings.Contains(a, "Delete") || strings.HasPrefix(a, "organizations:") || strings.HasPrefix(a, "support:") {
+					t.Errorf("action %s: the remediation role must not change IAM, SCPs, Support cases or undo agreements", a)
+				}
+			}
+			// The audit role stays read-only.
+			for _, s := range statementsOf(tmpl, "AuditRole") {
+				for _, a := range s.Actions {
+					if !isRead(a) {
+						t.Errorf("audit role: got %s; want reads only", a)
+					}
+				}
+			}
+			errs := assertions.Annotations_FromStack(member).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			for _, m := range *errs {
+				t.Errorf("cdk-nag error at %s: %v", *m.Id, m.Entry.Data)
+			}
+		})
+	}
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func TestRemediationSettingsRejects(t *testing.T) {
+	tests := []struct{ name, key, value, want string }{
+		{"not a boolean", ctxRemediation, "yes", ctxRemediation},
+		{"not a product id", ctxRemediationProductIDs, "Claude!", ctxRemediationProductIDs},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadRemediation(func(k string) string {
+				if k == tt.key {
+					return tt.value
+				}
+				return ""
+			}, testSettings(t, nil).Config)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v; want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,260 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Remediation is the optional remediation section: what grantwatch fix (and
+// the scheduled run, with Auto) may accept on the organization's behalf.
+// Absent, nothing is ever written.
+type Remediation struct {
+	// Auto would apply the plan after each scheduled run. Not built yet:
+	// true is a configuration error.
+	Auto bool `yaml:"auto"`
+	// RoleName is the opt-in member role that may make the writes.
+	RoleName string `yaml:"role_name"`
+	// Concurrency is the most writes in flight at once.
+	Concurrency int                `yaml:"concurrency"`
+	Agreements  *AgreementPolicy   `yaml:"agreements"`
+	UseCaseForm *UseCaseFormPolicy `yaml:"use_case_form"`
+}
+
+// AgreementPolicy says which Marketplace agreements may be created: only
+// for Models, and only in the accounts, OUs and regions listed (empty:
+// every audited one).
+type AgreementPolicy struct {
+	Models   []string `yaml:"models"`
+	Accounts []string `yaml:"accounts"`
+	OUs      []string `yaml:"ous"`
+	Regions  []string `yaml:"regions"`
+	// OfferType is ListFoundationModelAgreementOffers' offerType: PUBLIC
+	// (default) or ALL.
+	OfferType string `yaml:"offer_type"`
+}
+
+// UseCaseFormPolicy says where the Anthropic use-case form is submitted.
+type UseCaseFormPolicy struct {
+	// File is the form's JSON, relative to the working directory; LoadForm
+	// reads and checks it.
+	File string `yaml:"file"`
+	// Accounts default to the account grantwatch runs in, the management
+	// account in the standard deployment, whose form covers the organization.
+	Accounts []string `yaml:"accounts"`
+	// Regions are where the form is submitted; default: the first audited
+	// region. List the opt-in regions that need their own.
+	Regions []string `yaml:"regions"`
+	// Form is the file's content once validated.
+	Form []byte `yaml:"-"`
+}
+
+// Remediation defaults.
+const (
+	DefaultRemediationRole        = "GrantwatchRemediate"
+	DefaultRemediationConcurrency = 4
+	MaxRemediationConcurrency     = 64
+)
+
+// useCaseFormFields are the form's fields, as the Terraform and Pulumi
+// resources for PutUseCaseForModelAccess document them; otherIndustryOption
+// may be empty.
+var useCaseFormFields = []string{"companyName", "companyWebsite", "intendedUsers", "industryOption", "otherIndustryOption", "useCases"}
+
+// marketplaceProviders are the model id prefixes of providers whose models
+// are sold through AWS Marketplace and so need an agreement; freeProviders
+// those that are not (ledger MP-not-sold-providers). Any other prefix
+// is not a Bedrock provider grantwatch knows.
+var (
+	marketplaceProviders = []string{"ai21", "anthropic", "cohere", "luma", "stability", "twelvelabs", "writer"}
+	freeProviders        = map[string]string{"amazon": "Amazon", "meta": "Meta", "mistral": "Mistral AI", "deepseek": "DeepSeek", "qwen": "Qwen", "openai": "OpenAI"}
+)
+
+// AgreementModel is the foundation model id an agreement is for: the id
+// itself, or the model of a system inference profile id (its geography
+// prefix removed).
+func AgreementModel(id string) string {
+	if g := geography(id); g != "" {
+		return strings.TrimPrefix(id, g+".")
+	}
+	return id
+}
+
+// NeedsAgreement checks that a model id is one a Marketplace agreement can
+// be created for.
+func NeedsAgreement(id string) error {
+	base := AgreementModel(id)
+	provider, _, ok := strings.Cut(base, ".")
+	switch {
+	case strings.HasPrefix(id, "arn:"):
+		return fmt.Errorf("%q is an ARN: name the foundation model id, such as anthropic.claude-3-5-sonnet-20240620-v1:0", id)
+	case !ok || !modelIDPattern.MatchString(base):
+		return fmt.Errorf("%q is not a foundation model id such as anthropic.claude-3-5-sonnet-20240620-v1:0", id)
+	case freeProviders[provider] != "":
+		return fmt.Errorf("%q needs no agreement: %s models are not sold through AWS Marketplace", id, freeProviders[provider])
+	case !slices.Contains(marketplaceProviders, provider):
+		return fmt.Errorf("%q is an unknown model id: provider %q is not one whose Bedrock models are sold through AWS Marketplace (%s)", id, provider, strings.Join(marketplaceProviders, ", "))
+	}
+	return nil
+}
+
+// applyRemediationDefaults fills the section's defaults when it is present.
+func (c *Config) applyRemediationDefaults() {
+	r := c.Remediation
+	if r == nil {
+		return
+	}
+	if r.RoleName == "" {
+		r.RoleName = DefaultRemediationRole
+	}
+	if r.Concurrency == 0 {
+		r.Concurrency = DefaultRemediationConcurrency
+	}
+	if a := r.Agreements; a != nil && a.OfferType == "" {
+		a.OfferType = "PUBLIC"
+	}
+}
+
+// validateRemediation reports every problem of the remediation section,
+// each naming its field.
+func (c *Config) validateRemediation() []error {
+	r := c.Remediation
+	if r == nil {
+		return nil
+	}
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("remediation.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if r.Auto {
+		// Refused rather than ignored: nobody should believe the scheduled
+		// run remediates while it does not.
+		bad("auto", "true is not supported yet: the scheduled run does not remediate; run grantwatch fix --apply (docs/remediation.md)")
+	}
+	if r.Agreements == nil && r.UseCaseForm == nil {
+		bad("agreements", "the section allows nothing: give agreements, use_case_form or both")
+	}
+	if !roleNamePattern.MatchString(r.RoleName) || strings.Contains(r.RoleName, "/") {
+		bad("role_name", "%q is not an IAM role name", r.RoleName)
+	}
+	if r.Concurrency <= 0 || r.Concurrency > MaxRemediationConcurrency {
+		bad("concurrency", "%d is outside 1 to %d", r.Concurrency, MaxRemediationConcurrency)
+	}
+	regions := func(field string, list []string) {
+		for i, reg := range list {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			switch {
+			case !KnownRegion(reg):
+				bad(f, "unknown region %q", reg)
+			case slices.Index(list, reg) < i:
+				bad(f, "region %q is listed twice", reg)
+			}
+		}
+	}
+	accounts := func(field string, list []string) {
+		for i, id := range list {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			switch {
+			case !accountIDPattern.MatchString(id):
+				bad(f, "account id %q is not 12 digits", id)
+			case slices.Index(list, id) < i:
+				bad(f, "account id %q is listed twice", id)
+			}
+		}
+	}
+	if a := r.Agreements; a != nil {
+		if len(a.Models) == 0 {
+			bad("agreements.models", "empty: list the models agreements may be created for")
+		}
+		for i, m := range a.Models {
+			if err := NeedsAgreement(m); err != nil {
+				bad(fmt.Sprintf("agreements.models[%d]", i), "%v", err)
+			}
+		}
+		accounts("agreements.accounts", a.Accounts)
+		for i, ou := range a.OUs {
+			if !ouIDPattern.MatchString(ou) {
+				bad(fmt.Sprintf("agreements.ous[%d]", i), "%q is not an OU id like ou-ab12-cd34ef56", ou)
+			}
+		}
+		regions("agreements.regions", a.Regions)
+		for i, reg := range a.Regions {
+			if KnownRegion(reg) && !slices.Contains(c.Regions, reg) {
+				bad(fmt.Sprintf("agreements.regions[%d]", i), "region %q is not among the audited regions %v: nothing would ever be found missing there", reg, c.Regions)
+			}
+		}
+		if a.OfferType != "PUBLIC" && a.OfferType != "ALL" {
+			bad("agreements.offer_type", "%q is not PUBLIC or ALL", a.OfferType)
+		}
+	}
+	if f := r.UseCaseForm; f != nil {
+		accounts("use_case_form.accounts", f.Accounts)
+		regions("use_case_form.regions", f.Regions)
+		if f.File == "" {
+			bad("use_case_form.file", "empty: name the JSON file with the use-case form")
+		}
+	}
+	return errs
+}
+
+// LoadForm reads and checks the form file. grantwatch fix calls it before
+// it plans; Validate does not, since the same configuration is loaded where
+// the file is not shipped (the scheduled function's bundle holds only
+// grantwatch.yaml).
+func (f *UseCaseFormPolicy) LoadForm() error {
+	form, err := readUseCaseForm(f.File)
+	if err != nil {
+		return fmt.Errorf("remediation.use_case_form.file: %w", err)
+	}
+	f.Form = form
+	return nil
+}
+
+// readUseCaseForm reads and checks the form: a JSON object with exactly
+// the documented fields, all strings, and the size PutUseCaseForModelAccess
+// accepts (10 to 16384 bytes, API reference; ledger BR-form-put).
+func readUseCaseForm(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(b); n < 10 || n > 16384 {
+		return nil, fmt.Errorf("%s is %d bytes; PutUseCaseForModelAccess takes 10 to 16384", path, n)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var form map[string]any
+	if err := dec.Decode(&form); err != nil {
+		return nil, fmt.Errorf("%s is not a JSON object: %w", path, err)
+	}
+	var errs []string
+	for k, v := range form {
+		if !slices.Contains(useCaseFormFields, k) {
+			errs = append(errs, fmt.Sprintf("unknown field %q", k))
+		} else if _, ok := v.(string); !ok {
+			errs = append(errs, fmt.Sprintf("field %q is not a string", k))
+		}
+	}
+	for _, k := range useCaseFormFields {
+		v, _ := form[k].(string)
+		switch {
+		case form[k] == nil:
+			errs = append(errs, fmt.Sprintf("missing field %q", k))
+		case k != "otherIndustryOption" && strings.TrimSpace(v) == "":
+			errs = append(errs, fmt.Sprintf("field %q is empty", k))
+		}
+	}
+	if w, _ := form["companyWebsite"].(string); w != "" {
+		if u, err := url.Parse(w); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Sprintf("companyWebsite %q is not a web address such as https://example.com", w))
+		}
+	}
+	if len(errs) > 0 {
+		slices.Sort(errs)
+		return nil, fmt.Errorf("%s: %s (fields: %s)", path, strings.Join(errs, "; "), strings.Join(useCaseFormFields, ", "))
+	}
+	return b, nil
+}

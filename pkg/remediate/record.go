@@ -1,0 +1,122 @@
+package remediate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+// Publisher is the part of *sns.Client that sends the remediation messages.
+type Publisher interface {
+	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+var _ Publisher = (*sns.Client)(nil)
+
+// carriedOut are the actions that touched AWS: done or failed.
+func carriedOut(actions []Action) []Action {
+	return slices.DeleteFunc(slices.Clone(actions), func(a Action) bool { return a.Outcome != Done && a.Outcome != Failed })
+}
+
+// Records are the history entries of the actions carried out, made by
+// `by` at `at` in run runID.
+func Records(runID, by string, at time.Time, actions []Action) []history.ActionRecord {
+	var out []history.ActionRecord
+	for _, a := range carriedOut(actions) {
+		r := history.ActionRecord{At: at, RunID: runID, By: by, Account: a.Account, Region: a.Region,
+			Model: a.Model, Action: a.Action, Outcome: a.Outcome, Reason: a.Reason, Offer: a.Offer}
+		if a.Action == CreateAgreement {
+			r.Fixes = result.AgreementMissing
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Message is one account's remediation message.
+type Message struct {
+	Account, Subject, Body string
+	Attributes             map[string]snstypes.MessageAttributeValue
+}
+
+// Messages builds one message per account listing what fix did there,
+// with the attributes grantwatch's alerts carry (account_id, event_type
+// REMEDIATION, severity, regions) so that the same subscription filter
+// policies route them.
+func Messages(runID, by string, actions []Action) []Message {
+	byAccount := map[string][]Action{}
+	for _, a := range carriedOut(actions) {
+		byAccount[a.Account] = append(byAccount[a.Account], a)
+	}
+	var out []Message
+	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
+		list := byAccount[account]
+		done, failed := 0, 0
+		var regions []string
+		var b strings.Builder
+		fmt.Fprintf(&b, "grantwatch fix acted in account %s (run %s, as %s):\n\n", account, runID, by)
+		for _, a := range list {
+			if a.Outcome == Done {
+				done++
+			} else {
+				failed++
+			}
+			if !slices.Contains(regions, a.Region) {
+				regions = append(regions, a.Region)
+			}
+			what := a.Action
+			if a.Model != "" {
+				what += " " + a.Model
+			}
+			fmt.Fprintf(&b, "- %s in %s: %s. %s\n", what, a.Region, a.Outcome, a.Reason)
+		}
+		b.WriteString("\nUndo an agreement with DeleteFoundationModelAgreement (docs/remediation.md).\n")
+		severity := "info"
+		if failed > 0 {
+			severity = "warning"
+		}
+		slices.Sort(regions)
+		regionsJSON, _ := json.Marshal(regions)
+		out = append(out, Message{
+			Account: account,
+			Subject: fmt.Sprintf("[grantwatch] account %s: remediation, %d done, %d failed", account, done, failed),
+			Body:    b.String(),
+			Attributes: map[string]snstypes.MessageAttributeValue{
+				"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},
+				"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(`["REMEDIATION"]`)},
+				"severity":   {DataType: aws.String("String"), StringValue: aws.String(severity)},
+				"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
+			},
+		})
+	}
+	return out
+}
+
+// Publish sends the messages to topic; it tries every message and reports
+// how many went out and the first failure.
+func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (int, error) {
+	sent := 0
+	var first error
+	for _, m := range msgs {
+		_, err := api.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes})
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("publish remediation message for %s: %w", m.Account, err)
+			}
+			continue
+		}
+		sent++
+	}
+	return sent, first
+}

@@ -1,0 +1,74 @@
+package remediate
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/grantwatch/grantwatch/pkg/result"
+)
+
+var applied = []Action{
+	{Account: "111111111111", Region: "us-east-1", Model: cohere, Action: CreateAgreement, Outcome: Done, Reason: "agreement requested", Offer: "offer-1"},
+	{Account: "111111111111", Region: "us-west-2", Model: cohere, Action: CreateAgreement, Outcome: Skipped, Reason: "remediation.agreements.regions does not list us-west-2"},
+	{Account: "222222222222", Region: "us-east-1", Model: cohere, Action: CreateAgreement, Outcome: Failed, Reason: "AccessDeniedException: denied", Offer: "offer-1"},
+	{Account: "999999999999", Region: "us-east-1", Action: PutUseCaseForm, Outcome: Done, Reason: "form submitted"},
+}
+
+func TestRecordsKeepWhatWasCarriedOut(t *testing.T) {
+	at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	recs := Records("run-1", "arn:aws:sts::999999999999:assumed-role/GrantwatchAuditor/me", at, applied)
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Account+" "+r.Action+" "+r.Outcome+" "+string(r.Fixes))
+		if r.RunID != "run-1" || !r.At.Equal(at) || !strings.Contains(r.By, "GrantwatchAuditor") {
+			t.Errorf("record %+v: want run-1, %s and the caller", r, at)
+		}
+	}
+	want := []string{
+		"111111111111 CreateFoundationModelAgreement done " + string(result.AgreementMissing),
+		"222222222222 CreateFoundationModelAgreement failed " + string(result.AgreementMissing),
+		"999999999999 PutUseCaseForModelAccess done ",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("records:\ngot  %q\nwant %q (skipped actions are not recorded)", got, want)
+	}
+}
+
+func TestMessagesOnePerAccount(t *testing.T) {
+	msgs := Messages("run-1", "arn:aws:sts::999999999999:assumed-role/GrantwatchAuditor/me", applied)
+	tests := []struct {
+		account, subject, severity string
+		body                       []string
+	}{
+		{"111111111111", "[grantwatch] account 111111111111: remediation, 1 done, 0 failed", "info", []string{"CreateFoundationModelAgreement " + cohere + " in us-east-1: done", "DeleteFoundationModelAgreement"}},
+		{"222222222222", "[grantwatch] account 222222222222: remediation, 0 done, 1 failed", "warning", []string{"failed. AccessDeniedException: denied"}},
+		{"999999999999", "[grantwatch] account 999999999999: remediation, 1 done, 0 failed", "info", []string{"PutUseCaseForModelAccess in us-east-1: done"}},
+	}
+	if len(msgs) != len(tests) {
+		t.Fatalf("messages: got %d; want %d", len(msgs), len(tests))
+	}
+	for i, tt := range tests {
+		m := msgs[i]
+		if m.Account != tt.account || m.Subject != tt.subject {
+			t.Errorf("message %d: got %s %q; want %s %q", i, m.Account, m.Subject, tt.account, tt.subject)
+		}
+		if got := aws.ToString(m.Attributes["severity"].StringValue); got != tt.severity {
+			t.Errorf("%s severity: got %s; want %s", tt.account, got, tt.severity)
+		}
+		if got := aws.ToString(m.Attributes["event_type"].StringValue); got != `["REMEDIATION"]` {
+			t.Errorf("%s event_type: got %s; want [\"REMEDIATION\"]", tt.account, got)
+		}
+		for _, w := range tt.body {
+			if !strings.Contains(m.Body, w) {
+				t.Errorf("%s body lacks %q:\n%s", tt.account, w, m.Body)
+			}
+		}
+		if strings.Contains(m.Body, "us-west-2") {
+			t.Errorf("%s body names a skipped action:\n%s", tt.account, m.Body)
+		}
+	}
+}

@@ -1,0 +1,357 @@
+// Package remediate fixes what an audit found and grantwatch may fix on
+// the organization's behalf: a missing Marketplace agreement
+// (CreateFoundationModelAgreement) and a missing Anthropic use-case form
+// (PutUseCaseForModelAccess). It plans from an audit report, changes
+// nothing until Apply, and then acts only within the configuration's
+// remediation section, through the opt-in member role GrantwatchRemediate.
+// It never touches IAM, SCPs or Support cases.
+package remediate
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
+)
+
+// Bedrock is the part of *bedrock.Client remediation uses: the writes and
+// the reads that plan and confirm them.
+type Bedrock interface {
+	ListFoundationModelAgreementOffers(ctx context.Context, in *bedrock.ListFoundationModelAgreementOffersInput, optFns ...func(*bedrock.Options)) (*bedrock.ListFoundationModelAgreementOffersOutput, error)
+	CreateFoundationModelAgreement(ctx context.Context, in *bedrock.CreateFoundationModelAgreementInput, optFns ...func(*bedrock.Options)) (*bedrock.CreateFoundationModelAgreementOutput, error)
+	GetFoundationModelAvailability(ctx context.Context, in *bedrock.GetFoundationModelAvailabilityInput, optFns ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error)
+	GetUseCaseForModelAccess(ctx context.Context, in *bedrock.GetUseCaseForModelAccessInput, optFns ...func(*bedrock.Options)) (*bedrock.GetUseCaseForModelAccessOutput, error)
+	PutUseCaseForModelAccess(ctx context.Context, in *bedrock.PutUseCaseForModelAccessInput, optFns ...func(*bedrock.Options)) (*bedrock.PutUseCaseForModelAccessOutput, error)
+}
+
+var _ Bedrock = (*bedrock.Client)(nil)
+
+// Factory returns a Bedrock client signing as the remediation role of
+// account, in region.
+type Factory func(account, region string) Bedrock
+
+// The actions, named after the call that carries them out.
+const (
+	CreateAgreement = "CreateFoundationModelAgreement"
+	PutUseCaseForm  = "PutUseCaseForModelAccess"
+)
+
+// The outcomes of an action.
+const (
+	Planned = "planned" // dry run: what --apply would do
+	Done    = "done"
+	Failed  = "failed"
+	Skipped = "skipped" // found, but outside what the configuration allows, or nothing to do
+)
+
+// Action is one thing fix does, or would do, in one account and region.
+type Action struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Model   string `json:"model"`
+	Action  string `json:"action"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason"`
+	// Offer is the Marketplace offer id an agreement accepts.
+	Offer string `json:"offer"`
+	// After is what the check reads once the action was carried out:
+	// an agreement status, or FOUND for the form.
+	After string `json:"-"`
+	token string
+}
+
+// Remediator plans and carries out remediation actions.
+type Remediator struct {
+	cfg        *config.Config
+	newBedrock Factory
+	logger     *slog.Logger
+	now        func() time.Time
+}
+
+// Option changes how New builds a Remediator.
+type Option func(*Remediator)
+
+// WithBedrock replaces how the remediation role's Bedrock clients are made.
+func WithBedrock(f Factory) Option { return func(r *Remediator) { r.newBedrock = f } }
+
+// WithLogger sets the logger; by default nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(r *Remediator) { r.logger = l } }
+
+// New builds a Remediator. awsCfg is the auditor's own configuration: it
+// assumes cfg.Remediation.RoleName in each account with the audit role's
+// ExternalId, session name and duration (same trust rules).
+func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
+	if awsCfg.Region == "" {
+		awsCfg.Region = cfg.Regions[0]
+	}
+	stsClient := sts.NewFromConfig(awsCfg)
+	var mu sync.Mutex
+	creds := map[string]aws.CredentialsProvider{}
+	r := &Remediator{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now}
+	r.newBedrock = func(account, region string) Bedrock {
+		mu.Lock()
+		p, ok := creds[account]
+		if !ok {
+			arn := config.RoleARN(cfg.Partition(), account, cfg.Remediation.RoleName)
+			p = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, arn, func(o *stscreds.AssumeRoleOptions) {
+				if cfg.Role.ExternalID != "" {
+					o.ExternalID = aws.String(cfg.Role.ExternalID)
+				}
+				o.RoleSessionName = cfg.Role.SessionName
+				o.Duration = cfg.Role.SessionDuration.Std()
+			}))
+			creds[account] = p
+		}
+		mu.Unlock()
+		return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
+			o.Region = region
+			o.Credentials = p
+		})
+	}
+	for _, opt := range opts {
+		opt(r)
+	}
+	return r
+}
+
+// Plan lists what the configuration allows fixing in rep: one
+// CreateFoundationModelAgreement per (account, region, model) found
+// AGREEMENT_MISSING, with the offer it would accept, and one
+// PutUseCaseForModelAccess per form target without a form. Missing
+// agreements the configuration does not allow are listed as skipped, with
+// why. Plan only reads: offers, and whether each form target has a form.
+// formAccounts are the form's accounts when the configuration names none.
+func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targets.Unit, formAccounts []string) []Action {
+	rc := r.cfg.Remediation
+	if rc == nil {
+		return nil
+	}
+	ous := map[string][]string{}
+	for _, u := range units {
+		ous[u.Account] = u.OUs
+	}
+	var actions []Action
+	seen := map[[3]string]bool{}
+	for _, res := range rep.Results {
+		if rc.Agreements == nil || res.Principal != "" || res.Status != result.AgreementMissing {
+			continue
+		}
+		base := config.AgreementModel(res.Model)
+		if strings.HasPrefix(res.Model, "arn:") {
+			continue // an application profile's model is checked under its own id too
+		}
+		key := [3]string{res.Account, res.Region, base}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		a := Action{Account: res.Account, Region: res.Region, Model: base, Action: CreateAgreement, Outcome: Planned,
+			Reason: "AGREEMENT_MISSING: " + res.Cause}
+		if why := r.excluded(res, base, ous[res.Account]); why != "" {
+			a.Outcome, a.Reason = Skipped, why
+		}
+		actions = append(actions, a)
+	}
+	if f := rc.UseCaseForm; f != nil {
+		accounts, regions := f.Accounts, f.Regions
+		if len(accounts) == 0 {
+			accounts = formAccounts
+		}
+		if len(regions) == 0 {
+			regions = r.cfg.Regions[:1]
+		}
+		for _, acc := range accounts {
+			for _, reg := range regions {
+				actions = append(actions, Action{Account: acc, Region: reg, Action: PutUseCaseForm, Outcome: Planned})
+			}
+		}
+	}
+	r.each(ctx, actions, func(ctx context.Context, a *Action) {
+		if a.Outcome != Planned {
+			return
+		}
+		switch a.Action {
+		case CreateAgreement:
+			r.findOffer(ctx, a)
+		case PutUseCaseForm:
+			r.checkForm(ctx, a)
+		}
+	})
+	// A form on file needs nothing: leave it out of the plan.
+	actions = slices.DeleteFunc(actions, func(a Action) bool { return a.Action == PutUseCaseForm && a.Outcome == Skipped })
+	slices.SortStableFunc(actions, func(a, b Action) int {
+		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Region, b.Region),
+			strings.Compare(a.Action, b.Action), strings.Compare(a.Model, b.Model))
+	})
+	return actions
+}
+
+// excluded says why the configuration does not allow an agreement for a
+// result, or "" when it does.
+func (r *Remediator) excluded(res result.Result, base string, ous []string) string {
+	p := r.cfg.Remediation.Agreements
+	switch {
+	case !slices.ContainsFunc(p.Models, func(m string) bool { return config.AgreementModel(m) == base }):
+		return fmt.Sprintf("remediation.agreements.models does not list %s", base)
+	case len(p.Accounts) > 0 && !slices.Contains(p.Accounts, res.Account):
+		return fmt.Sprintf("remediation.agreements.accounts does not list account %s", res.Account)
+	case len(p.OUs) > 0 && !slices.ContainsFunc(ous, func(ou string) bool { return slices.Contains(p.OUs, ou) }):
+		return fmt.Sprintf("account %s is below none of remediation.agreements.ous", res.Account)
+	case len(p.Regions) > 0 && !slices.Contains(p.Regions, res.Region):
+		return fmt.Sprintf("remediation.agreements.regions does not list %s", res.Region)
+	case res.SuppressedBy() != nil:
+		s := res.SuppressedBy()
+		return fmt.Sprintf("suppressed until %s by %s: %s", s.Until, s.Owner, s.Reason)
+	}
+	return ""
+}
+
+// findOffer reads the model's offers and keeps the first: the one the
+// agreement would accept (ledger BR-agreement-offers).
+func (r *Remediator) findOffer(ctx context.Context, a *Action) {
+	out, err := r.newBedrock(a.Account, a.Region).ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
+		ModelId: aws.String(a.Model), OfferType: types.OfferType(r.cfg.Remediation.Agreements.OfferType),
+	})
+	switch {
+	case err != nil:
+		a.Outcome, a.Reason = Failed, "could not list the model's offers: "+describe(err)
+	case len(out.Offers) == 0:
+		a.Outcome, a.Reason = Skipped, fmt.Sprintf("ListFoundationModelAgreementOffers lists no %s offer for %s in %s", r.cfg.Remediation.Agreements.OfferType, a.Model, a.Region)
+	default:
+		o := out.Offers[0]
+		a.Offer, a.token = aws.ToString(o.OfferId), aws.ToString(o.OfferToken)
+		if o.TermDetails != nil && o.TermDetails.LegalTerm != nil {
+			a.Reason += "; terms: " + aws.ToString(o.TermDetails.LegalTerm.Url)
+		}
+	}
+}
+
+// checkForm reads whether the target has a form: ResourceNotFoundException
+// means none (ledger BR-form-put).
+func (r *Remediator) checkForm(ctx context.Context, a *Action) {
+	_, err := r.newBedrock(a.Account, a.Region).GetUseCaseForModelAccess(ctx, &bedrock.GetUseCaseForModelAccessInput{})
+	var nf *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+		a.Outcome, a.Reason = Skipped, "the form is on file"
+	case errors.As(err, &nf):
+		a.Reason = "GetUseCaseForModelAccess: no Anthropic use-case form on file"
+	default:
+		a.Outcome, a.Reason = Failed, "could not read the form: "+describe(err)
+	}
+}
+
+// Apply carries out the planned actions, at most
+// remediation.concurrency at once, and re-reads each check afterwards. A
+// failure is recorded on its action and never stops the others.
+func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
+	out := slices.Clone(actions)
+	r.each(ctx, out, func(ctx context.Context, a *Action) {
+		if a.Outcome != Planned {
+			return
+		}
+		switch a.Action {
+		case CreateAgreement:
+			r.createAgreement(ctx, a)
+		case PutUseCaseForm:
+			r.putForm(ctx, a)
+		}
+		r.logger.InfoContext(ctx, "remediation", "account", a.Account, "region", a.Region, "model", a.Model, "action", a.Action, "outcome", a.Outcome, "reason", a.Reason)
+	})
+	return out
+}
+
+func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
+	api := r.newBedrock(a.Account, a.Region)
+	_, err := api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(a.Model), OfferToken: aws.String(a.token)})
+	var conflict *types.ConflictException
+	switch {
+	case errors.As(err, &conflict):
+		a.Outcome, a.Reason = Skipped, "an agreement exists already: "+describe(err)
+		return
+	case err != nil:
+		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)
+		return
+	}
+	a.Outcome = Done
+	av, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
+	if err != nil || av.AgreementAvailability == nil {
+		a.Reason = fmt.Sprintf("agreement requested (offer %s); the check could not be read again: %s", a.Offer, describe(err))
+		return
+	}
+	a.After = string(av.AgreementAvailability.Status)
+	a.Reason = fmt.Sprintf("agreement requested (offer %s); the check now reads agreementAvailability.status=%s", a.Offer, a.After)
+	if a.After == string(types.AgreementStatusPending) {
+		a.Reason += " (AVAILABLE in about 2 minutes)"
+	}
+}
+
+func (r *Remediator) putForm(ctx context.Context, a *Action) {
+	api := r.newBedrock(a.Account, a.Region)
+	if _, err := api.PutUseCaseForModelAccess(ctx, &bedrock.PutUseCaseForModelAccessInput{FormData: r.cfg.Remediation.UseCaseForm.Form}); err != nil {
+		a.Outcome, a.Reason = Failed, "PutUseCaseForModelAccess: "+describe(err)
+		return
+	}
+	a.Outcome = Done
+	if _, err := api.GetUseCaseForModelAccess(ctx, &bedrock.GetUseCaseForModelAccessInput{}); err != nil {
+		a.Reason = "form submitted; GetUseCaseForModelAccess does not show it yet: " + describe(err)
+		return
+	}
+	a.After = "FOUND"
+	a.Reason = "form submitted; GetUseCaseForModelAccess now finds it"
+}
+
+// each runs fn on every action, at most remediation.concurrency at once.
+func (r *Remediator) each(ctx context.Context, actions []Action, fn func(context.Context, *Action)) {
+	slots := make(chan struct{}, r.cfg.Remediation.Concurrency)
+	var wg sync.WaitGroup
+	for i := range actions {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func(a *Action) {
+			defer wg.Done()
+			defer func() { <-slots }()
+			fn(ctx, a)
+		}(&actions[i])
+	}
+	wg.Wait()
+}
+
+// describe is an AWS error's code and message, or the error itself.
+func describe(err error) string {
+	if err == nil {
+		return "no answer"
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode() + ": " + api.ErrorMessage()
+	}
+	return err.Error()
+}
+
+// Failures counts the failed actions.
+func Failures(actions []Action) int {
+	n := 0
+	for _, a := range actions {
+		if a.Outcome == Failed {
+			n++
+		}
+	}
+	return n
+}

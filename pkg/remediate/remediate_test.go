@@ -1,0 +1,234 @@
+package remediate
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/check"
+	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/targets"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
+)
+
+const (
+	cohere = "cohere.command-r-plus-v1:0"
+	claude = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+	jamba  = "ai21.jamba-1-5-large-v1:0"
+)
+
+const baseConfig = `
+accounts: {static: ["111111111111", "222222222222", "333333333333", "444444444444"]}
+regions: [us-east-1, us-west-2]
+models: {required: [cohere.command-r-plus-v1:0, anthropic.claude-3-5-sonnet-20240620-v1:0, ai21.jamba-1-5-large-v1:0]}
+role: {name: GrantwatchAudit, external_id: grantwatch-fix}
+limits: {max_attempts: 2, max_backoff: 10ms}
+`
+
+type fixture struct {
+	sim *awssim.Server
+	cfg *config.Config
+	rem *Remediator
+}
+
+func newFixture(t *testing.T, remediation string, edit func(*awssim.Scenario)) *fixture {
+	t.Helper()
+	sim := testenv.Simulator(t, "testdata/org.yaml", edit)
+	cfg, err := config.Parse([]byte(baseConfig + remediation))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if f := cfg.Remediation.UseCaseForm; f != nil {
+		if err := f.LoadForm(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awsCfg, err := sim.ClientConfig(context.Background(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{sim: sim, cfg: cfg, rem: New(cfg, awsCfg)}
+}
+
+// plan audits the organization as grantwatch run does, then plans.
+func (f *fixture) plan(t *testing.T) []Action {
+	t.Helper()
+	ctx := context.Background()
+	awsCfg, err := f.sim.ClientConfig(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := targets.New(f.cfg, awsCfg).Plan(ctx, "run-test")
+	rep := check.New(f.cfg, awsCfg).Check(ctx, p)
+	return f.rem.Plan(ctx, rep, p.Units, []string{"999999999999"})
+}
+
+func (f *fixture) writes() int64 {
+	return f.sim.Calls(awssim.OpCreateFoundationModelAgreement) + f.sim.Calls(awssim.OpPutUseCaseForModelAccess) + f.sim.Calls(awssim.OpDeleteFoundationModelAgreement)
+}
+
+// key is an action in one line, for comparing plans.
+func key(a Action) string {
+	return strings.Join([]string{a.Account, a.Region, a.Model, a.Action, a.Outcome}, " ")
+}
+
+func keys(actions []Action, outcome string) []string {
+	var out []string
+	for _, a := range actions {
+		if outcome == "" || a.Outcome == outcome {
+			out = append(out, key(a))
+		}
+	}
+	return out
+}
+
+const narrow = `
+remediation:
+  agreements:
+    models: [cohere.command-r-plus-v1:0, anthropic.claude-3-5-sonnet-20240620-v1:0]
+    accounts: ["111111111111", "222222222222", "333333333333"]
+    regions: [us-east-1]
+`
+
+func TestDryRunWritesNothing(t *testing.T) {
+	f := newFixture(t, narrow, nil)
+	actions := f.plan(t)
+	if got := f.writes(); got != 0 {
+		t.Fatalf("write calls in a dry run: got %d; want 0", got)
+	}
+	wantPlanned := []string{
+		"111111111111 us-east-1 " + claude + " CreateFoundationModelAgreement planned",
+		"111111111111 us-east-1 " + cohere + " CreateFoundationModelAgreement planned",
+		"222222222222 us-east-1 " + claude + " CreateFoundationModelAgreement planned",
+		"222222222222 us-east-1 " + cohere + " CreateFoundationModelAgreement planned",
+	}
+	if got := keys(actions, Planned); !slices.Equal(got, wantPlanned) {
+		t.Errorf("planned:\ngot  %q\nwant %q", got, wantPlanned)
+	}
+	for _, a := range actions {
+		if a.Outcome == Planned && (a.Offer == "" || a.token == "") {
+			t.Errorf("%s: got no offer; want the offer it would accept", key(a))
+		}
+	}
+	// The account without the remediation role fails to plan; it is reported, not fatal.
+	if got := keys(actions, Failed); len(got) != 2 || !strings.HasPrefix(got[0], "333333333333 us-east-1") {
+		t.Errorf("failed: got %q; want the two actions of 333333333333", got)
+	}
+	skipped := map[string]string{}
+	for _, a := range actions {
+		if a.Outcome == Skipped {
+			skipped[a.Account+" "+a.Region+" "+a.Model] = a.Reason
+		}
+	}
+	for k, want := range map[string]string{
+		"111111111111 us-east-1 " + jamba:  "remediation.agreements.models does not list " + jamba,
+		"111111111111 us-west-2 " + cohere: "remediation.agreements.regions does not list us-west-2",
+		"444444444444 us-east-1 " + cohere: "remediation.agreements.accounts does not list account 444444444444",
+	} {
+		if got := skipped[k]; got != want {
+			t.Errorf("skipped %s: got reason %q; want %q", k, got, want)
+		}
+	}
+}
+
+func TestApplyCreatesExactlyTheAllowedAgreements(t *testing.T) {
+	f := newFixture(t, narrow, nil)
+	ctx := context.Background()
+	done := f.rem.Apply(ctx, f.plan(t))
+	if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != 4 {
+		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 4 (two accounts x two models in us-east-1)", got)
+	}
+	wantDone := []string{
+		"111111111111 us-east-1 " + claude + " CreateFoundationModelAgreement done",
+		"111111111111 us-east-1 " + cohere + " CreateFoundationModelAgreement done",
+	}
+	if got := keys(done, Done); !slices.Equal(got, wantDone) {
+		t.Errorf("done:\ngot  %q\nwant %q", got, wantDone)
+	}
+	for _, a := range done {
+		switch {
+		case a.Outcome == Done && a.After != "AVAILABLE":
+			t.Errorf("%s: re-read got %q; want AVAILABLE (the scenario's delay is 0)", key(a), a.After)
+		case a.Account == "222222222222" && a.Region == "us-east-1" && a.Model != jamba && (a.Outcome != Failed || !strings.Contains(a.Reason, "AccessDeniedException") || !strings.Contains(a.Reason, "aws-marketplace:Subscribe")):
+			t.Errorf("%s: got %s %q; want failed with the Marketplace AccessDeniedException", key(a), a.Outcome, a.Reason)
+		}
+	}
+	if got := Failures(done); got != 4 {
+		t.Errorf("failures: got %d; want 4 (222222222222's two denied, 333333333333's two without a role)", got)
+	}
+
+	// Nothing outside the section changed: the next audit still finds
+	// those agreements missing, and 111111111111's allowed ones enabled.
+	again := f.plan(t)
+	for _, a := range again {
+		if a.Account == "111111111111" && a.Region == "us-east-1" && a.Model != jamba {
+			t.Errorf("after apply, got %s; want no action for an enabled check", key(a))
+		}
+	}
+	if n := len(keys(again, Skipped)); n != len(keys(done, Skipped)) {
+		t.Errorf("skipped after apply: got %d; want the same %d as before", n, len(keys(done, Skipped)))
+	}
+}
+
+func TestSecondApplyDoesNothing(t *testing.T) {
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["111111111111", "444444444444"]}
+`, nil)
+	ctx := context.Background()
+	first := f.rem.Apply(ctx, f.plan(t))
+	if got := len(keys(first, Done)); got != 4 {
+		t.Fatalf("first apply: got %d done; want 4 (two accounts x two regions): %q", got, keys(first, ""))
+	}
+	calls := f.sim.Calls(awssim.OpCreateFoundationModelAgreement)
+	second := f.rem.Apply(ctx, f.plan(t))
+	if got := keys(second, Planned); len(got) > 0 {
+		t.Errorf("second plan: got %q; want nothing planned", got)
+	}
+	if got := keys(second, Done); len(got) > 0 {
+		t.Errorf("second apply: got %q done; want nothing", got)
+	}
+	if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != calls {
+		t.Errorf("second apply: CreateFoundationModelAgreement calls went from %d to %d; want none", calls, got)
+	}
+}
+
+func TestUseCaseForm(t *testing.T) {
+	form := filepath.Join(t.TempDir(), "form.json")
+	if err := os.WriteFile(form, []byte(`{"companyName":"Example Corp","companyWebsite":"https://www.example.com","intendedUsers":"0","industryOption":"Energy","otherIndustryOption":"","useCases":"Internal assistants"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "\nremediation:\n  use_case_form: {file: "+form+"}\n", func(sc *awssim.Scenario) {
+		sc.UseCaseForms = []string{} // nobody, the management account included
+	})
+	ctx := context.Background()
+	plan := f.plan(t)
+	want := []string{"999999999999 us-east-1  PutUseCaseForModelAccess planned"}
+	if got := keys(plan, ""); !slices.Equal(got, want) {
+		t.Fatalf("plan: got %q; want %q (the management account, in the first audited region)", got, want)
+	}
+	if got := f.writes(); got != 0 {
+		t.Fatalf("write calls in a dry run: got %d; want 0", got)
+	}
+	done := f.rem.Apply(ctx, plan)
+	if len(done) != 1 || done[0].Outcome != Done || done[0].After != "FOUND" {
+		t.Fatalf("apply: got %+v; want the form submitted and found on re-read", done)
+	}
+	// The management account's form covers every member: the next audit
+	// finds no NOT_AUTHORIZED, and the next plan nothing to do.
+	awsCfg, _ := f.sim.ClientConfig(ctx, "us-east-1")
+	p := targets.New(f.cfg, awsCfg).Plan(ctx, "run-after")
+	for _, r := range check.New(f.cfg, awsCfg).Check(ctx, p).Results {
+		if r.Status == result.NotAuthorized {
+			t.Errorf("after the form: %s %s %s is NOT_AUTHORIZED; want the form inherited", r.Account, r.Region, r.Model)
+		}
+	}
+	if got := keys(f.plan(t), ""); len(got) != 0 {
+		t.Errorf("second plan: got %q; want nothing", got)
+	}
+}

@@ -147,11 +147,26 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listen %s: %w", addr, err)
 	}
-	s.httpServer = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.httpServer = &http.Server{Handler: s, ReadHeaderTimeout: connTimeout, IdleTimeout: connTimeout}
 	s.url = "http://" + ln.Addr().String()
 	go func() { _ = s.httpServer.Serve(ln) }()
 	return s.url, nil
 }
+
+// connTimeout is how long the simulator waits for a request on a connection,
+// new or kept alive. Go's server times the first request of a connection
+// from its accept with ReadHeaderTimeout, which was 10 s; Go's transport
+// pools connections it dialed for a request that another connection then
+// served, unused. The server closed such a connection 10 s after it was
+// opened while the SDK kept it for 90 s, and a request sent on it just then
+// failed with "use of closed network connection", "broken pipe" or
+// "connection reset". Go's transport does not replay a POST (every
+// Organizations call), and with max_attempts 1 neither does the SDK, so a
+// page was lost. Longer than the SDK's idle timeout
+// (awshttp.DefaultHTTPTransportIdleConnTimeout), the client always closes
+// first. The simulator listens on loopback, so a slow client costs nothing.
+// ledger: PROTO-idle-connections
+const connTimeout = 3 * time.Minute
 
 // URL is the endpoint Start returned.
 func (s *Server) URL() string { return s.url }

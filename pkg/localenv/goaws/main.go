@@ -38,7 +38,11 @@ func main() {
 	go gosqs.PeriodicTasks(time.Second, make(chan struct{}))
 	addr := net.JoinHostPort("127.0.0.1", ports[0])
 	log.Warnf("GoAws listening on: %s", addr)
-	server := &http.Server{Addr: addr, Handler: router.New(), ReadHeaderTimeout: 10 * time.Second}
+	// Longer than the SDK's 90 s pooled-connection idle timeout: a server
+	// that closes a connection the client still pools first (Go times a
+	// new connection's first request from its accept) makes a request sent
+	// on it just then fail (see connTimeout in pkg/awssim).
+	server := &http.Server{Addr: addr, Handler: router.New(), ReadHeaderTimeout: 3 * time.Minute, IdleTimeout: 3 * time.Minute}
 	if err := server.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "goaws:", err)
 		os.Exit(1)

@@ -202,8 +202,8 @@ func htmlReport(w io.Writer, rep *result.Report) error {
 		for _, c := range g.causes {
 			hg.Causes = append(hg.Causes, g.specialize(c))
 		}
-		if sp := suppressedText(g.checks[0]); sp != "" {
-			hg.Suppressed = "suppressed " + sp
+		if sp := g.checks[0].SuppressedBy(); sp != nil {
+			hg.Suppressed = fmt.Sprintf("suppressed until %s by %s: %s", sp.Until, sp.Owner, sp.Reason)
 		}
 		hg.Held = holders(strings.Join(hg.Causes, "") + hg.Remediation)
 		sec.Groups = append(sec.Groups, hg)

@@ -205,7 +205,7 @@ func htmlReport(w io.Writer, rep *result.Report) error {
 		if sp := g.checks[0].SuppressedBy(); sp != nil {
 			hg.Suppressed = fmt.Sprintf("suppressed until %s by %s: %s", sp.Until, sp.Owner, sp.Reason)
 		}
-		hg.Held = holders(strings.Join(hg.Causes, "") + hg.Remediation)
+		hg.Held = g.held(len(g.causes))
 		sec.Groups = append(sec.Groups, hg)
 	}
 	return renderHTML(w, page)

@@ -56,9 +56,16 @@ type problemGroup struct {
 	model  string
 	// template is the remediation with placeholders for the account,
 	// region and principal; causes are the distinct causes, likewise.
-	template string
-	causes   []string
+	template groupText
+	causes   []groupText
 	checks   []result.Result
+}
+
+// groupText is a text of a group; literal when it held a placeholder's
+// spelling itself and so was not generalized.
+type groupText struct {
+	text    string
+	literal bool
 }
 
 // isProblem: a check a person should act on, as the WHAT TO DO list has
@@ -88,7 +95,7 @@ func groupResults(results []result.Result, keep func(result.Result) bool) []prob
 			continue
 		}
 		tmpl := generalize(r.Remediation, r)
-		key := string(r.Status) + "\x00" + r.Model + "\x00" + suppressedText(r) + "\x00" + tmpl
+		key := fmt.Sprintf("%s\x00%s\x00%s\x00%v\x00%s", r.Status, r.Model, suppressedText(r), tmpl.literal, tmpl.text)
 		i, ok := index[key]
 		if !ok {
 			i = len(groups)
@@ -110,20 +117,25 @@ func groupResults(results []result.Result, keep func(result.Result) bool) []prob
 // name into text, where they stand as whole names. Filling them back in
 // gives text again exactly: a text that already holds a placeholder is
 // left as it is, so it groups only with identical texts.
-func generalize(text string, r result.Result) string {
+func generalize(text string, r result.Result) groupText {
 	for _, h := range []string{accountHolder, regionHolder, principalHolder} {
 		if strings.Contains(text, h) {
-			return text
+			return groupText{text: text, literal: true}
 		}
 	}
 	text = replaceName(text, r.Account, accountHolder, isNameByte)
 	text = replaceName(text, r.Region, regionHolder, isNameByte)
-	return replaceName(text, r.Principal, principalHolder, isNameByte)
+	return groupText{text: replaceName(text, r.Principal, principalHolder, isNameByte)}
 }
 
 // specialize fills in the placeholders whose value every check of g shares,
-// in the reverse order generalize put them in; the others stay.
-func (g problemGroup) specialize(text string) string {
+// in the reverse order generalize put them in; the others stay. A literal
+// text is returned as it is.
+func (g problemGroup) specialize(t groupText) string {
+	text := t.text
+	if t.literal {
+		return text
+	}
 	same := func(f func(result.Result) string) (string, bool) {
 		v := f(g.checks[0])
 		for _, c := range g.checks[1:] {
@@ -167,7 +179,7 @@ func replaceName(text, name, holder string, inName func(byte) bool) string {
 			return b.String()
 		}
 		end := i + len(name)
-		whole := (i == 0 || !inName(text[i-1])) && (end == len(text) || !inName(text[end]))
+		whole := (i == 0 || !inName(text[i-1])) && endsName(text[end:], inName)
 		b.WriteString(text[:i])
 		if whole {
 			b.WriteString(holder)
@@ -176,6 +188,19 @@ func replaceName(text, name, holder string, inName func(byte) bool) string {
 		}
 		text = text[end:]
 	}
+}
+
+// endsName reports whether rest, what follows a name, ends it: nothing, a
+// byte no name has, or a full stop or comma that ends a sentence or a list
+// item (followed by a space or the end).
+func endsName(rest string, inName func(byte) bool) bool {
+	switch {
+	case rest == "" || !inName(rest[0]):
+		return true
+	case rest[0] == '.' || rest[0] == ',':
+		return len(rest) == 1 || rest[1] == ' ' || rest[1] == '\n'
+	}
+	return false
 }
 
 // problemsTable writes head (the summary's lines), the accounts and regions
@@ -201,7 +226,8 @@ func problemsTable(w io.Writer, width int, head []string, results []result.Resul
 	} else {
 		writeWrapped(&b, "accounts with problems: "+tallyNames(accounts), "", "    ", width)
 		writeWrapped(&b, "regions with problems: "+tallyNames(regions), "", "    ", width)
-		fmt.Fprintf(&b, "\nPROBLEMS: %d checks in %d groups (usable checks are not shown; --all prints every check)\n", n, len(groups))
+		b.WriteString("\n")
+		writeWrapped(&b, fmt.Sprintf("PROBLEMS: %d checks in %d groups (usable checks are not shown; --all prints every check)", n, len(groups)), "", "    ", width)
 	}
 	for _, g := range groups {
 		b.WriteString("\n")
@@ -210,19 +236,15 @@ func problemsTable(w io.Writer, width int, head []string, results []result.Resul
 			writeWrapped(&b, l, "  ", "      ", width)
 		}
 		const most = 3
-		shown := ""
 		for i, c := range g.causes {
 			if i == most {
 				writeWrapped(&b, fmt.Sprintf("(%d more causes; --output json or csv has every one)", len(g.causes)-most), "  ", "    ", width)
 				break
 			}
-			c = g.specialize(c)
-			shown += c
-			writeWrapped(&b, "cause: "+c, "  ", "    ", width)
+			writeWrapped(&b, "cause: "+g.specialize(c), "  ", "    ", width)
 		}
-		todo := g.specialize(g.template)
-		writeWrapped(&b, "-> "+todo, "  ", "     ", width)
-		if held := holders(shown + todo); held != "" {
+		writeWrapped(&b, "-> "+g.specialize(g.template), "  ", "     ", width)
+		if held := g.held(most); held != "" {
 			writeWrapped(&b, "("+held+": each check's own)", "     ", "     ", width)
 		}
 	}
@@ -297,6 +319,18 @@ func (g problemGroup) where() []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// held names the placeholders left in the remediation and the first
+// causes of g once specialized; a literal text's are its own.
+func (g problemGroup) held(causes int) string {
+	var text string
+	for _, t := range append([]groupText{g.template}, g.causes[:min(causes, len(g.causes))]...) {
+		if !t.literal {
+			text += g.specialize(t)
+		}
+	}
+	return holders(text)
 }
 
 // holders names the placeholders text holds, e.g. "<account>, <principal>".
@@ -427,7 +461,9 @@ func writeColumns(w io.Writer, rows [][]string, width int, shrink ...int) error 
 		}
 		return false
 	}) {
-		text += cutNote(width)
+		var note bytes.Buffer
+		writeWrapped(&note, cutNote(width), "", "", width)
+		text += note.String()
 	}
 	_, err := io.WriteString(w, text)
 	return err

@@ -97,7 +97,7 @@ func allChecksTable(w io.Writer, results []result.Result, width int) error {
 }
 
 func cutNote(width int) string {
-	return fmt.Sprintf("(lines cut to %d columns; --output json or csv has the full text)\n", width)
+	return fmt.Sprintf("(lines cut to %d columns; --output json or csv has the full text)", width)
 }
 
 // summaryLines are a run's summary in the table: what was checked, then

@@ -123,8 +123,8 @@ func generalize(text string, r result.Result) groupText {
 			return groupText{text: text, literal: true}
 		}
 	}
-	text = replaceName(text, r.Account, accountHolder, isNameByte)
-	text = replaceName(text, r.Region, regionHolder, isNameByte)
+	text = replaceName(text, r.Account, accountHolder, isDigit)
+	text = replaceName(text, r.Region, regionHolder, isRegionByte)
 	return groupText{text: replaceName(text, r.Principal, principalHolder, isNameByte)}
 }
 
@@ -157,9 +157,13 @@ func (g problemGroup) specialize(t groupText) string {
 	return text
 }
 
-// isNameByte: a byte that can be part of an account id, a region or an IAM
-// role name (letters, digits and +=,.@_-), so that a name is replaced only
-// where it stands whole.
+// isDigit, isRegionByte and isNameByte: the bytes that can continue an
+// account id, a region (us-east-1) or an IAM role name (letters, digits
+// and +=,.@_-), so that a name is replaced only where it stands whole.
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+func isRegionByte(b byte) bool { return b >= 'a' && b <= 'z' || isDigit(b) || b == '-' }
+
 func isNameByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("+=,.@_-", b) >= 0
 }

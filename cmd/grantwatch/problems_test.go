@@ -189,6 +189,7 @@ func TestGeneralizeIsExact(t *testing.T) {
 		{"account, region and role", "arn:aws:iam::111111111111:role/ChatApp in us-east-1", result.Result{Account: "111111111111", Region: "us-east-1", Principal: "ChatApp"}, "arn:aws:iam::<account>:role/<principal> in <region>"},
 		{"a longer name is left whole", "ChatAppV2 and ChatApp, us-east-12", result.Result{Account: "111111111111", Region: "us-east-1", Principal: "ChatApp"}, "ChatAppV2 and <principal>, us-east-12"},
 		{"a text with a placeholder is left as it is", "call <region> later in us-east-1", result.Result{Account: "111111111111", Region: "us-east-1"}, "call <region> later in us-east-1"},
+		{"a region after = and before )", "(aws:RequestedRegion=us-east-1) on 111111111111:x", result.Result{Account: "111111111111", Region: "us-east-1"}, "(aws:RequestedRegion=<region>) on <account>:x"},
 		{"a principal named like a region", "role us-east-1 in us-east-1", result.Result{Account: "111111111111", Region: "us-east-1", Principal: "us-east-1"}, "role <region> in <region>"},
 	}
 	for _, tt := range tests {

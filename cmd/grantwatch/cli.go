@@ -39,16 +39,16 @@ const (
 // synopses are the usage line of each subcommand, in the order the help
 // shows them; the --output values come from the lists the commands check.
 var synopses = []struct{ command, text string }{
-	{"run", `grantwatch run     --config FILE [--output ` + strings.Join(formats, "|") + `] [--profile NAME]
+	{"run", `grantwatch run     --config FILE [--output ` + strings.Join(formats, "|") + `] [--all] [--profile NAME]
                      [--timeout D] [--log-level debug|info|warn|error]`},
 	{"history", `grantwatch history (--config FILE | --table NAME) --account ID [--region R] [--model M]
-                     [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest]
+                     [--since 7d|2026-11-01] [--until DATE] [--limit N] [--latest [--all]]
                      [--output ` + strings.Join(historyFormats, "|") + `] [--profile NAME] [--timeout 60s]
   grantwatch history --url HISTORY_URL [--account ID] [same filters] [--profile NAME]
                      (signed with your own AWS credentials; the account defaults to yours)`},
 	{"fix", `grantwatch fix     --config FILE [--apply] [--output ` + strings.Join(fixFormats, "|") + `] [--profile NAME]
                      (a dry run unless --apply; exit 0 all done or nothing needed, 1 some failed, 2 could not run)`},
-	{"demo", `grantwatch demo    [--output ` + strings.Join(formats, "|") + `]`},
+	{"demo", `grantwatch demo    [--output ` + strings.Join(formats, "|") + `] [--all]`},
 	{"sim", `grantwatch sim     [--scenario FILE] [--addr 127.0.0.1:PORT]`},
 }
 
@@ -150,6 +150,12 @@ func outputFlag(fs *flag.FlagSet, accepted []string) *string {
 	return &v.format
 }
 
+// allFlag registers --all: the table prints every check, not only the
+// problems.
+func allFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("all", false, "table output: print every check, usable ones included, not only the summary and the problems")
+}
+
 // outputValue is an --output flag: one of its accepted formats.
 type outputValue struct {
 	format   string
@@ -184,6 +190,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (required)")
 	output := outputFlag(fs, formats)
+	all := allFlag(fs)
 	profile := fs.String("profile", "", "AWS shared config profile (default: the standard credential chain)")
 	timeout := fs.Duration("timeout", 0, "stop after this long and report what was checked (0: no limit)")
 	logLevel := fs.String("log-level", "error", "JSON log level on stderr: one of debug, info, warn, error")
@@ -244,7 +251,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		}
 		hub = securityhub.Source{Account: aws.ToString(id.Account), Region: cmp.Or(awsCfg.Region, cfg.Regions[0]), Partition: cfg.Partition(), Severity: cfg.Alerts.Severity}
 	}
-	if werr := writeReport(stdout, *output, out.Report, hub); werr != nil {
+	if werr := writeReportView(stdout, *output, out.Report, hub, viewFor(stdout, *all)); werr != nil {
 		return exitError, fmt.Errorf("write report: %w", werr)
 	}
 	if store != nil {

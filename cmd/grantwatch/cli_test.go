@@ -280,7 +280,8 @@ notify: {topic_arn: "`+snsServer.TopicARN("alerts")+`"}`+roleAndLimits)
 	}{
 		{"changes as a table", []string{"--config", path, "--account", "333333333333"}, []string{"NOT_ENTITLED", "(first check)", "meta.llama3-1-70b-instruct-v1:0"}},
 		{"one model as JSON", []string{"--table", "gw-cli", "--account", "333333333333", "--model", "amazon.nova-pro-v1:0", "--output", "json"}, []string{`"status": "ENABLED"`}},
-		{"latest state", []string{"--table", "gw-cli", "--account", "333333333333", "--latest"}, []string{"SINCE", "NOT_ENTITLED"}},
+		{"latest state: summary and problems", []string{"--table", "gw-cli", "--account", "333333333333", "--latest"}, []string{"latest state of account 333333333333", "account checks (", "NOT_ENTITLED  meta.llama3-1-70b-instruct-v1:0"}},
+		{"latest state, every check", []string{"--table", "gw-cli", "--account", "333333333333", "--latest", "--all"}, []string{"SINCE", "ENABLED", "NOT_ENTITLED"}},
 		{"nothing since tomorrow", []string{"--table", "gw-cli", "--account", "333333333333", "--since", time.Now().Add(48 * time.Hour).Format("2006-01-02")}, []string{"no history for this selection"}},
 	}
 	for _, tt := range tests {
@@ -331,8 +332,13 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"-- Subject: [grantwatch] account 333333333333: 3 resolved",
 		"-- Subject: [grantwatch] account 111111111111: 3 new",
 		"== History of account 333333333333",
-		"AGREEMENT_MISSING (suppressed)",
-		"SUPPRESSED (",
+		// The default table: the summary, the problems grouped, the suppressed.
+		"account checks (55): ENABLED=17 ",
+		"principal results (49): ENABLED=10 ",
+		"accounts with problems: 111111111111 (",
+		"PROBLEMS: ",
+		"LEGACY  amazon.titan-text-express-v1  (3 account checks)\n  333333333333 in eu-central-1, us-east-1, us-west-2\n",
+		"SUPPRESSED (2, not alerted):\n  111111111111/us-east-1/ai21.jamba-1-5-large-v1:0 AGREEMENT_MISSING: Jamba",
 		// grantwatch fix: the plan, no write in the dry run, the apply, the usable check.
 		"anthropic.claude-sonnet-4-5-20250929-v1:0  CreateFoundationModelAgreement  planned",
 		"The simulator received 0 write calls during the dry run.",
@@ -340,7 +346,6 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"111111111111 us-east-1 us.anthropic.claude-sonnet-4-5-20250929-v1:0: ENABLED",
 		"-- Subject: [grantwatch] account 111111111111: remediation, 1 done, 0 failed",
 		"REMEDIATION_DONE",
-		"CreateFoundationModelAgreement (offer",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)

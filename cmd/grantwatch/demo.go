@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"flag"
@@ -39,6 +40,7 @@ var demoConfig []byte
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	output := outputFlag(fs, formats)
+	all := allFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return exitError, err
 	}
@@ -83,11 +85,14 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		// need the local stand-ins.
 		rep := audit()
 		clearProgress(stderr)
-		if err := writeReport(stdout, "table", rep, securityhub.Source{}); err != nil {
+		view := viewFor(stdout, *all)
+		if err := writeReportView(stdout, "table", rep, securityhub.Source{}, view); err != nil {
 			return exitError, err
 		}
-		fmt.Fprintf(stdout, "\n(History and alerts are not shown: %v.)\n", err)
-		return exitUsable, nil
+		var b bytes.Buffer
+		writeWrapped(&b, fmt.Sprintf("(History and alerts are not shown: %v.)", err), "", "", view.width)
+		_, err := fmt.Fprintf(stdout, "\n%s", &b)
+		return exitUsable, err
 	}
 
 	// The same job the Lambda runs, with a local table and topic.
@@ -115,7 +120,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return exitError, err
 	}
-	if err := writeReport(stdout, "table", first.Report, securityhub.Source{}); err != nil {
+	if err := writeReportView(stdout, "table", first.Report, securityhub.Source{}, viewFor(stdout, *all)); err != nil {
 		return exitError, err
 	}
 	inbox, err := snsServer.Receive(ctx, "inbox")
@@ -160,7 +165,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return exitError, err
 	}
-	if err := writeEntries(stdout, "table", entries, false); err != nil {
+	if err := writeEntries(stdout, "table", entries, false, viewFor(stdout, false)); err != nil {
 		return exitError, err
 	}
 	clock = runAt.Add(2 * time.Hour)

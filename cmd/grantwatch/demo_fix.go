@@ -113,5 +113,5 @@ func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *con
 	if err != nil {
 		return err
 	}
-	return writeEntries(stdout, "table", entries, false)
+	return writeEntries(stdout, "table", entries, false, viewFor(stdout, false))
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -19,6 +18,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/historyurl"
+	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 // historyFormats are the output formats history writes.
@@ -35,7 +35,8 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	since := fs.String("since", "", "from: a duration back from now (7d, 12h) or a date (2026-11-01, RFC 3339)")
 	until := fs.String("until", "", "to: a date (2026-11-30, RFC 3339)")
 	limit := fs.Int("limit", 100, "most entries to show")
-	latest := fs.Bool("latest", false, "show the latest state of every check instead of the changes")
+	latest := fs.Bool("latest", false, "show the latest state of the checks instead of the changes: a summary and the problems")
+	all := fs.Bool("all", false, "with --latest, table output: print every check, usable ones included, not only the summary and the problems")
 	output := outputFlag(fs, historyFormats)
 	profile := fs.String("profile", "", "AWS shared config profile")
 	timeout := fs.Duration("timeout", 60*time.Second, "most time for the whole command; each request to --url also has 30s")
@@ -111,7 +112,7 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := writeEntries(stdout, *output, entries, *latest); err != nil {
+		if err := writeEntries(stdout, *output, entries, *latest, viewFor(stdout, *all)); err != nil {
 			return err
 		}
 		if more && *output == "table" {
@@ -140,7 +141,7 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		more = more && len(entries) >= *limit
 	}
-	if err := writeEntries(stdout, *output, entries, *latest); err != nil {
+	if err := writeEntries(stdout, *output, entries, *latest, viewFor(stdout, *all)); err != nil {
 		return err
 	}
 	if more && *output == "table" {
@@ -149,7 +150,10 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func writeEntries(w io.Writer, format string, entries []history.Entry, latest bool) error {
+// writeEntries writes history entries in format. A table of the latest
+// states is a summary and the problems (every check first with view.all);
+// a table's lines are cut to view.width.
+func writeEntries(w io.Writer, format string, entries []history.Entry, latest bool, view tableView) error {
 	switch format {
 	case "html":
 		account := ""
@@ -177,33 +181,71 @@ func writeEntries(w io.Writer, format string, entries []history.Entry, latest bo
 		_, err := fmt.Fprintln(w, "no history for this selection")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if latest && !view.all {
+		return latestProblems(w, entries, view.width)
+	}
 	// The PRINCIPAL column only when principals were evaluated.
 	principals := slices.ContainsFunc(entries, func(e history.Entry) bool { return e.Principal != "" })
-	model := func(e history.Entry) string {
-		if principals {
-			return e.Model + "\t" + cmp.Or(e.Principal, "(account)")
-		}
-		return e.Model
+	var rows [][]string
+	model := 2 // the MODEL column; PRINCIPAL follows it
+	if latest {
+		model = 1
 	}
-	modelHeader := "MODEL"
-	if principals {
-		modelHeader = "MODEL\tPRINCIPAL"
+	row := func(cells ...string) {
+		if !principals {
+			cells = slices.Delete(cells, model+1, model+2)
+		}
+		rows = append(rows, cells)
 	}
 	if latest {
-		fmt.Fprintf(tw, "REGION\t%s\tSTATUS\tSINCE\tCHECKED\tCAUSE\n", modelHeader)
+		row("REGION", "MODEL", "PRINCIPAL", "STATUS", "SINCE", "CHECKED", "CAUSE")
 		for _, e := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Region, model(e), e.Status, e.Since.Format(time.RFC3339), e.At.Format(time.RFC3339), e.Cause)
+			row(e.Region, e.Model, cmp.Or(e.Principal, "(account)"), string(e.Status), e.Since.Format(time.RFC3339), e.At.Format(time.RFC3339), e.Cause)
 		}
 	} else {
-		fmt.Fprintf(tw, "AT\tREGION\t%s\tSTATUS\tWAS\tCAUSE\n", modelHeader)
+		row("AT", "REGION", "MODEL", "PRINCIPAL", "STATUS", "WAS", "CAUSE")
 		for _, e := range entries {
 			was := string(e.Previous)
 			if was == "" {
 				was = "(first check)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Region, model(e), e.Status, was, e.Cause)
+			row(e.At.Format(time.RFC3339), e.Region, e.Model, cmp.Or(e.Principal, "(account)"), string(e.Status), was, e.Cause)
 		}
 	}
-	return tw.Flush()
+	if err := writeColumns(w, rows, view.width, len(rows[0])-1, model); err != nil {
+		return err
+	}
+	if latest {
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+		return latestProblems(w, entries, view.width)
+	}
+	return nil
+}
+
+// latestProblems writes the latest states as a summary and the problems,
+// grouped as a run's table groups them.
+func latestProblems(w io.Writer, entries []history.Entry, width int) error {
+	results := make([]result.Result, len(entries))
+	checks, principals := map[result.Status]int{}, map[result.Status]int{}
+	var nChecks, nPrincipals int
+	for i, e := range entries {
+		results[i] = result.Result{Account: e.Account, Region: e.Region, Model: e.Model, Principal: e.Principal,
+			Status: e.Status, Cause: e.Cause, Remediation: e.Remediation}
+		if e.Principal == "" {
+			checks[e.Status]++
+			nChecks++
+		} else {
+			principals[e.Status]++
+			nPrincipals++
+		}
+	}
+	slices.SortStableFunc(results, result.Compare)
+	head := []string{fmt.Sprintf("latest state of account %s: %d checks", entries[0].Account, len(entries)),
+		fmt.Sprintf("account checks (%d): %s", nChecks, countsText(checks))}
+	if nPrincipals > 0 {
+		head = append(head, fmt.Sprintf("principal results (%d): %s", nPrincipals, countsText(principals)))
+	}
+	return problemsTable(w, width, head, results)
 }

@@ -61,7 +61,21 @@ type htmlSection struct {
 	Status             result.Status
 	Tone               string
 	Checks, Principals int
-	Results            []result.Result
+	// Groups are its checks by model and remediation (problemGroup): each
+	// remediation is shown once with the checks it covers.
+	Groups []htmlGroup
+}
+
+// htmlGroup is one problemGroup of a section: where, the causes, the
+// suppression and what to do, each once.
+type htmlGroup struct {
+	Model       string
+	Where       []string
+	Causes      []string
+	Suppressed  string
+	Remediation string
+	// Held names the placeholders that stand for each check's own values.
+	Held string
 }
 
 // Counted is what the heading says: "2 account checks, 1 principal
@@ -112,12 +126,6 @@ type htmlDay struct {
 
 var htmlFuncs = template.FuncMap{
 	"tone": tone,
-	"suppressed": func(r result.Result) string {
-		if sp := r.SuppressedBy(); sp != nil {
-			return fmt.Sprintf("suppressed until %s by %s: %s", sp.Until, sp.Owner, sp.Reason)
-		}
-		return ""
-	},
 	"when": func(t time.Time) string { return t.UTC().Format("15:04Z") },
 	"join": strings.Join,
 }
@@ -177,25 +185,28 @@ func htmlReport(w io.Writer, rep *result.Report) error {
 		page.RunCounts = append(page.RunCounts, htmlCountRow{c, tone(c.Status)})
 	}
 	page.RunCounts[len(page.RunCounts)-1].Tone = "" // the totals
-	for _, s := range result.Statuses {
-		if s.Usable() {
-			continue
+	groups := groupResults(rep.Results, func(r result.Result) bool { return !r.Status.Usable() })
+	for _, g := range groups {
+		if len(page.Sections) == 0 || page.Sections[len(page.Sections)-1].Status != g.status {
+			page.Sections = append(page.Sections, htmlSection{Status: g.status, Tone: tone(g.status)})
 		}
-		sec := htmlSection{Status: s, Tone: tone(s)}
-		for _, r := range rep.Results {
-			if r.Status != s {
-				continue
-			}
-			sec.Results = append(sec.Results, r)
-			if r.Principal != "" {
+		sec := &page.Sections[len(page.Sections)-1]
+		for _, c := range g.checks {
+			if c.Principal != "" {
 				sec.Principals++
 			} else {
 				sec.Checks++
 			}
 		}
-		if len(sec.Results) > 0 {
-			page.Sections = append(page.Sections, sec)
+		hg := htmlGroup{Model: g.model, Where: g.where(), Remediation: g.specialize(g.template)}
+		for _, c := range g.causes {
+			hg.Causes = append(hg.Causes, g.specialize(c))
 		}
+		if sp := g.checks[0].SuppressedBy(); sp != nil {
+			hg.Suppressed = fmt.Sprintf("suppressed until %s by %s: %s", sp.Until, sp.Owner, sp.Reason)
+		}
+		hg.Held = g.held(len(g.causes))
+		sec.Groups = append(sec.Groups, hg)
 	}
 	return renderHTML(w, page)
 }

@@ -43,7 +43,7 @@ func TestHTMLReportIsSelfContained(t *testing.T) {
 	if err := writeEntries(&hist, "html", []history.Entry{
 		{At: at, Account: "111111111111", Region: "us-east-1", Model: "m", Status: result.Enabled, Previous: result.NotAuthorized},
 		{At: at.Add(-24 * time.Hour), Account: "111111111111", Region: "us-east-1", Model: "m", Status: result.NotAuthorized},
-	}, false); err != nil {
+	}, false, tableView{width: defaultWidth}); err != nil {
 		t.Fatal(err)
 	}
 	if h := hist.String(); !strings.Contains(h, "<h3>2026-11-26</h3>") || !strings.Contains(h, "<h3>2026-11-25</h3>") || strings.Index(h, "2026-11-26") > strings.Index(h, "2026-11-25") {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/result"
@@ -24,6 +23,11 @@ var formats = []string{"table", "json", "csv", "markdown", "html", "asff"}
 // writeReport renders rep in format. hub is who would import ASFF findings
 // (for --output asff).
 func writeReport(w io.Writer, format string, rep *result.Report, hub securityhub.Source) error {
+	return writeReportView(w, format, rep, hub, viewFor(w, false))
+}
+
+// writeReportView is writeReport with the table printed as view says.
+func writeReportView(w io.Writer, format string, rep *result.Report, hub securityhub.Source, view tableView) error {
 	switch format {
 	case "asff":
 		if hub.Account == "" {
@@ -40,7 +44,7 @@ func writeReport(w io.Writer, format string, rep *result.Report, hub securityhub
 		_, err = fmt.Fprintf(w, "%s\n", out)
 		return err
 	case "table":
-		return reportTable(w, rep)
+		return reportTable(w, rep, view)
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -55,49 +59,74 @@ func writeReport(w io.Writer, format string, rep *result.Report, hub securityhub
 	return fmt.Errorf("output format %q: want one of %s", format, strings.Join(formats, ", "))
 }
 
-func reportTable(w io.Writer, rep *result.Report) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	// The PRINCIPAL column only when principals were evaluated.
-	principals := slices.ContainsFunc(rep.Results, func(r result.Result) bool { return r.Principal != "" })
-	if principals {
-		fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tPRINCIPAL\tSTATUS\tCAUSE")
-	} else {
-		fmt.Fprintln(tw, "ACCOUNT\tREGION\tMODEL\tSTATUS\tCAUSE")
+// reportTable writes a run's table: by default its summary and its
+// problems, grouped (problemsTable); with view.all every check first.
+func reportTable(w io.Writer, rep *result.Report, view tableView) error {
+	if view.all {
+		if err := allChecksTable(w, rep.Results, view.width); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
 	}
-	for _, r := range rep.Results {
+	return problemsTable(w, view.width, summaryLines(rep.Summary), rep.Results)
+}
+
+// allChecksTable is every check in one row, the cause and then the model
+// cut to fit width.
+func allChecksTable(w io.Writer, results []result.Result, width int) error {
+	// The PRINCIPAL column only when principals were evaluated.
+	principals := slices.ContainsFunc(results, func(r result.Result) bool { return r.Principal != "" })
+	rows := [][]string{{"ACCOUNT", "REGION", "MODEL", "STATUS", "CAUSE"}}
+	if principals {
+		rows[0] = []string{"ACCOUNT", "REGION", "MODEL", "PRINCIPAL", "STATUS", "CAUSE"}
+	}
+	for _, r := range results {
 		status := string(r.Status)
 		if r.SuppressedBy() != nil {
 			status += " (suppressed)"
 		}
 		if principals {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, cmp.Or(r.Principal, "(account)"), status, r.Cause)
+			rows = append(rows, []string{r.Account, r.Region, r.Model, cmp.Or(r.Principal, "(account)"), status, r.Cause})
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Account, r.Region, r.Model, status, r.Cause)
+		rows = append(rows, []string{r.Account, r.Region, r.Model, status, r.Cause})
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	return writeColumns(w, rows, width, len(rows[0])-1, 2)
+}
+
+func cutNote(width int) string {
+	return fmt.Sprintf("(lines cut to %d columns; --output json or csv has the full text)", width)
+}
+
+// summaryLines are a run's summary in the table: what was checked, then
+// the account checks and the principal results, each with its counts.
+func summaryLines(s result.Summary) []string {
+	lines := []string{fmt.Sprintf("run %s: %d accounts, %d regions, %d of %d checks in %.1fs",
+		s.RunID, s.Accounts, s.Regions, s.Checked, s.Planned, float64(s.DurationMS)/1000)}
+	line := fmt.Sprintf("account checks (%d): %s", s.Checked, countsText(s.Counts))
+	if s.Suppressed > 0 {
+		line += fmt.Sprintf("; %d suppressed", s.Suppressed)
 	}
-	groups := remediations(rep.Results)
-	if len(groups) > 0 {
-		fmt.Fprintln(w, "\nWHAT TO DO")
-	}
-	for _, g := range groups {
-		fmt.Fprintf(w, "\n%s (%d):\n", g.status, len(g.where))
-		fmt.Fprintf(w, "  %s\n", strings.Join(g.where, ", "))
-		fmt.Fprintf(w, "  -> %s\n", g.text)
-	}
-	var suppressed []string
-	for _, r := range rep.Results {
-		if sp := r.SuppressedBy(); sp != nil && !r.Status.Usable() {
-			suppressed = append(suppressed, fmt.Sprintf("  %s %s: %s (%s, until %s)", where(r), r.Status, sp.Reason, sp.Owner, sp.Until))
+	lines = append(lines, line)
+	if s.PrincipalChecks > 0 {
+		line := fmt.Sprintf("principal results (%d): %s", s.PrincipalChecks, countsText(s.PrincipalCounts))
+		if s.PrincipalSuppressed > 0 {
+			line += fmt.Sprintf("; %d suppressed", s.PrincipalSuppressed)
 		}
+		lines = append(lines, line)
 	}
-	if len(suppressed) > 0 {
-		fmt.Fprintf(w, "\nSUPPRESSED (%d, not alerted):\n%s\n", len(suppressed), strings.Join(suppressed, "\n"))
+	if s.Incomplete {
+		lines = append(lines, "INCOMPLETE (deadline reached)")
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", summaryLine(rep.Summary))
-	return err
+	for _, w := range s.Warnings {
+		lines = append(lines, "warning: "+w)
+	}
+	for _, e := range s.Errors {
+		lines = append(lines, "error: "+e)
+	}
+	return lines
 }
 
 // summaryLine is a one-line summary of a run: the account checks and their
@@ -156,35 +185,6 @@ func countRows(s result.Summary) []countRow {
 		}
 	}
 	return append(rows, countRow{"total", s.Checked, s.PrincipalChecks})
-}
-
-// group is one remediation text and the checks it applies to.
-type group struct {
-	status result.Status
-	text   string
-	where  []string
-}
-
-// remediations groups the checks that are not usable by what to do about them,
-// in the order they first appear. A principal's copy of its account's
-// problem is left out: the account's own line says what to do.
-func remediations(results []result.Result) []group {
-	var groups []group
-	index := map[string]int{}
-	for _, r := range results {
-		if r.Status.Usable() || r.SuppressedBy() != nil || !result.Severities(nil).For(r).Alerts() && r.Principal != "" {
-			continue
-		}
-		key := string(r.Status) + "\x00" + r.Remediation
-		i, ok := index[key]
-		if !ok {
-			i = len(groups)
-			index[key] = i
-			groups = append(groups, group{status: r.Status, text: r.Remediation})
-		}
-		groups[i].where = append(groups[i].where, where(r))
-	}
-	return groups
 }
 
 // suppressedText is a suppression in one cell: "until DATE, OWNER: REASON".

@@ -32,15 +32,18 @@ func TestWriteFormats(t *testing.T) {
 		check  func(string) string
 	}{
 		{"table", func(out string) string {
-			if !strings.Contains(out, "AGREEMENT_MISSING (1):\n  111111111111/us-east-1/cohere.command-r-plus-v1:0\n  -> Subscribe | once.") {
-				return "remediation not grouped, or the suppressed check in it"
+			if !strings.Contains(out, "AGREEMENT_MISSING  cohere.command-r-plus-v1:0  (1 account check)\n  111111111111 in us-east-1\n  cause: agreement NOT_AVAILABLE\n  -> Subscribe | once.\n") {
+				return "problem not grouped, or the suppressed check in it"
 			}
 			if !strings.Contains(out, "SUPPRESSED (1, not alerted):\n  222222222222/us-east-1/cohere.command-r-plus-v1:0 AGREEMENT_MISSING: accepted (ml@example.com, until 2027-03-31)") ||
-				!strings.Contains(out, "AGREEMENT_MISSING (suppressed)") || !strings.Contains(out, "; 1 suppressed") {
+				!strings.Contains(out, "account checks (3): ENABLED=1 AGREEMENT_MISSING=2; 1 suppressed") {
 				return "suppression not shown"
 			}
-			if !strings.Contains(out, "3 of 3 checks in 1.2s; ENABLED=1 AGREEMENT_MISSING=2") {
-				return "summary line missing"
+			if !strings.Contains(out, "run r1: 2 accounts, 1 regions, 3 of 3 checks in 1.2s") {
+				return "summary missing"
+			}
+			if strings.Contains(out, "nova-pro") {
+				return "usable check listed without --all"
 			}
 			return ""
 		}},
@@ -103,8 +106,9 @@ func Example_summaryLine() {
 
 func TestTableShowsPrincipalsOnlyWhenThereAreSome(t *testing.T) {
 	rep := sampleReport()
+	all := tableView{all: true, width: defaultWidth}
 	var without bytes.Buffer
-	if err := writeReport(&without, "table", rep, securityhub.Source{}); err != nil {
+	if err := writeReportView(&without, "table", rep, securityhub.Source{}, all); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(without.String(), "PRINCIPAL") {
@@ -114,17 +118,17 @@ func TestTableShowsPrincipalsOnlyWhenThereAreSome(t *testing.T) {
 		result.Result{Account: "111111111111", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Principal: "ChatApp", Status: result.MarketplaceDenied, Cause: "may not subscribe", Remediation: "Allow aws-marketplace:Subscribe."},
 		result.Result{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0", Principal: "ChatApp", Status: result.AgreementMissing, Cause: "permissions allow", Remediation: "Subscribe | once."})
 	var with bytes.Buffer
-	if err := writeReport(&with, "table", rep, securityhub.Source{}); err != nil {
+	if err := writeReportView(&with, "table", rep, securityhub.Source{}, all); err != nil {
 		t.Fatal(err)
 	}
 	out := with.String()
-	for _, want := range []string{"PRINCIPAL", "(account)", "MARKETPLACE_DENIED (1):\n  111111111111/us-east-1/cohere.command-r-plus-v1:0 as ChatApp\n"} {
+	for _, want := range []string{"PRINCIPAL", "(account)", "MARKETPLACE_DENIED  cohere.command-r-plus-v1:0  (1 principal result)\n  111111111111 in us-east-1: ChatApp\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "222222222222/us-east-1/cohere.command-r-plus-v1:0 as ChatApp") {
-		t.Errorf("a principal's copy of its account's problem is listed under WHAT TO DO:\n%s", out)
+	if strings.Contains(out, "222222222222 in us-east-1: ChatApp") {
+		t.Errorf("a principal's copy of its account's problem is listed among the problems:\n%s", out)
 	}
 }
 

@@ -46,20 +46,24 @@ func TestEveryStatusHasOneRow(t *testing.T) {
 	}
 }
 
-// The derived lists keep the order and the defaults they had when they were
-// written by hand.
+// The derived lists keep the table's order, and the defaults are critical
+// but for what is normal or still works.
 func TestStatusTableDerivesTheLists(t *testing.T) {
-	wantStatuses := []Status{
-		Enabled, Pending, AgreementMissing, AgreementFailed, NotAuthorized,
-		NotEntitled, NotInRegion, ProfileRequired, ProfileNotInRegion, Legacy, UnknownModel,
-		IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, IAMUndetermined, AuditError,
+	if len(Statuses) != len(statusTable) || Statuses[0] != Enabled || Statuses[len(Statuses)-1] != AuditError {
+		t.Errorf("Statuses: got %v; want every row, ENABLED first and AUDIT_ERROR last", Statuses)
 	}
-	if !slices.Equal(Statuses, wantStatuses) {
-		t.Errorf("Statuses: got %v; want %v", Statuses, wantStatuses)
+	last := -1
+	for _, s := range PrincipalStatuses {
+		i := slices.Index(Statuses, s)
+		if i <= last {
+			t.Errorf("PrincipalStatuses: got %v; want them in the order of Statuses", PrincipalStatuses)
+		}
+		last = i
 	}
-	wantPrincipal := []Status{IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, IAMUndetermined}
-	if !slices.Equal(PrincipalStatuses, wantPrincipal) {
-		t.Errorf("PrincipalStatuses: got %v; want %v", PrincipalStatuses, wantPrincipal)
+	for _, s := range []Status{IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, IAMUndetermined} {
+		if !slices.Contains(PrincipalStatuses, s) {
+			t.Errorf("PrincipalStatuses: got %v; want %s among them", PrincipalStatuses, s)
+		}
 	}
 	warnings := []Status{AgreementMissing, AuditError, IAMUndetermined}
 	for _, s := range Statuses {

@@ -21,9 +21,6 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-// historyFormats are the output formats history writes.
-var historyFormats = []string{"table", "json", "csv", "html"}
-
 func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file naming history.table")

@@ -17,9 +17,6 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
-// formats are the output formats Write knows.
-var formats = []string{"table", "json", "csv", "markdown", "html", "asff"}
-
 // writeReport renders rep in format. hub is who would import ASFF findings
 // (for --output asff).
 func writeReport(w io.Writer, format string, rep *result.Report, hub securityhub.Source) error {

@@ -9,10 +9,10 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-// Kind is the kind of an alert.
+// Kind is the kind of an alert, and the event_type of a message.
 type Kind string
 
-// The alert kinds.
+// The alert kinds, then the event_types of the run-wide messages.
 const (
 	// New: a required model became not usable (or is not usable when first seen).
 	New Kind = "NEW"
@@ -24,12 +24,19 @@ const (
 	Reminder Kind = "REMINDER"
 	// AuditFailed: grantwatch could not check; says nothing about the model.
 	AuditFailed Kind = "AUDIT_ERROR"
-)
 
-// SuppressionEnded is how messages show and count a REMINDER sent because
-// the suppression a check was under ended: it is not an event_type (the
-// alert's stays REMINDER, for subscription filters).
-const SuppressionEnded Kind = "SUPPRESSION_ENDED"
+	// SuppressionEnded is how messages show and count a REMINDER sent
+	// because the suppression a check was under ended: it is not an
+	// event_type (the alert's stays REMINDER, for subscription filters).
+	SuppressionEnded Kind = "SUPPRESSION_ENDED"
+
+	// Digest is the event_type of the run's one message that sums up every
+	// account's alerts (notify.Digest); no alert has it.
+	Digest Kind = "DIGEST"
+	// RunFailed is the event_type of the message that says a run failed as a
+	// whole (notify.RunFailureMessage); no alert has it.
+	RunFailed Kind = "RUN_FAILED"
+)
 
 // Shown is the kind a message shows and counts a under: its Kind, or
 // SuppressionEnded for a reminder that a suppression ended.

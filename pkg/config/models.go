@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -117,4 +119,87 @@ func ServedFrom(g, region string) bool {
 		}
 	}
 	return false
+}
+
+// Models says which models must be usable. The lists add up: an account must
+// have the global models, those of every OU above it and its own.
+type Models struct {
+	Required  []string            `yaml:"required"`
+	ByOU      map[string][]string `yaml:"by_ou"`
+	ByAccount map[string][]string `yaml:"by_account"`
+}
+
+// validateModels checks every list of required models: the ids, the region
+// and partition of ARNs, and where an inference profile ARN may be required.
+func (c *Config) validateModels(bad badFunc) {
+	checkModels := func(field string, ids []string) {
+		if len(ids) == 0 {
+			bad(field, "empty model list")
+		}
+		for i, m := range ids {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			if !modelIDPattern.MatchString(m) {
+				bad(f, "%q is not a model id such as anthropic.claude-3-5-sonnet-20240620-v1:0, an inference profile id such as us.anthropic.claude-sonnet-4-5-20250929-v1:0, or an inference profile ARN", m)
+				continue
+			}
+			ref, err := ParseModel(m)
+			switch {
+			case err != nil:
+				bad(f, "%v", err)
+			case ref.Region != "" && !slices.Contains(c.Regions, ref.Region):
+				bad(f, "the ARN's region %s is not among regions %v: it would never be checked", ref.Region, c.Regions)
+			case ref.Partition != "" && len(c.Regions) > 0 && ref.Partition != Partition(c.Regions[0]):
+				bad(f, "the ARN is in partition %s, the audited regions in %s", ref.Partition, Partition(c.Regions[0]))
+			}
+		}
+	}
+	if len(c.Models.Required) == 0 && len(c.Models.ByOU) == 0 && len(c.Models.ByAccount) == 0 {
+		bad("models.required", "empty model list: require at least one model")
+	}
+	if len(c.Models.Required) > 0 {
+		checkModels("models.required", c.Models.Required)
+	}
+	scoped(bad, "models", c.Models.ByOU, c.Models.ByAccount, checkModels)
+	c.checkPinnedModels(bad)
+}
+
+// checkPinnedModels: an inference profile ARN names its account, and only
+// that account can call it (an application profile is the account's own; a
+// system profile's ARN carries the caller's account). Required anywhere
+// but models.by_account[its account], or for an account never audited, it
+// would be checked nowhere or reported for accounts that cannot call it:
+// each such place is a configuration error.
+func (c *Config) checkPinnedModels(bad badFunc) {
+	advice := func(ref Model) string {
+		if ref.Kind == SystemProfile {
+			return fmt.Sprintf("require the profile id %s instead, which every account calls by that id", ref.ProfileID)
+		}
+		return fmt.Sprintf("list it under models.by_account[%s]", ref.Account)
+	}
+	pinned := func(field string, ids []string, owner string) {
+		for i, m := range ids {
+			ref, err := ParseModel(m)
+			if err != nil || ref.Account == "" {
+				continue
+			}
+			f := fmt.Sprintf("%s[%d]", field, i)
+			switch {
+			case owner == "":
+				bad(f, "the inference profile ARN %s belongs to account %s and can be called only there, but %s requires it of every account in scope: %s", m, ref.Account, field, advice(ref))
+			case owner != ref.Account:
+				bad(f, "the inference profile ARN %s belongs to account %s, not %s, which cannot call it: %s", m, ref.Account, owner, advice(ref))
+			case slices.Contains(c.Accounts.Exclude, owner):
+				bad(f, "account %s is in accounts.exclude, so its inference profile ARN %s would never be checked", owner, m)
+			case !c.Accounts.Organizations.Enabled && !slices.Contains(c.Accounts.Static, owner):
+				bad(f, "account %s is not in accounts.static (and accounts.organizations is not enabled), so its inference profile ARN %s would never be checked", owner, m)
+			}
+		}
+	}
+	pinned("models.required", c.Models.Required, "")
+	for _, ou := range slices.Sorted(maps.Keys(c.Models.ByOU)) {
+		pinned(fmt.Sprintf("models.by_ou[%s]", ou), c.Models.ByOU[ou], "")
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Models.ByAccount)) {
+		pinned(fmt.Sprintf("models.by_account[%s]", id), c.Models.ByAccount[id], id)
+	}
 }

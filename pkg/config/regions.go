@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -42,4 +43,25 @@ func Partition(region string) string {
 // RoleARN builds an IAM role ARN; name may carry a path (path/to/Name).
 func RoleARN(partition, account, name string) string {
 	return "arn:" + partition + ":iam::" + account + ":role/" + strings.TrimPrefix(name, "/")
+}
+
+// validateRegions checks that regions are known, listed once each, and in
+// one partition.
+func (c *Config) validateRegions(bad badFunc) {
+	if len(c.Regions) == 0 {
+		bad("regions", "no regions: list at least one, such as us-east-1")
+	}
+	seenRegion := map[string]bool{}
+	for i, r := range c.Regions {
+		switch {
+		case !KnownRegion(r):
+			bad(fmt.Sprintf("regions[%d]", i), "unknown region %q", r)
+		case seenRegion[r]:
+			bad(fmt.Sprintf("regions[%d]", i), "region %q is listed twice", r)
+		case Partition(r) != Partition(c.Regions[0]):
+			bad(fmt.Sprintf("regions[%d]", i), "region %q is in partition %s but regions[0] %q is in %s: credentials do not cross partitions, so deploy one grantwatch per partition",
+				r, Partition(r), c.Regions[0], Partition(c.Regions[0]))
+		}
+		seenRegion[r] = true
+	}
 }

@@ -107,31 +107,31 @@ func TestParseRefusesHostileSizes(t *testing.T) {
 		yaml string
 		want string
 	}{
-		{"too many required models", base + "models:\n  required: " + list("amazon.model-", MaxModelsPerList+1) + "\n",
-			"models.required: 501 model ids, more than 500 (config.MaxModelsPerList)"},
-		{"too many distinct models", base + "models:\n  required: [m]\n  by_account:\n" + func() string {
+		{name: "too many required models", yaml: base + "models:\n  required: " + list("amazon.model-", MaxModelsPerList+1) + "\n",
+			want: "models.required: 501 model ids, more than 500 (config.MaxModelsPerList)"},
+		{name: "too many distinct models", yaml: base + "models:\n  required: [m]\n  by_account:\n" + func() string {
 			var b strings.Builder
 			for i := range 41 {
 				fmt.Fprintf(&b, "    \"%012d\": %s\n", i+1, list(fmt.Sprintf("a%d.m-", i), 500))
 			}
 			return b.String()
-		}(), "models: 20501 distinct model ids, more than 20000 (config.MaxModelIDs)"},
-		{"too many principals in a set", minimal + "principals:\n  roles: " + list("Role", MaxPrincipalsPerSet+1) + "\n",
-			"principals: 101 roles and ARN templates, more than 100 (config.MaxPrincipalsPerSet)"},
-		{"too many principals in all", minimal + "principals:\n  by_account:\n" + func() string {
+		}(), want: "models: 20501 distinct model ids, more than 20000 (config.MaxModelIDs)"},
+		{name: "too many principals in a set", yaml: minimal + "principals:\n  roles: " + list("Role", MaxPrincipalsPerSet+1) + "\n",
+			want: "principals: 101 roles and ARN templates, more than 100 (config.MaxPrincipalsPerSet)"},
+		{name: "too many principals in all", yaml: minimal + "principals:\n  by_account:\n" + func() string {
 			var b strings.Builder
 			for i := range 501 {
 				fmt.Fprintf(&b, "    \"%012d\": {roles: %s}\n", i+1, list("R", 100))
 			}
 			return b.String()
-		}(), "principals: 50100 roles and ARN templates in all, more than 50000 (config.MaxPrincipalNames)"},
-		{"too many suppressions", minimal + "suppressions: " + many(suppression, MaxSuppressions+1) + "\n",
-			"suppressions: 1001 suppressions, more than 1000 (config.MaxSuppressions)"},
-		{"a suppression reason of a megabyte", minimal + "suppressions: [{account: \"111111111111\", owner: o, until: 2027-01-01, reason: " + strings.Repeat("x", 700_000) + "}]\n",
-			"suppressions[0].reason: 700000 bytes, more than 1024 (config.MaxSuppressionText)"},
-		{"one account with too many results", "accounts:\n  static: [\"111111111111\"]\nregions: [us-east-1, us-east-2, us-west-1, us-west-2, eu-west-1, eu-west-2, eu-west-3, eu-central-1, eu-north-1, ap-northeast-1]\nmodels:\n  required: " + list("amazon.m-", MaxModelsPerList) +
+		}(), want: "principals: 50100 roles and ARN templates in all, more than 50000 (config.MaxPrincipalNames)"},
+		{name: "too many suppressions", yaml: minimal + "suppressions: " + many(suppression, MaxSuppressions+1) + "\n",
+			want: "suppressions: 1001 suppressions, more than 1000 (config.MaxSuppressions)"},
+		{name: "a suppression reason of a megabyte", yaml: minimal + "suppressions: [{account: \"111111111111\", owner: o, until: 2027-01-01, reason: " + strings.Repeat("x", 700_000) + "}]\n",
+			want: "suppressions[0].reason: 700000 bytes, more than 1024 (config.MaxSuppressionText)"},
+		{name: "one account with too many results", yaml: "accounts:\n  static: [\"111111111111\"]\nregions: [us-east-1, us-east-2, us-west-1, us-west-2, eu-west-1, eu-west-2, eu-west-3, eu-central-1, eu-north-1, ap-northeast-1]\nmodels:\n  required: " + list("amazon.m-", MaxModelsPerList) +
 			"\nprincipals:\n  roles: " + list("Role", MaxPrincipalsPerSet) + "\n",
-			"accounts.static[0]: account 111111111111 alone has 505000 results (10 regions x 500 required models x one plus its 100 principals), more than 500000"},
+			want: "accounts.static[0]: account 111111111111 alone has 505000 results (10 regions x 500 required models x one plus its 100 principals), more than 500000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,13 +215,13 @@ func TestSuppressionUntilIsBounded(t *testing.T) {
 	tests := []struct {
 		name, suppression, wantErr string
 	}{
-		{"far future", "{" + sel + ", until: 9999-12-31}", "suppressions[0].until: 9999-12-31 is more than a year ahead (config.MaxSuppressionAhead)"},
-		{"two years ahead", "{" + sel + ", until: " + time.Now().AddDate(2, 0, 0).Format(time.DateOnly) + "}", "is more than a year ahead"},
-		{"permanent and until", "{" + sel + ", until: " + soon + ", permanent: true}", "is set with permanent: true; give one of them"},
-		{"neither", "{" + sel + "}", `suppressions[0].until: "" is not a date`},
-		{"permanent without reason", `{account: "111111111111", owner: o, permanent: true}`, "suppressions[0].reason: empty"},
-		{"within a year", "{" + sel + ", until: " + soon + "}", ""},
-		{"permanent with a reason", "{" + sel + ", permanent: true}", ""},
+		{name: "far future", suppression: "{" + sel + ", until: 9999-12-31}", wantErr: "suppressions[0].until: 9999-12-31 is more than a year ahead (config.MaxSuppressionAhead)"},
+		{name: "two years ahead", suppression: "{" + sel + ", until: " + time.Now().AddDate(2, 0, 0).Format(time.DateOnly) + "}", wantErr: "is more than a year ahead"},
+		{name: "permanent and until", suppression: "{" + sel + ", until: " + soon + ", permanent: true}", wantErr: "is set with permanent: true; give one of them"},
+		{name: "neither", suppression: "{" + sel + "}", wantErr: `suppressions[0].until: "" is not a date`},
+		{name: "permanent without reason", suppression: `{account: "111111111111", owner: o, permanent: true}`, wantErr: "suppressions[0].reason: empty"},
+		{name: "within a year", suppression: "{" + sel + ", until: " + soon + "}", wantErr: ""},
+		{name: "permanent with a reason", suppression: "{" + sel + ", permanent: true}", wantErr: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

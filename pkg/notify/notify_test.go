@@ -39,9 +39,9 @@ func TestAccountMessagesSplitUnderTheLimit(t *testing.T) {
 		n        int
 		maxBytes int
 	}{
-		{"small account, one message", 3, MaxBytes},
-		{"very many changes are split", 3000, MaxBytes},
-		{"tight limit", 40, 8 * 1024},
+		{name: "small account, one message", n: 3, maxBytes: MaxBytes},
+		{name: "very many changes are split", n: 3000, maxBytes: MaxBytes},
+		{name: "tight limit", n: 40, maxBytes: 8 * 1024},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,47 +9,6 @@ import (
 	"unicode/utf8"
 )
 
-// Status is the verdict of one (account, region, model) check.
-type Status string
-
-// The statuses, exactly as they appear in output, history and alerts.
-const (
-	Enabled          Status = "ENABLED"
-	Pending          Status = "PENDING"
-	AgreementMissing Status = "AGREEMENT_MISSING"
-	AgreementFailed  Status = "AGREEMENT_FAILED"
-	NotAuthorized    Status = "NOT_AUTHORIZED"
-	NotEntitled      Status = "NOT_ENTITLED"
-	NotInRegion      Status = "NOT_IN_REGION"
-	Legacy           Status = "LEGACY"
-	UnknownModel     Status = "UNKNOWN_MODEL"
-	// ProfileRequired: the model id answers only through an inference profile.
-	ProfileRequired Status = "PROFILE_REQUIRED"
-	// ProfileNotInRegion: the inference profile does not exist in this source region.
-	ProfileNotInRegion Status = "PROFILE_NOT_IN_REGION"
-	// The statuses of a principal whose own permissions refuse the call.
-	IAMDenied         Status = "IAM_DENIED"
-	SCPDenied         Status = "SCP_DENIED"
-	BoundaryDenied    Status = "BOUNDARY_DENIED"
-	MarketplaceDenied Status = "MARKETPLACE_DENIED"
-	// IAMUndetermined: the policy simulator could not decide the call
-	// without context keys grantwatch does not know (MissingContextValues),
-	// and without them the answer would have been a denial.
-	IAMUndetermined Status = "IAM_UNDETERMINED"
-	// AuditError means grantwatch could not check; it says nothing about the model.
-	AuditError Status = "AUDIT_ERROR"
-)
-
-// Statuses lists every status in the order reports show them.
-var Statuses = []Status{
-	Enabled, Pending, AgreementMissing, AgreementFailed, NotAuthorized,
-	NotEntitled, NotInRegion, ProfileRequired, ProfileNotInRegion, Legacy, UnknownModel,
-	IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, IAMUndetermined, AuditError,
-}
-
-// PrincipalStatuses are the statuses only a principal's result can have.
-var PrincipalStatuses = []Status{IAMDenied, SCPDenied, BoundaryDenied, MarketplaceDenied, IAMUndetermined}
-
 // Usable reports whether an application can call the model as far as the audit can tell.
 func (s Status) Usable() bool { return s == Enabled }
 

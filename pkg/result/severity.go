@@ -37,18 +37,6 @@ func (s Severity) Alerts() bool { return s.Rank() > 0 }
 // Fails reports whether the status makes the command line exit 1.
 func (s Severity) Fails() bool { return s.Rank() >= Warning.Rank() }
 
-// defaultSeverity is the severity of a not-usable status unless configured:
-// critical, except what is normal or still works (README, "Statuses").
-var defaultSeverity = map[Status]Severity{
-	// Since AWS enables serverless models on first use, a third-party model
-	// nobody has invoked yet has no agreement: the normal state.
-	AgreementMissing: Warning,
-	AuditError:       Warning,
-	// Undetermined is not denied: the simulation lacked a key only the
-	// caller's request carries (docs/principals.md).
-	IAMUndetermined: Warning,
-}
-
 // Severities maps statuses to their configured severity; statuses left out
 // keep their default.
 type Severities map[Status]Severity

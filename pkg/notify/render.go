@@ -3,37 +3,27 @@
 //
 // Every message carries the attributes account_id (String; "ALL" on the
 // digest), event_type (String.Array of NEW, RESOLVED, REGRESSED, REMINDER,
-// AUDIT_ERROR, or DIGEST), severity (String: critical, warning or info; the
+// AUDIT_ERROR, DIGEST or RUN_FAILED), severity (String: critical, warning or info; the
 // highest of the message's alerts, each the configured severity of its status
 // under alerts.severity) and regions (String.Array), so that subscriptions can
 // filter; see the README for example filter policies.
+//
+// render.go builds the messages; publish.go sends them.
 package notify
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
-
-// Publisher is the part of *sns.Client that sends alerts.
-type Publisher interface {
-	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
-}
-
-var _ Publisher = (*sns.Client)(nil)
 
 // MaxBytes bounds a message's body and attributes: SNS takes 262,144 bytes,
 // and the rest is headroom for the envelope.
@@ -303,7 +293,7 @@ func (m Message) size() int {
 // the alerts on account checks and on principal results counted apart, as
 // the run's summary counts them.
 func Digest(runID string, t changes.Tally, maxBytes int) Message {
-	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: louder(result.Info, t.Severity), Kinds: []changes.Kind{"DIGEST"},
+	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: louder(result.Info, t.Severity), Kinds: []changes.Kind{changes.Digest},
 		Regions: slices.Clone(t.Regions)}
 	totals, principalTotals := map[changes.Kind]int{}, map[changes.Kind]int{}
 	type line struct {
@@ -404,214 +394,16 @@ func days(d time.Duration) string {
 	return d.String()
 }
 
-// Notifier publishes alerts to one topic.
-type Notifier struct {
-	api         Publisher
-	topic       string
-	reminder    time.Duration
-	callTimeout time.Duration
-	chat        bool
-}
-
-// DefaultCallTimeout bounds one Publish, the SDK's retries included: an
-// endpoint that accepts connections and never answers must not take the time
-// the run needs to store its results.
-const DefaultCallTimeout = 10 * time.Second
-
-// Option changes a Notifier.
-type Option func(*Notifier)
-
-// WithCallTimeout bounds each Publish call.
-func WithCallTimeout(d time.Duration) Option { return func(n *Notifier) { n.callTimeout = d } }
-
-// WithChat publishes every message with AWS Chatbot's custom notification
-// for HTTPS subscribers besides the text for the others (see chat.go).
-func WithChat() Option { return func(n *Notifier) { n.chat = true } }
-
-// maxBytes is the text's share of a message: all of it, or with chat, what
-// is left when the text appears three times (default, email, sqs) plus the
-// notification. It is where a digest starts; size says whether it fits.
-func (n *Notifier) maxBytes() int {
-	if n.chat {
-		return (MaxBytes - 3*chatDescriptionMax) / 3
-	}
-	return MaxBytes
-}
-
-// size is how many bytes of SNS's limit m takes as published: with chat,
-// the MessageStructure "json" Message, whose values are the text three
-// times and the notification, each JSON-escaped (a quote, a line break or
-// a < in a cause takes two to six bytes there), plus the attributes. SNS
-// bounds the whole Message, the protocols together (Publish API reference,
-// "JSON-specific constraints"; ledger: SNS-message-256kb).
-func (n *Notifier) size(m Message) int {
-	if !n.chat {
-		return m.size()
-	}
-	body, err := perProtocol(m)
-	if err != nil {
-		return math.MaxInt
-	}
-	plain := m
-	plain.Body = body
-	return plain.size()
-}
-
-// digest is the run's digest, listing as many accounts as fit once the
-// message is published.
-func (n *Notifier) digest(runID string, t changes.Tally) Message {
-	limit := n.maxBytes()
-	for {
-		m := Digest(runID, t, limit)
-		size := n.size(m)
-		if size <= MaxBytes || limit <= 4096 {
-			return m
-		}
-		// Shrink the text by the share it is over, and a little more.
-		limit = limit*MaxBytes/size - 1024
-	}
-}
-
-// New returns a Notifier for topicARN.
-func New(api Publisher, topicARN string, reminder time.Duration, opts ...Option) *Notifier {
-	n := &Notifier{api: api, topic: topicARN, reminder: reminder, callTimeout: DefaultCallTimeout}
-	for _, o := range opts {
-		o(n)
-	}
-	return n
-}
-
-// Outcome is what Send achieved.
-type Outcome struct {
-	// Delivered lists the accounts whose every message was published.
-	Delivered map[string]bool
-	Published int
-	// Unpublished counts the alerts of accounts not delivered; they are sent
-	// again by the next run.
-	Unpublished int
-	// Err sums up the failures (the first few, and how many more), so that
-	// an outage over thousands of accounts stays a short text.
-	Err error
-}
-
-// maxErrors is how many failures Outcome.Err spells out.
-const maxErrors = 3
-
-// Send publishes one message (or its parts) per account with alerts, then
-// the digest. A failed account does not stop the others; once ctx has ended,
-// the accounts left are counted as unpublished without calling SNS.
-func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Alert) Outcome {
-	out := n.SendAccounts(ctx, runID, alerts)
-	if len(alerts) == 0 {
-		return out
-	}
-	if err := n.SendDigest(ctx, runID, changes.TallyOf(alerts)); err != nil {
-		out.Err = errors.Join(out.Err, err)
-	} else {
-		out.Published++
-	}
-	return out
-}
-
-// SendAccounts publishes one message (or its parts) per account with
-// alerts, and no digest: a part of a run (a batch of a sharded run) alerts
-// for its own accounts; the run sends one digest at its end.
-func (n *Notifier) SendAccounts(ctx context.Context, runID string, alerts []changes.Alert) Outcome {
-	out := Outcome{Delivered: map[string]bool{}}
-	byAccount := map[string][]changes.Alert{}
-	for _, a := range alerts {
-		byAccount[a.Result.Account] = append(byAccount[a.Result.Account], a)
-	}
-	var errs errorList
-	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
-		err := ctx.Err()
-		if err == nil {
-			var msgs []Message
-			msgs, err = accountMessages(runID, account, byAccount[account], n.reminder, n.size, MaxBytes)
-			for _, m := range msgs {
-				if err = n.publish(ctx, m); err != nil {
-					break
-				}
-				out.Published++
-			}
-		}
-		if err != nil {
-			errs.add(fmt.Errorf("alert account %s: %w", account, err))
-			out.Unpublished += len(byAccount[account])
-			continue
-		}
-		out.Delivered[account] = true
-	}
-	out.Err = errs.err()
-	return out
-}
-
-// SendDigest publishes the run's digest of the alerts t counts; nothing
-// when there are none.
-func (n *Notifier) SendDigest(ctx context.Context, runID string, t changes.Tally) error {
-	if t.Empty() {
-		return nil
-	}
-	if err := n.publish(ctx, n.digest(runID, t)); err != nil {
-		return fmt.Errorf("publish digest: %w", err)
-	}
-	return nil
-}
-
-// SendRunFailure tells the governance subscribers that a run failed as a
+// RunFailureMessage tells the governance subscribers that a run failed as a
 // whole (account discovery, a configuration AWS refused): one message with
 // account_id ALL, event_type RUN_FAILED and severity critical.
-func (n *Notifier) SendRunFailure(ctx context.Context, runID, reason string) error {
-	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: result.Critical, Kinds: []changes.Kind{RunFailed}}
+func RunFailureMessage(runID, reason string) Message {
+	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: result.Critical, Kinds: []changes.Kind{changes.RunFailed}}
 	m.Subject = result.Clip("[grantwatch] run "+runID+" failed: its results are not the whole organization", maxSubject)
 	m.Body = fmt.Sprintf("grantwatch run %s failed as a whole:\n\n  %s\n\n"+
 		"The checks it could do are stored and alerted as usual, but accounts it could not reach were not audited: "+
 		"a quiet inbox does not mean they are fine. Fix the cause above; the next scheduled run audits everything again.\n",
 		runID, oneLine(reason, 4000))
 	m.Attributes = attributes("ALL", m.Kinds, m.Severity, nil)
-	return n.publish(ctx, m)
-}
-
-// RunFailed is the event_type of the message that says a run failed as a whole.
-const RunFailed changes.Kind = "RUN_FAILED"
-
-func (n *Notifier) publish(ctx context.Context, m Message) error {
-	ctx, cancel := context.WithTimeout(ctx, n.callTimeout)
-	defer cancel()
-	in := &sns.PublishInput{
-		TopicArn: aws.String(n.topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes,
-	}
-	if n.chat {
-		body, err := perProtocol(m)
-		if err != nil {
-			return fmt.Errorf("chat message: %w", err)
-		}
-		in.Message, in.MessageStructure = aws.String(body), aws.String("json")
-	}
-	_, err := n.api.Publish(ctx, in)
-	if err != nil {
-		return fmt.Errorf("publish to %s: %w", n.topic, err)
-	}
-	return nil
-}
-
-// errorList keeps the first few errors and counts the rest.
-type errorList struct {
-	first []error
-	more  int
-}
-
-func (l *errorList) add(err error) {
-	if len(l.first) < maxErrors {
-		l.first = append(l.first, err)
-		return
-	}
-	l.more++
-}
-
-func (l *errorList) err() error {
-	if l.more > 0 {
-		return errors.Join(append(l.first, fmt.Errorf("and %d more failures", l.more))...)
-	}
-	return errors.Join(l.first...)
+	return m
 }

@@ -17,7 +17,7 @@ func TestEveryFormatIsWritten(t *testing.T) {
 	entries := []history.Entry{{Account: "111111111111", Region: "us-east-1", Model: "m", Status: "ENABLED"}}
 	// writeEntries prints the table for a format it has no case for.
 	var table bytes.Buffer
-	if err := writeEntries(&table, "table", entries, false); err != nil {
+	if err := writeEntries(&table, "table", entries, false, tableView{width: defaultWidth}); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range outputFormats {
@@ -31,7 +31,7 @@ func TestEveryFormatIsWritten(t *testing.T) {
 			continue
 		}
 		buf.Reset()
-		if err := writeEntries(&buf, f.Name, entries, false); err != nil {
+		if err := writeEntries(&buf, f.Name, entries, false, tableView{width: defaultWidth}); err != nil {
 			t.Errorf("writeEntries %s: got %v; want it written", f.Name, err)
 		} else if f.Name != "table" && bytes.Equal(buf.Bytes(), table.Bytes()) {
 			t.Errorf("writeEntries %s: got the table; want the format's own output (a case in writeEntries)", f.Name)

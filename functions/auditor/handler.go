@@ -117,22 +117,15 @@ func LoadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// EnvHeartbeat sets how often an attempt heartbeats (a Go duration, 100ms
-// to 1m); the stack sets none and the function uses job.HeartbeatInterval.
-// Tests set a short one so that a takeover does not wait 30 s; a watcher
-// waits for the longer of its own interval and the one the holder recorded,
-// so attempts with different settings never misjudge each other.
-const EnvHeartbeat = "GRANTWATCH_HEARTBEAT_INTERVAL"
-
-// heartbeatInterval reads EnvHeartbeat.
+// heartbeatInterval reads config.EnvHeartbeat.
 func heartbeatInterval() (time.Duration, error) {
-	v := os.Getenv(EnvHeartbeat)
+	v := os.Getenv(config.EnvHeartbeat)
 	if v == "" {
 		return job.HeartbeatInterval, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 100*time.Millisecond || d > time.Minute {
-		return 0, fmt.Errorf("%s: %q: want a duration from 100ms to 1m", EnvHeartbeat, v)
+		return 0, fmt.Errorf("%s: %q: want a duration from 100ms to 1m", config.EnvHeartbeat, v)
 	}
 	return d, nil
 }

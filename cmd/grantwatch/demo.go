@@ -72,7 +72,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if *output != "table" {
 		rep := audit()
 		clearProgress(stderr)
-		hub := securityhub.Source{Account: sim.Auditor().Account, Region: "us-east-1", Partition: "aws", Severity: cfg.Alerts.Severity}
+		hub := job.Source(cfg, awsCfg, sim.Auditor().Account)
 		return exitUsable, writeReport(stdout, *output, rep, hub)
 	}
 

@@ -182,7 +182,7 @@ var callers = []struct {
 var (
 	// noPermission: calls IAM does not authorize.
 	noPermission = map[string]string{
-		"sts:GetCallerIdentity": "job.SecurityHub finds the auditor's account; no permission is required (ledger: STS-caller-identity)",
+		"sts:GetCallerIdentity": "job.Build finds the auditor's account for Security Hub; no permission is required (ledger: STS-caller-identity)",
 	}
 	// serviceActions: actions the role needs for what AWS does on its
 	// behalf, though grantwatch's code calls no such operation.

@@ -179,7 +179,7 @@ func LoadSettings(get func(key string) string) (*Settings, error) {
 	default:
 		return nil, fmt.Errorf("%s: %q: want true or false", ctxSharded, v)
 	}
-	if s.BatchAccounts, err = number(get, ctxBatchAccounts, 50, 1000); err != nil {
+	if s.BatchAccounts, err = number(get, ctxBatchAccounts, config.DefaultBatchAccounts, config.MaxBatchAccounts); err != nil {
 		return nil, err
 	}
 	if s.MapConcurrency, err = number(get, ctxMapConcurrency, 10, 1000); err != nil {

@@ -449,7 +449,8 @@ func TestLoadSettingsRejects(t *testing.T) {
 		{"log retention", ctxLogRetentionDays, "400", `grantwatch:logRetentionDays: "400"`},
 		{"config file", ctxConfig, "/nonexistent.yaml", "grantwatch:config: read config"},
 		{"sharded", ctxSharded, "yes", `grantwatch:sharded: "yes"`},
-		{"batch size", ctxBatchAccounts, "0", `grantwatch:batchAccounts: "0": want a whole number from 1 to 1000`},
+		{"batch size", ctxBatchAccounts, "0", fmt.Sprintf(`grantwatch:batchAccounts: "0": want a whole number from 1 to %d`, config.MaxBatchAccounts)},
+		{"batch size above the functions' maximum", ctxBatchAccounts, fmt.Sprint(config.MaxBatchAccounts + 1), "grantwatch:batchAccounts"},
 		{"map concurrency", ctxMapConcurrency, "many", `grantwatch:mapConcurrency: "many"`},
 	}
 	for _, tt := range tests {
@@ -463,6 +464,26 @@ func TestLoadSettingsRejects(t *testing.T) {
 			_, err := LoadSettings(func(k string) string { return ctx[k] })
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// The stack's batch size defaults to, and stops at, the values the auditor
+// function reads (pkg/config), so that a size the stack accepts never stops
+// the function at its setup.
+func TestBatchSizeFollowsTheFunctionsContract(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        int
+	}{
+		{name: "unset", value: "", want: config.DefaultBatchAccounts},
+		{name: "the maximum", value: fmt.Sprint(config.MaxBatchAccounts), want: config.MaxBatchAccounts},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := testSettings(t, map[string]string{ctxBatchAccounts: tt.value}).BatchAccounts; got != tt.want {
+				t.Errorf("BatchAccounts: got %d; want %d", got, tt.want)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -14,19 +13,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/term"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
-	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // Exit codes.
@@ -221,20 +216,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	planner := targets.New(cfg, awsCfg, targets.WithLogger(logger))
-	checker := check.New(cfg, awsCfg, check.WithLogger(logger), check.WithProgress(progress(stderr)))
-	store, notifier := job.Destinations(cfg, awsCfg)
-	jobOpts := []job.Option{job.WithLogger(logger)}
-	if store != nil {
-		hub, err := job.SecurityHub(ctx, cfg, awsCfg)
-		if err != nil {
-			return exitError, err
-		}
-		if hub != nil {
-			jobOpts = append(jobOpts, job.WithSecurityHub(hub))
-		}
+	// One GetCallerIdentity serves both Security Hub and the asff output.
+	parts, err := job.Build(ctx, cfg, awsCfg, func(o *job.BuildOptions) {
+		o.Logger = logger
+		o.Progress = progress(stderr)
+		o.Caller = *output == "asff"
+	})
+	if err != nil {
+		return exitError, err
 	}
-	out, err := job.New(cfg, planner, checker, store, notifier, jobOpts...).Run(ctx, time.Now())
+	store := parts.Store
+	out, err := parts.Job.Run(ctx, time.Now())
 	clearProgress(stderr)
 	if out.Report == nil {
 		if err != nil {
@@ -244,12 +236,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitUsable, nil
 	}
 	var hub securityhub.Source
-	if *output == "asff" {
-		id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return exitError, fmt.Errorf("asff: find the importing account: %w", err)
-		}
-		hub = securityhub.Source{Account: aws.ToString(id.Account), Region: cmp.Or(awsCfg.Region, cfg.Regions[0]), Partition: cfg.Partition(), Severity: cfg.Alerts.Severity}
+	if parts.Caller != nil {
+		hub = job.Source(cfg, awsCfg, parts.Caller.Account)
 	}
 	if werr := writeReportView(stdout, *output, out.Report, hub, viewFor(stdout, *all)); werr != nil {
 		return exitError, fmt.Errorf("write report: %w", werr)

@@ -514,3 +514,31 @@ func synopsisOf(t *testing.T, command string) string {
 	}
 	return joined
 }
+
+// run asks STS who it runs as once, for both Security Hub and the asff
+// output (job.Build shares the answer).
+func TestRunCallsGetCallerIdentityOnce(t *testing.T) {
+	sim := useSimulator(t)
+	ddb := testenv.DynamoDB(t)
+	if err := history.CreateTable(context.Background(), dynamodb.NewFromConfig(testenv.AWSConfig(t, ddb.Endpoint)), "gw-sts"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.Endpoint)
+	path := writeConfig(t, `accounts: {static: ["333333333333"]}
+regions: [us-east-1]
+models: {required: [meta.llama3-1-70b-instruct-v1:0]}
+history: {table: gw-sts}
+securityhub: {enabled: true}`+roleAndLimits)
+
+	var stdout, stderr bytes.Buffer
+	before := sim.Calls(awssim.OpGetCallerIdentity)
+	if code := run(context.Background(), []string{"run", "--config", path, "--output", "asff"}, &stdout, &stderr); code == exitError {
+		t.Fatalf("run: got exit %d\n%s", code, &stderr)
+	}
+	if got := sim.Calls(awssim.OpGetCallerIdentity) - before; got != 1 {
+		t.Errorf("GetCallerIdentity calls: got %d; want 1", got)
+	}
+	if !strings.Contains(stdout.String(), `"AwsAccountId"`) {
+		t.Errorf("asff output: got %q; want findings with the account", &stdout)
+	}
+}

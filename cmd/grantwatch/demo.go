@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
@@ -23,7 +22,6 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
-	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 const sonnet45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -66,14 +64,17 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return exitError, err
 	}
 	runAt := time.Now().UTC().Truncate(time.Hour).Add(-24 * time.Hour)
-	planner := targets.New(cfg, awsCfg)
-	checker := check.New(cfg, awsCfg, check.WithProgress(progress(stderr)))
-	audit := func() *result.Report { return checker.Check(ctx, planner.Plan(ctx, job.RunID(runAt))) }
+	withProgress := func(o *job.BuildOptions) { o.Progress = progress(stderr) }
+	parts, err := job.Build(ctx, cfg, awsCfg, withProgress)
+	if err != nil {
+		return exitError, err
+	}
+	audit := func() *result.Report { return parts.Checker.Check(ctx, parts.Planner.Plan(ctx, job.RunID(runAt))) }
 
 	if *output != "table" {
 		rep := audit()
 		clearProgress(stderr)
-		hub := securityhub.Source{Account: sim.Auditor().Account, Region: "us-east-1", Partition: "aws", Severity: cfg.Alerts.Severity}
+		hub := job.Source(cfg, awsCfg, sim.Auditor().Account)
 		return exitUsable, writeReport(stdout, *output, rep, hub)
 	}
 
@@ -113,7 +114,14 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	store := history.New(ddbClient, cfg.History.Table, cfg.History.Retention.Std())
 	notifier := notify.New(sns.NewFromConfig(snsCfg), cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std())
 	clock := runAt
-	j := job.New(cfg, planner, checker, store, notifier, job.WithClock(func() time.Time { return clock }))
+	parts, err = job.Build(ctx, cfg, awsCfg, withProgress, func(o *job.BuildOptions) {
+		o.Store, o.Notifier = store, notifier
+		o.Job = append(o.Job, job.WithClock(func() time.Time { return clock }))
+	})
+	if err != nil {
+		return exitError, err
+	}
+	j := parts.Job
 
 	first, err := j.Run(ctx, runAt)
 	clearProgress(stderr)

@@ -14,17 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/result"
-	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // fixFormats are the --output values of fix.
@@ -58,6 +54,8 @@ type fixOutput struct {
 	by     string
 	at     time.Time
 	report *result.Report
+	// store keeps an apply's actions; nil without history.table.
+	store *history.Store
 }
 
 // fixCmd audits, plans what the remediation section allows, and with
@@ -105,11 +103,7 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := writeFix(stdout, *output, out); err != nil {
 		return fixError, fmt.Errorf("write plan: %w", err)
 	}
-	var store *history.Store
-	if cfg.History.Table != "" {
-		store = history.New(dynamodb.NewFromConfig(awsCfg), cfg.History.Table, cfg.History.Retention.Std())
-	}
-	if err := recordFix(ctx, stderr, out, store, sns.NewFromConfig(awsCfg), cfg.Notify.TopicARN); err != nil {
+	if err := recordFix(ctx, stderr, out, out.store, sns.NewFromConfig(awsCfg), cfg.Notify.TopicARN); err != nil {
 		// The actions happened; what failed is their record.
 		fmt.Fprintf(stderr, "grantwatch: the actions were carried out but not all recorded: %v\n", err)
 		return fixFailed, nil
@@ -127,16 +121,19 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 
 // fix runs the audit as grantwatch run does, plans, and applies when asked.
 func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool, prog func(done, total int)) (*fixOutput, error) {
-	now := time.Now()
-	plan := targets.New(cfg, awsCfg).Plan(ctx, job.RunID(now))
-	rep := check.New(cfg, awsCfg, check.WithProgress(prog)).Check(ctx, plan)
 	// Who fix runs as: recorded with each action, and the form's default
 	// target (the account grantwatch runs in).
-	id, err := sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Region = cmp.Or(awsCfg.Region, cfg.Regions[0]) }).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	parts, err := job.Build(ctx, cfg, awsCfg, func(o *job.BuildOptions) {
+		o.Progress = prog
+		o.Caller = true
+	})
 	if err != nil {
-		return nil, fmt.Errorf("find the principal fix runs as (GetCallerIdentity): %w", err)
+		return nil, err
 	}
-	formAccounts := []string{aws.ToString(id.Account)}
+	now := time.Now()
+	plan := parts.Planner.Plan(ctx, job.RunID(now))
+	rep := parts.Checker.Check(ctx, plan)
+	formAccounts := []string{parts.Caller.Account}
 	rem := remediate.New(cfg, awsCfg)
 	actions := rem.Plan(ctx, rep, plan.Units, formAccounts)
 	mode := "dry-run"
@@ -151,7 +148,8 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 	return &fixOutput{
 		Run:     fixRun{ID: plan.RunID, Mode: mode, Accounts: s.Accounts, Checks: s.Checked, AuditErrors: s.AuditErrs + len(s.Errors), Incomplete: s.Incomplete || len(s.Errors) > 0},
 		Actions: actions,
-		by:      aws.ToString(id.Arn),
+		by:      parts.Caller.ARN,
+		store:   parts.Store,
 		at:      time.Now().UTC(),
 		report:  rep,
 	}, nil

@@ -11,15 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/result"
-	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // Handler runs one scheduled audit per invocation.
@@ -79,13 +76,18 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 		logger.Error("AWS configuration failed", "error", h.setupErr)
 		return h
 	}
-	hub, err := job.SecurityHub(ctx, cfg, awsCfg)
+	// Lambda retries a crashed attempt about a minute later: the attempt
+	// heartbeats so that the retry can take its run over (pkg/job, claim).
+	parts, err := job.Build(ctx, cfg, awsCfg, func(o *job.BuildOptions) {
+		o.Logger = logger
+		o.Job = append(o.Job, job.WithHeartbeat(beat))
+	})
 	if err != nil {
 		h.setupErr = err
-		logger.Error("Security Hub setup failed", "error", err)
+		logger.Error("job setup failed", "error", err)
 		return h
 	}
-	h.job = NewJob(cfg, awsCfg, logger, hub, job.WithHeartbeat(beat))
+	h.job = parts.Job
 	return h
 }
 
@@ -115,39 +117,17 @@ func LoadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// EnvHeartbeat sets how often an attempt heartbeats (a Go duration, 100ms
-// to 1m); the stack sets none and the function uses job.HeartbeatInterval.
-// Tests set a short one so that a takeover does not wait 30 s; a watcher
-// waits for the longer of its own interval and the one the holder recorded,
-// so attempts with different settings never misjudge each other.
-const EnvHeartbeat = "GRANTWATCH_HEARTBEAT_INTERVAL"
-
-// heartbeatInterval reads EnvHeartbeat.
+// heartbeatInterval reads config.EnvHeartbeat.
 func heartbeatInterval() (time.Duration, error) {
-	v := os.Getenv(EnvHeartbeat)
+	v := os.Getenv(config.EnvHeartbeat)
 	if v == "" {
 		return job.HeartbeatInterval, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 100*time.Millisecond || d > time.Minute {
-		return 0, fmt.Errorf("%s: %q: want a duration from 100ms to 1m", EnvHeartbeat, v)
+		return 0, fmt.Errorf("%s: %q: want a duration from 100ms to 1m", config.EnvHeartbeat, v)
 	}
 	return d, nil
-}
-
-// NewJob wires the job the handler runs, with the options given after the
-// handler's own.
-func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job.Hub, extra ...job.Option) *job.Job {
-	store, notifier := job.Destinations(cfg, awsCfg)
-	// Lambda retries a crashed attempt about a minute later: the attempt
-	// heartbeats so that the retry can take its run over (pkg/job, claim).
-	opts := []job.Option{job.WithLogger(logger), job.WithHeartbeat(job.HeartbeatInterval)}
-	opts = append(opts, extra...)
-	if hub != nil {
-		opts = append(opts, job.WithSecurityHub(hub))
-	}
-	return job.New(cfg, targets.New(cfg, awsCfg, targets.WithLogger(logger)), check.New(cfg, awsCfg, check.WithLogger(logger)),
-		store, notifier, opts...)
 }
 
 // Invoke is the Lambda handler: a step of a sharded run (from the stack's

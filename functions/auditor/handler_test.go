@@ -164,13 +164,13 @@ func TestHeartbeatIntervalFromEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(EnvHeartbeat, tt.value)
+			t.Setenv(config.EnvHeartbeat, tt.value)
 			got, err := heartbeatInterval()
 			if (err != nil) != tt.wantErr || got != tt.want {
 				t.Errorf("heartbeatInterval(%q): got %s, %v; want %s (error %v)", tt.value, got, err, tt.want, tt.wantErr)
 			}
-			if err != nil && !strings.Contains(err.Error(), EnvHeartbeat) {
-				t.Errorf("error %q does not name %s", err, EnvHeartbeat)
+			if err != nil && !strings.Contains(err.Error(), config.EnvHeartbeat) {
+				t.Errorf("error %q does not name %s", err, config.EnvHeartbeat)
 			}
 		})
 	}

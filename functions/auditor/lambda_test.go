@@ -266,7 +266,7 @@ func TestRetryAtOnceTakesOverAKilledRun(t *testing.T) {
 	}
 	// A lease of 10 minutes: the retry must not wait for it. Heartbeats
 	// every 200 ms: the retry takes over after 1.2 s of silence, not 30 s.
-	env := append(slices.Clone(w.env), "AWS_LAMBDA_FUNCTION_TIMEOUT=600", EnvHeartbeat+"=200ms")
+	env := append(slices.Clone(w.env), "AWS_LAMBDA_FUNCTION_TIMEOUT=600", config.EnvHeartbeat+"=200ms")
 	fn := testenv.Lambda(t, ".", env)
 	go func() { _, _ = fn.Invoke(ctx, ruleEvent) }()
 

@@ -38,20 +38,15 @@ const (
 	StepFinish = "finish"
 )
 
-// DefaultBatchAccounts is a batch's size when the stack sets none: at 20
-// regions and 5 models, 50 accounts are about 10,000 Bedrock calls, a few
-// minutes of one invocation's 15.
-const DefaultBatchAccounts = 50
-
 // batchAccounts reads the batch size the stack sets.
 func batchAccounts() (int, error) {
 	v := os.Getenv(config.EnvBatchAccounts)
 	if v == "" {
-		return DefaultBatchAccounts, nil
+		return config.DefaultBatchAccounts, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1000 {
-		return 0, fmt.Errorf("%s: %q: want a number of accounts from 1 to 1000", config.EnvBatchAccounts, v)
+	if err != nil || n < 1 || n > config.MaxBatchAccounts {
+		return 0, fmt.Errorf("%s: %q: want a number of accounts from 1 to %d", config.EnvBatchAccounts, v, config.MaxBatchAccounts)
 	}
 	return n, nil
 }

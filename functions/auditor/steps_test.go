@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,9 +69,11 @@ func TestBatchAccounts(t *testing.T) {
 		want        int
 		wantErr     bool
 	}{
-		{"unset", "", DefaultBatchAccounts, false},
+		{"unset", "", config.DefaultBatchAccounts, false},
 		{"set", "25", 25, false},
 		{"zero", "0", 0, true},
+		{"the stack's maximum", strconv.Itoa(config.MaxBatchAccounts), config.MaxBatchAccounts, false},
+		{"above the stack's maximum", strconv.Itoa(config.MaxBatchAccounts + 1), 0, true},
 		{"not a number", "fifty", 0, true},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,17 @@ const (
 	// EnvSecurityHub is "true" when the stack lets the auditor import
 	// Security Hub findings; it overrides securityhub.enabled.
 	EnvSecurityHub = "GRANTWATCH_SECURITY_HUB"
+	// EnvBatchAccounts is how many accounts one batch of a sharded run
+	// audits (the stack's grantwatch:batchAccounts; DefaultBatchAccounts
+	// when unset).
+	EnvBatchAccounts = "GRANTWATCH_BATCH_ACCOUNTS"
+	// EnvHeartbeat sets how often an auditor attempt heartbeats (a Go
+	// duration, 100ms to 1m); the stack sets none and the function uses
+	// job.HeartbeatInterval. Tests set a short one so that a takeover does
+	// not wait 30 s; a watcher waits for the longer of its own interval and
+	// the one the holder recorded, so attempts with different settings
+	// never misjudge each other.
+	EnvHeartbeat = "GRANTWATCH_HEARTBEAT_INTERVAL"
 )
 
 // MetricNamespace is the CloudWatch namespace of the auditor's run metrics.
@@ -64,6 +75,11 @@ func List(s string) []string {
 // the schedule finds it busy rather than starting it again.
 const ShardedRunTimeout = 6 * time.Hour
 
-// EnvBatchAccounts is how many accounts one batch of a sharded run audits
-// (the stack's grantwatch:batchAccounts).
-const EnvBatchAccounts = "GRANTWATCH_BATCH_ACCOUNTS"
+// The size of a sharded run's batches: the stack's grantwatch:batchAccounts
+// sets it in EnvBatchAccounts, and both refuse a size outside 1 to
+// MaxBatchAccounts. At 20 regions and 5 models, 50 accounts are about 10,000
+// Bedrock calls, a few minutes of one invocation's 15.
+const (
+	DefaultBatchAccounts = 50
+	MaxBatchAccounts     = 1000
+)

@@ -22,9 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	securityhubapi "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
 	"github.com/grantwatch/grantwatch/pkg/check"
@@ -64,24 +62,6 @@ type Hub struct {
 
 // WithSecurityHub sends findings to Security Hub after each stored run.
 func WithSecurityHub(h *Hub) Option { return func(j *Job) { j.hub = h } }
-
-// SecurityHub returns where findings go when the configuration enables
-// them: the auditor's own account (see pkg/securityhub on why), found with
-// STS GetCallerIdentity, in the region of its AWS configuration.
-func SecurityHub(ctx context.Context, cfg *config.Config, awsCfg aws.Config) (*Hub, error) {
-	if !cfg.SecurityHub.Enabled {
-		return nil, nil
-	}
-	id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return nil, fmt.Errorf("security hub: find the auditor's account: %w", err)
-	}
-	region := cmp.Or(awsCfg.Region, cfg.Regions[0])
-	return &Hub{
-		API:    securityhubapi.NewFromConfig(awsCfg, func(o *securityhubapi.Options) { o.Region = region }),
-		Source: securityhub.Source{Account: aws.ToString(id.Account), Region: region, Partition: cfg.Partition(), Severity: cfg.Alerts.Severity},
-	}, nil
-}
 
 // Option changes a Job.
 type Option func(*Job)

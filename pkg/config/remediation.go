@@ -59,7 +59,7 @@ const (
 	// MetricRemediable is the run metric counting the actions grantwatch
 	// fix would take (planned) after the run; written only with a
 	// remediation section, beside Metrics.
-	MetricRemediable = "Remediable"
+	MetricRemediable              = "Remediable"
 	DefaultRemediationRole        = "GrantwatchRemediate"
 	DefaultRemediationConcurrency = 4
 	MaxRemediationConcurrency     = 64

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -18,6 +19,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
+	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
@@ -32,6 +34,9 @@ type Handler struct {
 	batchAccounts int
 	// setupErr is why the function could not start; every invocation returns it.
 	setupErr error
+	// remediation says the configuration has a remediation section: the
+	// run's metrics then include Remediable.
+	remediation bool
 }
 
 // Result is what an invocation returns.
@@ -46,6 +51,10 @@ type Result struct {
 	Unpublished int             `json:"unpublished"`
 	Events      int             `json:"history_events"`
 	NotifyError string          `json:"notify_error,omitempty"`
+	// Remediable counts the remediation actions planned after the run;
+	// RemediationError says what of the remediation step failed.
+	Remediable       int    `json:"remediable,omitempty"`
+	RemediationError string `json:"remediation_error,omitempty"`
 }
 
 // FromEnv builds the handler once, outside the handler function: the
@@ -72,6 +81,16 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 		h.setupErr = err
 		logger.Error("configuration is invalid", "error", err)
 		return h
+	}
+	if r := cfg.Remediation; r != nil {
+		h.remediation = true
+		if r.UseCaseForm != nil {
+			if err := r.UseCaseForm.LoadForm(); err != nil {
+				h.setupErr = err
+				logger.Error("configuration is invalid", "error", err)
+				return h
+			}
+		}
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -146,6 +165,9 @@ func NewJob(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, hub *job
 	if hub != nil {
 		opts = append(opts, job.WithSecurityHub(hub))
 	}
+	if r := job.NewRemediation(cfg, awsCfg, remediate.WithLogger(logger)); r != nil {
+		opts = append(opts, job.WithRemediation(r))
+	}
 	return job.New(cfg, targets.New(cfg, awsCfg, targets.WithLogger(logger)), check.New(cfg, awsCfg, check.WithLogger(logger)),
 		store, notifier, opts...)
 }
@@ -178,7 +200,8 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result,
 	}
 	out, err := h.job.Run(ctx, at)
 	res := &Result{RunID: out.RunID, Trigger: trigger, Claim: out.Claim, Alerts: len(out.Alerts),
-		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError}
+		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError,
+		Remediable: out.Remediable, RemediationError: out.RemediationError}
 	if out.Stored != nil {
 		res.State = string(out.Stored.State)
 	}
@@ -208,10 +231,15 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 		config.MetricRunsIncomplete: b2i(s.Incomplete), config.MetricRunsFailed: b2i(failed || s.Failed()), config.MetricDiscoveryFailed: b2i(s.DiscoveryFailed),
 		config.MetricAuditErrors: s.AllAuditErrs(), config.MetricNotUsable: s.NotUsable, config.MetricChecksDone: s.Checked,
 		config.MetricAlertsPublished: out.Published, config.MetricAlertsUnpublished: out.Unpublished,
+		config.MetricRemediable: out.Remediable,
+	}
+	names := config.Metrics
+	if h.remediation {
+		names = append(slices.Clip(names), config.MetricRemediable)
 	}
 	var metrics []map[string]string
 	line := map[string]any{}
-	for _, name := range config.Metrics {
+	for _, name := range names {
 		metrics = append(metrics, map[string]string{"Name": name, "Unit": "Count"})
 		line[name] = values[name]
 	}

@@ -84,11 +84,13 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 	}
 	if r := cfg.Remediation; r != nil {
 		h.remediation = true
-		if r.UseCaseForm != nil {
-			if err := r.UseCaseForm.LoadForm(); err != nil {
-				h.setupErr = err
-				logger.Error("configuration is invalid", "error", err)
-				return h
+		// The function's bundle holds only grantwatch.yaml: a form file that
+		// is not there leaves the form to grantwatch fix, and the audit and
+		// the agreements run as configured.
+		if f := r.UseCaseForm; f != nil {
+			if err := f.LoadForm(); err != nil {
+				logger.Error("the scheduled run does not submit the use-case form; grantwatch fix does", "error", err)
+				r.UseCaseForm = nil
 			}
 		}
 	}

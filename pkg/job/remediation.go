@@ -12,6 +12,8 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
+	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
@@ -96,6 +98,9 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, units []targets.Unit)
 				errs = append(errs, err)
 			}
 		}
+		if j.hub != nil {
+			errs = append(errs, j.noteFindings(ctx, out, by, actions))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		out.RemediationError = err.Error()
@@ -103,4 +108,31 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, units []targets.Unit)
 	}
 	log.InfoContext(ctx, "remediation", "auto", j.cfg.Remediation.Auto, "remediable", out.Remediable,
 		"failed", remediate.Failures(actions), "actions", len(actions))
+}
+
+// noteFindings puts a note on the Security Hub finding of each missing
+// agreement the run acted on, saying what was done: the next run's import
+// then resolves the finding as usual once the agreement is AVAILABLE.
+func (j *Job) noteFindings(ctx context.Context, out *Outcome, by string, actions []remediate.Action) error {
+	var errs []error
+	for _, a := range actions {
+		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed) {
+			continue
+		}
+		var ids []string
+		for _, res := range out.Report.Results {
+			if res.Principal == "" && res.Status == result.AgreementMissing && res.Account == a.Account && res.Region == a.Region &&
+				config.AgreementModel(res.Model) == a.Model {
+				ids = append(ids, securityhub.ID(res))
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		note := fmt.Sprintf("grantwatch run %s, as %s: %s %s: %s. %s", out.RunID, by, a.Action, a.Model, a.Outcome, a.Reason)
+		if err := securityhub.AddNote(ctx, j.hub.API, j.hub.Source.ProductARN(), ids, note, "grantwatch"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/awssim"
@@ -138,5 +140,27 @@ func TestRunWithoutRemediationSectionPlansNothing(t *testing.T) {
 	if out.Remediation != nil || out.Remediable != 0 || f.sim.Calls(awssim.OpListFoundationModelAgreementOffers) != 0 {
 		t.Errorf("got actions %q, remediable %d, %d offer reads; want none without a remediation section",
 			actionKeys(out.Remediation), out.Remediable, f.sim.Calls(awssim.OpListFoundationModelAgreementOffers))
+	}
+}
+
+func TestScheduledRemediationNotesTheFinding(t *testing.T) {
+	f := setup(t)
+	hub := withHub(t, f)
+	f.withRemediation(t, strings.Replace(cohereOnly, "%s", "true", 1))
+	out := f.run(t, time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC))
+	if out.RemediationError != "" {
+		t.Fatalf("got remediation error %q; want none", out.RemediationError)
+	}
+	id := "grantwatch/222222222222/us-east-1/cohere.command-r-plus-v1:0"
+	fd, ok := hub.Finding(id)
+	if !ok {
+		t.Fatalf("finding %s: not imported", id)
+	}
+	if fd.Note == nil || !strings.Contains(aws.ToString(fd.Note.Text), "CreateFoundationModelAgreement cohere.command-r-plus-v1:0: done") ||
+		aws.ToString(fd.Note.UpdatedBy) != "grantwatch" {
+		t.Errorf("got note %+v; want grantwatch's note of the agreement it created", fd.Note)
+	}
+	if fd.Workflow == nil || fd.Workflow.Status == types.WorkflowStatusResolved {
+		t.Errorf("got workflow %+v; want it left to the next run's import", fd.Workflow)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/account"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -168,6 +169,7 @@ var callers = []struct {
 }{
 	{"member", "bedrock", reflect.TypeFor[check.BedrockAPI](), reflect.TypeFor[*bedrock.Client]()},
 	{"member", "iam", reflect.TypeFor[check.IAMAPI](), reflect.TypeFor[*iam.Client]()},
+	{"member", "account", reflect.TypeFor[check.RegionLister](), reflect.TypeFor[*account.Client]()},
 	{"auditor", "organizations", reflect.TypeFor[targets.OrganizationsAPI](), reflect.TypeFor[*organizations.Client]()},
 	{"auditor", "sts", reflect.TypeFor[stscreds.AssumeRoleAPIClient](), reflect.TypeFor[*sts.Client]()},
 	{"auditor", "dynamodb", reflect.TypeFor[history.API](), reflect.TypeFor[*dynamodb.Client]()},
@@ -255,9 +257,10 @@ func TestGrantsMatchTheCode(t *testing.T) {
 			}
 		}
 	}
-	// Five Bedrock and three IAM reads; four Organizations reads, AssumeRole,
-	// six DynamoDB operations, Publish, two Security Hub ones, GetCallerIdentity.
-	if len(called["member"]) != 8 || len(called["auditor"]) != 15 {
-		t.Errorf("calls: member %v, auditor %v; want 8 and 15", called["member"], called["auditor"])
+	// Five Bedrock and three IAM reads, ListRegions; four Organizations reads,
+	// AssumeRole, six DynamoDB operations, Publish, two Security Hub ones,
+	// GetCallerIdentity.
+	if len(called["member"]) != 9 || len(called["auditor"]) != 15 {
+		t.Errorf("calls: member %v, auditor %v; want 9 and 15", called["member"], called["auditor"])
 	}
 }

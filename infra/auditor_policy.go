@@ -76,6 +76,22 @@ func auditorRole(stack awscdk.Stack, s *Settings, logs awslogs.LogGroup, table a
 			Resources: jsii.Strings(*dlq.QueueArn()),
 		}),
 	}
+	// With a remediation section the scheduled run assumes the opt-in
+	// remediation role too (pkg/job, remediation.go): to plan (offers, the
+	// form) and, with remediation.auto, to apply. Without one, no grant.
+	var remediationRoles string
+	if r := s.Config.Remediation; r != nil {
+		remediationRoles = *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""),
+			Account: jsii.String("*"), Resource: jsii.String("role"), ResourceName: jsii.String(r.RoleName)})
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("AssumeRemediationRoleInOrg"),
+			Actions:   jsii.Strings("sts:AssumeRole"),
+			Resources: jsii.Strings(remediationRoles),
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"aws:ResourceOrgID": org},
+			},
+		}))
+	}
 	if key != nil {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("EncryptAlerts"),
@@ -105,9 +121,13 @@ func auditorRole(stack awscdk.Stack, s *Settings, logs awslogs.LogGroup, table a
 	iam5 := func(reason string, appliesTo ...interface{}) *cdknag.NagPackSuppression {
 		return &cdknag.NagPackSuppression{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &appliesTo}
 	}
+	memberRoleARNs := []interface{}{nagged(memberRoles)}
+	if remediationRoles != "" {
+		memberRoleARNs = append(memberRoleARNs, nagged(remediationRoles))
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
-		iam5("The member role has the same name in every account of the organization, so the account is a wildcard; aws:ResourceOrgID keeps it inside the organization.",
-			nagged(memberRoles)),
+		iam5("The member roles have the same name in every account of the organization, so the account is a wildcard; aws:ResourceOrgID keeps them inside the organization.",
+			memberRoleARNs...),
 		iam5("organizations:ListRoots supports no resource-level permissions.", "Resource::*"),
 		iam5("Roots, OUs and accounts are found at run time; the grant is limited to this organization's ARNs.",
 			nagged(roots), nagged(ous), nagged(accounts)),

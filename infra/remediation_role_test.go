@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // isRead reports whether an IAM action only reads: its verb is one of the
@@ -138,6 +141,46 @@ func TestRemediationSettingsRejects(t *testing.T) {
 			}, testSettings(t, nil).Config)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v; want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// The auditor may assume the remediation role only when the configuration
+// has a remediation section: the scheduled run's remediation step (pkg/job)
+// plans and applies through it. Without the section, its only AssumeRole is
+// the audit role's.
+func TestAuditorAssumesRemediationRoleOnlyWithRemediation(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		config  string
+		wantArn bool
+	}{
+		{name: "with a remediation section", config: testConfig + "remediation: {auto: true, agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}}\n", wantArn: true},
+		{name: "without", config: testConfig, wantArn: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			audit, _ := stacks(t, testSettingsWith(t, tc.config, nil))
+			var assumes []statement
+			for _, st := range statementsOf(assertions.Template_FromStack(audit, nil), "AuditorRole") {
+				if slices.Contains(st.Actions, "sts:AssumeRole") {
+					assumes = append(assumes, st)
+				}
+			}
+			var remediation []statement
+			for _, st := range assumes {
+				if strings.Contains(strings.Join(st.Resources, " "), "role/"+config.DefaultRemediationRole) {
+					remediation = append(remediation, st)
+				}
+			}
+			if got := len(remediation) == 1; got != tc.wantArn {
+				t.Fatalf("AssumeRole statements %+v: got one on role/%s %v; want %v", assumes, config.DefaultRemediationRole, got, tc.wantArn)
+			}
+			if tc.wantArn {
+				st := remediation[0]
+				if len(st.Resources) != 1 || !strings.Contains(fmt.Sprint(st.Condition), "aws:ResourceOrgID") {
+					t.Errorf("got %+v; want the remediation role alone, kept to the organization by aws:ResourceOrgID", st)
+				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -16,6 +17,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
+	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -29,6 +31,9 @@ type Handler struct {
 	batchAccounts int
 	// setupErr is why the function could not start; every invocation returns it.
 	setupErr error
+	// remediation says the configuration has a remediation section: the
+	// run's metrics then include Remediable.
+	remediation bool
 }
 
 // Result is what an invocation returns.
@@ -43,6 +48,10 @@ type Result struct {
 	Unpublished int             `json:"unpublished"`
 	Events      int             `json:"history_events"`
 	NotifyError string          `json:"notify_error,omitempty"`
+	// Remediable counts the remediation actions planned after the run;
+	// RemediationError says what of the remediation step failed.
+	Remediable       int    `json:"remediable,omitempty"`
+	RemediationError string `json:"remediation_error,omitempty"`
 }
 
 // FromEnv builds the handler once, outside the handler function: the
@@ -70,6 +79,18 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 		logger.Error("configuration is invalid", "error", err)
 		return h
 	}
+	if r := cfg.Remediation; r != nil {
+		h.remediation = true
+		// The function's bundle holds only grantwatch.yaml: a form file that
+		// is not there leaves the form to grantwatch fix, and the audit and
+		// the agreements run as configured.
+		if f := r.UseCaseForm; f != nil {
+			if err := f.LoadForm(); err != nil {
+				logger.Error("the scheduled run does not submit the use-case form; grantwatch fix does", "error", err)
+				r.UseCaseForm = nil
+			}
+		}
+	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		h.setupErr = fmt.Errorf("load AWS configuration: %w", err)
@@ -81,6 +102,11 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 	parts, err := job.Build(ctx, cfg, awsCfg, func(o *job.BuildOptions) {
 		o.Logger = logger
 		o.Job = append(o.Job, job.WithHeartbeat(beat))
+		// The scheduled run remediates (or reports what fix would do) only
+		// with a remediation section (docs/remediation.md).
+		if r := job.NewRemediation(cfg, awsCfg, remediate.WithLogger(logger)); r != nil {
+			o.Job = append(o.Job, job.WithRemediation(r))
+		}
 	})
 	if err != nil {
 		h.setupErr = err
@@ -158,7 +184,8 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result,
 	}
 	out, err := h.job.Run(ctx, at)
 	res := &Result{RunID: out.RunID, Trigger: trigger, Claim: out.Claim, Alerts: len(out.Alerts),
-		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError}
+		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError,
+		Remediable: out.Remediable, RemediationError: out.RemediationError}
 	if out.Stored != nil {
 		res.State = string(out.Stored.State)
 	}
@@ -188,10 +215,15 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 		config.MetricRunsIncomplete: b2i(s.Incomplete), config.MetricRunsFailed: b2i(failed || s.Failed()), config.MetricDiscoveryFailed: b2i(s.DiscoveryFailed),
 		config.MetricAuditErrors: s.AllAuditErrs(), config.MetricNotUsable: s.NotUsable, config.MetricChecksDone: s.Checked,
 		config.MetricAlertsPublished: out.Published, config.MetricAlertsUnpublished: out.Unpublished,
+		config.MetricRemediable: out.Remediable,
+	}
+	names := config.Metrics
+	if h.remediation {
+		names = append(slices.Clip(names), config.MetricRemediable)
 	}
 	var metrics []map[string]string
 	line := map[string]any{}
-	for _, name := range config.Metrics {
+	for _, name := range names {
 		metrics = append(metrics, map[string]string{"Name": name, "Unit": "Count"})
 		line[name] = values[name]
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -171,6 +172,38 @@ func TestHeartbeatIntervalFromEnvironment(t *testing.T) {
 			}
 			if err != nil && !strings.Contains(err.Error(), config.EnvHeartbeat) {
 				t.Errorf("error %q does not name %s", err, config.EnvHeartbeat)
+			}
+		})
+	}
+}
+
+// With a remediation section the metrics line also carries Remediable, the
+// actions grantwatch fix would take; without one it is left out, so a
+// deployment without remediation has no such metric.
+func TestMetricsCarryRemediableWithRemediation(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		remediation bool
+		want        bool
+	}{
+		{name: "with a remediation section", remediation: true, want: true},
+		{name: "without", remediation: false, want: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			h := &Handler{now: time.Now, metrics: &out, remediation: tc.remediation}
+			h.emitMetrics(&job.Outcome{RunID: "run-1", Report: &result.Report{}, Remediable: 3}, false)
+			var line map[string]any
+			if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+				t.Fatal(err)
+			}
+			v, ok := line[config.MetricRemediable]
+			if ok != tc.want || (ok && v != float64(3)) {
+				t.Errorf("got %s = %v (present %v); want present %v with 3", config.MetricRemediable, v, ok, tc.want)
+			}
+			directive := fmt.Sprint(line["_aws"])
+			if got := strings.Contains(directive, config.MetricRemediable); got != tc.want {
+				t.Errorf("directive names %s: got %v; want %v (%s)", config.MetricRemediable, got, tc.want, directive)
 			}
 		})
 	}

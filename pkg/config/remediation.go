@@ -14,8 +14,9 @@ import (
 // the scheduled run, with Auto) may accept on the organization's behalf.
 // Absent, nothing is ever written.
 type Remediation struct {
-	// Auto would apply the plan after each scheduled run. Not built yet:
-	// true is a configuration error.
+	// Auto makes the scheduled run apply the plan after it stored its
+	// results; without it the run only reports what grantwatch fix would do
+	// (the Remediable metric and a message).
 	Auto bool `yaml:"auto"`
 	// RoleName is the opt-in member role that may make the writes.
 	RoleName string `yaml:"role_name"`
@@ -55,6 +56,10 @@ type UseCaseFormPolicy struct {
 
 // Remediation defaults.
 const (
+	// MetricRemediable is the run metric counting the actions grantwatch
+	// fix would take (planned) after the run; written only with a
+	// remediation section, beside Metrics.
+	MetricRemediable              = "Remediable"
 	DefaultRemediationRole        = "GrantwatchRemediate"
 	DefaultRemediationConcurrency = 4
 	MaxRemediationConcurrency     = 64
@@ -129,11 +134,6 @@ func (c *Config) validateRemediation() []error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("remediation.%s: %s", field, fmt.Sprintf(format, args...)))
-	}
-	if r.Auto {
-		// Refused rather than ignored: nobody should believe the scheduled
-		// run remediates while it does not.
-		bad("auto", "true is not supported yet: the scheduled run does not remediate; run grantwatch fix --apply (docs/remediation.md)")
 	}
 	if r.Agreements == nil && r.UseCaseForm == nil {
 		bad("agreements", "the section allows nothing: give agreements, use_case_form or both")

@@ -54,7 +54,7 @@ func TestRemediationConfig(t *testing.T) {
 		{"a valid section", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], accounts: [\"111111111111\"], ous: [ou-ab12-cd34ef56], regions: [us-east-1], offer_type: ALL}\n  use_case_form: {file: " + good + ", accounts: [\"999999999999\"], regions: [us-east-1, me-south-1]}", nil},
 		{"a profile id names its model", "agreements: {models: [us.anthropic.claude-sonnet-4-5-20250929-v1:0]}", nil},
 		{"nothing allowed", "concurrency: 2", []string{"remediation.agreements: the section allows nothing"}},
-		{"scheduled remediation is not built", "auto: true\n  agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}", []string{"remediation.auto", "not supported yet"}},
+		{"scheduled remediation is allowed", "auto: true\n  agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}", nil},
 		{"empty model list", "agreements: {models: []}", []string{"remediation.agreements.models: empty"}},
 		{"an Amazon model needs no agreement", "agreements: {models: [amazon.nova-pro-v1:0]}", []string{"remediation.agreements.models[0]", "needs no agreement", "Amazon"}},
 		{"a Meta model needs no agreement", "agreements: {models: [meta.llama3-70b-instruct-v1:0]}", []string{"remediation.agreements.models[0]", "Meta"}},

@@ -29,6 +29,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/notify"
+	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
 	"github.com/grantwatch/grantwatch/pkg/targets"
@@ -52,6 +53,8 @@ type Job struct {
 	// poll is how often a sharded run's Finish looks again at what another
 	// invocation holds (finishPoll; tests shorten it).
 	poll time.Duration
+	// remediation, when set, runs after the run is stored (remediation.go).
+	remediation *Remediation
 }
 
 // Hub is where the run's Security Hub findings go.
@@ -178,6 +181,12 @@ type Outcome struct {
 	// ones included); SecurityHubError says what failed, if anything.
 	FindingsImported int    `json:"findings_imported,omitempty"`
 	SecurityHubError string `json:"security_hub_error,omitempty"`
+	// Remediation are the actions the remediation step planned (or, with
+	// remediation.auto, carried out); Remediable counts those planned;
+	// RemediationError says what of the step failed.
+	Remediation      []remediate.Action `json:"remediation,omitempty"`
+	Remediable       int                `json:"remediable,omitempty"`
+	RemediationError string             `json:"remediation_error,omitempty"`
 	// Tally counts the alerts of a part of a run, for the run's digest; a
 	// sharded run's Finish, those of the whole run.
 	Tally changes.Tally `json:"-"`
@@ -284,7 +293,9 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	out := &Outcome{RunID: RunID(scheduledAt)}
 	log := j.logger.With("run_id", out.RunID)
 	if j.store == nil {
-		out.Report = j.checker.Check(ctx, j.planner.Plan(ctx, out.RunID))
+		plan := j.planner.Plan(ctx, out.RunID)
+		out.Report = j.checker.Check(ctx, plan)
+		j.remediate(ctx, out, plan.Units)
 		return out, nil
 	}
 
@@ -341,6 +352,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	if err := j.store.FinishRun(saveCtx, run, state, &rep.Summary, why, j.now()); err != nil {
 		return out, err
 	}
+	j.remediate(ctx, out, plan.Units)
 	log.InfoContext(ctx, "run finished", "state", state, "alerts", len(out.Alerts), "published", out.Published,
 		"unpublished", out.Unpublished, "history_events", out.Events)
 	return out, nil

@@ -120,3 +120,55 @@ func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (
 	}
 	return sent, first
 }
+
+// Pending counts the actions a plan holds that --apply would carry out.
+func Pending(actions []Action) int {
+	n := 0
+	for _, a := range actions {
+		if a.Outcome == Planned {
+			n++
+		}
+	}
+	return n
+}
+
+// Summary is the scheduled run's message when it does not remediate
+// (remediation.auto off): one line per action grantwatch fix --apply would
+// take, for the governance subscribers (account_id ALL, event_type
+// REMEDIATION). It is nil when nothing is planned.
+func Summary(runID string, actions []Action) *Message {
+	var b strings.Builder
+	var regions []string
+	n := 0
+	for _, a := range actions {
+		if a.Outcome != Planned {
+			continue
+		}
+		n++
+		if !slices.Contains(regions, a.Region) {
+			regions = append(regions, a.Region)
+		}
+		what := a.Action
+		if a.Model != "" {
+			what += " " + a.Model
+		}
+		fmt.Fprintf(&b, "- account %s, %s: %s. %s\n", a.Account, a.Region, what, a.Reason)
+	}
+	if n == 0 {
+		return nil
+	}
+	slices.Sort(regions)
+	regionsJSON, _ := json.Marshal(regions)
+	body := fmt.Sprintf("Run %s: grantwatch fix --apply would take %d actions (remediation.auto is off, so none was taken):\n\n%s\nRun grantwatch fix --config F to see the plan, --apply to carry it out (docs/remediation.md).\n", runID, n, b.String())
+	return &Message{
+		Account: "ALL",
+		Subject: fmt.Sprintf("[grantwatch] run %s: %d remediable", runID, n),
+		Body:    body,
+		Attributes: map[string]snstypes.MessageAttributeValue{
+			"account_id": {DataType: aws.String("String"), StringValue: aws.String("ALL")},
+			"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(`["REMEDIATION"]`)},
+			"severity":   {DataType: aws.String("String"), StringValue: aws.String("info")},
+			"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
+		},
+	}
+}

@@ -315,6 +315,33 @@ func SetWorkflow(ctx context.Context, api Updater, productARN string, ids []stri
 	return done, nil
 }
 
+// AddNote sets the note of findings with BatchUpdateFindings, leaving
+// their workflow status as it is (ledger: SH-update-note). It returns an
+// error naming the findings Security Hub did not update.
+func AddNote(ctx context.Context, api Updater, productARN string, ids []string, note, by string) error {
+	var failed []string
+	for start := 0; start < len(ids); start += BatchSize {
+		var keys []types.AwsSecurityFindingIdentifier
+		for _, id := range ids[start:min(start+BatchSize, len(ids))] {
+			keys = append(keys, types.AwsSecurityFindingIdentifier{Id: aws.String(id), ProductArn: aws.String(productARN)})
+		}
+		out, err := api.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
+			FindingIdentifiers: keys,
+			Note:               &types.NoteUpdate{Text: aws.String(result.Clip(note, 512)), UpdatedBy: aws.String(result.Clip(by, 512))},
+		})
+		if err != nil {
+			return fmt.Errorf("batch update findings (note): %w", err)
+		}
+		for _, f := range out.UnprocessedFindings {
+			failed = append(failed, fmt.Sprintf("%s (%s: %s)", aws.ToString(f.FindingIdentifier.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("batch update findings (note): %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
 // JSON renders findings as `aws securityhub batch-import-findings
 // --cli-input-json file://...` takes them, {"Findings": [...]}, with ASFF's
 // member names (the SDK's field names) and no null or empty members.

@@ -44,6 +44,8 @@ type Call struct {
 	IDs []string
 	// Workflow is the status a BatchUpdateFindings call set.
 	Workflow types.WorkflowStatus
+	// Note is the note text a BatchUpdateFindings call set.
+	Note string
 }
 
 // Finding is a finding as Security Hub holds it.
@@ -111,6 +113,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			FindingIdentifiers []types.AwsSecurityFindingIdentifier
 			Workflow           *types.WorkflowUpdate
 			Severity           *types.SeverityUpdate
+			Note               *types.NoteUpdate
 		}
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -120,6 +123,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		call := Call{Op: "BatchUpdateFindings"}
 		if in.Workflow != nil {
 			call.Workflow = in.Workflow.Status
+		}
+		if in.Note != nil {
+			// Text and UpdatedBy are required, at most 512 characters each
+			// (ledger: SH-update-note).
+			text, by := aws.ToString(in.Note.Text), aws.ToString(in.Note.UpdatedBy)
+			if text == "" || by == "" || len(text) > 512 || len(by) > 512 {
+				w.WriteHeader(http.StatusBadRequest)
+				_ = json.NewEncoder(w).Encode(map[string]string{"__type": "InvalidInputException", "message": "Note.Text and Note.UpdatedBy must be 1 to 512 characters"})
+				return
+			}
+			call.Note = text
 		}
 		processed := []types.AwsSecurityFindingIdentifier{}
 		unprocessed := []map[string]any{}
@@ -137,6 +151,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if in.Severity != nil {
 				f.Severity = &types.Severity{Label: in.Severity.Label}
 				f.customerSeverity = true
+			}
+			if in.Note != nil {
+				f.Note = &types.Note{Text: in.Note.Text, UpdatedBy: in.Note.UpdatedBy, UpdatedAt: aws.String(time.Now().UTC().Format(time.RFC3339Nano))}
 			}
 			processed = append(processed, k)
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/account"
 	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
-	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/smithy-go"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -26,7 +25,7 @@ type RegionLister interface {
 	ListRegions(ctx context.Context, in *account.ListRegionsInput, optFns ...func(*account.Options)) (*account.ListRegionsOutput, error)
 }
 
-var _ BedrockAPI = (*bedrock.Client)(nil)
+var _ RegionLister = (*account.Client)(nil)
 
 // RegionStatuses reads the calling account's regions with their opt-in
 // status, with the Account Management API's ListRegions (every page; the

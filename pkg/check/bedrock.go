@@ -56,6 +56,8 @@ type BedrockAPI interface {
 	UseCaseGetter
 }
 
+var _ BedrockAPI = (*bedrock.Client)(nil)
+
 // Model is what ListFoundationModels says of one model in one region.
 type Model struct {
 	Provider  string

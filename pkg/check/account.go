@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/account"
+	awsaccount "github.com/aws/aws-sdk-go-v2/service/account"
 	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/smithy-go"
 
@@ -22,10 +22,10 @@ import (
 // RegionLister is the part of *account.Client that lists the account's
 // regions with their opt-in status.
 type RegionLister interface {
-	ListRegions(ctx context.Context, in *account.ListRegionsInput, optFns ...func(*account.Options)) (*account.ListRegionsOutput, error)
+	ListRegions(ctx context.Context, in *awsaccount.ListRegionsInput, optFns ...func(*awsaccount.Options)) (*awsaccount.ListRegionsOutput, error)
 }
 
-var _ RegionLister = (*account.Client)(nil)
+var _ RegionLister = (*awsaccount.Client)(nil)
 
 // RegionStatuses reads the calling account's regions with their opt-in
 // status, with the Account Management API's ListRegions (every page; the
@@ -35,7 +35,7 @@ var _ RegionLister = (*account.Client)(nil)
 // ledger: ACC-list-regions, ACC-opt-in-regions, ACC-region-not-enabled
 func RegionStatuses(ctx context.Context, api RegionLister) (map[string]accounttypes.RegionOptStatus, error) {
 	statuses := map[string]accounttypes.RegionOptStatus{}
-	pages := account.NewListRegionsPaginator(api, &account.ListRegionsInput{MaxResults: aws.Int32(50)})
+	pages := awsaccount.NewListRegionsPaginator(api, &awsaccount.ListRegionsInput{MaxResults: aws.Int32(50)})
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
@@ -102,8 +102,8 @@ func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvid
 	m := r.member(account)
 	m.once.Do(func() {
 		role := r.c.cfg.Role
-		arn := r.c.cfg.RoleARN(account)
-		provider := stscreds.NewAssumeRoleProvider(r.c.sts, arn, func(o *stscreds.AssumeRoleOptions) {
+		roleARN := r.c.cfg.RoleARN(account)
+		provider := stscreds.NewAssumeRoleProvider(r.c.sts, roleARN, func(o *stscreds.AssumeRoleOptions) {
 			if role.ExternalID != "" {
 				o.ExternalID = aws.String(role.ExternalID)
 			}
@@ -116,7 +116,7 @@ func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvid
 			return err
 		})
 		if err != nil {
-			m.err = fmt.Errorf("assume role %s: %w", arn, err)
+			m.err = fmt.Errorf("assume role %s: %w", roleARN, err)
 			r.refused(ctx, m.err)
 			return
 		}

@@ -74,9 +74,9 @@ func keySource(k string) string {
 	return k + " (a condition key of " + prefix + ": set from the request)"
 }
 
-// ClassifyPrincipal decides one principal's status for one check from its
+// classifyPrincipal decides one principal's status for one check from its
 // decisions and the account-level result.
-func ClassifyPrincipal(h held, p Principal, ds Decisions) result.Result {
+func classifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 	acct := h.res
 	r := result.Result{Account: acct.Account, Region: acct.Region, Model: acct.Model, Principal: p.Name}
 	if d := acct.Destinations(); d != nil {

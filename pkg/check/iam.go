@@ -204,10 +204,10 @@ func Principals(ctx context.Context, api RoleLister, partition, account string, 
 		parts = []config.PrincipalSet{set}
 	}
 	byName := map[string]*Principal{}
-	add := func(name, arn string, s config.PrincipalSet) {
+	add := func(name, roleARN string, s config.PrincipalSet) {
 		p, ok := byName[name]
 		if !ok {
-			p = &Principal{Name: name, ARN: arn}
+			p = &Principal{Name: name, ARN: roleARN}
 			byName[name] = p
 		}
 		p.merge(s)
@@ -218,8 +218,8 @@ func Principals(ctx context.Context, api RoleLister, partition, account string, 
 			add(name, config.RoleARN(partition, account, name), s)
 		}
 		for _, t := range s.ARNTemplates {
-			arn := strings.ReplaceAll(t, "{account}", account)
-			add(arn[strings.LastIndex(arn, "/")+1:], arn, s)
+			roleARN := strings.ReplaceAll(t, "{account}", account)
+			add(roleARN[strings.LastIndex(roleARN, "/")+1:], roleARN, s)
 		}
 		if s.Tag != "" {
 			tagged = append(tagged, s)

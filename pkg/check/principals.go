@@ -94,25 +94,11 @@ func (r *run) unitDone(ctx context.Context, account string) {
 // round asks again, with bedrock:InferenceProfileArn or
 // aws-marketplace:ProductId, only where the first answer says a policy uses
 // that key (MissingContextValues), so policies without such conditions cost
-// no extra call.
+// no extra call. Its steps: plan the simulations, simulate, classify.
 func (r *run) principalChecks(ctx context.Context, account string, m *memberAccount, holds []held) {
-	var needs []Need
-	marketplace := false
-	for _, h := range holds {
-		needs = append(needs, h.needs...)
-		marketplace = marketplace || (h.marketplace && len(h.needs) > 0)
-	}
-	if len(needs) == 0 {
+	plan, ok := planSimulations(holds)
+	if !ok {
 		return
-	}
-	byRegion := map[string][]string{}
-	for _, n := range needs {
-		if !slices.Contains(byRegion[n.Region], n.Resource) {
-			byRegion[n.Region] = append(byRegion[n.Region], n.Resource)
-		}
-	}
-	for _, resources := range byRegion {
-		slices.Sort(resources)
 	}
 	api := slottedIAM{r, r.c.newIAM(m.creds)}
 	principals, err := Principals(ctx, api, r.c.cfg.Partition(), account, m.principals)
@@ -125,8 +111,43 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 		}
 		return
 	}
-	// Every job is one simulation; they run side by side, at most
-	// limits.per_account_region of the account's at once.
+	sim := newSimulation(api, principals, r.c.cfg.Limits.PerAccountRegion)
+	sim.rounds(ctx, plan.jobs(principals), principals, holds)
+	if ctx.Err() != nil {
+		return
+	}
+	r.classifyPrincipals(ctx, principals, sim, holds)
+}
+
+// simulationPlan is what an account's principals are simulated on: the
+// resources of each requested region, those of the global hop by the
+// global profile they are reached through, and whether Marketplace is asked.
+type simulationPlan struct {
+	byRegion    map[string][]string
+	hops        map[string][]string
+	marketplace bool
+}
+
+// planSimulations gathers the held checks' needs; false when there are none.
+func planSimulations(holds []held) (simulationPlan, bool) {
+	var needs []Need
+	marketplace := false
+	for _, h := range holds {
+		needs = append(needs, h.needs...)
+		marketplace = marketplace || (h.marketplace && len(h.needs) > 0)
+	}
+	if len(needs) == 0 {
+		return simulationPlan{}, false
+	}
+	byRegion := map[string][]string{}
+	for _, n := range needs {
+		if !slices.Contains(byRegion[n.Region], n.Resource) {
+			byRegion[n.Region] = append(byRegion[n.Region], n.Resource)
+		}
+	}
+	for _, resources := range byRegion {
+		slices.Sort(resources)
+	}
 	// The global hop is only ever reached through a global profile, so it
 	// is simulated with that profile's bedrock:InferenceProfileArn from the
 	// start, one simulation per global profile: an SCP may deny the hop by
@@ -140,59 +161,52 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 			}
 		}
 	}
+	return simulationPlan{byRegion: byRegion, hops: hops, marketplace: marketplace}, true
+}
+
+// jobs are the first round's simulations, each principal's in a row.
+func (pl simulationPlan) jobs(principals []Principal) []simJob {
 	var jobs []simJob
 	for _, p := range principals {
-		for _, region := range slices.Sorted(maps.Keys(byRegion)) {
+		for _, region := range slices.Sorted(maps.Keys(pl.byRegion)) {
 			if region == unspecifiedRegion { // a hop, never where a call arrives
-				for _, via := range slices.Sorted(maps.Keys(hops)) {
-					jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.invokeActions(true), Resources: slices.Sorted(slices.Values(hops[via])), Via: via}})
+				for _, via := range slices.Sorted(maps.Keys(pl.hops)) {
+					jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.invokeActions(true), Resources: slices.Sorted(slices.Values(pl.hops[via])), Via: via}})
 				}
 				continue
 			}
-			jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.simulated(), Resources: byRegion[region]}})
+			jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.simulated(), Resources: pl.byRegion[region]}})
 		}
-		if marketplace {
+		if pl.marketplace {
 			jobs = append(jobs, simJob{p, Query{Region: marketplaceMarker, RequestedRegion: marketplaceRegion, Actions: marketplaceActions}})
 		}
 	}
+	return jobs
+}
+
+// simulation holds an account's principals' answers as they come in: each
+// principal's decisions, and the first error of a principal whose role is
+// missing or refused.
+type simulation struct {
+	api RoleSimulator
+	// slots lets at most limits.per_account_region of the account's
+	// simulations run at once.
+	slots     chan struct{}
+	mu        sync.Mutex
+	decisions map[string]Decisions
+	failures  map[string]error
+}
+
+func newSimulation(api RoleSimulator, principals []Principal, perAccountRegion int) *simulation {
 	decisions := make(map[string]Decisions, len(principals))
-	failures := map[string]error{}
 	for _, p := range principals {
 		decisions[p.Name] = Decisions{}
 	}
-	var mu sync.Mutex
-	slots := make(chan struct{}, r.c.cfg.Limits.PerAccountRegion)
-	run := func(js []simJob) {
-		var wg sync.WaitGroup
-		for _, j := range js {
-			mu.Lock()
-			failed := failures[j.p.Name] != nil
-			mu.Unlock()
-			if failed {
-				continue // a role that is missing or refused stays so
-			}
-			wg.Go(func() {
-				slots <- struct{}{}
-				defer func() { <-slots }()
-				ds := map[DecisionKey]Decision{}
-				err := Simulate(ctx, api, j.p, j.q, ds)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					if failures[j.p.Name] == nil {
-						failures[j.p.Name] = err
-					}
-					return
-				}
-				if decisions[j.p.Name][j.q.Region] == nil {
-					decisions[j.p.Name][j.q.Region] = ds
-				} else { // a second round's answers next to the first's
-					maps.Copy(decisions[j.p.Name][j.q.Region], ds)
-				}
-			})
-		}
-		wg.Wait()
-	}
+	return &simulation{api: api, slots: make(chan struct{}, perAccountRegion), decisions: decisions, failures: map[string]error{}}
+}
+
+// rounds runs the first round, then the second round's follow-ups.
+func (s *simulation) rounds(ctx context.Context, jobs []simJob, principals []Principal, holds []held) {
 	// Each principal's first simulation goes alone: a missing role costs
 	// one call, not one per region.
 	var first, rest []simJob
@@ -203,32 +217,67 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 			rest = append(rest, j)
 		}
 	}
-	run(first)
-	run(rest)
+	s.round(ctx, first)
+	s.round(ctx, rest)
 	if ctx.Err() != nil {
 		return
 	}
 	var again []simJob
 	for _, p := range principals {
-		if failures[p.Name] == nil {
-			again = append(again, followUps(p, decisions[p.Name], holds)...)
+		if s.failures[p.Name] == nil {
+			again = append(again, followUps(p, s.decisions[p.Name], holds)...)
 		}
 	}
-	run(again)
-	if ctx.Err() != nil {
-		return
+	s.round(ctx, again)
+}
+
+// round runs its jobs side by side, each one simulation.
+func (s *simulation) round(ctx context.Context, js []simJob) {
+	var wg sync.WaitGroup
+	for _, j := range js {
+		s.mu.Lock()
+		failed := s.failures[j.p.Name] != nil
+		s.mu.Unlock()
+		if failed {
+			continue // a role that is missing or refused stays so
+		}
+		wg.Go(func() {
+			s.slots <- struct{}{}
+			defer func() { <-s.slots }()
+			ds := map[DecisionKey]Decision{}
+			err := Simulate(ctx, s.api, j.p, j.q, ds)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if err != nil {
+				if s.failures[j.p.Name] == nil {
+					s.failures[j.p.Name] = err
+				}
+				return
+			}
+			if s.decisions[j.p.Name][j.q.Region] == nil {
+				s.decisions[j.p.Name][j.q.Region] = ds
+			} else { // a second round's answers next to the first's
+				maps.Copy(s.decisions[j.p.Name][j.q.Region], ds)
+			}
+		})
 	}
+	wg.Wait()
+}
+
+// classifyPrincipals records each principal's result for each held check
+// that has needs; a Marketplace denial is also said on the account's result.
+func (r *run) classifyPrincipals(ctx context.Context, principals []Principal, sim *simulation, holds []held) {
 	for _, p := range principals {
-		ds := decisions[p.Name]
+		ds := sim.decisions[p.Name]
 		for i, h := range holds {
 			if len(h.needs) == 0 {
 				continue
 			}
-			if err := failures[p.Name]; err != nil {
+			if err := sim.failures[p.Name]; err != nil {
 				r.record(ctx, principalFailed(h, p, StageSimulate, err))
 				continue
 			}
-			res := ClassifyPrincipal(h, p, ds)
+			res := classifyPrincipal(h, p, ds)
 			if res.Status == result.MarketplaceDenied {
 				// By default only said: whoever calls first subscribes, and
 				// that need not be this principal.

@@ -83,7 +83,34 @@ func classifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 		r.SetDestinations(d)
 	}
 	actions := p.invokeActions(!h.noStream)
-	worst, where, action, policies, missing, dec := result.Enabled, Need{}, "", []string(nil), []string(nil), Decision{}
+	w := worstOf(h, p, ds, actions)
+	skipped := ""
+	if p.Stream && h.noStream {
+		skipped = "; " + actionStream + " not checked: ListFoundationModels says responseStreamingSupported=false for the model"
+	}
+	if w.status == result.Enabled {
+		explainAllowed(&r, h, p, ds, actions, skipped)
+	} else {
+		explainDenial(&r, h, p, w, actions, skipped)
+	}
+	return r
+}
+
+// worst is the decision that decides a principal's check: the outermost
+// layer denying an action on a resource the call touches (see layerOrder).
+type worst struct {
+	status   result.Status
+	where    Need
+	action   string
+	policies []string
+	missing  []string
+	dec      Decision
+}
+
+// worstOf finds the worst decision over every resource and action of the
+// check's call; its status is Enabled when every one is allowed.
+func worstOf(h held, p Principal, ds Decisions, actions []string) worst {
+	w := worst{status: result.Enabled}
 	consider := func(n Need, a string) {
 		// Bedrock populates bedrock:InferenceProfileArn for the foundation
 		// model evaluations of a call through a profile, not for the
@@ -106,8 +133,8 @@ func classifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 				s = result.IAMUndetermined
 			}
 		}
-		if s != result.Enabled && (worst == result.Enabled || slices.Index(layerOrder, s) < slices.Index(layerOrder, worst)) {
-			worst, where, action, policies, missing, dec = s, n, a, d.Policies, unknown, d
+		if s != result.Enabled && (w.status == result.Enabled || slices.Index(layerOrder, s) < slices.Index(layerOrder, w.status)) {
+			w = worst{status: s, where: n, action: a, policies: d.Policies, missing: unknown, dec: d}
 		}
 	}
 	for i, n := range h.needs {
@@ -121,10 +148,12 @@ func classifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 			consider(n, actionBearer)
 		}
 	}
-	skipped := ""
-	if p.Stream && h.noStream {
-		skipped = "; " + actionStream + " not checked: ListFoundationModels says responseStreamingSupported=false for the model"
-	}
+	return w
+}
+
+// explainDenial explains a principal's denial, by the layer that denies it.
+func explainDenial(r *result.Result, h held, p Principal, w worst, actions []string, skipped string) {
+	acct, where, action, policies, missing, dec := h.res, w.where, w.action, w.policies, w.missing, w.dec
 	hop, hopRemedy := "", ""
 	switch {
 	case where.Region == unspecifiedRegion:
@@ -138,7 +167,7 @@ func classifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 		given = ", bedrock:InferenceProfileArn=" + dec.Via
 	}
 	cause := fmt.Sprintf("SimulatePrincipalPolicy for %s: %s on %s (aws:RequestedRegion=%s%s%s)", p.ARN, action, where.Resource, where.Region, hop, given)
-	switch worst {
+	switch w.status {
 	case result.SCPDenied:
 		r.Status = result.SCPDenied
 		r.Cause = cause + ": OrganizationsDecisionDetail.AllowedByOrganizations=false" + skipped
@@ -186,45 +215,49 @@ func classifyPrincipal(h held, p Principal, ds Decisions) result.Result {
 		}
 		r.Cause = fmt.Sprintf("%s: %s%s without the context keys %s; MissingContextValues: %s", cause, dec.Decision, layer, strings.Join(missing, ", "), strings.Join(sources, "; ")) + skipped
 		r.Remediation = fmt.Sprintf("IAM could not decide without %s, so grantwatch does not call it denied. Give the value the application's requests carry in the configuration, in the principals set naming %s (principals, principals.by_ou[...] or principals.by_account[...]): context: [{name: %s, type: string, values: [VALUE]}] (a list type such as stringList for several values); the next run simulates with it.", strings.Join(missing, ", "), p.Name, missing[0])
-	default:
-		sub, d, denied := subscribeDenied(ds, h.productID)
-		unknown := unknownKeys(d, "", p)
-		if sub != marketplaceActions[0] {
-			// Unsubscribe and ViewSubscriptions carry no product id: its
-			// absence is known. ledger: MP-product-id
-			unknown = slices.DeleteFunc(unknown, func(k string) bool { return strings.EqualFold(k, keyProductID) })
-		}
-		switch {
-		case h.marketplace && denied && len(unknown) > 0:
-			r.Status = result.IAMUndetermined
-			sources := make([]string, len(unknown))
-			for i, k := range unknown {
-				sources[i] = keySource(k)
-			}
-			r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s without the context keys %s; MissingContextValues: %s", p.ARN, sub, d.Decision, strings.Join(unknown, ", "), strings.Join(sources, "; "))
-			r.Remediation = fmt.Sprintf("IAM could not decide whether %s may subscribe the account. If the key is aws-marketplace:ProductId, look up the model's product id (Bedrock user guide, \"Use product ID condition keys to control access\") and check that the role's policy allows it; for other keys, give their value in the principals set's context.", p.Name)
-		// ledger: CLS-marketplace-denied
-		case h.marketplace && denied:
-			r.Status = result.MarketplaceDenied
-			product := ""
-			if d.Product != "" {
-				product = ", aws-marketplace:ProductId=" + d.Product
-			}
-			r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s (aws:RequestedRegion=%s%s)", p.ARN, sub, d.Decision, marketplaceRegion, product)
-			r.Remediation = fmt.Sprintf("The first call by %s would have to subscribe the account, and it may not. Allow %s to %s (Subscribe may be scoped with aws-marketplace:ProductId), or subscribe the account ahead of time (invoke the model once from an administrator role, or share a managed entitlement through AWS License Manager).", p.Name, strings.Join(marketplaceActions, ", "), p.Name)
-		case acct.Status.Usable():
-			r.Status = result.Enabled
-			// No account or role in this text: it is the same for every
-			// usable check of its shape, so a run keeps one copy.
-			r.Cause = fmt.Sprintf("SimulatePrincipalPolicy: %s allowed on every resource the call touches (%d), by the SCPs, the boundary and the role's policies; the model is usable in the account", strings.Join(actions, " and "), len(h.needs)) + skipped
-			r.Remediation = "None needed."
-		default:
-			r.Status = acct.Status
-			r.Cause = fmt.Sprintf("the permissions of %s allow the call; the model itself is %s in the account (see the account's result)", p.Name, acct.Status)
-			r.Remediation = acct.Remediation
-		}
 	}
-	return r
+}
+
+// explainAllowed is a principal's result when its permissions allow the call:
+// Marketplace's, when the first call must subscribe, else the account's.
+func explainAllowed(r *result.Result, h held, p Principal, ds Decisions, actions []string, skipped string) {
+	acct := h.res
+	sub, d, denied := subscribeDenied(ds, h.productID)
+	unknown := unknownKeys(d, "", p)
+	if sub != marketplaceActions[0] {
+		// Unsubscribe and ViewSubscriptions carry no product id: its
+		// absence is known. ledger: MP-product-id
+		unknown = slices.DeleteFunc(unknown, func(k string) bool { return strings.EqualFold(k, keyProductID) })
+	}
+	switch {
+	case h.marketplace && denied && len(unknown) > 0:
+		r.Status = result.IAMUndetermined
+		sources := make([]string, len(unknown))
+		for i, k := range unknown {
+			sources[i] = keySource(k)
+		}
+		r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s without the context keys %s; MissingContextValues: %s", p.ARN, sub, d.Decision, strings.Join(unknown, ", "), strings.Join(sources, "; "))
+		r.Remediation = fmt.Sprintf("IAM could not decide whether %s may subscribe the account. If the key is aws-marketplace:ProductId, look up the model's product id (Bedrock user guide, \"Use product ID condition keys to control access\") and check that the role's policy allows it; for other keys, give their value in the principals set's context.", p.Name)
+	// ledger: CLS-marketplace-denied
+	case h.marketplace && denied:
+		r.Status = result.MarketplaceDenied
+		product := ""
+		if d.Product != "" {
+			product = ", aws-marketplace:ProductId=" + d.Product
+		}
+		r.Cause = fmt.Sprintf("the account has no Marketplace agreement for the model (AGREEMENT_MISSING), and SimulatePrincipalPolicy for %s: %s is %s (aws:RequestedRegion=%s%s)", p.ARN, sub, d.Decision, marketplaceRegion, product)
+		r.Remediation = fmt.Sprintf("The first call by %s would have to subscribe the account, and it may not. Allow %s to %s (Subscribe may be scoped with aws-marketplace:ProductId), or subscribe the account ahead of time (invoke the model once from an administrator role, or share a managed entitlement through AWS License Manager).", p.Name, strings.Join(marketplaceActions, ", "), p.Name)
+	case acct.Status.Usable():
+		r.Status = result.Enabled
+		// No account or role in this text: it is the same for every
+		// usable check of its shape, so a run keeps one copy.
+		r.Cause = fmt.Sprintf("SimulatePrincipalPolicy: %s allowed on every resource the call touches (%d), by the SCPs, the boundary and the role's policies; the model is usable in the account", strings.Join(actions, " and "), len(h.needs)) + skipped
+		r.Remediation = "None needed."
+	default:
+		r.Status = acct.Status
+		r.Cause = fmt.Sprintf("the permissions of %s allow the call; the model itself is %s in the account (see the account's result)", p.Name, acct.Status)
+		r.Remediation = acct.Remediation
+	}
 }
 
 // subscribeDenied reports the first Marketplace action the principal may

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -158,10 +159,49 @@ feed:
 
 // unit checks every model of one account in one region.
 func (r *run) unit(ctx context.Context, u targets.Unit) {
-	principals := u.Principals != nil
-	if principals {
+	if u.Principals != nil {
 		defer r.unitDone(ctx, u.Account)
 	}
+	ul, ok := r.listUnit(ctx, u)
+	if !ok {
+		return
+	}
+	// One goroutine per call slot of the account-region, not one per model:
+	// a model waits for a slot anyway, and 10,000 models would otherwise be
+	// 10,000 goroutines in each of the run's account-regions at once.
+	models := make(chan string)
+	var wg sync.WaitGroup
+	for range min(r.c.cfg.Limits.PerAccountRegion, len(u.Models)) {
+		wg.Go(func() {
+			for m := range models {
+				r.checkModel(ctx, ul, m)
+			}
+		})
+	}
+	for _, m := range u.Models {
+		models <- m
+	}
+	close(models)
+	wg.Wait()
+}
+
+// unitListing is what the checks of one account-region share: its call
+// slots, the account's credentials, the Bedrock client, and the region's
+// models and (when needed) inference profiles.
+type unitListing struct {
+	u           targets.Unit
+	slots       chan struct{}
+	creds       aws.CredentialsProvider
+	api         BedrockAPI
+	catalog     Catalog
+	profiles    Profiles
+	profilesErr error
+}
+
+// listUnit assumes the account's role and lists the region's models and
+// profiles; false when the unit's checks end there (recorded as failed or
+// not enabled, or cut off by the run's end).
+func (r *run) listUnit(ctx context.Context, u targets.Unit) (*unitListing, bool) {
 	limits := r.c.cfg.Limits
 	slots := make(chan struct{}, limits.PerAccountRegion)
 	creds, err := r.assume(ctx, u.Account)
@@ -169,7 +209,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		if ctx.Err() == nil {
 			r.failAll(ctx, u, StageAssumeRole, err)
 		}
-		return
+		return nil, false
 	}
 	api := r.c.newBedrock(u.Region, creds)
 
@@ -180,16 +220,16 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return
+			return nil, false
 		}
 		if st, ok := r.notEnabled(ctx, u.Account, u.Region, creds); ok {
 			for _, m := range u.Models {
 				r.record(ctx, RegionNotEnabled(u.Account, u.Region, m, st, err))
 			}
-			return
+			return nil, false
 		}
 		r.failAll(ctx, u, StageListModels, err)
-		return
+		return nil, false
 	}
 	var profiles Profiles
 	var profilesErr error
@@ -199,7 +239,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 			return err
 		})
 		if ctx.Err() != nil {
-			return
+			return nil, false
 		}
 	}
 	r.mu.Lock()
@@ -215,64 +255,51 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		r.regionProfiles[u.Region] = profiles
 	}
 	r.mu.Unlock()
+	return &unitListing{u: u, slots: slots, creds: creds, api: api, catalog: catalog, profiles: profiles, profilesErr: profilesErr}, true
+}
 
-	// One goroutine per call slot of the account-region, not one per model:
-	// a model waits for a slot anyway, and 10,000 models would otherwise be
-	// 10,000 goroutines in each of the run's account-regions at once.
-	check := func(id string) {
-		e := Evidence{Account: u.Account, Region: u.Region, Model: id, Catalog: catalog, Profiles: profiles, ProfilesErr: profilesErr}
-		res, done := r.resolve(ctx, slots, api, &e)
-		if ctx.Err() != nil {
-			return // cut off by the run's deadline: not checked, not an error
-		}
-		if done {
-			r.record(ctx, res)
-			return
-		}
-		model := e.Model
-		if e.Profile != nil {
-			model = e.Profile.Model
-		}
-		if anthropic(model) || catalog[model].Provider == "Anthropic" {
-			f := r.form(ctx, u.Account, u.Region, creds, api)
-			e.Form = &f
-		}
-		e.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
-			e.Availability, err = Availability(ctx, api, model)
-			return err
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		verdict := Classify(e)
-		if !principals {
-			r.record(ctx, verdict)
-			return
-		}
-		h := held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition(), r.intern), noStream: catalog[model].NoStreaming}
-		if e.Profile != nil {
-			h.via = e.Profile.ARN
-		}
-		// ledger: MP-not-sold-providers
-		if verdict.Status == result.AgreementMissing && !notSoldThroughMarketplace(catalog[model].Provider) {
-			h.marketplace, h.productID = true, productIDs[model]
-		}
-		r.hold(u.Account, h)
+// checkModel checks one required id of the unit, and records its result,
+// or holds it for the account's principals.
+func (r *run) checkModel(ctx context.Context, ul *unitListing, id string) {
+	u, slots, api, catalog := ul.u, ul.slots, ul.api, ul.catalog
+	e := Evidence{Account: u.Account, Region: u.Region, Model: id, Catalog: catalog, Profiles: ul.profiles, ProfilesErr: ul.profilesErr}
+	res, done := r.resolve(ctx, slots, api, &e)
+	if ctx.Err() != nil {
+		return // cut off by the run's deadline: not checked, not an error
 	}
-	models := make(chan string)
-	var wg sync.WaitGroup
-	for range min(limits.PerAccountRegion, len(u.Models)) {
-		wg.Go(func() {
-			for m := range models {
-				check(m)
-			}
-		})
+	if done {
+		r.record(ctx, res)
+		return
 	}
-	for _, m := range u.Models {
-		models <- m
+	model := e.Model
+	if e.Profile != nil {
+		model = e.Profile.Model
 	}
-	close(models)
-	wg.Wait()
+	if anthropic(model) || catalog[model].Provider == "Anthropic" {
+		f := r.form(ctx, u.Account, u.Region, ul.creds, api)
+		e.Form = &f
+	}
+	e.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
+		e.Availability, err = Availability(ctx, api, model)
+		return err
+	})
+	if ctx.Err() != nil {
+		return
+	}
+	verdict := Classify(e)
+	if u.Principals == nil {
+		r.record(ctx, verdict)
+		return
+	}
+	h := held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition(), r.intern), noStream: catalog[model].NoStreaming}
+	if e.Profile != nil {
+		h.via = e.Profile.ARN
+	}
+	// ledger: MP-not-sold-providers
+	if verdict.Status == result.AgreementMissing && !notSoldThroughMarketplace(catalog[model].Provider) {
+		h.marketplace, h.productID = true, productIDs[model]
+	}
+	r.hold(u.Account, h)
 }
 
 // needsProfiles reports whether a unit must list the region's inference

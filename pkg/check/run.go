@@ -136,25 +136,7 @@ type run struct {
 // worker per slot the slots would sit idle meanwhile (measured: efficiency
 // 0.83 with one worker per slot, see BenchmarkOrganization).
 func (r *run) all(ctx context.Context, units []targets.Unit) {
-	work := make(chan targets.Unit)
-	var wg sync.WaitGroup
-	for range min(2*cap(r.calls), len(units)) {
-		wg.Go(func() {
-			for u := range work {
-				r.unit(ctx, u)
-			}
-		})
-	}
-feed:
-	for _, u := range units {
-		select {
-		case work <- u:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
+	workers(ctx, 2*cap(r.calls), units, func(u targets.Unit) { r.unit(ctx, u) })
 }
 
 // unit checks every model of one account in one region.
@@ -169,20 +151,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 	// One goroutine per call slot of the account-region, not one per model:
 	// a model waits for a slot anyway, and 10,000 models would otherwise be
 	// 10,000 goroutines in each of the run's account-regions at once.
-	models := make(chan string)
-	var wg sync.WaitGroup
-	for range min(r.c.cfg.Limits.PerAccountRegion, len(u.Models)) {
-		wg.Go(func() {
-			for m := range models {
-				r.checkModel(ctx, ul, m)
-			}
-		})
-	}
-	for _, m := range u.Models {
-		models <- m
-	}
-	close(models)
-	wg.Wait()
+	workers(ctx, r.c.cfg.Limits.PerAccountRegion, u.Models, func(id string) { r.checkModel(ctx, ul, id) })
 }
 
 // unitListing is what the checks of one account-region share: its call

@@ -1,13 +1,39 @@
-// The run's call slots: every AWS call holds one of the run's and, for
-// Bedrock, one of its account-region's, with the per-call timeout.
+// The run's workers and call slots: every AWS call holds one of the run's
+// slots and, for Bedrock, one of its account-region's, with the per-call
+// timeout.
 
 package check
 
 import (
 	"context"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
+
+// workers hands items to at most n goroutines that run do, one item at a
+// time, and waits for them; items not handed out when ctx ends are left.
+func workers[T any](ctx context.Context, n int, items []T, do func(T)) {
+	work := make(chan T)
+	var wg sync.WaitGroup
+	for range min(n, len(items)) {
+		wg.Go(func() {
+			for it := range work {
+				do(it)
+			}
+		})
+	}
+feed:
+	for _, it := range items {
+		select {
+		case work <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+}
 
 // call runs fn holding a slot of its account-region and one of the run, with
 // the per-call timeout.

@@ -148,7 +148,7 @@ func TestClassifyPrincipal(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got := ClassifyPrincipal(tt.check, p, ds)
+			got := classifyPrincipal(tt.check, p, ds)
 			checkVerdict(t, got, tt.want, tt.wantCause, tt.wantRemedy)
 			if got.Principal != "AppRole" {
 				t.Errorf("principal: got %q; want AppRole", got.Principal)

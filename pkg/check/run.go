@@ -3,17 +3,13 @@ package check
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -140,33 +136,41 @@ type run struct {
 // worker per slot the slots would sit idle meanwhile (measured: efficiency
 // 0.83 with one worker per slot, see BenchmarkOrganization).
 func (r *run) all(ctx context.Context, units []targets.Unit) {
-	work := make(chan targets.Unit)
-	var wg sync.WaitGroup
-	for range min(2*cap(r.calls), len(units)) {
-		wg.Go(func() {
-			for u := range work {
-				r.unit(ctx, u)
-			}
-		})
-	}
-feed:
-	for _, u := range units {
-		select {
-		case work <- u:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
+	workers(ctx, 2*cap(r.calls), units, func(u targets.Unit) { r.unit(ctx, u) })
 }
 
 // unit checks every model of one account in one region.
 func (r *run) unit(ctx context.Context, u targets.Unit) {
-	principals := u.Principals != nil
-	if principals {
+	if u.Principals != nil {
 		defer r.unitDone(ctx, u.Account)
 	}
+	ul, ok := r.listUnit(ctx, u)
+	if !ok {
+		return
+	}
+	// One goroutine per call slot of the account-region, not one per model:
+	// a model waits for a slot anyway, and 10,000 models would otherwise be
+	// 10,000 goroutines in each of the run's account-regions at once.
+	workers(ctx, r.c.cfg.Limits.PerAccountRegion, u.Models, func(id string) { r.checkModel(ctx, ul, id) })
+}
+
+// unitListing is what the checks of one account-region share: its call
+// slots, the account's credentials, the Bedrock client, and the region's
+// models and (when needed) inference profiles.
+type unitListing struct {
+	u           targets.Unit
+	slots       chan struct{}
+	creds       aws.CredentialsProvider
+	api         BedrockAPI
+	catalog     Catalog
+	profiles    Profiles
+	profilesErr error
+}
+
+// listUnit assumes the account's role and lists the region's models and
+// profiles; false when the unit's checks end there (recorded as failed or
+// not enabled, or cut off by the run's end).
+func (r *run) listUnit(ctx context.Context, u targets.Unit) (*unitListing, bool) {
 	limits := r.c.cfg.Limits
 	slots := make(chan struct{}, limits.PerAccountRegion)
 	creds, err := r.assume(ctx, u.Account)
@@ -174,7 +178,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		if ctx.Err() == nil {
 			r.failAll(ctx, u, StageAssumeRole, err)
 		}
-		return
+		return nil, false
 	}
 	api := r.c.newBedrock(u.Region, creds)
 
@@ -185,16 +189,16 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return
+			return nil, false
 		}
 		if st, ok := r.notEnabled(ctx, u.Account, u.Region, creds); ok {
 			for _, m := range u.Models {
 				r.record(ctx, RegionNotEnabled(u.Account, u.Region, m, st, err))
 			}
-			return
+			return nil, false
 		}
 		r.failAll(ctx, u, StageListModels, err)
-		return
+		return nil, false
 	}
 	var profiles Profiles
 	var profilesErr error
@@ -204,7 +208,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 			return err
 		})
 		if ctx.Err() != nil {
-			return
+			return nil, false
 		}
 	}
 	r.mu.Lock()
@@ -220,64 +224,51 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 		r.regionProfiles[u.Region] = profiles
 	}
 	r.mu.Unlock()
+	return &unitListing{u: u, slots: slots, creds: creds, api: api, catalog: catalog, profiles: profiles, profilesErr: profilesErr}, true
+}
 
-	// One goroutine per call slot of the account-region, not one per model:
-	// a model waits for a slot anyway, and 10,000 models would otherwise be
-	// 10,000 goroutines in each of the run's account-regions at once.
-	check := func(id string) {
-		e := Evidence{Account: u.Account, Region: u.Region, Model: id, Catalog: catalog, Profiles: profiles, ProfilesErr: profilesErr}
-		res, done := r.resolve(ctx, slots, api, &e)
-		if ctx.Err() != nil {
-			return // cut off by the run's deadline: not checked, not an error
-		}
-		if done {
-			r.record(ctx, res)
-			return
-		}
-		model := e.Model
-		if e.Profile != nil {
-			model = e.Profile.Model
-		}
-		if anthropic(model) || catalog[model].Provider == "Anthropic" {
-			f := r.form(ctx, u.Account, u.Region, creds, api)
-			e.Form = &f
-		}
-		e.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
-			e.Availability, err = Availability(ctx, api, model)
-			return err
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		verdict := Classify(e)
-		if !principals {
-			r.record(ctx, verdict)
-			return
-		}
-		h := held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition(), r.intern), noStream: catalog[model].NoStreaming}
-		if e.Profile != nil {
-			h.via = e.Profile.ARN
-		}
-		// ledger: MP-not-sold-providers
-		if verdict.Status == result.AgreementMissing && !notSoldThroughMarketplace(catalog[model].Provider) {
-			h.marketplace, h.productID = true, productIDs[model]
-		}
-		r.hold(u.Account, h)
+// checkModel checks one required id of the unit, and records its result,
+// or holds it for the account's principals.
+func (r *run) checkModel(ctx context.Context, ul *unitListing, id string) {
+	u, slots, api, catalog := ul.u, ul.slots, ul.api, ul.catalog
+	e := Evidence{Account: u.Account, Region: u.Region, Model: id, Catalog: catalog, Profiles: ul.profiles, ProfilesErr: ul.profilesErr}
+	res, done := r.resolve(ctx, slots, api, &e)
+	if ctx.Err() != nil {
+		return // cut off by the run's deadline: not checked, not an error
 	}
-	models := make(chan string)
-	var wg sync.WaitGroup
-	for range min(limits.PerAccountRegion, len(u.Models)) {
-		wg.Go(func() {
-			for m := range models {
-				check(m)
-			}
-		})
+	if done {
+		r.record(ctx, res)
+		return
 	}
-	for _, m := range u.Models {
-		models <- m
+	model := e.Model
+	if e.Profile != nil {
+		model = e.Profile.Model
 	}
-	close(models)
-	wg.Wait()
+	if anthropic(model) || catalog[model].Provider == "Anthropic" {
+		f := r.form(ctx, u.Account, u.Region, ul.creds, api)
+		e.Form = &f
+	}
+	e.Err = r.call(ctx, slots, func(ctx context.Context) (err error) {
+		e.Availability, err = Availability(ctx, api, model)
+		return err
+	})
+	if ctx.Err() != nil {
+		return
+	}
+	verdict := Classify(e)
+	if u.Principals == nil {
+		r.record(ctx, verdict)
+		return
+	}
+	h := held{res: verdict, needs: needsOf(verdict, e, r.c.cfg.Partition(), r.intern), noStream: catalog[model].NoStreaming}
+	if e.Profile != nil {
+		h.via = e.Profile.ARN
+	}
+	// ledger: MP-not-sold-providers
+	if verdict.Status == result.AgreementMissing && !notSoldThroughMarketplace(catalog[model].Provider) {
+		h.marketplace, h.productID = true, productIDs[model]
+	}
+	r.hold(u.Account, h)
 }
 
 // needsProfiles reports whether a unit must list the region's inference
@@ -331,320 +322,4 @@ func (r *run) resolve(ctx context.Context, slots chan struct{}, api BedrockAPI, 
 		e.Profile = &p
 	}
 	return result.Result{}, false
-}
-
-// intern returns the run's one copy of a text that repeats across accounts.
-func (r *run) intern(s string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c, ok := r.causes[s]; ok {
-		return c
-	}
-	r.causes[s] = s
-	return s
-}
-
-// shared returns the run's one copy of a list of regions: every
-// account-region lists the same profiles, and each result keeps its
-// profile's destinations; r.mu is held.
-func (r *run) shared(regions []string) []string {
-	key := strings.Join(regions, ",")
-	if s, ok := r.regionLists[key]; ok {
-		return s
-	}
-	r.regionLists[key] = regions
-	return regions
-}
-
-// offered notes that region lists a model or profile id; r.mu is held.
-func (r *run) offered(id, region string) {
-	if r.offeredIn[id] == nil {
-		r.offeredIn[id] = map[string]bool{}
-	}
-	r.offeredIn[id][region] = true
-}
-
-// form reads the account's use-case form once per run for its commercial
-// regions, and once in each opt-in region: the form covers the commercial
-// regions, but an opt-in region needs its own (ledger:
-// BR-form-opt-in-regions). When the account's opt-in regions are not
-// known, every region is read on its own, which is right either way. A
-// failure is an audit error of this one signal, kept in the run's summary;
-// the model checks go on.
-func (r *run) form(ctx context.Context, account, region string, creds aws.CredentialsProvider, api UseCaseGetter) Form {
-	m := r.member(account)
-	scope, optIn := r.formScope(ctx, m, account, region, creds)
-	r.mu.Lock()
-	if m.forms == nil {
-		m.forms = map[string]*formRead{}
-	}
-	read, ok := m.forms[scope]
-	if !ok {
-		read = &formRead{}
-		m.forms[scope] = read
-	}
-	r.mu.Unlock()
-	read.once.Do(func() {
-		err := r.withCallSlot(ctx, func(ctx context.Context) error {
-			read.form = UseCaseForm(ctx, api)
-			return nil
-		})
-		if err != nil {
-			read.form = Form{Err: err}
-		}
-		read.form.Region, read.form.OptIn = scope, optIn
-		if read.form.Err != nil && ctx.Err() == nil {
-			where := ""
-			switch {
-			case optIn:
-				where = " in opt-in region " + scope
-			case scope != "":
-				where = " in " + scope
-			}
-			r.mu.Lock()
-			r.errors = append(r.errors, fmt.Sprintf("account %s: use-case form%s: %v%s", account, where, read.form.Err,
-				readHint(read.form.Err, "the member role needs bedrock:GetUseCaseForModelAccess")))
-			r.mu.Unlock()
-			r.log.WarnContext(ctx, "use-case form not read", "account", account, "region", region, "error", read.form.Err)
-		}
-	})
-	return read.form
-}
-
-// formScope says which form covers region: "" for the account's
-// commercial regions; the region itself when it is an opt-in region
-// (optIn) or its status is not known. The account's regions are listed
-// once per run.
-func (r *run) formScope(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) (scope string, optIn bool) {
-	st, known := r.regionStatus(ctx, m, account, region, creds)
-	if known && st == accounttypes.RegionOptStatusEnabledByDefault {
-		return "", false
-	}
-	return region, known
-}
-
-// regionStatus is region's opt-in status for the account, when known. The
-// account's regions are listed once per run; a failure is a warning.
-func (r *run) regionStatus(ctx context.Context, m *memberAccount, account, region string, creds aws.CredentialsProvider) (accounttypes.RegionOptStatus, bool) {
-	m.regionsOnce.Do(func() {
-		err := r.withCallSlot(ctx, func(ctx context.Context) (err error) {
-			m.regions, err = RegionStatuses(ctx, r.c.newAccount(creds))
-			return err
-		})
-		if err != nil && ctx.Err() == nil {
-			r.mu.Lock()
-			r.warnings = append(r.warnings, fmt.Sprintf("account %s: region opt-in status not read (%v)%s; the use-case form is read in each region instead",
-				account, err, readHint(err, "the member role needs account:ListRegions")))
-			r.mu.Unlock()
-			r.log.WarnContext(ctx, "region opt-in status not read", "account", account, "error", err)
-		}
-	})
-	st, known := m.regions[region]
-	return st, known
-}
-
-// notEnabled reports, after a unit's first Bedrock call failed, whether the
-// region is one the account has not enabled (or is enabling or disabling),
-// which explains the failure. ledger: ACC-region-not-enabled
-func (r *run) notEnabled(ctx context.Context, account, region string, creds aws.CredentialsProvider) (accounttypes.RegionOptStatus, bool) {
-	st, known := r.regionStatus(ctx, r.member(account), account, region, creds)
-	return st, known && !usableRegion(st)
-}
-
-// readHint is advice for a failed read of one signal, only where the error's
-// code says what it is: a refusal (AccessDenied...) is the member role's
-// missing permission, unless its message names a service control policy
-// (AWS's denials say "with an explicit deny in a service control policy";
-// ledger: ACC-list-regions), throttling is load. Any other error gets none.
-func readHint(err error, denied string) string {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return ""
-	}
-	switch code := apiErr.ErrorCode(); {
-	case strings.HasPrefix(code, "AccessDenied") && strings.Contains(apiErr.ErrorMessage(), "service control policy"):
-		return " (a service control policy denies it: exempt the grantwatch audit role from that SCP, not the member-role stack)"
-	case strings.HasPrefix(code, "AccessDenied"):
-		return " (" + denied + ": update the member-role StackSet)"
-	case Throttled(code):
-		return " (throttled after every retry: lower limits.per_account_region or limits.concurrency; the next run reads it again)"
-	}
-	return ""
-}
-
-// formRead is one read of a use-case form.
-type formRead struct {
-	once sync.Once
-	form Form
-}
-
-// call runs fn holding a slot of its account-region and one of the run, with
-// the per-call timeout.
-func (r *run) call(ctx context.Context, slots chan struct{}, fn func(context.Context) error) error {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-slots }()
-	return r.withCallSlot(ctx, fn)
-}
-
-func (r *run) withCallSlot(ctx context.Context, fn func(context.Context) error) error {
-	select {
-	case r.calls <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-r.calls }()
-	ctx, cancel := context.WithTimeout(ctx, r.c.cfg.Limits.CallTimeout.Std())
-	defer cancel()
-	return fn(ctx)
-}
-
-// memberAccount holds one account's audit-role credentials, and its
-// use-case form, for the run.
-type memberAccount struct {
-	once  sync.Once
-	creds aws.CredentialsProvider
-	err   error
-
-	// The account's regions' opt-in status (nil when not known), and its use-case
-	// forms by scope (see formScope), guarded by run.mu.
-	regionsOnce sync.Once
-	regions     map[string]accounttypes.RegionOptStatus
-	forms       map[string]*formRead
-
-	// For principal checks (guarded by run.mu): the account's units not
-	// finished yet, its roles to evaluate, and its results waiting for them.
-	units      int
-	checks     int // the account's checks, for held's capacity
-	principals config.PrincipalSet
-	held       []held
-}
-
-func (r *run) member(account string) *memberAccount {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, ok := r.accounts[account]
-	if !ok {
-		m = &memberAccount{}
-		r.accounts[account] = m
-	}
-	return m
-}
-
-// assume returns the account's credentials. The role is assumed once per run:
-// every region of the account shares the cached credentials, and a refusal is
-// kept too, since aws.CredentialsCache would ask STS again for every region.
-//
-// The first AssumeRole runs here, holding a call slot, with the run's own
-// context: the credentials cache calls its provider with a context that never
-// ends, so a slot taken inside it would outlive the run's deadline. Later
-// refreshes happen inside a Bedrock call, which already holds a slot.
-func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvider, error) {
-	m := r.member(account)
-	m.once.Do(func() {
-		role := r.c.cfg.Role
-		arn := r.c.cfg.RoleARN(account)
-		provider := stscreds.NewAssumeRoleProvider(r.c.sts, arn, func(o *stscreds.AssumeRoleOptions) {
-			if role.ExternalID != "" {
-				o.ExternalID = aws.String(role.ExternalID)
-			}
-			o.RoleSessionName = role.SessionName
-			o.Duration = role.SessionDuration.Std()
-		})
-		var first aws.Credentials
-		err := r.withCallSlot(ctx, func(ctx context.Context) (err error) {
-			first, err = provider.Retrieve(ctx)
-			return err
-		})
-		if err != nil {
-			m.err = fmt.Errorf("assume role %s: %w", arn, err)
-			r.refused(ctx, m.err)
-			return
-		}
-		m.creds = aws.NewCredentialsCache(&seeded{first: &first, next: provider})
-	})
-	return m.creds, m.err
-}
-
-// refused stops the run when STS rejected the request itself rather than
-// the caller: a ValidationError names a parameter grantwatch sent from its
-// configuration, which is wrong for every account alike.
-func (r *run) refused(ctx context.Context, err error) {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationError" {
-		return
-	}
-	r.mu.Lock()
-	first := r.configErr == ""
-	if first {
-		r.configErr = fmt.Sprintf("STS refused AssumeRole as malformed (%s: %s). Fix the configuration: role.session_duration (at most 1h, since the auditor's own credentials are a role session and AWS caps role chaining at 1 hour, and within the member role's maximum), role.session_name, role.arn_template.",
-			apiErr.ErrorCode(), apiErr.ErrorMessage())
-	}
-	r.mu.Unlock()
-	if first {
-		r.log.ErrorContext(ctx, "configuration error; the run stops", "error", err)
-	}
-	r.stop()
-}
-
-// seeded answers the first Retrieve with credentials already fetched, and
-// asks its provider after that.
-type seeded struct {
-	mu    sync.Mutex
-	first *aws.Credentials
-	next  aws.CredentialsProvider
-}
-
-func (s *seeded) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	s.mu.Lock()
-	first := s.first
-	s.first = nil
-	s.mu.Unlock()
-	if first != nil {
-		return *first, nil
-	}
-	return s.next.Retrieve(ctx)
-}
-
-func (r *run) failAll(ctx context.Context, u targets.Unit, stage Stage, err error) {
-	for _, m := range u.Models {
-		r.record(ctx, Failed(u.Account, u.Region, m, stage, err))
-	}
-}
-
-func (r *run) record(ctx context.Context, res result.Result) {
-	// Causes repeat across accounts ("...; use-case form: found"): keep one
-	// copy of each, as a run holds every result until it ends.
-	res.Cause = r.intern(res.Cause)
-	r.mu.Lock()
-	// Results of one profile route alike: share their marks (copied on
-	// write, so a later mark on one result does not touch the others).
-	if m := res.Marks; m != nil && !m.Critical && m.Suppressed == nil && m.DestinationRegions != nil {
-		key := strings.Join(m.DestinationRegions, ",")
-		if shared, ok := r.marks[key]; ok {
-			res.Marks = shared
-		} else {
-			r.marks[key] = m
-		}
-	}
-	r.results = append(r.results, res)
-	r.mu.Unlock()
-	level := slog.LevelDebug
-	switch {
-	case res.Status == result.AuditError:
-		level = slog.LevelWarn
-	case !res.Status.Usable():
-		level = slog.LevelInfo
-	}
-	r.log.Log(ctx, level, "checked", "account", res.Account, "region", res.Region, "model", res.Model, "status", res.Status, "cause", res.Cause)
-	if res.Principal != "" {
-		return // progress counts the planned checks
-	}
-	done := int(r.done.Add(1))
-	if r.c.progress != nil {
-		r.c.progress(done, r.planned)
-	}
 }

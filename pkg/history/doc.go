@@ -53,7 +53,7 @@
 //     entries stay a retention, so that a finding that comes back keeps its
 //     CreatedAt. Written only when one changed or the item would expire.
 //
-// Every item expires `retention` after it was last written. A run rewrites
+// Every item expires `retention` after it was last written. SaveRun rewrites
 // an account-region's latest-state items only when one of its states changed
 // (when it was checked aside: the run record says that) or when they would
 // otherwise expire within half the retention, so they live as long as the

@@ -54,10 +54,10 @@ func compact(st changes.State) changes.State {
 	return st
 }
 
-// Unchanged reports whether next stores the same as prev but for when it
+// unchanged reports whether next stores the same as prev but for when it
 // was checked: a run need not rewrite an account-region whose every state
 // is unchanged (its run record says when it was checked).
-func Unchanged(prev, next changes.State) bool {
+func unchanged(prev, next changes.State) bool {
 	next = compact(next)
 	next.CheckedAt = prev.CheckedAt
 	return prev.Status == next.Status && prev.Cause == next.Cause && prev.Remediation == next.Remediation &&
@@ -67,12 +67,40 @@ func Unchanged(prev, next changes.State) bool {
 		(prev.MutedBy == nil) == (next.MutedBy == nil) && (prev.MutedBy == nil || *prev.MutedBy == *next.MutedBy)
 }
 
-// Stale reports whether the account-region's items, if not rewritten, would
+// stale reports whether the account-region's items, if not rewritten, would
 // expire within half the retention: they are rewritten then, so that a
 // state that never changes does not expire.
-func (s *Store) Stale(snap *Snapshot, ar AccountRegion, at time.Time) bool {
+func (s *Store) stale(snap *Snapshot, ar AccountRegion, at time.Time) bool {
 	exp, ok := snap.expiresAt[ar]
 	return !ok || time.Unix(exp, 0).Before(at.Add(s.retention/2))
+}
+
+// changedOnly keeps the states of the account-regions worth rewriting: a
+// state new or changed (when it was checked aside), a model no longer
+// required, or items that would otherwise expire. A steady run rewrites
+// little: the run's record says when everything was checked.
+func (s *Store) changedOnly(prev *Snapshot, states map[changes.Key]changes.State, at time.Time) map[changes.Key]changes.State {
+	ar := func(k changes.Key) AccountRegion {
+		return AccountRegion{Account: k.Account, Region: k.Region}
+	}
+	rewrite := map[AccountRegion]bool{}
+	for k, st := range states {
+		if p, ok := prev.States[k]; !ok || !unchanged(p, st) || s.stale(prev, ar(k), at) {
+			rewrite[ar(k)] = true
+		}
+	}
+	for k := range prev.States {
+		if _, ok := states[k]; !ok {
+			rewrite[ar(k)] = true
+		}
+	}
+	out := make(map[changes.Key]changes.State, len(states))
+	for k, st := range states {
+		if rewrite[ar(k)] {
+			out[k] = st
+		}
+	}
+	return out
 }
 
 type latestItem struct {
@@ -169,7 +197,7 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 	return nil
 }
 
-// Save writes the history events, then the latest state of every
+// save writes the history events, then the latest state of every
 // account-region in states, in BatchWriteItem calls of 25. prev is the
 // snapshot read before the run, so that chunks no longer needed are deleted.
 //
@@ -178,7 +206,17 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 // and its event never written. A save that fails part way leaves the latest
 // state before what it explains, and the next run (or the retry of this one,
 // whose events land on the same keys) writes the events again.
-func (s *Store) Save(ctx context.Context, runID string, at time.Time, prev *Snapshot, states map[changes.Key]changes.State, events []changes.Event) error {
+// SaveRun stores a run: its events, and the latest state of the
+// account-regions worth rewriting (see changedOnly). states is the run's
+// whole latest state, by check; prev is the snapshot read before the run.
+func (s *Store) SaveRun(ctx context.Context, runID string, at time.Time, prev *Snapshot, states map[changes.Key]changes.State, events []changes.Event) error {
+	if prev == nil {
+		prev = &Snapshot{}
+	}
+	return s.save(ctx, runID, at, prev, s.changedOnly(prev, states, at), events)
+}
+
+func (s *Store) save(ctx context.Context, runID string, at time.Time, prev *Snapshot, states map[changes.Key]changes.State, events []changes.Event) error {
 	requests := make([]types.WriteRequest, 0, len(events)+len(states)/ChunkSize+1)
 	for _, e := range events {
 		av, err := attributevalue.MarshalMap(newEventItem(runID, e, s.expires(at)))

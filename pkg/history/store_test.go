@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -156,7 +157,7 @@ func TestLatestStateChunks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Save(ctx, "run", t0, prev, states(ar.Account, ar.Region, tt.models, result.Enabled), nil); err != nil {
+			if err := s.save(ctx, "run", t0, prev, states(ar.Account, ar.Region, tt.models, result.Enabled), nil); err != nil {
 				t.Fatalf("Save: %v", err)
 			}
 			got, err := s.Latest(ctx, []AccountRegion{ar})
@@ -196,7 +197,7 @@ func TestHistoryPages(t *testing.T) {
 			}
 		}
 	}
-	if err := s.Save(ctx, "run", t0, nil, nil, events); err != nil {
+	if err := s.save(ctx, "run", t0, nil, nil, events); err != nil {
 		t.Fatal(err)
 	}
 
@@ -304,7 +305,7 @@ func TestSaveRetriesUnprocessedItems(t *testing.T) {
 	for i := range 25 {
 		events = append(events, changes.Event{At: t0, Result: result.Result{Account: ar.Account, Region: ar.Region, Model: fmt.Sprintf("m%02d", i), Status: result.Enabled}})
 	}
-	if err := s.Save(ctx, "run", t0, nil, states(ar.Account, ar.Region, 5, result.Enabled), events); err != nil {
+	if err := s.save(ctx, "run", t0, nil, states(ar.Account, ar.Region, 5, result.Enabled), events); err != nil {
 		t.Fatalf("Save with unprocessed items: %v", err)
 	}
 	// 26 items: a batch of 25 (10 + 10 + 5 processed) and a batch of 1.
@@ -319,7 +320,7 @@ func TestSaveRetriesUnprocessedItems(t *testing.T) {
 	// A table that never takes the items: the save fails loudly, and what
 	// was stored before is intact.
 	s = New(&stingyAPI{API: client, keep: 0}, table, 24*time.Hour, WithRetries(3, func(int) time.Duration { return time.Millisecond }))
-	err = s.Save(ctx, "run2", t0.Add(time.Hour), nil, states(ar.Account, ar.Region, 5, result.NotEntitled), nil)
+	err = s.save(ctx, "run2", t0.Add(time.Hour), nil, states(ar.Account, ar.Region, 5, result.NotEntitled), nil)
 	if err == nil || !strings.Contains(err.Error(), "still unprocessed after 3 attempts (0 of 1 written)") {
 		t.Fatalf("Save to a table that takes nothing: got %v; want a loud error", err)
 	}
@@ -369,7 +370,7 @@ func TestSaveRefusedPartWayLosesNoEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Save(ctx, "run-1", t0, prev, current, events); err == nil {
+	if err := s.save(ctx, "run-1", t0, prev, current, events); err == nil {
 		t.Fatal("Save with the last batch refused: got no error; want one")
 	}
 	proxy.SetRule(nil)
@@ -393,7 +394,7 @@ func TestSaveRefusedPartWayLosesNoEvent(t *testing.T) {
 		t.Errorf("latest state: every item was written although the last batch was refused")
 	}
 	// What the latest state lacks, the next save writes: the change is seen again.
-	if err := s.Save(ctx, "run-1", t0, after, current, events); err != nil {
+	if err := s.save(ctx, "run-1", t0, after, current, events); err != nil {
 		t.Fatalf("second save: %v", err)
 	}
 	if final, err := s.Latest(ctx, ars); err != nil || len(final.States) != len(current) {
@@ -416,7 +417,7 @@ func TestPrincipalChecksKeepTheirPrincipal(t *testing.T) {
 		changes.KeyOf(principal): {Status: principal.Status, Cause: principal.Cause, CheckedAt: t0},
 	}
 	events := []changes.Event{{At: t0, Result: account}, {At: t0, Result: principal}}
-	if err := s.Save(ctx, "run", t0, nil, states, events); err != nil {
+	if err := s.save(ctx, "run", t0, nil, states, events); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := s.Latest(ctx, []AccountRegion{ar})
@@ -471,7 +472,7 @@ func TestMutedStateKeepsItsSuppression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Save(ctx, "run", t0, prev, map[changes.Key]changes.State{key: st}, nil); err != nil {
+	if err := s.save(ctx, "run", t0, prev, map[changes.Key]changes.State{key: st}, nil); err != nil {
 		t.Fatalf("Save: %v", err)
 	}
 	got, err := s.Latest(ctx, []AccountRegion{ar})
@@ -482,8 +483,8 @@ func TestMutedStateKeepsItsSuppression(t *testing.T) {
 	if m == nil || !got.States[key].Muted || m.Owner != under.Owner || m.Until != under.Until || len(m.Reason) > maxText || !strings.HasPrefix(m.Reason, "rrr") {
 		t.Fatalf("stored state: muted %v by %+v; want muted by the suppression, its reason capped at %d bytes", got.States[key].Muted, m, maxText)
 	}
-	if !Unchanged(got.States[key], st) {
-		t.Errorf("a state read back is not Unchanged from the one saved: the next run would rewrite it")
+	if !unchanged(got.States[key], st) {
+		t.Errorf("a state read back is not unchanged from the one saved: the next run would rewrite it")
 	}
 }
 
@@ -507,7 +508,7 @@ func TestLatestStateChunkOfLongTextsFitsAnItem(t *testing.T) {
 			MutedBy: &result.Suppressed{Reason: long, Owner: long, Until: "2030-06-30"},
 		}
 	}
-	if err := s.Save(ctx, "run", t0, nil, next, nil); err != nil {
+	if err := s.save(ctx, "run", t0, nil, next, nil); err != nil {
 		t.Fatalf("Save of one chunk of %d states with %d-byte texts: %v", ChunkSize, len(long), err)
 	}
 	got, err := s.Latest(ctx, []AccountRegion{ar})
@@ -520,6 +521,50 @@ func TestLatestStateChunkOfLongTextsFitsAnItem(t *testing.T) {
 	for k, st := range got.States {
 		if len(st.AuditError) > maxText || len(st.Cause) > maxText || st.MutedBy == nil || len(st.MutedBy.Reason) > maxText {
 			t.Errorf("%v stored with audit error %d, cause %d bytes, suppression %v; want each text at most %d", k, len(st.AuditError), len(st.Cause), st.MutedBy != nil, maxText)
+		}
+	}
+}
+
+// SaveRun rewrites only the account-regions whose states changed: a steady
+// run leaves the items of the one before (their run id shows who wrote them).
+func TestSaveRunRewritesOnlyChangedAccountRegions(t *testing.T) {
+	client, table := newTable(t)
+	s := New(client, table, 400*24*time.Hour)
+	ctx := context.Background()
+	steady, moved := AccountRegion{"111111111111", "us-east-1"}, AccountRegion{"222222222222", "us-east-1"}
+	ars := []AccountRegion{steady, moved}
+	first := states(steady.Account, steady.Region, 3, result.Enabled)
+	maps.Copy(first, states(moved.Account, moved.Region, 3, result.Enabled))
+	if err := s.SaveRun(ctx, "run-1", t0, nil, first, nil); err != nil {
+		t.Fatalf("SaveRun run-1: %v", err)
+	}
+	prev, err := s.Latest(ctx, ars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := states(steady.Account, steady.Region, 3, result.Enabled)
+	maps.Copy(second, states(moved.Account, moved.Region, 3, result.NotEntitled))
+	if err := s.SaveRun(ctx, "run-2", t0.Add(time.Hour), prev, second, nil); err != nil {
+		t.Fatalf("SaveRun run-2: %v", err)
+	}
+	for _, tt := range []struct {
+		ar      AccountRegion
+		wantRun string
+	}{
+		{ar: steady, wantRun: "run-1"},
+		{ar: moved, wantRun: "run-2"},
+	} {
+		entries, err := s.LatestOf(ctx, tt.ar.Account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 3 {
+			t.Fatalf("account %s: got %d latest entries; want 3", tt.ar.Account, len(entries))
+		}
+		for _, e := range entries {
+			if e.RunID != tt.wantRun {
+				t.Errorf("account %s model %s: written by %q; want %q", tt.ar.Account, e.Model, e.RunID, tt.wantRun)
+			}
 		}
 	}
 }

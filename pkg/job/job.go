@@ -225,34 +225,6 @@ func fingerprints(alerts []changes.Alert) map[string]string {
 	return fps
 }
 
-// changedOnly keeps the states of the account-regions worth rewriting: a
-// state new or changed (when it was checked aside), a model no longer
-// required, or items that would otherwise expire. A steady run rewrites
-// little: the run's record says when everything was checked.
-func changedOnly(store *history.Store, prev *history.Snapshot, states map[changes.Key]changes.State, at time.Time) map[changes.Key]changes.State {
-	ar := func(k changes.Key) history.AccountRegion {
-		return history.AccountRegion{Account: k.Account, Region: k.Region}
-	}
-	rewrite := map[history.AccountRegion]bool{}
-	for k, st := range states {
-		if p, ok := prev.States[k]; !ok || !history.Unchanged(p, st) || store.Stale(prev, ar(k), at) {
-			rewrite[ar(k)] = true
-		}
-	}
-	for k := range prev.States {
-		if _, ok := states[k]; !ok {
-			rewrite[ar(k)] = true
-		}
-	}
-	out := make(map[changes.Key]changes.State, len(states))
-	for k, st := range states {
-		if rewrite[ar(k)] {
-			out[k] = st
-		}
-	}
-	return out
-}
-
 // unreachedLastTime returns the accounts the latest earlier run (of the
 // last 8 days) did not reach. Failing to read it costs only the order.
 func (j *Job) unreachedLastTime(ctx context.Context, runID string, scheduledAt time.Time) []string {
@@ -609,7 +581,7 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) 
 			}
 		}
 	}
-	if err := j.store.Save(ctx, out.RunID, at, prev, changedOnly(j.store, prev, states, at), events); err != nil {
+	if err := j.store.SaveRun(ctx, out.RunID, at, prev, states, events); err != nil {
 		return err
 	}
 	out.Saved = true

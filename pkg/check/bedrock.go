@@ -1,16 +1,6 @@
-// Package check runs the checks of a run's plan: it assumes the audit role
-// once in each account, asks the Bedrock control plane about every required
-// model in every region with bounded concurrency, and turns the answers into
-// results: a status, the signal that decided it, and what a person should do.
-//
-// A required id may be a base model, a system inference profile or a profile
-// ARN: a profile is resolved in its source region (ListInferenceProfiles,
-// GetInferenceProfile) and checked through the model it routes to. For
-// Anthropic models the account's use-case form is read once per run
-// (GetUseCaseForModelAccess) and decides what NOT_AUTHORIZED means.
-//
-// [Checker.Check] is the run; [Classify] is the verdict on one model's
-// evidence.
+// Bedrock calls: the region's models, inference profiles, model
+// availability and the account's use-case form.
+
 package check
 
 import (
@@ -23,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/aws/aws-sdk-go-v2/service/account"
-	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/smithy-go"
@@ -266,45 +254,6 @@ type Form struct {
 	// commercial regions.
 	Region string
 	OptIn  bool
-}
-
-// RegionLister is the part of *account.Client that lists the account's
-// regions with their opt-in status.
-type RegionLister interface {
-	ListRegions(ctx context.Context, in *account.ListRegionsInput, optFns ...func(*account.Options)) (*account.ListRegionsOutput, error)
-}
-
-var _ RegionLister = (*account.Client)(nil)
-
-// RegionStatuses reads the calling account's regions with their opt-in
-// status, with the Account Management API's ListRegions (every page; the
-// audit role needs account:ListRegions). Every status but
-// ENABLED_BY_DEFAULT marks an opt-in region (a default region "cannot be
-// enabled or disabled"); only ENABLED and ENABLED_BY_DEFAULT can be used.
-// ledger: ACC-list-regions, ACC-opt-in-regions, ACC-region-not-enabled
-func RegionStatuses(ctx context.Context, api RegionLister) (map[string]accounttypes.RegionOptStatus, error) {
-	statuses := map[string]accounttypes.RegionOptStatus{}
-	pages := account.NewListRegionsPaginator(api, &account.ListRegionsInput{MaxResults: aws.Int32(50)})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list regions: %w", err)
-		}
-		for i, r := range out.Regions {
-			name := aws.ToString(r.RegionName)
-			if name == "" || r.RegionOptStatus == "" {
-				return nil, fmt.Errorf("list regions: regions[%d] has no RegionName or RegionOptStatus", i)
-			}
-			statuses[name] = r.RegionOptStatus
-		}
-	}
-	return statuses, nil
-}
-
-// usableRegion reports whether the account can use a region with this
-// opt-in status.
-func usableRegion(st accounttypes.RegionOptStatus) bool {
-	return st == accounttypes.RegionOptStatusEnabled || st == accounttypes.RegionOptStatusEnabledByDefault
 }
 
 // UseCaseForm reads whether the account has the Anthropic use-case form: its

@@ -773,14 +773,19 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 	run := func(js []simJob) {
 		var wg sync.WaitGroup
 		for _, j := range js {
+			// The slot is taken before the goroutine starts: one goroutine
+			// per job waiting for a slot was 80 an account (2 principals, 20
+			// regions, 20 global hops), thousands across the run, each a
+			// runtime record the heap keeps for good.
+			slots <- struct{}{}
 			mu.Lock()
 			failed := failures[j.p.Name] != nil
 			mu.Unlock()
 			if failed {
+				<-slots
 				continue // a role that is missing or refused stays so
 			}
 			wg.Go(func() {
-				slots <- struct{}{}
 				defer func() { <-slots }()
 				ds := map[DecisionKey]Decision{}
 				err := Simulate(ctx, api, j.p, j.q, ds)

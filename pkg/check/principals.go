@@ -235,14 +235,19 @@ func (s *simulation) rounds(ctx context.Context, jobs []simJob, principals []Pri
 func (s *simulation) round(ctx context.Context, js []simJob) {
 	var wg sync.WaitGroup
 	for _, j := range js {
+		// The slot is taken before the goroutine starts: one goroutine per
+		// job waiting for a slot was 80 an account (2 principals, 20
+		// regions, 20 global hops), thousands across the run, each a
+		// runtime record the heap keeps for good.
+		s.slots <- struct{}{}
 		s.mu.Lock()
 		failed := s.failures[j.p.Name] != nil
 		s.mu.Unlock()
 		if failed {
+			<-s.slots
 			continue // a role that is missing or refused stays so
 		}
 		wg.Go(func() {
-			s.slots <- struct{}{}
 			defer func() { <-s.slots }()
 			ds := map[DecisionKey]Decision{}
 			err := Simulate(ctx, s.api, j.p, j.q, ds)

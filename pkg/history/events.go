@@ -1,11 +1,14 @@
 package history
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -43,16 +46,58 @@ type eventItem struct {
 	Type      string `dynamodbav:"type"`
 	ExpiresAt int64  `dynamodbav:"expires_at"`
 	Entry
+	// RemediationZ is a long remediation, raw DEFLATE, in place of
+	// Entry.Remediation: see packText.
+	RemediationZ []byte `dynamodbav:"rz,omitempty"`
+}
+
+// packAt is the remediation length from which an event stores it
+// compressed. Remediations name the account, region and model and run to
+// 600 bytes; with a cause naming the form of an opt-in region, an event
+// of a Marketplace problem passed 1 KB, so it cost two write units (one per
+// started KB). DEFLATE takes such a text to about 340 bytes.
+const packAt = 256
+
+// packRemediation stores e's remediation compressed when it is long.
+func (it *eventItem) packRemediation() {
+	if len(it.Remediation) < packAt {
+		return
+	}
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, flate.BestCompression)
+	if err != nil {
+		return // only for a bad level: the text stays plain
+	}
+	if _, err := io.WriteString(w, it.Remediation); err != nil || w.Close() != nil || buf.Len() >= len(it.Remediation) {
+		return
+	}
+	it.RemediationZ, it.Remediation = buf.Bytes(), ""
+}
+
+// unpack restores a remediation stored compressed; items written before
+// (or with a short remediation) hold it plain.
+func (it *eventItem) unpack() error {
+	if len(it.RemediationZ) == 0 {
+		return nil
+	}
+	text, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(it.RemediationZ)), 4*maxText))
+	if err != nil {
+		return fmt.Errorf("decompress remediation: %w", err)
+	}
+	it.Remediation, it.RemediationZ = string(text), nil
+	return nil
 }
 
 func newEventItem(runID string, e changes.Event, expires int64) eventItem {
 	r := e.Result
-	return eventItem{
+	it := eventItem{
 		PK: "ACCOUNT#" + r.Account, SK: "EVENT#" + formatTime(e.At) + "#" + r.Region + "#" + modelKey(r.Model, r.Principal),
 		Type: "EVENT", ExpiresAt: expires,
 		Entry: Entry{At: e.At.UTC(), RunID: runID, Account: r.Account, Region: r.Region, Model: r.Model, Principal: r.Principal,
 			Status: r.Status, Previous: e.Previous, Cause: capText(r.Cause), Remediation: capText(r.Remediation)},
 	}
+	it.packRemediation()
+	return it
 }
 
 // ErrBadQuery marks a query the caller got wrong (account, limit, times,
@@ -176,6 +221,9 @@ func (s *Store) History(ctx context.Context, q Query) ([]Entry, string, error) {
 		for _, av := range out.Items {
 			var it eventItem
 			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				return nil, "", fmt.Errorf("decode history entry %v: %w", av["sk"], err)
+			}
+			if err := it.unpack(); err != nil {
 				return nil, "", fmt.Errorf("decode history entry %v: %w", av["sk"], err)
 			}
 			entries = append(entries, it.Entry)

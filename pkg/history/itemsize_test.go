@@ -77,7 +77,7 @@ func TestTypicalItemsFitOneWriteUnit(t *testing.T) {
 	}
 	event := changes.Event{At: t0, Previous: result.Enabled, Result: result.Result{Account: ar.Account, Region: ar.Region,
 		Model: models[2], Status: result.AgreementMissing, Cause: typicalCause, Remediation: typicalRemediation}}
-	if err := s.Save(ctx, "run-20261101T040000Z", t0, nil, next, []changes.Event{event}); err != nil {
+	if err := s.save(ctx, "run-20261101T040000Z", t0, nil, next, []changes.Event{event}); err != nil {
 		t.Fatal(err)
 	}
 	for _, prefix := range []string{"LATEST#", "EVENT#"} {
@@ -128,7 +128,7 @@ func TestItemsOfTheOlderFormatRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := snap.States[changes.Key{Account: ar.Account, Region: ar.Region, Model: "m"}]; !Unchanged(got, st) || !got.AuditSince.IsZero() {
+	if got := snap.States[changes.Key{Account: ar.Account, Region: ar.Region, Model: "m"}]; !unchanged(got, st) || !got.AuditSince.IsZero() {
 		t.Errorf("older latest state: got %+v; want %+v", got, st)
 	}
 	entries, _, err := s.History(ctx, Query{Account: ar.Account})

@@ -497,34 +497,7 @@ func arnLike(pattern, arn string) bool {
 // resource ARN segment, it can expand to match beyond the colon boundaries."
 // So a * before a colon or at the end crosses colons; any other * and every
 // ? stay within a segment. Case-sensitive.
-func resourceMatch(p, v string) bool {
-	for len(p) > 0 {
-		switch p[0] {
-		case '*':
-			endsSegment := len(p) == 1 || p[1] == ':'
-			for i := 0; i <= len(v); i++ {
-				if resourceMatch(p[1:], v[i:]) {
-					return true
-				}
-				if i < len(v) && v[i] == ':' && !endsSegment {
-					return false
-				}
-			}
-			return false
-		case '?':
-			if len(v) == 0 || v[0] == ':' {
-				return false
-			}
-			p, v = p[1:], v[1:]
-		default:
-			if len(v) == 0 || p[0] != v[0] {
-				return false
-			}
-			p, v = p[1:], v[1:]
-		}
-	}
-	return len(v) == 0
-}
+func resourceMatch(p, v string) bool { return match(p, v, true) }
 
 func anyMatch(patterns []string, value string, foldCase bool) bool {
 	for _, p := range patterns {
@@ -545,18 +518,28 @@ func wildcard(pattern, value string, foldCase bool) bool {
 	return globMatch(pattern, value)
 }
 
-func globMatch(p, v string) bool {
+// globMatch matches * (any run of characters) and ? (one) across the
+// whole value, as action names and String*Like conditions do.
+func globMatch(p, v string) bool { return match(p, v, false) }
+
+// match is the one matcher of * and ?: within colon-separated segments when
+// segments is set (resourceMatch), across the whole value otherwise.
+func match(p, v string, segments bool) bool {
 	for len(p) > 0 {
 		switch p[0] {
 		case '*':
-			for i := len(v); i >= 0; i-- {
-				if globMatch(p[1:], v[i:]) {
+			endsSegment := !segments || len(p) == 1 || p[1] == ':'
+			for i := 0; i <= len(v); i++ {
+				if match(p[1:], v[i:], segments) {
 					return true
+				}
+				if i < len(v) && v[i] == ':' && !endsSegment {
+					return false
 				}
 			}
 			return false
 		case '?':
-			if len(v) == 0 {
+			if len(v) == 0 || (segments && v[0] == ':') {
 				return false
 			}
 			p, v = p[1:], v[1:]

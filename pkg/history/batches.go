@@ -147,14 +147,7 @@ func (s *Store) ClaimBatch(ctx context.Context, runID string, i int, owner strin
 	var taken *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &taken):
-		b, err := s.GetBatch(ctx, runID, i)
-		switch {
-		case err != nil:
-			return "", nil, err
-		case b.Done || b.Closed:
-			return Done, b, nil
-		}
-		return Busy, b, nil
+		return s.refusedBatch(ctx, runID, i)
 	case err != nil:
 		return "", nil, fmt.Errorf("claim batch %d of run %s: %w", i, runID, err)
 	}
@@ -216,6 +209,19 @@ func (s *Store) ReleaseBatch(ctx context.Context, runID string, b *Batch) error 
 	return nil
 }
 
+// refusedBatch says what a refused conditional write on batch i met: the
+// batch done (or closed) by another invocation, or held by one.
+func (s *Store) refusedBatch(ctx context.Context, runID string, i int) (Claim, *Batch, error) {
+	b, err := s.GetBatch(ctx, runID, i)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case b.Done || b.Closed:
+		return Done, b, nil
+	}
+	return Busy, b, nil
+}
+
 // CloseBatch closes batch i of run runID that never finished, for Finish
 // (owner, the run's execution): from then on an invocation of the batch
 // does nothing. It returns the batch as found: Done when it was done (or
@@ -237,14 +243,7 @@ func (s *Store) CloseBatch(ctx context.Context, runID string, i int, owner strin
 	var taken *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &taken):
-		b, err := s.GetBatch(ctx, runID, i)
-		switch {
-		case err != nil:
-			return "", nil, err
-		case b.Done || b.Closed:
-			return Done, b, nil
-		}
-		return Busy, b, nil
+		return s.refusedBatch(ctx, runID, i)
 	case err != nil:
 		return "", nil, fmt.Errorf("close batch %d of run %s: %w", i, runID, err)
 	}

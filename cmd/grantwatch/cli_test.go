@@ -31,7 +31,13 @@ import (
 // settings at it, as a user would with `grantwatch sim`.
 func useSimulator(t *testing.T) *awssim.Server {
 	t.Helper()
-	sim := testenv.Simulator(t, "testdata/org.yaml", nil)
+	return useScenario(t, "testdata/org.yaml")
+}
+
+// useScenario is useSimulator with another scenario file.
+func useScenario(t *testing.T, scenario string) *awssim.Server {
+	t.Helper()
+	sim := testenv.Simulator(t, scenario, nil)
 	dir := t.TempDir()
 	t.Setenv("AWS_ENDPOINT_URL", sim.URL())
 	t.Setenv("AWS_ACCESS_KEY_ID", sim.Auditor().AccessKeyID)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,16 +20,7 @@ import (
 // agreement missing) and points the SDK at it.
 func useFixSimulator(t *testing.T) *awssim.Server {
 	t.Helper()
-	sim := testenv.Simulator(t, "testdata/fix-org.yaml", nil)
-	dir := t.TempDir()
-	t.Setenv("AWS_ENDPOINT_URL", sim.URL())
-	t.Setenv("AWS_ACCESS_KEY_ID", sim.Auditor().AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", sim.Auditor().SecretAccessKey)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	t.Setenv("AWS_PROFILE", "")
-	return sim
+	return useScenario(t, "testdata/fix-org.yaml")
 }
 
 const fixBase = `

@@ -27,8 +27,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # goaws's own command listens on every interface; ours serves its router on
 # 127.0.0.1 only (the version is pinned in go.mod).
-bin/goaws: pkg/localenv/goaws/main.go go.mod
-	$(GO) build -o bin/goaws ./pkg/localenv/goaws
+bin/goaws: cmd/devtools/goaws/main.go go.mod
+	$(GO) build -o bin/goaws ./cmd/devtools/goaws
 
 # The AWS Lambda runtime interface emulator, to run the real function binaries.
 bin/aws-lambda-rie:

@@ -30,11 +30,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
-	"github.com/grantwatch/grantwatch/pkg/localenv"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // resolveDefinition turns a template's DefinitionString, a string or an

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/historyurl"
 	"github.com/grantwatch/grantwatch/pkg/result"

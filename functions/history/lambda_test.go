@@ -16,10 +16,10 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/job"
 	"github.com/grantwatch/grantwatch/pkg/targets"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 const table = "grantwatch-history"

@@ -6,20 +6,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
 const sonnet45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 // published reads one of the policies AWS publishes
-// (pkg/awssim/testdata/policies, whose README gives each one's source),
+// (pkg/devtools/awssim/testdata/policies, whose README gives each one's source),
 // with its placeholders filled for account 111111111111 calling from
 // us-east-1.
 func published(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../awssim/testdata/policies/" + name)
+	b, err := os.ReadFile("../devtools/awssim/testdata/policies/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

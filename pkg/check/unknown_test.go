@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 var t0 = time.Date(2026, 11, 1, 4, 0, 0, 0, time.UTC)

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // Build asks STS who it runs as only when Security Hub (with a store) or

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
-	"github.com/grantwatch/grantwatch/pkg/localenv"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
-	"github.com/grantwatch/grantwatch/pkg/localenv"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
+	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 )
 
 // With chat, each message carries the text for email and SQS and AWS

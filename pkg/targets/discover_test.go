@@ -16,10 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/targets"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 func TestDiscover(t *testing.T) {

@@ -18,8 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/localenv"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
 )
 
 // EnvRequireLocal set to 1 makes a missing stand-in fail a test instead of

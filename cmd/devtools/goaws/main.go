@@ -41,7 +41,7 @@ func main() {
 	// Longer than the SDK's 90 s pooled-connection idle timeout: a server
 	// that closes a connection the client still pools first (Go times a
 	// new connection's first request from its accept) makes a request sent
-	// on it just then fail (see connTimeout in pkg/awssim).
+	// on it just then fail (see connTimeout in pkg/devtools/awssim).
 	server := &http.Server{Addr: addr, Handler: router.New(), ReadHeaderTimeout: 3 * time.Minute, IdleTimeout: 3 * time.Minute}
 	if err := server.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "goaws:", err)

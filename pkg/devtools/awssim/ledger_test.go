@@ -24,7 +24,7 @@ import (
 )
 
 const (
-	moduleRoot = "../.."
+	moduleRoot = "../../.."
 	ledgerFile = "docs/aws-behaviour.md"
 )
 
@@ -337,7 +337,7 @@ func TestEverySimulatorOperationHasALedgerRow(t *testing.T) {
 	l := readLedger(t)
 	ops := simulatorOperations(t)
 	if len(ops) == 0 {
-		t.Fatal("no Op* constants found in pkg/awssim")
+		t.Fatal("no Op* constants found in pkg/devtools/awssim")
 	}
 	for op, name := range ops {
 		if !l.names(op) {
@@ -415,11 +415,11 @@ func TestEverySimulatedErrorCodeHasALedgerRow(t *testing.T) {
 	l := readLedger(t)
 	codes := simulatedErrorCodes(t)
 	if len(codes) < 10 {
-		t.Fatalf("found %d error codes in pkg/awssim; the scan is broken", len(codes))
+		t.Fatalf("found %d error codes in pkg/devtools/awssim; the scan is broken", len(codes))
 	}
 	for code, where := range codes {
 		if !l.names(code) {
-			t.Errorf("error code %s (first at pkg/awssim/%s) has no ledger row: add a row naming `%s` (when AWS answers it, the source, the test) to its service's section of %s, or PROTO when several services share it", code, where, code, ledgerFile)
+			t.Errorf("error code %s (first at pkg/devtools/awssim/%s) has no ledger row: add a row naming `%s` (when AWS answers it, the source, the test) to its service's section of %s, or PROTO when several services share it", code, where, code, ledgerFile)
 		}
 	}
 }

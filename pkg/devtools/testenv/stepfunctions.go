@@ -16,7 +16,7 @@ import (
 )
 
 // RunStateMachine executes an Amazon States Language definition with the
-// aws-local-stepfunctions interpreter (pkg/testenv/stepfunctions.mjs, on
+// aws-local-stepfunctions interpreter (pkg/devtools/testenv/stepfunctions.mjs, on
 // Node), an implementation of the language independent of grantwatch. Its
 // Lambda Task states are answered by invoke: the request's body is the
 // state's input, the query's "state" its name, and the answer is read as

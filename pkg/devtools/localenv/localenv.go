@@ -40,7 +40,7 @@ type Tools struct {
 	// Dynalite is dynalite's command (its cli.js, run with node).
 	Dynalite string
 	// Goaws is grantwatch's goaws command, which listens on 127.0.0.1 only
-	// (built from pkg/localenv/goaws).
+	// (built from cmd/devtools/goaws).
 	Goaws string
 }
 

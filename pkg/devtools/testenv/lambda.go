@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/awssim"
-	"github.com/grantwatch/grantwatch/pkg/localenv"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
 )
 
 // Function is a function's real binary running under the AWS Lambda runtime

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/localenv"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
+	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 )
 
 // listeners returns the local addresses of the TCP sockets listening on

@@ -1,0 +1,9 @@
+// Package devtools groups what development needs and the product does not
+// ship: the AWS simulator (awssim), the local stand-ins the demo and the
+// tests start (localenv) and the test environment (testenv). The goaws
+// command the stand-ins run lives in cmd/devtools/goaws.
+//
+// Only the demo links awssim and localenv into a product binary;
+// TestProductBinariesDoNotLinkTheTestEnvironment keeps testenv and the
+// testing package out of all of them.
+package devtools

@@ -89,12 +89,13 @@ func (r *run) unitDone(ctx context.Context, account string) {
 
 // principalChecks evaluates every principal of the account for every held
 // check and records the principals' results. A principal's simulations are
-// one per requested region (the global hop's "unspecified" included) and
-// one for Marketplace, batched over every check of the account; a second
-// round asks again, with bedrock:InferenceProfileArn or
+// one per requested region and one for Marketplace, batched over every
+// check of the account; a second round asks the global hops (one per
+// global profile), and asks again, with bedrock:InferenceProfileArn or
 // aws-marketplace:ProductId, only where the first answer says a policy uses
 // that key (MissingContextValues), so policies without such conditions cost
-// no extra call. Its steps: plan the simulations, simulate, classify.
+// no extra call; neither is asked for a profile an SCP already denies
+// (settledProfiles). Its steps: plan the simulations, simulate, classify.
 func (r *run) principalChecks(ctx context.Context, account string, m *memberAccount, holds []held) {
 	plan, ok := planSimulations(holds)
 	if !ok {
@@ -223,6 +224,9 @@ func settledProfiles(p Principal, ds Decisions, holds []held) map[string]bool {
 // profileSCPDenied: an SCP denies one of the actions worstOf considers on
 // the profile the check calls (its first need).
 func profileSCPDenied(h held, p Principal, ds Decisions) bool {
+	if h.needs[0].Resource != h.via {
+		return false
+	}
 	actions := p.invokeActions(!h.noStream)
 	if p.APIKey {
 		actions = append(actions, actionBearer)

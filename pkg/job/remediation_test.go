@@ -14,6 +14,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
 	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
@@ -42,6 +43,16 @@ func (f *fixture) withRemediation(t *testing.T, section string) {
 }
 
 const cohereOnly = "  auto: %s\n  agreements: {models: [cohere.command-r-plus-v1:0]}\n"
+
+// digestOf is the body of the run's digest among msgs ("" for none).
+func digestOf(msgs []localenv.Notification) string {
+	for _, m := range msgs {
+		if m.MessageAttributes["account_id"].Value == "ALL" && strings.Contains(m.MessageAttributes["event_type"].Value, "DIGEST") {
+			return m.Message
+		}
+	}
+	return ""
+}
 
 func actionKeys(actions []remediate.Action) []string {
 	var ks []string
@@ -83,9 +94,14 @@ func TestScheduledRunAppliesThePlanWithAuto(t *testing.T) {
 		t.Errorf("got history actions %+v; want one CreateFoundationModelAgreement of run %s", actions, out.RunID)
 	}
 
-	// One message for the account, among the run's alerts.
+	// One message for the account, among the run's alerts, and the
+	// digest's line.
+	msgs := f.receive(t, "all")
+	if d, want := digestOf(msgs), "Remediation (remediation.auto): grantwatch created 1 agreement in 1 account."; !strings.Contains(d, want) {
+		t.Errorf("digest: want %q in\n%s", want, d)
+	}
 	var remediation []string
-	for _, m := range f.receive(t, "all") {
+	for _, m := range msgs {
 		if strings.Contains(m.Subject, "remediation") {
 			remediation = append(remediation, m.Subject)
 		}
@@ -114,14 +130,16 @@ func TestScheduledRunOnlyReportsWithoutAuto(t *testing.T) {
 	if got := actionKeys(out.Remediation); !slices.Equal(got, want) || out.Remediable != 1 {
 		t.Fatalf("got actions %q, remediable %d; want %q, 1 (error %q)", got, out.Remediable, want, out.RemediationError)
 	}
-	var summary []string
-	for _, m := range f.receive(t, "all") {
-		if strings.Contains(m.Subject, "remediable") {
-			summary = append(summary, m.Subject+"\n"+m.Message)
-		}
+	// The digest says it in one line; no other message is about it.
+	msgs := f.receive(t, "all")
+	want1 := "Remediation: grantwatch fix would create 1 agreement in 1 account (remediation.auto is off"
+	if d := digestOf(msgs); !strings.Contains(d, want1) {
+		t.Errorf("digest: want %q in\n%s", want1, d)
 	}
-	if len(summary) != 1 || !strings.Contains(summary[0], "account 222222222222, us-east-1: CreateFoundationModelAgreement cohere.command-r-plus-v1:0") {
-		t.Errorf("got remediable messages %q; want one naming the planned agreement", summary)
+	for _, m := range msgs {
+		if strings.Contains(m.Subject, "remediation") || strings.Contains(m.Subject, "remediable") {
+			t.Errorf("got message %q; want the plan in the digest only", m.Subject)
+		}
 	}
 	entries, _, err := f.store.History(context.Background(), history.Query{Account: "222222222222"})
 	if err != nil {

@@ -73,6 +73,9 @@ type Action struct {
 	// After is what the check reads once the action was carried out:
 	// an agreement status, or FOUND for the form.
 	After string `json:"-"`
+	// Checks are the model ids of the AGREEMENT_MISSING checks an agreement
+	// fixes (the model's own, or a geography's profile of it).
+	Checks []string `json:"-"`
 	// NotAttempted says the action was skipped because the time for
 	// remediation ran out before it started: it is still to do.
 	NotAttempted bool `json:"-"`
@@ -158,7 +161,7 @@ func (r *Remediator) Candidates(rep *result.Report, units []targets.Unit) []Acti
 		ous[u.Account] = u.OUs
 	}
 	var actions []Action
-	seen := map[[3]string]bool{}
+	seen := map[[3]string]int{}
 	for _, res := range rep.Results {
 		if res.Principal != "" || res.Status != result.AgreementMissing {
 			continue
@@ -168,12 +171,13 @@ func (r *Remediator) Candidates(rep *result.Report, units []targets.Unit) []Acti
 			continue // an application profile's model is checked under its own id too
 		}
 		key := [3]string{res.Account, res.Region, base}
-		if seen[key] {
+		if i, ok := seen[key]; ok {
+			actions[i].Checks = append(actions[i].Checks, res.Model)
 			continue
 		}
-		seen[key] = true
+		seen[key] = len(actions)
 		a := Action{Account: res.Account, Region: res.Region, Model: base, Action: CreateAgreement, Outcome: Planned,
-			Reason: "AGREEMENT_MISSING: " + res.Cause}
+			Reason: "AGREEMENT_MISSING: " + res.Cause, Checks: []string{res.Model}}
 		if why := r.excluded(res, base, ous[res.Account]); why != "" {
 			a.Outcome, a.Reason = Skipped, why
 		}

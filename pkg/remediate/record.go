@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,20 +104,39 @@ func Messages(runID, by string, actions []Action) []Message {
 	return out
 }
 
-// Publish sends the messages to topic; it tries every message and reports
-// how many went out and the first failure.
+// publishConcurrency is how many remediation messages are in flight at
+// once: an organization-wide first remediation sends one per account, and
+// one at a time they could take the step's whole share of the run's time.
+const publishConcurrency = 8
+
+// Publish sends the messages to topic, a few at once; it tries every
+// message and reports how many went out and the first failure (in the
+// messages' order).
 func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (int, error) {
+	errs := make([]error, len(msgs))
+	slots := make(chan struct{}, publishConcurrency)
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			_, err := api.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes})
+			if err != nil {
+				errs[i] = fmt.Errorf("publish remediation message for %s: %w", m.Account, err)
+			}
+		}()
+	}
+	wg.Wait()
 	sent := 0
 	var first error
-	for _, m := range msgs {
-		_, err := api.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes})
-		if err != nil {
-			if first == nil {
-				first = fmt.Errorf("publish remediation message for %s: %w", m.Account, err)
-			}
-			continue
+	for _, err := range errs {
+		if err == nil {
+			sent++
+		} else if first == nil {
+			first = err
 		}
-		sent++
 	}
 	return sent, first
 }

@@ -310,3 +310,33 @@ func TestRetriedFinishAppliesOnce(t *testing.T) {
 		t.Errorf("run record: got %+v, %v; want it finished", run, err)
 	}
 }
+
+// A remediation step whose time runs out sends nothing it did not start,
+// and the digest says how many were not attempted; the run is stored as
+// usual and the next run plans them again.
+func TestRemediationOutOfTimeSaysSo(t *testing.T) {
+	f := setup(t)
+	f.withRemediation(t, strings.Replace(cohereOnly, "%s", "true", 1))
+	identity := f.job.remediation.Identity
+	f.job.remediation.Identity = func(ctx context.Context) (string, string, error) {
+		<-ctx.Done() // a slow step: the time is gone once it knows who it is
+		return identity(context.WithoutCancel(ctx))
+	}
+	f.job.saveBudget = func(int) time.Duration { return 4 * time.Second }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f.job.now = func() time.Time { return t0 }
+	out, err := f.job.Run(ctx, t0)
+	if err != nil || !out.Saved {
+		t.Fatalf("run: got saved %v, %v; want the run stored", out.Saved, err)
+	}
+	if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != 0 {
+		t.Errorf("got %d CreateFoundationModelAgreement calls; want none after the time ran out", got)
+	}
+	if len(out.Remediation) != 1 || !out.Remediation[0].NotAttempted {
+		t.Errorf("got actions %+v; want the one agreement not attempted", out.Remediation)
+	}
+	if d, want := digestOf(f.receive(t, "all")), "1 not attempted before the run's time ran out (the next run plans them again)"; !strings.Contains(d, want) {
+		t.Errorf("digest: want %q in\n%s", want, d)
+	}
+}

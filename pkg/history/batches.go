@@ -35,6 +35,14 @@ type Batch struct {
 	Published   int `json:"published,omitempty"`
 	Unpublished int `json:"unpublished,omitempty"`
 
+	// Remediable are the batch's missing agreements the remediation
+	// section allows fixing, for the run's Finish to plan and, with
+	// remediation.auto, apply; RemediableCut counts those the record had
+	// no room for, NotRemediable those the section does not allow.
+	Remediable    []RemediableAgreement `json:"remediable,omitempty"`
+	RemediableCut int                   `json:"remediable_cut,omitempty"`
+	NotRemediable int                   `json:"not_remediable,omitempty"`
+
 	// Closed is set when Finish gave up on the batch; an invocation of it
 	// after that does nothing.
 	Closed bool `json:"-"`
@@ -42,6 +50,24 @@ type Batch struct {
 	// (Unix seconds); owner is that invocation.
 	HeldUntil int64 `json:"-"`
 	owner     string
+}
+
+// RemediableAgreement is a missing agreement a batch found: the model's
+// agreement in one account and region, and the ids of the checks it fixes.
+type RemediableAgreement struct {
+	Account string   `json:"a"`
+	Region  string   `json:"r"`
+	Model   string   `json:"m"`
+	Checks  []string `json:"c,omitempty"`
+}
+
+// Size is about how many bytes a is in a batch record.
+func (a RemediableAgreement) Size() int {
+	n := 30 + len(a.Account) + len(a.Region) + len(a.Model)
+	for _, c := range a.Checks {
+		n += len(c) + 3
+	}
+	return n
 }
 
 // BatchAccount is an account as discovered: its id and the OUs above it,

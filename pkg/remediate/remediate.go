@@ -73,7 +73,13 @@ type Action struct {
 	// After is what the check reads once the action was carried out:
 	// an agreement status, or FOUND for the form.
 	After string `json:"-"`
-	token string
+	// Checks are the model ids of the AGREEMENT_MISSING checks an agreement
+	// fixes (the model's own, or a geography's profile of it).
+	Checks []string `json:"-"`
+	// NotAttempted says the action was skipped because the time for
+	// remediation ran out before it started: it is still to do.
+	NotAttempted bool `json:"-"`
+	token        string
 }
 
 // Remediator plans and carries out remediation actions.
@@ -138,8 +144,16 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
 // why. Plan only reads: offers, and whether each form target has a form.
 // formAccounts are the form's accounts when the configuration names none.
 func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targets.Unit, formAccounts []string) []Action {
+	return r.Resolve(ctx, r.Candidates(rep, units), formAccounts)
+}
+
+// Candidates is the part of Plan that needs no AWS call: one agreement
+// action per (account, region, model) found AGREEMENT_MISSING, planned when
+// the configuration allows it, skipped (with why) when not. A sharded run's
+// batch keeps them for the run's Finish, which resolves them.
+func (r *Remediator) Candidates(rep *result.Report, units []targets.Unit) []Action {
 	rc := r.cfg.Remediation
-	if rc == nil {
+	if rc == nil || rc.Agreements == nil {
 		return nil
 	}
 	ous := map[string][]string{}
@@ -147,9 +161,9 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		ous[u.Account] = u.OUs
 	}
 	var actions []Action
-	seen := map[[3]string]bool{}
+	seen := map[[3]string]int{}
 	for _, res := range rep.Results {
-		if rc.Agreements == nil || res.Principal != "" || res.Status != result.AgreementMissing {
+		if res.Principal != "" || res.Status != result.AgreementMissing {
 			continue
 		}
 		base := config.AgreementModel(res.Model)
@@ -157,17 +171,30 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 			continue // an application profile's model is checked under its own id too
 		}
 		key := [3]string{res.Account, res.Region, base}
-		if seen[key] {
+		if i, ok := seen[key]; ok {
+			actions[i].Checks = append(actions[i].Checks, res.Model)
 			continue
 		}
-		seen[key] = true
+		seen[key] = len(actions)
 		a := Action{Account: res.Account, Region: res.Region, Model: base, Action: CreateAgreement, Outcome: Planned,
-			Reason: "AGREEMENT_MISSING: " + res.Cause}
+			Reason: "AGREEMENT_MISSING: " + res.Cause, Checks: []string{res.Model}}
 		if why := r.excluded(res, base, ous[res.Account]); why != "" {
 			a.Outcome, a.Reason = Skipped, why
 		}
 		actions = append(actions, a)
 	}
+	return actions
+}
+
+// Resolve completes candidate agreement actions into a plan: it adds the
+// use-case form's actions, finds each planned agreement's offer and whether
+// each form target has a form (only reads), and sorts the plan.
+func (r *Remediator) Resolve(ctx context.Context, candidates []Action, formAccounts []string) []Action {
+	rc := r.cfg.Remediation
+	if rc == nil {
+		return nil
+	}
+	actions := slices.Clone(candidates)
 	if f := rc.UseCaseForm; f != nil {
 		accounts, regions := f.Accounts, f.Regions
 		if len(accounts) == 0 {
@@ -186,6 +213,10 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		if a.Outcome != Planned {
 			return
 		}
+		if ctx.Err() != nil {
+			a.Outcome, a.Reason, a.NotAttempted = Skipped, notAttempted("planned", ctx), true
+			return
+		}
 		switch a.Action {
 		case CreateAgreement:
 			r.findOffer(ctx, a)
@@ -194,12 +225,18 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		}
 	})
 	// A form on file needs nothing: leave it out of the plan.
-	actions = slices.DeleteFunc(actions, func(a Action) bool { return a.Action == PutUseCaseForm && a.Outcome == Skipped })
+	actions = slices.DeleteFunc(actions, func(a Action) bool { return a.Action == PutUseCaseForm && a.Outcome == Skipped && !a.NotAttempted })
 	slices.SortStableFunc(actions, func(a, b Action) int {
 		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Region, b.Region),
 			strings.Compare(a.Action, b.Action), strings.Compare(a.Model, b.Model))
 	})
 	return actions
+}
+
+// notAttempted is the reason of an action left undone because ctx ended
+// (the run's time for remediation ran out): nothing was sent to AWS.
+func notAttempted(what string, ctx context.Context) string {
+	return fmt.Sprintf("not %s: the time for remediation ran out first (%v); nothing was sent, and the next run plans it again", what, context.Cause(ctx))
 }
 
 // excluded says why the configuration does not allow an agreement for a
@@ -266,6 +303,10 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 		if a.Outcome != Planned {
 			return
 		}
+		if ctx.Err() != nil {
+			a.Outcome, a.Reason, a.NotAttempted = Skipped, notAttempted("carried out", ctx), true
+			return
+		}
 		switch a.Action {
 		case CreateAgreement:
 			r.createAgreement(ctx, a)
@@ -277,8 +318,22 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 	return out
 }
 
+// createAgreement reads the model's agreement first and creates it only
+// when there is none: a plan made minutes earlier (a long run, a retried
+// Step Functions Finish, someone who fixed it by hand meanwhile) never
+// accepts terms twice, whatever CreateFoundationModelAgreement would answer
+// for an existing agreement (ConflictException, inferred: BR-agreement-create).
+// ledger: BR-availability, BR-agreement-pending
 func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 	api := r.newBedrock(a.Account, a.Region)
+	if av, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)}); err == nil && av.AgreementAvailability != nil {
+		switch st := av.AgreementAvailability.Status; st {
+		case types.AgreementStatusAvailable, types.AgreementStatusPending:
+			a.Outcome, a.After = Skipped, string(st)
+			a.Reason = fmt.Sprintf("the agreement exists already (agreementAvailability.status=%s): nothing done", st)
+			return
+		}
+	}
 	_, err := api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(a.Model), OfferToken: aws.String(a.token)})
 	var conflict *types.ConflictException
 	switch {

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // The documentation is part of the product: the README is the front door
@@ -211,5 +213,17 @@ func TestDocsNameEveryOutputFormat(t *testing.T) {
 	readme := readRepoFile(t, "README.md")
 	if strings.Contains(readme, "--output table|") || !strings.Contains(readme, "--output FORMAT") {
 		t.Errorf("README.md: want --output FORMAT in its synopsis, and no list of formats that a new one would make stale")
+	}
+}
+
+// The deploy page's table of the member role's actions has a row for each
+// read the role is granted (config.MemberReadActions), with its resource, so
+// a new AWS call cannot be deployed undocumented.
+func TestDeployPageListsTheMemberRoleActions(t *testing.T) {
+	page := readRepoFile(t, "docs/deploying.md")
+	for _, a := range config.MemberReadActions {
+		if !strings.Contains(page, "| `"+a.Action+"` |") {
+			t.Errorf("docs/deploying.md: no row for %s (granted on %s); want one in the member role's table", a.Action, a.Scope)
+		}
 	}
 }

@@ -34,8 +34,7 @@ type held struct {
 // cannot be called whatever the principal may do get none and no principal
 // results: the account-level result says it all.
 func needsOf(res result.Result, e Evidence, partition string, intern func(string) string) []Need {
-	switch res.Status {
-	case result.AuditError, result.UnknownModel, result.ProfileNotInRegion, result.NotInRegion, result.ProfileRequired:
+	if !res.Status.Callable() {
 		return nil
 	}
 	if e.Profile == nil {

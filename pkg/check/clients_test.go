@@ -1,0 +1,158 @@
+package check
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+)
+
+func TestEndpointsAnswerAsTheSDKResolver(t *testing.T) {
+	sdk := bedrock.NewDefaultEndpointResolverV2()
+	cached := bedrockEndpoints()
+	tests := []struct {
+		name   string
+		params bedrock.EndpointParameters
+	}{
+		{name: "commercial region", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+		{name: "another region", params: bedrock.EndpointParameters{Region: aws.String("eu-west-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+		{name: "FIPS", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(true), UseDualStack: aws.Bool(false)}},
+		{name: "GovCloud", params: bedrock.EndpointParameters{Region: aws.String("us-gov-west-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+		{name: "base endpoint, as AWS_ENDPOINT_URL_BEDROCK sets it", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false), Endpoint: aws.String("http://127.0.0.1:4566")}},
+		{name: "the first region again", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := sdk.ResolveEndpoint(context.Background(), tc.params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the second answer comes from the cache
+				got, err := cached.ResolveEndpoint(context.Background(), tc.params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.URI.String() != want.URI.String() {
+					t.Errorf("got %s; want %s", got.URI.String(), want.URI.String())
+				}
+			}
+		})
+	}
+}
+
+func TestEndpointsKeepNoError(t *testing.T) {
+	cached := iamEndpoints()
+	// FIPS with a custom endpoint is refused by the rules.
+	bad := iam.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(true), UseDualStack: aws.Bool(false), Endpoint: aws.String("http://127.0.0.1:1")}
+	for i := range 2 {
+		if _, err := cached.ResolveEndpoint(context.Background(), bad); err == nil {
+			t.Errorf("call %d: got no error; want the SDK's refusal", i)
+		}
+	}
+	if len(cached.seen) != 0 {
+		t.Errorf("got %d endpoints kept; want none after errors", len(cached.seen))
+	}
+}
+
+// TestLeanClientsRequests checks what AWS still receives from the run's
+// clients: signed requests with the user agent, the body whole, without the
+// invocation id, at the base endpoint the configuration names.
+func TestLeanClientsRequests(t *testing.T) {
+	var mu sync.Mutex
+	var got []*http.Request
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, bodies = append(got, r), append(bodies, string(body))
+		mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/foundation-model-availability/") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"modelId":"amazon.nova-pro-v1:0","agreementAvailability":{"status":"AVAILABLE"},"authorizationStatus":"AUTHORIZED","entitlementAvailability":"AVAILABLE","regionAvailability":"AVAILABLE"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>bedrock:InvokeModel</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>allowed</EvalDecision></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+	}))
+	defer srv.Close()
+	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
+	cfg.ApplyDefaults()
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := New(cfg, awsCfg)
+	creds := awsCfg.Credentials
+	ctx := context.Background()
+	if _, err := Availability(ctx, c.newBedrock("us-east-1", creds), "amazon.nova-pro-v1:0"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.newIAM(creds).SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.EvaluationResults); n != 1 {
+		t.Errorf("got %d evaluation results; want 1", n)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d requests; want 2", len(got))
+	}
+	for i, r := range got {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") {
+			t.Errorf("request %d: got Authorization %q; want a SigV4 signature", i, r.Header.Get("Authorization"))
+		}
+		if !strings.Contains(r.Header.Get("User-Agent"), "aws-sdk-go-v2") {
+			t.Errorf("request %d: got User-Agent %q; want the SDK's", i, r.Header.Get("User-Agent"))
+		}
+		if v := r.Header.Get("Amz-Sdk-Invocation-Id"); v != "" {
+			t.Errorf("request %d: got amz-sdk-invocation-id %q; want none", i, v)
+		}
+		if v := r.Header.Get("Amz-Sdk-Request"); !strings.HasPrefix(v, "attempt=1") {
+			t.Errorf("request %d: got amz-sdk-request %q; want the retry middleware's attempt=1", i, v)
+		}
+	}
+	if r := got[1]; r.ContentLength != int64(len(bodies[1])) || !strings.Contains(bodies[1], "Action=SimulatePrincipalPolicy") ||
+		!strings.Contains(bodies[1], "PolicySourceArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2FChatApp") {
+		t.Errorf("got IAM body %q (Content-Length %d); want the whole query form", bodies[1], r.ContentLength)
+	}
+}
+
+func TestGoPoolRunsEveryFunctionOnReusedGoroutines(t *testing.T) {
+	pool := newGoPool()
+	var ran atomic.Int64
+	for range 3 {
+		var wg sync.WaitGroup
+		for range 50 {
+			pool.Go(&wg, func() { ran.Add(1) })
+		}
+		wg.Wait()
+	}
+	pool.Close()
+	if got := ran.Load(); got != 150 {
+		t.Errorf("got %d functions run; want 150", got)
+	}
+}
+
+func TestWorkersStopHandingOutWhenCtxEnds(t *testing.T) {
+	pool := newGoPool()
+	defer pool.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var done atomic.Int64
+	workers(ctx, pool, 1, []int{1, 2, 3, 4}, func(int) {
+		done.Add(1)
+		cancel()
+	})
+	if got := done.Load(); got > 2 {
+		t.Errorf("got %d items done after the context ended at the first; want at most 2", got)
+	}
+}

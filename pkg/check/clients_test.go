@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -124,35 +123,5 @@ func TestLeanClientsRequests(t *testing.T) {
 	if r := got[1]; r.ContentLength != int64(len(bodies[1])) || !strings.Contains(bodies[1], "Action=SimulatePrincipalPolicy") ||
 		!strings.Contains(bodies[1], "PolicySourceArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2FChatApp") {
 		t.Errorf("got IAM body %q (Content-Length %d); want the whole query form", bodies[1], r.ContentLength)
-	}
-}
-
-func TestGoPoolRunsEveryFunctionOnReusedGoroutines(t *testing.T) {
-	pool := newGoPool()
-	var ran atomic.Int64
-	for range 3 {
-		var wg sync.WaitGroup
-		for range 50 {
-			pool.Go(&wg, func() { ran.Add(1) })
-		}
-		wg.Wait()
-	}
-	pool.Close()
-	if got := ran.Load(); got != 150 {
-		t.Errorf("got %d functions run; want 150", got)
-	}
-}
-
-func TestWorkersStopHandingOutWhenCtxEnds(t *testing.T) {
-	pool := newGoPool()
-	defer pool.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var done atomic.Int64
-	workers(ctx, pool, 1, []int{1, 2, 3, 4}, func(int) {
-		done.Add(1)
-		cancel()
-	})
-	if got := done.Load(); got > 2 {
-		t.Errorf("got %d items done after the context ended at the first; want at most 2", got)
 	}
 }

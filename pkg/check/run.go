@@ -38,7 +38,6 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 	r := &run{
 		c: c, log: log, planned: s.Planned, stop: stop,
 		calls:     make(chan struct{}, c.cfg.Limits.Concurrency),
-		pool:      newGoPool(),
 		accounts:  map[string]*memberAccount{},
 		offeredIn: map[string]map[string]bool{},
 		// Allocated once for the plan (tooLarge bounds it by MaxResults):
@@ -61,7 +60,6 @@ func (c *Checker) Check(ctx context.Context, p *targets.Plan) *result.Report {
 		}
 	}
 	r.all(ctx, p.Units)
-	r.pool.Close()
 
 	seen := Seen{OfferedIn: make(map[string][]string, len(r.offeredIn)), Profiles: r.regionProfiles}
 	for id, regions := range r.offeredIn {
@@ -112,7 +110,6 @@ type run struct {
 	// stop ends the run early, on a configuration error.
 	stop  context.CancelFunc
 	calls chan struct{} // one slot per API call in flight, for the whole run
-	pool  *goPool       // the run's goroutines, reused (see goPool)
 	done  atomic.Int64
 
 	mu        sync.Mutex
@@ -139,7 +136,7 @@ type run struct {
 // worker per slot the slots would sit idle meanwhile (measured: efficiency
 // 0.83 with one worker per slot, see BenchmarkOrganization).
 func (r *run) all(ctx context.Context, units []targets.Unit) {
-	workers(ctx, r.pool, 2*cap(r.calls), units, func(u targets.Unit) { r.unit(ctx, u) })
+	workers(ctx, 2*cap(r.calls), units, func(u targets.Unit) { r.unit(ctx, u) })
 }
 
 // unit checks every model of one account in one region.
@@ -154,7 +151,7 @@ func (r *run) unit(ctx context.Context, u targets.Unit) {
 	// One goroutine per call slot of the account-region, not one per model:
 	// a model waits for a slot anyway, and 10,000 models would otherwise be
 	// 10,000 goroutines in each of the run's account-regions at once.
-	workers(ctx, r.pool, r.c.cfg.Limits.PerAccountRegion, u.Models, func(id string) { r.checkModel(ctx, ul, id) })
+	workers(ctx, r.c.cfg.Limits.PerAccountRegion, u.Models, func(id string) { r.checkModel(ctx, ul, id) })
 }
 
 // unitListing is what the checks of one account-region share: its call

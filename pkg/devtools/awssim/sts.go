@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -21,7 +22,7 @@ type stsProtocol struct{}
 const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 func (stsProtocol) operation(req *request) string {
-	form, err := url.ParseQuery(string(req.body))
+	form, err := req.query()
 	if err != nil {
 		return ""
 	}
@@ -34,7 +35,7 @@ var (
 )
 
 func (stsProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
-	form, _ := url.ParseQuery(string(req.body))
+	form, _ := req.query()
 	if form.Get("Version") != "2011-06-15" {
 		stsProtocol{}.writeError(w, &apiError{status: 400, code: "InvalidParameterValue", message: "unsupported Version", sender: true})
 		return
@@ -205,7 +206,9 @@ func writeXML(w http.ResponseWriter, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	_, _ = w.Write(append([]byte(xml.Header), b...))
+	// Two writes to the response's buffer rather than a copy of the answer.
+	_, _ = io.WriteString(w, xml.Header)
+	_, _ = w.Write(b)
 }
 
 func (stsProtocol) writeError(w http.ResponseWriter, err error) {

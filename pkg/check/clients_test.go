@@ -125,3 +125,37 @@ func TestLeanClientsRequests(t *testing.T) {
 		t.Errorf("got IAM body %q (Content-Length %d); want the whole query form", bodies[1], r.ContentLength)
 	}
 }
+
+func TestWorkersDoEveryItemOnce(t *testing.T) {
+	items := make([]int, 100)
+	for i := range items {
+		items[i] = i
+	}
+	var mu sync.Mutex
+	seen := map[int]int{}
+	workers(context.Background(), 7, items, func(it int) {
+		mu.Lock()
+		seen[it]++
+		mu.Unlock()
+	})
+	for _, it := range items {
+		if seen[it] != 1 {
+			t.Errorf("item %d: done %d times; want once", it, seen[it])
+		}
+	}
+}
+
+func TestWorkersStopTakingItemsWhenCtxEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	done := 0
+	workers(ctx, 1, []int{1, 2, 3, 4}, func(int) {
+		mu.Lock()
+		done++
+		mu.Unlock()
+		cancel()
+	})
+	if done != 1 {
+		t.Errorf("got %d items done after the context ended at the first; want 1", done)
+	}
+}

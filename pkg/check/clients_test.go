@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -157,5 +158,45 @@ func TestWorkersStopTakingItemsWhenCtxEnds(t *testing.T) {
 	})
 	if done != 1 {
 		t.Errorf("got %d items done after the context ended at the first; want 1", done)
+	}
+}
+
+// TestRetriedPostCarriesItsWholeBody: the body handed to net/http in memory
+// (sendBodyWithHeaders) is read again from the SDK's rewound copy for a
+// retry, so the second attempt sends what the first did.
+func TestRetriedPostCarriesItsWholeBody(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(body))
+		first := len(bodies) == 1
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		if first {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Receiver</Type><Code>ServiceFailure</Code><Message>failure</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`)
+			return
+		}
+		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+	}))
+	defer srv.Close()
+	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
+	cfg.ApplyDefaults()
+	cfg.Limits.MaxBackoff = config.Duration(time.Millisecond)
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := New(cfg, awsCfg)
+	_, err := c.newIAM(awsCfg.Credentials).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("got %d attempts; want 2", len(bodies))
+	}
+	if bodies[1] != bodies[0] || !strings.Contains(bodies[1], "Action=SimulatePrincipalPolicy") {
+		t.Errorf("got second body %q; want the first's %q", bodies[1], bodies[0])
 	}
 }

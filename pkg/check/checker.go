@@ -3,6 +3,7 @@ package check
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,6 +77,9 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 	if awsCfg.Region == "" {
 		awsCfg.Region = cfg.Regions[0]
 	}
+	// One memoized endpoint resolver per service for all the Checker's
+	// clients (see endpoints).
+	bedrockEP, iamEP, accountEP := bedrockEndpoints(), iamEndpoints(), accountEndpoints()
 	c := &Checker{
 		cfg:    cfg,
 		sts:    sts.NewFromConfig(awsCfg),
@@ -85,6 +89,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 			return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
 				o.Region = region
 				o.Credentials = creds
+				o.EndpointResolverV2 = bedrockEP
 			})
 		},
 		// IAM is global: any region of the partition reaches its endpoint.
@@ -92,6 +97,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 			return iam.NewFromConfig(awsCfg, func(o *iam.Options) {
 				o.Region = cfg.Regions[0]
 				o.Credentials = creds
+				o.EndpointResolverV2 = iamEP
 			})
 		},
 		// The Account Management API is global too: the SDK sends any
@@ -100,6 +106,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 			return account.NewFromConfig(awsCfg, func(o *account.Options) {
 				o.Region = cfg.Regions[0]
 				o.Credentials = creds
+				o.EndpointResolverV2 = accountEP
 			})
 		},
 	}
@@ -132,9 +139,12 @@ func tune(awsCfg aws.Config, l config.Limits) aws.Config {
 	}
 	// Each attempt is one HTTP request, bounded by limits.attempt_timeout,
 	// so that a call's attempts and waits fit in limits.call_timeout.
-	awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(l.AttemptTimeout.Std()).WithTransportOptions(func(t *http.Transport) {
+	var client aws.HTTPClient = awshttp.NewBuildableClient().WithTimeout(l.AttemptTimeout.Std()).WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = l.Concurrency * 2
 		t.MaxIdleConnsPerHost = l.Concurrency
 	})
+	awsCfg.HTTPClient = sendBodyWithHeaders{client}
+	// Per-call work the audit does not need (see leanStack).
+	awsCfg.APIOptions = append(slices.Clip(awsCfg.APIOptions), leanStack)
 	return awsCfg
 }

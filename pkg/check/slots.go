@@ -7,31 +7,32 @@ package check
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-// workers hands items to at most n goroutines that run do, one item at a
-// time, and waits for them; items not handed out when ctx ends are left.
+// workers runs do on each item with at most n goroutines, the caller's
+// among them, one item at a time, and waits for them; items not started
+// when ctx ends are left. Items are taken by index, not handed over a
+// channel: no goroutine parks to hand one over, and the caller, whose stack
+// has already grown for SDK calls, works instead of waiting.
 func workers[T any](ctx context.Context, n int, items []T, do func(T)) {
-	work := make(chan T)
-	var wg sync.WaitGroup
-	for range min(n, len(items)) {
-		wg.Go(func() {
-			for it := range work {
-				do(it)
+	var next atomic.Int64
+	work := func() {
+		for ctx.Err() == nil {
+			i := next.Add(1) - 1
+			if i >= int64(len(items)) {
+				return
 			}
-		})
-	}
-feed:
-	for _, it := range items {
-		select {
-		case work <- it:
-		case <-ctx.Done():
-			break feed
+			do(items[i])
 		}
 	}
-	close(work)
+	var wg sync.WaitGroup
+	for range min(n, len(items)) - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 }
 

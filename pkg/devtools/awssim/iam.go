@@ -31,7 +31,7 @@ const iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 func (iamProtocol) operation(req *request) string { return stsProtocol{}.operation(req) }
 
 func (p iamProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
-	form, _ := url.ParseQuery(string(req.body))
+	form, _ := req.query()
 	if form.Get("Version") != "2010-05-08" {
 		p.writeError(w, &apiError{status: 400, code: "InvalidParameterValue", message: "unsupported Version", sender: true})
 		return

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // operations are every protocol's operations (its own file declares them),
@@ -41,6 +43,7 @@ type Server struct {
 
 	calls      map[string]*atomic.Int64
 	assumes    sync.Map // account -> *atomic.Int64
+	signers    sync.Map // access key id and secret -> *v4.Signer (see signer)
 	ruleHits   []atomic.Int64
 	httpServer *http.Server
 	url        string
@@ -72,6 +75,20 @@ func New(sc *Scenario) (*Server, error) {
 	}
 	s.index(sc)
 	return s, nil
+}
+
+// signer is the SigV4 signer that checks the requests of one access key
+// and secret. A signer keeps the signing key it derived (four HMACs) per
+// region and service for the last access key it saw, not telling secrets
+// apart, so each access key and secret gets its own and derives its key once
+// a day instead of on every request.
+func (s *Server) signer(accessKey, secret string) *v4.Signer {
+	key := accessKey + "\x00" + secret
+	if v, ok := s.signers.Load(key); ok {
+		return v.(*v4.Signer)
+	}
+	v, _ := s.signers.LoadOrStore(key, v4.NewSigner())
+	return v.(*v4.Signer)
 }
 
 // index makes sc the scenario served and builds its lookup tables.
@@ -221,6 +238,21 @@ type request struct {
 	caller  Principal
 	body    []byte
 	http    *http.Request
+
+	// The body read as a query form (STS, IAM), once: see query.
+	form    url.Values
+	formErr error
+	parsed  bool
+}
+
+// query is the body parsed as a query-protocol form, and the parse error;
+// the form is parsed once per request, for its operation and its answer.
+func (r *request) query() (url.Values, error) {
+	if !r.parsed {
+		r.form, r.formErr = url.ParseQuery(string(r.body))
+		r.parsed = true
+	}
+	return r.form, r.formErr
 }
 
 // ServeHTTP authenticates the call from its SigV4 Authorization header, then
@@ -387,7 +419,7 @@ func (s *Server) authenticate(req *request, auth authorization, body []byte) err
 			return err
 		}
 	}
-	if err := verifySignature(req.http, body, auth, secret, token); err != nil {
+	if err := verifySignature(s.signer(auth.accessKey, secret), req.http, body, auth, secret, token); err != nil {
 		return &apiError{status: authStatus(req.service), code: badSignatureCode(req.service),
 			message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details. (" + err.Error() + ")", sender: true}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -31,7 +32,7 @@ func (stsProtocol) operations() []string {
 const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 func (stsProtocol) operation(req *request) string {
-	form, err := url.ParseQuery(string(req.body))
+	form, err := req.query()
 	if err != nil {
 		return ""
 	}
@@ -44,7 +45,7 @@ var (
 )
 
 func (stsProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
-	form, _ := url.ParseQuery(string(req.body))
+	form, _ := req.query()
 	if form.Get("Version") != "2011-06-15" {
 		stsProtocol{}.writeError(w, &apiError{status: 400, code: "InvalidParameterValue", message: "unsupported Version", sender: true})
 		return
@@ -215,7 +216,9 @@ func writeXML(w http.ResponseWriter, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	_, _ = w.Write(append([]byte(xml.Header), b...))
+	// Two writes to the response's buffer rather than a copy of the answer.
+	_, _ = io.WriteString(w, xml.Header)
+	_, _ = w.Write(b)
 }
 
 func (stsProtocol) writeError(w http.ResponseWriter, err error) {

@@ -1,0 +1,202 @@
+package check
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
+)
+
+func TestEndpointsAnswerAsTheSDKResolver(t *testing.T) {
+	sdk := bedrock.NewDefaultEndpointResolverV2()
+	cached := bedrockEndpoints()
+	tests := []struct {
+		name   string
+		params bedrock.EndpointParameters
+	}{
+		{name: "commercial region", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+		{name: "another region", params: bedrock.EndpointParameters{Region: aws.String("eu-west-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+		{name: "FIPS", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(true), UseDualStack: aws.Bool(false)}},
+		{name: "GovCloud", params: bedrock.EndpointParameters{Region: aws.String("us-gov-west-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+		{name: "base endpoint, as AWS_ENDPOINT_URL_BEDROCK sets it", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false), Endpoint: aws.String("http://127.0.0.1:4566")}},
+		{name: "the first region again", params: bedrock.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := sdk.ResolveEndpoint(context.Background(), tc.params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the second answer comes from the cache
+				got, err := cached.ResolveEndpoint(context.Background(), tc.params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.URI.String() != want.URI.String() {
+					t.Errorf("got %s; want %s", got.URI.String(), want.URI.String())
+				}
+			}
+		})
+	}
+}
+
+func TestEndpointsKeepNoError(t *testing.T) {
+	cached := iamEndpoints()
+	// FIPS with a custom endpoint is refused by the rules.
+	bad := iam.EndpointParameters{Region: aws.String("us-east-1"), UseFIPS: aws.Bool(true), UseDualStack: aws.Bool(false), Endpoint: aws.String("http://127.0.0.1:1")}
+	for i := range 2 {
+		if _, err := cached.ResolveEndpoint(context.Background(), bad); err == nil {
+			t.Errorf("call %d: got no error; want the SDK's refusal", i)
+		}
+	}
+	if len(cached.seen) != 0 {
+		t.Errorf("got %d endpoints kept; want none after errors", len(cached.seen))
+	}
+}
+
+// TestLeanClientsRequests checks what AWS still receives from the run's
+// clients: signed requests with the user agent, the body whole, without the
+// invocation id, at the base endpoint the configuration names.
+func TestLeanClientsRequests(t *testing.T) {
+	var mu sync.Mutex
+	var got []*http.Request
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, bodies = append(got, r), append(bodies, string(body))
+		mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/foundation-model-availability/") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"modelId":"amazon.nova-pro-v1:0","agreementAvailability":{"status":"AVAILABLE"},"authorizationStatus":"AUTHORIZED","entitlementAvailability":"AVAILABLE","regionAvailability":"AVAILABLE"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>bedrock:InvokeModel</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>allowed</EvalDecision></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+	}))
+	defer srv.Close()
+	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
+	cfg.ApplyDefaults()
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := New(cfg, awsCfg)
+	creds := awsCfg.Credentials
+	ctx := context.Background()
+	if _, err := Availability(ctx, c.newBedrock("us-east-1", creds), "amazon.nova-pro-v1:0"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.newIAM(creds).SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.EvaluationResults); n != 1 {
+		t.Errorf("got %d evaluation results; want 1", n)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d requests; want 2", len(got))
+	}
+	for i, r := range got {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") {
+			t.Errorf("request %d: got Authorization %q; want a SigV4 signature", i, r.Header.Get("Authorization"))
+		}
+		if !strings.Contains(r.Header.Get("User-Agent"), "aws-sdk-go-v2") {
+			t.Errorf("request %d: got User-Agent %q; want the SDK's", i, r.Header.Get("User-Agent"))
+		}
+		if v := r.Header.Get("Amz-Sdk-Invocation-Id"); v != "" {
+			t.Errorf("request %d: got amz-sdk-invocation-id %q; want none", i, v)
+		}
+		if v := r.Header.Get("Amz-Sdk-Request"); !strings.HasPrefix(v, "attempt=1") {
+			t.Errorf("request %d: got amz-sdk-request %q; want the retry middleware's attempt=1", i, v)
+		}
+	}
+	if r := got[1]; r.ContentLength != int64(len(bodies[1])) || !strings.Contains(bodies[1], "Action=SimulatePrincipalPolicy") ||
+		!strings.Contains(bodies[1], "PolicySourceArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2FChatApp") {
+		t.Errorf("got IAM body %q (Content-Length %d); want the whole query form", bodies[1], r.ContentLength)
+	}
+}
+
+func TestWorkersDoEveryItemOnce(t *testing.T) {
+	items := make([]int, 100)
+	for i := range items {
+		items[i] = i
+	}
+	var mu sync.Mutex
+	seen := map[int]int{}
+	workers(context.Background(), 7, items, func(it int) {
+		mu.Lock()
+		seen[it]++
+		mu.Unlock()
+	})
+	for _, it := range items {
+		if seen[it] != 1 {
+			t.Errorf("item %d: done %d times; want once", it, seen[it])
+		}
+	}
+}
+
+func TestWorkersStopTakingItemsWhenCtxEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	done := 0
+	workers(ctx, 1, []int{1, 2, 3, 4}, func(int) {
+		mu.Lock()
+		done++
+		mu.Unlock()
+		cancel()
+	})
+	if done != 1 {
+		t.Errorf("got %d items done after the context ended at the first; want 1", done)
+	}
+}
+
+// TestRetriedPostCarriesItsWholeBody: the body handed to net/http in memory
+// (sendBodyWithHeaders) is read again from the SDK's rewound copy for a
+// retry, so the second attempt sends what the first did.
+func TestRetriedPostCarriesItsWholeBody(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(body))
+		first := len(bodies) == 1
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		if first {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Receiver</Type><Code>ServiceFailure</Code><Message>failure</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`)
+			return
+		}
+		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+	}))
+	defer srv.Close()
+	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
+	cfg.ApplyDefaults()
+	cfg.Limits.MaxBackoff = config.Duration(time.Millisecond)
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := New(cfg, awsCfg)
+	_, err := c.newIAM(awsCfg.Credentials).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("got %d attempts; want 2", len(bodies))
+	}
+	if bodies[1] != bodies[0] || !strings.Contains(bodies[1], "Action=SimulatePrincipalPolicy") {
+		t.Errorf("got second body %q; want the first's %q", bodies[1], bodies[0])
+	}
+}

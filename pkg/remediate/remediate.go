@@ -289,16 +289,32 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)
 		return
 	}
+	r.readAgreement(ctx, api, a, "agreement requested")
+}
+
+// readAgreement re-reads the agreement after a write and records what it
+// reads. ERROR is a failed action with AWS's errorMessage (for example an
+// account without a valid payment method for Marketplace purchases;
+// ledger BR-agreement-error). PENDING is done and still settling: AWS
+// gives no bound for an agreement created through the API (ledger
+// BR-agreement-pending), so it is reported as pending, never failed.
+func (r *Remediator) readAgreement(ctx context.Context, api Bedrock, a *Action, what string) {
 	a.Outcome = Done
 	av, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
 	if err != nil || av.AgreementAvailability == nil {
-		a.Reason = fmt.Sprintf("agreement requested (offer %s); the check could not be read again: %s", a.Offer, describe(err))
+		a.Reason = fmt.Sprintf("%s (offer %s); the check could not be read again: %s", what, a.Offer, describe(err))
 		return
 	}
-	a.After = string(av.AgreementAvailability.Status)
-	a.Reason = fmt.Sprintf("agreement requested (offer %s); the check now reads agreementAvailability.status=%s", a.Offer, a.After)
-	if a.After == string(types.AgreementStatusPending) {
-		a.Reason += " (AVAILABLE in about 2 minutes)"
+	st := av.AgreementAvailability.Status
+	a.After = string(st)
+	a.Reason = fmt.Sprintf("%s (offer %s); the check now reads agreementAvailability.status=%s", what, a.Offer, st)
+	switch st {
+	case types.AgreementStatusError:
+		a.Outcome = Failed
+		a.Reason += ": " + cmp.Or(aws.ToString(av.AgreementAvailability.ErrorMessage), "no errorMessage given") +
+			" (the account must meet AWS's prerequisites, such as a valid payment method for AWS Marketplace purchases)"
+	case types.AgreementStatusPending:
+		a.Reason += " (still being set up; the next audit reports PENDING, then ENABLED)"
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -230,5 +231,38 @@ func TestUseCaseForm(t *testing.T) {
 	}
 	if got := keys(f.plan(t), ""); len(got) != 0 {
 		t.Errorf("second plan: got %q; want nothing", got)
+	}
+}
+
+func TestAgreementThatEndsInErrorFails(t *testing.T) {
+	const noPayment = "No valid payment method for AWS Marketplace purchases."
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1]}
+`, func(sc *awssim.Scenario) {
+		for i := range sc.Accounts {
+			if sc.Accounts[i].ID == "444444444444" {
+				sc.Accounts[i].AgreementFails = noPayment
+			}
+		}
+	})
+	done := f.rem.Apply(context.Background(), f.plan(t))
+	want := []string{"444444444444 us-east-1 " + cohere + " CreateFoundationModelAgreement failed"}
+	if got := keys(done, Failed); !slices.Equal(got, want) {
+		t.Fatalf("apply: got %q; want %q", got, want)
+	}
+	if a := done[slices.IndexFunc(done, func(a Action) bool { return a.Outcome == Failed })]; a.After != "ERROR" || !strings.Contains(a.Reason, noPayment) {
+		t.Errorf("reason: got %s %q; want ERROR with AWS's errorMessage", a.After, a.Reason)
+	}
+}
+
+func TestAgreementStillPendingIsDone(t *testing.T) {
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1]}
+`, func(sc *awssim.Scenario) { sc.Agreements.Delay = awssim.Duration(time.Hour) })
+	done := slices.DeleteFunc(f.rem.Apply(context.Background(), f.plan(t)), func(a Action) bool { return a.Outcome == Skipped })
+	if len(done) != 1 || done[0].Outcome != Done || done[0].After != "PENDING" || !strings.Contains(done[0].Reason, "still being set up") {
+		t.Fatalf("apply: got %+v; want done, reading PENDING", done)
 	}
 }

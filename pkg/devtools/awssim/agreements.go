@@ -345,17 +345,24 @@ func (s *Server) formSubmitted(account, region string) bool {
 }
 
 // withAgreement applies the writes to a model's resolved state: a created
-// agreement is PENDING until the delay has passed, then AVAILABLE; a
-// deleted one is NOT_AVAILABLE.
+// agreement is PENDING until the delay has passed, then AVAILABLE, or
+// ERROR with the account's agreement_fails message (ledger
+// BR-agreement-error); a deleted one is NOT_AVAILABLE.
 func (s *Server) withAgreement(account, region string, m CatalogModel, st ModelState) ModelState {
 	k := agreementKey{account, region, m.ID}
 	s.writes.mu.Lock()
 	created, ok := s.writes.agreements[k]
 	deleted := s.writes.deleted[k]
 	s.writes.mu.Unlock()
+	var fails string
+	if a, found := s.accounts[account]; found {
+		fails = a.AgreementFails
+	}
 	switch {
 	case ok && time.Since(created) < time.Duration(s.sc.Agreements.Delay):
 		st.Agreement, st.AgreementError = "PENDING", ""
+	case ok && fails != "":
+		st.Agreement, st.AgreementError = "ERROR", fails
 	case ok:
 		st.Agreement, st.AgreementError = "AVAILABLE", ""
 	case deleted:

@@ -28,6 +28,7 @@ accounts:
   - {id: "111111111111"}
   - {id: "222222222222", marketplace_denied: true}
   - {id: "333333333333", remediation: missing}
+  - {id: "444444444444", agreement_fails: "No valid payment method for AWS Marketplace purchases."}
 `
 
 // roleConfig signs as a session of role in account, assumed by the auditor.
@@ -138,6 +139,24 @@ func TestCreateAgreement(t *testing.T) {
 		}
 	})
 
+	t.Run("an account that cannot buy on Marketplace: PENDING, then ERROR with the message", func(t *testing.T) {
+		api := remediationClient(t, s, "444444444444", "us-east-1")
+		if _, err := api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(claude), OfferToken: aws.String(offer(t, "444444444444", "us-east-1"))}); err != nil {
+			t.Fatalf("CreateFoundationModelAgreement: %v", err)
+		}
+		if got := agreementStatus(t, api, claude); got != types.AgreementStatusPending {
+			t.Errorf("right after: got %s; want PENDING", got)
+		}
+		time.Sleep(350 * time.Millisecond)
+		out, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(claude)})
+		if err != nil {
+			t.Fatalf("GetFoundationModelAvailability: %v", err)
+		}
+		if got, msg := out.AgreementAvailability.Status, aws.ToString(out.AgreementAvailability.ErrorMessage); got != types.AgreementStatusError || msg == "" {
+			t.Errorf("after the delay: got %s %q; want ERROR with the account's message", got, msg)
+		}
+	})
+
 	tests := []struct {
 		name     string
 		account  string
@@ -169,8 +188,8 @@ func TestCreateAgreement(t *testing.T) {
 			t.Fatal("got no error; want AssumeRole to be denied")
 		}
 	})
-	if got := s.Calls(OpCreateFoundationModelAgreement); got != 6 {
-		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 6", got)
+	if got := s.Calls(OpCreateFoundationModelAgreement); got != 7 {
+		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 7", got)
 	}
 }
 

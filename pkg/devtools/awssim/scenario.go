@@ -174,6 +174,11 @@ type Account struct {
 	// aws-marketplace:Subscribe, so agreements cannot be created.
 	Remediation       string `yaml:"remediation"`
 	MarketplaceDenied bool   `yaml:"marketplace_denied"`
+	// AgreementFails is the errorMessage an agreement created in this
+	// account ends in: it reads PENDING, then ERROR with this message
+	// instead of AVAILABLE, as an account without a valid payment method
+	// for Marketplace purchases would (ledger BR-agreement-error).
+	AgreementFails string `yaml:"agreement_fails"`
 	// DenyRegions are regions where an SCP denies every Bedrock call.
 	DenyRegions []string `yaml:"deny_regions"`
 	// MissingPermissions are actions the account's audit role lacks, as an

@@ -34,7 +34,7 @@ const DefaultRemediationRole = "GrantwatchRemediate"
 // writes.
 type AgreementSettings struct {
 	// Delay is how long a created agreement stays PENDING before it reads
-	// AVAILABLE (AWS: "about two minutes"; ledger BR-agreement-pending).
+	// AVAILABLE (observed: about two minutes; ledger BR-agreement-pending).
 	Delay Duration `yaml:"delay"`
 	// Role is the member role whose sessions hold the write permissions
 	// (default GrantwatchRemediate); every other caller, the audit role

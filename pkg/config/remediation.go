@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Remediation is the optional remediation section: what grantwatch fix (and
@@ -69,6 +71,17 @@ const (
 // resources for PutUseCaseForModelAccess document them; otherIndustryOption
 // may be empty.
 var useCaseFormFields = []string{"companyName", "companyWebsite", "intendedUsers", "industryOption", "otherIndustryOption", "useCases"}
+
+// useCaseFormMaxLen are the fields' length limits, and intendedUsersValues
+// the values intendedUsers takes, as the user guide gives them (model
+// access, "Manage model access using SDK and CLI", step 2; ledger
+// BR-form-fields).
+var (
+	useCaseFormMaxLen = map[string]int{
+		"companyName": 128, "companyWebsite": 128, "industryOption": 128, "otherIndustryOption": 128, "useCases": 8192,
+	}
+	intendedUsersValues = []string{"0", "1", "2"}
+)
 
 // marketplaceProviders are the model id prefixes of providers whose models
 // are sold through AWS Marketplace and so need an agreement; freeProviders
@@ -230,6 +243,11 @@ func readUseCaseForm(path string) ([]byte, error) {
 	if err := dec.Decode(&form); err != nil {
 		return nil, fmt.Errorf("%s is not a JSON object: %w", path, err)
 	}
+	// Decode reads one value; the file is sent as it is, so anything after
+	// the object would be sent too.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s has data after its JSON object: the file must hold the form only", path)
+	}
 	var errs []string
 	for k, v := range form {
 		if !slices.Contains(useCaseFormFields, k) {
@@ -245,6 +263,10 @@ func readUseCaseForm(path string) ([]byte, error) {
 			errs = append(errs, fmt.Sprintf("missing field %q", k))
 		case k != "otherIndustryOption" && strings.TrimSpace(v) == "":
 			errs = append(errs, fmt.Sprintf("field %q is empty", k))
+		case k == "intendedUsers" && !slices.Contains(intendedUsersValues, v):
+			errs = append(errs, fmt.Sprintf("field %q is %q: AWS takes 0, 1 or 2", k, v))
+		case useCaseFormMaxLen[k] > 0 && utf8.RuneCountInString(v) > useCaseFormMaxLen[k]:
+			errs = append(errs, fmt.Sprintf("field %q is %d characters: AWS takes at most %d", k, utf8.RuneCountInString(v), useCaseFormMaxLen[k]))
 		}
 	}
 	if w, _ := form["companyWebsite"].(string); w != "" {

@@ -74,6 +74,12 @@ func TestRemediationConfig(t *testing.T) {
 		{"form with an unknown field and a missing one", "use_case_form: {file: " + writeForm(t, `{"companyName":"X","companyWebsite":"https://x.example","intendedUsers":"0","industryOption":"Energy","otherIndustryOption":"","useCase":"typo"}`) + "}", []string{"remediation.use_case_form.file", `unknown field "useCase"`, `missing field "useCases"`}},
 		{"form not JSON", "use_case_form: {file: " + writeForm(t, "companyName=Example Corp") + "}", []string{"remediation.use_case_form.file", "not a JSON object"}},
 		{"form website not a URL", "use_case_form: {file: " + writeForm(t, strings.Replace(testForm, "https://www.example.com", "example", 1)) + "}", []string{"companyWebsite"}},
+		{"form with data after the object", "use_case_form: {file: " + writeForm(t, testForm+" junk") + "}", []string{"remediation.use_case_form.file", "data after its JSON object"}},
+		{"form with two objects", "use_case_form: {file: " + writeForm(t, testForm+testForm) + "}", []string{"data after its JSON object"}},
+		{"form intendedUsers outside 0, 1, 2", "use_case_form: {file: " + writeForm(t, strings.Replace(testForm, `"intendedUsers":"0"`, `"intendedUsers":"3"`, 1)) + "}", []string{`field "intendedUsers" is "3": AWS takes 0, 1 or 2`}},
+		{"form companyName over 128", "use_case_form: {file: " + writeForm(t, strings.Replace(testForm, "Example Corp", strings.Repeat("x", 129), 1)) + "}", []string{`field "companyName" is 129 characters: AWS takes at most 128`}},
+		{"form otherIndustryOption over 128", "use_case_form: {file: " + writeForm(t, strings.Replace(testForm, `"otherIndustryOption":""`, `"otherIndustryOption":"`+strings.Repeat("y", 129)+`"`, 1)) + "}", []string{`field "otherIndustryOption" is 129 characters`}},
+		{"form useCases over 8192", "use_case_form: {file: " + writeForm(t, strings.Replace(testForm, "Internal assistants", strings.Repeat("z", 8193), 1)) + "}", []string{`field "useCases" is 8193 characters: AWS takes at most 8192`}},
 		{"form bad account and region", "use_case_form: {file: " + good + ", accounts: [\"x\"], regions: [nowhere-1]}", []string{"remediation.use_case_form.accounts[0]", "remediation.use_case_form.regions[0]"}},
 	}
 	for _, tt := range tests {

@@ -46,8 +46,10 @@ type UseCaseFormPolicy struct {
 	// File is the form's JSON, relative to the working directory; LoadForm
 	// reads and checks it.
 	File string `yaml:"file"`
-	// Accounts default to the account grantwatch runs in, the management
-	// account in the standard deployment, whose form covers the organization.
+	// Accounts are where the form is submitted: the organization's
+	// management account, whose form covers every member (ledger
+	// BR-form-inherited). Required: the configuration does not name the
+	// management account, and grantwatch runs in an audit account.
 	Accounts []string `yaml:"accounts"`
 	// Regions are where the form is submitted; default: the first audited
 	// region. List the opt-in regions that need their own.
@@ -205,6 +207,9 @@ func (c *Config) validateRemediation() []error {
 		}
 	}
 	if f := r.UseCaseForm; f != nil {
+		if len(f.Accounts) == 0 {
+			bad("use_case_form.accounts", "empty: list the organization's management account, whose form covers every member account (and deploy the remediation role there: StackSets skip the management account)")
+		}
 		accounts("use_case_form.accounts", f.Accounts)
 		regions("use_case_form.regions", f.Regions)
 		if f.File == "" {

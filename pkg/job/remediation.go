@@ -68,13 +68,13 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, units []targets.Unit)
 	}
 	r := j.remediation
 	log := j.logger.With("run_id", out.RunID)
-	account, by, err := r.Identity(ctx)
+	_, by, err := r.Identity(ctx)
 	if err != nil {
 		out.RemediationError = err.Error()
 		log.ErrorContext(ctx, "remediation skipped", "error", err)
 		return
 	}
-	actions := r.Remediator.Plan(ctx, out.Report, units, []string{account})
+	actions := r.Remediator.Plan(ctx, out.Report, units)
 	out.Remediable = remediate.Pending(actions)
 	var errs []error
 	if !j.cfg.Remediation.Auto {

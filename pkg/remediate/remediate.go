@@ -136,8 +136,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
 // PutUseCaseForModelAccess per form target without a form. Missing
 // agreements the configuration does not allow are listed as skipped, with
 // why. Plan only reads: offers, and whether each form target has a form.
-// formAccounts are the form's accounts when the configuration names none.
-func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targets.Unit, formAccounts []string) []Action {
+func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targets.Unit) []Action {
 	rc := r.cfg.Remediation
 	if rc == nil {
 		return nil
@@ -169,10 +168,10 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		actions = append(actions, a)
 	}
 	if f := rc.UseCaseForm; f != nil {
+		// The accounts are required: the configuration does not know the
+		// organization's management account, and the caller's account is
+		// not it when grantwatch runs from an audit account.
 		accounts, regions := f.Accounts, f.Regions
-		if len(accounts) == 0 {
-			accounts = formAccounts
-		}
 		if len(regions) == 0 {
 			regions = r.cfg.Regions[:1]
 		}

@@ -66,7 +66,7 @@ func (f *fixture) plan(t *testing.T) []Action {
 	}
 	p := targets.New(f.cfg, awsCfg).Plan(ctx, "run-test")
 	rep := check.New(f.cfg, awsCfg).Check(ctx, p)
-	return f.rem.Plan(ctx, rep, p.Units, []string{"999999999999"})
+	return f.rem.Plan(ctx, rep, p.Units)
 }
 
 func (f *fixture) writes() int64 {
@@ -204,7 +204,7 @@ func TestUseCaseForm(t *testing.T) {
 	if err := os.WriteFile(form, []byte(`{"companyName":"Example Corp","companyWebsite":"https://www.example.com","intendedUsers":"0","industryOption":"Energy","otherIndustryOption":"","useCases":"Internal assistants"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, "\nremediation:\n  use_case_form: {file: "+form+"}\n", func(sc *awssim.Scenario) {
+	f := newFixture(t, "\nremediation:\n  use_case_form: {file: "+form+", accounts: [\"999999999999\"]}\n", func(sc *awssim.Scenario) {
 		sc.UseCaseForms = []string{} // nobody, the management account included
 	})
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -85,14 +86,15 @@ var (
 	intendedUsersValues = []string{"0", "1", "2"}
 )
 
-// marketplaceProviders are the model id prefixes of providers whose models
-// are sold through AWS Marketplace and so need an agreement; freeProviders
-// those that are not (ledger MP-not-sold-providers). Any other prefix
-// is not a Bedrock provider grantwatch knows.
-var (
-	marketplaceProviders = []string{"ai21", "anthropic", "cohere", "luma", "stability", "twelvelabs", "writer"}
-	freeProviders        = map[string]string{"amazon": "Amazon", "meta": "Meta", "mistral": "Mistral AI", "deepseek": "DeepSeek", "qwen": "Qwen", "openai": "OpenAI"}
-)
+// notSoldProviders maps the model id prefixes of the providers AWS lists
+// as not sold through AWS Marketplace to those providers' names, as
+// ListFoundationModels gives providerName (ledger MP-not-sold-providers;
+// the names are pkg/check/data/marketplace.json's, the prefixes ours:
+// ledger MP-agreement-models).
+var notSoldProviders = map[string]string{"amazon": "Amazon", "deepseek": "DeepSeek", "mistral": "Mistral AI", "meta": "Meta", "qwen": "Qwen", "openai": "OpenAI"}
+
+// NotSoldProviders are the provider names NeedsAgreement refuses.
+func NotSoldProviders() []string { return slices.Sorted(maps.Values(notSoldProviders)) }
 
 // AgreementModel is the foundation model id an agreement is for: the id
 // itself, or the model of a system inference profile id (its geography
@@ -105,7 +107,10 @@ func AgreementModel(id string) string {
 }
 
 // NeedsAgreement checks that a model id is one a Marketplace agreement can
-// be created for.
+// be created for: a foundation model id (or a system profile id) of a
+// provider AWS does not list as not sold through Marketplace. Whether the
+// model exists is the audit's to say: validateRemediation only checks that
+// it is audited.
 func NeedsAgreement(id string) error {
 	base := AgreementModel(id)
 	provider, _, ok := strings.Cut(base, ".")
@@ -114,12 +119,40 @@ func NeedsAgreement(id string) error {
 		return fmt.Errorf("%q is an ARN: name the foundation model id, such as anthropic.claude-3-5-sonnet-20240620-v1:0", id)
 	case !ok || !modelIDPattern.MatchString(base):
 		return fmt.Errorf("%q is not a foundation model id such as anthropic.claude-3-5-sonnet-20240620-v1:0", id)
-	case freeProviders[provider] != "":
-		return fmt.Errorf("%q needs no agreement: %s models are not sold through AWS Marketplace", id, freeProviders[provider])
-	case !slices.Contains(marketplaceProviders, provider):
-		return fmt.Errorf("%q is an unknown model id: provider %q is not one whose Bedrock models are sold through AWS Marketplace (%s)", id, provider, strings.Join(marketplaceProviders, ", "))
+	case notSoldProviders[provider] != "":
+		return fmt.Errorf("%q needs no agreement: %s models are not sold through AWS Marketplace", id, notSoldProviders[provider])
 	}
 	return nil
+}
+
+// auditedAgreementModels are the foundation models the audit checks under
+// their own id, and whether that is all of them: an application inference
+// profile ARN names no model in the configuration.
+func (c *Config) auditedAgreementModels() (map[string]bool, bool) {
+	out := map[string]bool{}
+	complete := true
+	add := func(ids []string) {
+		for _, id := range ids {
+			ref, err := ParseModel(id)
+			switch {
+			case err != nil:
+			case ref.Kind == ApplicationProfile:
+				complete = false
+			case ref.ProfileID != "":
+				out[AgreementModel(ref.ProfileID)] = true
+			default:
+				out[AgreementModel(id)] = true
+			}
+		}
+	}
+	add(c.Models.Required)
+	for _, ids := range c.Models.ByOU {
+		add(ids)
+	}
+	for _, ids := range c.Models.ByAccount {
+		add(ids)
+	}
+	return out, complete
 }
 
 // applyRemediationDefaults fills the section's defaults when it is present.
@@ -185,9 +218,12 @@ func (c *Config) validateRemediation() []error {
 		if len(a.Models) == 0 {
 			bad("agreements.models", "empty: list the models agreements may be created for")
 		}
+		audited, complete := c.auditedAgreementModels()
 		for i, m := range a.Models {
 			if err := NeedsAgreement(m); err != nil {
 				bad(fmt.Sprintf("agreements.models[%d]", i), "%v", err)
+			} else if complete && !audited[AgreementModel(m)] {
+				bad(fmt.Sprintf("agreements.models[%d]", i), "%q is not among the audited models (models.required, by_ou, by_account): the audit would never find its agreement missing", m)
 			}
 		}
 		accounts("agreements.accounts", a.Accounts)

@@ -52,7 +52,7 @@ func TestRemediationConfig(t *testing.T) {
 		want    []string // every error must name these
 	}{
 		{"a valid section", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], accounts: [\"111111111111\"], ous: [ou-ab12-cd34ef56], regions: [us-east-1], offer_type: ALL}\n  use_case_form: {file: " + good + ", accounts: [\"999999999999\"], regions: [us-east-1, me-south-1]}", nil},
-		{"a profile id names its model", "agreements: {models: [us.anthropic.claude-sonnet-4-5-20250929-v1:0]}", nil},
+		{"a profile id names its model", "agreements: {models: [us.anthropic.claude-3-5-sonnet-20240620-v1:0]}", nil},
 		{"nothing allowed", "concurrency: 2", []string{"remediation.agreements: the section allows nothing"}},
 		{"scheduled remediation is allowed", "auto: true\n  agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}", nil},
 		{"empty model list", "agreements: {models: []}", []string{"remediation.agreements.models: empty"}},
@@ -60,7 +60,8 @@ func TestRemediationConfig(t *testing.T) {
 		{"a Meta model needs no agreement", "agreements: {models: [meta.llama3-70b-instruct-v1:0]}", []string{"remediation.agreements.models[0]", "Meta"}},
 		{"a Mistral model needs no agreement", "agreements: {models: [mistral.mistral-large-2402-v1:0]}", []string{"Mistral AI"}},
 		{"DeepSeek, Qwen and OpenAI need none", "agreements: {models: [deepseek.r1-v1:0, qwen.qwen3-32b-v1:0, openai.gpt-oss-120b-1:0]}", []string{"models[0]", "models[1]", "models[2]"}},
-		{"an unknown provider", "agreements: {models: [acme.rocket-v1:0]}", []string{"remediation.agreements.models[0]", "unknown model id"}},
+		{"an unknown provider", "agreements: {models: [acme.rocket-v1:0]}", []string{"remediation.agreements.models[0]", "not among the audited models"}},
+		{"a made-up Anthropic id", "agreements: {models: [anthropic.anything]}", []string{"remediation.agreements.models[0]", `"anthropic.anything" is not among the audited models`}},
 		{"an ARN is refused", "agreements: {models: [\"arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/a1b2c3d4e5f6\"]}", []string{"remediation.agreements.models[0]", "ARN"}},
 		{"bad account", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], accounts: [\"12\"]}", []string{"remediation.agreements.accounts[0]", "12 digits"}},
 		{"bad OU", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], ous: [sales]}", []string{"remediation.agreements.ous[0]"}},

@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,5 +265,27 @@ remediation:
 	done := slices.DeleteFunc(f.rem.Apply(context.Background(), f.plan(t)), func(a Action) bool { return a.Outcome == Skipped })
 	if len(done) != 1 || done[0].Outcome != Done || done[0].After != "PENDING" || !strings.Contains(done[0].Reason, "still being set up") {
 		t.Fatalf("apply: got %+v; want done, reading PENDING", done)
+	}
+}
+
+// The providers the configuration refuses an agreement for are AWS's list
+// of providers not sold through Marketplace, as the product-id data has it
+// (ledger MP-not-sold-providers, MP-agreement-models).
+func TestNotSoldProvidersAreAWSsList(t *testing.T) {
+	b, err := os.ReadFile("../check/data/marketplace.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		NotSold struct {
+			Providers []string `json:"providers"`
+		} `json:"not_sold_through_marketplace"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(slices.Values(d.NotSold.Providers))
+	if got := config.NotSoldProviders(); !slices.Equal(got, want) {
+		t.Errorf("config.NotSoldProviders: got %q; want marketplace.json's %q", got, want)
 	}
 }

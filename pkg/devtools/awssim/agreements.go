@@ -252,6 +252,8 @@ func (s *Server) createAgreement(req *request) (any, error) {
 	if !ok || !slices.Contains(m.Regions, req.region) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "The specified model " + in.ModelID + " was not found."}
 	}
+	// A model not sold through Marketplace has no offer, so no token of
+	// it is valid (ledger BR-agreement-bad-token, inferred).
 	if !SoldThroughMarketplace(m.Provider) || in.OfferToken != offerToken(m.ID, req.region) {
 		return nil, validation("The provided offer token is not valid for model %s.", in.ModelID)
 	}

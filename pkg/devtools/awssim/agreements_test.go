@@ -182,14 +182,22 @@ func TestCreateAgreement(t *testing.T) {
 		})
 	}
 
+	t.Run("a model not sold through Marketplace has no valid token: ValidationException", func(t *testing.T) {
+		_, err := remediationClient(t, s, "111111111111", "us-east-1").CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{
+			ModelId: aws.String("amazon.nova-pro-v1:0"), OfferToken: aws.String(offerToken("amazon.nova-pro-v1:0", "us-east-1"))})
+		if got := errorCode(err); got != "ValidationException" {
+			t.Fatalf("got %q (%v); want ValidationException", got, err)
+		}
+	})
+
 	t.Run("an account without the remediation role cannot be entered", func(t *testing.T) {
 		_, err := remediationClient(t, s, "333333333333", "us-east-1").ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{ModelId: aws.String(claude)})
 		if err == nil {
 			t.Fatal("got no error; want AssumeRole to be denied")
 		}
 	})
-	if got := s.Calls(OpCreateFoundationModelAgreement); got != 7 {
-		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 7", got)
+	if got := s.Calls(OpCreateFoundationModelAgreement); got != 8 {
+		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 8", got)
 	}
 }
 

@@ -282,7 +282,15 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 	var conflict *types.ConflictException
 	switch {
 	case errors.As(err, &conflict):
-		a.Outcome, a.Reason = Skipped, "an agreement exists already: "+describe(err)
+		// The audit found no agreement, so one that exists now was made
+		// since: by this call, when the SDK retried a create whose first
+		// answer was lost, or by a first call to the model meanwhile.
+		// Either way the plan's aim is met; what the check reads says so
+		// (ledger BR-agreement-retry).
+		r.readAgreement(ctx, api, a, "an agreement exists (CreateFoundationModelAgreement answered "+describe(err)+")")
+		if a.After != string(types.AgreementStatusAvailable) && a.After != string(types.AgreementStatusPending) && a.Outcome == Done {
+			a.Outcome = Failed
+		}
 		return
 	case err != nil:
 		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)

@@ -289,3 +289,22 @@ func TestNotSoldProvidersAreAWSsList(t *testing.T) {
 		t.Errorf("config.NotSoldProviders: got %q; want marketplace.json's %q", got, want)
 	}
 }
+
+// A create whose answer is lost succeeded on the server: the SDK's retry
+// gets ConflictException, and the agreement this run made is done, not
+// skipped (ledger BR-agreement-retry).
+func TestRetriedCreateThatSucceededIsDone(t *testing.T) {
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1]}
+`, func(sc *awssim.Scenario) {
+		sc.Faults = append(sc.Faults, awssim.Rule{Operation: awssim.OpCreateFoundationModelAgreement, Account: "444444444444", Count: 1, Status: 500, AfterWrite: true})
+	})
+	done := slices.DeleteFunc(f.rem.Apply(context.Background(), f.plan(t)), func(a Action) bool { return a.Outcome == Skipped })
+	if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != 2 {
+		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 2 (the lost answer and the retry)", got)
+	}
+	if len(done) != 1 || done[0].Outcome != Done || done[0].After != "AVAILABLE" || !strings.Contains(done[0].Reason, "ConflictException") {
+		t.Fatalf("apply: got %+v; want done, reading AVAILABLE, saying the create answered ConflictException", done)
+	}
+}

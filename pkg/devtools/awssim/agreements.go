@@ -118,6 +118,9 @@ func (s *Server) serveAgreements(p bedrockProtocol, w http.ResponseWriter, req *
 	default:
 		return false
 	}
+	if err == nil && req.op != OpListFoundationModelAgreementOffers {
+		err = s.injectAfterWrite(req)
+	}
 	if err != nil {
 		p.writeError(w, err)
 		return true

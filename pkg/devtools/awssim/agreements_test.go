@@ -271,3 +271,32 @@ func TestPutUseCaseFormOptInRegion(t *testing.T) {
 		t.Error("ap-southeast-5 after its own form: got none; want it")
 	}
 }
+
+// A fault after_write answers 500 once the agreement exists: the SDK's
+// retry then gets ConflictException (ledger BR-agreement-retry).
+func TestFaultAfterWrite(t *testing.T) {
+	s := startSim(t, agreementScenario+`
+faults: [{operation: CreateFoundationModelAgreement, account: "111111111111", count: 1, status: 500, after_write: true}]
+`, nil)
+	ctx := context.Background()
+	out, err := bedrockFor(t, s, "111111111111", "us-east-1").ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{ModelId: aws.String(claude)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := bedrock.NewFromConfig(roleConfig(t, s, "111111111111", DefaultRemediationRole), func(o *bedrock.Options) {
+		o.Region = "us-east-1"
+		o.RetryMaxAttempts = 2
+	})
+	_, err = api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(claude), OfferToken: out.Offers[0].OfferToken})
+	if got := errorCode(err); got != "ConflictException" {
+		t.Errorf("create with a lost answer, retried: got %q (%v); want ConflictException", got, err)
+	}
+	if got := agreementStatus(t, api, claude); got != types.AgreementStatusPending {
+		t.Errorf("after: got %s; want PENDING (the first attempt made it)", got)
+	}
+	if _, err := ParseScenario([]byte(agreementScenario + `
+faults: [{operation: GetFoundationModelAvailability, count: 1, status: 500, after_write: true}]
+`)); err == nil {
+		t.Error("after_write on a read: got no error; want one naming faults[0].after_write")
+	}
+}

@@ -238,6 +238,11 @@ type Rule struct {
 	// Status is the HTTP status a fault answers with (500, 502, 503, 504);
 	// unused for throttling.
 	Status int `yaml:"status"`
+	// AfterWrite makes a fault answer after the write took effect, as a
+	// response lost on its way back does: the SDK retries a write that
+	// succeeded (only the agreement and form writes; ledger
+	// BR-agreement-retry).
+	AfterWrite bool `yaml:"after_write"`
 }
 
 // Pagination sets the page size of paginated Organizations calls; with
@@ -505,6 +510,9 @@ func (sc *Scenario) prepare() error {
 	for i, f := range sc.Faults {
 		if f.Status < 500 || f.Status > 599 {
 			errs = append(errs, fmt.Errorf("faults[%d].status: %d is not a 5xx status", i, f.Status))
+		}
+		if f.AfterWrite && f.Operation != OpCreateFoundationModelAgreement && f.Operation != OpDeleteFoundationModelAgreement && f.Operation != OpPutUseCaseForModelAccess {
+			errs = append(errs, fmt.Errorf("faults[%d].after_write: operation %q is not one of the agreement and form writes", i, f.Operation))
 		}
 	}
 	return errors.Join(errs...)

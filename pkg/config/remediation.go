@@ -40,6 +40,20 @@ type AgreementPolicy struct {
 	// OfferType is ListFoundationModelAgreementOffers' offerType: PUBLIC
 	// (default) or ALL.
 	OfferType string `yaml:"offer_type"`
+	// Offers name the offer id to accept per model, for a model with
+	// several offers: AWS documents no order of the offers, so fix never
+	// picks one of several by itself (ledger BR-agreement-offers).
+	Offers map[string]string `yaml:"offers"`
+}
+
+// OfferFor is the offer id the configuration names for a model, or "".
+func (p *AgreementPolicy) OfferFor(model string) string {
+	for m, id := range p.Offers {
+		if AgreementModel(m) == AgreementModel(model) {
+			return id
+		}
+	}
+	return ""
 }
 
 // UseCaseFormPolicy says where the Anthropic use-case form is submitted.
@@ -236,6 +250,15 @@ func (c *Config) validateRemediation() []error {
 		for i, reg := range a.Regions {
 			if KnownRegion(reg) && !slices.Contains(c.Regions, reg) {
 				bad(fmt.Sprintf("agreements.regions[%d]", i), "region %q is not among the audited regions %v: nothing would ever be found missing there", reg, c.Regions)
+			}
+		}
+		for _, m := range slices.Sorted(maps.Keys(a.Offers)) {
+			f := "agreements.offers[" + m + "]"
+			switch id := a.Offers[m]; {
+			case !slices.ContainsFunc(a.Models, func(x string) bool { return AgreementModel(x) == AgreementModel(m) }):
+				bad(f, "model %q is not in remediation.agreements.models", m)
+			case strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t\n") || len(id) > 256:
+				bad(f, "%q is not an offer id as ListFoundationModelAgreementOffers gives offerId", id)
 			}
 		}
 		if a.OfferType != "PUBLIC" && a.OfferType != "ALL" {

@@ -67,6 +67,8 @@ func TestRemediationConfig(t *testing.T) {
 		{"bad OU", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], ous: [sales]}", []string{"remediation.agreements.ous[0]"}},
 		{"region not audited", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], regions: [eu-west-1]}", []string{"remediation.agreements.regions[0]", "not among the audited regions"}},
 		{"unknown region", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], regions: [mars-1]}", []string{"remediation.agreements.regions[0]", "unknown region"}},
+		{"an offer for a model not listed", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], offers: {\"cohere.command-r-plus-v1:0\": offer-1}}", []string{"remediation.agreements.offers[cohere.command-r-plus-v1:0]", "not in remediation.agreements.models"}},
+		{"an empty offer id", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], offers: {\"anthropic.claude-3-5-sonnet-20240620-v1:0\": \" \"}}", []string{"remediation.agreements.offers[anthropic.claude-3-5-sonnet-20240620-v1:0]", "not an offer id"}},
 		{"bad offer type", "agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0], offer_type: PRIVATE}", []string{"remediation.agreements.offer_type"}},
 		{"bad role name", "role_name: \"a b\"\n  agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}", []string{"remediation.role_name"}},
 		{"concurrency too high", "concurrency: 1000\n  agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}", []string{"remediation.concurrency"}},

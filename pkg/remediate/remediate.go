@@ -221,24 +221,54 @@ func (r *Remediator) excluded(res result.Result, base string, ous []string) stri
 	return ""
 }
 
-// findOffer reads the model's offers and keeps the first: the one the
-// agreement would accept (ledger BR-agreement-offers).
+// findOffer reads the model's offers and picks the one the agreement
+// would accept: the offer remediation.agreements.offers names, else the
+// only one listed. AWS documents no order of the offers, so of several it
+// picks none and says which there are (ledger BR-agreement-offers).
 func (r *Remediator) findOffer(ctx context.Context, a *Action) {
+	p := r.cfg.Remediation.Agreements
 	out, err := r.newBedrock(a.Account, a.Region).ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
-		ModelId: aws.String(a.Model), OfferType: types.OfferType(r.cfg.Remediation.Agreements.OfferType),
+		ModelId: aws.String(a.Model), OfferType: types.OfferType(p.OfferType),
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		a.Outcome, a.Reason = Failed, "could not list the model's offers: "+describe(err)
+		return
+	}
+	want := p.OfferFor(a.Model)
+	o, why := selectOffer(out.Offers, want)
+	switch {
 	case len(out.Offers) == 0:
-		a.Outcome, a.Reason = Skipped, fmt.Sprintf("ListFoundationModelAgreementOffers lists no %s offer for %s in %s", r.cfg.Remediation.Agreements.OfferType, a.Model, a.Region)
+		a.Outcome, a.Reason = Skipped, fmt.Sprintf("ListFoundationModelAgreementOffers lists no %s offer for %s in %s", p.OfferType, a.Model, a.Region)
+	case o == nil && want != "":
+		a.Outcome, a.Reason = Failed, why
+	case o == nil:
+		a.Outcome, a.Reason = Skipped, why
 	default:
-		o := out.Offers[0]
 		a.Offer, a.token = aws.ToString(o.OfferId), aws.ToString(o.OfferToken)
 		if o.TermDetails != nil && o.TermDetails.LegalTerm != nil {
 			a.Reason += "; terms: " + aws.ToString(o.TermDetails.LegalTerm.Url)
 		}
 	}
+}
+
+// selectOffer picks the offer with id want, or the only offer when want is
+// empty; otherwise it says why it picked none.
+func selectOffer(offers []types.Offer, want string) (*types.Offer, string) {
+	var ids []string
+	for i, o := range offers {
+		id := aws.ToString(o.OfferId)
+		if want != "" && id == want {
+			return &offers[i], ""
+		}
+		ids = append(ids, cmp.Or(id, "(no offerId)"))
+	}
+	switch {
+	case want != "":
+		return nil, fmt.Sprintf("remediation.agreements.offers names offer %s, which ListFoundationModelAgreementOffers does not list (it lists %s)", want, strings.Join(ids, ", "))
+	case len(offers) == 1:
+		return &offers[0], ""
+	}
+	return nil, fmt.Sprintf("%d offers listed (%s) and AWS documents no order: name the one to accept in remediation.agreements.offers", len(offers), strings.Join(ids, ", "))
 }
 
 // checkForm reads whether the target has a form: ResourceNotFoundException
@@ -278,6 +308,24 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 
 func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 	api := r.newBedrock(a.Account, a.Region)
+	if a.token == "" {
+		// An action that did not come from this Remediator's Plan (its
+		// token is not carried in JSON): find the offer the plan showed,
+		// by its id, never another.
+		out, err := api.ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
+			ModelId: aws.String(a.Model), OfferType: types.OfferType(r.cfg.Remediation.Agreements.OfferType),
+		})
+		if err != nil {
+			a.Outcome, a.Reason = Failed, "could not list the model's offers: "+describe(err)
+			return
+		}
+		o, why := selectOffer(out.Offers, a.Offer)
+		if o == nil || a.Offer == "" {
+			a.Outcome, a.Reason = Failed, cmp.Or(why, "the plan names no offer id")
+			return
+		}
+		a.token = aws.ToString(o.OfferToken)
+	}
 	_, err := api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(a.Model), OfferToken: aws.String(a.token)})
 	var conflict *types.ConflictException
 	switch {

@@ -308,3 +308,55 @@ remediation:
 		t.Fatalf("apply: got %+v; want done, reading AVAILABLE, saying the create answered ConflictException", done)
 	}
 }
+
+// Of several offers fix picks none by itself; the configured offer id is
+// the one planned and applied, also when apply gets the action without
+// its token (ledger BR-agreement-offers).
+func TestOfferSelection(t *testing.T) {
+	private := func(sc *awssim.Scenario) {
+		sc.Agreements.PrivateOffers = map[string][]string{cohere: {"offer-private-1"}}
+	}
+	only := func(actions []Action) Action {
+		t.Helper()
+		i := slices.IndexFunc(actions, func(a Action) bool { return a.Account == "444444444444" && a.Model == cohere && a.Region == "us-east-1" })
+		if i < 0 {
+			t.Fatalf("no action for 444444444444 us-east-1 %s in %q", cohere, keys(actions, ""))
+		}
+		return actions[i]
+	}
+	t.Run("several offers and none named: skipped, listing them", func(t *testing.T) {
+		f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offer_type: ALL}
+`, private)
+		a := only(f.plan(t))
+		if a.Outcome != Skipped || !strings.Contains(a.Reason, "offer-private-1") || !strings.Contains(a.Reason, "remediation.agreements.offers") {
+			t.Errorf("got %s %q; want skipped, naming the offers and the setting", a.Outcome, a.Reason)
+		}
+	})
+	t.Run("the named offer is planned and applied, by its id", func(t *testing.T) {
+		f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offer_type: ALL, offers: {"cohere.command-r-plus-v1:0": offer-private-1}}
+`, private)
+		plan := f.plan(t)
+		if a := only(plan); a.Outcome != Planned || a.Offer != "offer-private-1" {
+			t.Fatalf("plan: got %s offer %q; want planned with offer-private-1", a.Outcome, a.Offer)
+		}
+		for i := range plan {
+			plan[i].token = "" // as read back from the dry run's JSON
+		}
+		if a := only(f.rem.Apply(context.Background(), plan)); a.Outcome != Done || a.Offer != "offer-private-1" {
+			t.Errorf("apply: got %s %q offer %q; want done with offer-private-1", a.Outcome, a.Reason, a.Offer)
+		}
+	})
+	t.Run("a named offer that is not listed fails", func(t *testing.T) {
+		f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offers: {"cohere.command-r-plus-v1:0": offer-gone}}
+`, nil)
+		if a := only(f.plan(t)); a.Outcome != Failed || !strings.Contains(a.Reason, "offer-gone") {
+			t.Errorf("got %s %q; want failed naming offer-gone", a.Outcome, a.Reason)
+		}
+	})
+}

@@ -40,6 +40,10 @@ type AgreementSettings struct {
 	// (default GrantwatchRemediate); every other caller, the audit role
 	// included, is denied them.
 	Role string `yaml:"role"`
+	// PrivateOffers are offer ids per model listed besides the public offer
+	// when offerType is ALL, as private offers are (ledger
+	// BR-agreement-offers).
+	PrivateOffers map[string][]string `yaml:"private_offers"`
 }
 
 // noMarketplace are the providers whose models are not sold through AWS
@@ -151,6 +155,21 @@ func offerToken(model, region string) string {
 	return "sim-offer-" + base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
+// privateOfferToken is the token of a private offer, made as offerToken.
+func privateOfferToken(model, region, id string) string {
+	sum := sha256.Sum256([]byte("private-offer|" + model + "|" + region + "|" + id))
+	return "sim-offer-" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// validOfferToken reports whether token is one of the model's offers in
+// region: the public one or a private one.
+func (s *Server) validOfferToken(m CatalogModel, region, token string) bool {
+	if token == offerToken(m.ID, region) {
+		return true
+	}
+	return slices.ContainsFunc(s.sc.Agreements.PrivateOffers[m.ID], func(id string) bool { return token == privateOfferToken(m.ID, region, id) })
+}
+
 func offerID(model string) string {
 	sum := sha256.Sum256([]byte("offer-id|" + model))
 	return "offer-" + hex.EncodeToString(sum[:10])
@@ -159,8 +178,10 @@ func offerID(model string) string {
 // listOffers answers ListFoundationModelAgreementOffers: one PUBLIC offer
 // for a model sold through Marketplace, none for the others (inferred: the
 // API reference does not say what a model without a Marketplace listing
-// answers). offerType takes ALL or PUBLIC (API reference); the simulator
-// has no private offers, so both list the same. An unknown model gets 404
+// answers). offerType takes ALL or PUBLIC (API reference); ALL adds the
+// scenario's private_offers of the model, listed before the public one
+// (AWS documents no order); without offerType only the public one (the
+// default is inferred). An unknown model gets 404
 // ResourceNotFoundException, one of the operation's documented errors
 // (which one AWS picks is inferred). Ledger BR-agreement-offers.
 func (s *Server) listOffers(req *request) (any, error) {
@@ -176,6 +197,22 @@ func (s *Server) listOffers(req *request) (any, error) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "The specified model " + id + " was not found."}
 	}
 	offers := []map[string]any{}
+	if SoldThroughMarketplace(m.Provider) && req.http.URL.Query().Get("offerType") == "ALL" {
+		// Private offers first: AWS documents no order, and a client that
+		// takes the first offer must not find the public one there by luck.
+		for _, id := range s.sc.Agreements.PrivateOffers[m.ID] {
+			offers = append(offers, map[string]any{
+				"offerId":    id,
+				"offerToken": privateOfferToken(m.ID, req.region, id),
+				"termDetails": map[string]any{
+					"usageBasedPricingTerm": map[string]any{"rateCard": []map[string]string{
+						{"dimension": "input_tokens", "price": "0.0027", "description": "Price per 1,000 input tokens", "unit": "Units"},
+					}},
+					"legalTerm": map[string]string{"url": "https://aws.amazon.com/marketplace/private-offer/" + id},
+				},
+			})
+		}
+	}
 	if SoldThroughMarketplace(m.Provider) {
 		// The terms' values are illustrative; their shape is the API
 		// reference's (termDetails: usageBasedPricingTerm.rateCard,
@@ -257,7 +294,7 @@ func (s *Server) createAgreement(req *request) (any, error) {
 	}
 	// A model not sold through Marketplace has no offer, so no token of
 	// it is valid (ledger BR-agreement-bad-token, inferred).
-	if !SoldThroughMarketplace(m.Provider) || in.OfferToken != offerToken(m.ID, req.region) {
+	if !SoldThroughMarketplace(m.Provider) || !s.validOfferToken(m, req.region, in.OfferToken) {
 		return nil, validation("The provided offer token is not valid for model %s.", in.ModelID)
 	}
 	if st := s.state(req.caller.Account, req.region, m); st.Agreement == "AVAILABLE" || st.Agreement == "PENDING" {

@@ -22,7 +22,7 @@ catalog:
   - {id: "amazon.nova-pro-v1:0", provider: Amazon, regions: [us-east-1]}
 use_case_forms: []
 defaults: {agreement: NOT_AVAILABLE}
-agreements: {delay: 300ms}
+agreements: {delay: 300ms, private_offers: {"anthropic.claude-3-5-sonnet-20240620-v1:0": [offer-private-1]}}
 accounts:
   - {id: "999999999999"}
   - {id: "111111111111"}
@@ -68,7 +68,7 @@ func TestAgreementOffers(t *testing.T) {
 		wantCode  string
 	}{
 		{"a Marketplace model has one public offer", claude, types.OfferTypePublic, 1, ""},
-		{"ALL lists the same offer", claude, types.OfferTypeAll, 1, ""},
+		{"ALL adds the private offer", claude, types.OfferTypeAll, 2, ""},
 		{"an Amazon model is not sold through Marketplace: no offer", "amazon.nova-pro-v1:0", "", 0, ""},
 		{"an unknown model is not found", "anthropic.claude-nope-v1:0", "", 0, "ResourceNotFoundException"},
 		{"an offer type outside the enum is refused", claude, "PRIVATE", 0, "ValidationException"},

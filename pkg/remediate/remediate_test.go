@@ -318,7 +318,9 @@ func TestOfferSelection(t *testing.T) {
 	}
 	only := func(actions []Action) Action {
 		t.Helper()
-		i := slices.IndexFunc(actions, func(a Action) bool { return a.Account == "444444444444" && a.Model == cohere && a.Region == "us-east-1" })
+		i := slices.IndexFunc(actions, func(a Action) bool {
+			return a.Account == "444444444444" && a.Model == cohere && a.Region == "us-east-1"
+		})
 		if i < 0 {
 			t.Fatalf("no action for 444444444444 us-east-1 %s in %q", cohere, keys(actions, ""))
 		}

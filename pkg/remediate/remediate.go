@@ -74,6 +74,10 @@ type Action struct {
 	// an agreement status, or FOUND for the form.
 	After string `json:"-"`
 	token string
+	// regions are the regions an agreement covers that the audit found it
+	// missing in, this action's first: the agreement is the account's, in
+	// every region (ledger BR-agreement-account-wide).
+	regions []string
 }
 
 // Remediator plans and carries out remediation actions.
@@ -167,6 +171,7 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		}
 		actions = append(actions, a)
 	}
+	actions = r.oneAgreementPerModel(actions)
 	if f := rc.UseCaseForm; f != nil {
 		// The accounts are required: the configuration does not know the
 		// organization's management account, and the caller's account is
@@ -199,6 +204,63 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 			strings.Compare(a.Action, b.Action), strings.Compare(a.Model, b.Model))
 	})
 	return actions
+}
+
+// oneAgreementPerModel folds the agreements of one account and model into
+// one create, in the first audited region where the configuration allows
+// it: a Marketplace subscription made in one region is the account's in
+// every region (ledger BR-agreement-account-wide). The regions it covers
+// are those the action was planned in, and those skipped only because
+// remediation.agreements.regions does not list them (the agreement covers
+// them all the same); a suppressed region keeps its skipped action, with a
+// note.
+func (r *Remediator) oneAgreementPerModel(actions []Action) []Action {
+	order := func(region string) int {
+		if i := slices.Index(r.cfg.Regions, region); i >= 0 {
+			return i
+		}
+		return len(r.cfg.Regions)
+	}
+	slices.SortStableFunc(actions, func(a, b Action) int {
+		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Model, b.Model), cmp.Compare(order(a.Region), order(b.Region)))
+	})
+	primary := map[[2]string]int{} // (account, model) -> index in out
+	var out []Action
+	for _, a := range actions {
+		if a.Action == CreateAgreement && a.Outcome == Planned {
+			k := [2]string{a.Account, a.Model}
+			if i, ok := primary[k]; ok {
+				out[i].regions = append(out[i].regions, a.Region)
+				continue
+			}
+			a.regions = []string{a.Region}
+			primary[k] = len(out)
+		}
+		out = append(out, a)
+	}
+	kept := out[:0:0]
+	for _, a := range out {
+		i, ok := primary[[2]string{a.Account, a.Model}]
+		if ok && a.Outcome == Skipped && a.Action == CreateAgreement {
+			if strings.HasPrefix(a.Reason, "remediation.agreements.regions does not list") {
+				out[i].regions = append(out[i].regions, a.Region)
+				continue
+			}
+			a.Reason += fmt.Sprintf(" (the agreement planned in %s covers this region too)", out[i].Region)
+		}
+		kept = append(kept, a)
+	}
+	// kept holds copies: give the primaries their regions.
+	for j := range kept {
+		if i, ok := primary[[2]string{kept[j].Account, kept[j].Model}]; ok && kept[j].Outcome == Planned && kept[j].Region == out[i].Region {
+			kept[j].regions = out[i].regions
+			if len(kept[j].regions) > 1 {
+				kept[j].Reason = fmt.Sprintf("AGREEMENT_MISSING in %s (one agreement covers the account in every region); %s",
+					strings.Join(kept[j].regions, ", "), kept[j].Reason)
+			}
+		}
+	}
+	return kept
 }
 
 // excluded says why the configuration does not allow an agreement for a
@@ -339,12 +401,39 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		if a.After != string(types.AgreementStatusAvailable) && a.After != string(types.AgreementStatusPending) && a.Outcome == Done {
 			a.Outcome = Failed
 		}
+		r.readOtherRegions(ctx, a)
 		return
 	case err != nil:
 		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)
 		return
 	}
 	r.readAgreement(ctx, api, a, "agreement requested")
+	r.readOtherRegions(ctx, a)
+}
+
+// readOtherRegions re-reads the agreement in the other regions it covers
+// and says what each reads; ERROR anywhere fails the action (ledger
+// BR-agreement-account-wide, BR-agreement-error).
+func (r *Remediator) readOtherRegions(ctx context.Context, a *Action) {
+	var reads []string
+	for _, reg := range a.regions {
+		if reg == a.Region {
+			continue
+		}
+		av, err := r.newBedrock(a.Account, reg).GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
+		switch {
+		case err != nil || av.AgreementAvailability == nil:
+			reads = append(reads, reg+" could not be read: "+describe(err))
+		case av.AgreementAvailability.Status == types.AgreementStatusError:
+			a.Outcome = Failed
+			reads = append(reads, reg+" reads ERROR: "+aws.ToString(av.AgreementAvailability.ErrorMessage))
+		default:
+			reads = append(reads, reg+" reads "+string(av.AgreementAvailability.Status))
+		}
+	}
+	if len(reads) > 0 {
+		a.Reason += "; " + strings.Join(reads, "; ")
+	}
 }
 
 // readAgreement re-reads the agreement after a write and records what it

@@ -129,11 +129,19 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"111111111111 us-east-1 " + jamba:  "remediation.agreements.models does not list " + jamba,
-		"111111111111 us-west-2 " + cohere: "remediation.agreements.regions does not list us-west-2",
 		"444444444444 us-east-1 " + cohere: "remediation.agreements.accounts does not list account 444444444444",
 	} {
 		if got := skipped[k]; got != want {
 			t.Errorf("skipped %s: got reason %q; want %q", k, got, want)
+		}
+	}
+	// us-west-2 is not in regions, but the agreement created in us-east-1
+	// is the account's in every region: the one action covers it.
+	for _, a := range actions {
+		if a.Account == "111111111111" && a.Model == cohere {
+			if a.Region != "us-east-1" || !slices.Equal(a.regions, []string{"us-east-1", "us-west-2"}) || !strings.Contains(a.Reason, "AGREEMENT_MISSING in us-east-1, us-west-2") {
+				t.Errorf("%s covers %q (%q); want the one action in us-east-1 covering us-east-1 and us-west-2", key(a), a.regions, a.Reason)
+			}
 		}
 	}
 }
@@ -184,8 +192,13 @@ remediation:
 `, nil)
 	ctx := context.Background()
 	first := f.rem.Apply(ctx, f.plan(t))
-	if got := len(keys(first, Done)); got != 4 {
-		t.Fatalf("first apply: got %d done; want 4 (two accounts x two regions): %q", got, keys(first, ""))
+	if got := len(keys(first, Done)); got != 2 {
+		t.Fatalf("first apply: got %d done; want 2 (one per account, covering both regions): %q", got, keys(first, ""))
+	}
+	for _, a := range first {
+		if a.Outcome == Done && !strings.Contains(a.Reason, "us-west-2 reads AVAILABLE") {
+			t.Errorf("%s: got %q; want the re-read of us-west-2 too", key(a), a.Reason)
+		}
 	}
 	calls := f.sim.Calls(awssim.OpCreateFoundationModelAgreement)
 	second := f.rem.Apply(ctx, f.plan(t))

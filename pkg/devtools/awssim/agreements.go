@@ -60,8 +60,12 @@ func SoldThroughMarketplace(provider string) bool {
 	return !slices.ContainsFunc(noMarketplace, func(p string) bool { return strings.EqualFold(p, provider) })
 }
 
-// agreementKey is one account's agreement for one model in one region.
-type agreementKey struct{ account, region, model string }
+// agreementKey is one account's agreement for one model: a Marketplace
+// subscription is the account's, in every region, wherever it was made
+// ("If an identity has already subscribed to a model in one AWS Region,
+// the model becomes available ... in all AWS Regions"; ledger
+// BR-agreement-account-wide).
+type agreementKey struct{ account, model string }
 
 // writes is what the Bedrock writes changed: the simulated service's state,
 // kept apart from the scenario, which Update replaces.
@@ -300,7 +304,7 @@ func (s *Server) createAgreement(req *request) (any, error) {
 	if st := s.state(req.caller.Account, req.region, m); st.Agreement == "AVAILABLE" || st.Agreement == "PENDING" {
 		return nil, &apiError{status: 400, code: "ConflictException", message: "An agreement for model " + in.ModelID + " already exists."}
 	}
-	k := agreementKey{req.caller.Account, req.region, m.ID}
+	k := agreementKey{req.caller.Account, m.ID}
 	s.writes.mu.Lock()
 	s.writes.agreements[k] = time.Now()
 	delete(s.writes.deleted, k)
@@ -331,7 +335,7 @@ func (s *Server) deleteAgreement(req *request) error {
 	if st := s.state(req.caller.Account, req.region, m); st.Agreement != "AVAILABLE" && st.Agreement != "PENDING" {
 		return &apiError{status: 404, code: "ResourceNotFoundException", message: "No agreement exists for model " + in.ModelID + "."}
 	}
-	k := agreementKey{req.caller.Account, req.region, m.ID}
+	k := agreementKey{req.caller.Account, m.ID}
 	s.writes.mu.Lock()
 	delete(s.writes.agreements, k)
 	s.writes.deleted[k] = true
@@ -386,12 +390,12 @@ func (s *Server) formSubmitted(account, region string) bool {
 	return false
 }
 
-// withAgreement applies the writes to a model's resolved state: a created
-// agreement is PENDING until the delay has passed, then AVAILABLE, or
+// withAgreement applies the writes to a model's resolved state in any
+// region the model is offered in: a created agreement is PENDING until the delay has passed, then AVAILABLE, or
 // ERROR with the account's agreement_fails message (ledger
 // BR-agreement-error); a deleted one is NOT_AVAILABLE.
-func (s *Server) withAgreement(account, region string, m CatalogModel, st ModelState) ModelState {
-	k := agreementKey{account, region, m.ID}
+func (s *Server) withAgreement(account, _ string, m CatalogModel, st ModelState) ModelState {
+	k := agreementKey{account, m.ID}
 	s.writes.mu.Lock()
 	created, ok := s.writes.agreements[k]
 	deleted := s.writes.deleted[k]

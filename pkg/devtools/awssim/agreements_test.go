@@ -120,8 +120,16 @@ func TestCreateAgreement(t *testing.T) {
 		if got := agreementStatus(t, api, claude); got != types.AgreementStatusPending {
 			t.Errorf("right after: got %s; want PENDING", got)
 		}
-		if got := agreementStatus(t, remediationClient(t, s, "111111111111", "eu-west-1"), claude); got != types.AgreementStatusNotAvailable {
-			t.Errorf("another region: got %s; want NOT_AVAILABLE", got)
+		other := remediationClient(t, s, "111111111111", "eu-west-1")
+		if got := agreementStatus(t, other, claude); got != types.AgreementStatusPending {
+			t.Errorf("another region: got %s; want PENDING (the subscription is the account's, in every region)", got)
+		}
+		_, err = other.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(claude), OfferToken: aws.String(offer(t, "111111111111", "eu-west-1"))})
+		if got := errorCode(err); got != "ConflictException" {
+			t.Errorf("a create in another region: got %q (%v); want ConflictException", got, err)
+		}
+		if got := agreementStatus(t, remediationClient(t, s, "999999999999", "us-east-1"), claude); got != types.AgreementStatusNotAvailable {
+			t.Errorf("another account: got %s; want NOT_AVAILABLE", got)
 		}
 		time.Sleep(350 * time.Millisecond)
 		if got := agreementStatus(t, api, claude); got != types.AgreementStatusAvailable {
@@ -136,6 +144,9 @@ func TestCreateAgreement(t *testing.T) {
 		}
 		if got := agreementStatus(t, api, claude); got != types.AgreementStatusNotAvailable {
 			t.Errorf("after delete: got %s; want NOT_AVAILABLE", got)
+		}
+		if got := agreementStatus(t, other, claude); got != types.AgreementStatusNotAvailable {
+			t.Errorf("after delete, another region: got %s; want NOT_AVAILABLE", got)
 		}
 	})
 
@@ -196,8 +207,8 @@ func TestCreateAgreement(t *testing.T) {
 			t.Fatal("got no error; want AssumeRole to be denied")
 		}
 	})
-	if got := s.Calls(OpCreateFoundationModelAgreement); got != 8 {
-		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 8", got)
+	if got := s.Calls(OpCreateFoundationModelAgreement); got != 9 {
+		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 9", got)
 	}
 }
 

@@ -100,7 +100,7 @@ func NewAuditStack(scope constructs.Construct, id string, props *AuditStackProps
 	}
 	newSchedule(stack, s, auditorFn, sharded, dlq)
 	alarms := newAlarms(stack, auditorFn, sharded, dlq, topic)
-	newDashboard(stack, alarms)
+	newDashboard(stack, s, alarms)
 	historyURL := newHistory(stack, s, props.HistoryCode, table)
 
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: table.TableName()})
@@ -265,8 +265,10 @@ func newAlarms(stack awscdk.Stack, fn awslambda.Function, sharded awsstepfunctio
 
 // newDashboard shows the runs over the last two weeks, from the metrics the
 // auditor emits (their names are pkg/config's constants, as the alarms'
-// are), and the state of every alarm.
-func newDashboard(stack awscdk.Stack, alarms []awscloudwatch.IAlarm) {
+// are), and the state of every alarm. With a remediation section, the
+// auditor emits Remediable too (functions/auditor), and the dashboard
+// shows it.
+func newDashboard(stack awscdk.Stack, s *Settings, alarms []awscloudwatch.IAlarm) {
 	day := awscdk.Duration_Days(jsii.Number(1))
 	refs := make([]interfacesawscloudwatch.IAlarmRef, len(alarms))
 	for i, a := range alarms {
@@ -281,24 +283,32 @@ func newDashboard(stack awscdk.Stack, alarms []awscloudwatch.IAlarm) {
 			Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12), Height: jsii.Number(6),
 		})
 	}
+	rows := []*[]awscloudwatch.IWidget{
+		{
+			graph("Checks done and not usable (per day)", config.MetricChecksDone, config.MetricNotUsable),
+			graph("Audit errors (per day)", config.MetricAuditErrors),
+		},
+		{
+			graph("Incomplete and failed runs (per day)", config.MetricRunsIncomplete, config.MetricRunsFailed, config.MetricDiscoveryFailed),
+			graph("Alerts published and held back (per day)", config.MetricAlertsPublished, config.MetricAlertsUnpublished),
+		},
+	}
+	if r := s.Config.Remediation; r != nil {
+		title := "Remediable: what grantwatch fix would do (per day; remediation.auto is off)"
+		if r.Auto {
+			title = "Remediable: what the runs planned and applied (per day; remediation.auto)"
+		}
+		rows = append(rows, &[]awscloudwatch.IWidget{graph(title, config.MetricRemediable)})
+	}
+	rows = append(rows, &[]awscloudwatch.IWidget{
+		awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+			Title: jsii.String("Alarms"), Alarms: &refs, Width: jsii.Number(24), Height: jsii.Number(4),
+		}),
+	})
 	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName:   jsii.String("grantwatch"),
 		DefaultInterval: awscdk.Duration_Days(jsii.Number(14)),
-		Widgets: &[]*[]awscloudwatch.IWidget{
-			{
-				graph("Checks done and not usable (per day)", config.MetricChecksDone, config.MetricNotUsable),
-				graph("Audit errors (per day)", config.MetricAuditErrors),
-			},
-			{
-				graph("Incomplete and failed runs (per day)", config.MetricRunsIncomplete, config.MetricRunsFailed, config.MetricDiscoveryFailed),
-				graph("Alerts published and held back (per day)", config.MetricAlertsPublished, config.MetricAlertsUnpublished),
-			},
-			{
-				awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
-					Title: jsii.String("Alarms"), Alarms: &refs, Width: jsii.Number(24), Height: jsii.Number(4),
-				}),
-			},
-		},
+		Widgets:         &rows,
 	})
 }
 

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -17,30 +20,43 @@ type MemberRoleStackProps struct {
 	Settings *Settings
 }
 
-// BedrockReadActions are the calls grantwatch makes in a member account that
-// support no resource-level permissions: the Service Authorization Reference
-// ("Actions defined by Amazon Bedrock") lists no resource type for them, so
-// only "*" works.
-var BedrockReadActions = []string{
-	"bedrock:GetFoundationModelAvailability", "bedrock:GetUseCaseForModelAccess",
-	"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles",
+// The member role's read actions, from config.MemberReadActions by scope.
+var (
+	// BedrockReadActions support no resource-level permissions: the Service
+	// Authorization Reference ("Actions defined by Amazon Bedrock") lists no
+	// resource type for them, so only "*" works. Sorted, as the template has
+	// always listed them.
+	BedrockReadActions = slices.Sorted(slices.Values(config.MemberActions(scoped(config.ScopeAny))))
+	// ProfileReadActions are scoped to the account's own application
+	// inference profiles: GetInferenceProfile takes the
+	// application-inference-profile resource type (Service Authorization
+	// Reference), whose ARNs carry the account. grantwatch reads system
+	// profiles with ListInferenceProfiles only (pkg/check), so it is not
+	// granted on them.
+	ProfileReadActions = config.MemberActions(scoped(config.ScopeOwnApplicationProfiles))
+	// AccountReadActions tell the account's opt-in regions apart, where the
+	// Anthropic use-case form must be read again: the Account Management
+	// API's ListRegions (ledger: ACC-list-regions). The Service
+	// Authorization Reference lists the account resource type for it
+	// (arn:${Partition}:account::${Account}:account), and the audit role
+	// asks only about its own account (no AccountId), so it is granted on
+	// that ARN alone, not on "*" as AWS's older example policy does.
+	AccountReadActions = config.MemberActions(scoped(config.ScopeOwnAccount))
+)
+
+func scoped(scope config.MemberScope) func(config.MemberAction) bool {
+	return func(a config.MemberAction) bool { return a.Scope == scope }
 }
 
-// ProfileReadActions are the calls scoped to the account's own application
-// inference profiles: GetInferenceProfile takes the
-// application-inference-profile resource type (Service Authorization
-// Reference), whose ARNs carry the account. grantwatch reads system profiles
-// with ListInferenceProfiles only (pkg/check), so it is not granted on them.
-var ProfileReadActions = []string{"bedrock:GetInferenceProfile"}
-
-// AccountReadActions tell the account's opt-in regions apart, where the
-// Anthropic use-case form must be read again: the Account Management API's
-// ListRegions (ledger: ACC-list-regions). The Service Authorization
-// Reference lists the account resource type for it
-// (arn:${Partition}:account::${Account}:account), and the audit role asks
-// only about its own account (no AccountId), so it is granted on that ARN
-// alone, not on "*" as AWS's older example policy does.
-var AccountReadActions = []string{"account:ListRegions"}
+// anyResourceReason names the actions granted on "*" for cdk-nag, in the
+// order a check calls them: "bedrock:A, B and C".
+func anyResourceReason() string {
+	names := config.MemberActions(scoped(config.ScopeAny))
+	for i := 1; i < len(names); i++ {
+		_, names[i], _ = strings.Cut(names[i], ":")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
 
 // MemberRoleSynthesizer synthesizes the member-role template without the CDK
 // bootstrap artifacts (the BootstrapVersion parameter and the
@@ -99,7 +115,7 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("bedrock:ListFoundationModels, GetFoundationModelAvailability, ListInferenceProfiles and GetUseCaseForModelAccess support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's application inference profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
+		Reason: jsii.String(anyResourceReason() + " support no resource-level permissions: the Service Authorization Reference lists no resource type for them, so only \"*\" works. GetInferenceProfile is scoped to this account's application inference profiles in any region; the profile ids are not known when the role is deployed. With principals configured, iam:SimulatePrincipalPolicy (and iam:ListRoleTags for tag discovery) are scoped to this account's roles, whose names the configuration may give by tag; iam:ListRoles supports no resource-level permission."),
 		AppliesTo: &[]interface{}{"Resource::*",
 			"Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:application-inference-profile/*",
 			"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*"},

@@ -214,9 +214,27 @@ func TestAuditorAssumesRemediationRoleOnlyWithRemediation(t *testing.T) {
 		{name: "without", config: testConfig, wantArn: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			audit, _ := stacks(t, testSettingsWith(t, tc.config, nil))
+			audit, member := stacks(t, testSettingsWith(t, tc.config, nil))
+			tmpl := assertions.Template_FromStack(audit, nil)
+			// The dashboard shows the Remediable metric the auditor emits
+			// with a remediation section.
+			if body, _ := dashboardOf(t, tmpl); strings.Contains(body.String(), `"`+config.MetricRemediable+`"`) != tc.wantArn {
+				t.Errorf("dashboard shows %s: got %v; want %v", config.MetricRemediable, !tc.wantArn, tc.wantArn)
+			}
+			// A remediation section without grantwatch:remediation=true
+			// adds no write to the member template either.
+			if roles := rolesOf(t, assertions.Template_FromStack(member, nil)); len(roles) != 1 || roles["GrantwatchAudit"] == nil {
+				t.Errorf("member roles: got %d; want only GrantwatchAudit without %s", len(roles), ctxRemediation)
+			}
+			for _, s := range statementsOf(assertions.Template_FromStack(member, nil), "") {
+				for _, a := range s.Actions {
+					if !isRead(a) {
+						t.Errorf("member action %s: got it granted; want only reads without %s", a, ctxRemediation)
+					}
+				}
+			}
 			var assumes []statement
-			for _, st := range statementsOf(assertions.Template_FromStack(audit, nil), "AuditorRole") {
+			for _, st := range statementsOf(tmpl, "AuditorRole") {
 				if slices.Contains(st.Actions, "sts:AssumeRole") {
 					assumes = append(assumes, st)
 				}

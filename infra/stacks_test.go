@@ -494,6 +494,33 @@ func TestBatchSizeFollowsTheFunctionsContract(t *testing.T) {
 func TestDashboard(t *testing.T) {
 	audit, _ := stacks(t, testSettings(t, nil))
 	tmpl := assertions.Template_FromStack(audit, nil)
+	body, referenced := dashboardOf(t, tmpl)
+	if strings.Contains(body.String(), `"`+config.MetricRemediable+`"`) {
+		t.Errorf("dashboard shows %s; want it only with a remediation section (the auditor emits it only then)", config.MetricRemediable)
+	}
+	for _, m := range config.Metrics {
+		if !strings.Contains(body.String(), `"`+m+`"`) {
+			t.Errorf("dashboard lacks metric %s", m)
+		}
+	}
+	if !strings.Contains(body.String(), `"namespace":"`+config.MetricNamespace+`"`) && !strings.Contains(body.String(), `"`+config.MetricNamespace+`"`) {
+		t.Errorf("dashboard lacks namespace %s", config.MetricNamespace)
+	}
+	alarms := *tmpl.FindResources(jsii.String("AWS::CloudWatch::Alarm"), nil)
+	for id := range alarms {
+		if !referenced[id] {
+			t.Errorf("alarm %s not on the dashboard", id)
+		}
+	}
+	if len(alarms) == 0 {
+		t.Error("no alarms")
+	}
+}
+
+// dashboardOf returns the template's one dashboard's body and the logical
+// ids of the resources it references (the alarms).
+func dashboardOf(t *testing.T, tmpl assertions.Template) (*strings.Builder, map[string]bool) {
+	t.Helper()
 	dashboards := *tmpl.FindResources(jsii.String("AWS::CloudWatch::Dashboard"), nil)
 	if len(dashboards) != 1 {
 		t.Fatalf("dashboards: got %d; want 1", len(dashboards))
@@ -513,23 +540,7 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range config.Metrics {
-		if !strings.Contains(body.String(), `"`+m+`"`) {
-			t.Errorf("dashboard lacks metric %s", m)
-		}
-	}
-	if !strings.Contains(body.String(), `"namespace":"`+config.MetricNamespace+`"`) && !strings.Contains(body.String(), `"`+config.MetricNamespace+`"`) {
-		t.Errorf("dashboard lacks namespace %s", config.MetricNamespace)
-	}
-	alarms := *tmpl.FindResources(jsii.String("AWS::CloudWatch::Alarm"), nil)
-	for id := range alarms {
-		if !referenced[id] {
-			t.Errorf("alarm %s not on the dashboard", id)
-		}
-	}
-	if len(alarms) == 0 {
-		t.Error("no alarms")
-	}
+	return &body, referenced
 }
 
 // Security Hub on: the auditor may import findings for this account's own

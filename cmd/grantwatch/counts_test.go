@@ -298,7 +298,7 @@ func TestDemoCountsAddUpInEveryFormat(t *testing.T) {
 	if len(onChecks) == 0 || len(onPrincipals) == 0 {
 		t.Fatalf("alerts of the demo: %v on account checks, %v on principals; want some of each", onChecks, onPrincipals)
 	}
-	checkDigest(t, notify.Digest(rep.Summary.RunID, changes.TallyOf(alerts), notify.MaxBytes), onChecks, onPrincipals)
+	checkDigest(t, notify.Digest(rep.Summary.RunID, changes.TallyOf(alerts), nil, notify.MaxBytes), onChecks, onPrincipals)
 }
 
 // checkDigest checks that a digest's subject, text and JSON state the

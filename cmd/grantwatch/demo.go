@@ -78,6 +78,10 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return exitUsable, writeReport(stdout, *output, rep, hub)
 	}
 
+	// Every line of the story fits the terminal, as the tables do.
+	out := &wrapWriter{w: stdout, width: viewFor(stdout, false).width}
+	defer out.Flush()
+	stdout = out
 	fmt.Fprintf(stdout, "Auditing the simulated organization at %s (5 accounts, 2 OUs, 3 regions)...\n\n", url)
 	ddb, snsServer, cleanup, err := demoStandIns(ctx)
 	defer cleanup()

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
 // The documentation is part of the product: the README is the front door
@@ -192,20 +194,36 @@ func TestDocsLinkCheckerCatchesBadLinks(t *testing.T) {
 	}
 }
 
-// The synopses in the README and the command page list the output formats
-// exactly as the commands accept them, so a new format cannot go undocumented.
+// The command page's synopses list the output formats exactly as the
+// commands accept them, so a new format cannot go undocumented; the README's
+// say --output FORMAT and leave the list to --help and that page, so a new
+// format does not change the front door.
 func TestDocsNameEveryOutputFormat(t *testing.T) {
 	want := []string{
 		"--output " + strings.Join(formats, "|"),        // run and demo
 		"--output " + strings.Join(historyFormats, "|"), // history
 		"--output " + strings.Join(fixFormats, "|"),     // fix
 	}
-	for _, file := range []string{"README.md", "docs/command.md"} {
-		text := readRepoFile(t, file)
-		for _, w := range want {
-			if !strings.Contains(text, w) {
-				t.Errorf("%s: no %q in its synopsis; want the formats the command accepts", file, w)
-			}
+	text := readRepoFile(t, "docs/command.md")
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("docs/command.md: no %q in its synopsis; want the formats the command accepts", w)
+		}
+	}
+	readme := readRepoFile(t, "README.md")
+	if strings.Contains(readme, "--output table|") || !strings.Contains(readme, "--output FORMAT") {
+		t.Errorf("README.md: want --output FORMAT in its synopsis, and no list of formats that a new one would make stale")
+	}
+}
+
+// The deploy page's table of the member role's actions has a row for each
+// read the role is granted (config.MemberReadActions), with its resource, so
+// a new AWS call cannot be deployed undocumented.
+func TestDeployPageListsTheMemberRoleActions(t *testing.T) {
+	page := readRepoFile(t, "docs/deploying.md")
+	for _, a := range config.MemberReadActions {
+		if !strings.Contains(page, "| `"+a.Action+"` |") {
+			t.Errorf("docs/deploying.md: no row for %s (granted on %s); want one in the member role's table", a.Action, a.Scope)
 		}
 	}
 }

@@ -147,33 +147,30 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// writeEntries writes history entries in format. A table of the latest
-// states is a summary and the problems (every check first with view.all);
-// a table's lines are cut to view.width.
-func writeEntries(w io.Writer, format string, entries []history.Entry, latest bool, view tableView) error {
-	switch format {
-	case "html":
-		account := ""
-		if len(entries) > 0 {
-			account = entries[0].Account
-		}
-		return htmlHistory(w, account, entries)
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if entries == nil {
-			entries = []history.Entry{}
-		}
-		return enc.Encode(entries)
-	case "csv":
-		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"at", "run_id", "account", "region", "model", "principal", "status", "previous", "cause", "remediation"})
-		for _, e := range entries {
-			_ = cw.Write([]string{e.At.Format(time.RFC3339), e.RunID, e.Account, e.Region, e.Model, e.Principal, string(e.Status), string(e.Previous), e.Cause, e.Remediation})
-		}
-		cw.Flush()
-		return cw.Error()
+// historyJSON writes the entries as an indented JSON array.
+func historyJSON(w io.Writer, entries []history.Entry, _ bool, _ tableView) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if entries == nil {
+		entries = []history.Entry{}
 	}
+	return enc.Encode(entries)
+}
+
+// historyCSV writes the entries as CSV with a header row.
+func historyCSV(w io.Writer, entries []history.Entry, _ bool, _ tableView) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"at", "run_id", "account", "region", "model", "principal", "status", "previous", "cause", "remediation"})
+	for _, e := range entries {
+		_ = cw.Write([]string{e.At.Format(time.RFC3339), e.RunID, e.Account, e.Region, e.Model, e.Principal, string(e.Status), string(e.Previous), e.Cause, e.Remediation})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// historyTable writes the entries as a table cut to view.width; the latest
+// states as a summary and the problems (every check first with view.all).
+func historyTable(w io.Writer, entries []history.Entry, latest bool, view tableView) error {
 	if len(entries) == 0 {
 		_, err := fmt.Fprintln(w, "no history for this selection")
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/result"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
 //go:embed report.html.tmpl
@@ -133,7 +134,7 @@ var htmlFuncs = template.FuncMap{
 // htmlReport writes a run's report: a grid of accounts × regions coloured by
 // each cell's worst status with its counts, the counts per status, and a
 // table per not-usable status with cause and remediation.
-func htmlReport(w io.Writer, rep *result.Report) error {
+func htmlReport(w io.Writer, rep *result.Report, _ securityhub.Source, _ tableView) error {
 	page := htmlPage{Title: "grantwatch run " + rep.Summary.RunID, Summary: summaryLine(rep.Summary)}
 	type key struct {
 		account, region string
@@ -213,7 +214,11 @@ func htmlReport(w io.Writer, rep *result.Report) error {
 
 // htmlHistory writes an account's history as a timeline of status changes,
 // newest day first.
-func htmlHistory(w io.Writer, account string, entries []history.Entry) error {
+func htmlHistory(w io.Writer, entries []history.Entry, _ bool, _ tableView) error {
+	account := ""
+	if len(entries) > 0 {
+		account = entries[0].Account
+	}
 	page := htmlPage{Title: "grantwatch history of account " + account,
 		Summary: fmt.Sprintf("%d status changes", len(entries))}
 	sorted := slices.Clone(entries)

@@ -33,6 +33,9 @@ type tableView struct {
 // viewFor is the table view for w: its terminal's width, or defaultWidth
 // when it is not a terminal.
 func viewFor(w io.Writer, all bool) tableView {
+	if ww, ok := w.(*wrapWriter); ok {
+		return tableView{all: all, width: ww.width}
+	}
 	width := defaultWidth
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -203,5 +204,32 @@ func TestGeneralizeIsExact(t *testing.T) {
 				t.Errorf("filled back: got %q; want the original %q", back, tt.text)
 			}
 		})
+	}
+}
+
+// The demo's story and the alert texts it shows fit 120 columns (stdout is
+// not a terminal here), as its tables do.
+func TestDemoFitsTheWidth(t *testing.T) {
+	var stdout bytes.Buffer
+	if code, err := demoCmd(context.Background(), nil, &stdout, io.Discard); err != nil || code == exitError {
+		t.Fatalf("demo: exit %d, %v", code, err)
+	}
+	if wide := linesWiderThan(stdout.String(), defaultWidth); len(wide) > 0 {
+		t.Errorf("lines wider than %d:\n%s", defaultWidth, strings.Join(wide, "\n"))
+	}
+}
+
+// wrapWriter wraps each line under its own indent and keeps a line that
+// fits, and the last one without a newline, as it is.
+func TestWrapWriter(t *testing.T) {
+	var b bytes.Buffer
+	ww := &wrapWriter{w: &b, width: 20}
+	fmt.Fprint(ww, "short\n   an indented line that is far too wide\nlast")
+	if err := ww.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "short\n   an indented line\n     that is far too\n     wide\nlast\n"
+	if got := b.String(); got != want {
+		t.Errorf("got %q; want %q", got, want)
 	}
 }

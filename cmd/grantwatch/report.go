@@ -17,48 +17,33 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
-// writeReport renders rep in format. hub is who would import ASFF findings
-// (for --output asff).
-func writeReport(w io.Writer, format string, rep *result.Report, hub securityhub.Source) error {
-	return writeReportView(w, format, rep, hub, viewFor(w, false))
+// asffReport writes the run's Security Hub findings as hub would import them.
+func asffReport(w io.Writer, rep *result.Report, hub securityhub.Source, _ tableView) error {
+	if hub.Account == "" {
+		return fmt.Errorf("asff: no importing account")
+	}
+	now := rep.Summary.FinishedAt
+	if now.IsZero() {
+		now = time.Now()
+	}
+	out, err := securityhub.JSON(hub.Findings(rep, nil, now))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", out)
+	return err
 }
 
-// writeReportView is writeReport with the table printed as view says.
-func writeReportView(w io.Writer, format string, rep *result.Report, hub securityhub.Source, view tableView) error {
-	switch format {
-	case "asff":
-		if hub.Account == "" {
-			return fmt.Errorf("asff: no importing account")
-		}
-		now := rep.Summary.FinishedAt
-		if now.IsZero() {
-			now = time.Now()
-		}
-		out, err := securityhub.JSON(hub.Findings(rep, nil, now))
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", out)
-		return err
-	case "table":
-		return reportTable(w, rep, view)
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	case "csv":
-		return csvReport(w, rep)
-	case "markdown":
-		return markdown(w, rep)
-	case "html":
-		return htmlReport(w, rep)
-	}
-	return fmt.Errorf("output format %q: want one of %s", format, strings.Join(formats, ", "))
+// jsonReport writes the report as indented JSON.
+func jsonReport(w io.Writer, rep *result.Report, _ securityhub.Source, _ tableView) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
 }
 
 // reportTable writes a run's table: by default its summary and its
 // problems, grouped (problemsTable); with view.all every check first.
-func reportTable(w io.Writer, rep *result.Report, view tableView) error {
+func reportTable(w io.Writer, rep *result.Report, _ securityhub.Source, view tableView) error {
 	if view.all {
 		if err := allChecksTable(w, rep.Results, view.width); err != nil {
 			return err
@@ -202,7 +187,7 @@ func where(r result.Result) string {
 	return s
 }
 
-func csvReport(w io.Writer, rep *result.Report) error {
+func csvReport(w io.Writer, rep *result.Report, _ securityhub.Source, _ tableView) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"account", "region", "model", "principal", "status", "cause", "remediation", "destination_regions", "suppressed"})
 	for _, r := range rep.Results {
@@ -212,7 +197,7 @@ func csvReport(w io.Writer, rep *result.Report) error {
 	return cw.Error()
 }
 
-func markdown(w io.Writer, rep *result.Report) error {
+func markdown(w io.Writer, rep *result.Report, _ securityhub.Source, _ tableView) error {
 	s := rep.Summary
 	fmt.Fprintf(w, "## grantwatch run %s\n\n%s\n\n", cell(s.RunID), cell(summaryLine(s)))
 	if s.PrincipalChecks > 0 {

@@ -119,7 +119,10 @@ func (h *Handler) handleStep(ctx context.Context, payload []byte) (any, error) {
 	}
 	out, err := h.job.Finish(ctx, e.RunID, at, e.Execution, *e.Planning)
 	res := &Result{RunID: out.RunID, Trigger: StateMachine, Claim: out.Claim, Alerts: out.Tally.Total(),
-		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError}
+		Published: out.Published, Unpublished: out.Unpublished, Events: out.Events, NotifyError: out.NotifyError,
+		// The state's output stays small (ledger: SFN-data-limit): a count
+		// and a clipped error, never the actions.
+		Remediable: out.Remediable, RemediationError: result.Clip(out.RemediationError, 1000)}
 	if out.Stored != nil {
 		res.State = string(out.Stored.State)
 	}

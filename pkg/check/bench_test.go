@@ -263,9 +263,12 @@ func BenchmarkOrganization(b *testing.B) {
 		// global profile: each of those calls carries its own profile ARN
 		// (bedrock:InferenceProfileArn names the source region; ledger:
 		// IAM-inference-profile-arn), and an SCP may tell them apart, so
-		// one hop cannot stand for another. Here the global profile is
-		// required in every region. The policy has no condition, so no
-		// second round.
+		// one hop cannot stand for another; nor can one region's answer
+		// stand for another's, since IAM names no SCP key as missing
+		// (docs/principals.md, "Fewer simulations"). Here the global profile
+		// is required in every region. The policy has no condition, so no
+		// second round, and no SCP denies, so no shortcut applies:
+		// 2 x (20 + 20) = 80 per account, the honest count.
 		globalSources := nRegions
 		if budget := int64(nAccounts * 2 * (nRegions + globalSources)); simulations > budget {
 			b.Errorf("SimulatePrincipalPolicy: got %d calls (%.1f per account); want at most one per principal and requested region plus one per principal and global-profile source region, %d", simulations, float64(simulations)/float64(nAccounts), budget)

@@ -38,6 +38,9 @@ type Checker struct {
 	logger     *slog.Logger
 	progress   func(done, total int)
 	now        func() time.Time
+	// exhaustive turns off the principal simulations' shortcuts; only
+	// tests set it, to show the shortcuts keep every verdict.
+	exhaustive bool
 }
 
 // Option changes how New builds a Checker.

@@ -34,8 +34,7 @@ type held struct {
 // cannot be called whatever the principal may do get none and no principal
 // results: the account-level result says it all.
 func needsOf(res result.Result, e Evidence, partition string, intern func(string) string) []Need {
-	switch res.Status {
-	case result.AuditError, result.UnknownModel, result.ProfileNotInRegion, result.NotInRegion, result.ProfileRequired:
+	if !res.Status.Callable() {
 		return nil
 	}
 	if e.Profile == nil {
@@ -89,12 +88,13 @@ func (r *run) unitDone(ctx context.Context, account string) {
 
 // principalChecks evaluates every principal of the account for every held
 // check and records the principals' results. A principal's simulations are
-// one per requested region (the global hop's "unspecified" included) and
-// one for Marketplace, batched over every check of the account; a second
-// round asks again, with bedrock:InferenceProfileArn or
+// one per requested region and one for Marketplace, batched over every
+// check of the account; a second round asks the global hops (one per
+// global profile), and asks again, with bedrock:InferenceProfileArn or
 // aws-marketplace:ProductId, only where the first answer says a policy uses
 // that key (MissingContextValues), so policies without such conditions cost
-// no extra call. Its steps: plan the simulations, simulate, classify.
+// no extra call; neither is asked for a profile an SCP already denies
+// (settledProfiles). Its steps: plan the simulations, simulate, classify.
 func (r *run) principalChecks(ctx context.Context, account string, m *memberAccount, holds []held) {
 	plan, ok := planSimulations(holds)
 	if !ok {
@@ -112,7 +112,8 @@ func (r *run) principalChecks(ctx context.Context, account string, m *memberAcco
 		return
 	}
 	sim := newSimulation(api, principals, r.c.cfg.Limits.PerAccountRegion)
-	sim.rounds(ctx, plan.jobs(principals), principals, holds)
+	sim.exhaustive = r.c.exhaustive
+	sim.rounds(ctx, plan, principals, holds)
 	if ctx.Err() != nil {
 		return
 	}
@@ -164,15 +165,13 @@ func planSimulations(holds []held) (simulationPlan, bool) {
 	return simulationPlan{byRegion: byRegion, hops: hops, marketplace: marketplace}, true
 }
 
-// jobs are the first round's simulations, each principal's in a row.
+// jobs are the first round's simulations, each principal's in a row: one
+// per requested region where a call arrives, and Marketplace's.
 func (pl simulationPlan) jobs(principals []Principal) []simJob {
 	var jobs []simJob
 	for _, p := range principals {
 		for _, region := range slices.Sorted(maps.Keys(pl.byRegion)) {
 			if region == unspecifiedRegion { // a hop, never where a call arrives
-				for _, via := range slices.Sorted(maps.Keys(pl.hops)) {
-					jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.invokeActions(true), Resources: slices.Sorted(slices.Values(pl.hops[via])), Via: via}})
-				}
 				continue
 			}
 			jobs = append(jobs, simJob{p, Query{Region: region, Actions: p.simulated(), Resources: pl.byRegion[region]}})
@@ -184,11 +183,69 @@ func (pl simulationPlan) jobs(principals []Principal) []simJob {
 	return jobs
 }
 
+// hopJobs are a principal's global hops, one per global profile it is
+// reached through, but for the profiles in settled.
+func (pl simulationPlan) hopJobs(p Principal, settled map[string]bool) []simJob {
+	var jobs []simJob
+	for _, via := range slices.Sorted(maps.Keys(pl.hops)) {
+		if !settled[via] {
+			jobs = append(jobs, simJob{p, Query{Region: unspecifiedRegion, Actions: p.invokeActions(true), Resources: slices.Sorted(slices.Values(pl.hops[via])), Via: via}})
+		}
+	}
+	return jobs
+}
+
+// settledProfiles are the inference profiles (by source-region ARN) whose
+// every check the principal's first round has already decided: an SCP
+// denies the call on the profile itself. That answer is final (the
+// profile's own evaluation carries no bedrock:InferenceProfileArn; ledger:
+// IAM-inference-profile-arn), and it is the worst decision of the check
+// whatever its destinations say, since no layer ranks before an SCP and
+// the profile is the check's first resource (worstOf keeps the first of
+// equal rank). So neither the global hop nor a second round with the
+// profile's ARN can change the principal's verdict, cause or remedy, and
+// they are not asked (TestSimulationShortcutsKeepVerdicts).
+func settledProfiles(p Principal, ds Decisions, holds []held) map[string]bool {
+	settled := map[string]bool{}
+	for _, h := range holds {
+		if h.via == "" || len(h.needs) == 0 {
+			continue
+		}
+		done, seen := settled[h.via]
+		if seen && !done {
+			continue
+		}
+		settled[h.via] = profileSCPDenied(h, p, ds)
+	}
+	return settled
+}
+
+// profileSCPDenied: an SCP denies one of the actions worstOf considers on
+// the profile the check calls (its first need).
+func profileSCPDenied(h held, p Principal, ds Decisions) bool {
+	if h.needs[0].Resource != h.via {
+		return false
+	}
+	actions := p.invokeActions(!h.noStream)
+	if p.APIKey {
+		actions = append(actions, actionBearer)
+	}
+	for _, a := range actions {
+		if d, ok := ds.Get(DecisionKey{h.needs[0], a, ""}); ok && denial(d) == result.SCPDenied {
+			return true
+		}
+	}
+	return false
+}
+
 // simulation holds an account's principals' answers as they come in: each
 // principal's decisions, and the first error of a principal whose role is
 // missing or refused.
 type simulation struct {
 	api RoleSimulator
+	// exhaustive asks every simulation, also those whose answer cannot
+	// change a verdict (tests compare the two).
+	exhaustive bool
 	// slots lets at most limits.per_account_region of the account's
 	// simulations run at once.
 	slots     chan struct{}
@@ -205,8 +262,11 @@ func newSimulation(api RoleSimulator, principals []Principal, perAccountRegion i
 	return &simulation{api: api, slots: make(chan struct{}, perAccountRegion), decisions: decisions, failures: map[string]error{}}
 }
 
-// rounds runs the first round, then the second round's follow-ups.
-func (s *simulation) rounds(ctx context.Context, jobs []simJob, principals []Principal, holds []held) {
+// rounds runs the first round (the requested regions and Marketplace),
+// then the second: the global hops and the follow-ups, but those whose
+// profile the first round has settled.
+func (s *simulation) rounds(ctx context.Context, plan simulationPlan, principals []Principal, holds []held) {
+	jobs := plan.jobs(principals)
 	// Each principal's first simulation goes alone: a missing role costs
 	// one call, not one per region.
 	var first, rest []simJob
@@ -224,9 +284,15 @@ func (s *simulation) rounds(ctx context.Context, jobs []simJob, principals []Pri
 	}
 	var again []simJob
 	for _, p := range principals {
-		if s.failures[p.Name] == nil {
-			again = append(again, followUps(p, s.decisions[p.Name], holds)...)
+		if s.failures[p.Name] != nil {
+			continue
 		}
+		settled := map[string]bool{}
+		if !s.exhaustive {
+			settled = settledProfiles(p, s.decisions[p.Name], holds)
+		}
+		again = append(again, plan.hopJobs(p, settled)...)
+		again = append(again, followUps(p, s.decisions[p.Name], holds, settled)...)
 	}
 	s.round(ctx, again)
 }
@@ -308,7 +374,7 @@ type simJob struct {
 // profile) with it; where the
 // Marketplace answer lacked aws-marketplace:ProductId, one per known
 // product id with it.
-func followUps(p Principal, ds Decisions, holds []held) []simJob {
+func followUps(p Principal, ds Decisions, holds []held, settled map[string]bool) []simJob {
 	type key struct{ region, via string }
 	resources := map[key][]string{}
 	var products []string
@@ -324,7 +390,7 @@ func followUps(p Principal, ds Decisions, holds []held) []simJob {
 		}
 	}
 	for _, h := range holds {
-		if h.via != "" {
+		if h.via != "" && !settled[h.via] {
 			for _, n := range h.needs {
 				if n.Resource == h.via {
 					// The profile's own evaluation carries no

@@ -180,8 +180,11 @@ func TestPrincipalSimulationCalls(t *testing.T) {
 		// the profile's ARN from the start).
 		{"the recommended policy: again once per region and profile", published(t, "geographic-cris.json"), 5 + 4, "", nil},
 		// The API-key SCP denies bedrock:CallWithBearerToken everywhere:
-		// no profile's ARN lifts that, so no second round.
-		{"an SCP denying API keys: no second round", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:CallWithBearerToken"],"Resource":"*"}}`, 5,
+		// no profile's ARN lifts that, so no second round; and since it
+		// denies the call on the global profile itself, whatever the hop
+		// says cannot change the verdict, so the hop is not asked either
+		// (settledProfiles): us-east-1, us-east-2, us-west-2, eu-central-1.
+		{"an SCP denying API keys: no second round, no global hop", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:CallWithBearerToken"],"Resource":"*"}}`, 4,
 			published(t, "scp-deny-bedrock-api-keys.json"), []string{"api_key"}},
 	}
 	for _, tt := range tests {

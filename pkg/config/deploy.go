@@ -83,3 +83,57 @@ const (
 	DefaultBatchAccounts = 50
 	MaxBatchAccounts     = 1000
 )
+
+// MemberScope is what the member (audit) role grants an action on.
+type MemberScope string
+
+// The scopes of the member role's read actions.
+const (
+	// ScopeAny is "*": the Service Authorization Reference lists no resource
+	// type for the action, so nothing narrower works.
+	ScopeAny MemberScope = "*"
+	// ScopeOwnApplicationProfiles is the account's own application inference
+	// profiles, in any region.
+	ScopeOwnApplicationProfiles MemberScope = "application-inference-profile"
+	// ScopeOwnAccount is the account's own account ARN.
+	ScopeOwnAccount MemberScope = "account"
+)
+
+// MemberAction is one read the member role allows, and on what.
+type MemberAction struct {
+	Action string
+	Scope  MemberScope
+}
+
+// MemberReadActions are the calls grantwatch makes with the audit role in a
+// member account, in the order a check makes them: the one list the member
+// stack grants (infra), the AccessDenied remediation names (pkg/check) and
+// the deploy page's table lists (a test checks it). The principal checks'
+// IAM reads, granted only with principals configured, are the stack's own.
+var MemberReadActions = []MemberAction{
+	{Action: "bedrock:ListFoundationModels", Scope: ScopeAny},
+	{Action: "bedrock:GetFoundationModelAvailability", Scope: ScopeAny},
+	{Action: "bedrock:ListInferenceProfiles", Scope: ScopeAny},
+	{Action: "bedrock:GetInferenceProfile", Scope: ScopeOwnApplicationProfiles},
+	{Action: "bedrock:GetUseCaseForModelAccess", Scope: ScopeAny},
+	// ledger: ACC-list-regions
+	{Action: "account:ListRegions", Scope: ScopeOwnAccount},
+}
+
+// MemberActions are the member role's read actions that keep, in the order
+// of MemberReadActions.
+func MemberActions(keep func(MemberAction) bool) []string {
+	var out []string
+	for _, a := range MemberReadActions {
+		if keep(a) {
+			out = append(out, a.Action)
+		}
+	}
+	return out
+}
+
+// MemberActionsOf are the member role's read actions of one service
+// ("bedrock"), in the order of MemberReadActions.
+func MemberActionsOf(service string) []string {
+	return MemberActions(func(a MemberAction) bool { return strings.HasPrefix(a.Action, service+":") })
+}

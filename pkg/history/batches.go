@@ -35,6 +35,14 @@ type Batch struct {
 	Published   int `json:"published,omitempty"`
 	Unpublished int `json:"unpublished,omitempty"`
 
+	// Remediable are the batch's missing agreements the remediation
+	// section allows fixing, for the run's Finish to plan and, with
+	// remediation.auto, apply; RemediableCut counts those the record had
+	// no room for, NotRemediable those the section does not allow.
+	Remediable    []RemediableAgreement `json:"remediable,omitempty"`
+	RemediableCut int                   `json:"remediable_cut,omitempty"`
+	NotRemediable int                   `json:"not_remediable,omitempty"`
+
 	// Closed is set when Finish gave up on the batch; an invocation of it
 	// after that does nothing.
 	Closed bool `json:"-"`
@@ -42,6 +50,41 @@ type Batch struct {
 	// (Unix seconds); owner is that invocation.
 	HeldUntil int64 `json:"-"`
 	owner     string
+}
+
+// RemediableAgreement is a missing agreement a batch found: the model's
+// agreement in one account, created in Region, and the ids of the checks
+// it fixes there; Covers are the account's other regions it was found
+// missing in, which the same agreement covers (ledger
+// BR-agreement-account-wide).
+type RemediableAgreement struct {
+	Account string             `json:"a"`
+	Region  string             `json:"r"`
+	Model   string             `json:"m"`
+	Checks  []string           `json:"c,omitempty"`
+	Covers  []RemediableRegion `json:"o,omitempty"`
+}
+
+// RemediableRegion is a region a RemediableAgreement covers, and the ids
+// of the checks it fixes there.
+type RemediableRegion struct {
+	Region string   `json:"r"`
+	Checks []string `json:"c,omitempty"`
+}
+
+// Size is about how many bytes a is in a batch record.
+func (a RemediableAgreement) Size() int {
+	n := 30 + len(a.Account) + len(a.Region) + len(a.Model)
+	for _, c := range a.Checks {
+		n += len(c) + 3
+	}
+	for _, o := range a.Covers {
+		n += 16 + len(o.Region)
+		for _, c := range o.Checks {
+			n += len(c) + 3
+		}
+	}
+	return n
 }
 
 // BatchAccount is an account as discovered: its id and the OUs above it,

@@ -53,7 +53,8 @@ type Job struct {
 	// poll is how often a sharded run's Finish looks again at what another
 	// invocation holds (finishPoll; tests shorten it).
 	poll time.Duration
-	// remediation, when set, runs after the run is stored (remediation.go).
+	// remediation, when set, runs after the audit, before the digest
+	// (remediation.go).
 	remediation *Remediation
 }
 
@@ -194,6 +195,10 @@ type Outcome struct {
 	// sent, for a part of a sharded run, is what earlier attempts at the
 	// part sent, and where record notes what it sends.
 	sent *sentLog
+	// digestNote is the remediation step's line for the run's digest;
+	// remediatedBy, the principal that applied its actions.
+	digestNote   *notify.Remediation
+	remediatedBy string
 }
 
 // sentLog is what the attempts at one part of a sharded run (a batch) have
@@ -266,8 +271,13 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	log := j.logger.With("run_id", out.RunID)
 	if j.store == nil {
 		plan := j.planner.Plan(ctx, out.RunID)
-		out.Report = j.checker.Check(ctx, plan)
-		j.remediate(ctx, out, plan.Units)
+		auditCtx, cancel := withReserve(ctx, j.remediationReserve())
+		out.Report = j.checker.Check(auditCtx, plan)
+		cancel()
+		if j.remediation != nil {
+			j.remediate(ctx, out, j.remediation.Remediator.Candidates(out.Report, plan.Units), leftOut{}, 0)
+			j.noteFindings(ctx, out)
+		}
 		return out, nil
 	}
 
@@ -286,12 +296,21 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	defer func() { _ = stopBeats() }()
 	plan := j.plan(ctx, log, out.RunID, scheduledAt, now)
 	budget := j.saveBudget(plan.AccountRegions())
-	auditCtx, cancel := withReserve(ctx, budget)
+	auditCtx, cancel := withReserve(ctx, budget+j.remediationReserve())
 	stop := context.AfterFunc(lost, cancel) // taken over: stop auditing
 	rep := j.checker.Check(auditCtx, plan)
 	stop()
 	cancel()
 	out.Report = rep
+	if j.remediation != nil {
+		// Before the digest, which says what was done (or would be); a
+		// retry of this run audits again and finds the agreements made.
+		remCtx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(lost, cancel) // taken over: stop remediating
+		j.remediate(remCtx, out, j.remediation.Remediator.Candidates(rep, plan.Units), leftOut{}, budget)
+		stop()
+		cancel()
+	}
 
 	saveCtx, cancel := saveContext(ctx, budget)
 	defer cancel()
@@ -324,7 +343,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	if err := j.store.FinishRun(saveCtx, run, state, &rep.Summary, why, j.now()); err != nil {
 		return out, err
 	}
-	j.remediate(ctx, out, plan.Units)
+	j.noteFindings(saveCtx, out)
 	log.InfoContext(ctx, "run finished", "state", state, "alerts", len(out.Alerts), "published", out.Published,
 		"unpublished", out.Unpublished, "history_events", out.Events)
 	return out, nil
@@ -504,7 +523,9 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) 
 	if j.notifier != nil {
 		publishCtx, cancel := halfOf(ctx)
 		var errs []error
-		send := j.notifier.Send
+		send := func(ctx context.Context, runID string, alerts []changes.Alert) notify.Outcome {
+			return j.notifier.SendRun(ctx, runID, alerts, out.digestNote)
+		}
 		if sc == partOfRun {
 			send = j.notifier.SendAccounts
 			out.Tally = changes.TallyOf(out.Alerts)
@@ -548,6 +569,14 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) 
 		} else if len(sentBefore) > 0 {
 			delivered = func(account string) bool { return sentBefore[account] }
 		}
+		if len(out.Alerts) == 0 && sc == wholeRun && out.digestNote.Acted() {
+			// Nothing changed, but the remediation step acted: the digest says what it did.
+			if err := j.notifier.SendDigest(publishCtx, out.RunID, changes.Tally{}, out.digestNote); err != nil {
+				errs = append(errs, err)
+			} else {
+				out.Published++
+			}
+		}
 		// Messages an earlier attempt sent count as published, one per account.
 		out.Published += len(sentBefore)
 		if sc == wholeRun && rep.Summary.Failed() {
@@ -589,6 +618,15 @@ func (j *Job) record(ctx context.Context, out *Outcome, at time.Time, sc scope) 
 		j.sendFindings(ctx, out, updates, at, sc)
 	}
 	return nil
+}
+
+// remediationReserve is the time the audit leaves for the remediation
+// step: RemediationBudget with a remediation section, else none.
+func (j *Job) remediationReserve() time.Duration {
+	if j.remediation == nil {
+		return 0
+	}
+	return RemediationBudget
 }
 
 // SaveBudget is the time kept for comparing, alerting and storing after the

@@ -5,16 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
-	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // Remediation is the scheduled run's remediation step: with
@@ -22,15 +24,15 @@ import (
 // the same pkg/remediate code; without, it only reports it.
 type Remediation struct {
 	Remediator *remediate.Remediator
-	// Identity is the principal the run acts as: its account is the use-case
-	// form's default target, its ARN is recorded with each action.
+	// Identity is the principal the run acts as: its ARN is recorded with
+	// each action (its account is no default form target).
 	Identity func(ctx context.Context) (account, arn string, err error)
 	// Publisher and Topic carry the messages; either may be empty.
 	Publisher remediate.Publisher
 	Topic     string
 }
 
-// WithRemediation adds the remediation step after each stored run.
+// WithRemediation adds the remediation step to each run, before its digest.
 func WithRemediation(r *Remediation) Option { return func(j *Job) { j.remediation = r } }
 
 // NewRemediation builds the remediation step of cfg's remediation section,
@@ -57,82 +59,181 @@ func NewRemediation(cfg *config.Config, awsCfg aws.Config, opts ...remediate.Opt
 	return r
 }
 
-// remediate plans from the stored run's report and, with remediation.auto,
-// applies the plan and records each action as grantwatch fix --apply does:
-// a history event per action and an SNS message per account. Without auto
-// it sends one message listing what fix would do. Nothing here fails the
-// run: its results are stored already; what went wrong is in the outcome.
-func (j *Job) remediate(ctx context.Context, out *Outcome, units []targets.Unit) {
-	if j.remediation == nil || out.Report == nil {
-		return
-	}
+// RemediationBudget is the most time a run gives its remediation step:
+// planning (an offer read per missing agreement), with remediation.auto the
+// writes (a read, the write and a re-read per action, remediation.concurrency
+// at once), and recording them. The audit stops that much earlier. Actions
+// the budget does not reach are reported as not attempted, and the next
+// run, which finds them still missing, plans them again: a large first
+// remediation takes a few runs, never the run's own results.
+const RemediationBudget = 2 * time.Minute
+
+// recordShare is the part of the remediation budget kept for recording
+// what was done (history, one message per account).
+const recordShare = 20 * time.Second
+
+// remediate plans from candidates (remediate.Candidates of the run's
+// results) and, with remediation.auto, applies the plan and records each
+// action as grantwatch fix --apply does: a history event per action and an
+// SNS message per account. It runs before the run's digest, which says in
+// one line what was done or, without auto, what fix would do; its time
+// ends keep before ctx's deadline. Nothing here fails the run; what went
+// wrong is in the outcome.
+func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediate.Action, left leftOut, keep time.Duration) {
 	r := j.remediation
+	auto := j.cfg.Remediation.Auto
 	log := j.logger.With("run_id", out.RunID)
-	_, by, err := r.Identity(ctx)
+	note := &notify.Remediation{Auto: auto, NotAllowed: left.notAllowed}
+	out.digestNote = note
+
+	end := time.Now().Add(RemediationBudget)
+	if d, ok := ctx.Deadline(); ok && d.Add(-keep).Before(end) {
+		end = d.Add(-keep)
+	}
+	share := min(recordShare, time.Until(end)/3)
+	stepCtx, cancel := context.WithDeadline(ctx, end.Add(-share))
+	defer cancel()
+
+	// The account is not used: the use-case form's accounts are required
+	// (the caller's account is the audit account, not the management one).
+	_, by, err := r.Identity(stepCtx)
 	if err != nil {
-		out.RemediationError = err.Error()
+		out.RemediationError, note.Error = err.Error(), err.Error()
 		log.ErrorContext(ctx, "remediation skipped", "error", err)
 		return
 	}
-	actions := r.Remediator.Plan(ctx, out.Report, units)
+	actions := r.Remediator.Resolve(stepCtx, candidates)
 	out.Remediable = remediate.Pending(actions)
-	var errs []error
-	if !j.cfg.Remediation.Auto {
-		out.Remediation = actions
-		if m := remediate.Summary(out.RunID, actions); m != nil && r.Publisher != nil && r.Topic != "" {
-			if _, err := remediate.Publish(ctx, r.Publisher, r.Topic, []remediate.Message{*m}); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	} else {
-		actions = r.Remediator.Apply(ctx, actions)
-		out.Remediation = actions
-		at := j.now().UTC()
-		if records := remediate.Records(out.RunID, by, at, actions); j.store != nil && len(records) > 0 {
-			if err := j.store.PutActions(ctx, records); err != nil {
-				errs = append(errs, fmt.Errorf("store remediation actions: %w", err))
-			}
-		}
-		if r.Publisher != nil && r.Topic != "" {
-			if _, err := remediate.Publish(ctx, r.Publisher, r.Topic, remediate.Messages(out.RunID, by, actions)); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if j.hub != nil {
-			errs = append(errs, j.noteFindings(ctx, out, by, actions))
+	for _, a := range actions {
+		if a.Outcome == remediate.Skipped && !a.NotAttempted && a.Action == remediate.CreateAgreement {
+			note.NotAllowed++
 		}
 	}
+	if auto {
+		actions = r.Remediator.Apply(stepCtx, actions)
+	}
+	out.Remediation = actions
+	accounts := map[string]bool{}
+	want := map[bool]string{false: remediate.Planned, true: remediate.Done}[auto]
+	for _, a := range actions {
+		switch {
+		case a.Outcome == want && a.Action == remediate.CreateAgreement:
+			note.Agreements++
+		case a.Outcome == want && a.Action == remediate.PutUseCaseForm:
+			note.Forms++
+		case a.Outcome == remediate.Failed:
+			note.Failed++
+		case a.NotAttempted:
+			note.NotAttempted++
+		}
+		if a.Outcome == want {
+			accounts[a.Account] = true
+		}
+	}
+	note.Accounts, note.NotAttempted = len(accounts), note.NotAttempted+left.cut
+	log.InfoContext(ctx, "remediation", "auto", auto, "remediable", out.Remediable, "failed", remediate.Failures(actions),
+		"not_attempted", note.NotAttempted, "actions", len(actions))
+	if !auto {
+		return
+	}
+	// What was done on the organization's behalf is recorded even when the
+	// run was interrupted meanwhile: its own share of the budget, at least
+	// a few seconds.
+	recordCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), later(end, time.Now().Add(5*time.Second)))
+	defer cancel()
+	var errs []error
+	if records := remediate.Records(out.RunID, by, j.now().UTC(), actions); j.store != nil && len(records) > 0 {
+		if err := j.store.PutActions(recordCtx, records); err != nil {
+			errs = append(errs, fmt.Errorf("store remediation actions: %w", err))
+		}
+	}
+	if r.Publisher != nil && r.Topic != "" {
+		if _, err := remediate.Publish(recordCtx, r.Publisher, r.Topic, remediate.Messages(out.RunID, by, actions)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	out.remediatedBy = by
 	if err := errors.Join(errs...); err != nil {
 		out.RemediationError = err.Error()
 		log.ErrorContext(ctx, "remediation not fully recorded", "error", err)
 	}
-	log.InfoContext(ctx, "remediation", "auto", j.cfg.Remediation.Auto, "remediable", out.Remediable,
-		"failed", remediate.Failures(actions), "actions", len(actions))
+}
+
+// leftOut counts the missing agreements a sharded run's batches did not
+// pass on as candidates: cut, too many for the batch record; notAllowed,
+// outside what the remediation section allows.
+type leftOut struct{ cut, notAllowed int }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // noteFindings puts a note on the Security Hub finding of each missing
 // agreement the run acted on, saying what was done: the next run's import
-// then resolves the finding as usual once the agreement is AVAILABLE.
-func (j *Job) noteFindings(ctx context.Context, out *Outcome, by string, actions []remediate.Action) error {
+// then resolves the finding as usual once the agreement is AVAILABLE. It
+// comes after the run's findings are imported (a missing agreement found
+// this run has no finding before).
+func (j *Job) noteFindings(ctx context.Context, out *Outcome) {
+	if j.hub == nil || out.remediatedBy == "" {
+		return
+	}
 	var errs []error
-	for _, a := range actions {
+	for _, a := range out.Remediation {
 		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed) {
 			continue
 		}
 		var ids []string
-		for _, res := range out.Report.Results {
-			if res.Principal == "" && res.Status == result.AgreementMissing && res.Account == a.Account && res.Region == a.Region &&
-				config.AgreementModel(res.Model) == a.Model {
-				ids = append(ids, securityhub.ID(res))
+		for _, model := range a.Checks {
+			ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: a.Region, Model: model}))
+		}
+		for _, c := range a.Covers { // the same agreement fixes them (BR-agreement-account-wide)
+			for _, model := range c.Checks {
+				ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: c.Region, Model: model}))
 			}
 		}
 		if len(ids) == 0 {
 			continue
 		}
-		note := fmt.Sprintf("grantwatch run %s, as %s: %s %s: %s. %s", out.RunID, by, a.Action, a.Model, a.Outcome, a.Reason)
+		note := fmt.Sprintf("grantwatch run %s, as %s: %s %s: %s. %s", out.RunID, out.remediatedBy, a.Action, a.Model, a.Outcome, a.Reason)
 		if err := securityhub.AddNote(ctx, j.hub.API, j.hub.Source.ProductARN(), ids, note, "grantwatch"); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		out.RemediationError = cmp.Or(out.RemediationError+"; ", "") + err.Error()
+		j.logger.ErrorContext(ctx, "remediation notes not added to Security Hub", "run_id", out.RunID, "error", err)
+	}
+}
+
+// maxRemediable bounds the missing agreements a batch record keeps for
+// its run's Finish: 64 KB of them, beside the batch's bounded summary
+// (ledger: DDB-item-size-400kb); the rest are counted, and the next run,
+// which finds them still missing, plans them.
+const maxRemediable = 64 << 10
+
+// batchCandidates are the planned candidates of a batch's report, as the
+// batch record keeps them, and how many did not fit; skipped counts the
+// missing agreements the configuration does not allow.
+func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.RemediableAgreement, cut, skipped int) {
+	size := 0
+	for _, a := range actions {
+		if a.Outcome != remediate.Planned {
+			skipped++
+			continue
+		}
+		ra := history.RemediableAgreement{Account: a.Account, Region: a.Region, Model: a.Model, Checks: a.Checks}
+		for _, c := range a.Covers {
+			ra.Covers = append(ra.Covers, history.RemediableRegion{Region: c.Region, Checks: c.Checks})
+		}
+		if n := ra.Size(); size+n <= maxRemediable {
+			size += n
+			kept = append(kept, ra)
+		} else {
+			cut++
+		}
+	}
+	return kept, cut, skipped
 }

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/result"
 	"github.com/grantwatch/grantwatch/pkg/targets"
 )
@@ -21,7 +23,7 @@ import (
 //
 //	Start   claim the run, find the accounts, record them as batches
 //	Batch   audit, store and alert for one batch (many at once, in a Distributed Map)
-//	Finish  a failed batch's accounts become audit errors; the digest; the run record
+//	Finish  a failed batch's accounts become audit errors; remediation; the digest; the run record
 //
 // The state machine carries only the run id and batch numbers; the accounts
 // and what each batch found are in the run's DynamoDB items.
@@ -183,6 +185,11 @@ func (j *Job) RunBatch(ctx context.Context, runID string, scheduledAt time.Time,
 		return nil, fmt.Errorf("batch %d of run %s: %w", index, runID, err)
 	}
 	b.Summary, b.Tally, b.Published, b.Unpublished = &rep.Summary, out.Tally, out.Published, out.Unpublished
+	if j.remediation != nil {
+		// The run's Finish plans and applies for the whole run, before its
+		// digest: the batch keeps what it found missing (no AWS call here).
+		b.Remediable, b.RemediableCut, b.NotRemediable = j.batchCandidates(j.remediation.Remediator.Candidates(rep, plan.Units))
+	}
 	if err := j.store.FinishBatch(saveCtx, runID, *b, j.now()); err != nil {
 		return nil, err
 	}
@@ -323,6 +330,14 @@ func (j *Job) finishClaimed(ctx context.Context, out *Outcome, run *history.Run,
 		out.Unpublished += part.Unpublished
 	}
 	out.Tally = tally
+	if j.remediation != nil {
+		// Every attempt at Finish plans again from the batches' records:
+		// an agreement an earlier attempt made reads PENDING or AVAILABLE
+		// now and is left alone (remediate.Apply reads it first).
+		candidates, left := finishCandidates(batches)
+		j.remediate(ctx, out, candidates, left, finishKeep)
+		j.noteFindings(ctx, out)
+	}
 	summary.FinishedAt = j.now().UTC()
 	summary.DurationMS = summary.FinishedAt.Sub(summary.StartedAt).Milliseconds()
 	out.Report = &result.Report{Summary: summary}
@@ -331,9 +346,9 @@ func (j *Job) finishClaimed(ctx context.Context, out *Outcome, run *history.Run,
 		j.logger.InfoContext(ctx, "an earlier Finish sent the run's digest; not sent again", "run_id", runID)
 	} else if j.notifier != nil {
 		var errs []error
-		if err := j.notifier.SendDigest(ctx, runID, tally); err != nil {
+		if err := j.notifier.SendDigest(ctx, runID, tally, out.digestNote); err != nil {
 			errs = append(errs, err)
-		} else if !tally.Empty() {
+		} else if !tally.Empty() || out.digestNote.Acted() {
 			out.Published++
 		}
 		if summary.Failed() {
@@ -373,6 +388,40 @@ func (j *Job) finishClaimed(ctx context.Context, out *Outcome, run *history.Run,
 	j.logger.InfoContext(ctx, "run finished", "run_id", runID, "state", state, "batches", len(batches),
 		"unfinished_batches", len(failedBatches), "published", out.Published)
 	return nil
+}
+
+// finishKeep is the time Finish keeps after its remediation step for the
+// digest, Security Hub and the run record.
+const finishKeep = time.Minute
+
+// finishCandidates are the missing agreements the done batches of a run
+// kept for remediation, and what they left out.
+func finishCandidates(batches []history.Batch) ([]remediate.Action, leftOut) {
+	var actions []remediate.Action
+	var left leftOut
+	for _, b := range batches {
+		if !b.Done {
+			continue
+		}
+		left.cut += b.RemediableCut
+		left.notAllowed += b.NotRemediable
+		for _, a := range b.Remediable {
+			// One per (account, model), as the batch's Candidates made it:
+			// an account's regions are all in one batch.
+			act := remediate.Action{Account: a.Account, Region: a.Region, Model: a.Model,
+				Action: remediate.CreateAgreement, Outcome: remediate.Planned, Checks: a.Checks,
+				Reason: fmt.Sprintf("AGREEMENT_MISSING (found by batch %d)", b.Index)}
+			for _, c := range a.Covers {
+				act.Covers = append(act.Covers, remediate.Cover{Region: c.Region, Checks: c.Checks})
+			}
+			if len(act.Covers) > 0 {
+				act.Reason = fmt.Sprintf("AGREEMENT_MISSING in %s (one agreement covers the account in every region; found by batch %d)",
+					strings.Join(act.Regions(), ", "), b.Index)
+			}
+			actions = append(actions, act)
+		}
+	}
+	return actions, left
 }
 
 // finishPart names the alerts Finish sends for the accounts of batches

@@ -148,7 +148,7 @@ func TestDigestStaysUnderTheLimit(t *testing.T) {
 		id := fmt.Sprintf("%012d", i)
 		all = append(all, alerts(id, 1, changes.Reminder)...)
 	}
-	m := Digest("run-1", changes.TallyOf(all), MaxBytes)
+	m := Digest("run-1", changes.TallyOf(all), nil, MaxBytes)
 	if m.size() > MaxBytes || !strings.Contains(m.Body, "more accounts") {
 		t.Errorf("digest of 20,000 accounts: %d bytes (limit %d), truncated=%v", m.size(), MaxBytes, strings.Contains(m.Body, "more accounts"))
 	}
@@ -244,7 +244,7 @@ func TestMessagesCountChecksAndPrincipalsApart(t *testing.T) {
 		t.Errorf("account message: want %q in\n%s", want, msgs[0].Body)
 	}
 
-	d := Digest("run-1", changes.TallyOf(in), MaxBytes)
+	d := Digest("run-1", changes.TallyOf(in), nil, MaxBytes)
 	for _, want := range []string{
 		"run run-1: 1 changes to checks, 3 to principals, in 2 accounts",
 		"account checks: 1 change (1 new)", "principal results: 3 changes (2 new, 1 still open)",
@@ -289,7 +289,7 @@ func TestSuppressionEndedMessageNamesIt(t *testing.T) {
 	if got := aws.ToString(m.Attributes["event_type"].StringValue); got != `["REMINDER"]` {
 		t.Errorf("event_type: got %s; want [\"REMINDER\"] (subscription filters know no other kind)", got)
 	}
-	d := Digest("run-1", changes.TallyOf(in), MaxBytes)
+	d := Digest("run-1", changes.TallyOf(in), nil, MaxBytes)
 	if !strings.Contains(d.Body, "111111111111: 1 no longer suppressed") || strings.Contains(d.Body, "still open") {
 		t.Errorf("digest: want the ended suppression counted as such:\n%s", d.Body)
 	}

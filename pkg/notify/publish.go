@@ -77,10 +77,10 @@ func (n *Notifier) size(m Message) int {
 
 // digest is the run's digest, listing as many accounts as fit once the
 // message is published.
-func (n *Notifier) digest(runID string, t changes.Tally) Message {
+func (n *Notifier) digest(runID string, t changes.Tally, rem *Remediation) Message {
 	limit := n.maxBytes()
 	for {
-		m := Digest(runID, t, limit)
+		m := Digest(runID, t, rem, limit)
 		size := n.size(m)
 		if size <= MaxBytes || limit <= 4096 {
 			return m
@@ -119,11 +119,18 @@ const maxErrors = 3
 // the digest. A failed account does not stop the others; once ctx has ended,
 // the accounts left are counted as unpublished without calling SNS.
 func (n *Notifier) Send(ctx context.Context, runID string, alerts []changes.Alert) Outcome {
+	return n.SendRun(ctx, runID, alerts, nil)
+}
+
+// SendRun is Send with the run's remediation line in the digest: the
+// digest goes out when there are alerts, or when the remediation step
+// acted (rem.Acted) although nothing else changed.
+func (n *Notifier) SendRun(ctx context.Context, runID string, alerts []changes.Alert, rem *Remediation) Outcome {
 	out := n.SendAccounts(ctx, runID, alerts)
-	if len(alerts) == 0 {
+	if len(alerts) == 0 && !rem.Acted() {
 		return out
 	}
-	if err := n.SendDigest(ctx, runID, changes.TallyOf(alerts)); err != nil {
+	if err := n.SendDigest(ctx, runID, changes.TallyOf(alerts), rem); err != nil {
 		out.Err = errors.Join(out.Err, err)
 	} else {
 		out.Published++
@@ -164,13 +171,14 @@ func (n *Notifier) SendAccounts(ctx context.Context, runID string, alerts []chan
 	return out
 }
 
-// SendDigest publishes the run's digest of the alerts t counts; nothing
-// when there are none.
-func (n *Notifier) SendDigest(ctx context.Context, runID string, t changes.Tally) error {
-	if t.Empty() {
+// SendDigest publishes the run's digest of the alerts t counts, with the
+// run's remediation line (rem may be nil); nothing when there are no
+// alerts and the remediation step did not act.
+func (n *Notifier) SendDigest(ctx context.Context, runID string, t changes.Tally, rem *Remediation) error {
+	if t.Empty() && !rem.Acted() {
 		return nil
 	}
-	if err := n.publish(ctx, n.digest(runID, t)); err != nil {
+	if err := n.publish(ctx, n.digest(runID, t, rem)); err != nil {
 		return fmt.Errorf("publish digest: %w", err)
 	}
 	return nil

@@ -289,10 +289,82 @@ func (m Message) size() int {
 	return n
 }
 
+// Remediation is what the run's remediation step did (remediation.auto)
+// or, without auto, what grantwatch fix --apply would do: the digest says
+// it in one line (docs/remediation.md).
+type Remediation struct {
+	Auto bool `json:"auto"`
+	// Agreements and Forms count the agreements and use-case forms
+	// planned (auto off) or done (auto on); Accounts, the accounts they are in.
+	Agreements int `json:"agreements"`
+	Forms      int `json:"use_case_forms"`
+	Accounts   int `json:"accounts"`
+	// Failed counts the actions that failed (or, auto off, could not be
+	// planned); NotAttempted, those the run's time did not reach;
+	// NotAllowed, the missing agreements the remediation section does not
+	// allow or no offer covers.
+	Failed       int `json:"failed,omitempty"`
+	NotAttempted int `json:"not_attempted,omitempty"`
+	NotAllowed   int `json:"not_allowed,omitempty"`
+	// Error says what kept the step from planning at all.
+	Error string `json:"error,omitempty"`
+}
+
+// Acted says the step touched AWS: the digest goes out for it even when
+// the run changed nothing else.
+func (r *Remediation) Acted() bool { return r != nil && r.Auto && r.Agreements+r.Forms+r.Failed > 0 }
+
+// Line is the digest's remediation line, "" when there is nothing to say.
+func (r *Remediation) Line() string {
+	if r == nil {
+		return ""
+	}
+	if r.Error != "" {
+		return "Remediation: grantwatch could not plan what to fix this run: " + oneLine(r.Error, 300)
+	}
+	var what []string
+	if r.Agreements > 0 {
+		what = append(what, map[bool]string{false: "create ", true: "created "}[r.Auto]+plural(r.Agreements, "agreement", "agreements"))
+	}
+	if r.Forms > 0 {
+		what = append(what, map[bool]string{false: "submit ", true: "submitted "}[r.Auto]+plural(r.Forms, "use-case form", "use-case forms"))
+	}
+	var b strings.Builder
+	switch {
+	case len(what) > 0 && r.Auto:
+		fmt.Fprintf(&b, "Remediation (remediation.auto): grantwatch %s in %s", strings.Join(what, " and "), plural(r.Accounts, "account", "accounts"))
+	case len(what) > 0:
+		fmt.Fprintf(&b, "Remediation: grantwatch fix would %s in %s (remediation.auto is off; grantwatch fix --config F --apply does it)",
+			strings.Join(what, " and "), plural(r.Accounts, "account", "accounts"))
+	case r.Failed+r.NotAttempted > 0:
+		b.WriteString("Remediation: nothing fixed")
+	default:
+		return ""
+	}
+	if r.Failed > 0 {
+		fmt.Fprintf(&b, "; %d failed", r.Failed)
+		if !r.Auto {
+			b.WriteString(" to plan")
+		}
+	}
+	if r.NotAttempted > 0 {
+		fmt.Fprintf(&b, "; %d not attempted before the run's time ran out (the next run plans them again)", r.NotAttempted)
+	}
+	if r.NotAllowed > 0 {
+		fmt.Fprintf(&b, "; %s outside what the remediation section allows", plural(r.NotAllowed, "missing agreement", "missing agreements"))
+	}
+	b.WriteString(".")
+	if r.Auto {
+		b.WriteString(" Each account's remediation message says what was done.")
+	}
+	return b.String()
+}
+
 // Digest is the one message of a run that sums up every account's changes:
 // the alerts on account checks and on principal results counted apart, as
-// the run's summary counts them.
-func Digest(runID string, t changes.Tally, maxBytes int) Message {
+// the run's summary counts them, and the run's remediation line (rem may
+// be nil).
+func Digest(runID string, t changes.Tally, rem *Remediation, maxBytes int) Message {
 	m := Message{Account: "ALL", Part: 1, Of: 1, Severity: louder(result.Info, t.Severity), Kinds: []changes.Kind{changes.Digest},
 		Regions: slices.Clone(t.Regions)}
 	totals, principalTotals := map[changes.Kind]int{}, map[changes.Kind]int{}
@@ -321,11 +393,18 @@ func Digest(runID string, t changes.Tally, maxBytes int) Message {
 	if principals > 0 {
 		subject = fmt.Sprintf("[grantwatch] run %s: %d changes to checks, %d to principals, in %d accounts", runID, checks, principals, len(accounts))
 	}
+	if checks+principals == 0 && rem.Acted() {
+		subject = fmt.Sprintf("[grantwatch] run %s: no changes; remediation in %s", runID, plural(rem.Accounts, "account", "accounts"))
+	}
 	m.Subject = result.Clip(subject, maxSubject)
 	var b strings.Builder
 	fmt.Fprintf(&b, "grantwatch run %s, in %d accounts:\n  account checks: %s\n", runID, len(accounts), kindsText(totals, checks))
 	if principals > 0 {
 		fmt.Fprintf(&b, "  principal results: %s\n", kindsText(principalTotals, principals))
+	}
+	if line := rem.Line(); line != "" {
+		// One line whatever the run's size: counts, never a list.
+		fmt.Fprintf(&b, "\n%s\n", line)
 	}
 	b.WriteString("\n")
 	// Each account appears twice, as text and as JSON: stop listing before
@@ -357,7 +436,8 @@ func Digest(runID string, t changes.Tally, maxBytes int) Message {
 		Totals          map[changes.Kind]int `json:"totals"`
 		PrincipalTotals map[changes.Kind]int `json:"principal_totals,omitempty"`
 		Accounts        []line               `json:"accounts"`
-	}{runID, totals, principalTotals, lines[:shown]})
+		Remediation     *Remediation         `json:"remediation,omitempty"`
+	}{runID, totals, principalTotals, lines[:shown], rem})
 	b.Write(data)
 	b.WriteString("\n")
 	m.Body = b.String()

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,20 +104,39 @@ func Messages(runID, by string, actions []Action) []Message {
 	return out
 }
 
-// Publish sends the messages to topic; it tries every message and reports
-// how many went out and the first failure.
+// publishConcurrency is how many remediation messages are in flight at
+// once: an organization-wide first remediation sends one per account, and
+// one at a time they could take the step's whole share of the run's time.
+const publishConcurrency = 8
+
+// Publish sends the messages to topic, a few at once; it tries every
+// message and reports how many went out and the first failure (in the
+// messages' order).
 func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (int, error) {
+	errs := make([]error, len(msgs))
+	slots := make(chan struct{}, publishConcurrency)
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			_, err := api.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes})
+			if err != nil {
+				errs[i] = fmt.Errorf("publish remediation message for %s: %w", m.Account, err)
+			}
+		}()
+	}
+	wg.Wait()
 	sent := 0
 	var first error
-	for _, m := range msgs {
-		_, err := api.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes})
-		if err != nil {
-			if first == nil {
-				first = fmt.Errorf("publish remediation message for %s: %w", m.Account, err)
-			}
-			continue
+	for _, err := range errs {
+		if err == nil {
+			sent++
+		} else if first == nil {
+			first = err
 		}
-		sent++
 	}
 	return sent, first
 }
@@ -130,45 +150,4 @@ func Pending(actions []Action) int {
 		}
 	}
 	return n
-}
-
-// Summary is the scheduled run's message when it does not remediate
-// (remediation.auto off): one line per action grantwatch fix --apply would
-// take, for the governance subscribers (account_id ALL, event_type
-// REMEDIATION). It is nil when nothing is planned.
-func Summary(runID string, actions []Action) *Message {
-	var b strings.Builder
-	var regions []string
-	n := 0
-	for _, a := range actions {
-		if a.Outcome != Planned {
-			continue
-		}
-		n++
-		if !slices.Contains(regions, a.Region) {
-			regions = append(regions, a.Region)
-		}
-		what := a.Action
-		if a.Model != "" {
-			what += " " + a.Model
-		}
-		fmt.Fprintf(&b, "- account %s, %s: %s. %s\n", a.Account, a.Region, what, a.Reason)
-	}
-	if n == 0 {
-		return nil
-	}
-	slices.Sort(regions)
-	regionsJSON, _ := json.Marshal(regions)
-	body := fmt.Sprintf("Run %s: grantwatch fix --apply would take %d actions (remediation.auto is off, so none was taken):\n\n%s\nRun grantwatch fix --config F to see the plan, --apply to carry it out (docs/remediation.md).\n", runID, n, b.String())
-	return &Message{
-		Account: "ALL",
-		Subject: fmt.Sprintf("[grantwatch] run %s: %d remediable", runID, n),
-		Body:    body,
-		Attributes: map[string]snstypes.MessageAttributeValue{
-			"account_id": {DataType: aws.String("String"), StringValue: aws.String("ALL")},
-			"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(`["REMEDIATION"]`)},
-			"severity":   {DataType: aws.String("String"), StringValue: aws.String("info")},
-			"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
-		},
-	}
 }

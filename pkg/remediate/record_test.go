@@ -1,12 +1,17 @@
 package remediate
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
@@ -70,5 +75,50 @@ func TestMessagesOnePerAccount(t *testing.T) {
 		if strings.Contains(m.Body, "us-west-2") {
 			t.Errorf("%s body names a skipped action:\n%s", tt.account, m.Body)
 		}
+	}
+}
+
+// publishFake fails the accounts in fail and counts the calls in flight.
+type publishFake struct {
+	fail              map[string]bool
+	mu                sync.Mutex
+	inFlight, maxSeen int
+	sent              []string
+}
+
+func (p *publishFake) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	account := aws.ToString(in.MessageAttributes["account_id"].StringValue)
+	p.mu.Lock()
+	p.inFlight++
+	p.maxSeen = max(p.maxSeen, p.inFlight)
+	p.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight--
+	if p.fail[account] {
+		return nil, errors.New("simulated: throttled")
+	}
+	p.sent = append(p.sent, account)
+	return &sns.PublishOutput{}, nil
+}
+
+// One message per account, a few at once: a failed account does not stop
+// the others, and the first failure (in account order) is reported.
+func TestPublishOneMessagePerAccount(t *testing.T) {
+	var actions []Action
+	for i := range 40 {
+		actions = append(actions, Action{Account: fmt.Sprintf("%012d", i), Region: "us-east-1", Model: cohere, Action: CreateAgreement, Outcome: Done})
+	}
+	fake := &publishFake{fail: map[string]bool{"000000000007": true, "000000000031": true}}
+	sent, err := Publish(context.Background(), fake, "arn:aws:sns:us-east-1:999999999999:t", Messages("run-1", "me", actions))
+	if sent != 38 || len(fake.sent) != 38 {
+		t.Errorf("got %d sent (%d received); want 38", sent, len(fake.sent))
+	}
+	if err == nil || !strings.Contains(err.Error(), "000000000007") {
+		t.Errorf("got error %v; want the first failure, account 000000000007's", err)
+	}
+	if fake.maxSeen > publishConcurrency || fake.maxSeen < 2 {
+		t.Errorf("got at most %d messages in flight; want 2 to %d", fake.maxSeen, publishConcurrency)
 	}
 }

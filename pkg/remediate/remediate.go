@@ -73,11 +73,17 @@ type Action struct {
 	// After is what the check reads once the action was carried out:
 	// an agreement status, or FOUND for the form.
 	After string `json:"-"`
-	token string
-	// regions are the regions an agreement covers that the audit found it
-	// missing in, this action's first: the agreement is the account's, in
-	// every region (ledger BR-agreement-account-wide).
-	regions []string
+	// Checks are the model ids of the AGREEMENT_MISSING checks an agreement
+	// fixes in Region (the model's own, or a geography's profile of it).
+	Checks []string `json:"-"`
+	// Covers are the other regions an agreement covers that the audit
+	// found it missing in, with their checks: the agreement is the
+	// account's, in every region (ledger BR-agreement-account-wide).
+	Covers []Cover `json:"-"`
+	// NotAttempted says the action was skipped because the time for
+	// remediation ran out before it started: it is still to do.
+	NotAttempted bool `json:"-"`
+	token        string
 }
 
 // Remediator plans and carries out remediation actions.
@@ -135,14 +141,24 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
 }
 
 // Plan lists what the configuration allows fixing in rep: one
-// CreateFoundationModelAgreement per (account, region, model) found
-// AGREEMENT_MISSING, with the offer it would accept, and one
+// CreateFoundationModelAgreement per (account, model) found
+// AGREEMENT_MISSING (the agreement is the account's in every region), with the offer it would accept, and one
 // PutUseCaseForModelAccess per form target without a form. Missing
 // agreements the configuration does not allow are listed as skipped, with
 // why. Plan only reads: offers, and whether each form target has a form.
 func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targets.Unit) []Action {
+	return r.Resolve(ctx, r.Candidates(rep, units))
+}
+
+// Candidates is the part of Plan that needs no AWS call: one agreement
+// action per (account, model) found AGREEMENT_MISSING, in the first
+// audited region the configuration allows and covering the others
+// (oneAgreementPerModel), planned when the configuration allows it,
+// skipped (with why) when not. A sharded run's batch keeps them for the
+// run's Finish, which resolves them.
+func (r *Remediator) Candidates(rep *result.Report, units []targets.Unit) []Action {
 	rc := r.cfg.Remediation
-	if rc == nil {
+	if rc == nil || rc.Agreements == nil {
 		return nil
 	}
 	ous := map[string][]string{}
@@ -150,9 +166,9 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		ous[u.Account] = u.OUs
 	}
 	var actions []Action
-	seen := map[[3]string]bool{}
+	seen := map[[3]string]int{}
 	for _, res := range rep.Results {
-		if rc.Agreements == nil || res.Principal != "" || res.Status != result.AgreementMissing {
+		if res.Principal != "" || res.Status != result.AgreementMissing {
 			continue
 		}
 		base := config.AgreementModel(res.Model)
@@ -160,18 +176,30 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 			continue // an application profile's model is checked under its own id too
 		}
 		key := [3]string{res.Account, res.Region, base}
-		if seen[key] {
+		if i, ok := seen[key]; ok {
+			actions[i].Checks = append(actions[i].Checks, res.Model)
 			continue
 		}
-		seen[key] = true
+		seen[key] = len(actions)
 		a := Action{Account: res.Account, Region: res.Region, Model: base, Action: CreateAgreement, Outcome: Planned,
-			Reason: "AGREEMENT_MISSING: " + res.Cause}
+			Reason: "AGREEMENT_MISSING: " + res.Cause, Checks: []string{res.Model}}
 		if why := r.excluded(res, base, ous[res.Account]); why != "" {
 			a.Outcome, a.Reason = Skipped, why
 		}
 		actions = append(actions, a)
 	}
-	actions = r.oneAgreementPerModel(actions)
+	return r.oneAgreementPerModel(actions)
+}
+
+// Resolve completes candidate agreement actions into a plan: it adds the
+// use-case form's actions, finds each planned agreement's offer and whether
+// each form target has a form (only reads), and sorts the plan.
+func (r *Remediator) Resolve(ctx context.Context, candidates []Action) []Action {
+	rc := r.cfg.Remediation
+	if rc == nil {
+		return nil
+	}
+	actions := slices.Clone(candidates)
 	if f := rc.UseCaseForm; f != nil {
 		// The accounts are required: the configuration does not know the
 		// organization's management account, and the caller's account is
@@ -190,6 +218,10 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		if a.Outcome != Planned {
 			return
 		}
+		if ctx.Err() != nil {
+			a.Outcome, a.Reason, a.NotAttempted = Skipped, notAttempted("planned", ctx), true
+			return
+		}
 		switch a.Action {
 		case CreateAgreement:
 			r.findOffer(ctx, a)
@@ -198,7 +230,7 @@ func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targe
 		}
 	})
 	// A form on file needs nothing: leave it out of the plan.
-	actions = slices.DeleteFunc(actions, func(a Action) bool { return a.Action == PutUseCaseForm && a.Outcome == Skipped })
+	actions = slices.DeleteFunc(actions, func(a Action) bool { return a.Action == PutUseCaseForm && a.Outcome == Skipped && !a.NotAttempted })
 	slices.SortStableFunc(actions, func(a, b Action) int {
 		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Region, b.Region),
 			strings.Compare(a.Action, b.Action), strings.Compare(a.Model, b.Model))
@@ -230,37 +262,62 @@ func (r *Remediator) oneAgreementPerModel(actions []Action) []Action {
 		if a.Action == CreateAgreement && a.Outcome == Planned {
 			k := [2]string{a.Account, a.Model}
 			if i, ok := primary[k]; ok {
-				out[i].regions = append(out[i].regions, a.Region)
+				out[i].Covers = append(out[i].Covers, Cover{Region: a.Region, Checks: a.Checks})
 				continue
 			}
-			a.regions = []string{a.Region}
 			primary[k] = len(out)
 		}
 		out = append(out, a)
 	}
-	kept := out[:0:0]
-	for _, a := range out {
+	folded := make([]bool, len(out))
+	for j := range out {
+		a := &out[j]
 		i, ok := primary[[2]string{a.Account, a.Model}]
-		if ok && a.Outcome == Skipped && a.Action == CreateAgreement {
-			if strings.HasPrefix(a.Reason, "remediation.agreements.regions does not list") {
-				out[i].regions = append(out[i].regions, a.Region)
-				continue
-			}
-			a.Reason += fmt.Sprintf(" (the agreement planned in %s covers this region too)", out[i].Region)
+		if !ok || a.Outcome != Skipped || a.Action != CreateAgreement {
+			continue
+		}
+		if strings.HasPrefix(a.Reason, "remediation.agreements.regions does not list") {
+			out[i].Covers = append(out[i].Covers, Cover{Region: a.Region, Checks: a.Checks})
+			folded[j] = true
+			continue
+		}
+		a.Reason += fmt.Sprintf(" (the agreement planned in %s covers this region too)", out[i].Region)
+	}
+	var kept []Action
+	for j, a := range out {
+		if folded[j] {
+			continue
+		}
+		if len(a.Covers) > 0 {
+			a.Reason = fmt.Sprintf("AGREEMENT_MISSING in %s (one agreement covers the account in every region); %s",
+				strings.Join(a.Regions(), ", "), a.Reason)
 		}
 		kept = append(kept, a)
 	}
-	// kept holds copies: give the primaries their regions.
-	for j := range kept {
-		if i, ok := primary[[2]string{kept[j].Account, kept[j].Model}]; ok && kept[j].Outcome == Planned && kept[j].Region == out[i].Region {
-			kept[j].regions = out[i].regions
-			if len(kept[j].regions) > 1 {
-				kept[j].Reason = fmt.Sprintf("AGREEMENT_MISSING in %s (one agreement covers the account in every region); %s",
-					strings.Join(kept[j].regions, ", "), kept[j].Reason)
-			}
-		}
-	}
 	return kept
+}
+
+// Cover is a region an agreement made in another region covers, and the
+// ids of the AGREEMENT_MISSING checks it fixes there.
+type Cover struct {
+	Region string
+	Checks []string
+}
+
+// Regions are the regions an agreement covers that the audit found it
+// missing in: its own first, then those of its Covers.
+func (a Action) Regions() []string {
+	regions := []string{a.Region}
+	for _, c := range a.Covers {
+		regions = append(regions, c.Region)
+	}
+	return regions
+}
+
+// notAttempted is the reason of an action left undone because ctx ended
+// (the run's time for remediation ran out): nothing was sent to AWS.
+func notAttempted(what string, ctx context.Context) string {
+	return fmt.Sprintf("not %s: the time for remediation ran out first (%v); nothing was sent, and the next run plans it again", what, context.Cause(ctx))
 }
 
 // excluded says why the configuration does not allow an agreement for a
@@ -357,6 +414,10 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 		if a.Outcome != Planned {
 			return
 		}
+		if ctx.Err() != nil {
+			a.Outcome, a.Reason, a.NotAttempted = Skipped, notAttempted("carried out", ctx), true
+			return
+		}
 		switch a.Action {
 		case CreateAgreement:
 			r.createAgreement(ctx, a)
@@ -368,12 +429,29 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 	return out
 }
 
+// createAgreement reads the model's agreement first and creates it only
+// when there is none: a plan made minutes earlier (a long run, a retried
+// Step Functions Finish, someone who fixed it by hand meanwhile) never
+// accepts terms twice, whatever CreateFoundationModelAgreement would answer
+// for an existing agreement. A ConflictException all the same (an agreement
+// made between the read and the create, or a retried create whose first
+// answer was lost) is read back like a create (ledger BR-agreement-retry).
+// ledger: BR-availability, BR-agreement-pending
 func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 	api := r.newBedrock(a.Account, a.Region)
+	if av, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)}); err == nil && av.AgreementAvailability != nil {
+		switch st := av.AgreementAvailability.Status; st {
+		case types.AgreementStatusAvailable, types.AgreementStatusPending:
+			a.Outcome, a.After = Skipped, string(st)
+			a.Reason = fmt.Sprintf("the agreement exists already (agreementAvailability.status=%s): nothing done", st)
+			return
+		}
+	}
 	if a.token == "" {
 		// An action that did not come from this Remediator's Plan (its
-		// token is not carried in JSON): find the offer the plan showed,
-		// by its id, never another.
+		// token is not carried in JSON, nor in a sharded run's batch
+		// record): find the offer the plan showed, by its id, never
+		// another.
 		out, err := api.ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
 			ModelId: aws.String(a.Model), OfferType: types.OfferType(r.cfg.Remediation.Agreements.OfferType),
 		})
@@ -416,10 +494,8 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 // BR-agreement-account-wide, BR-agreement-error).
 func (r *Remediator) readOtherRegions(ctx context.Context, a *Action) {
 	var reads []string
-	for _, reg := range a.regions {
-		if reg == a.Region {
-			continue
-		}
+	for _, c := range a.Covers {
+		reg := c.Region
 		av, err := r.newBedrock(a.Account, reg).GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
 		switch {
 		case err != nil || av.AgreementAvailability == nil:

@@ -139,8 +139,8 @@ func TestDryRunWritesNothing(t *testing.T) {
 	// is the account's in every region: the one action covers it.
 	for _, a := range actions {
 		if a.Account == "111111111111" && a.Model == cohere {
-			if a.Region != "us-east-1" || !slices.Equal(a.regions, []string{"us-east-1", "us-west-2"}) || !strings.Contains(a.Reason, "AGREEMENT_MISSING in us-east-1, us-west-2") {
-				t.Errorf("%s covers %q (%q); want the one action in us-east-1 covering us-east-1 and us-west-2", key(a), a.regions, a.Reason)
+			if a.Region != "us-east-1" || !slices.Equal(a.Regions(), []string{"us-east-1", "us-west-2"}) || !strings.Contains(a.Reason, "AGREEMENT_MISSING in us-east-1, us-west-2") {
+				t.Errorf("%s covers %q (%q); want the one action in us-east-1 covering us-east-1 and us-west-2", key(a), a.Regions(), a.Reason)
 			}
 		}
 	}
@@ -374,4 +374,60 @@ remediation:
 			t.Errorf("got %s %q; want failed naming offer-gone", a.Outcome, a.Reason)
 		}
 	})
+}
+
+// A plan applied twice (a retried Step Functions Finish, a Lambda retry of
+// a run that applied before it crashed) creates each agreement once: the
+// second Apply reads the agreement first and leaves it alone.
+func TestStalePlanAppliedAgainCreatesNothing(t *testing.T) {
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["111111111111"], regions: [us-east-1]}
+`, nil)
+	ctx := context.Background()
+	plan := f.plan(t)
+	if got := keys(plan, Planned); len(got) != 1 {
+		t.Fatalf("plan: got %q planned; want one agreement", got)
+	}
+	first := f.rem.Apply(ctx, plan)
+	if got := keys(first, Done); len(got) != 1 {
+		t.Fatalf("first apply: got %q; want one done", keys(first, ""))
+	}
+	again := f.rem.Apply(ctx, plan)
+	if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != 1 {
+		t.Errorf("got %d CreateFoundationModelAgreement calls; want 1", got)
+	}
+	for i, a := range again {
+		if plan[i].Outcome == Planned && (a.Outcome != Skipped || !strings.Contains(a.Reason, "exists already")) {
+			t.Errorf("second apply of the same plan: got %+v; want skipped, the agreement exists already", a)
+		}
+	}
+}
+
+// Actions the time for remediation does not reach are skipped, marked
+// NotAttempted, and nothing is sent for them.
+func TestApplyAfterTheDeadlineSendsNothing(t *testing.T) {
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0]}
+`, nil)
+	plan := f.plan(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := f.rem.Apply(ctx, plan)
+	if got := f.writes(); got != 0 {
+		t.Errorf("got %d write calls; want none once the time ran out", got)
+	}
+	n := 0
+	for _, a := range out {
+		if a.NotAttempted {
+			n++
+			if a.Outcome != Skipped || !strings.Contains(a.Reason, "next run plans it again") {
+				t.Errorf("got %+v; want skipped, saying the next run plans it again", a)
+			}
+		}
+	}
+	if n != len(keys(plan, Planned)) || n == 0 {
+		t.Errorf("got %d actions not attempted; want all %d planned", n, len(keys(plan, Planned)))
+	}
 }

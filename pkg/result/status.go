@@ -33,13 +33,17 @@ const (
 )
 
 // statusTable is the one place that says, per status, where reports show it
-// (the row order), whether only a principal's result can have it, and its
+// (the row order), whether only a principal's result can have it, whether a
+// principal can call a model with it (Callable), and its
 // default severity (README, "Statuses"): critical, except what is normal or
 // still works. Statuses, PrincipalStatuses and the defaults derive from it.
 var statusTable = []struct {
 	Status Status
 	// PrincipalOnly: only a principal's result can have the status.
 	PrincipalOnly bool
+	// Uncallable: no principal can call the model, whatever it may do, so
+	// an account's result with the status gets no principal results.
+	Uncallable bool
 	// Severity is the default when alerts.severity does not set one; a
 	// usable status is only ever alerted as resolved, at info.
 	Severity Severity
@@ -52,11 +56,11 @@ var statusTable = []struct {
 	{Status: AgreementFailed, Severity: Critical},
 	{Status: NotAuthorized, Severity: Critical},
 	{Status: NotEntitled, Severity: Critical},
-	{Status: NotInRegion, Severity: Critical},
-	{Status: ProfileRequired, Severity: Critical},
-	{Status: ProfileNotInRegion, Severity: Critical},
+	{Status: NotInRegion, Uncallable: true, Severity: Critical},
+	{Status: ProfileRequired, Uncallable: true, Severity: Critical},
+	{Status: ProfileNotInRegion, Uncallable: true, Severity: Critical},
 	{Status: Legacy, Severity: Critical},
-	{Status: UnknownModel, Severity: Critical},
+	{Status: UnknownModel, Uncallable: true, Severity: Critical},
 	{Status: IAMDenied, PrincipalOnly: true, Severity: Critical},
 	{Status: SCPDenied, PrincipalOnly: true, Severity: Critical},
 	{Status: BoundaryDenied, PrincipalOnly: true, Severity: Critical},
@@ -64,7 +68,7 @@ var statusTable = []struct {
 	// Undetermined is not denied: the simulation lacked a key only the
 	// caller's request carries (docs/principals.md).
 	{Status: IAMUndetermined, PrincipalOnly: true, Severity: Warning},
-	{Status: AuditError, Severity: Warning},
+	{Status: AuditError, Uncallable: true, Severity: Warning},
 }
 
 // Statuses lists every status in the order reports show them.
@@ -78,6 +82,18 @@ var defaultSeverity = func() map[Status]Severity {
 	m := make(map[Status]Severity, len(statusTable))
 	for _, row := range statusTable {
 		m[row.Status] = row.Severity
+	}
+	return m
+}()
+
+// Callable says whether a principal could call a model whose account-level
+// status is s; only then are principals checked for it.
+func (s Status) Callable() bool { return !uncallable[s] }
+
+var uncallable = func() map[Status]bool {
+	m := map[Status]bool{}
+	for _, row := range statusTable {
+		m[row.Status] = row.Uncallable
 	}
 	return m
 }()

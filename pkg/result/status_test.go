@@ -4,7 +4,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -77,5 +79,33 @@ func TestStatusTableDerivesTheLists(t *testing.T) {
 		if got := Severities(nil).Of(s); got != want {
 			t.Errorf("default severity of %s: got %s; want %s", s, got, want)
 		}
+	}
+}
+
+// The statuses page names, as the checks no principal could call, exactly
+// the statuses the table marks Uncallable.
+func TestStatusesPageNamesTheUncallable(t *testing.T) {
+	page, err := os.ReadFile("../../docs/statuses.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(strings.Join(strings.Fields(string(page)), " "), "each check that a principal could call (not ")
+	list, _, _ := strings.Cut(rest, ")")
+	if !ok {
+		t.Fatal("docs/statuses.md: no \"each check that a principal could call (not ...)\"; want the list of statuses without principal checks")
+	}
+	var named, want []string
+	for _, s := range strings.Split(list, ",") {
+		named = append(named, strings.Trim(strings.TrimSpace(s), "`"))
+	}
+	for _, s := range Statuses {
+		if !s.Callable() {
+			want = append(want, string(s))
+		}
+	}
+	slices.Sort(named)
+	slices.Sort(want)
+	if !slices.Equal(named, want) {
+		t.Errorf("docs/statuses.md names %v as no principal could call; want %v (statusTable's Uncallable)", named, want)
 	}
 }

@@ -289,55 +289,49 @@ func Import(ctx context.Context, api Importer, findings []types.AwsSecurityFindi
 // it did not.
 func SetWorkflow(ctx context.Context, api Updater, productARN string, ids []string, status types.WorkflowStatus, note string) (map[string]bool, error) {
 	done := map[string]bool{}
-	var failed []string
-	for start := 0; start < len(ids); start += BatchSize {
-		var keys []types.AwsSecurityFindingIdentifier
-		for _, id := range ids[start:min(start+BatchSize, len(ids))] {
-			keys = append(keys, types.AwsSecurityFindingIdentifier{Id: aws.String(id), ProductArn: aws.String(productARN)})
-		}
-		out, err := api.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
-			FindingIdentifiers: keys, Workflow: &types.WorkflowUpdate{Status: status},
-			Note: &types.NoteUpdate{Text: aws.String(result.Clip(note, 512)), UpdatedBy: aws.String("grantwatch")},
-		})
-		if err != nil {
-			return done, fmt.Errorf("batch update findings (%s): %w", status, err)
-		}
-		for _, k := range out.ProcessedFindings {
-			done[aws.ToString(k.Id)] = true
-		}
-		for _, f := range out.UnprocessedFindings {
-			failed = append(failed, fmt.Sprintf("%s (%s: %s)", aws.ToString(f.FindingIdentifier.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
-		}
-	}
-	if len(failed) > 0 {
-		return done, fmt.Errorf("batch update findings (%s): %s", status, strings.Join(failed, "; "))
-	}
-	return done, nil
+	err := updateInBatches(ctx, api, productARN, ids, string(status), done, func(in *securityhub.BatchUpdateFindingsInput) {
+		in.Workflow = &types.WorkflowUpdate{Status: status}
+		in.Note = &types.NoteUpdate{Text: aws.String(result.Clip(note, 512)), UpdatedBy: aws.String("grantwatch")}
+	})
+	return done, err
 }
 
 // AddNote sets the note of findings with BatchUpdateFindings, leaving
 // their workflow status as it is (ledger: SH-update-note). It returns an
 // error naming the findings Security Hub did not update.
 func AddNote(ctx context.Context, api Updater, productARN string, ids []string, note, by string) error {
+	return updateInBatches(ctx, api, productARN, ids, "note", nil, func(in *securityhub.BatchUpdateFindingsInput) {
+		in.Note = &types.NoteUpdate{Text: aws.String(result.Clip(note, 512)), UpdatedBy: aws.String(result.Clip(by, 512))}
+	})
+}
+
+// updateInBatches calls BatchUpdateFindings for ids, BatchSize at a time,
+// with the update set sets. It records the processed ids in done (when not
+// nil) and returns an error naming what, the findings Security Hub did not
+// process, or the call that failed.
+func updateInBatches(ctx context.Context, api Updater, productARN string, ids []string, what string, done map[string]bool, set func(*securityhub.BatchUpdateFindingsInput)) error {
 	var failed []string
 	for start := 0; start < len(ids); start += BatchSize {
-		var keys []types.AwsSecurityFindingIdentifier
+		in := &securityhub.BatchUpdateFindingsInput{}
 		for _, id := range ids[start:min(start+BatchSize, len(ids))] {
-			keys = append(keys, types.AwsSecurityFindingIdentifier{Id: aws.String(id), ProductArn: aws.String(productARN)})
+			in.FindingIdentifiers = append(in.FindingIdentifiers, types.AwsSecurityFindingIdentifier{Id: aws.String(id), ProductArn: aws.String(productARN)})
 		}
-		out, err := api.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
-			FindingIdentifiers: keys,
-			Note:               &types.NoteUpdate{Text: aws.String(result.Clip(note, 512)), UpdatedBy: aws.String(result.Clip(by, 512))},
-		})
+		set(in)
+		out, err := api.BatchUpdateFindings(ctx, in)
 		if err != nil {
-			return fmt.Errorf("batch update findings (note): %w", err)
+			return fmt.Errorf("batch update findings (%s): %w", what, err)
+		}
+		for _, k := range out.ProcessedFindings {
+			if done != nil {
+				done[aws.ToString(k.Id)] = true
+			}
 		}
 		for _, f := range out.UnprocessedFindings {
 			failed = append(failed, fmt.Sprintf("%s (%s: %s)", aws.ToString(f.FindingIdentifier.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("batch update findings (note): %s", strings.Join(failed, "; "))
+		return fmt.Errorf("batch update findings (%s): %s", what, strings.Join(failed, "; "))
 	}
 	return nil
 }

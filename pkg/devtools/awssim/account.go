@@ -19,6 +19,16 @@ import (
 // GetRegionOptStatus). ledger: ACC-list-regions
 type accountProtocol struct{}
 
+// The operations accountProtocol answers.
+const (
+	OpListRegions        = "ListRegions"
+	OpGetRegionOptStatus = "GetRegionOptStatus"
+)
+
+func (accountProtocol) operations() []string {
+	return []string{OpListRegions, OpGetRegionOptStatus}
+}
+
 func (accountProtocol) operation(req *request) string {
 	if req.http.Method != http.MethodPost {
 		return ""

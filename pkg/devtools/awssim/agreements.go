@@ -80,6 +80,14 @@ func newWrites() *writes {
 	return &writes{agreements: map[agreementKey]time.Time{}, deleted: map[agreementKey]bool{}, forms: map[[2]string]bool{}}
 }
 
+// The agreement and form operations, which bedrockProtocol answers.
+const (
+	OpListFoundationModelAgreementOffers = "ListFoundationModelAgreementOffers"
+	OpCreateFoundationModelAgreement     = "CreateFoundationModelAgreement"
+	OpDeleteFoundationModelAgreement     = "DeleteFoundationModelAgreement"
+	OpPutUseCaseForModelAccess           = "PutUseCaseForModelAccess"
+)
+
 // agreementOperation names the agreement and form operations; the GETs of
 // bedrockProtocol.operation leave them out.
 func agreementOperation(req *request) string {

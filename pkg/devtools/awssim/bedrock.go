@@ -19,6 +19,20 @@ import (
 // service/bedrock v1.63 serializers.go).
 type bedrockProtocol struct{}
 
+// The operations bedrockProtocol answers.
+const (
+	OpListFoundationModels           = "ListFoundationModels"
+	OpGetFoundationModelAvailability = "GetFoundationModelAvailability"
+	OpListInferenceProfiles          = "ListInferenceProfiles"
+	OpGetInferenceProfile            = "GetInferenceProfile"
+	OpGetUseCaseForModelAccess       = "GetUseCaseForModelAccess"
+)
+
+func (bedrockProtocol) operations() []string {
+	return []string{OpListFoundationModels, OpGetFoundationModelAvailability, OpListInferenceProfiles, OpGetInferenceProfile, OpGetUseCaseForModelAccess,
+		OpListFoundationModelAgreementOffers, OpCreateFoundationModelAgreement, OpDeleteFoundationModelAgreement, OpPutUseCaseForModelAccess}
+}
+
 const (
 	availabilityPath = "/foundation-model-availability/"
 	profilesPath     = "/inference-profiles"

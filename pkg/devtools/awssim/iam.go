@@ -15,6 +15,17 @@ import (
 // aws-sdk-go-v2 service/iam v1.65 response_snapshot/*.snap).
 type iamProtocol struct{}
 
+// The operations iamProtocol answers.
+const (
+	OpSimulatePrincipalPolicy = "SimulatePrincipalPolicy"
+	OpListRoles               = "ListRoles"
+	OpListRoleTags            = "ListRoleTags"
+)
+
+func (iamProtocol) operations() []string {
+	return []string{OpSimulatePrincipalPolicy, OpListRoles, OpListRoleTags}
+}
+
 const iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 func (iamProtocol) operation(req *request) string { return stsProtocol{}.operation(req) }

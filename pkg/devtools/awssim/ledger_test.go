@@ -448,3 +448,25 @@ func TestLedgerCommentsNameRows(t *testing.T) {
 		t.Error("no \"// ledger: ID\" comment in the module; the simulator's rules and the classifier's branches name their rows")
 	}
 }
+
+// Every Op constant is one its protocol lists in operations(), so the
+// simulator counts its calls ([Server.Calls], Stats); a protocol file holds
+// its constants, its list, its routing and its handlers together.
+func TestEveryOperationIsCounted(t *testing.T) {
+	counted := map[string]bool{}
+	for _, op := range operations {
+		if counted[op] {
+			t.Errorf("operation %s: listed twice; want once", op)
+		}
+		counted[op] = true
+	}
+	for op, name := range simulatorOperations(t) {
+		if !counted[op] {
+			t.Errorf("%s: not in its protocol's operations(); want it listed, or its calls go uncounted", name)
+		}
+		delete(counted, op)
+	}
+	for op := range counted {
+		t.Errorf("operation %s: listed but no Op constant; want one", op)
+	}
+}

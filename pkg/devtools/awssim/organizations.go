@@ -16,6 +16,20 @@ import (
 // orgProtocol is AWS JSON 1.1: POST with X-Amz-Target, JSON both ways.
 type orgProtocol struct{}
 
+// The operations orgProtocol answers.
+const (
+	OpListAccounts          = "ListAccounts"
+	OpListAccountsForParent = "ListAccountsForParent"
+	OpListChildren          = "ListChildren"
+	OpListParents           = "ListParents"
+	OpListRoots             = "ListRoots"
+	OpListTagsForResource   = "ListTagsForResource"
+)
+
+func (orgProtocol) operations() []string {
+	return []string{OpListAccounts, OpListAccountsForParent, OpListChildren, OpListParents, OpListRoots, OpListTagsForResource}
+}
+
 const orgTargetPrefix = "AWSOrganizationsV20161128."
 
 func (orgProtocol) operation(req *request) string {

@@ -5,49 +5,26 @@ import (
 	cryptorand "crypto/rand"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// The operations the simulator answers, as counted by [Server.Calls].
-const (
-	OpAssumeRole                     = "AssumeRole"
-	OpGetCallerIdentity              = "GetCallerIdentity"
-	OpListAccounts                   = "ListAccounts"
-	OpListAccountsForParent          = "ListAccountsForParent"
-	OpListChildren                   = "ListChildren"
-	OpListParents                    = "ListParents"
-	OpListRoots                      = "ListRoots"
-	OpListTagsForResource            = "ListTagsForResource"
-	OpListFoundationModels           = "ListFoundationModels"
-	OpGetFoundationModelAvailability = "GetFoundationModelAvailability"
-	OpListInferenceProfiles          = "ListInferenceProfiles"
-	OpGetInferenceProfile            = "GetInferenceProfile"
-	OpGetUseCaseForModelAccess       = "GetUseCaseForModelAccess"
-	OpSimulatePrincipalPolicy        = "SimulatePrincipalPolicy"
-	OpListRoles                      = "ListRoles"
-	OpListRoleTags                   = "ListRoleTags"
-	OpListRegions                    = "ListRegions"
-	OpGetRegionOptStatus             = "GetRegionOptStatus"
-	// The agreement and form operations (agreements.go).
-	OpListFoundationModelAgreementOffers = "ListFoundationModelAgreementOffers"
-	OpCreateFoundationModelAgreement     = "CreateFoundationModelAgreement"
-	OpDeleteFoundationModelAgreement     = "DeleteFoundationModelAgreement"
-	OpPutUseCaseForModelAccess           = "PutUseCaseForModelAccess"
-)
-
-var operations = []string{
-	OpAssumeRole, OpGetCallerIdentity, OpListAccounts, OpListAccountsForParent, OpListChildren,
-	OpListParents, OpListRoots, OpListTagsForResource, OpListFoundationModels, OpGetFoundationModelAvailability,
-	OpListInferenceProfiles, OpGetInferenceProfile, OpGetUseCaseForModelAccess,
-	OpSimulatePrincipalPolicy, OpListRoles, OpListRoleTags, OpListRegions, OpGetRegionOptStatus,
-	OpListFoundationModelAgreementOffers, OpCreateFoundationModelAgreement, OpDeleteFoundationModelAgreement, OpPutUseCaseForModelAccess,
-}
+// operations are every protocol's operations (its own file declares them),
+// as counted by [Server.Calls].
+var operations = func() []string {
+	var ops []string
+	for _, service := range slices.Sorted(maps.Keys(protocols)) {
+		ops = append(ops, protocols[service].operations()...)
+	}
+	return ops
+}()
 
 // Server is the simulator. It is an http.Handler; Start serves it on an address.
 type Server struct {
@@ -307,26 +284,23 @@ func accessDenied(code, msg string) *apiError {
 
 // protocol is one service's wire format.
 type protocol interface {
+	// operations are the Op* constants the protocol answers.
+	operations() []string
 	operation(*request) string
 	serve(*Server, http.ResponseWriter, *request)
 	writeError(http.ResponseWriter, error)
 }
 
-func protocolFor(service string) protocol {
-	switch service {
-	case "sts":
-		return stsProtocol{}
-	case "iam":
-		return iamProtocol{}
-	case "organizations":
-		return orgProtocol{}
-	case "bedrock":
-		return bedrockProtocol{}
-	case "account":
-		return accountProtocol{}
-	}
-	return nil
+// protocols are the services the simulator speaks, by signing name.
+var protocols = map[string]protocol{
+	"sts":           stsProtocol{},
+	"iam":           iamProtocol{},
+	"organizations": orgProtocol{},
+	"bedrock":       bedrockProtocol{},
+	"account":       accountProtocol{},
 }
+
+func protocolFor(service string) protocol { return protocols[service] }
 
 // unauthenticated answers a request without a usable Authorization header
 // in the protocol it was sent in, told apart by its shape since there is no

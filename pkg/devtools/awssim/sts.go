@@ -18,6 +18,16 @@ import (
 // stsProtocol is the AWS query protocol: form-encoded POST, XML answers.
 type stsProtocol struct{}
 
+// The operations stsProtocol answers.
+const (
+	OpAssumeRole        = "AssumeRole"
+	OpGetCallerIdentity = "GetCallerIdentity"
+)
+
+func (stsProtocol) operations() []string {
+	return []string{OpAssumeRole, OpGetCallerIdentity}
+}
+
 const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 func (stsProtocol) operation(req *request) string {

@@ -39,7 +39,7 @@ func RunStateMachine(ctx context.Context, t testing.TB, definition []byte, input
 	}
 	srv := httptest.NewServer(invoke)
 	defer srv.Close()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(checkoutRoot(t), "pkg", "testenv", "stepfunctions.mjs"), defFile, inputFile)
+	cmd := exec.CommandContext(ctx, node, filepath.Join(checkoutRoot(t), "pkg", "devtools", "testenv", "stepfunctions.mjs"), defFile, inputFile)
 	cmd.Env = append(os.Environ(), "INVOKE_URL="+srv.URL, "EXECUTION_ID="+executionID, "RETRY_MS=10")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

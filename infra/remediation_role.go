@@ -87,14 +87,17 @@ func productIDs(p *config.AgreementPolicy) []string {
 // a resource type (Service Authorization Reference, Amazon Bedrock), so
 // they need "*"; aws-marketplace:Subscribe is the one that can be narrowed,
 // by aws-marketplace:ProductId (Bedrock user guide,
-// model-access-permissions; ledger MP-product-id). The user guide asks for
-// Subscribe, Unsubscribe and ViewSubscriptions (ledger MP-three-actions);
-// grantwatch never calls Unsubscribe, and the role may not delete
-// agreements: undoing is a person's decision.
+// model-access-permissions; ledger MP-product-id). Creating an agreement
+// needs Subscribe, and reading subscriptions ViewSubscriptions (the
+// guide's "request access to models with a product ID"; ledger
+// MP-remediation-actions); Unsubscribe, which the guide asks of a principal
+// whose first call subscribes (MP-three-actions), is not granted: the role
+// never cancels, and may not delete agreements: undoing is a person's
+// decision.
 var (
 	RemediationWriteActions = []string{"bedrock:CreateFoundationModelAgreement", "bedrock:PutUseCaseForModelAccess"}
 	RemediationReadActions  = []string{"bedrock:GetFoundationModelAvailability", "bedrock:GetUseCaseForModelAccess", "bedrock:ListFoundationModelAgreementOffers"}
-	MarketplaceViewActions  = []string{"aws-marketplace:Unsubscribe", "aws-marketplace:ViewSubscriptions"}
+	MarketplaceViewActions  = []string{"aws-marketplace:ViewSubscriptions"}
 	MarketplaceSubscribe    = []string{"aws-marketplace:Subscribe"}
 )
 
@@ -105,7 +108,9 @@ func addRemediationRole(stack awscdk.Stack, r RemediationSettings, trust awsiam.
 	subscribe := &awsiam.PolicyStatementProps{Actions: jsii.Strings(MarketplaceSubscribe...), Resources: jsii.Strings("*")}
 	if len(r.ProductIDs) > 0 {
 		subscribe.Conditions = &map[string]interface{}{
-			"StringEquals": map[string]interface{}{"aws-marketplace:ProductId": r.ProductIDs},
+			// AWS's own examples use ForAnyValue:StringEquals on this key
+			// (ledger IAM-fixture-marketplace-product, MP-product-id).
+			"ForAnyValue:StringEquals": map[string]interface{}{"aws-marketplace:ProductId": r.ProductIDs},
 		}
 	}
 	statements := []awsiam.PolicyStatement{
@@ -124,7 +129,7 @@ func addRemediationRole(stack awscdk.Stack, r RemediationSettings, trust awsiam.
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("bedrock:CreateFoundationModelAgreement, PutUseCaseForModelAccess, ListFoundationModelAgreementOffers, GetFoundationModelAvailability, GetUseCaseForModelAccess and aws-marketplace:Unsubscribe and ViewSubscriptions support no resource-level permissions (Service Authorization Reference), so only \"*\" works; aws-marketplace:Subscribe is narrowed by aws-marketplace:ProductId to the allowed models' product ids when they are known or given."),
+		Reason:    jsii.String("bedrock:CreateFoundationModelAgreement, PutUseCaseForModelAccess, ListFoundationModelAgreementOffers, GetFoundationModelAvailability, GetUseCaseForModelAccess and aws-marketplace:ViewSubscriptions support no resource-level permissions (Service Authorization Reference), so only \"*\" works; aws-marketplace:Subscribe is narrowed by aws-marketplace:ProductId to the allowed models' product ids when they are known or given."),
 		AppliesTo: &[]interface{}{"Resource::*"},
 	}}, jsii.Bool(true))
 	awscdk.NewCfnOutput(stack, jsii.String("RemediationRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -10,7 +11,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
 )
 
 // isRead reports whether an IAM action only reads: its verb is one of the
@@ -62,7 +65,7 @@ func TestRemediationRole(t *testing.T) {
 	}{
 		{"default name, any product", testConfig, "", "GrantwatchRemediate", false},
 		{"configured name, products named", withSection, "prod-abc123def4567, prod-zyx987wvu6543", "BedrockFixer", true},
-		{"products from the allowed models", testConfig + "remediation: {agreements: {models: [cohere.command-r-plus-v1:0]}}\n", "", "GrantwatchRemediate", true},
+		{"products from the allowed models", testConfig + "remediation: {agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}}\n", "", "GrantwatchRemediate", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +86,7 @@ func TestRemediationRole(t *testing.T) {
 					t.Errorf("%v on %v; want * (no resource types)", s.Actions, s.Resources)
 				}
 				if slices.Contains(s.Actions, "aws-marketplace:Subscribe") {
-					cond, _ := s.Condition["StringEquals"].(map[string]interface{})
+					cond, _ := s.Condition["ForAnyValue:StringEquals"].(map[string]interface{})
 					if has := cond["aws-marketplace:ProductId"] != nil; has != tt.wantCondition {
 						t.Errorf("aws-marketplace:Subscribe condition: got %v; want a ProductId condition %v", s.Condition, tt.wantCondition)
 					}
@@ -111,6 +114,57 @@ func TestRemediationRole(t *testing.T) {
 			errs := assertions.Annotations_FromStack(member).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 			for _, m := range *errs {
 				t.Errorf("cdk-nag error at %s: %v", *m.Id, m.Entry.Data)
+			}
+		})
+	}
+}
+
+// The synthesized role policy, evaluated as IAM does with the context
+// Bedrock's Subscribe carries: the allowed model's product id subscribes,
+// another model's does not, and the role cannot cancel subscriptions
+// (ledger MP-product-id, MP-remediation-actions).
+func TestRemediationRolePolicyEvaluated(t *testing.T) {
+	_, member := stacks(t, testSettingsWith(t, testConfig+"remediation: {agreements: {models: [anthropic.claude-3-5-sonnet-20240620-v1:0]}}\n", map[string]string{ctxRemediation: "true"}))
+	resources := (*assertions.Template_FromStack(member, nil).ToJSON())["Resources"].(map[string]interface{})
+	var doc []byte
+	for id, r := range resources {
+		if strings.HasPrefix(id, "RemediationRole") && r.(map[string]interface{})["Type"] == "AWS::IAM::Role" {
+			pols := r.(map[string]interface{})["Properties"].(map[string]interface{})["Policies"].([]interface{})
+			var err error
+			if doc, err = json.Marshal(pols[0].(map[string]interface{})["PolicyDocument"]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if doc == nil {
+		t.Fatal("no RemediationRole in the member template")
+	}
+	cohere, ok1 := check.MarketplaceProductID("cohere.command-r-plus-v1:0")
+	claude, ok2 := check.MarketplaceProductID("anthropic.claude-3-5-sonnet-20240620-v1:0")
+	if !ok1 || !ok2 {
+		t.Fatal("marketplace.json lacks the test's models")
+	}
+	tests := []struct {
+		name, action string
+		context      map[string][]string
+		want         string
+	}{
+		{"Subscribe to the allowed model's product", "aws-marketplace:Subscribe", map[string][]string{"aws-marketplace:ProductId": {claude}}, "allowed"},
+		{"Subscribe to another model's product", "aws-marketplace:Subscribe", map[string][]string{"aws-marketplace:ProductId": {cohere}}, "implicitDeny"},
+		{"Subscribe without a product id", "aws-marketplace:Subscribe", nil, "implicitDeny"},
+		{"ViewSubscriptions", "aws-marketplace:ViewSubscriptions", nil, "allowed"},
+		{"Unsubscribe is not granted", "aws-marketplace:Unsubscribe", nil, "implicitDeny"},
+		{"CreateFoundationModelAgreement", "bedrock:CreateFoundationModelAgreement", nil, "allowed"},
+		{"DeleteFoundationModelAgreement is not granted", "bedrock:DeleteFoundationModelAgreement", nil, "implicitDeny"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := awssim.EvaluateIdentityPolicy(string(doc), tt.action, "*", tt.context)
+			if err != nil {
+				t.Fatalf("the synthesized policy: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("%s: got %s; want %s (policy %s)", tt.action, got, tt.want, doc)
 			}
 		})
 	}

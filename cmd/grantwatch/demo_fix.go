@@ -29,7 +29,7 @@ remediation:
 `
 
 // demoAgreementDelay is how long the simulator keeps a new agreement
-// PENDING in the demo; AWS takes about two minutes.
+// PENDING in the demo; observed with AWS: about two minutes (ledger BR-agreement-pending).
 const demoAgreementDelay = time.Second
 
 // demoFix ends the demo: grantwatch fix plans the missing agreement of run
@@ -82,7 +82,7 @@ func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *con
 			m.MessageAttributes["account_id"].Value, m.MessageAttributes["event_type"].Value, m.MessageAttributes["severity"].Value, indent(m.Message))
 	}
 
-	fmt.Fprintf(stdout, "\n== Run 3, once the agreement turned AVAILABLE (the simulator's agreements.delay is %s; AWS takes about 2 minutes):\n", demoAgreementDelay)
+	fmt.Fprintf(stdout, "\n== Run 3, once the agreement turned AVAILABLE (the simulator's agreements.delay is %s; observed with AWS: about 2 minutes):\n", demoAgreementDelay)
 	select {
 	case <-time.After(demoAgreementDelay):
 	case <-ctx.Done():

@@ -121,8 +121,7 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 
 // fix runs the audit as grantwatch run does, plans, and applies when asked.
 func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool, prog func(done, total int)) (*fixOutput, error) {
-	// Who fix runs as: recorded with each action, and the form's default
-	// target (the account grantwatch runs in).
+	// Who fix runs as: recorded with each action.
 	parts, err := job.Build(ctx, cfg, awsCfg, func(o *job.BuildOptions) {
 		o.Progress = prog
 		o.Caller = true
@@ -133,9 +132,8 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 	now := time.Now()
 	plan := parts.Planner.Plan(ctx, job.RunID(now))
 	rep := parts.Checker.Check(ctx, plan)
-	formAccounts := []string{parts.Caller.Account}
 	rem := remediate.New(cfg, awsCfg)
-	actions := rem.Plan(ctx, rep, plan.Units, formAccounts)
+	actions := rem.Plan(ctx, rep, plan.Units)
 	mode := "dry-run"
 	if apply {
 		mode = "apply"

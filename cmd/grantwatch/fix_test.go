@@ -149,7 +149,7 @@ func TestFixCannotRun(t *testing.T) {
 	}{
 		{"no remediation section", []string{"--config", writeConfig(t, `accounts: {static: ["111111111111"]}`+fixBase)}, "no remediation section"},
 		{"no config", nil, "fix needs --config"},
-		{"form file missing", []string{"--config", writeConfig(t, `accounts: {static: ["111111111111"]}`+fixBase+"remediation: {use_case_form: {file: /nonexistent/form.json}}\n")}, "remediation.use_case_form.file"},
+		{"form file missing", []string{"--config", writeConfig(t, `accounts: {static: ["111111111111"]}`+fixBase+"remediation: {use_case_form: {file: /nonexistent/form.json, accounts: [\"999999999999\"]}}\n")}, "remediation.use_case_form.file"},
 		{"bad output", []string{"--config", "x", "--output", "csv"}, "want one of table, json"},
 	}
 	for _, tt := range tests {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Remediation is the optional remediation section: what grantwatch fix (and
@@ -37,6 +40,20 @@ type AgreementPolicy struct {
 	// OfferType is ListFoundationModelAgreementOffers' offerType: PUBLIC
 	// (default) or ALL.
 	OfferType string `yaml:"offer_type"`
+	// Offers name the offer id to accept per model, for a model with
+	// several offers: AWS documents no order of the offers, so fix never
+	// picks one of several by itself (ledger BR-agreement-offers).
+	Offers map[string]string `yaml:"offers"`
+}
+
+// OfferFor is the offer id the configuration names for a model, or "".
+func (p *AgreementPolicy) OfferFor(model string) string {
+	for m, id := range p.Offers {
+		if AgreementModel(m) == AgreementModel(model) {
+			return id
+		}
+	}
+	return ""
 }
 
 // UseCaseFormPolicy says where the Anthropic use-case form is submitted.
@@ -44,8 +61,10 @@ type UseCaseFormPolicy struct {
 	// File is the form's JSON, relative to the working directory; LoadForm
 	// reads and checks it.
 	File string `yaml:"file"`
-	// Accounts default to the account grantwatch runs in, the management
-	// account in the standard deployment, whose form covers the organization.
+	// Accounts are where the form is submitted: the organization's
+	// management account, whose form covers every member (ledger
+	// BR-form-inherited). Required: the configuration does not name the
+	// management account, and grantwatch runs in an audit account.
 	Accounts []string `yaml:"accounts"`
 	// Regions are where the form is submitted; default: the first audited
 	// region. List the opt-in regions that need their own.
@@ -70,14 +89,26 @@ const (
 // may be empty.
 var useCaseFormFields = []string{"companyName", "companyWebsite", "intendedUsers", "industryOption", "otherIndustryOption", "useCases"}
 
-// marketplaceProviders are the model id prefixes of providers whose models
-// are sold through AWS Marketplace and so need an agreement; freeProviders
-// those that are not (ledger MP-not-sold-providers). Any other prefix
-// is not a Bedrock provider grantwatch knows.
+// useCaseFormMaxLen are the fields' length limits, and intendedUsersValues
+// the values intendedUsers takes, as the user guide gives them (model
+// access, "Manage model access using SDK and CLI", step 2; ledger
+// BR-form-fields).
 var (
-	marketplaceProviders = []string{"ai21", "anthropic", "cohere", "luma", "stability", "twelvelabs", "writer"}
-	freeProviders        = map[string]string{"amazon": "Amazon", "meta": "Meta", "mistral": "Mistral AI", "deepseek": "DeepSeek", "qwen": "Qwen", "openai": "OpenAI"}
+	useCaseFormMaxLen = map[string]int{
+		"companyName": 128, "companyWebsite": 128, "industryOption": 128, "otherIndustryOption": 128, "useCases": 8192,
+	}
+	intendedUsersValues = []string{"0", "1", "2"}
 )
+
+// notSoldProviders maps the model id prefixes of the providers AWS lists
+// as not sold through AWS Marketplace to those providers' names, as
+// ListFoundationModels gives providerName (ledger MP-not-sold-providers;
+// the names are pkg/check/data/marketplace.json's, the prefixes ours:
+// ledger MP-agreement-models).
+var notSoldProviders = map[string]string{"amazon": "Amazon", "deepseek": "DeepSeek", "mistral": "Mistral AI", "meta": "Meta", "qwen": "Qwen", "openai": "OpenAI"}
+
+// NotSoldProviders are the provider names NeedsAgreement refuses.
+func NotSoldProviders() []string { return slices.Sorted(maps.Values(notSoldProviders)) }
 
 // AgreementModel is the foundation model id an agreement is for: the id
 // itself, or the model of a system inference profile id (its geography
@@ -90,7 +121,10 @@ func AgreementModel(id string) string {
 }
 
 // NeedsAgreement checks that a model id is one a Marketplace agreement can
-// be created for.
+// be created for: a foundation model id (or a system profile id) of a
+// provider AWS does not list as not sold through Marketplace. Whether the
+// model exists is the audit's to say: validateRemediation only checks that
+// it is audited.
 func NeedsAgreement(id string) error {
 	base := AgreementModel(id)
 	provider, _, ok := strings.Cut(base, ".")
@@ -99,12 +133,40 @@ func NeedsAgreement(id string) error {
 		return fmt.Errorf("%q is an ARN: name the foundation model id, such as anthropic.claude-3-5-sonnet-20240620-v1:0", id)
 	case !ok || !modelIDPattern.MatchString(base):
 		return fmt.Errorf("%q is not a foundation model id such as anthropic.claude-3-5-sonnet-20240620-v1:0", id)
-	case freeProviders[provider] != "":
-		return fmt.Errorf("%q needs no agreement: %s models are not sold through AWS Marketplace", id, freeProviders[provider])
-	case !slices.Contains(marketplaceProviders, provider):
-		return fmt.Errorf("%q is an unknown model id: provider %q is not one whose Bedrock models are sold through AWS Marketplace (%s)", id, provider, strings.Join(marketplaceProviders, ", "))
+	case notSoldProviders[provider] != "":
+		return fmt.Errorf("%q needs no agreement: %s models are not sold through AWS Marketplace", id, notSoldProviders[provider])
 	}
 	return nil
+}
+
+// auditedAgreementModels are the foundation models the audit checks under
+// their own id, and whether that is all of them: an application inference
+// profile ARN names no model in the configuration.
+func (c *Config) auditedAgreementModels() (map[string]bool, bool) {
+	out := map[string]bool{}
+	complete := true
+	add := func(ids []string) {
+		for _, id := range ids {
+			ref, err := ParseModel(id)
+			switch {
+			case err != nil:
+			case ref.Kind == ApplicationProfile:
+				complete = false
+			case ref.ProfileID != "":
+				out[AgreementModel(ref.ProfileID)] = true
+			default:
+				out[AgreementModel(id)] = true
+			}
+		}
+	}
+	add(c.Models.Required)
+	for _, ids := range c.Models.ByOU {
+		add(ids)
+	}
+	for _, ids := range c.Models.ByAccount {
+		add(ids)
+	}
+	return out, complete
 }
 
 // applyRemediationDefaults fills the section's defaults when it is present.
@@ -170,9 +232,12 @@ func (c *Config) validateRemediation() []error {
 		if len(a.Models) == 0 {
 			bad("agreements.models", "empty: list the models agreements may be created for")
 		}
+		audited, complete := c.auditedAgreementModels()
 		for i, m := range a.Models {
 			if err := NeedsAgreement(m); err != nil {
 				bad(fmt.Sprintf("agreements.models[%d]", i), "%v", err)
+			} else if complete && !audited[AgreementModel(m)] {
+				bad(fmt.Sprintf("agreements.models[%d]", i), "%q is not among the audited models (models.required, by_ou, by_account): the audit would never find its agreement missing", m)
 			}
 		}
 		accounts("agreements.accounts", a.Accounts)
@@ -187,11 +252,23 @@ func (c *Config) validateRemediation() []error {
 				bad(fmt.Sprintf("agreements.regions[%d]", i), "region %q is not among the audited regions %v: nothing would ever be found missing there", reg, c.Regions)
 			}
 		}
+		for _, m := range slices.Sorted(maps.Keys(a.Offers)) {
+			f := "agreements.offers[" + m + "]"
+			switch id := a.Offers[m]; {
+			case !slices.ContainsFunc(a.Models, func(x string) bool { return AgreementModel(x) == AgreementModel(m) }):
+				bad(f, "model %q is not in remediation.agreements.models", m)
+			case strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t\n") || len(id) > 256:
+				bad(f, "%q is not an offer id as ListFoundationModelAgreementOffers gives offerId", id)
+			}
+		}
 		if a.OfferType != "PUBLIC" && a.OfferType != "ALL" {
 			bad("agreements.offer_type", "%q is not PUBLIC or ALL", a.OfferType)
 		}
 	}
 	if f := r.UseCaseForm; f != nil {
+		if len(f.Accounts) == 0 {
+			bad("use_case_form.accounts", "empty: list the organization's management account, whose form covers every member account (and deploy the remediation role there: StackSets skip the management account)")
+		}
 		accounts("use_case_form.accounts", f.Accounts)
 		regions("use_case_form.regions", f.Regions)
 		if f.File == "" {
@@ -230,6 +307,11 @@ func readUseCaseForm(path string) ([]byte, error) {
 	if err := dec.Decode(&form); err != nil {
 		return nil, fmt.Errorf("%s is not a JSON object: %w", path, err)
 	}
+	// Decode reads one value; the file is sent as it is, so anything after
+	// the object would be sent too.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s has data after its JSON object: the file must hold the form only", path)
+	}
 	var errs []string
 	for k, v := range form {
 		if !slices.Contains(useCaseFormFields, k) {
@@ -245,6 +327,10 @@ func readUseCaseForm(path string) ([]byte, error) {
 			errs = append(errs, fmt.Sprintf("missing field %q", k))
 		case k != "otherIndustryOption" && strings.TrimSpace(v) == "":
 			errs = append(errs, fmt.Sprintf("field %q is empty", k))
+		case k == "intendedUsers" && !slices.Contains(intendedUsersValues, v):
+			errs = append(errs, fmt.Sprintf("field %q is %q: AWS takes 0, 1 or 2", k, v))
+		case useCaseFormMaxLen[k] > 0 && utf8.RuneCountInString(v) > useCaseFormMaxLen[k]:
+			errs = append(errs, fmt.Sprintf("field %q is %d characters: AWS takes at most %d", k, utf8.RuneCountInString(v), useCaseFormMaxLen[k]))
 		}
 	}
 	if w, _ := form["companyWebsite"].(string); w != "" {

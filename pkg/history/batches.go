@@ -53,12 +53,23 @@ type Batch struct {
 }
 
 // RemediableAgreement is a missing agreement a batch found: the model's
-// agreement in one account and region, and the ids of the checks it fixes.
+// agreement in one account, created in Region, and the ids of the checks
+// it fixes there; Covers are the account's other regions it was found
+// missing in, which the same agreement covers (ledger
+// BR-agreement-account-wide).
 type RemediableAgreement struct {
-	Account string   `json:"a"`
-	Region  string   `json:"r"`
-	Model   string   `json:"m"`
-	Checks  []string `json:"c,omitempty"`
+	Account string             `json:"a"`
+	Region  string             `json:"r"`
+	Model   string             `json:"m"`
+	Checks  []string           `json:"c,omitempty"`
+	Covers  []RemediableRegion `json:"o,omitempty"`
+}
+
+// RemediableRegion is a region a RemediableAgreement covers, and the ids
+// of the checks it fixes there.
+type RemediableRegion struct {
+	Region string   `json:"r"`
+	Checks []string `json:"c,omitempty"`
 }
 
 // Size is about how many bytes a is in a batch record.
@@ -66,6 +77,12 @@ func (a RemediableAgreement) Size() int {
 	n := 30 + len(a.Account) + len(a.Region) + len(a.Model)
 	for _, c := range a.Checks {
 		n += len(c) + 3
+	}
+	for _, o := range a.Covers {
+		n += 16 + len(o.Region)
+		for _, c := range o.Checks {
+			n += len(c) + 3
+		}
 	}
 	return n
 }

@@ -97,8 +97,14 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the scenario changed by edit first.
+func setupWith(t *testing.T, edit func(*awssim.Scenario)) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	sim := testenv.Simulator(t, "testdata/org.yaml", nil)
+	sim := testenv.Simulator(t, "testdata/org.yaml", edit)
 
 	ddbServer := testenv.DynamoDB(t)
 	snsServer := testenv.SNS(t, localenv.Topic{Name: topic, Subscriptions: []localenv.Subscription{

@@ -24,8 +24,8 @@ import (
 // the same pkg/remediate code; without, it only reports it.
 type Remediation struct {
 	Remediator *remediate.Remediator
-	// Identity is the principal the run acts as: its account is the use-case
-	// form's default target, its ARN is recorded with each action.
+	// Identity is the principal the run acts as: its ARN is recorded with
+	// each action (its account is no default form target).
 	Identity func(ctx context.Context) (account, arn string, err error)
 	// Publisher and Topic carry the messages; either may be empty.
 	Publisher remediate.Publisher
@@ -94,13 +94,15 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 	stepCtx, cancel := context.WithDeadline(ctx, end.Add(-share))
 	defer cancel()
 
-	account, by, err := r.Identity(stepCtx)
+	// The account is not used: the use-case form's accounts are required
+	// (the caller's account is the audit account, not the management one).
+	_, by, err := r.Identity(stepCtx)
 	if err != nil {
 		out.RemediationError, note.Error = err.Error(), err.Error()
 		log.ErrorContext(ctx, "remediation skipped", "error", err)
 		return
 	}
-	actions := r.Remediator.Resolve(stepCtx, candidates, []string{account})
+	actions := r.Remediator.Resolve(stepCtx, candidates)
 	out.Remediable = remediate.Pending(actions)
 	for _, a := range actions {
 		if a.Outcome == remediate.Skipped && !a.NotAttempted && a.Action == remediate.CreateAgreement {
@@ -187,6 +189,11 @@ func (j *Job) noteFindings(ctx context.Context, out *Outcome) {
 		for _, model := range a.Checks {
 			ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: a.Region, Model: model}))
 		}
+		for _, c := range a.Covers { // the same agreement fixes them (BR-agreement-account-wide)
+			for _, model := range c.Checks {
+				ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: c.Region, Model: model}))
+			}
+		}
 		if len(ids) == 0 {
 			continue
 		}
@@ -218,6 +225,9 @@ func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.Remedi
 			continue
 		}
 		ra := history.RemediableAgreement{Account: a.Account, Region: a.Region, Model: a.Model, Checks: a.Checks}
+		for _, c := range a.Covers {
+			ra.Covers = append(ra.Covers, history.RemediableRegion{Region: c.Region, Checks: c.Checks})
+		}
 		if n := ra.Size(); size+n <= maxRemediable {
 			size += n
 			kept = append(kept, ra)

@@ -248,6 +248,37 @@ func TestShardedRunRemediatesAsTheWholeRun(t *testing.T) {
 	}
 }
 
+// An agreement is the account's in every region (ledger
+// BR-agreement-account-wide): a sharded run whose batch found it missing in
+// two regions creates it once, in the first, and its Finish re-reads it in
+// the other, as the whole run and grantwatch fix do.
+func TestShardedRunMakesOneAgreementPerAccountAndModel(t *testing.T) {
+	f := setupWith(t, func(sc *awssim.Scenario) {
+		for i, a := range sc.Accounts {
+			if a.ID == "222222222222" {
+				sc.Accounts[i].Regions["us-west-2"].Models["cohere.command-r-plus-v1:0"] = awssim.ModelState{Agreement: "NOT_AVAILABLE"}
+			}
+		}
+	})
+	f.job.now = func() time.Time { return t0 }
+	f.withRemediation(t, strings.Replace(cohereOnly, "%s", "true", 1))
+	_, out := f.shard(t, "execution-1", 1)
+	want := []string{"222222222222 us-east-1 cohere.command-r-plus-v1:0 CreateFoundationModelAgreement done"}
+	if got := actionKeys(out.Remediation); !slices.Equal(got, want) || out.RemediationError != "" {
+		t.Fatalf("got actions %q (error %q); want %q", got, out.RemediationError, want)
+	}
+	if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != 1 {
+		t.Errorf("got %d CreateFoundationModelAgreement calls; want 1 for the account and model", got)
+	}
+	a := out.Remediation[0]
+	if got := a.Regions(); !slices.Equal(got, []string{"us-east-1", "us-west-2"}) {
+		t.Errorf("the agreement covers %q; want us-east-1 and us-west-2", got)
+	}
+	if !strings.Contains(a.Reason, "us-west-2 reads") {
+		t.Errorf("reason %q; want what us-west-2 reads after the create", a.Reason)
+	}
+}
+
 // Step Functions retries a Finish that failed after it applied: the retry
 // plans again, finds the agreement made, and neither creates it again nor
 // records or announces it twice.

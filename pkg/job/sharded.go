@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/changes"
@@ -405,9 +406,19 @@ func finishCandidates(batches []history.Batch) ([]remediate.Action, leftOut) {
 		left.cut += b.RemediableCut
 		left.notAllowed += b.NotRemediable
 		for _, a := range b.Remediable {
-			actions = append(actions, remediate.Action{Account: a.Account, Region: a.Region, Model: a.Model,
+			// One per (account, model), as the batch's Candidates made it:
+			// an account's regions are all in one batch.
+			act := remediate.Action{Account: a.Account, Region: a.Region, Model: a.Model,
 				Action: remediate.CreateAgreement, Outcome: remediate.Planned, Checks: a.Checks,
-				Reason: fmt.Sprintf("AGREEMENT_MISSING (found by batch %d)", b.Index)})
+				Reason: fmt.Sprintf("AGREEMENT_MISSING (found by batch %d)", b.Index)}
+			for _, c := range a.Covers {
+				act.Covers = append(act.Covers, remediate.Cover{Region: c.Region, Checks: c.Checks})
+			}
+			if len(act.Covers) > 0 {
+				act.Reason = fmt.Sprintf("AGREEMENT_MISSING in %s (one agreement covers the account in every region; found by batch %d)",
+					strings.Join(act.Regions(), ", "), b.Index)
+			}
+			actions = append(actions, act)
 		}
 	}
 	return actions, left

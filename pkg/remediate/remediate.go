@@ -74,8 +74,12 @@ type Action struct {
 	// an agreement status, or FOUND for the form.
 	After string `json:"-"`
 	// Checks are the model ids of the AGREEMENT_MISSING checks an agreement
-	// fixes (the model's own, or a geography's profile of it).
+	// fixes in Region (the model's own, or a geography's profile of it).
 	Checks []string `json:"-"`
+	// Covers are the other regions an agreement covers that the audit
+	// found it missing in, with their checks: the agreement is the
+	// account's, in every region (ledger BR-agreement-account-wide).
+	Covers []Cover `json:"-"`
 	// NotAttempted says the action was skipped because the time for
 	// remediation ran out before it started: it is still to do.
 	NotAttempted bool `json:"-"`
@@ -137,20 +141,21 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
 }
 
 // Plan lists what the configuration allows fixing in rep: one
-// CreateFoundationModelAgreement per (account, region, model) found
-// AGREEMENT_MISSING, with the offer it would accept, and one
+// CreateFoundationModelAgreement per (account, model) found
+// AGREEMENT_MISSING (the agreement is the account's in every region), with the offer it would accept, and one
 // PutUseCaseForModelAccess per form target without a form. Missing
 // agreements the configuration does not allow are listed as skipped, with
 // why. Plan only reads: offers, and whether each form target has a form.
-// formAccounts are the form's accounts when the configuration names none.
-func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targets.Unit, formAccounts []string) []Action {
-	return r.Resolve(ctx, r.Candidates(rep, units), formAccounts)
+func (r *Remediator) Plan(ctx context.Context, rep *result.Report, units []targets.Unit) []Action {
+	return r.Resolve(ctx, r.Candidates(rep, units))
 }
 
 // Candidates is the part of Plan that needs no AWS call: one agreement
-// action per (account, region, model) found AGREEMENT_MISSING, planned when
-// the configuration allows it, skipped (with why) when not. A sharded run's
-// batch keeps them for the run's Finish, which resolves them.
+// action per (account, model) found AGREEMENT_MISSING, in the first
+// audited region the configuration allows and covering the others
+// (oneAgreementPerModel), planned when the configuration allows it,
+// skipped (with why) when not. A sharded run's batch keeps them for the
+// run's Finish, which resolves them.
 func (r *Remediator) Candidates(rep *result.Report, units []targets.Unit) []Action {
 	rc := r.cfg.Remediation
 	if rc == nil || rc.Agreements == nil {
@@ -183,23 +188,23 @@ func (r *Remediator) Candidates(rep *result.Report, units []targets.Unit) []Acti
 		}
 		actions = append(actions, a)
 	}
-	return actions
+	return r.oneAgreementPerModel(actions)
 }
 
 // Resolve completes candidate agreement actions into a plan: it adds the
 // use-case form's actions, finds each planned agreement's offer and whether
 // each form target has a form (only reads), and sorts the plan.
-func (r *Remediator) Resolve(ctx context.Context, candidates []Action, formAccounts []string) []Action {
+func (r *Remediator) Resolve(ctx context.Context, candidates []Action) []Action {
 	rc := r.cfg.Remediation
 	if rc == nil {
 		return nil
 	}
 	actions := slices.Clone(candidates)
 	if f := rc.UseCaseForm; f != nil {
+		// The accounts are required: the configuration does not know the
+		// organization's management account, and the caller's account is
+		// not it when grantwatch runs from an audit account.
 		accounts, regions := f.Accounts, f.Regions
-		if len(accounts) == 0 {
-			accounts = formAccounts
-		}
 		if len(regions) == 0 {
 			regions = r.cfg.Regions[:1]
 		}
@@ -233,6 +238,82 @@ func (r *Remediator) Resolve(ctx context.Context, candidates []Action, formAccou
 	return actions
 }
 
+// oneAgreementPerModel folds the agreements of one account and model into
+// one create, in the first audited region where the configuration allows
+// it: a Marketplace subscription made in one region is the account's in
+// every region (ledger BR-agreement-account-wide). The regions it covers
+// are those the action was planned in, and those skipped only because
+// remediation.agreements.regions does not list them (the agreement covers
+// them all the same); a suppressed region keeps its skipped action, with a
+// note.
+func (r *Remediator) oneAgreementPerModel(actions []Action) []Action {
+	order := func(region string) int {
+		if i := slices.Index(r.cfg.Regions, region); i >= 0 {
+			return i
+		}
+		return len(r.cfg.Regions)
+	}
+	slices.SortStableFunc(actions, func(a, b Action) int {
+		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Model, b.Model), cmp.Compare(order(a.Region), order(b.Region)))
+	})
+	primary := map[[2]string]int{} // (account, model) -> index in out
+	var out []Action
+	for _, a := range actions {
+		if a.Action == CreateAgreement && a.Outcome == Planned {
+			k := [2]string{a.Account, a.Model}
+			if i, ok := primary[k]; ok {
+				out[i].Covers = append(out[i].Covers, Cover{Region: a.Region, Checks: a.Checks})
+				continue
+			}
+			primary[k] = len(out)
+		}
+		out = append(out, a)
+	}
+	folded := make([]bool, len(out))
+	for j := range out {
+		a := &out[j]
+		i, ok := primary[[2]string{a.Account, a.Model}]
+		if !ok || a.Outcome != Skipped || a.Action != CreateAgreement {
+			continue
+		}
+		if strings.HasPrefix(a.Reason, "remediation.agreements.regions does not list") {
+			out[i].Covers = append(out[i].Covers, Cover{Region: a.Region, Checks: a.Checks})
+			folded[j] = true
+			continue
+		}
+		a.Reason += fmt.Sprintf(" (the agreement planned in %s covers this region too)", out[i].Region)
+	}
+	var kept []Action
+	for j, a := range out {
+		if folded[j] {
+			continue
+		}
+		if len(a.Covers) > 0 {
+			a.Reason = fmt.Sprintf("AGREEMENT_MISSING in %s (one agreement covers the account in every region); %s",
+				strings.Join(a.Regions(), ", "), a.Reason)
+		}
+		kept = append(kept, a)
+	}
+	return kept
+}
+
+// Cover is a region an agreement made in another region covers, and the
+// ids of the AGREEMENT_MISSING checks it fixes there.
+type Cover struct {
+	Region string
+	Checks []string
+}
+
+// Regions are the regions an agreement covers that the audit found it
+// missing in: its own first, then those of its Covers.
+func (a Action) Regions() []string {
+	regions := []string{a.Region}
+	for _, c := range a.Covers {
+		regions = append(regions, c.Region)
+	}
+	return regions
+}
+
 // notAttempted is the reason of an action left undone because ctx ended
 // (the run's time for remediation ran out): nothing was sent to AWS.
 func notAttempted(what string, ctx context.Context) string {
@@ -259,24 +340,54 @@ func (r *Remediator) excluded(res result.Result, base string, ous []string) stri
 	return ""
 }
 
-// findOffer reads the model's offers and keeps the first: the one the
-// agreement would accept (ledger BR-agreement-offers).
+// findOffer reads the model's offers and picks the one the agreement
+// would accept: the offer remediation.agreements.offers names, else the
+// only one listed. AWS documents no order of the offers, so of several it
+// picks none and says which there are (ledger BR-agreement-offers).
 func (r *Remediator) findOffer(ctx context.Context, a *Action) {
+	p := r.cfg.Remediation.Agreements
 	out, err := r.newBedrock(a.Account, a.Region).ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
-		ModelId: aws.String(a.Model), OfferType: types.OfferType(r.cfg.Remediation.Agreements.OfferType),
+		ModelId: aws.String(a.Model), OfferType: types.OfferType(p.OfferType),
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		a.Outcome, a.Reason = Failed, "could not list the model's offers: "+describe(err)
+		return
+	}
+	want := p.OfferFor(a.Model)
+	o, why := selectOffer(out.Offers, want)
+	switch {
 	case len(out.Offers) == 0:
-		a.Outcome, a.Reason = Skipped, fmt.Sprintf("ListFoundationModelAgreementOffers lists no %s offer for %s in %s", r.cfg.Remediation.Agreements.OfferType, a.Model, a.Region)
+		a.Outcome, a.Reason = Skipped, fmt.Sprintf("ListFoundationModelAgreementOffers lists no %s offer for %s in %s", p.OfferType, a.Model, a.Region)
+	case o == nil && want != "":
+		a.Outcome, a.Reason = Failed, why
+	case o == nil:
+		a.Outcome, a.Reason = Skipped, why
 	default:
-		o := out.Offers[0]
 		a.Offer, a.token = aws.ToString(o.OfferId), aws.ToString(o.OfferToken)
 		if o.TermDetails != nil && o.TermDetails.LegalTerm != nil {
 			a.Reason += "; terms: " + aws.ToString(o.TermDetails.LegalTerm.Url)
 		}
 	}
+}
+
+// selectOffer picks the offer with id want, or the only offer when want is
+// empty; otherwise it says why it picked none.
+func selectOffer(offers []types.Offer, want string) (*types.Offer, string) {
+	var ids []string
+	for i, o := range offers {
+		id := aws.ToString(o.OfferId)
+		if want != "" && id == want {
+			return &offers[i], ""
+		}
+		ids = append(ids, cmp.Or(id, "(no offerId)"))
+	}
+	switch {
+	case want != "":
+		return nil, fmt.Sprintf("remediation.agreements.offers names offer %s, which ListFoundationModelAgreementOffers does not list (it lists %s)", want, strings.Join(ids, ", "))
+	case len(offers) == 1:
+		return &offers[0], ""
+	}
+	return nil, fmt.Sprintf("%d offers listed (%s) and AWS documents no order: name the one to accept in remediation.agreements.offers", len(offers), strings.Join(ids, ", "))
 }
 
 // checkForm reads whether the target has a form: ResourceNotFoundException
@@ -322,7 +433,9 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 // when there is none: a plan made minutes earlier (a long run, a retried
 // Step Functions Finish, someone who fixed it by hand meanwhile) never
 // accepts terms twice, whatever CreateFoundationModelAgreement would answer
-// for an existing agreement (ConflictException, inferred: BR-agreement-create).
+// for an existing agreement. A ConflictException all the same (an agreement
+// made between the read and the create, or a retried create whose first
+// answer was lost) is read back like a create (ledger BR-agreement-retry).
 // ledger: BR-availability, BR-agreement-pending
 func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 	api := r.newBedrock(a.Account, a.Region)
@@ -334,26 +447,94 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 			return
 		}
 	}
+	if a.token == "" {
+		// An action that did not come from this Remediator's Plan (its
+		// token is not carried in JSON, nor in a sharded run's batch
+		// record): find the offer the plan showed, by its id, never
+		// another.
+		out, err := api.ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
+			ModelId: aws.String(a.Model), OfferType: types.OfferType(r.cfg.Remediation.Agreements.OfferType),
+		})
+		if err != nil {
+			a.Outcome, a.Reason = Failed, "could not list the model's offers: "+describe(err)
+			return
+		}
+		o, why := selectOffer(out.Offers, a.Offer)
+		if o == nil || a.Offer == "" {
+			a.Outcome, a.Reason = Failed, cmp.Or(why, "the plan names no offer id")
+			return
+		}
+		a.token = aws.ToString(o.OfferToken)
+	}
 	_, err := api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(a.Model), OfferToken: aws.String(a.token)})
 	var conflict *types.ConflictException
 	switch {
 	case errors.As(err, &conflict):
-		a.Outcome, a.Reason = Skipped, "an agreement exists already: "+describe(err)
+		// The audit found no agreement, so one that exists now was made
+		// since: by this call, when the SDK retried a create whose first
+		// answer was lost, or by a first call to the model meanwhile.
+		// Either way the plan's aim is met; what the check reads says so
+		// (ledger BR-agreement-retry).
+		r.readAgreement(ctx, api, a, "an agreement exists (CreateFoundationModelAgreement answered "+describe(err)+")")
+		if a.After != string(types.AgreementStatusAvailable) && a.After != string(types.AgreementStatusPending) && a.Outcome == Done {
+			a.Outcome = Failed
+		}
+		r.readOtherRegions(ctx, a)
 		return
 	case err != nil:
 		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)
 		return
 	}
+	r.readAgreement(ctx, api, a, "agreement requested")
+	r.readOtherRegions(ctx, a)
+}
+
+// readOtherRegions re-reads the agreement in the other regions it covers
+// and says what each reads; ERROR anywhere fails the action (ledger
+// BR-agreement-account-wide, BR-agreement-error).
+func (r *Remediator) readOtherRegions(ctx context.Context, a *Action) {
+	var reads []string
+	for _, c := range a.Covers {
+		reg := c.Region
+		av, err := r.newBedrock(a.Account, reg).GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
+		switch {
+		case err != nil || av.AgreementAvailability == nil:
+			reads = append(reads, reg+" could not be read: "+describe(err))
+		case av.AgreementAvailability.Status == types.AgreementStatusError:
+			a.Outcome = Failed
+			reads = append(reads, reg+" reads ERROR: "+aws.ToString(av.AgreementAvailability.ErrorMessage))
+		default:
+			reads = append(reads, reg+" reads "+string(av.AgreementAvailability.Status))
+		}
+	}
+	if len(reads) > 0 {
+		a.Reason += "; " + strings.Join(reads, "; ")
+	}
+}
+
+// readAgreement re-reads the agreement after a write and records what it
+// reads. ERROR is a failed action with AWS's errorMessage (for example an
+// account without a valid payment method for Marketplace purchases;
+// ledger BR-agreement-error). PENDING is done and still settling: AWS
+// gives no bound for an agreement created through the API (ledger
+// BR-agreement-pending), so it is reported as pending, never failed.
+func (r *Remediator) readAgreement(ctx context.Context, api Bedrock, a *Action, what string) {
 	a.Outcome = Done
 	av, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
 	if err != nil || av.AgreementAvailability == nil {
-		a.Reason = fmt.Sprintf("agreement requested (offer %s); the check could not be read again: %s", a.Offer, describe(err))
+		a.Reason = fmt.Sprintf("%s (offer %s); the check could not be read again: %s", what, a.Offer, describe(err))
 		return
 	}
-	a.After = string(av.AgreementAvailability.Status)
-	a.Reason = fmt.Sprintf("agreement requested (offer %s); the check now reads agreementAvailability.status=%s", a.Offer, a.After)
-	if a.After == string(types.AgreementStatusPending) {
-		a.Reason += " (AVAILABLE in about 2 minutes)"
+	st := av.AgreementAvailability.Status
+	a.After = string(st)
+	a.Reason = fmt.Sprintf("%s (offer %s); the check now reads agreementAvailability.status=%s", what, a.Offer, st)
+	switch st {
+	case types.AgreementStatusError:
+		a.Outcome = Failed
+		a.Reason += ": " + cmp.Or(aws.ToString(av.AgreementAvailability.ErrorMessage), "no errorMessage given") +
+			" (the account must meet AWS's prerequisites, such as a valid payment method for AWS Marketplace purchases)"
+	case types.AgreementStatusPending:
+		a.Reason += " (still being set up; the next audit reports PENDING, then ENABLED)"
 	}
 }
 

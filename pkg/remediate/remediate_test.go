@@ -2,11 +2,13 @@ package remediate
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -65,7 +67,7 @@ func (f *fixture) plan(t *testing.T) []Action {
 	}
 	p := targets.New(f.cfg, awsCfg).Plan(ctx, "run-test")
 	rep := check.New(f.cfg, awsCfg).Check(ctx, p)
-	return f.rem.Plan(ctx, rep, p.Units, []string{"999999999999"})
+	return f.rem.Plan(ctx, rep, p.Units)
 }
 
 func (f *fixture) writes() int64 {
@@ -127,11 +129,19 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"111111111111 us-east-1 " + jamba:  "remediation.agreements.models does not list " + jamba,
-		"111111111111 us-west-2 " + cohere: "remediation.agreements.regions does not list us-west-2",
 		"444444444444 us-east-1 " + cohere: "remediation.agreements.accounts does not list account 444444444444",
 	} {
 		if got := skipped[k]; got != want {
 			t.Errorf("skipped %s: got reason %q; want %q", k, got, want)
+		}
+	}
+	// us-west-2 is not in regions, but the agreement created in us-east-1
+	// is the account's in every region: the one action covers it.
+	for _, a := range actions {
+		if a.Account == "111111111111" && a.Model == cohere {
+			if a.Region != "us-east-1" || !slices.Equal(a.Regions(), []string{"us-east-1", "us-west-2"}) || !strings.Contains(a.Reason, "AGREEMENT_MISSING in us-east-1, us-west-2") {
+				t.Errorf("%s covers %q (%q); want the one action in us-east-1 covering us-east-1 and us-west-2", key(a), a.Regions(), a.Reason)
+			}
 		}
 	}
 }
@@ -182,8 +192,13 @@ remediation:
 `, nil)
 	ctx := context.Background()
 	first := f.rem.Apply(ctx, f.plan(t))
-	if got := len(keys(first, Done)); got != 4 {
-		t.Fatalf("first apply: got %d done; want 4 (two accounts x two regions): %q", got, keys(first, ""))
+	if got := len(keys(first, Done)); got != 2 {
+		t.Fatalf("first apply: got %d done; want 2 (one per account, covering both regions): %q", got, keys(first, ""))
+	}
+	for _, a := range first {
+		if a.Outcome == Done && !strings.Contains(a.Reason, "us-west-2 reads AVAILABLE") {
+			t.Errorf("%s: got %q; want the re-read of us-west-2 too", key(a), a.Reason)
+		}
 	}
 	calls := f.sim.Calls(awssim.OpCreateFoundationModelAgreement)
 	second := f.rem.Apply(ctx, f.plan(t))
@@ -203,7 +218,7 @@ func TestUseCaseForm(t *testing.T) {
 	if err := os.WriteFile(form, []byte(`{"companyName":"Example Corp","companyWebsite":"https://www.example.com","intendedUsers":"0","industryOption":"Energy","otherIndustryOption":"","useCases":"Internal assistants"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, "\nremediation:\n  use_case_form: {file: "+form+"}\n", func(sc *awssim.Scenario) {
+	f := newFixture(t, "\nremediation:\n  use_case_form: {file: "+form+", accounts: [\"999999999999\"]}\n", func(sc *awssim.Scenario) {
 		sc.UseCaseForms = []string{} // nobody, the management account included
 	})
 	ctx := context.Background()
@@ -231,6 +246,134 @@ func TestUseCaseForm(t *testing.T) {
 	if got := keys(f.plan(t), ""); len(got) != 0 {
 		t.Errorf("second plan: got %q; want nothing", got)
 	}
+}
+
+func TestAgreementThatEndsInErrorFails(t *testing.T) {
+	const noPayment = "No valid payment method for AWS Marketplace purchases."
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1]}
+`, func(sc *awssim.Scenario) {
+		for i := range sc.Accounts {
+			if sc.Accounts[i].ID == "444444444444" {
+				sc.Accounts[i].AgreementFails = noPayment
+			}
+		}
+	})
+	done := f.rem.Apply(context.Background(), f.plan(t))
+	want := []string{"444444444444 us-east-1 " + cohere + " CreateFoundationModelAgreement failed"}
+	if got := keys(done, Failed); !slices.Equal(got, want) {
+		t.Fatalf("apply: got %q; want %q", got, want)
+	}
+	if a := done[slices.IndexFunc(done, func(a Action) bool { return a.Outcome == Failed })]; a.After != "ERROR" || !strings.Contains(a.Reason, noPayment) {
+		t.Errorf("reason: got %s %q; want ERROR with AWS's errorMessage", a.After, a.Reason)
+	}
+}
+
+func TestAgreementStillPendingIsDone(t *testing.T) {
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1]}
+`, func(sc *awssim.Scenario) { sc.Agreements.Delay = awssim.Duration(time.Hour) })
+	done := slices.DeleteFunc(f.rem.Apply(context.Background(), f.plan(t)), func(a Action) bool { return a.Outcome == Skipped })
+	if len(done) != 1 || done[0].Outcome != Done || done[0].After != "PENDING" || !strings.Contains(done[0].Reason, "still being set up") {
+		t.Fatalf("apply: got %+v; want done, reading PENDING", done)
+	}
+}
+
+// The providers the configuration refuses an agreement for are AWS's list
+// of providers not sold through Marketplace, as the product-id data has it
+// (ledger MP-not-sold-providers, MP-agreement-models).
+func TestNotSoldProvidersAreAWSsList(t *testing.T) {
+	b, err := os.ReadFile("../check/data/marketplace.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		NotSold struct {
+			Providers []string `json:"providers"`
+		} `json:"not_sold_through_marketplace"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(slices.Values(d.NotSold.Providers))
+	if got := config.NotSoldProviders(); !slices.Equal(got, want) {
+		t.Errorf("config.NotSoldProviders: got %q; want marketplace.json's %q", got, want)
+	}
+}
+
+// A create whose answer is lost succeeded on the server: the SDK's retry
+// gets ConflictException, and the agreement this run made is done, not
+// skipped (ledger BR-agreement-retry).
+func TestRetriedCreateThatSucceededIsDone(t *testing.T) {
+	f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1]}
+`, func(sc *awssim.Scenario) {
+		sc.Faults = append(sc.Faults, awssim.Rule{Operation: awssim.OpCreateFoundationModelAgreement, Account: "444444444444", Count: 1, Status: 500, AfterWrite: true})
+	})
+	done := slices.DeleteFunc(f.rem.Apply(context.Background(), f.plan(t)), func(a Action) bool { return a.Outcome == Skipped })
+	if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != 2 {
+		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 2 (the lost answer and the retry)", got)
+	}
+	if len(done) != 1 || done[0].Outcome != Done || done[0].After != "AVAILABLE" || !strings.Contains(done[0].Reason, "ConflictException") {
+		t.Fatalf("apply: got %+v; want done, reading AVAILABLE, saying the create answered ConflictException", done)
+	}
+}
+
+// Of several offers fix picks none by itself; the configured offer id is
+// the one planned and applied, also when apply gets the action without
+// its token (ledger BR-agreement-offers).
+func TestOfferSelection(t *testing.T) {
+	private := func(sc *awssim.Scenario) {
+		sc.Agreements.PrivateOffers = map[string][]string{cohere: {"offer-private-1"}}
+	}
+	only := func(actions []Action) Action {
+		t.Helper()
+		i := slices.IndexFunc(actions, func(a Action) bool {
+			return a.Account == "444444444444" && a.Model == cohere && a.Region == "us-east-1"
+		})
+		if i < 0 {
+			t.Fatalf("no action for 444444444444 us-east-1 %s in %q", cohere, keys(actions, ""))
+		}
+		return actions[i]
+	}
+	t.Run("several offers and none named: skipped, listing them", func(t *testing.T) {
+		f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offer_type: ALL}
+`, private)
+		a := only(f.plan(t))
+		if a.Outcome != Skipped || !strings.Contains(a.Reason, "offer-private-1") || !strings.Contains(a.Reason, "remediation.agreements.offers") {
+			t.Errorf("got %s %q; want skipped, naming the offers and the setting", a.Outcome, a.Reason)
+		}
+	})
+	t.Run("the named offer is planned and applied, by its id", func(t *testing.T) {
+		f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offer_type: ALL, offers: {"cohere.command-r-plus-v1:0": offer-private-1}}
+`, private)
+		plan := f.plan(t)
+		if a := only(plan); a.Outcome != Planned || a.Offer != "offer-private-1" {
+			t.Fatalf("plan: got %s offer %q; want planned with offer-private-1", a.Outcome, a.Offer)
+		}
+		for i := range plan {
+			plan[i].token = "" // as read back from the dry run's JSON
+		}
+		if a := only(f.rem.Apply(context.Background(), plan)); a.Outcome != Done || a.Offer != "offer-private-1" {
+			t.Errorf("apply: got %s %q offer %q; want done with offer-private-1", a.Outcome, a.Reason, a.Offer)
+		}
+	})
+	t.Run("a named offer that is not listed fails", func(t *testing.T) {
+		f := newFixture(t, `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offers: {"cohere.command-r-plus-v1:0": offer-gone}}
+`, nil)
+		if a := only(f.plan(t)); a.Outcome != Failed || !strings.Contains(a.Reason, "offer-gone") {
+			t.Errorf("got %s %q; want failed naming offer-gone", a.Outcome, a.Reason)
+		}
+	})
 }
 
 // A plan applied twice (a retried Step Functions Finish, a Lambda retry of

@@ -34,12 +34,16 @@ const DefaultRemediationRole = "GrantwatchRemediate"
 // writes.
 type AgreementSettings struct {
 	// Delay is how long a created agreement stays PENDING before it reads
-	// AVAILABLE (AWS: "about two minutes"; ledger BR-agreement-pending).
+	// AVAILABLE (observed: about two minutes; ledger BR-agreement-pending).
 	Delay Duration `yaml:"delay"`
 	// Role is the member role whose sessions hold the write permissions
 	// (default GrantwatchRemediate); every other caller, the audit role
 	// included, is denied them.
 	Role string `yaml:"role"`
+	// PrivateOffers are offer ids per model listed besides the public offer
+	// when offerType is ALL, as private offers are (ledger
+	// BR-agreement-offers).
+	PrivateOffers map[string][]string `yaml:"private_offers"`
 }
 
 // noMarketplace are the providers whose models are not sold through AWS
@@ -56,8 +60,12 @@ func SoldThroughMarketplace(provider string) bool {
 	return !slices.ContainsFunc(noMarketplace, func(p string) bool { return strings.EqualFold(p, provider) })
 }
 
-// agreementKey is one account's agreement for one model in one region.
-type agreementKey struct{ account, region, model string }
+// agreementKey is one account's agreement for one model: a Marketplace
+// subscription is the account's, in every region, wherever it was made
+// ("If an identity has already subscribed to a model in one AWS Region,
+// the model becomes available ... in all AWS Regions"; ledger
+// BR-agreement-account-wide).
+type agreementKey struct{ account, model string }
 
 // writes is what the Bedrock writes changed: the simulated service's state,
 // kept apart from the scenario, which Update replaces.
@@ -126,6 +134,9 @@ func (s *Server) serveAgreements(p bedrockProtocol, w http.ResponseWriter, req *
 	default:
 		return false
 	}
+	if err == nil && req.op != OpListFoundationModelAgreementOffers {
+		err = s.injectAfterWrite(req)
+	}
 	if err != nil {
 		p.writeError(w, err)
 		return true
@@ -156,6 +167,21 @@ func offerToken(model, region string) string {
 	return "sim-offer-" + base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
+// privateOfferToken is the token of a private offer, made as offerToken.
+func privateOfferToken(model, region, id string) string {
+	sum := sha256.Sum256([]byte("private-offer|" + model + "|" + region + "|" + id))
+	return "sim-offer-" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// validOfferToken reports whether token is one of the model's offers in
+// region: the public one or a private one.
+func (s *Server) validOfferToken(m CatalogModel, region, token string) bool {
+	if token == offerToken(m.ID, region) {
+		return true
+	}
+	return slices.ContainsFunc(s.sc.Agreements.PrivateOffers[m.ID], func(id string) bool { return token == privateOfferToken(m.ID, region, id) })
+}
+
 func offerID(model string) string {
 	sum := sha256.Sum256([]byte("offer-id|" + model))
 	return "offer-" + hex.EncodeToString(sum[:10])
@@ -164,8 +190,10 @@ func offerID(model string) string {
 // listOffers answers ListFoundationModelAgreementOffers: one PUBLIC offer
 // for a model sold through Marketplace, none for the others (inferred: the
 // API reference does not say what a model without a Marketplace listing
-// answers). offerType takes ALL or PUBLIC (API reference); the simulator
-// has no private offers, so both list the same. An unknown model gets 404
+// answers). offerType takes ALL or PUBLIC (API reference); ALL adds the
+// scenario's private_offers of the model, listed before the public one
+// (AWS documents no order); without offerType only the public one (the
+// default is inferred). An unknown model gets 404
 // ResourceNotFoundException, one of the operation's documented errors
 // (which one AWS picks is inferred). Ledger BR-agreement-offers.
 func (s *Server) listOffers(req *request) (any, error) {
@@ -181,6 +209,22 @@ func (s *Server) listOffers(req *request) (any, error) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "The specified model " + id + " was not found."}
 	}
 	offers := []map[string]any{}
+	if SoldThroughMarketplace(m.Provider) && req.http.URL.Query().Get("offerType") == "ALL" {
+		// Private offers first: AWS documents no order, and a client that
+		// takes the first offer must not find the public one there by luck.
+		for _, id := range s.sc.Agreements.PrivateOffers[m.ID] {
+			offers = append(offers, map[string]any{
+				"offerId":    id,
+				"offerToken": privateOfferToken(m.ID, req.region, id),
+				"termDetails": map[string]any{
+					"usageBasedPricingTerm": map[string]any{"rateCard": []map[string]string{
+						{"dimension": "input_tokens", "price": "0.0027", "description": "Price per 1,000 input tokens", "unit": "Units"},
+					}},
+					"legalTerm": map[string]string{"url": "https://aws.amazon.com/marketplace/private-offer/" + id},
+				},
+			})
+		}
+	}
 	if SoldThroughMarketplace(m.Provider) {
 		// The terms' values are illustrative; their shape is the API
 		// reference's (termDetails: usageBasedPricingTerm.rateCard,
@@ -260,13 +304,15 @@ func (s *Server) createAgreement(req *request) (any, error) {
 	if !ok || !slices.Contains(m.Regions, req.region) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "The specified model " + in.ModelID + " was not found."}
 	}
-	if !SoldThroughMarketplace(m.Provider) || in.OfferToken != offerToken(m.ID, req.region) {
+	// A model not sold through Marketplace has no offer, so no token of
+	// it is valid (ledger BR-agreement-bad-token, inferred).
+	if !SoldThroughMarketplace(m.Provider) || !s.validOfferToken(m, req.region, in.OfferToken) {
 		return nil, validation("The provided offer token is not valid for model %s.", in.ModelID)
 	}
 	if st := s.state(req.caller.Account, req.region, m); st.Agreement == "AVAILABLE" || st.Agreement == "PENDING" {
 		return nil, &apiError{status: 400, code: "ConflictException", message: "An agreement for model " + in.ModelID + " already exists."}
 	}
-	k := agreementKey{req.caller.Account, req.region, m.ID}
+	k := agreementKey{req.caller.Account, m.ID}
 	s.writes.mu.Lock()
 	s.writes.agreements[k] = time.Now()
 	delete(s.writes.deleted, k)
@@ -297,7 +343,7 @@ func (s *Server) deleteAgreement(req *request) error {
 	if st := s.state(req.caller.Account, req.region, m); st.Agreement != "AVAILABLE" && st.Agreement != "PENDING" {
 		return &apiError{status: 404, code: "ResourceNotFoundException", message: "No agreement exists for model " + in.ModelID + "."}
 	}
-	k := agreementKey{req.caller.Account, req.region, m.ID}
+	k := agreementKey{req.caller.Account, m.ID}
 	s.writes.mu.Lock()
 	delete(s.writes.agreements, k)
 	s.writes.deleted[k] = true
@@ -352,18 +398,25 @@ func (s *Server) formSubmitted(account, region string) bool {
 	return false
 }
 
-// withAgreement applies the writes to a model's resolved state: a created
-// agreement is PENDING until the delay has passed, then AVAILABLE; a
-// deleted one is NOT_AVAILABLE.
-func (s *Server) withAgreement(account, region string, m CatalogModel, st ModelState) ModelState {
-	k := agreementKey{account, region, m.ID}
+// withAgreement applies the writes to a model's resolved state in any
+// region the model is offered in: a created agreement is PENDING until the delay has passed, then AVAILABLE, or
+// ERROR with the account's agreement_fails message (ledger
+// BR-agreement-error); a deleted one is NOT_AVAILABLE.
+func (s *Server) withAgreement(account, _ string, m CatalogModel, st ModelState) ModelState {
+	k := agreementKey{account, m.ID}
 	s.writes.mu.Lock()
 	created, ok := s.writes.agreements[k]
 	deleted := s.writes.deleted[k]
 	s.writes.mu.Unlock()
+	var fails string
+	if a, found := s.accounts[account]; found {
+		fails = a.AgreementFails
+	}
 	switch {
 	case ok && time.Since(created) < time.Duration(s.sc.Agreements.Delay):
 		st.Agreement, st.AgreementError = "PENDING", ""
+	case ok && fails != "":
+		st.Agreement, st.AgreementError = "ERROR", fails
 	case ok:
 		st.Agreement, st.AgreementError = "AVAILABLE", ""
 	case deleted:

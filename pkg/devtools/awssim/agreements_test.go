@@ -22,12 +22,13 @@ catalog:
   - {id: "amazon.nova-pro-v1:0", provider: Amazon, regions: [us-east-1]}
 use_case_forms: []
 defaults: {agreement: NOT_AVAILABLE}
-agreements: {delay: 300ms}
+agreements: {delay: 300ms, private_offers: {"anthropic.claude-3-5-sonnet-20240620-v1:0": [offer-private-1]}}
 accounts:
   - {id: "999999999999"}
   - {id: "111111111111"}
   - {id: "222222222222", marketplace_denied: true}
   - {id: "333333333333", remediation: missing}
+  - {id: "444444444444", agreement_fails: "No valid payment method for AWS Marketplace purchases."}
 `
 
 // roleConfig signs as a session of role in account, assumed by the auditor.
@@ -67,7 +68,7 @@ func TestAgreementOffers(t *testing.T) {
 		wantCode  string
 	}{
 		{"a Marketplace model has one public offer", claude, types.OfferTypePublic, 1, ""},
-		{"ALL lists the same offer", claude, types.OfferTypeAll, 1, ""},
+		{"ALL adds the private offer", claude, types.OfferTypeAll, 2, ""},
 		{"an Amazon model is not sold through Marketplace: no offer", "amazon.nova-pro-v1:0", "", 0, ""},
 		{"an unknown model is not found", "anthropic.claude-nope-v1:0", "", 0, "ResourceNotFoundException"},
 		{"an offer type outside the enum is refused", claude, "PRIVATE", 0, "ValidationException"},
@@ -119,8 +120,16 @@ func TestCreateAgreement(t *testing.T) {
 		if got := agreementStatus(t, api, claude); got != types.AgreementStatusPending {
 			t.Errorf("right after: got %s; want PENDING", got)
 		}
-		if got := agreementStatus(t, remediationClient(t, s, "111111111111", "eu-west-1"), claude); got != types.AgreementStatusNotAvailable {
-			t.Errorf("another region: got %s; want NOT_AVAILABLE", got)
+		other := remediationClient(t, s, "111111111111", "eu-west-1")
+		if got := agreementStatus(t, other, claude); got != types.AgreementStatusPending {
+			t.Errorf("another region: got %s; want PENDING (the subscription is the account's, in every region)", got)
+		}
+		_, err = other.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(claude), OfferToken: aws.String(offer(t, "111111111111", "eu-west-1"))})
+		if got := errorCode(err); got != "ConflictException" {
+			t.Errorf("a create in another region: got %q (%v); want ConflictException", got, err)
+		}
+		if got := agreementStatus(t, remediationClient(t, s, "999999999999", "us-east-1"), claude); got != types.AgreementStatusNotAvailable {
+			t.Errorf("another account: got %s; want NOT_AVAILABLE", got)
 		}
 		time.Sleep(350 * time.Millisecond)
 		if got := agreementStatus(t, api, claude); got != types.AgreementStatusAvailable {
@@ -135,6 +144,27 @@ func TestCreateAgreement(t *testing.T) {
 		}
 		if got := agreementStatus(t, api, claude); got != types.AgreementStatusNotAvailable {
 			t.Errorf("after delete: got %s; want NOT_AVAILABLE", got)
+		}
+		if got := agreementStatus(t, other, claude); got != types.AgreementStatusNotAvailable {
+			t.Errorf("after delete, another region: got %s; want NOT_AVAILABLE", got)
+		}
+	})
+
+	t.Run("an account that cannot buy on Marketplace: PENDING, then ERROR with the message", func(t *testing.T) {
+		api := remediationClient(t, s, "444444444444", "us-east-1")
+		if _, err := api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(claude), OfferToken: aws.String(offer(t, "444444444444", "us-east-1"))}); err != nil {
+			t.Fatalf("CreateFoundationModelAgreement: %v", err)
+		}
+		if got := agreementStatus(t, api, claude); got != types.AgreementStatusPending {
+			t.Errorf("right after: got %s; want PENDING", got)
+		}
+		time.Sleep(350 * time.Millisecond)
+		out, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(claude)})
+		if err != nil {
+			t.Fatalf("GetFoundationModelAvailability: %v", err)
+		}
+		if got, msg := out.AgreementAvailability.Status, aws.ToString(out.AgreementAvailability.ErrorMessage); got != types.AgreementStatusError || msg == "" {
+			t.Errorf("after the delay: got %s %q; want ERROR with the account's message", got, msg)
 		}
 	})
 
@@ -163,14 +193,22 @@ func TestCreateAgreement(t *testing.T) {
 		})
 	}
 
+	t.Run("a model not sold through Marketplace has no valid token: ValidationException", func(t *testing.T) {
+		_, err := remediationClient(t, s, "111111111111", "us-east-1").CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{
+			ModelId: aws.String("amazon.nova-pro-v1:0"), OfferToken: aws.String(offerToken("amazon.nova-pro-v1:0", "us-east-1"))})
+		if got := errorCode(err); got != "ValidationException" {
+			t.Fatalf("got %q (%v); want ValidationException", got, err)
+		}
+	})
+
 	t.Run("an account without the remediation role cannot be entered", func(t *testing.T) {
 		_, err := remediationClient(t, s, "333333333333", "us-east-1").ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{ModelId: aws.String(claude)})
 		if err == nil {
 			t.Fatal("got no error; want AssumeRole to be denied")
 		}
 	})
-	if got := s.Calls(OpCreateFoundationModelAgreement); got != 6 {
-		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 6", got)
+	if got := s.Calls(OpCreateFoundationModelAgreement); got != 9 {
+		t.Errorf("CreateFoundationModelAgreement calls: got %d; want 9", got)
 	}
 }
 
@@ -242,5 +280,34 @@ func TestPutUseCaseFormOptInRegion(t *testing.T) {
 	put("ap-southeast-5")
 	if !hasForm("ap-southeast-5") {
 		t.Error("ap-southeast-5 after its own form: got none; want it")
+	}
+}
+
+// A fault after_write answers 500 once the agreement exists: the SDK's
+// retry then gets ConflictException (ledger BR-agreement-retry).
+func TestFaultAfterWrite(t *testing.T) {
+	s := startSim(t, agreementScenario+`
+faults: [{operation: CreateFoundationModelAgreement, account: "111111111111", count: 1, status: 500, after_write: true}]
+`, nil)
+	ctx := context.Background()
+	out, err := bedrockFor(t, s, "111111111111", "us-east-1").ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{ModelId: aws.String(claude)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := bedrock.NewFromConfig(roleConfig(t, s, "111111111111", DefaultRemediationRole), func(o *bedrock.Options) {
+		o.Region = "us-east-1"
+		o.RetryMaxAttempts = 2
+	})
+	_, err = api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(claude), OfferToken: out.Offers[0].OfferToken})
+	if got := errorCode(err); got != "ConflictException" {
+		t.Errorf("create with a lost answer, retried: got %q (%v); want ConflictException", got, err)
+	}
+	if got := agreementStatus(t, api, claude); got != types.AgreementStatusPending {
+		t.Errorf("after: got %s; want PENDING (the first attempt made it)", got)
+	}
+	if _, err := ParseScenario([]byte(agreementScenario + `
+faults: [{operation: GetFoundationModelAvailability, count: 1, status: 500, after_write: true}]
+`)); err == nil {
+		t.Error("after_write on a read: got no error; want one naming faults[0].after_write")
 	}
 }

@@ -664,3 +664,26 @@ accounts:
 		t.Errorf("management account: got %d SCP levels; want none", len(levels))
 	}
 }
+
+func TestEvaluateIdentityPolicy(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"aws-marketplace:Subscribe","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws-marketplace:ProductId":["prod-a"]}}}]}`
+	for _, tt := range []struct {
+		name    string
+		product []string
+		want    string
+	}{
+		{"the listed product", []string{"prod-a"}, decisionAllowed},
+		{"another product", []string{"prod-b"}, decisionImplicitDeny},
+		{"no product id", nil, decisionImplicitDeny},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := EvaluateIdentityPolicy(doc, "aws-marketplace:Subscribe", "*", map[string][]string{"aws-marketplace:productid": tt.product})
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := EvaluateIdentityPolicy(`{"Statement":[{"Effect":"Maybe"}]}`, "s3:GetObject", "*", nil); err == nil {
+		t.Error("a broken policy: got no error; want one")
+	}
+}

@@ -174,6 +174,11 @@ type Account struct {
 	// aws-marketplace:Subscribe, so agreements cannot be created.
 	Remediation       string `yaml:"remediation"`
 	MarketplaceDenied bool   `yaml:"marketplace_denied"`
+	// AgreementFails is the errorMessage an agreement created in this
+	// account ends in: it reads PENDING, then ERROR with this message
+	// instead of AVAILABLE, as an account without a valid payment method
+	// for Marketplace purchases would (ledger BR-agreement-error).
+	AgreementFails string `yaml:"agreement_fails"`
 	// DenyRegions are regions where an SCP denies every Bedrock call.
 	DenyRegions []string `yaml:"deny_regions"`
 	// MissingPermissions are actions the account's audit role lacks, as an
@@ -233,6 +238,11 @@ type Rule struct {
 	// Status is the HTTP status a fault answers with (500, 502, 503, 504);
 	// unused for throttling.
 	Status int `yaml:"status"`
+	// AfterWrite makes a fault answer after the write took effect, as a
+	// response lost on its way back does: the SDK retries a write that
+	// succeeded (only the agreement and form writes; ledger
+	// BR-agreement-retry).
+	AfterWrite bool `yaml:"after_write"`
 }
 
 // Pagination sets the page size of paginated Organizations calls; with
@@ -500,6 +510,9 @@ func (sc *Scenario) prepare() error {
 	for i, f := range sc.Faults {
 		if f.Status < 500 || f.Status > 599 {
 			errs = append(errs, fmt.Errorf("faults[%d].status: %d is not a 5xx status", i, f.Status))
+		}
+		if f.AfterWrite && f.Operation != OpCreateFoundationModelAgreement && f.Operation != OpDeleteFoundationModelAgreement && f.Operation != OpPutUseCaseForModelAccess {
+			errs = append(errs, fmt.Errorf("faults[%d].after_write: operation %q is not one of the agreement and form writes", i, f.Operation))
 		}
 	}
 	return errors.Join(errs...)

@@ -526,8 +526,19 @@ func (s *Server) inject(req *request) error {
 		}
 	}
 	for i, rule := range s.sc.Faults {
-		if s.fires(len(s.sc.Throttling)+i, rule, req) {
+		if !rule.AfterWrite && s.fires(len(s.sc.Throttling)+i, rule, req) {
 			return &apiError{status: rule.Status, code: faultCode(req.service, rule.Status), message: "simulated fault"}
+		}
+	}
+	return nil
+}
+
+// injectAfterWrite answers with a fault whose rule says after_write, once
+// the write took effect.
+func (s *Server) injectAfterWrite(req *request) error {
+	for i, rule := range s.sc.Faults {
+		if rule.AfterWrite && s.fires(len(s.sc.Throttling)+i, rule, req) {
+			return &apiError{status: rule.Status, code: faultCode(req.service, rule.Status), message: "simulated fault after the write"}
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,75 @@ func TestRunRejectsBadUsage(t *testing.T) {
 	}
 }
 
+// demoShowsEachClassification: the demo is every status's end-to-end test
+// (the simulator's wire answer, the real SDK client, the classification),
+// so each status must come out of its own classification in it: a result
+// decided at its own level (the account's for an account status, a
+// principal's for a principal status) with a cause and a remediation, the
+// remediation its own (its text, but for the names of the check, shared
+// with no other status: a new status that falls into another's branch, or
+// reuses its text, fails here), and a
+// principal result that carries its account's status carries the
+// account's remediation for the same check.
+func demoShowsEachClassification(t *testing.T, results []result.Result) {
+	t.Helper()
+	type check struct{ account, region, model string }
+	own := map[result.Status][]result.Result{}
+	accountResult := map[check]result.Result{}
+	for _, r := range results {
+		if r.Principal == "" {
+			accountResult[check{r.Account, r.Region, r.Model}] = r
+		}
+		if (r.Principal != "") == slices.Contains(result.PrincipalStatuses, r.Status) {
+			own[r.Status] = append(own[r.Status], r)
+		}
+	}
+	// A remediation names the check's account, region, model and role:
+	// compare what is left, the classification's own text.
+	var names []string
+	for _, r := range results {
+		names = append(names, r.Model, r.Principal)
+		if _, base, ok := strings.Cut(r.Model, "."); ok && !strings.HasPrefix(r.Model, "arn:") {
+			names = append(names, base) // a system profile's model
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
+	numbers := regexp.MustCompile(`arn:[^\s"',;)]+|\b\d{12}\b|\b[a-z]{2}(-gov)?-[a-z]+-\d\b`)
+	text := func(remediation string) string {
+		remediation = numbers.ReplaceAllString(remediation, "X")
+		for _, n := range names {
+			if n != "" {
+				remediation = strings.ReplaceAll(remediation, n, "X")
+			}
+		}
+		return remediation
+	}
+	remediationOf := map[string]result.Status{}
+	for _, s := range result.Statuses {
+		if len(own[s]) == 0 {
+			t.Errorf("status %s: no result classified at its own level (account or principal); want the demo to show its classification", s)
+		}
+		for _, r := range own[s] {
+			if r.Cause == "" || r.Remediation == "" {
+				t.Errorf("status %s: cause %q, remediation %q; want both from its classification", s, r.Cause, r.Remediation)
+			}
+			if other, ok := remediationOf[text(r.Remediation)]; ok && other != s {
+				t.Errorf("statuses %s and %s: got the same remediation text %q; want each status's own", other, s, r.Remediation)
+			}
+			remediationOf[text(r.Remediation)] = s
+		}
+	}
+	for _, r := range results {
+		if r.Principal == "" || slices.Contains(result.PrincipalStatuses, r.Status) || r.Status == result.Enabled || r.Status == result.AuditError {
+			continue
+		}
+		a, ok := accountResult[check{r.Account, r.Region, r.Model}]
+		if !ok || a.Status != r.Status || a.Remediation != r.Remediation {
+			t.Errorf("principal %s, %s %s %s: got %s with remediation %q; want the account's status and remediation (%s, %q)", r.Principal, r.Account, r.Region, r.Model, r.Status, r.Remediation, a.Status, a.Remediation)
+		}
+	}
+}
+
 func TestDemoShowsEveryStatus(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"demo", "--output", "json"}, &stdout, &stderr); code != exitUsable {
@@ -158,6 +228,7 @@ func TestDemoShowsEveryStatus(t *testing.T) {
 			t.Errorf("status %s: got 0 results; want at least one", s)
 		}
 	}
+	demoShowsEachClassification(t, rep.Results)
 	for _, r := range rep.Results {
 		if r.Account == "" || r.Region == "" || r.Model == "" || r.Cause == "" || r.Remediation == "" {
 			t.Errorf("result with an empty field: %+v", r)

@@ -103,21 +103,32 @@ const (
 type MemberAction struct {
 	Action string
 	Scope  MemberScope
+	// Why is what the audit needs it for, the deploy page's "why" column
+	// (docs/deploying.md's member-actions section is generated from this
+	// list: go test ./pkg/config -run DeployPage -update).
+	Why string
 }
 
 // MemberReadActions are the calls grantwatch makes with the audit role in a
 // member account, in the order a check makes them: the one list the member
 // stack grants (infra), the AccessDenied remediation names (pkg/check) and
-// the deploy page's table lists (a test checks it). The principal checks'
-// IAM reads, granted only with principals configured, are the stack's own.
+// the deploy page's table is generated from (TestDeployPageMatchesMemberReadActions).
+// The principal checks' IAM reads, granted only with principals configured,
+// are the stack's own.
 var MemberReadActions = []MemberAction{
-	{Action: "bedrock:ListFoundationModels", Scope: ScopeAny},
-	{Action: "bedrock:GetFoundationModelAvailability", Scope: ScopeAny},
-	{Action: "bedrock:ListInferenceProfiles", Scope: ScopeAny},
-	{Action: "bedrock:GetInferenceProfile", Scope: ScopeOwnApplicationProfiles},
-	{Action: "bedrock:GetUseCaseForModelAccess", Scope: ScopeAny},
+	{Action: "bedrock:ListFoundationModels", Scope: ScopeAny,
+		Why: "the region's models, lifecycle and inference types; no resource-level permissions"},
+	{Action: "bedrock:GetFoundationModelAvailability", Scope: ScopeAny,
+		Why: "agreement, authorization, entitlement, region; no resource-level permissions"},
+	{Action: "bedrock:ListInferenceProfiles", Scope: ScopeAny,
+		Why: "the region's system inference profiles; no resource-level permissions"},
+	{Action: "bedrock:GetInferenceProfile", Scope: ScopeOwnApplicationProfiles,
+		Why: "the required application profile ARNs; scoped to the account's own application profiles (system profiles are read with `ListInferenceProfiles`, never with this)"},
+	{Action: "bedrock:GetUseCaseForModelAccess", Scope: ScopeAny,
+		Why: "whether the Anthropic use-case form is on file; no resource-level permissions"},
 	// ledger: ACC-list-regions
-	{Action: "account:ListRegions", Scope: ScopeOwnAccount},
+	{Action: "account:ListRegions", Scope: ScopeOwnAccount,
+		Why: "which audited regions are opt-in (and which are not enabled) for the account, where the Anthropic use-case form is read again; the role asks about its own account only (the Service Authorization Reference lists the `account` resource type for it). The Account API is global, called in us-east-1: a region-deny SCP must exempt `account:ListRegions` for the audit role, or the form is read in every region and a warning says so"},
 }
 
 // MemberActions are the member role's read actions that keep, in the order

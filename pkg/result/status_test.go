@@ -1,13 +1,15 @@
 package result
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/devtools/docsection"
 )
 
 // Every Status constant has its row in statusTable, once, so that a new
@@ -82,30 +84,33 @@ func TestStatusTableDerivesTheLists(t *testing.T) {
 	}
 }
 
-// The statuses page names, as the checks no principal could call, exactly
-// the statuses the table marks Uncallable.
-func TestStatusesPageNamesTheUncallable(t *testing.T) {
-	page, err := os.ReadFile("../../docs/statuses.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(strings.Join(strings.Fields(string(page)), " "), "each check that a principal could call (not ")
-	list, _, _ := strings.Cut(rest, ")")
-	if !ok {
-		t.Fatal("docs/statuses.md: no \"each check that a principal could call (not ...)\"; want the list of statuses without principal checks")
-	}
-	var named, want []string
-	for _, s := range strings.Split(list, ",") {
-		named = append(named, strings.Trim(strings.TrimSpace(s), "`"))
-	}
-	for _, s := range Statuses {
-		if !s.Callable() {
-			want = append(want, string(s))
+// The statuses page's tables are statusTable's rows, in its order: the
+// account statuses, whether principals are checked for them (Callable) and
+// their default severity, then the principal statuses. A new status cannot
+// be left off the page; go test ./pkg/result -run StatusesPage -update
+// rewrites the two sections.
+func TestStatusesPageMatchesTheTable(t *testing.T) {
+	var account, principal strings.Builder
+	account.WriteString("| status | signal | what to do (gist) | principals checked | severity |\n|---|---|---|---|---|\n")
+	principal.WriteString("| principal status | signal | what to do (gist) | severity |\n|---|---|---|---|\n")
+	for _, row := range statusTable {
+		if row.Signal == "" || row.WhatToDo == "" || strings.Contains(row.Signal+row.WhatToDo, "|") {
+			t.Errorf("%s: Signal %q, WhatToDo %q; want both, without '|'", row.Status, row.Signal, row.WhatToDo)
 		}
+		severity := string(row.Severity)
+		if row.Severity == Info {
+			severity = "—" // usable: alerted only as resolved
+		}
+		if row.PrincipalOnly {
+			fmt.Fprintf(&principal, "| `%s` | %s | %s | %s |\n", row.Status, row.Signal, row.WhatToDo, severity)
+			continue
+		}
+		checked := "yes"
+		if !row.Status.Callable() {
+			checked = "no"
+		}
+		fmt.Fprintf(&account, "| `%s` | %s | %s | %s | %s |\n", row.Status, row.Signal, row.WhatToDo, checked, severity)
 	}
-	slices.Sort(named)
-	slices.Sort(want)
-	if !slices.Equal(named, want) {
-		t.Errorf("docs/statuses.md names %v as no principal could call; want %v (statusTable's Uncallable)", named, want)
-	}
+	docsection.Check(t, "../../docs/statuses.md", "statuses", account.String())
+	docsection.Check(t, "../../docs/statuses.md", "principal-statuses", principal.String())
 }

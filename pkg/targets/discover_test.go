@@ -83,7 +83,11 @@ func TestDiscoverNamesWhatFailed(t *testing.T) {
 // Listing the accounts of ou-fail fails at once; the other OUs' listings wait
 // for their context to end (at most 10 s), so only a walk that cancels its
 // siblings on the first error counts them cancelled.
+//
+// It embeds the interface (nil), so a method added to OrganizationsAPI needs
+// no change here, and a call it does not expect panics.
 type fakeOrg struct {
+	targets.OrganizationsAPI
 	cancelled atomic.Int64
 	tagsNow   atomic.Int64
 	tagsMax   atomic.Int64

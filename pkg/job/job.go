@@ -373,15 +373,22 @@ func (j *Job) claim(ctx context.Context, log *slog.Logger, runID string, schedul
 	silentSince := time.Now()
 	tick := time.NewTicker(j.beat)
 	defer tick.Stop()
+	outOfTime := func() error {
+		return fmt.Errorf("run %s is held by another attempt whose heartbeats had not stopped for %s when this attempt's time ran out: %w",
+			runID, time.Since(silentSince).Round(time.Second), context.Cause(ctx))
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return "", nil, fmt.Errorf("run %s is held by another attempt whose heartbeats had not stopped for %s when this attempt's time ran out: %w",
-				runID, time.Since(silentSince).Round(time.Second), context.Cause(ctx))
+			return "", nil, outOfTime()
 		case <-tick.C:
 		}
 		r, err := j.store.GetRun(ctx, runID)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The time ran out during the read: the same answer as
+			// between two reads, not a storage failure.
+			return "", nil, outOfTime()
 		case err != nil:
 			return "", nil, err
 		case r == nil:

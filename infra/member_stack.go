@@ -11,6 +11,7 @@ import (
 
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
 )
 
@@ -20,38 +21,46 @@ type MemberRoleStackProps struct {
 	Settings *Settings
 }
 
-// The member role's read actions, from config.MemberReadActions by scope.
-var (
-	// BedrockReadActions support no resource-level permissions: the Service
-	// Authorization Reference ("Actions defined by Amazon Bedrock") lists no
-	// resource type for them, so only "*" works. Sorted, as the template has
-	// always listed them.
-	BedrockReadActions = slices.Sorted(slices.Values(config.MemberActions(scoped(config.ScopeAny))))
-	// ProfileReadActions are scoped to the account's own application
-	// inference profiles: GetInferenceProfile takes the
-	// application-inference-profile resource type (Service Authorization
-	// Reference), whose ARNs carry the account. grantwatch reads system
-	// profiles with ListInferenceProfiles only (pkg/check), so it is not
-	// granted on them.
-	ProfileReadActions = config.MemberActions(scoped(config.ScopeOwnApplicationProfiles))
-	// AccountReadActions tell the account's opt-in regions apart, where the
-	// Anthropic use-case form must be read again: the Account Management
-	// API's ListRegions (ledger: ACC-list-regions). The Service
-	// Authorization Reference lists the account resource type for it
-	// (arn:${Partition}:account::${Account}:account), and the audit role
-	// asks only about its own account (no AccountId), so it is granted on
-	// that ARN alone, not on "*" as AWS's older example policy does.
-	AccountReadActions = config.MemberActions(scoped(config.ScopeOwnAccount))
-)
+// The member role's read actions, from check.MemberReadActions by scope and
+// by when they are granted.
 
-func scoped(scope config.MemberScope) func(config.MemberAction) bool {
-	return func(a config.MemberAction) bool { return a.Scope == scope }
+// BedrockReadActions support no resource-level permissions: the Service
+// Authorization Reference ("Actions defined by Amazon Bedrock") lists no
+// resource type for them, so only "*" works. Sorted, as the template has
+// always listed them.
+func BedrockReadActions() []string {
+	return slices.Sorted(slices.Values(memberActions(check.ScopeAny, check.GrantAlways)))
+}
+
+// ProfileReadActions are scoped to the account's own application inference
+// profiles: GetInferenceProfile takes the application-inference-profile
+// resource type (Service Authorization Reference), whose ARNs carry the
+// account. grantwatch reads system profiles with ListInferenceProfiles only
+// (pkg/check), so it is not granted on them.
+func ProfileReadActions() []string {
+	return memberActions(check.ScopeOwnApplicationProfiles, check.GrantAlways)
+}
+
+// AccountReadActions tell the account's opt-in regions apart, where the
+// Anthropic use-case form must be read again: the Account Management API's
+// ListRegions (ledger: ACC-list-regions). The Service Authorization
+// Reference lists the account resource type for it
+// (arn:${Partition}:account::${Account}:account), and the audit role asks
+// only about its own account (no AccountId), so it is granted on that ARN
+// alone, not on "*" as AWS's older example policy does.
+func AccountReadActions() []string {
+	return memberActions(check.ScopeOwnAccount, check.GrantAlways)
+}
+
+// memberActions are the member role's read actions granted on scope, when.
+func memberActions(scope check.MemberScope, when check.MemberGrant) []string {
+	return check.MemberActions(func(a check.MemberAction) bool { return a.Scope == scope && a.When == when })
 }
 
 // anyResourceReason names the actions granted on "*" for cdk-nag, in the
 // order a check calls them: "bedrock:A, B and C".
 func anyResourceReason() string {
-	names := config.MemberActions(scoped(config.ScopeAny))
+	names := memberActions(check.ScopeAny, check.GrantAlways)
 	for i := 1; i < len(names); i++ {
 		_, names[i], _ = strings.Cut(names[i], ":")
 	}
@@ -89,15 +98,15 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 		})
 	statements := []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings(BedrockReadActions...),
+			Actions:   jsii.Strings(BedrockReadActions()...),
 			Resources: jsii.Strings("*"),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings(ProfileReadActions...),
+			Actions:   jsii.Strings(ProfileReadActions()...),
 			Resources: &[]*string{profileARN(stack, "application-inference-profile")},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings(AccountReadActions...),
+			Actions:   jsii.Strings(AccountReadActions()...),
 			Resources: &[]*string{accountARN(stack)},
 		}),
 	}
@@ -127,15 +136,21 @@ func NewMemberRoleStack(scope constructs.Construct, id string, props *MemberRole
 	return stack
 }
 
-// PrincipalActions are the IAM reads that evaluate principals: the
-// simulation, scoped to the account's roles (Service Authorization
-// Reference: SimulatePrincipalPolicy takes the role resource type), and for
-// tag discovery ListRoles (no resource type) and ListRoleTags (role).
-var (
-	SimulateActions = []string{"iam:SimulatePrincipalPolicy"}
-	TagActions      = []string{"iam:ListRoleTags"}
-	ListRoleActions = []string{"iam:ListRoles"}
-)
+// The IAM reads that evaluate principals: the simulation, scoped to the
+// account's roles (Service Authorization Reference: SimulatePrincipalPolicy
+// takes the role resource type), and for tag discovery ListRoles (no
+// resource type) and ListRoleTags (role); check.MemberReadActions says when.
+
+// SimulateActions are granted on the account's roles with principals
+// configured.
+func SimulateActions() []string { return memberActions(check.ScopeOwnRoles, check.GrantWithPrincipals) }
+
+// TagActions are granted on the account's roles when a principal set uses
+// tags.
+func TagActions() []string { return memberActions(check.ScopeOwnRoles, check.GrantWithPrincipalTags) }
+
+// ListRoleActions are granted on "*" when a principal set uses tags.
+func ListRoleActions() []string { return memberActions(check.ScopeAny, check.GrantWithPrincipalTags) }
 
 // principalStatements grants the IAM reads the configured principals need,
 // and nothing when none are configured.
@@ -146,12 +161,12 @@ func principalStatements(stack awscdk.Stack, p config.Principals) []awsiam.Polic
 	roles := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""),
 		Resource: jsii.String("role"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
 	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings(SimulateActions...), Resources: &[]*string{roles},
+		Actions: jsii.Strings(SimulateActions()...), Resources: &[]*string{roles},
 	})}
 	if p.UsesTags() {
 		out = append(out,
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(TagActions...), Resources: &[]*string{roles}}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(ListRoleActions...), Resources: jsii.Strings("*")}))
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(TagActions()...), Resources: &[]*string{roles}}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(ListRoleActions()...), Resources: jsii.Strings("*")}))
 	}
 	return out
 }

@@ -257,7 +257,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 	// "*" resources only where the API has no resource-level permissions.
 	starAllowed := map[string]bool{"organizations:ListRoots": true}
-	for _, a := range BedrockReadActions {
+	for _, a := range BedrockReadActions() {
 		starAllowed[a] = true
 	}
 	for _, tmpl := range []assertions.Template{auditTmpl, memberTmpl} {
@@ -336,7 +336,7 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, s := range statementsOf(memberTmpl, "") {
 		memberActions = append(memberActions, s.Actions...)
 	}
-	if want := slices.Concat(BedrockReadActions, ProfileReadActions, AccountReadActions); !slices.Equal(memberActions, want) {
+	if want := slices.Concat(BedrockReadActions(), ProfileReadActions(), AccountReadActions()); !slices.Equal(memberActions, want) {
 		t.Errorf("member role actions: got %v; want %v", memberActions, want)
 	}
 	// The region opt-in status (issue 18 item 1): the Account API's

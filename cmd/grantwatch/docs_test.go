@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/check"
 )
 
 // The documentation is part of the product: the README is the front door
@@ -217,11 +217,11 @@ func TestDocsNameEveryOutputFormat(t *testing.T) {
 }
 
 // The deploy page's table of the member role's actions has a row for each
-// read the role is granted (config.MemberReadActions), with its resource, so
+// read the role is granted (check.MemberReadActions), with its resource, so
 // a new AWS call cannot be deployed undocumented.
 func TestDeployPageListsTheMemberRoleActions(t *testing.T) {
 	page := readRepoFile(t, "docs/deploying.md")
-	for _, a := range config.MemberReadActions {
+	for _, a := range check.MemberReadActions() {
 		if !strings.Contains(page, "| `"+a.Action+"` |") {
 			t.Errorf("docs/deploying.md: no row for %s (granted on %s); want one in the member role's table", a.Action, a.Scope)
 		}

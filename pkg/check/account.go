@@ -27,6 +27,15 @@ type RegionLister interface {
 
 var _ RegionLister = (*awsaccount.Client)(nil)
 
+// accountReadActions are the member role's permissions for RegionLister,
+// one row per method. ledger: ACC-list-regions
+func accountReadActions() []MemberAction {
+	return []MemberAction{
+		{Action: "account:ListRegions", Scope: ScopeOwnAccount,
+			Why: "which audited regions are opt-in (and which are not enabled) for the account, where the Anthropic use-case form is read again; the role asks about its own account only (the Service Authorization Reference lists the `account` resource type for it). The Account API is global, called in us-east-1: a region-deny SCP must exempt `account:ListRegions` for the audit role, or the form is read in every region and a warning says so"},
+	}
+}
+
 // RegionStatuses reads the calling account's regions with their opt-in
 // status, with the Account Management API's ListRegions (every page; the
 // audit role needs account:ListRegions). Every status but

@@ -58,6 +58,23 @@ type BedrockAPI interface {
 
 var _ BedrockAPI = (*bedrock.Client)(nil)
 
+// bedrockReadActions are the member role's permissions for BedrockAPI, one
+// row per method: what it is granted on, and why the audit calls it.
+func bedrockReadActions() []MemberAction {
+	return []MemberAction{
+		{Action: "bedrock:ListFoundationModels", Scope: ScopeAny,
+			Why: "the region's models, lifecycle and inference types; no resource-level permissions"},
+		{Action: "bedrock:GetFoundationModelAvailability", Scope: ScopeAny,
+			Why: "agreement, authorization, entitlement, region; no resource-level permissions"},
+		{Action: "bedrock:ListInferenceProfiles", Scope: ScopeAny,
+			Why: "the region's system inference profiles; no resource-level permissions"},
+		{Action: "bedrock:GetInferenceProfile", Scope: ScopeOwnApplicationProfiles,
+			Why: "the required application profile ARNs; scoped to the account's own application profiles (system profiles are read with `ListInferenceProfiles`, never with this)"},
+		{Action: "bedrock:GetUseCaseForModelAccess", Scope: ScopeAny,
+			Why: "whether the Anthropic use-case form is on file; no resource-level permissions"},
+	}
+}
+
 // Model is what ListFoundationModels says of one model in one region.
 type Model struct {
 	Provider  string

@@ -373,7 +373,7 @@ func Failed(account, region, model string, stage Stage, err error) result.Result
 	case stage == StageAssumeRole:
 		r.Remediation = fmt.Sprintf("STS did not give grantwatch its audit role in account %s, for a reason other than a refusal of the role; the next run tries again. If it persists, check the auditor's own credentials and the STS endpoint (AWS Health Dashboard).", account)
 	case kind == "AccessDeniedException":
-		reads := config.MemberActionsOf("bedrock")
+		reads := MemberActionsOf("bedrock")
 		r.Remediation = fmt.Sprintf("The audit role was denied a Bedrock read call in %s. Look for a service control policy or permissions boundary (often a region-deny SCP) and exempt the grantwatch audit role; its own policy must allow %s and %s (update the member-role StackSet).", region, strings.Join(reads[:len(reads)-1], ", "), reads[len(reads)-1])
 	default:
 		r.Remediation = "The call failed; the next run checks again. If it persists, check the AWS Health Dashboard for Bedrock in this region and the network path to its endpoint."

@@ -355,3 +355,19 @@ func Simulate(ctx context.Context, api RoleSimulator, p Principal, q Query, into
 	}
 	return nil
 }
+
+// iamReadActions are the member role's permissions for IAMAPI, one row per
+// method, granted only with principals configured: the simulation on the
+// account's roles (the Service Authorization Reference lists the role
+// resource type for SimulatePrincipalPolicy), and for tag discovery
+// ListRoles (no resource type) and ListRoleTags (role).
+func iamReadActions() []MemberAction {
+	return []MemberAction{
+		{Action: "iam:SimulatePrincipalPolicy", Scope: ScopeOwnRoles, When: GrantWithPrincipals,
+			Why: "the principals' effective access"},
+		{Action: "iam:ListRoleTags", Scope: ScopeOwnRoles, When: GrantWithPrincipalTags,
+			Why: "the tags that select a principal set's roles"},
+		{Action: "iam:ListRoles", Scope: ScopeAny, When: GrantWithPrincipalTags,
+			Why: "the account's roles, to read their tags; ListRoles supports no resource-level permission"},
+	}
+}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/grantwatch/grantwatch/pkg/devtools/docsection"
 )
 
 // The stack (infra) and the functions share environment names and metric
@@ -90,30 +87,4 @@ func stringLiterals(t *testing.T, path string) []literal {
 		return true
 	})
 	return lits
-}
-
-// memberScopeResource is what the deploy page says each scope grants on.
-var memberScopeResource = map[MemberScope]string{
-	ScopeAny:                    "`*`",
-	ScopeOwnApplicationProfiles: "`arn:PARTITION:bedrock:*:ACCOUNT:application-inference-profile/*`",
-	ScopeOwnAccount:             "the account's own `arn:<partition>:account::<account>:account`",
-}
-
-// The deploy page's table of the member role's read actions is
-// MemberReadActions, row for row, so a new AWS call cannot be deployed
-// undocumented; -update rewrites it.
-func TestDeployPageMatchesMemberReadActions(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("| action | resource | why |\n|---|---|---|\n")
-	for _, a := range MemberReadActions {
-		resource, ok := memberScopeResource[a.Scope]
-		if !ok {
-			t.Fatalf("%s: scope %q has no text in memberScopeResource; want what it grants on", a.Action, a.Scope)
-		}
-		if a.Why == "" {
-			t.Errorf("%s: empty Why; want what the audit needs it for", a.Action)
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", a.Action, resource, a.Why)
-	}
-	docsection.Check(t, "../../docs/deploying.md", "member-actions", b.String())
 }

@@ -221,7 +221,8 @@ func settledProfiles(p Principal, ds Decisions, holds []held) map[string]bool {
 }
 
 // profileSCPDenied: an SCP denies one of the actions worstOf considers on
-// the profile the check calls (its first need).
+// the profile the check calls (its first need), as Simulate attributes the
+// call's OrganizationsDecisionDetail (ledger: IAM-orgs-decision-detail).
 func profileSCPDenied(h held, p Principal, ds Decisions) bool {
 	if h.needs[0].Resource != h.via {
 		return false

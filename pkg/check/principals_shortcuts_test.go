@@ -51,6 +51,21 @@ func TestSimulationShortcutsKeepVerdicts(t *testing.T) {
 		"invoke":                     {Roles: []string{"App"}},
 		"invoke, stream and API key": {Roles: []string{"App"}, Actions: []string{"invoke", "stream"}, Auth: []string{"iam", "api_key"}},
 	}
+	// Verdicts both runs must give, by policy / SCP / set and key. In us-west-2 the
+	// role's own policy does not allow the us-west-2 us. profile (an
+	// implicit deny), while the SCP denies only the us-west-2 foundation
+	// model; IAM's OrganizationsDecisionDetail is one per action over the
+	// call's resources (ledger: IAM-orgs-decision-detail), so it must not
+	// be read as the profile's.
+	wantStatus := map[string]map[string]result.Status{
+		"geographic-cris.json / scp-deny-models-except-through-profiles.json / invoke": {
+			"111111111111/us-west-2/" + us + "/App": result.IAMDenied,
+			"111111111111/us-east-1/" + us + "/App": result.Enabled,
+		},
+		"geographic-cris.json / scp-deny-models-except-through-profiles.json / invoke, stream and API key": {
+			"111111111111/us-west-2/" + us + "/App": result.IAMDenied,
+		},
+	}
 	saved := int64(0)
 	for pname, policy := range policies {
 		for sname, scp := range scps {
@@ -91,6 +106,14 @@ func TestSimulationShortcutsKeepVerdicts(t *testing.T) {
 				}) {
 					if short[k] != full[k] {
 						t.Errorf("%s: %s\ngot  %s\nwant %s (without shortcuts)", name, k, short[k], full[k])
+					}
+				}
+				for k, want := range wantStatus[name] {
+					for run, results := range map[string]map[string]string{"with the shortcuts": short, "without": full} {
+						var got struct{ Status result.Status }
+						if err := json.Unmarshal([]byte(results[k]), &got); err != nil || got.Status != want {
+							t.Errorf("%s: %s %s: got %s (%v); want %s", name, run, k, got.Status, err, want)
+						}
 					}
 				}
 				if len(short) != len(full) {

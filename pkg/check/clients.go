@@ -24,16 +24,14 @@ import (
 )
 
 // leanStack removes, from every operation's stack, middlewares whose work
-// nothing in the run reads (ledger: PROTO-sdk-lean-stack):
-//   - ClientRequestID sets amz-sdk-invocation-id, a fresh random UUID per
-//     call (a crypto/rand read each time). It lets AWS correlate the attempts
-//     of one call; no AWS API requires it and the run never logs it: a failed
-//     call is recorded with AWS's own request id (x-amzn-RequestId).
+// nothing reads (ledger: PROTO-sdk-lean-stack):
 //   - RetryMetricsHeader sets amz-sdk-request (attempt=n; max=m). The SDK
 //     marks it deprecated: the retry middleware itself sets the same
 //     header, so removing it only drops duplicate work.
 //
-// Kept on purpose: the retry middleware (docs/reliability.md), signing,
+// Kept on purpose: ClientRequestID (amz-sdk-invocation-id, one UUID per
+// call: AWS services read it, so it stays although it costs 8 allocations
+// a call), the retry middleware (docs/reliability.md), signing,
 // RecordResponseTiming (the clock-skew correction that lets a retry
 // recover from a skewed Lambda clock), the request-id and raw-response
 // middlewares (errors name the request), and the user agent (AWS's
@@ -41,7 +39,6 @@ import (
 func leanStack(stack *middleware.Stack) error {
 	// Remove fails only when the id is absent (another SDK version): then
 	// there is nothing to save, and the call goes on as the SDK built it.
-	_, _ = stack.Build.Remove("ClientRequestID")
 	_, _ = stack.Finalize.Remove("RetryMetricsHeader")
 	return nil
 }

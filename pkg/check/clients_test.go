@@ -66,8 +66,8 @@ func TestEndpointsKeepNoError(t *testing.T) {
 }
 
 // TestLeanClientsRequests checks what AWS still receives from the run's
-// clients: signed requests with the user agent, the body whole, without the
-// invocation id, at the base endpoint the configuration names.
+// clients: signed requests with the user agent and the invocation id, the
+// body whole, at the base endpoint the configuration names.
 func TestLeanClientsRequests(t *testing.T) {
 	var mu sync.Mutex
 	var got []*http.Request
@@ -114,8 +114,8 @@ func TestLeanClientsRequests(t *testing.T) {
 		if !strings.Contains(r.Header.Get("User-Agent"), "aws-sdk-go-v2") {
 			t.Errorf("request %d: got User-Agent %q; want the SDK's", i, r.Header.Get("User-Agent"))
 		}
-		if v := r.Header.Get("Amz-Sdk-Invocation-Id"); v != "" {
-			t.Errorf("request %d: got amz-sdk-invocation-id %q; want none", i, v)
+		if v := r.Header.Get("Amz-Sdk-Invocation-Id"); len(v) != 36 {
+			t.Errorf("request %d: got amz-sdk-invocation-id %q; want the SDK's UUID (AWS services read it)", i, v)
 		}
 		if v := r.Header.Get("Amz-Sdk-Request"); !strings.HasPrefix(v, "attempt=1") {
 			t.Errorf("request %d: got amz-sdk-request %q; want the retry middleware's attempt=1", i, v)

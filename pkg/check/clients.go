@@ -27,7 +27,9 @@ import (
 // nothing reads (ledger: PROTO-sdk-lean-stack):
 //   - RetryMetricsHeader sets amz-sdk-request (attempt=n; max=m). The SDK
 //     marks it deprecated: the retry middleware itself sets the same
-//     header, so removing it only drops duplicate work.
+//     header, so removing it only drops duplicate work. Of the run's
+//     clients only Bedrock (v1.63) and Account (v1.32) add it; for IAM, STS
+//     and Organizations the Remove finds nothing.
 //
 // Kept on purpose: ClientRequestID (amz-sdk-invocation-id, one UUID per
 // call: AWS services read it, so it stays although it costs 8 allocations

@@ -144,8 +144,10 @@ func (c sendBodyWithHeaders) Do(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read request body of %s %s: %w", req.Method, req.URL.Redacted(), err)
 		}
+		// No GetBody: without it net/http (and the SDK's limitedRedirect)
+		// returns a 307/308 answer to a POST instead of resending the
+		// body elsewhere, as it did with the SDK's own body.
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	return c.next.Do(req)
 }

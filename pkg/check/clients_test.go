@@ -200,3 +200,39 @@ func TestRetriedPostCarriesItsWholeBody(t *testing.T) {
 		t.Errorf("got second body %q; want the first's %q", bodies[1], bodies[0])
 	}
 }
+
+// TestRedirectedPostIsNotFollowed: a 307 answer to a POST is returned to the
+// SDK, not followed with the body resent elsewhere, as with the SDK's own
+// body (net/http follows a 307/308 with a body only when GetBody is set).
+func TestRedirectedPostIsNotFollowed(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		if r.URL.Path != "/elsewhere" {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+	}))
+	defer srv.Close()
+	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
+	cfg.ApplyDefaults()
+	cfg.Limits.MaxBackoff = config.Duration(time.Millisecond)
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := New(cfg, awsCfg)
+	_, err := c.newIAM(awsCfg.Credentials).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
+	})
+	if err == nil {
+		t.Error("got no error; want the 307 answer as the call's error")
+	}
+	if hits["/elsewhere"] != 0 || hits["/"] == 0 {
+		t.Errorf("got requests %v; want the POST to / only, the redirect not followed", hits)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -234,5 +235,47 @@ func TestRedirectedPostIsNotFollowed(t *testing.T) {
 	}
 	if hits["/elsewhere"] != 0 || hits["/"] == 0 {
 		t.Errorf("got requests %v; want the POST to / only, the redirect not followed", hits)
+	}
+}
+
+// TestTuneKeepsTheDefaultsModeTimeouts: the SDK applies AWS_DEFAULTS_MODE's
+// connect and TLS timeouts only to an *awshttp.BuildableClient, which the
+// run's wrapped client is not, so tune applies them.
+func TestTuneKeepsTheDefaultsModeTimeouts(t *testing.T) {
+	cfg := &config.Config{}
+	cfg.ApplyDefaults()
+	legacy := awshttp.NewBuildableClient()
+	tests := []struct {
+		name             string
+		mode             aws.DefaultsMode
+		wantDial, wantTL time.Duration
+	}{
+		{name: "unset is legacy: the SDK's own defaults", mode: "", wantDial: legacy.GetDialer().Timeout, wantTL: legacy.GetTransport().TLSHandshakeTimeout},
+		{name: "standard", mode: aws.DefaultsModeStandard, wantDial: 3100 * time.Millisecond, wantTL: 3100 * time.Millisecond},
+		{name: "in-region", mode: aws.DefaultsModeInRegion, wantDial: 1100 * time.Millisecond, wantTL: 1100 * time.Millisecond},
+		{name: "auto takes cross-region's, the longer", mode: aws.DefaultsModeAuto, wantDial: 3100 * time.Millisecond, wantTL: 3100 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tune(aws.Config{DefaultsMode: tc.mode}, cfg.Limits)
+			wrapped, ok := got.HTTPClient.(sendBodyWithHeaders)
+			if !ok {
+				t.Fatalf("got HTTPClient %T; want sendBodyWithHeaders", got.HTTPClient)
+			}
+			b, ok := wrapped.next.(*awshttp.BuildableClient)
+			if !ok {
+				t.Fatalf("got inner client %T; want *awshttp.BuildableClient", wrapped.next)
+			}
+			if d := b.GetDialer().Timeout; d != tc.wantDial {
+				t.Errorf("got connect timeout %s; want %s", d, tc.wantDial)
+			}
+			tr := b.GetTransport()
+			if d := tr.TLSHandshakeTimeout; d != tc.wantTL {
+				t.Errorf("got TLS handshake timeout %s; want %s", d, tc.wantTL)
+			}
+			if tr.MaxIdleConnsPerHost != cfg.Limits.Concurrency {
+				t.Errorf("got MaxIdleConnsPerHost %d; want limits.concurrency %d", tr.MaxIdleConnsPerHost, cfg.Limits.Concurrency)
+			}
+		})
 	}
 }

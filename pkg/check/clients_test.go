@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -47,8 +48,62 @@ func TestEndpointsAnswerAsTheSDKResolver(t *testing.T) {
 				if got.URI.String() != want.URI.String() {
 					t.Errorf("got %s; want %s", got.URI.String(), want.URI.String())
 				}
+				// The signing name, region and scheme are in Properties.
+				if !reflect.DeepEqual(got.Properties, want.Properties) || !reflect.DeepEqual(got.Headers, want.Headers) {
+					t.Errorf("got properties %#v, headers %v; want %#v, %v", got.Properties, got.Headers, want.Properties, want.Headers)
+				}
 			}
 		})
+	}
+}
+
+// TestEndpointKeyReadsEveryParameter: the memo's key must tell apart any
+// two parameter sets that differ in any field of the SDK's
+// EndpointParameters, so a field a later SDK adds fails here instead of
+// sharing an endpoint it should not.
+func TestEndpointKeyReadsEveryParameter(t *testing.T) {
+	t.Run("bedrock", func(t *testing.T) { keyReadsEveryField(t, bedrockEndpoints().key) })
+	t.Run("iam", func(t *testing.T) { keyReadsEveryField(t, iamEndpoints().key) })
+	t.Run("account", func(t *testing.T) { keyReadsEveryField(t, accountEndpoints().key) })
+}
+
+// keyReadsEveryField sets each field of P unset and to two values, and
+// wants different keys wherever the parameters differ once the SDK's
+// WithDefaults has filled them (it makes an unset UseFIPS false, as the
+// rules read it).
+func keyReadsEveryField[P interface{ WithDefaults() P }](t *testing.T, key func(P) endpointKey) {
+	t.Helper()
+	var base P
+	v := reflect.ValueOf(&base).Elem()
+	if v.Kind() != reflect.Struct {
+		t.Fatalf("got %T; want a struct", base)
+	}
+	variants := func(f reflect.Value) []reflect.Value {
+		switch f.Type() {
+		case reflect.TypeFor[*string]():
+			return []reflect.Value{reflect.ValueOf(aws.String("a")), reflect.ValueOf(aws.String("b"))}
+		case reflect.TypeFor[*bool]():
+			return []reflect.Value{reflect.ValueOf(aws.Bool(false)), reflect.ValueOf(aws.Bool(true))}
+		}
+		return nil
+	}
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		vs := variants(v.Field(i))
+		if vs == nil {
+			t.Errorf("field %s (%s) of %T is not known to endpointKey: add it to the key and here", name, v.Field(i).Type(), base)
+			continue
+		}
+		seen := map[endpointKey]P{key(base): base.WithDefaults()}
+		for _, x := range vs {
+			p := base
+			reflect.ValueOf(&p).Elem().Field(i).Set(x)
+			k := key(p)
+			if prev, dup := seen[k]; dup && !reflect.DeepEqual(prev, p.WithDefaults()) {
+				t.Errorf("%T.%s: %+v and %+v have the same key: the key leaves the field out", base, name, prev, p.WithDefaults())
+			}
+			seen[k] = p.WithDefaults()
+		}
 	}
 }
 

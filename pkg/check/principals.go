@@ -197,9 +197,11 @@ func (pl simulationPlan) hopJobs(p Principal, settled map[string]bool) []simJob 
 
 // settledProfiles are the inference profiles (by source-region ARN) whose
 // every check the principal's first round has already decided: an SCP
-// denies the call on the profile itself. That answer is final (the
-// profile's own evaluation carries no bedrock:InferenceProfileArn; ledger:
-// IAM-inference-profile-arn), and it is the worst decision of the check
+// denies the call on the profile itself (as Simulate can attribute it).
+// No later call changes that answer (the profile's own evaluation carries
+// no bedrock:InferenceProfileArn; ledger: IAM-inference-profile-arn), though
+// it is only as true as the keys the simulation carries (docs/principals.md),
+// and it is the worst decision of the check
 // whatever its destinations say, since no layer ranks before an SCP and
 // the profile is the check's first resource (worstOf keeps the first of
 // equal rank). So neither the global hop nor a second round with the

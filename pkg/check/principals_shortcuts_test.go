@@ -3,10 +3,14 @@ package check
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
@@ -17,7 +21,8 @@ import (
 // without the principal simulations' shortcuts (Checker.exhaustive), over
 // AWS's published identity policies and SCPs, and wants every result, the
 // principals' and the accounts', to be the same, and the shortcuts to have
-// saved calls somewhere (so the comparison is not empty).
+// saved calls somewhere (so the comparison is not empty). No call fails
+// here; TestSkippedCallThatWouldFail shows what a failing one does.
 //
 // The shortcut: a global hop, and a second round with a profile's ARN, are
 // not asked where an SCP already denies the call on the profile itself
@@ -197,4 +202,54 @@ func resultsByKey(t *testing.T, rep *result.Report) map[string]string {
 		out[k] = string(b)
 	}
 	return out
+}
+
+// failingHops is the run's IAM client, but every simulation of the global
+// hop (aws:RequestedRegion=unspecified) fails.
+type failingHops struct{ IAMAPI }
+
+func (f failingHops) SimulatePrincipalPolicy(ctx context.Context, in *iam.SimulatePrincipalPolicyInput, opts ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {
+	for _, c := range in.ContextEntries {
+		if aws.ToString(c.ContextKeyName) == keyRequestedRegion && slices.Contains(c.ContextKeyValues, unspecifiedRegion) {
+			return nil, errors.New("the hop's simulation failed")
+		}
+	}
+	return f.IAMAPI.SimulatePrincipalPolicy(ctx, in, opts...)
+}
+
+// TestSkippedCallThatWouldFail: the shortcuts keep verdicts only where no
+// call fails. A hop the full simulation asks and that fails makes every
+// check of that principal AUDIT_ERROR; with the shortcuts the hop of a
+// profile the SCP already denies is not asked, so its checks keep the
+// verdict the first round settled, which that hop could not have changed
+// (docs/principals.md, "Fewer simulations").
+func TestSkippedCallThatWouldFail(t *testing.T) {
+	us, global := "us."+sonnet45, "global."+sonnet45
+	key := "111111111111/us-east-1/" + global + "/App"
+	for _, tc := range []struct {
+		exhaustive bool
+		want       result.Status
+	}{{exhaustive: true, want: result.AuditError}, {exhaustive: false, want: result.SCPDenied}} {
+		a, _ := fixture(t, func(sc *awssim.Scenario) {
+			sc.Catalog = append(sc.Catalog, awssim.CatalogModel{ID: sonnet45, Name: "Claude Sonnet 4.5", Provider: "Anthropic",
+				Regions: []string{"us-east-1", "us-east-2", "us-west-2"}, InferenceTypes: []string{"INFERENCE_PROFILE"}})
+			sc.Profiles = []awssim.Profile{
+				{ID: us, Model: sonnet45, Sources: []string{"us-east-1"}, Destinations: []string{"us-east-1", "us-east-2", "us-west-2"}},
+				{ID: global, Model: sonnet45, Sources: []string{"us-east-1"}},
+			}
+			sc.SCPs = []awssim.SCP{{Name: "published", Targets: []string{"111111111111"}, Document: published(t, "scp-deny-bedrock-api-keys.json")}}
+			sc.Account("111111111111").Roles = []awssim.IAMRole{{Name: "App", Policies: map[string]string{"bedrock": `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:CallWithBearerToken"],"Resource":"*"}}`}}}
+		}, func(c *config.Config) {
+			c.Principals = config.Principals{ByAccount: map[string]config.PrincipalSet{"111111111111": {Roles: []string{"App"}, Auth: []string{"api_key"}}}}
+			c.Models.ByAccount["111111111111"] = []string{us, global}
+		})
+		next := a.checker.newIAM
+		a.checker.newIAM = func(creds aws.CredentialsProvider) IAMAPI { return failingHops{next(creds)} }
+		a.checker.exhaustive = tc.exhaustive
+		results := resultsByKey(t, a.Run(context.Background(), "failing hop"))
+		var got struct{ Status result.Status }
+		if err := json.Unmarshal([]byte(results[key]), &got); err != nil || got.Status != tc.want {
+			t.Errorf("exhaustive %v: %s: got %s (%v); want %s", tc.exhaustive, key, got.Status, err, tc.want)
+		}
+	}
 }

@@ -47,7 +47,9 @@ func leanStack(stack *middleware.Stack) error {
 
 // endpointKey is what the SDK's endpoint rules read for these services:
 // the region, the FIPS and dual-stack switches, and the base endpoint
-// (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL or BaseEndpoint).
+// (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL or BaseEndpoint): every
+// field of their EndpointParameters, which TestEndpointKeyReadsEveryParameter
+// holds it to when an SDK update adds one.
 type endpointKey struct {
 	region, endpoint                   string
 	hasRegion, hasEndpoint, fips, dual bool

@@ -2,11 +2,13 @@ package check
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/defaults"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -139,12 +141,42 @@ func tune(awsCfg aws.Config, l config.Limits) aws.Config {
 	}
 	// Each attempt is one HTTP request, bounded by limits.attempt_timeout,
 	// so that a call's attempts and waits fit in limits.call_timeout.
-	var client aws.HTTPClient = awshttp.NewBuildableClient().WithTimeout(l.AttemptTimeout.Std()).WithTransportOptions(func(t *http.Transport) {
+	client := awshttp.NewBuildableClient().WithTimeout(l.AttemptTimeout.Std()).WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = l.Concurrency * 2
 		t.MaxIdleConnsPerHost = l.Concurrency
 	})
-	awsCfg.HTTPClient = sendBodyWithHeaders{client}
+	awsCfg.HTTPClient = sendBodyWithHeaders{withDefaultsMode(client, awsCfg)}
 	// Per-call work the audit does not need (see leanStack).
 	awsCfg.APIOptions = append(slices.Clip(awsCfg.APIOptions), leanStack)
 	return awsCfg
+}
+
+// withDefaultsMode applies the connect and TLS handshake timeouts of the
+// SDK's defaults mode (AWS_DEFAULTS_MODE, defaults_mode). Each service
+// client does so itself only for an *awshttp.BuildableClient (its
+// resolveHTTPClient returns early for any other client), and the run's
+// client is sendBodyWithHeaders around one, so tune does it here, once for
+// the transport every client shares. "legacy" (the default) sets none, as
+// before. "auto" resolves per client region to in-region (1.1 s) or
+// cross-region (3.1 s); one transport serves every region, so it takes the
+// longer. The opt-in read timeout of the IAM, STS and Organizations
+// clients (AWS_ENABLE_DEFAULT_SOCKET_TIMEOUT_2026: 5 minutes) is not
+// applied: limits.attempt_timeout bounds every attempt whole, 5 s by
+// default. ledger: PROTO-sdk-defaults-mode
+func withDefaultsMode(b *awshttp.BuildableClient, awsCfg aws.Config) *awshttp.BuildableClient {
+	mode := awsCfg.DefaultsMode
+	if mode == aws.DefaultsModeAuto {
+		mode = aws.DefaultsModeCrossRegion
+	}
+	conf, err := defaults.GetModeConfiguration(mode)
+	if err != nil { // legacy or unset: the SDK sets no timeout either
+		return b
+	}
+	if d, ok := conf.GetConnectTimeout(); ok {
+		b = b.WithDialerOptions(func(dialer *net.Dialer) { dialer.Timeout = d })
+	}
+	if d, ok := conf.GetTLSNegotiationTimeout(); ok {
+		b = b.WithTransportOptions(func(t *http.Transport) { t.TLSHandshakeTimeout = d })
+	}
+	return b
 }

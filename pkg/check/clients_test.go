@@ -5,12 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -46,8 +48,62 @@ func TestEndpointsAnswerAsTheSDKResolver(t *testing.T) {
 				if got.URI.String() != want.URI.String() {
 					t.Errorf("got %s; want %s", got.URI.String(), want.URI.String())
 				}
+				// The signing name, region and scheme are in Properties.
+				if !reflect.DeepEqual(got.Properties, want.Properties) || !reflect.DeepEqual(got.Headers, want.Headers) {
+					t.Errorf("got properties %#v, headers %v; want %#v, %v", got.Properties, got.Headers, want.Properties, want.Headers)
+				}
 			}
 		})
+	}
+}
+
+// TestEndpointKeyReadsEveryParameter: the memo's key must tell apart any
+// two parameter sets that differ in any field of the SDK's
+// EndpointParameters, so a field a later SDK adds fails here instead of
+// sharing an endpoint it should not.
+func TestEndpointKeyReadsEveryParameter(t *testing.T) {
+	t.Run("bedrock", func(t *testing.T) { keyReadsEveryField(t, bedrockEndpoints().key) })
+	t.Run("iam", func(t *testing.T) { keyReadsEveryField(t, iamEndpoints().key) })
+	t.Run("account", func(t *testing.T) { keyReadsEveryField(t, accountEndpoints().key) })
+}
+
+// keyReadsEveryField sets each field of P unset and to two values, and
+// wants different keys wherever the parameters differ once the SDK's
+// WithDefaults has filled them (it makes an unset UseFIPS false, as the
+// rules read it).
+func keyReadsEveryField[P interface{ WithDefaults() P }](t *testing.T, key func(P) endpointKey) {
+	t.Helper()
+	var base P
+	v := reflect.ValueOf(&base).Elem()
+	if v.Kind() != reflect.Struct {
+		t.Fatalf("got %T; want a struct", base)
+	}
+	variants := func(f reflect.Value) []reflect.Value {
+		switch f.Type() {
+		case reflect.TypeFor[*string]():
+			return []reflect.Value{reflect.ValueOf(aws.String("a")), reflect.ValueOf(aws.String("b"))}
+		case reflect.TypeFor[*bool]():
+			return []reflect.Value{reflect.ValueOf(aws.Bool(false)), reflect.ValueOf(aws.Bool(true))}
+		}
+		return nil
+	}
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		vs := variants(v.Field(i))
+		if vs == nil {
+			t.Errorf("field %s (%s) of %T is not known to endpointKey: add it to the key and here", name, v.Field(i).Type(), base)
+			continue
+		}
+		seen := map[endpointKey]P{key(base): base.WithDefaults()}
+		for _, x := range vs {
+			p := base
+			reflect.ValueOf(&p).Elem().Field(i).Set(x)
+			k := key(p)
+			if prev, dup := seen[k]; dup && !reflect.DeepEqual(prev, p.WithDefaults()) {
+				t.Errorf("%T.%s: %+v and %+v have the same key: the key leaves the field out", base, name, prev, p.WithDefaults())
+			}
+			seen[k] = p.WithDefaults()
+		}
 	}
 }
 
@@ -66,8 +122,8 @@ func TestEndpointsKeepNoError(t *testing.T) {
 }
 
 // TestLeanClientsRequests checks what AWS still receives from the run's
-// clients: signed requests with the user agent, the body whole, without the
-// invocation id, at the base endpoint the configuration names.
+// clients: signed requests with the user agent and the invocation id, the
+// body whole, at the base endpoint the configuration names.
 func TestLeanClientsRequests(t *testing.T) {
 	var mu sync.Mutex
 	var got []*http.Request
@@ -114,8 +170,8 @@ func TestLeanClientsRequests(t *testing.T) {
 		if !strings.Contains(r.Header.Get("User-Agent"), "aws-sdk-go-v2") {
 			t.Errorf("request %d: got User-Agent %q; want the SDK's", i, r.Header.Get("User-Agent"))
 		}
-		if v := r.Header.Get("Amz-Sdk-Invocation-Id"); v != "" {
-			t.Errorf("request %d: got amz-sdk-invocation-id %q; want none", i, v)
+		if v := r.Header.Get("Amz-Sdk-Invocation-Id"); len(v) != 36 {
+			t.Errorf("request %d: got amz-sdk-invocation-id %q; want the SDK's UUID (AWS services read it)", i, v)
 		}
 		if v := r.Header.Get("Amz-Sdk-Request"); !strings.HasPrefix(v, "attempt=1") {
 			t.Errorf("request %d: got amz-sdk-request %q; want the retry middleware's attempt=1", i, v)
@@ -198,5 +254,83 @@ func TestRetriedPostCarriesItsWholeBody(t *testing.T) {
 	}
 	if bodies[1] != bodies[0] || !strings.Contains(bodies[1], "Action=SimulatePrincipalPolicy") {
 		t.Errorf("got second body %q; want the first's %q", bodies[1], bodies[0])
+	}
+}
+
+// TestRedirectedPostIsNotFollowed: a 307 answer to a POST is returned to the
+// SDK, not followed with the body resent elsewhere, as with the SDK's own
+// body (net/http follows a 307/308 with a body only when GetBody is set).
+func TestRedirectedPostIsNotFollowed(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		if r.URL.Path != "/elsewhere" {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+	}))
+	defer srv.Close()
+	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
+	cfg.ApplyDefaults()
+	cfg.Limits.MaxBackoff = config.Duration(time.Millisecond)
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := New(cfg, awsCfg)
+	_, err := c.newIAM(awsCfg.Credentials).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
+	})
+	if err == nil {
+		t.Error("got no error; want the 307 answer as the call's error")
+	}
+	if hits["/elsewhere"] != 0 || hits["/"] == 0 {
+		t.Errorf("got requests %v; want the POST to / only, the redirect not followed", hits)
+	}
+}
+
+// TestTuneKeepsTheDefaultsModeTimeouts: the SDK applies AWS_DEFAULTS_MODE's
+// connect and TLS timeouts only to an *awshttp.BuildableClient, which the
+// run's wrapped client is not, so tune applies them.
+func TestTuneKeepsTheDefaultsModeTimeouts(t *testing.T) {
+	cfg := &config.Config{}
+	cfg.ApplyDefaults()
+	legacy := awshttp.NewBuildableClient()
+	tests := []struct {
+		name             string
+		mode             aws.DefaultsMode
+		wantDial, wantTL time.Duration
+	}{
+		{name: "unset is legacy: the SDK's own defaults", mode: "", wantDial: legacy.GetDialer().Timeout, wantTL: legacy.GetTransport().TLSHandshakeTimeout},
+		{name: "standard", mode: aws.DefaultsModeStandard, wantDial: 3100 * time.Millisecond, wantTL: 3100 * time.Millisecond},
+		{name: "in-region", mode: aws.DefaultsModeInRegion, wantDial: 1100 * time.Millisecond, wantTL: 1100 * time.Millisecond},
+		{name: "auto takes cross-region's, the longer", mode: aws.DefaultsModeAuto, wantDial: 3100 * time.Millisecond, wantTL: 3100 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tune(aws.Config{DefaultsMode: tc.mode}, cfg.Limits)
+			wrapped, ok := got.HTTPClient.(sendBodyWithHeaders)
+			if !ok {
+				t.Fatalf("got HTTPClient %T; want sendBodyWithHeaders", got.HTTPClient)
+			}
+			b, ok := wrapped.next.(*awshttp.BuildableClient)
+			if !ok {
+				t.Fatalf("got inner client %T; want *awshttp.BuildableClient", wrapped.next)
+			}
+			if d := b.GetDialer().Timeout; d != tc.wantDial {
+				t.Errorf("got connect timeout %s; want %s", d, tc.wantDial)
+			}
+			tr := b.GetTransport()
+			if d := tr.TLSHandshakeTimeout; d != tc.wantTL {
+				t.Errorf("got TLS handshake timeout %s; want %s", d, tc.wantTL)
+			}
+			if tr.MaxIdleConnsPerHost != cfg.Limits.Concurrency {
+				t.Errorf("got MaxIdleConnsPerHost %d; want limits.concurrency %d", tr.MaxIdleConnsPerHost, cfg.Limits.Concurrency)
+			}
+		})
 	}
 }

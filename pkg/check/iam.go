@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -145,8 +146,9 @@ type Need struct {
 // Decision is what SimulatePrincipalPolicy said of one action on one resource.
 type Decision struct {
 	Decision iamtypes.PolicyEvaluationDecisionType
-	// AllowedByOrganizations is the call's aggregate OrganizationsDecisionDetail:
-	// IAM gives it per action, not per resource.
+	// AllowedByOrganizations: whether the SCPs allowed this action on this
+	// resource. IAM gives it per action over the call's resources; Simulate
+	// makes it this resource's (ledger: IAM-orgs-decision-detail).
 	AllowedByOrganizations bool
 	// AllowedByBoundary is nil when the role has no permissions boundary.
 	AllowedByBoundary *bool
@@ -313,11 +315,24 @@ func contextOf(p Principal, q Query) []iamtypes.ContextEntry {
 // Simulate asks SimulatePrincipalPolicy about q's actions on its resources,
 // reading every page, and records each resource's decision. Without
 // resources it asks about "*".
+//
+// IAM gives OrganizationsDecisionDetail once per action, over all the
+// call's resources (ResourceSpecificResult has none), so it is read per
+// resource only as far as the answer allows: an allowed resource was
+// allowed by the SCPs; an explicit deny no identity statement or boundary
+// explains is an SCP's; and an implicit deny where the SCPs denied is the
+// SCPs' only when it is the call's one refused resource. Otherwise that
+// resource is asked again alone (rare: several refused resources in one
+// region under a denying SCP).
+// ledger: IAM-orgs-decision-detail
 func Simulate(ctx context.Context, api RoleSimulator, p Principal, q Query, into map[DecisionKey]Decision) error {
 	region := cmp.Or(q.RequestedRegion, q.Region)
 	pages := iam.NewSimulatePrincipalPolicyPaginator(api, &iam.SimulatePrincipalPolicyInput{
 		PolicySourceArn: aws.String(p.ARN), ActionNames: q.Actions, ResourceArns: q.Resources, ContextEntries: contextOf(p, q),
 	})
+	// again: the resources to ask alone, with the actions whose SCP answer
+	// they share with another refused resource.
+	again := map[string][]string{}
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -335,8 +350,29 @@ func Simulate(ctx context.Context, api RoleSimulator, p Principal, q Query, into
 					MatchedStatements: ev.MatchedStatements, PermissionsBoundaryDecisionDetail: ev.PermissionsBoundaryDecisionDetail,
 					MissingContextValues: ev.MissingContextValues}}
 			}
+			// Where the SCPs denied, each refused resource is one of: an
+			// explicit deny no identity policy or boundary explains (so an
+			// SCP's), one an identity Deny decides whatever the SCPs say,
+			// or an open one (an implicit deny may be an SCP's allow list
+			// or the role's own policies).
+			open, explained := 0, false
 			for _, rr := range per {
-				d := Decision{Decision: rr.EvalResourceDecision, AllowedByOrganizations: orgs, Missing: rr.MissingContextValues, Via: q.Via, Product: q.ProductID}
+				switch scpRead(rr) {
+				case scpOpen:
+					open++
+				case scpDenies, scpMoot: // the SCP denial may be this one's
+					explained = true
+				}
+			}
+			for _, rr := range per {
+				allowedByOrgs := orgs || rr.EvalResourceDecision == iamtypes.PolicyEvaluationDecisionTypeAllowed
+				if !allowedByOrgs && scpRead(rr) == scpOpen {
+					if open > 1 || explained {
+						name := aws.ToString(rr.EvalResourceName)
+						again[name] = append(again[name], action)
+					}
+				}
+				d := Decision{Decision: rr.EvalResourceDecision, AllowedByOrganizations: allowedByOrgs, Missing: rr.MissingContextValues, Via: q.Via, Product: q.ProductID}
 				if b := rr.PermissionsBoundaryDecisionDetail; b != nil {
 					d.AllowedByBoundary = aws.Bool(b.AllowedByPermissionsBoundary)
 				}
@@ -351,6 +387,13 @@ func Simulate(ctx context.Context, api RoleSimulator, p Principal, q Query, into
 				}
 				into[DecisionKey{Need{q.Region, resource}, action, q.Via}] = d
 			}
+		}
+	}
+	for _, resource := range slices.Sorted(maps.Keys(again)) {
+		alone := q
+		alone.Actions, alone.Resources = again[resource], []string{resource}
+		if err := Simulate(ctx, api, p, alone, into); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -370,4 +413,33 @@ func iamReadActions() []MemberAction {
 		{Action: "iam:ListRoles", Scope: ScopeAny, When: GrantWithPrincipalTags,
 			Why: "the account's roles, to read their tags; ListRoles supports no resource-level permission"},
 	}
+}
+
+// scpReading is what a refused resource's own answer says of the SCPs.
+type scpReading int
+
+const (
+	scpNone   scpReading = iota // allowed: the SCPs allowed it
+	scpDenies                   // an explicit deny no identity statement or boundary explains
+	scpMoot                     // an identity policy's Deny decides it whatever the SCPs say
+	scpOpen                     // the answer cannot tell
+)
+
+// scpRead reads one resource's answer. IAM lists the identity statements
+// that decide a result (MatchedStatements) and says per resource whether a
+// boundary allowed it; an explicit deny with neither is an SCP's
+// (inferred: IAM documents no SCP statement in MatchedStatements).
+// ledger: IAM-orgs-decision-detail
+func scpRead(rr iamtypes.ResourceSpecificResult) scpReading {
+	switch {
+	case rr.EvalResourceDecision == iamtypes.PolicyEvaluationDecisionTypeAllowed:
+		return scpNone
+	case rr.EvalResourceDecision != iamtypes.PolicyEvaluationDecisionTypeExplicitDeny:
+		return scpOpen
+	case len(rr.MatchedStatements) > 0:
+		return scpMoot
+	case rr.PermissionsBoundaryDecisionDetail != nil && !rr.PermissionsBoundaryDecisionDetail.AllowedByPermissionsBoundary:
+		return scpOpen
+	}
+	return scpDenies
 }

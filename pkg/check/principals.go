@@ -197,9 +197,11 @@ func (pl simulationPlan) hopJobs(p Principal, settled map[string]bool) []simJob 
 
 // settledProfiles are the inference profiles (by source-region ARN) whose
 // every check the principal's first round has already decided: an SCP
-// denies the call on the profile itself. That answer is final (the
-// profile's own evaluation carries no bedrock:InferenceProfileArn; ledger:
-// IAM-inference-profile-arn), and it is the worst decision of the check
+// denies the call on the profile itself (as Simulate can attribute it).
+// No later call changes that answer (the profile's own evaluation carries
+// no bedrock:InferenceProfileArn; ledger: IAM-inference-profile-arn), though
+// it is only as true as the keys the simulation carries (docs/principals.md),
+// and it is the worst decision of the check
 // whatever its destinations say, since no layer ranks before an SCP and
 // the profile is the check's first resource (worstOf keeps the first of
 // equal rank). So neither the global hop nor a second round with the
@@ -221,7 +223,8 @@ func settledProfiles(p Principal, ds Decisions, holds []held) map[string]bool {
 }
 
 // profileSCPDenied: an SCP denies one of the actions worstOf considers on
-// the profile the check calls (its first need).
+// the profile the check calls (its first need), as Simulate attributes the
+// call's OrganizationsDecisionDetail (ledger: IAM-orgs-decision-detail).
 func profileSCPDenied(h held, p Principal, ds Decisions) bool {
 	if h.needs[0].Resource != h.via {
 		return false

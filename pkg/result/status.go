@@ -94,7 +94,7 @@ var statusTable = []struct {
 		Signal:   "`implicitDeny` with no identity allow (the remediation is the minimal statement to add, with every ARN), or `explicitDeny` by one of the role's own policies (named)",
 		WhatToDo: "add the statement / narrow the Deny"},
 	{Status: SCPDenied, PrincipalOnly: true, Severity: Critical,
-		Signal:   "`OrganizationsDecisionDetail.AllowedByOrganizations=false`; the cause names the action and region, and says when it is a profile's destination or the global hop (`aws:RequestedRegion=unspecified`)",
+		Signal:   "`OrganizationsDecisionDetail.AllowedByOrganizations=false` for that resource (read as the ledger's IAM-orgs-decision-detail says); the cause names the action and region, and says when it is a profile's destination or the global hop (`aws:RequestedRegion=unspecified`)",
 		WhatToDo: "add the region (for the global hop: `unspecified`, as AWS documents) to the region-deny SCP's `aws:RequestedRegion` list for `bedrock:InvokeModel*`, or exempt the role; for `bedrock:CallWithBearerToken`, stop using API keys or exempt the role"},
 	{Status: BoundaryDenied, PrincipalOnly: true, Severity: Critical,
 		Signal:   "`PermissionsBoundaryDecisionDetail.AllowedByPermissionsBoundary=false`",

@@ -183,6 +183,9 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 				top.EvalDecision = r.decision
 				top.MatchedStatements = r.matched
 			}
+			// One flag per action: false when the SCPs deny any resource,
+			// as the aggregate EvalDecision is the most restrictive
+			// (inferred). ledger: IAM-orgs-decision-detail
 			if !r.allowedByOrgs {
 				top.OrganizationsDecisionDetail.AllowedByOrganizations = false
 			}

@@ -4,9 +4,9 @@
 // (smithy-go's internal/xml ShapeDeserializer over encoding/xml's Token):
 // about 1,400 allocations for one simulation's answer, against 400 for a
 // whole Bedrock call, and simulations are a third of the run's calls.
-// leanSimulation decodes the one shape IAM sends (ledger:
-// PROTO-iam-simulate-wire) in a single pass over the bytes, with every
-// string a slice of one copy of the body. It is strict on purpose: any
+// leanSimulation decodes the one shape IAM sends in a single pass over the
+// bytes, with every string a slice of one copy of the body (ledger:
+// PROTO-iam-simulate-wire names the shape and its sources). It is strict on purpose: any
 // input it does not recognise exactly (another element, an attribute,
 // a namespace prefix, a comment, CDATA, a non-ASCII byte, a carriage
 // return in text, a bool other than true/false, ...) is handed to the
@@ -152,8 +152,8 @@ const (
 	resultOpen   = `<SimulatePrincipalPolicyResult>`
 )
 
-// decodeSimulation decodes a successful SimulatePrincipalPolicy answer as
-// the SDK's deserializer does (every field of the output, not only those
+// decodeSimulation decodes a successful SimulatePrincipalPolicy answer
+// (ledger: PROTO-iam-simulate-wire) as the SDK's deserializer does (every field of the output, not only those
 // grantwatch reads), or returns errUnrecognised.
 func decodeSimulation(body []byte) (*iam.SimulatePrincipalPolicyOutput, error) {
 	p := &simParser{src: string(body)}

@@ -5,8 +5,7 @@
 // about 1,400 allocations for one simulation's answer, against 400 for a
 // whole Bedrock call, and simulations are a third of the run's calls.
 // leanSimulation decodes the one shape IAM sends in a single pass over the
-// bytes, with every string a slice of one copy of the body (ledger:
-// PROTO-iam-simulate-wire names the shape and its sources). It is strict on purpose: any
+// bytes (ledger: PROTO-iam-simulate-wire names the shape and its sources). It is strict on purpose: any
 // input it does not recognise exactly (another element, an attribute,
 // a namespace prefix, a comment, CDATA, a non-ASCII byte, a carriage
 // return in text, a bool other than true/false, ...) is handed to the
@@ -97,8 +96,7 @@ func leanSimulationStack(stack *middleware.Stack) error {
 
 var errUnrecognised = errors.New("not the recognised SimulatePrincipalPolicy answer")
 
-// simParser reads one answer. src is one copy of the body; values without
-// entities are slices of it.
+// simParser reads one answer. src is a transient copy of the body.
 type simParser struct {
 	src string
 	pos int
@@ -288,11 +286,52 @@ func (p *simParser) endTag(name string) error {
 	return nil
 }
 
-// text reads an element's character data and its end tag. It decodes
+// text reads an element's character data and its end tag, as a string of
+// its own: nothing decoded keeps the body alive (a decision that holds a
+// resource name would otherwise hold its whole answer).
+func (p *simParser) text(name string, empty bool) (string, error) {
+	s, err := p.view(name, empty)
+	if err != nil {
+		return "", err
+	}
+	return own(s), nil
+}
+
+// own returns s as a string that shares no memory with the body: the
+// values every answer repeats are constants, others a copy.
+func own(s string) string {
+	switch s {
+	case "":
+		return ""
+	case "allowed":
+		return "allowed"
+	case "implicitDeny":
+		return "implicitDeny"
+	case "explicitDeny":
+		return "explicitDeny"
+	case "*":
+		return "*"
+	case "bedrock:InvokeModel":
+		return "bedrock:InvokeModel"
+	case "bedrock:InvokeModelWithResponseStream":
+		return "bedrock:InvokeModelWithResponseStream"
+	case "bedrock:CallWithBearerToken":
+		return "bedrock:CallWithBearerToken"
+	case "aws-marketplace:Subscribe":
+		return "aws-marketplace:Subscribe"
+	case "aws-marketplace:ViewSubscriptions":
+		return "aws-marketplace:ViewSubscriptions"
+	case "aws-marketplace:Unsubscribe":
+		return "aws-marketplace:Unsubscribe"
+	}
+	return strings.Clone(s)
+}
+
+// view reads an element's character data and its end tag. It decodes
 // XML's five named entities and character references to ASCII; anything
 // else (non-ASCII, control bytes, a carriage return, which encoding/xml
 // would normalise, CDATA, comments, child elements) is refused.
-func (p *simParser) text(name string, empty bool) (string, error) {
+func (p *simParser) view(name string, empty bool) (string, error) {
 	if empty {
 		return "", nil
 	}
@@ -396,7 +435,7 @@ func charRef(ent string) (byte, bool) {
 // boolean reads true or false (the SDK's strconv.ParseBool takes more
 // spellings; those go to the SDK).
 func (p *simParser) boolean(name string, empty bool) (bool, error) {
-	s, err := p.text(name, empty)
+	s, err := p.view(name, empty)
 	if err != nil {
 		return false, err
 	}
@@ -412,7 +451,7 @@ func (p *simParser) boolean(name string, empty bool) (bool, error) {
 // int32 reads 1 to 9 decimal digits (the SDK's strconv.ParseInt takes
 // signs and larger numbers too; those go to the SDK).
 func (p *simParser) int32(name string, empty bool) (int32, error) {
-	s, err := p.text(name, empty)
+	s, err := p.view(name, empty)
 	if err != nil {
 		return 0, err
 	}

@@ -154,7 +154,12 @@ const (
 // (ledger: PROTO-iam-simulate-wire) as the SDK's deserializer does (every field of the output, not only those
 // grantwatch reads), or returns errUnrecognised.
 func decodeSimulation(body []byte) (*iam.SimulatePrincipalPolicyOutput, error) {
-	p := &simParser{src: string(body)}
+	return decodeAnswer(string(body))
+}
+
+// decodeAnswer is decodeSimulation over a string no decoded value shares.
+func decodeAnswer(src string) (*iam.SimulatePrincipalPolicyOutput, error) {
+	p := &simParser{src: src}
 	if strings.HasPrefix(p.rest(), xmlProlog) {
 		p.pos += len(xmlProlog)
 		p.ws()

@@ -146,8 +146,9 @@ func tune(awsCfg aws.Config, l config.Limits) aws.Config {
 		t.MaxIdleConnsPerHost = l.Concurrency
 	})
 	awsCfg.HTTPClient = sendBodyWithHeaders{withDefaultsMode(client, awsCfg)}
-	// Per-call work the audit does not need (see leanStack).
-	awsCfg.APIOptions = append(slices.Clip(awsCfg.APIOptions), leanStack)
+	// Per-call work the audit does not need (see leanStack), and a lean
+	// decoder for simulation answers (see leanSimulation).
+	awsCfg.APIOptions = append(slices.Clip(awsCfg.APIOptions), leanStack, leanSimulationStack)
 	return awsCfg
 }
 

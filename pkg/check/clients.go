@@ -3,6 +3,7 @@
 // rules are evaluated once per distinct set of parameters rather than once
 // per call, and a small request body leaves in one write with its headers
 // (issue 22, measured in docs/benchmarks.md "Client CPU").
+// SimulatePrincipalPolicy answers have their own lean decoder (simdecode.go).
 
 package check
 

@@ -208,17 +208,11 @@ func (j *Job) noteFindings(ctx context.Context, out *Outcome) {
 	}
 }
 
-// maxRemediable bounds the missing agreements a batch record keeps for
-// its run's Finish: 64 KB of them, beside the batch's bounded summary
-// (ledger: DDB-item-size-400kb); the rest are counted, and the next run,
-// which finds them still missing, plans them.
-const maxRemediable = 64 << 10
-
-// batchCandidates are the planned candidates of a batch's report, as the
-// batch record keeps them, and how many did not fit; skipped counts the
+// batchCandidates are the planned candidates of a batch's report, for the
+// batch record (which keeps what fits beside the rest of the batch and
+// counts the others: history.Batch.RemediableCut); skipped counts the
 // missing agreements the configuration does not allow.
-func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.RemediableAgreement, cut, skipped int) {
-	size := 0
+func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.RemediableAgreement, skipped int) {
 	for _, a := range actions {
 		if a.Outcome != remediate.Planned {
 			skipped++
@@ -228,12 +222,7 @@ func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.Remedi
 		for _, c := range a.Covers {
 			ra.Covers = append(ra.Covers, history.RemediableRegion{Region: c.Region, Checks: c.Checks})
 		}
-		if n := ra.Size(); size+n <= maxRemediable {
-			size += n
-			kept = append(kept, ra)
-		} else {
-			cut++
-		}
+		kept = append(kept, ra)
 	}
-	return kept, cut, skipped
+	return kept, skipped
 }

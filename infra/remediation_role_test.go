@@ -218,8 +218,14 @@ func TestAuditorAssumesRemediationRoleOnlyWithRemediation(t *testing.T) {
 			tmpl := assertions.Template_FromStack(audit, nil)
 			// The dashboard shows the Remediable metric the auditor emits
 			// with a remediation section.
-			if body, _ := dashboardOf(t, tmpl); strings.Contains(body.String(), `"`+config.MetricRemediable+`"`) != tc.wantArn {
+			body, _ := dashboardOf(t, tmpl)
+			if strings.Contains(body.String(), `"`+config.MetricRemediable+`"`) != tc.wantArn {
 				t.Errorf("dashboard shows %s: got %v; want %v", config.MetricRemediable, !tc.wantArn, tc.wantArn)
+			}
+			// Each run counts the whole backlog: the day's graph is its
+			// Maximum, never a Sum over runs.
+			if tc.wantArn && !strings.Contains(body.String(), `"`+config.MetricRemediable+`",{"period":86400,"stat":"Maximum"}`) {
+				t.Errorf("dashboard's %s: got %s; want the Maximum statistic", config.MetricRemediable, body.String())
 			}
 			// A remediation section without grantwatch:remediation=true
 			// adds no write to the member template either.

@@ -218,7 +218,10 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 		config.MetricRemediable: out.Remediable,
 	}
 	names := config.Metrics
-	if h.remediation {
+	// Remediable counts a backlog: only the invocation that records the
+	// run emits it, once per run (a failed attempt at Finish, retried,
+	// would count the same backlog again).
+	if h.remediation && out.Saved {
 		names = append(slices.Clip(names), config.MetricRemediable)
 	}
 	var metrics []map[string]string

@@ -178,21 +178,25 @@ func TestHeartbeatIntervalFromEnvironment(t *testing.T) {
 }
 
 // With a remediation section the metrics line also carries Remediable, the
-// actions grantwatch fix would take; without one it is left out, so a
-// deployment without remediation has no such metric.
+// backlog grantwatch fix would work through; without one it is left out, so
+// a deployment without remediation has no such metric. Only the invocation
+// that records the run carries it: an attempt at Finish that failed, and
+// is retried, would count the same backlog twice.
 func TestMetricsCarryRemediableWithRemediation(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		remediation bool
+		saved       bool
 		want        bool
 	}{
-		{name: "with a remediation section", remediation: true, want: true},
-		{name: "without", remediation: false, want: false},
+		{name: "with a remediation section", remediation: true, saved: true, want: true},
+		{name: "with a remediation section, run not recorded by this attempt", remediation: true, saved: false, want: false},
+		{name: "without", remediation: false, saved: true, want: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			h := &Handler{now: time.Now, metrics: &out, remediation: tc.remediation}
-			h.emitMetrics(&job.Outcome{RunID: "run-1", Report: &result.Report{}, Remediable: 3}, false)
+			h.emitMetrics(&job.Outcome{RunID: "run-1", Report: &result.Report{}, Remediable: 3, Saved: tc.saved}, false)
 			var line map[string]any
 			if err := json.Unmarshal(out.Bytes(), &line); err != nil {
 				t.Fatal(err)

@@ -103,9 +103,15 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 		return
 	}
 	actions := r.Remediator.Resolve(stepCtx, candidates)
-	out.Remediable = remediate.Pending(actions)
+	// Remediable is the backlog: what is planned, what the time did not
+	// reach and what a batch record had no room for; the next runs plan
+	// them all again.
+	out.Remediable = remediate.Pending(actions) + left.cut
 	for _, a := range actions {
-		if a.Outcome == remediate.Skipped && !a.NotAttempted && a.Action == remediate.CreateAgreement {
+		switch {
+		case a.NotAttempted:
+			out.Remediable++
+		case a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement:
 			note.NotAllowed++
 		}
 	}

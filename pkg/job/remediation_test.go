@@ -367,7 +367,26 @@ func TestRemediationOutOfTimeSaysSo(t *testing.T) {
 	if len(out.Remediation) != 1 || !out.Remediation[0].NotAttempted {
 		t.Errorf("got actions %+v; want the one agreement not attempted", out.Remediation)
 	}
+	if out.Remediable != 1 {
+		t.Errorf("got remediable %d; want 1 (the agreement not attempted is still to fix)", out.Remediable)
+	}
 	if d, want := digestOf(f.receive(t, "all")), "1 not attempted before the run's time ran out (the next run plans them again)"; !strings.Contains(d, want) {
 		t.Errorf("digest: want %q in\n%s", want, d)
+	}
+}
+
+// Remediable is the backlog still to fix: the missing agreements a batch
+// record had no room for count too (the next runs plan them), most when
+// the backlog is largest.
+func TestRemediableCountsWhatBatchesCut(t *testing.T) {
+	f := setup(t)
+	f.withRemediation(t, strings.Replace(cohereOnly, "%s", "false", 1))
+	f.job.now = func() time.Time { return t0 }
+	candidates := []remediate.Action{{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0",
+		Action: remediate.CreateAgreement, Outcome: remediate.Planned, Checks: []string{"cohere.command-r-plus-v1:0"}}}
+	out := &Outcome{RunID: "run-cut"}
+	f.job.remediate(context.Background(), out, candidates, leftOut{cut: 4}, 0)
+	if out.Remediable != 5 {
+		t.Errorf("got remediable %d (error %q); want 5: 1 planned and 4 cut", out.Remediable, out.RemediationError)
 	}
 }

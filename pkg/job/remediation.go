@@ -102,6 +102,14 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 		log.ErrorContext(ctx, "remediation skipped", "error", err)
 		return
 	}
+	// A candidate skipped before Resolve is outside what the section
+	// allows; one Resolve skips found no one offer to accept.
+	notAllowed := 0
+	for _, a := range candidates {
+		if a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement {
+			notAllowed++
+		}
+	}
 	actions := r.Remediator.Resolve(stepCtx, candidates)
 	// Remediable is the backlog: what is planned, what the time did not
 	// reach and what a batch record had no room for; the next runs plan
@@ -112,9 +120,10 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 		case a.NotAttempted:
 			out.Remediable++
 		case a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement:
-			note.NotAllowed++
+			note.NoOffer++
 		}
 	}
+	note.NotAllowed, note.NoOffer = note.NotAllowed+notAllowed, note.NoOffer-notAllowed
 	if auto {
 		actions = r.Remediator.Apply(stepCtx, actions)
 	}

@@ -390,3 +390,30 @@ func TestRemediableCountsWhatBatchesCut(t *testing.T) {
 		t.Errorf("got remediable %d (error %q); want 5: 1 planned and 4 cut", out.Remediable, out.RemediationError)
 	}
 }
+
+// A missing agreement with several offers and none named in
+// remediation.agreements.offers is no remediation-section refusal: the
+// digest counts it apart and says to name the offer (ledger
+// BR-agreement-offers).
+func TestSeveralOffersAreCountedApartFromNotAllowed(t *testing.T) {
+	f := setupWith(t, func(sc *awssim.Scenario) {
+		sc.Agreements.PrivateOffers = map[string][]string{"cohere.command-r-plus-v1:0": {"offer-private-1"}}
+	})
+	f.withRemediation(t, "  auto: false\n  agreements: {models: [cohere.command-r-plus-v1:0], offer_type: ALL}\n")
+	out := f.run(t, time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC))
+	note := out.digestNote
+	if note == nil || note.NoOffer != 1 || note.Agreements != 0 {
+		t.Fatalf("digest note: got %+v; want 1 without one offer, none planned", note)
+	}
+	if out.Remediable != 0 {
+		t.Errorf("got remediable %d; want 0 (nothing fix --apply would do)", out.Remediable)
+	}
+	want := "1 missing agreement without one offer to accept (none listed, or several: name the one in remediation.agreements.offers)"
+	d := digestOf(f.receive(t, "all"))
+	if !strings.Contains(d, want) {
+		t.Errorf("digest: want %q in\n%s", want, d)
+	}
+	if n := strings.Count(d, "outside what the remediation section allows"); n > 0 && note.NotAllowed == 0 {
+		t.Errorf("digest says %d outside the section with none counted so:\n%s", n, d)
+	}
+}

@@ -190,30 +190,52 @@ func later(a, b time.Time) time.Time {
 // agreement the run acted on, saying what was done: the next run's import
 // then resolves the finding as usual once the agreement is AVAILABLE. It
 // comes after the run's findings are imported (a missing agreement found
-// this run has no finding before).
-func (j *Job) noteFindings(ctx context.Context, out *Outcome) {
+// this run has no finding before). Actions with the same note share their
+// BatchUpdateFindings calls, up to 100 findings a call (ledger:
+// SH-update-workflow), so a large remediation takes a few calls, not one
+// per action; and the notes end keep before ctx's deadline (what comes
+// after them, the digest and the run record, matters more).
+func (j *Job) noteFindings(ctx context.Context, out *Outcome, keep time.Duration) {
 	if j.hub == nil || out.remediatedBy == "" {
 		return
 	}
-	var errs []error
+	if d, ok := ctx.Deadline(); ok && keep > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-keep))
+		defer cancel()
+	}
+	var notes []string
+	ids := map[string][]string{}
 	for _, a := range out.Remediation {
 		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed) {
 			continue
 		}
-		var ids []string
+		// The note is the same for every account done alike; why one
+		// failed is its own (the account's message says the rest).
+		note := fmt.Sprintf("grantwatch run %s, as %s: %s %s: %s.", out.RunID, out.remediatedBy, a.Action, a.Model, a.Outcome)
+		if a.Outcome == remediate.Failed {
+			note += " " + a.Reason
+		}
+		before := len(ids[note])
 		for _, model := range a.Checks {
-			ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: a.Region, Model: model}))
+			ids[note] = append(ids[note], securityhub.ID(result.Result{Account: a.Account, Region: a.Region, Model: model}))
 		}
 		for _, c := range a.Covers { // the same agreement fixes them (BR-agreement-account-wide)
 			for _, model := range c.Checks {
-				ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: c.Region, Model: model}))
+				ids[note] = append(ids[note], securityhub.ID(result.Result{Account: a.Account, Region: c.Region, Model: model}))
 			}
 		}
-		if len(ids) == 0 {
+		if before == 0 && len(ids[note]) > 0 {
+			notes = append(notes, note)
+		}
+	}
+	var errs []error
+	for _, note := range notes {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%d findings not noted: the run's time ran out", len(ids[note])))
 			continue
 		}
-		note := fmt.Sprintf("grantwatch run %s, as %s: %s %s: %s. %s", out.RunID, out.remediatedBy, a.Action, a.Model, a.Outcome, a.Reason)
-		if err := securityhub.AddNote(ctx, j.hub.API, j.hub.Source.ProductARN(), ids, note, "grantwatch"); err != nil {
+		if err := securityhub.AddNote(ctx, j.hub.API, j.hub.Source.ProductARN(), ids[note], note, "grantwatch"); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -3,6 +3,8 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	shsdk "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
 // withRemediation gives the fixture's job the remediation section and its
@@ -415,5 +419,59 @@ func TestSeveralOffersAreCountedApartFromNotAllowed(t *testing.T) {
 	}
 	if n := strings.Count(d, "outside what the remediation section allows"); n > 0 && note.NotAllowed == 0 {
 		t.Errorf("digest says %d outside the section with none counted so:\n%s", n, d)
+	}
+}
+
+// countingHub answers BatchUpdateFindings as Security Hub does for known
+// findings, and counts the calls and the findings each names.
+type countingHub struct {
+	securityhub.API
+	sizes []int
+}
+
+func (h *countingHub) BatchUpdateFindings(ctx context.Context, in *shsdk.BatchUpdateFindingsInput, _ ...func(*shsdk.Options)) (*shsdk.BatchUpdateFindingsOutput, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h.sizes = append(h.sizes, len(in.FindingIdentifiers))
+	return &shsdk.BatchUpdateFindingsOutput{ProcessedFindings: in.FindingIdentifiers}, nil
+}
+
+// The notes of a large remediation share their BatchUpdateFindings calls,
+// up to 100 findings each (ledger: SH-update-workflow), and stop in time
+// for what comes after them.
+func TestRemediationNotesAreBatched(t *testing.T) {
+	var actions []remediate.Action
+	for i := range 240 {
+		actions = append(actions, remediate.Action{Account: fmt.Sprintf("%012d", 100000000000+i), Region: "us-east-1", Model: "cohere.command-r-plus-v1:0",
+			Action: remediate.CreateAgreement, Outcome: remediate.Done, Reason: fmt.Sprintf("created (offer o-%d)", i), Checks: []string{"cohere.command-r-plus-v1:0"},
+			Covers: []remediate.Cover{{Region: "eu-west-1", Checks: []string{"eu.cohere.command-r-plus-v1:0"}}}})
+	}
+	actions = append(actions, remediate.Action{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0",
+		Action: remediate.CreateAgreement, Outcome: remediate.Failed, Reason: "AccessDeniedException", Checks: []string{"cohere.command-r-plus-v1:0"}})
+	tests := []struct {
+		name      string
+		deadline  time.Duration
+		wantSizes []int
+		wantError string
+	}{
+		{name: "time enough", deadline: time.Minute, wantSizes: []int{100, 100, 100, 100, 80, 1}},
+		{name: "the time kept is already reached", deadline: 20 * time.Second, wantError: "findings not noted: the run's time ran out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hub := &countingHub{}
+			j := &Job{hub: &Hub{API: hub, Source: securityhub.Source{Account: "999999999999", Region: "us-east-1", Partition: "aws"}}, logger: slog.New(slog.DiscardHandler)}
+			out := &Outcome{RunID: "run-1", remediatedBy: "arn:aws:sts::999999999999:assumed-role/auditor/run", Remediation: actions}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+			defer cancel()
+			j.noteFindings(ctx, out, 30*time.Second)
+			if !slices.Equal(hub.sizes, tt.wantSizes) {
+				t.Errorf("BatchUpdateFindings calls of: got %v findings; want %v", hub.sizes, tt.wantSizes)
+			}
+			if !strings.Contains(out.RemediationError, tt.wantError) || (tt.wantError == "") != (out.RemediationError == "") {
+				t.Errorf("remediation error: got %q; want %q", out.RemediationError, tt.wantError)
+			}
+		})
 	}
 }

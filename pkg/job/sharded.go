@@ -336,7 +336,7 @@ func (j *Job) finishClaimed(ctx context.Context, out *Outcome, run *history.Run,
 		// now and is left alone (remediate.Apply reads it first).
 		candidates, left := finishCandidates(batches)
 		j.remediate(ctx, out, candidates, left, finishKeep)
-		j.noteFindings(ctx, out)
+		j.noteFindings(ctx, out, finishKeep/2)
 	}
 	summary.FinishedAt = j.now().UTC()
 	summary.DurationMS = summary.FinishedAt.Sub(summary.StartedAt).Milliseconds()

@@ -202,7 +202,9 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result,
 
 // emitMetrics writes the run's metrics in CloudWatch Embedded Metric Format:
 // Lambda's log stream turns the line into metrics, so the alarms need no
-// cloudwatch:PutMetricData permission.
+// cloudwatch:PutMetricData permission. One directive with one empty
+// dimension set ([[]]: metrics by namespace and name only) and the unit
+// Count (ledger: CW-emf-no-dimensions).
 func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 	s := out.Report.Summary
 	b2i := func(b bool) int {

@@ -140,6 +140,16 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 	if !slices.Equal(names, config.Metrics) {
 		t.Errorf("metrics: got %v; want %v", names, config.Metrics)
 	}
+	// One empty dimension set: the metrics have no dimensions, which the
+	// dashboard and alarms read by namespace and name (ledger: CW-emf-no-dimensions).
+	if len(d.Dimensions) != 1 || len(d.Dimensions[0]) != 0 || !bytes.Contains(line["_aws"], []byte(`"Dimensions":[[]]`)) {
+		t.Errorf("dimensions: got %v in %s; want [[]]", d.Dimensions, line["_aws"])
+	}
+	for _, m := range d.Metrics {
+		if m.Unit != "Count" {
+			t.Errorf("%s: got unit %q; want Count", m.Name, m.Unit)
+		}
+	}
 	want := map[string]int{config.MetricChecksDone: 12, config.MetricNotUsable: 3, config.MetricAuditErrors: 1,
 		config.MetricRunsIncomplete: 1, config.MetricAlertsPublished: 2, config.MetricAlertsUnpublished: 1}
 	for _, name := range config.Metrics {

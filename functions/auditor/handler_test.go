@@ -196,16 +196,18 @@ func TestMetricsCarryRemediableWithRemediation(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		remediation bool
+		stored      bool
 		saved       bool
 		want        bool
 	}{
-		{name: "with a remediation section", remediation: true, saved: true, want: true},
-		{name: "with a remediation section, run not recorded by this attempt", remediation: true, saved: false, want: false},
-		{name: "without", remediation: false, saved: true, want: false},
+		{name: "with a remediation section", remediation: true, stored: true, saved: true, want: true},
+		{name: "with a remediation section, run not recorded by this attempt", remediation: true, stored: true, saved: false, want: false},
+		{name: "with a remediation section, no history table", remediation: true, stored: false, saved: false, want: true},
+		{name: "without", remediation: false, stored: true, saved: true, want: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			h := &Handler{now: time.Now, metrics: &out, remediation: tc.remediation}
+			h := &Handler{now: time.Now, metrics: &out, remediation: tc.remediation, stored: tc.stored}
 			h.emitMetrics(&job.Outcome{RunID: "run-1", Report: &result.Report{}, Remediable: 3, Saved: tc.saved}, false)
 			var line map[string]any
 			if err := json.Unmarshal(out.Bytes(), &line); err != nil {

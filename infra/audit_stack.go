@@ -302,7 +302,7 @@ func newDashboard(stack awscdk.Stack, s *Settings, alarms []awscloudwatch.IAlarm
 	if r := s.Config.Remediation; r != nil {
 		title := "Remediable: what grantwatch fix would do (largest of the day; remediation.auto is off)"
 		if r.Auto {
-			title = "Remediable: missing agreements still to fix after each run (largest of the day; remediation.auto)"
+			title = "Remediable: what each run planned to fix, then applied (largest of the day; remediation.auto)"
 		}
 		rows = append(rows, &[]awscloudwatch.IWidget{graph(title, config.MetricRemediable)})
 	}

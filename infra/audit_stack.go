@@ -277,7 +277,13 @@ func newDashboard(stack awscdk.Stack, s *Settings, alarms []awscloudwatch.IAlarm
 	graph := func(title string, names ...string) awscloudwatch.IWidget {
 		var metrics []awscloudwatch.IMetric
 		for _, n := range names {
-			metrics = append(metrics, runMetric(n, day))
+			m := runMetric(n, day)
+			if n == config.MetricRemediable {
+				// A backlog, not events: each run counts it whole, so
+				// a day's Sum would add it once per run.
+				m = m.With(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum")})
+			}
+			metrics = append(metrics, m)
 		}
 		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12), Height: jsii.Number(6),
@@ -294,9 +300,9 @@ func newDashboard(stack awscdk.Stack, s *Settings, alarms []awscloudwatch.IAlarm
 		},
 	}
 	if r := s.Config.Remediation; r != nil {
-		title := "Remediable: what grantwatch fix would do (per day; remediation.auto is off)"
+		title := "Remediable: what grantwatch fix would do (largest of the day; remediation.auto is off)"
 		if r.Auto {
-			title = "Remediable: what the runs planned and applied (per day; remediation.auto)"
+			title = "Remediable: what each run planned to fix, then applied (largest of the day; remediation.auto)"
 		}
 		rows = append(rows, &[]awscloudwatch.IWidget{graph(title, config.MetricRemediable)})
 	}

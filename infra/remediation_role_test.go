@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/grantwatch/grantwatch/pkg/check"
@@ -47,13 +49,7 @@ func TestMemberTemplateWithoutRemediationCannotWrite(t *testing.T) {
 	if roles := rolesOf(t, tmpl); len(roles) != 1 || roles["GrantwatchAudit"] == nil {
 		t.Fatalf("roles: got %d (%v); want only GrantwatchAudit", len(roles), roles)
 	}
-	for _, s := range statementsOf(tmpl, "") {
-		for _, a := range s.Actions {
-			if !isRead(a) {
-				t.Errorf("action %s: got it granted; want only reads without %s", a, ctxRemediation)
-			}
-		}
-	}
+	checkMemberReadOnly(t, tmpl)
 }
 
 func TestRemediationRole(t *testing.T) {
@@ -218,21 +214,21 @@ func TestAuditorAssumesRemediationRoleOnlyWithRemediation(t *testing.T) {
 			tmpl := assertions.Template_FromStack(audit, nil)
 			// The dashboard shows the Remediable metric the auditor emits
 			// with a remediation section.
-			if body, _ := dashboardOf(t, tmpl); strings.Contains(body.String(), `"`+config.MetricRemediable+`"`) != tc.wantArn {
+			body, _ := dashboardOf(t, tmpl)
+			if strings.Contains(body.String(), `"`+config.MetricRemediable+`"`) != tc.wantArn {
 				t.Errorf("dashboard shows %s: got %v; want %v", config.MetricRemediable, !tc.wantArn, tc.wantArn)
+			}
+			// Each run counts the whole backlog: the day's graph is its
+			// Maximum, never a Sum over runs.
+			if tc.wantArn && !strings.Contains(body.String(), `"`+config.MetricRemediable+`",{"period":86400,"stat":"Maximum"}`) {
+				t.Errorf("dashboard's %s: got %s; want the Maximum statistic", config.MetricRemediable, body.String())
 			}
 			// A remediation section without grantwatch:remediation=true
 			// adds no write to the member template either.
 			if roles := rolesOf(t, assertions.Template_FromStack(member, nil)); len(roles) != 1 || roles["GrantwatchAudit"] == nil {
 				t.Errorf("member roles: got %d; want only GrantwatchAudit without %s", len(roles), ctxRemediation)
 			}
-			for _, s := range statementsOf(assertions.Template_FromStack(member, nil), "") {
-				for _, a := range s.Actions {
-					if !isRead(a) {
-						t.Errorf("member action %s: got it granted; want only reads without %s", a, ctxRemediation)
-					}
-				}
-			}
+			checkMemberReadOnly(t, assertions.Template_FromStack(member, nil))
 			var assumes []statement
 			for _, st := range statementsOf(tmpl, "AuditorRole") {
 				if slices.Contains(st.Actions, "sts:AssumeRole") {
@@ -255,5 +251,36 @@ func TestAuditorAssumesRemediationRoleOnlyWithRemediation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The helpers that check the member template see every way a template
+// grants: NotAction, a role's managed policies and AWS::IAM::ManagedPolicy,
+// not only Action in inline policies.
+func TestMemberCheckSeesEveryGrant(t *testing.T) {
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Grants"), nil)
+	role := awsiam.NewRole(stack, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:       awsiam.NewAccountRootPrincipal(),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonBedrockFullAccess"))},
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{NotActions: jsii.Strings("iam:*"), Resources: jsii.Strings("*")}))
+	awsiam.NewManagedPolicy(stack, jsii.String("Extra"), &awsiam.ManagedPolicyProps{
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("bedrock:CreateFoundationModelAgreement"), Resources: jsii.Strings("*")})},
+		Roles:      &[]awsiam.IRole{role},
+	})
+	tmpl := assertions.Template_FromStack(stack, nil)
+	var notActions, actions []string
+	for _, s := range statementsOf(tmpl, "") {
+		notActions = append(notActions, s.NotActions...)
+		actions = append(actions, s.Actions...)
+	}
+	if !slices.Contains(notActions, "iam:*") {
+		t.Errorf("NotAction: got %v; want iam:* seen", notActions)
+	}
+	if !slices.Contains(actions, "bedrock:CreateFoundationModelAgreement") {
+		t.Errorf("actions: got %v; want the managed policy's write seen", actions)
+	}
+	if m := managedPoliciesOf(tmpl); len(m) != 2 {
+		t.Errorf("managed policies: got %v; want the role's AWS managed policy and the AWS::IAM::ManagedPolicy", m)
 	}
 }

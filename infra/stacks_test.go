@@ -183,8 +183,9 @@ func TestAuditStackOptions(t *testing.T) {
 
 // statement is one IAM statement of a template, flattened.
 type statement struct {
-	Actions, Resources []string
-	Condition          map[string]interface{}
+	Effect                         string
+	Actions, NotActions, Resources []string
+	Condition                      map[string]interface{}
 }
 
 func strs(v interface{}) []string {
@@ -213,7 +214,8 @@ func statementsOf(tmpl assertions.Template, prefix string) []statement {
 		for _, s := range list {
 			m := s.(map[string]interface{})
 			cond, _ := m["Condition"].(map[string]interface{})
-			out = append(out, statement{Actions: strs(m["Action"]), Resources: strs(m["Resource"]), Condition: cond})
+			effect, _ := m["Effect"].(string)
+			out = append(out, statement{Effect: effect, Actions: strs(m["Action"]), NotActions: strs(m["NotAction"]), Resources: strs(m["Resource"]), Condition: cond})
 		}
 	}
 	resources := (*tmpl.ToJSON())["Resources"].(map[string]interface{})
@@ -234,11 +236,56 @@ func statementsOf(tmpl assertions.Template, prefix string) []statement {
 			for _, pol := range pols {
 				add(pol.(map[string]interface{})["PolicyDocument"])
 			}
-		case "AWS::IAM::Policy":
+		case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy":
 			add(p["PolicyDocument"])
 		}
 	}
 	return out
+}
+
+// managedPoliciesOf lists what grants permissions beside the statements
+// statementsOf reads: each role's ManagedPolicyArns (an AWS managed policy
+// grants what its ARN names, which the template does not show) and each
+// AWS::IAM::ManagedPolicy resource.
+func managedPoliciesOf(tmpl assertions.Template) []string {
+	var out []string
+	resources := (*tmpl.ToJSON())["Resources"].(map[string]interface{})
+	for id, r := range resources {
+		r := r.(map[string]interface{})
+		p, _ := r["Properties"].(map[string]interface{})
+		switch r["Type"] {
+		case "AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group":
+			if arns, ok := p["ManagedPolicyArns"].([]interface{}); ok {
+				for _, a := range arns {
+					out = append(out, fmt.Sprintf("%s: %v", id, a))
+				}
+			}
+		case "AWS::IAM::ManagedPolicy":
+			out = append(out, id+" (AWS::IAM::ManagedPolicy)")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkMemberReadOnly fails t when the member template grants anything
+// but reads: a write action, a NotAction (it grants every action it does
+// not name, writes included) or a managed policy.
+func checkMemberReadOnly(t *testing.T, tmpl assertions.Template) {
+	t.Helper()
+	for _, s := range statementsOf(tmpl, "") {
+		if len(s.NotActions) > 0 && s.Effect != "Deny" {
+			t.Errorf("member statement with NotAction %v: got it; want actions named, reads only, without %s", s.NotActions, ctxRemediation)
+		}
+		for _, a := range s.Actions {
+			if !isRead(a) && s.Effect != "Deny" {
+				t.Errorf("member action %s: got it granted; want only reads without %s", a, ctxRemediation)
+			}
+		}
+	}
+	if m := managedPoliciesOf(tmpl); len(m) > 0 {
+		t.Errorf("member managed policies: got %v; want none without %s", m, ctxRemediation)
+	}
 }
 
 func hasAction(statements []statement, action string) bool {

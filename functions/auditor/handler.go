@@ -34,6 +34,9 @@ type Handler struct {
 	// remediation says the configuration has a remediation section: the
 	// run's metrics then include Remediable.
 	remediation bool
+	// stored says the runs are recorded (history.table): Remediable is
+	// then emitted only by the invocation that records the run.
+	stored bool
 }
 
 // Result is what an invocation returns.
@@ -79,6 +82,7 @@ func FromEnv(ctx context.Context, logger *slog.Logger) *Handler {
 		logger.Error("configuration is invalid", "error", err)
 		return h
 	}
+	h.stored = cfg.History.Table != ""
 	if r := cfg.Remediation; r != nil {
 		h.remediation = true
 		// The function's bundle holds only grantwatch.yaml: a form file that
@@ -202,7 +206,9 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*Result,
 
 // emitMetrics writes the run's metrics in CloudWatch Embedded Metric Format:
 // Lambda's log stream turns the line into metrics, so the alarms need no
-// cloudwatch:PutMetricData permission.
+// cloudwatch:PutMetricData permission. One directive with one empty
+// dimension set ([[]]: metrics by namespace and name only) and the unit
+// Count (ledger: CW-emf-no-dimensions).
 func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 	s := out.Report.Summary
 	b2i := func(b bool) int {
@@ -218,7 +224,10 @@ func (h *Handler) emitMetrics(out *job.Outcome, failed bool) {
 		config.MetricRemediable: out.Remediable,
 	}
 	names := config.Metrics
-	if h.remediation {
+	// Remediable counts a backlog: with a history table only the
+	// invocation that records the run emits it, once per run (a failed
+	// attempt at Finish, retried, would count the same backlog again).
+	if h.remediation && (out.Saved || !h.stored) {
 		names = append(slices.Clip(names), config.MetricRemediable)
 	}
 	var metrics []map[string]string

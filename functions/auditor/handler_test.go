@@ -140,6 +140,16 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 	if !slices.Equal(names, config.Metrics) {
 		t.Errorf("metrics: got %v; want %v", names, config.Metrics)
 	}
+	// One empty dimension set: the metrics have no dimensions, which the
+	// dashboard and alarms read by namespace and name (ledger: CW-emf-no-dimensions).
+	if len(d.Dimensions) != 1 || len(d.Dimensions[0]) != 0 || !bytes.Contains(line["_aws"], []byte(`"Dimensions":[[]]`)) {
+		t.Errorf("dimensions: got %v in %s; want [[]]", d.Dimensions, line["_aws"])
+	}
+	for _, m := range d.Metrics {
+		if m.Unit != "Count" {
+			t.Errorf("%s: got unit %q; want Count", m.Name, m.Unit)
+		}
+	}
 	want := map[string]int{config.MetricChecksDone: 12, config.MetricNotUsable: 3, config.MetricAuditErrors: 1,
 		config.MetricRunsIncomplete: 1, config.MetricAlertsPublished: 2, config.MetricAlertsUnpublished: 1}
 	for _, name := range config.Metrics {
@@ -178,21 +188,27 @@ func TestHeartbeatIntervalFromEnvironment(t *testing.T) {
 }
 
 // With a remediation section the metrics line also carries Remediable, the
-// actions grantwatch fix would take; without one it is left out, so a
-// deployment without remediation has no such metric.
+// backlog grantwatch fix would work through; without one it is left out, so
+// a deployment without remediation has no such metric. Only the invocation
+// that records the run carries it: an attempt at Finish that failed, and
+// is retried, would count the same backlog twice.
 func TestMetricsCarryRemediableWithRemediation(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		remediation bool
+		stored      bool
+		saved       bool
 		want        bool
 	}{
-		{name: "with a remediation section", remediation: true, want: true},
-		{name: "without", remediation: false, want: false},
+		{name: "with a remediation section", remediation: true, stored: true, saved: true, want: true},
+		{name: "with a remediation section, run not recorded by this attempt", remediation: true, stored: true, saved: false, want: false},
+		{name: "with a remediation section, no history table", remediation: true, stored: false, saved: false, want: true},
+		{name: "without", remediation: false, stored: true, saved: true, want: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			h := &Handler{now: time.Now, metrics: &out, remediation: tc.remediation}
-			h.emitMetrics(&job.Outcome{RunID: "run-1", Report: &result.Report{}, Remediable: 3}, false)
+			h := &Handler{now: time.Now, metrics: &out, remediation: tc.remediation, stored: tc.stored}
+			h.emitMetrics(&job.Outcome{RunID: "run-1", Report: &result.Report{}, Remediable: 3, Saved: tc.saved}, false)
 			var line map[string]any
 			if err := json.Unmarshal(out.Bytes(), &line); err != nil {
 				t.Fatal(err)

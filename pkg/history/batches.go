@@ -72,19 +72,59 @@ type RemediableRegion struct {
 	Checks []string `json:"c,omitempty"`
 }
 
-// Size is about how many bytes a is in a batch record.
-func (a RemediableAgreement) Size() int {
-	n := 30 + len(a.Account) + len(a.Region) + len(a.Model)
-	for _, c := range a.Checks {
-		n += len(c) + 3
+// maxBatchItem bounds a whole batch item, well under DynamoDB's 400 KB
+// (ledger: DDB-item-size-400kb). Its accounts (up to 1,000 with their OU
+// paths), bounded summary and tally come first; the missing agreements
+// for Finish get what is left, and those with no room are counted in
+// RemediableCut (the next run, which finds them still missing, plans them).
+const maxBatchItem = 350 << 10
+
+// batchItemFixed is about what a batch item's attributes other than the
+// batch's JSON take: the names and values of pk, sk, type, expires_at,
+// owner, lease_until and phase (a run id and an owner of up to ~100 bytes
+// each), and the digits RemediableCut may gain.
+const batchItemFixed = 1 << 10
+
+// fitRemediable keeps of b.Remediable, in order, what fits in maxBatchItem
+// beside the rest of b, counting the rest in b.RemediableCut, and returns
+// b as stored (JSON). The bytes are counted as stored: each agreement's
+// JSON and its comma.
+func fitRemediable(b *Batch) ([]byte, error) {
+	all := b.Remediable
+	b.Remediable = nil
+	base, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
 	}
-	for _, o := range a.Covers {
-		n += 16 + len(o.Region)
-		for _, c := range o.Checks {
-			n += len(c) + 3
+	if len(base)+batchItemFixed > maxBatchItem && b.Summary != nil {
+		// A batch of many accounts deep in OUs, with many alerts and both
+		// lists full: its errors and warnings give way (they are the run's
+		// too, bounded again there), to a quarter of their bound.
+		sum := *b.Summary
+		sum.Errors = boundList(sum.Errors, maxListLines/4, maxListBytes/4, maxText)
+		sum.Warnings = boundList(sum.Warnings, maxListLines/4, maxListBytes/4, maxText)
+		b.Summary = &sum
+		if base, err = json.Marshal(b); err != nil {
+			return nil, err
 		}
 	}
-	return n
+	if len(all) == 0 {
+		return base, nil
+	}
+	room := maxBatchItem - batchItemFixed - len(base) - len(`,"remediable":[]`)
+	kept := 0
+	for _, a := range all {
+		enc, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		if room -= len(enc) + 1; room < 0 {
+			break
+		}
+		kept++
+	}
+	b.Remediable, b.RemediableCut = all[:kept:kept], b.RemediableCut+len(all)-kept
+	return json.Marshal(b)
 }
 
 // BatchAccount is an account as discovered: its id and the OUs above it,
@@ -125,7 +165,7 @@ func batchKey(runID string, i int) map[string]types.AttributeValue {
 
 func (s *Store) batchItem(runID string, b Batch, owner string, leaseUntil int64, phase string, now time.Time) (map[string]types.AttributeValue, error) {
 	b.Summary = boundSummary(b.Summary) // ledger: DDB-item-size-400kb
-	data, err := json.Marshal(b)
+	data, err := fitRemediable(&b)
 	if err != nil {
 		return nil, fmt.Errorf("marshal batch %d of run %s: %w", b.Index, runID, err)
 	}

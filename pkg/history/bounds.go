@@ -18,7 +18,10 @@ import (
 //	unreached  at most 10,000 account ids, 160 KB
 //	each line  at most 1,000 bytes (maxText), like the error and config error
 //
-// about 290 KB of lists at worst, plus the item's few fixed attributes.
+// about 290 KB of lists at worst, plus the item's few fixed attributes. A
+// batch item holds more (its accounts with their OU paths, its tally, the
+// missing agreements for Finish): fitRemediable bounds it as a whole
+// (maxBatchItem).
 // The bytes are counted as stored: the summary is stored as JSON, where Go
 // writes each of < > & and a control character as 6 bytes (an HTML error
 // page in every line would otherwise grow a list up to six times over).

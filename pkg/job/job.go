@@ -276,7 +276,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 		cancel()
 		if j.remediation != nil {
 			j.remediate(ctx, out, j.remediation.Remediator.Candidates(out.Report, plan.Units), leftOut{}, 0)
-			j.noteFindings(ctx, out)
+			j.noteFindings(ctx, out, 0)
 		}
 		return out, nil
 	}
@@ -343,7 +343,7 @@ func (j *Job) Run(ctx context.Context, scheduledAt time.Time) (*Outcome, error) 
 	if err := j.store.FinishRun(saveCtx, run, state, &rep.Summary, why, j.now()); err != nil {
 		return out, err
 	}
-	j.noteFindings(saveCtx, out)
+	j.noteFindings(saveCtx, out, 0)
 	log.InfoContext(ctx, "run finished", "state", state, "alerts", len(out.Alerts), "published", out.Published,
 		"unpublished", out.Unpublished, "history_events", out.Events)
 	return out, nil

@@ -102,13 +102,28 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 		log.ErrorContext(ctx, "remediation skipped", "error", err)
 		return
 	}
-	actions := r.Remediator.Resolve(stepCtx, candidates)
-	out.Remediable = remediate.Pending(actions)
-	for _, a := range actions {
-		if a.Outcome == remediate.Skipped && !a.NotAttempted && a.Action == remediate.CreateAgreement {
-			note.NotAllowed++
+	// A candidate skipped before Resolve is outside what the section
+	// allows; one Resolve skips found no one offer to accept.
+	notAllowed := 0
+	for _, a := range candidates {
+		if a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement {
+			notAllowed++
 		}
 	}
+	actions := r.Remediator.Resolve(stepCtx, candidates)
+	// Remediable is the backlog: what is planned, what the time did not
+	// reach and what a batch record had no room for; the next runs plan
+	// them all again.
+	out.Remediable = remediate.Pending(actions) + left.cut
+	for _, a := range actions {
+		switch {
+		case a.NotAttempted:
+			out.Remediable++
+		case a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement:
+			note.NoOffer++
+		}
+	}
+	note.NotAllowed, note.NoOffer = note.NotAllowed+notAllowed, note.NoOffer-notAllowed
 	if auto {
 		actions = r.Remediator.Apply(stepCtx, actions)
 	}
@@ -175,30 +190,52 @@ func later(a, b time.Time) time.Time {
 // agreement the run acted on, saying what was done: the next run's import
 // then resolves the finding as usual once the agreement is AVAILABLE. It
 // comes after the run's findings are imported (a missing agreement found
-// this run has no finding before).
-func (j *Job) noteFindings(ctx context.Context, out *Outcome) {
+// this run has no finding before). Actions with the same note share their
+// BatchUpdateFindings calls, up to 100 findings a call (ledger:
+// SH-update-workflow), so a large remediation takes a few calls, not one
+// per action; and the notes end keep before ctx's deadline (what comes
+// after them, the digest and the run record, matters more).
+func (j *Job) noteFindings(ctx context.Context, out *Outcome, keep time.Duration) {
 	if j.hub == nil || out.remediatedBy == "" {
 		return
 	}
-	var errs []error
+	if d, ok := ctx.Deadline(); ok && keep > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-keep))
+		defer cancel()
+	}
+	var notes []string
+	ids := map[string][]string{}
 	for _, a := range out.Remediation {
 		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed) {
 			continue
 		}
-		var ids []string
+		// The note is the same for every account done alike; why one
+		// failed is its own (the account's message says the rest).
+		note := fmt.Sprintf("grantwatch run %s, as %s: %s %s: %s.", out.RunID, out.remediatedBy, a.Action, a.Model, a.Outcome)
+		if a.Outcome == remediate.Failed {
+			note += " " + a.Reason
+		}
+		before := len(ids[note])
 		for _, model := range a.Checks {
-			ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: a.Region, Model: model}))
+			ids[note] = append(ids[note], securityhub.ID(result.Result{Account: a.Account, Region: a.Region, Model: model}))
 		}
 		for _, c := range a.Covers { // the same agreement fixes them (BR-agreement-account-wide)
 			for _, model := range c.Checks {
-				ids = append(ids, securityhub.ID(result.Result{Account: a.Account, Region: c.Region, Model: model}))
+				ids[note] = append(ids[note], securityhub.ID(result.Result{Account: a.Account, Region: c.Region, Model: model}))
 			}
 		}
-		if len(ids) == 0 {
+		if before == 0 && len(ids[note]) > 0 {
+			notes = append(notes, note)
+		}
+	}
+	var errs []error
+	for _, note := range notes {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%d findings not noted: the run's time ran out", len(ids[note])))
 			continue
 		}
-		note := fmt.Sprintf("grantwatch run %s, as %s: %s %s: %s. %s", out.RunID, out.remediatedBy, a.Action, a.Model, a.Outcome, a.Reason)
-		if err := securityhub.AddNote(ctx, j.hub.API, j.hub.Source.ProductARN(), ids, note, "grantwatch"); err != nil {
+		if err := securityhub.AddNote(ctx, j.hub.API, j.hub.Source.ProductARN(), ids[note], note, "grantwatch"); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -208,17 +245,11 @@ func (j *Job) noteFindings(ctx context.Context, out *Outcome) {
 	}
 }
 
-// maxRemediable bounds the missing agreements a batch record keeps for
-// its run's Finish: 64 KB of them, beside the batch's bounded summary
-// (ledger: DDB-item-size-400kb); the rest are counted, and the next run,
-// which finds them still missing, plans them.
-const maxRemediable = 64 << 10
-
-// batchCandidates are the planned candidates of a batch's report, as the
-// batch record keeps them, and how many did not fit; skipped counts the
+// batchCandidates are the planned candidates of a batch's report, for the
+// batch record (which keeps what fits beside the rest of the batch and
+// counts the others: history.Batch.RemediableCut); skipped counts the
 // missing agreements the configuration does not allow.
-func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.RemediableAgreement, cut, skipped int) {
-	size := 0
+func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.RemediableAgreement, skipped int) {
 	for _, a := range actions {
 		if a.Outcome != remediate.Planned {
 			skipped++
@@ -228,12 +259,7 @@ func (j *Job) batchCandidates(actions []remediate.Action) (kept []history.Remedi
 		for _, c := range a.Covers {
 			ra.Covers = append(ra.Covers, history.RemediableRegion{Region: c.Region, Checks: c.Checks})
 		}
-		if n := ra.Size(); size+n <= maxRemediable {
-			size += n
-			kept = append(kept, ra)
-		} else {
-			cut++
-		}
+		kept = append(kept, ra)
 	}
-	return kept, cut, skipped
+	return kept, skipped
 }

@@ -3,6 +3,8 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	shsdk "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
+	"github.com/grantwatch/grantwatch/pkg/securityhub"
 )
 
 // withRemediation gives the fixture's job the remediation section and its
@@ -367,7 +371,107 @@ func TestRemediationOutOfTimeSaysSo(t *testing.T) {
 	if len(out.Remediation) != 1 || !out.Remediation[0].NotAttempted {
 		t.Errorf("got actions %+v; want the one agreement not attempted", out.Remediation)
 	}
+	if out.Remediable != 1 {
+		t.Errorf("got remediable %d; want 1 (the agreement not attempted is still to fix)", out.Remediable)
+	}
 	if d, want := digestOf(f.receive(t, "all")), "1 not attempted before the run's time ran out (the next run plans them again)"; !strings.Contains(d, want) {
 		t.Errorf("digest: want %q in\n%s", want, d)
+	}
+}
+
+// Remediable is the backlog still to fix: the missing agreements a batch
+// record had no room for count too (the next runs plan them), most when
+// the backlog is largest.
+func TestRemediableCountsWhatBatchesCut(t *testing.T) {
+	f := setup(t)
+	f.withRemediation(t, strings.Replace(cohereOnly, "%s", "false", 1))
+	f.job.now = func() time.Time { return t0 }
+	candidates := []remediate.Action{{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0",
+		Action: remediate.CreateAgreement, Outcome: remediate.Planned, Checks: []string{"cohere.command-r-plus-v1:0"}}}
+	out := &Outcome{RunID: "run-cut"}
+	f.job.remediate(context.Background(), out, candidates, leftOut{cut: 4}, 0)
+	if out.Remediable != 5 {
+		t.Errorf("got remediable %d (error %q); want 5: 1 planned and 4 cut", out.Remediable, out.RemediationError)
+	}
+}
+
+// A missing agreement with several offers and none named in
+// remediation.agreements.offers is no remediation-section refusal: the
+// digest counts it apart and says to name the offer (ledger
+// BR-agreement-offers).
+func TestSeveralOffersAreCountedApartFromNotAllowed(t *testing.T) {
+	f := setupWith(t, func(sc *awssim.Scenario) {
+		sc.Agreements.PrivateOffers = map[string][]string{"cohere.command-r-plus-v1:0": {"offer-private-1"}}
+	})
+	f.withRemediation(t, "  auto: false\n  agreements: {models: [cohere.command-r-plus-v1:0], offer_type: ALL}\n")
+	out := f.run(t, time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC))
+	note := out.digestNote
+	if note == nil || note.NoOffer != 1 || note.Agreements != 0 {
+		t.Fatalf("digest note: got %+v; want 1 without one offer, none planned", note)
+	}
+	if out.Remediable != 0 {
+		t.Errorf("got remediable %d; want 0 (nothing fix --apply would do)", out.Remediable)
+	}
+	want := "1 missing agreement without one offer to accept (none listed, or several: name the one in remediation.agreements.offers)"
+	d := digestOf(f.receive(t, "all"))
+	if !strings.Contains(d, want) {
+		t.Errorf("digest: want %q in\n%s", want, d)
+	}
+	if n := strings.Count(d, "outside what the remediation section allows"); n > 0 && note.NotAllowed == 0 {
+		t.Errorf("digest says %d outside the section with none counted so:\n%s", n, d)
+	}
+}
+
+// countingHub answers BatchUpdateFindings as Security Hub does for known
+// findings, and counts the calls and the findings each names.
+type countingHub struct {
+	securityhub.API
+	sizes []int
+}
+
+func (h *countingHub) BatchUpdateFindings(ctx context.Context, in *shsdk.BatchUpdateFindingsInput, _ ...func(*shsdk.Options)) (*shsdk.BatchUpdateFindingsOutput, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h.sizes = append(h.sizes, len(in.FindingIdentifiers))
+	return &shsdk.BatchUpdateFindingsOutput{ProcessedFindings: in.FindingIdentifiers}, nil
+}
+
+// The notes of a large remediation share their BatchUpdateFindings calls,
+// up to 100 findings each (ledger: SH-update-workflow), and stop in time
+// for what comes after them.
+func TestRemediationNotesAreBatched(t *testing.T) {
+	var actions []remediate.Action
+	for i := range 240 {
+		actions = append(actions, remediate.Action{Account: fmt.Sprintf("%012d", 100000000000+i), Region: "us-east-1", Model: "cohere.command-r-plus-v1:0",
+			Action: remediate.CreateAgreement, Outcome: remediate.Done, Reason: fmt.Sprintf("created (offer o-%d)", i), Checks: []string{"cohere.command-r-plus-v1:0"},
+			Covers: []remediate.Cover{{Region: "eu-west-1", Checks: []string{"eu.cohere.command-r-plus-v1:0"}}}})
+	}
+	actions = append(actions, remediate.Action{Account: "222222222222", Region: "us-east-1", Model: "cohere.command-r-plus-v1:0",
+		Action: remediate.CreateAgreement, Outcome: remediate.Failed, Reason: "AccessDeniedException", Checks: []string{"cohere.command-r-plus-v1:0"}})
+	tests := []struct {
+		name      string
+		deadline  time.Duration
+		wantSizes []int
+		wantError string
+	}{
+		{name: "time enough", deadline: time.Minute, wantSizes: []int{100, 100, 100, 100, 80, 1}},
+		{name: "the time kept is already reached", deadline: 20 * time.Second, wantError: "findings not noted: the run's time ran out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hub := &countingHub{}
+			j := &Job{hub: &Hub{API: hub, Source: securityhub.Source{Account: "999999999999", Region: "us-east-1", Partition: "aws"}}, logger: slog.New(slog.DiscardHandler)}
+			out := &Outcome{RunID: "run-1", remediatedBy: "arn:aws:sts::999999999999:assumed-role/auditor/run", Remediation: actions}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+			defer cancel()
+			j.noteFindings(ctx, out, 30*time.Second)
+			if !slices.Equal(hub.sizes, tt.wantSizes) {
+				t.Errorf("BatchUpdateFindings calls of: got %v findings; want %v", hub.sizes, tt.wantSizes)
+			}
+			if !strings.Contains(out.RemediationError, tt.wantError) || (tt.wantError == "") != (out.RemediationError == "") {
+				t.Errorf("remediation error: got %q; want %q", out.RemediationError, tt.wantError)
+			}
+		})
 	}
 }

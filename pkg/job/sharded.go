@@ -188,7 +188,7 @@ func (j *Job) RunBatch(ctx context.Context, runID string, scheduledAt time.Time,
 	if j.remediation != nil {
 		// The run's Finish plans and applies for the whole run, before its
 		// digest: the batch keeps what it found missing (no AWS call here).
-		b.Remediable, b.RemediableCut, b.NotRemediable = j.batchCandidates(j.remediation.Remediator.Candidates(rep, plan.Units))
+		b.Remediable, b.NotRemediable = j.batchCandidates(j.remediation.Remediator.Candidates(rep, plan.Units))
 	}
 	if err := j.store.FinishBatch(saveCtx, runID, *b, j.now()); err != nil {
 		return nil, err
@@ -336,7 +336,7 @@ func (j *Job) finishClaimed(ctx context.Context, out *Outcome, run *history.Run,
 		// now and is left alone (remediate.Apply reads it first).
 		candidates, left := finishCandidates(batches)
 		j.remediate(ctx, out, candidates, left, finishKeep)
-		j.noteFindings(ctx, out)
+		j.noteFindings(ctx, out, finishKeep/2)
 	}
 	summary.FinishedAt = j.now().UTC()
 	summary.DurationMS = summary.FinishedAt.Sub(summary.StartedAt).Milliseconds()

@@ -302,10 +302,12 @@ type Remediation struct {
 	// Failed counts the actions that failed (or, auto off, could not be
 	// planned); NotAttempted, those the run's time did not reach;
 	// NotAllowed, the missing agreements the remediation section does not
-	// allow or no offer covers.
+	// allow; NoOffer, those with no one offer to accept (none listed, or
+	// several and remediation.agreements.offers names none).
 	Failed       int `json:"failed,omitempty"`
 	NotAttempted int `json:"not_attempted,omitempty"`
 	NotAllowed   int `json:"not_allowed,omitempty"`
+	NoOffer      int `json:"no_offer,omitempty"`
 	// Error says what kept the step from planning at all.
 	Error string `json:"error,omitempty"`
 }
@@ -336,7 +338,7 @@ func (r *Remediation) Line() string {
 	case len(what) > 0:
 		fmt.Fprintf(&b, "Remediation: grantwatch fix would %s in %s (remediation.auto is off; grantwatch fix --config F --apply does it)",
 			strings.Join(what, " and "), plural(r.Accounts, "account", "accounts"))
-	case r.Failed+r.NotAttempted > 0:
+	case r.Failed+r.NotAttempted+r.NoOffer > 0:
 		b.WriteString("Remediation: nothing fixed")
 	default:
 		return ""
@@ -349,6 +351,10 @@ func (r *Remediation) Line() string {
 	}
 	if r.NotAttempted > 0 {
 		fmt.Fprintf(&b, "; %d not attempted before the run's time ran out (the next run plans them again)", r.NotAttempted)
+	}
+	if r.NoOffer > 0 {
+		fmt.Fprintf(&b, "; %s without one offer to accept (none listed, or several: name the one in remediation.agreements.offers)",
+			plural(r.NoOffer, "missing agreement", "missing agreements"))
 	}
 	if r.NotAllowed > 0 {
 		fmt.Fprintf(&b, "; %s outside what the remediation section allows", plural(r.NotAllowed, "missing agreement", "missing agreements"))

@@ -179,17 +179,7 @@ func decodeAnswer(src string) (*iam.SimulatePrincipalPolicyOutput, error) {
 	// The SDK reads nothing after the result's end tag (ResponseMetadata
 	// included: the request id comes from the x-amzn-RequestId header).
 	var seen uint8
-	for {
-		name, empty, end, err := p.tag()
-		if err != nil {
-			return nil, err
-		}
-		if end {
-			if name != "SimulatePrincipalPolicyResult" {
-				return nil, p.fail("mismatched end tag")
-			}
-			return out, nil
-		}
+	err := p.children("SimulatePrincipalPolicyResult", false, func(name string, empty bool) (err error) {
 		switch name {
 		case "EvaluationResults":
 			err = p.once(&seen, 1)
@@ -209,12 +199,14 @@ func decodeAnswer(src string) (*iam.SimulatePrincipalPolicyOutput, error) {
 				out.Marker = p.str(s)
 			}
 		default:
-			return nil, p.fail("unknown element " + name)
+			return p.fail("unknown element " + name)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 func (p *simParser) rest() string { return p.src[p.pos:] }
@@ -476,27 +468,55 @@ func (p *simParser) int32(name string, empty bool) (int32, error) {
 // members reads a wrapped list's <member> items, calling item for each;
 // the list's end tag ends it. As the SDK does, a present list is non-nil.
 func (p *simParser) members(list string, empty bool, item func(empty bool) error) error {
+	return p.children(list, empty, func(name string, e bool) error {
+		if name != "member" {
+			return p.fail("list item not named member")
+		}
+		return item(e)
+	})
+}
+
+// children reads the child elements of the element name, just opened (or
+// empty), up to its end tag: child is called at each child's start tag
+// and reads the child, end tag included.
+func (p *simParser) children(name string, empty bool, child func(name string, empty bool) error) error {
 	if empty {
 		return nil
 	}
 	for {
-		name, e, end, err := p.tag()
+		got, e, end, err := p.tag()
 		if err != nil {
 			return err
 		}
 		if end {
-			if name != list {
+			if got != name {
 				return p.fail("mismatched end tag")
 			}
 			return nil
 		}
-		if name != "member" {
-			return p.fail("list item not named member")
-		}
-		if err := item(e); err != nil {
+		if err := child(got, e); err != nil {
 			return err
 		}
 	}
+}
+
+// fields reads a structure's members up to its end tag </name>: field
+// reads one member and returns its bit, or returns 0 without reading an
+// unknown one. A member may stand once; a repeated one is refused once
+// read.
+func (p *simParser) fields(name string, empty bool, field func(name string, empty bool) (bit uint16, err error)) error {
+	var seen uint16
+	return p.children(name, empty, func(got string, e bool) error {
+		bit, err := field(got, e)
+		if bit == 0 {
+			return p.fail("unknown element " + got)
+		}
+		if seen&bit != 0 {
+			return p.fail("repeated element")
+		}
+		seen |= bit
+		return err
+	})
 }
 
 func (p *simParser) evaluationResults(empty bool) ([]iamtypes.EvaluationResult, error) {
@@ -513,22 +533,7 @@ func (p *simParser) evaluationResults(empty bool) ([]iamtypes.EvaluationResult, 
 }
 
 func (p *simParser) evaluationResult(r *iamtypes.EvaluationResult, empty bool) error {
-	if empty {
-		return nil
-	}
-	var seen uint16
-	for {
-		name, e, end, err := p.tag()
-		if err != nil {
-			return err
-		}
-		if end {
-			if name != "member" {
-				return p.fail("mismatched end tag")
-			}
-			return nil
-		}
-		bit := uint16(0)
+	return p.fields("member", empty, func(name string, e bool) (bit uint16, err error) {
 		var s string
 		switch name {
 		case "EvalActionName":
@@ -566,16 +571,10 @@ func (p *simParser) evaluationResult(r *iamtypes.EvaluationResult, empty bool) e
 			bit = 256
 			r.ResourceSpecificResults, err = p.resourceResults(e)
 		default:
-			return p.fail("unknown element " + name)
+			return 0, nil // fields refuses it
 		}
-		if seen&bit != 0 {
-			return p.fail("repeated element")
-		}
-		seen |= bit
-		if err != nil {
-			return err
-		}
-	}
+		return bit, err
+	})
 }
 
 func (p *simParser) resourceResults(empty bool) ([]iamtypes.ResourceSpecificResult, error) {
@@ -592,22 +591,7 @@ func (p *simParser) resourceResults(empty bool) ([]iamtypes.ResourceSpecificResu
 }
 
 func (p *simParser) resourceResult(r *iamtypes.ResourceSpecificResult, empty bool) error {
-	if empty {
-		return nil
-	}
-	var seen uint8
-	for {
-		name, e, end, err := p.tag()
-		if err != nil {
-			return err
-		}
-		if end {
-			if name != "member" {
-				return p.fail("mismatched end tag")
-			}
-			return nil
-		}
-		bit := uint8(0)
+	return p.fields("member", empty, func(name string, e bool) (bit uint16, err error) {
 		var s string
 		switch name {
 		case "EvalDecisionDetails":
@@ -633,16 +617,10 @@ func (p *simParser) resourceResult(r *iamtypes.ResourceSpecificResult, empty boo
 			v, err = p.detail(name, "AllowedByPermissionsBoundary", e)
 			r.PermissionsBoundaryDecisionDetail = p.pb(v)
 		default:
-			return p.fail("unknown element " + name)
+			return 0, nil // fields refuses it
 		}
-		if seen&bit != 0 {
-			return p.fail("repeated element")
-		}
-		seen |= bit
-		if err != nil {
-			return err
-		}
-	}
+		return bit, err
+	})
 }
 
 func (p *simParser) strings(list string, empty bool) ([]string, error) {
@@ -657,29 +635,19 @@ func (p *simParser) strings(list string, empty bool) ([]string, error) {
 
 // detail reads a decision detail: one optional bool member.
 func (p *simParser) detail(name, field string, empty bool) (bool, error) {
-	if empty {
-		return false, nil
-	}
 	v, seen := false, false
-	for {
-		got, e, end, err := p.tag()
-		if err != nil {
-			return false, err
-		}
-		if end {
-			if got != name {
-				return false, p.fail("mismatched end tag")
-			}
-			return v, nil
-		}
+	err := p.children(name, empty, func(got string, e bool) (err error) {
 		if got != field || seen {
-			return false, p.fail("unknown or repeated element " + got)
+			return p.fail("unknown or repeated element " + got)
 		}
 		seen = true
-		if v, err = p.boolean(got, e); err != nil {
-			return false, err
-		}
+		v, err = p.boolean(got, e)
+		return err
+	})
+	if err != nil {
+		return false, err
 	}
+	return v, nil
 }
 
 // decisionDetails reads the EvalDecisionDetails map: <entry><key>K</key>
@@ -687,41 +655,34 @@ func (p *simParser) detail(name, field string, empty bool) (bool, error) {
 // last value, as in the SDK.
 func (p *simParser) decisionDetails(empty bool) (map[string]iamtypes.PolicyEvaluationDecisionType, error) {
 	out := map[string]iamtypes.PolicyEvaluationDecisionType{}
-	if empty {
-		return out, nil
-	}
-	for {
-		name, e, end, err := p.tag()
-		if err != nil {
-			return nil, err
-		}
-		if end {
-			if name != "EvalDecisionDetails" {
-				return nil, p.fail("mismatched end tag")
-			}
-			return out, nil
-		}
+	err := p.children("EvalDecisionDetails", empty, func(name string, e bool) error {
 		if name != "entry" || e {
-			return nil, p.fail("map item not an entry")
+			return p.fail("map item not an entry")
 		}
 		var k, v string
-		if name, e, end, err = p.tag(); err != nil || end || name != "key" {
-			return nil, p.fail("entry without key first")
+		name, e, end, err := p.tag()
+		if err != nil || end || name != "key" {
+			return p.fail("entry without key first")
 		}
 		if k, err = p.text("key", e); err != nil {
-			return nil, err
+			return err
 		}
 		if name, e, end, err = p.tag(); err != nil || end || name != "value" {
-			return nil, p.fail("entry without value second")
+			return p.fail("entry without value second")
 		}
 		if v, err = p.text("value", e); err != nil {
-			return nil, err
+			return err
 		}
 		if err := p.endTag("entry"); err != nil {
-			return nil, err
+			return err
 		}
 		out[k] = iamtypes.PolicyEvaluationDecisionType(v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 func (p *simParser) statements(list string, empty bool) ([]iamtypes.Statement, error) {
@@ -738,22 +699,7 @@ func (p *simParser) statements(list string, empty bool) ([]iamtypes.Statement, e
 }
 
 func (p *simParser) statement(st *iamtypes.Statement, empty bool) error {
-	if empty {
-		return nil
-	}
-	var seen uint8
-	for {
-		name, e, end, err := p.tag()
-		if err != nil {
-			return err
-		}
-		if end {
-			if name != "member" {
-				return p.fail("mismatched end tag")
-			}
-			return nil
-		}
-		bit := uint8(0)
+	return p.fields("member", empty, func(name string, e bool) (bit uint16, err error) {
 		var s string
 		switch name {
 		case "EndPosition":
@@ -775,36 +721,15 @@ func (p *simParser) statement(st *iamtypes.Statement, empty bool) error {
 			pos, err = p.positionOf(name, e)
 			st.StartPosition = p.position(pos)
 		default:
-			return p.fail("unknown element " + name)
+			return 0, nil // fields refuses it
 		}
-		if seen&bit != 0 {
-			return p.fail("repeated element")
-		}
-		seen |= bit
-		if err != nil {
-			return err
-		}
-	}
+		return bit, err
+	})
 }
 
 func (p *simParser) positionOf(name string, empty bool) (iamtypes.Position, error) {
 	var pos iamtypes.Position
-	if empty {
-		return pos, nil
-	}
-	var seen uint8
-	for {
-		got, e, end, err := p.tag()
-		if err != nil {
-			return pos, err
-		}
-		if end {
-			if got != name {
-				return pos, p.fail("mismatched end tag")
-			}
-			return pos, nil
-		}
-		bit := uint8(0)
+	err := p.fields(name, empty, func(got string, e bool) (bit uint16, err error) {
 		switch got {
 		case "Column":
 			bit = 1
@@ -813,14 +738,9 @@ func (p *simParser) positionOf(name string, empty bool) (iamtypes.Position, erro
 			bit = 2
 			pos.Line, err = p.int32(got, e)
 		default:
-			return pos, p.fail("unknown element " + got)
+			return 0, nil // fields refuses it
 		}
-		if seen&bit != 0 {
-			return pos, p.fail("repeated element")
-		}
-		seen |= bit
-		if err != nil {
-			return pos, err
-		}
-	}
+		return bit, err
+	})
+	return pos, err
 }

@@ -32,13 +32,8 @@ const (
 	AuditError Status = "AUDIT_ERROR"
 )
 
-// statusTable is the one place that says, per status, where reports show it
-// (the row order), whether only a principal's result can have it, whether a
-// principal can call a model with it (Callable), its default severity
-// (critical, except what is normal or still works) and its row on the
-// statuses page. Statuses, PrincipalStatuses, the defaults and that page's
-// tables derive from it.
-var statusTable = []struct {
+// statusRow is one row of statusTable.
+type statusRow struct {
 	Status Status
 	// PrincipalOnly: only a principal's result can have the status.
 	PrincipalOnly bool
@@ -54,7 +49,15 @@ var statusTable = []struct {
 	// -update). The classification's own cause and remediation texts are
 	// in pkg/check.
 	Signal, WhatToDo string
-}{
+}
+
+// statusTable is the one place that says, per status, where reports show it
+// (the row order), whether only a principal's result can have it, whether a
+// principal can call a model with it (Callable), its default severity
+// (critical, except what is normal or still works) and its row on the
+// statuses page. Statuses, PrincipalStatuses, the defaults and that page's
+// tables derive from it.
+var statusTable = []statusRow{
 	{Status: Enabled, Severity: Info,
 		Signal:   "all four availability fields positive, lifecycle ACTIVE; for a profile: it exists in the source region and its model is usable there",
 		WhatToDo: "none; if calls still fail, it is IAM, an SCP or a boundary: configure principals ([below](#principal-statuses)) and grantwatch tells which"},
@@ -119,25 +122,22 @@ var Statuses = statusesWhere(func(bool) bool { return true })
 var PrincipalStatuses = statusesWhere(func(principalOnly bool) bool { return principalOnly })
 
 // defaultSeverity is the severity of each status unless configured.
-var defaultSeverity = func() map[Status]Severity {
-	m := make(map[Status]Severity, len(statusTable))
-	for _, row := range statusTable {
-		m[row.Status] = row.Severity
-	}
-	return m
-}()
+var defaultSeverity = column(func(row statusRow) Severity { return row.Severity })
 
 // Callable says whether a principal could call a model whose account-level
 // status is s; only then are principals checked for it.
 func (s Status) Callable() bool { return !uncallable[s] }
 
-var uncallable = func() map[Status]bool {
-	m := map[Status]bool{}
+var uncallable = column(func(row statusRow) bool { return row.Uncallable })
+
+// column maps each status to one field of its statusTable row.
+func column[V any](field func(statusRow) V) map[Status]V {
+	m := make(map[Status]V, len(statusTable))
 	for _, row := range statusTable {
-		m[row.Status] = row.Uncallable
+		m[row.Status] = field(row)
 	}
 	return m
-}()
+}
 
 func statusesWhere(keep func(principalOnly bool) bool) []Status {
 	var out []Status

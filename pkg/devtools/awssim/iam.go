@@ -210,21 +210,36 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 		results = append(results, top)
 	}
 
-	start, end, next, err := s.pageBounds(form, len(results))
+	return iamPage(s, form, OpSimulatePrincipalPolicy, "EvaluationResults", results)
+}
+
+// iamPage answers a paged IAM operation op with the page of items that
+// MaxItems and Marker select (pageBounds), in IAM's query-protocol shape:
+// <opResponse><opResult><list><member>item</member>...</list>
+// <IsTruncated/><Marker/></opResult><ResponseMetadata/></opResponse>.
+func iamPage[T any](s *Server, form url.Values, op, list string, items []T) (any, error) {
+	start, end, next, err := s.pageBounds(form, len(items))
 	if err != nil {
 		return nil, err
 	}
-	type result struct {
-		EvaluationResults []evaluationXML `xml:"EvaluationResults>member"`
-		IsTruncated       bool
-		Marker            string `xml:",omitempty"`
+	type members struct {
+		XMLName xml.Name
+		Members []T `xml:"member"`
 	}
+	type result struct {
+		XMLName     xml.Name
+		List        members
+		IsTruncated bool
+		Marker      string `xml:",omitempty"`
+	}
+	r := result{XMLName: xml.Name{Local: op + "Result"}, List: members{XMLName: xml.Name{Local: list}, Members: items[start:end]},
+		IsTruncated: next != "", Marker: next}
 	return struct {
-		XMLName xml.Name         `xml:"SimulatePrincipalPolicyResponse"`
-		NS      string           `xml:"xmlns,attr"`
-		Result  result           `xml:"SimulatePrincipalPolicyResult"`
+		XMLName xml.Name
+		NS      string `xml:"xmlns,attr"`
+		Result  result
 		Meta    responseMetadata `xml:"ResponseMetadata"`
-	}{NS: iamNamespace, Result: result{EvaluationResults: results[start:end], IsTruncated: next != "", Marker: next}, Meta: newMetadata()}, nil
+	}{XMLName: xml.Name{Local: op + "Response"}, NS: iamNamespace, Result: r, Meta: newMetadata()}, nil
 }
 
 // pageBounds reads MaxItems (1-1000, default 100, IAM API reference) and
@@ -357,21 +372,7 @@ func (s *Server) listRoles(req *request, form url.Values) (any, error) {
 				CreateDate: profileCreated, AssumeRolePolicyDocument: url.QueryEscape(`{"Version":"2012-10-17","Statement":[]}`), MaxSessionDuration: 3600})
 		}
 	}
-	start, end, next, err := s.pageBounds(form, len(roles))
-	if err != nil {
-		return nil, err
-	}
-	type result struct {
-		Roles       []roleXML `xml:"Roles>member"`
-		IsTruncated bool
-		Marker      string `xml:",omitempty"`
-	}
-	return struct {
-		XMLName xml.Name         `xml:"ListRolesResponse"`
-		NS      string           `xml:"xmlns,attr"`
-		Result  result           `xml:"ListRolesResult"`
-		Meta    responseMetadata `xml:"ResponseMetadata"`
-	}{NS: iamNamespace, Result: result{Roles: roles[start:end], IsTruncated: next != "", Marker: next}, Meta: newMetadata()}, nil
+	return iamPage(s, form, OpListRoles, "Roles", roles)
 }
 
 // listRoleTags answers ListRoleTags for a role of the caller's account.
@@ -394,19 +395,5 @@ func (s *Server) listRoleTags(req *request, form url.Values) (any, error) {
 	for _, k := range sortedKeys(role.Tags) {
 		tags = append(tags, tag{k, role.Tags[k]})
 	}
-	start, end, next, err := s.pageBounds(form, len(tags))
-	if err != nil {
-		return nil, err
-	}
-	type result struct {
-		Tags        []tag `xml:"Tags>member"`
-		IsTruncated bool
-		Marker      string `xml:",omitempty"`
-	}
-	return struct {
-		XMLName xml.Name         `xml:"ListRoleTagsResponse"`
-		NS      string           `xml:"xmlns,attr"`
-		Result  result           `xml:"ListRoleTagsResult"`
-		Meta    responseMetadata `xml:"ResponseMetadata"`
-	}{NS: iamNamespace, Result: result{Tags: tags[start:end], IsTruncated: next != "", Marker: next}, Meta: newMetadata()}, nil
+	return iamPage(s, form, OpListRoleTags, "Tags", tags)
 }

@@ -182,7 +182,7 @@ func (j *Job) noteFindings(ctx context.Context, out *Outcome) {
 	}
 	var errs []error
 	for _, a := range out.Remediation {
-		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed) {
+		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed && a.Outcome != remediate.Unknown) {
 			continue
 		}
 		var ids []string

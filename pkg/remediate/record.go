@@ -25,9 +25,12 @@ type Publisher interface {
 
 var _ Publisher = (*sns.Client)(nil)
 
-// carriedOut are the actions that touched AWS: done or failed.
+// carriedOut are the actions that touched AWS: done, failed, or unknown
+// (a write that may have taken effect).
 func carriedOut(actions []Action) []Action {
-	return slices.DeleteFunc(slices.Clone(actions), func(a Action) bool { return a.Outcome != Done && a.Outcome != Failed })
+	return slices.DeleteFunc(slices.Clone(actions), func(a Action) bool {
+		return a.Outcome != Done && a.Outcome != Failed && a.Outcome != Unknown
+	})
 }
 
 // Records are the history entries of the actions carried out, made by
@@ -63,14 +66,17 @@ func Messages(runID, by string, actions []Action) []Message {
 	var out []Message
 	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
 		list := byAccount[account]
-		done, failed := 0, 0
+		done, failed, unknown := 0, 0, 0
 		var regions []string
 		var b strings.Builder
 		fmt.Fprintf(&b, "grantwatch fix acted in account %s (run %s, as %s):\n\n", account, runID, by)
 		for _, a := range list {
-			if a.Outcome == Done {
+			switch a.Outcome {
+			case Done:
 				done++
-			} else {
+			case Unknown:
+				unknown++
+			default:
 				failed++
 			}
 			if !slices.Contains(regions, a.Region) {
@@ -84,14 +90,18 @@ func Messages(runID, by string, actions []Action) []Message {
 		}
 		b.WriteString("\nUndo an agreement with DeleteFoundationModelAgreement (docs/remediation.md).\n")
 		severity := "info"
-		if failed > 0 {
+		if failed+unknown > 0 {
 			severity = "warning"
+		}
+		subject := fmt.Sprintf("[grantwatch] account %s: remediation, %d done, %d failed", account, done, failed)
+		if unknown > 0 {
+			subject += fmt.Sprintf(", %d unknown", unknown)
 		}
 		slices.Sort(regions)
 		regionsJSON, _ := json.Marshal(regions)
 		out = append(out, Message{
 			Account: account,
-			Subject: fmt.Sprintf("[grantwatch] account %s: remediation, %d done, %d failed", account, done, failed),
+			Subject: subject,
 			Body:    b.String(),
 			Attributes: map[string]snstypes.MessageAttributeValue{
 				"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},

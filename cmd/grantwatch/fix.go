@@ -197,7 +197,7 @@ func writeFix(w io.Writer, format string, out *fixOutput) error {
 	} else {
 		fmt.Fprintf(w, "Applied the plan from audit %s\n", out.Run.ID)
 	}
-	if n[remediate.Planned]+n[remediate.Done]+n[remediate.Failed] == 0 {
+	if n[remediate.Planned]+n[remediate.Done]+n[remediate.Failed]+n[remediate.NotPlanned]+n[remediate.Unknown] == 0 {
 		fmt.Fprintf(w, "Nothing to do: no missing agreement or form that the remediation section allows fixing (%d skipped).\n", n[remediate.Skipped])
 	}
 	account := ""
@@ -217,7 +217,13 @@ func writeFix(w io.Writer, format string, out *fixOutput) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d planned, %d done, %d failed, %d skipped\n", n[remediate.Planned], n[remediate.Done], n[remediate.Failed], n[remediate.Skipped])
+	fmt.Fprintf(w, "\n%d planned, %d done, %d failed, %d skipped", n[remediate.Planned], n[remediate.Done], n[remediate.Failed], n[remediate.Skipped])
+	for _, o := range []string{remediate.NotPlanned, remediate.Unknown} {
+		if n[o] > 0 {
+			fmt.Fprintf(w, ", %d %s", n[o], strings.ReplaceAll(o, "_", " "))
+		}
+	}
+	fmt.Fprintln(w)
 	return nil
 }
 

@@ -121,8 +121,8 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 			note.Agreements++
 		case a.Outcome == want && a.Action == remediate.PutUseCaseForm:
 			note.Forms++
-		case a.Outcome == remediate.Failed:
-			note.Failed++
+		case a.Outcome == remediate.Failed || a.Outcome == remediate.NotPlanned:
+			note.Failed++ // the digest's line: failed or could not be planned
 		case a.NotAttempted:
 			note.NotAttempted++
 		}

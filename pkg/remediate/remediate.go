@@ -62,6 +62,11 @@ const (
 	// per-call timeout, a server fault after the SDK's last retry) and
 	// whose effect could not be read back: it may have been made.
 	Unknown = "unknown"
+	// NotPlanned is an action planning could not complete (reading the
+	// offers or the form failed: a missing remediation role, an SCP):
+	// nothing was written, so it is no action event and has no message;
+	// the output, the digest and the metric count it.
+	NotPlanned = "not_planned"
 )
 
 // Action is one thing fix does, or would do, in one account and region.
@@ -354,7 +359,7 @@ func (r *Remediator) findOffer(ctx context.Context, a *Action) {
 		ModelId: aws.String(a.Model), OfferType: types.OfferType(p.OfferType),
 	})
 	if err != nil {
-		a.Outcome, a.Reason = Failed, "could not list the model's offers: "+describe(err)
+		a.Outcome, a.Reason = NotPlanned, "could not list the model's offers: "+describe(err)
 		return
 	}
 	want := p.OfferFor(a.Model)
@@ -363,7 +368,7 @@ func (r *Remediator) findOffer(ctx context.Context, a *Action) {
 	case len(out.Offers) == 0:
 		a.Outcome, a.Reason = Skipped, fmt.Sprintf("ListFoundationModelAgreementOffers lists no %s offer for %s in %s", p.OfferType, a.Model, a.Region)
 	case o == nil && want != "":
-		a.Outcome, a.Reason = Failed, why
+		a.Outcome, a.Reason = NotPlanned, why
 	case o == nil:
 		a.Outcome, a.Reason = Skipped, why
 	default:
@@ -405,7 +410,7 @@ func (r *Remediator) checkForm(ctx context.Context, a *Action) {
 	case errors.As(err, &nf):
 		a.Reason = "GetUseCaseForModelAccess: no Anthropic use-case form on file"
 	default:
-		a.Outcome, a.Reason = Failed, "could not read the form: "+describe(err)
+		a.Outcome, a.Reason = NotPlanned, "could not read the form: "+describe(err)
 	}
 }
 
@@ -671,11 +676,12 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// Failures counts the failed actions.
+// Failures counts the actions that need someone's attention: failed,
+// not planned, or of unknown outcome.
 func Failures(actions []Action) int {
 	n := 0
 	for _, a := range actions {
-		if a.Outcome == Failed {
+		if a.Outcome == Failed || a.Outcome == NotPlanned || a.Outcome == Unknown {
 			n++
 		}
 	}

@@ -121,9 +121,19 @@ func TestDryRunWritesNothing(t *testing.T) {
 			t.Errorf("%s: got no offer; want the offer it would accept", key(a))
 		}
 	}
-	// The account without the remediation role fails to plan; it is reported, not fatal.
-	if got := keys(actions, Failed); len(got) != 2 || !strings.HasPrefix(got[0], "333333333333 us-east-1") {
-		t.Errorf("failed: got %q; want the two actions of 333333333333", got)
+	// The account without the remediation role cannot be planned; it is
+	// reported, not fatal, and is no failed action: nothing was written.
+	if got := keys(actions, NotPlanned); len(got) != 2 || !strings.HasPrefix(got[0], "333333333333 us-east-1") {
+		t.Errorf("not planned: got %q; want the two actions of 333333333333", got)
+	}
+	if got := keys(actions, Failed); len(got) != 0 {
+		t.Errorf("failed: got %q; want none in a dry run", got)
+	}
+	if got := Records("run-1", "arn:test", time.Now(), actions); len(got) != 0 {
+		t.Errorf("records of a plan that could not be completed: got %+v; want none (nothing was done)", got)
+	}
+	if got := Messages("run-1", "arn:test", actions); len(got) != 0 {
+		t.Errorf("messages of a plan that could not be completed: got %+v; want none", got)
 	}
 	skipped := map[string]string{}
 	for _, a := range actions {
@@ -369,13 +379,13 @@ remediation:
 			t.Errorf("apply: got %s %q offer %q; want done with offer-private-1", a.Outcome, a.Reason, a.Offer)
 		}
 	})
-	t.Run("a named offer that is not listed fails", func(t *testing.T) {
+	t.Run("a named offer that is not listed is not planned", func(t *testing.T) {
 		f := newFixture(t, `
 remediation:
   agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offers: {"cohere.command-r-plus-v1:0": offer-gone}}
 `, nil)
-		if a := only(f.plan(t)); a.Outcome != Failed || !strings.Contains(a.Reason, "offer-gone") {
-			t.Errorf("got %s %q; want failed naming offer-gone", a.Outcome, a.Reason)
+		if a := only(f.plan(t)); a.Outcome != NotPlanned || !strings.Contains(a.Reason, "offer-gone") {
+			t.Errorf("got %s %q; want not_planned naming offer-gone", a.Outcome, a.Reason)
 		}
 	})
 }

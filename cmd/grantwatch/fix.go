@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
@@ -103,7 +102,11 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := writeFix(stdout, *output, out); err != nil {
 		return fixError, fmt.Errorf("write plan: %w", err)
 	}
-	if err := recordFix(ctx, stderr, out, out.store, sns.NewFromConfig(awsCfg), cfg.Notify.TopicARN); err != nil {
+	var pub remediate.Publisher
+	if n := job.NewNotifier(cfg, awsCfg); n != nil {
+		pub = n
+	}
+	if err := recordFix(ctx, stderr, out, out.store, pub); err != nil {
 		// The actions happened; what failed is their record.
 		fmt.Fprintf(stderr, "grantwatch: the actions were carried out but not all recorded: %v\n", err)
 		return fixFailed, nil
@@ -156,7 +159,7 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 // recordFix keeps what an apply did: one history entry per action carried
 // out, next to the status changes, and one SNS message per account. Either
 // destination may be nil. It reports what it did on w.
-func recordFix(ctx context.Context, w io.Writer, out *fixOutput, store *history.Store, pub remediate.Publisher, topic string) error {
+func recordFix(ctx context.Context, w io.Writer, out *fixOutput, store *history.Store, pub remediate.Publisher) error {
 	if out.Run.Mode != "apply" {
 		return nil
 	}
@@ -169,9 +172,9 @@ func recordFix(ctx context.Context, w io.Writer, out *fixOutput, store *history.
 			fmt.Fprintf(w, "history: %d remediation actions stored in table %s\n", len(records), store.Table())
 		}
 	}
-	if pub != nil && topic != "" {
+	if pub != nil {
 		msgs := remediate.Messages(out.Run.ID, out.by, out.Actions)
-		sent, err := remediate.Publish(ctx, pub, topic, msgs)
+		sent, err := remediate.Publish(ctx, pub, msgs)
 		if err != nil {
 			errs = append(errs, err)
 		}

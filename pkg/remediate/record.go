@@ -11,19 +11,21 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-// Publisher is the part of *sns.Client that sends the remediation messages.
+// Publisher sends the remediation messages as grantwatch's alerts go out:
+// *notify.Notifier, with its per-call timeout and, with notify.chat, the
+// chat formatting (ledger SNS-chat-notification).
 type Publisher interface {
-	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+	Publish(ctx context.Context, m notify.Message) error
 }
 
-var _ Publisher = (*sns.Client)(nil)
+var _ Publisher = (*notify.Notifier)(nil)
 
 // carriedOut are the actions that touched AWS: done, failed, or unknown
 // (a write that may have taken effect).
@@ -48,22 +50,16 @@ func Records(runID, by string, at time.Time, actions []Action) []history.ActionR
 	return out
 }
 
-// Message is one account's remediation message.
-type Message struct {
-	Account, Subject, Body string
-	Attributes             map[string]snstypes.MessageAttributeValue
-}
-
 // Messages builds one message per account listing what fix did there,
 // with the attributes grantwatch's alerts carry (account_id, event_type
 // REMEDIATION, severity, regions) so that the same subscription filter
 // policies route them.
-func Messages(runID, by string, actions []Action) []Message {
+func Messages(runID, by string, actions []Action) []notify.Message {
 	byAccount := map[string][]Action{}
 	for _, a := range carriedOut(actions) {
 		byAccount[a.Account] = append(byAccount[a.Account], a)
 	}
-	var out []Message
+	var out []notify.Message
 	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
 		list := byAccount[account]
 		done, failed, unknown := 0, 0, 0
@@ -89,9 +85,9 @@ func Messages(runID, by string, actions []Action) []Message {
 			fmt.Fprintf(&b, "- %s in %s: %s. %s\n", what, a.Region, a.Outcome, a.Reason)
 		}
 		b.WriteString("\nUndo an agreement with DeleteFoundationModelAgreement (docs/remediation.md).\n")
-		severity := "info"
+		severity := result.Info
 		if failed+unknown > 0 {
-			severity = "warning"
+			severity = result.Warning
 		}
 		subject := fmt.Sprintf("[grantwatch] account %s: remediation, %d done, %d failed", account, done, failed)
 		if unknown > 0 {
@@ -99,14 +95,14 @@ func Messages(runID, by string, actions []Action) []Message {
 		}
 		slices.Sort(regions)
 		regionsJSON, _ := json.Marshal(regions)
-		out = append(out, Message{
-			Account: account,
+		out = append(out, notify.Message{
+			Account: account, Severity: severity, Regions: regions, Part: 1, Of: 1,
 			Subject: subject,
 			Body:    b.String(),
 			Attributes: map[string]snstypes.MessageAttributeValue{
 				"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},
 				"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(`["REMEDIATION"]`)},
-				"severity":   {DataType: aws.String("String"), StringValue: aws.String(severity)},
+				"severity":   {DataType: aws.String("String"), StringValue: aws.String(string(severity))},
 				"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
 			},
 		})
@@ -122,7 +118,7 @@ const publishConcurrency = 8
 // Publish sends the messages to topic, a few at once; it tries every
 // message and reports how many went out and the first failure (in the
 // messages' order).
-func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (int, error) {
+func Publish(ctx context.Context, api Publisher, msgs []notify.Message) (int, error) {
 	errs := make([]error, len(msgs))
 	slots := make(chan struct{}, publishConcurrency)
 	var wg sync.WaitGroup
@@ -132,8 +128,7 @@ func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			_, err := api.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes})
-			if err != nil {
+			if err := api.Publish(ctx, m); err != nil {
 				errs[i] = fmt.Errorf("publish remediation message for %s: %w", m.Account, err)
 			}
 		}()

@@ -135,7 +135,7 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 	now := time.Now()
 	plan := parts.Planner.Plan(ctx, job.RunID(now))
 	rep := parts.Checker.Check(ctx, plan)
-	rem := remediate.New(cfg, awsCfg)
+	rem := remediate.New(cfg, awsCfg).ForRun(plan.RunID)
 	actions := rem.Plan(ctx, rep, plan.Units)
 	mode := "dry-run"
 	if apply {

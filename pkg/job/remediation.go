@@ -98,7 +98,8 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 		log.ErrorContext(ctx, "remediation skipped", "error", err)
 		return
 	}
-	actions := r.Remediator.Resolve(stepCtx, candidates)
+	rem := r.Remediator.ForRun(out.RunID) // the member accounts' CloudTrail names the run
+	actions := rem.Resolve(stepCtx, candidates)
 	out.Remediable = remediate.Pending(actions)
 	for _, a := range actions {
 		if a.Outcome == remediate.Skipped && !a.NotAttempted && a.Action == remediate.CreateAgreement {
@@ -106,7 +107,7 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 		}
 	}
 	if auto {
-		actions = r.Remediator.Apply(stepCtx, actions)
+		actions = rem.Apply(stepCtx, actions)
 	}
 	out.Remediation = actions
 	accounts := map[string]bool{}

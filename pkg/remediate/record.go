@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,12 +36,13 @@ func carriedOut(actions []Action) []Action {
 	})
 }
 
-// Records are the history entries of the actions carried out, made by
-// `by` at `at` in run runID.
+// Records are the history entries of the actions carried out at `at` in
+// run runID, each by the session that made it (Action.By: the remediation
+// role's, named after the run), else by `by`.
 func Records(runID, by string, at time.Time, actions []Action) []history.ActionRecord {
 	var out []history.ActionRecord
 	for _, a := range carriedOut(actions) {
-		r := history.ActionRecord{At: at, RunID: runID, By: by, Account: a.Account, Region: a.Region,
+		r := history.ActionRecord{At: at, RunID: runID, By: cmp.Or(a.By, by), Account: a.Account, Region: a.Region,
 			Model: a.Model, Action: a.Action, Outcome: a.Outcome, Reason: a.Reason, Offer: a.Offer}
 		if a.Action == CreateAgreement {
 			r.Fixes = result.AgreementMissing
@@ -65,7 +67,7 @@ func Messages(runID, by string, actions []Action) []notify.Message {
 		done, failed, unknown := 0, 0, 0
 		var regions []string
 		var b strings.Builder
-		fmt.Fprintf(&b, "grantwatch fix acted in account %s (run %s, as %s):\n\n", account, runID, by)
+		fmt.Fprintf(&b, "grantwatch fix acted in account %s (run %s, as %s):\n\n", account, runID, cmp.Or(list[0].By, by))
 		for _, a := range list {
 			switch a.Outcome {
 			case Done:

@@ -92,7 +92,11 @@ type Action struct {
 	// NotAttempted says the action was skipped because the time for
 	// remediation ran out before it started: it is still to do.
 	NotAttempted bool `json:"-"`
-	token        string
+	// By is the session that carried the action out: the remediation
+	// role's assumed-role ARN in the member account, with the run's
+	// session name, as the account's CloudTrail shows it.
+	By    string `json:"-"`
+	token string
 }
 
 // Remediator plans and carries out remediation actions.
@@ -101,13 +105,17 @@ type Remediator struct {
 	newBedrock Factory
 	logger     *slog.Logger
 	now        func() time.Time
+	// session is the RoleSessionName of the remediation role's sessions;
+	// assume builds the Factory that uses it (nil with WithBedrock).
+	session string
+	assume  func(session string) Factory
 }
 
 // Option changes how New builds a Remediator.
 type Option func(*Remediator)
 
 // WithBedrock replaces how the remediation role's Bedrock clients are made.
-func WithBedrock(f Factory) Option { return func(r *Remediator) { r.newBedrock = f } }
+func WithBedrock(f Factory) Option { return func(r *Remediator) { r.newBedrock, r.assume = f, nil } }
 
 // WithLogger sets the logger; by default nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(r *Remediator) { r.logger = l } }
@@ -120,33 +128,64 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
 		awsCfg.Region = cfg.Regions[0]
 	}
 	stsClient := sts.NewFromConfig(awsCfg)
-	var mu sync.Mutex
-	creds := map[string]aws.CredentialsProvider{}
-	r := &Remediator{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now}
-	r.newBedrock = func(account, region string) Bedrock {
-		mu.Lock()
-		p, ok := creds[account]
-		if !ok {
-			arn := config.RoleARN(cfg.Partition(), account, cfg.Remediation.RoleName)
-			p = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, arn, func(o *stscreds.AssumeRoleOptions) {
-				if cfg.Role.ExternalID != "" {
-					o.ExternalID = aws.String(cfg.Role.ExternalID)
-				}
-				o.RoleSessionName = cfg.Role.SessionName
-				o.Duration = cfg.Role.SessionDuration.Std()
-			}))
-			creds[account] = p
+	r := &Remediator{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, session: cfg.Role.SessionName}
+	r.assume = func(session string) Factory {
+		var mu sync.Mutex
+		creds := map[string]aws.CredentialsProvider{}
+		return func(account, region string) Bedrock {
+			mu.Lock()
+			p, ok := creds[account]
+			if !ok {
+				arn := config.RoleARN(cfg.Partition(), account, cfg.Remediation.RoleName)
+				p = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, arn, func(o *stscreds.AssumeRoleOptions) {
+					if cfg.Role.ExternalID != "" {
+						o.ExternalID = aws.String(cfg.Role.ExternalID)
+					}
+					o.RoleSessionName = session
+					o.Duration = cfg.Role.SessionDuration.Std()
+				}))
+				creds[account] = p
+			}
+			mu.Unlock()
+			return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
+				o.Region = region
+				o.Credentials = p
+			})
 		}
-		mu.Unlock()
-		return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
-			o.Region = region
-			o.Credentials = p
-		})
 	}
+	r.newBedrock = r.assume(r.session)
 	for _, opt := range opts {
 		opt(r)
 	}
 	return r
+}
+
+// ForRun is r acting for run runID: the remediation role's sessions are
+// named role.session_name-runID, so the member account's CloudTrail ties
+// each write to the run (RoleSessionName: 2-64 of [\w+=,.@-]; the
+// configured name is cut to make room, never the run id).
+// ledger: STS-session-name
+func (r *Remediator) ForRun(runID string) *Remediator {
+	c := *r
+	c.session = SessionName(r.cfg.Role.SessionName, runID)
+	if c.assume != nil {
+		c.newBedrock = c.assume(c.session)
+	}
+	return &c
+}
+
+// SessionName is base-runID within RoleSessionName's 64 characters.
+func SessionName(base, runID string) string {
+	if runID == "" {
+		return base
+	}
+	return base[:min(len(base), max(0, 64-len(runID)-1))] + "-" + runID
+}
+
+// by is the assumed-role ARN the remediation role's session has in
+// account (ledger STS-assume-role).
+func (r *Remediator) by(account string) string {
+	return fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", r.cfg.Partition(), account, r.cfg.Remediation.RoleName, r.session)
 }
 
 // Plan lists what the configuration allows fixing in rep: one
@@ -434,6 +473,7 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 		// agreement afterwards; ledger BR-agreement-pending), and its
 		// re-read is what tells the record the truth.
 		ctx = context.WithoutCancel(ctx)
+		a.By = r.by(a.Account)
 		switch a.Action {
 		case CreateAgreement:
 			r.createAgreement(ctx, a)

@@ -557,3 +557,28 @@ func TestUnreadableAgreementIsNotCreated(t *testing.T) {
 		t.Errorf("got %d write calls; want none", got)
 	}
 }
+
+// The remediation role's session is named after the run, within
+// RoleSessionName's 64 characters of [\w+=,.@-] (ledger STS-session-name),
+// and an applied action records that session as who made it.
+func TestActionsRecordTheRunsRemediationSession(t *testing.T) {
+	for _, tt := range []struct{ base, runID, want string }{
+		{base: "grantwatch", runID: "run-20261130T050000Z", want: "grantwatch-run-20261130T050000Z"},
+		{base: strings.Repeat("g", 64), runID: "run-20261130T050000Z", want: strings.Repeat("g", 43) + "-run-20261130T050000Z"},
+		{base: "grantwatch", runID: "", want: "grantwatch"},
+	} {
+		if got := SessionName(tt.base, tt.runID); got != tt.want || len(got) > 64 {
+			t.Errorf("SessionName(%q, %q): got %q; want %q", tt.base, tt.runID, got, tt.want)
+		}
+	}
+	f := newFixture(t, oneAgreement, nil)
+	rem := f.rem.ForRun("run-20261130T050000Z")
+	a := theAgreement(t, rem.Apply(context.Background(), f.plan(t)))
+	want := "arn:aws:sts::444444444444:assumed-role/" + f.cfg.Remediation.RoleName + "/grantwatch-run-20261130T050000Z"
+	if a.Outcome != Done || a.By != want {
+		t.Fatalf("got %s by %q; want done by %q", a.Outcome, a.By, want)
+	}
+	if recs := Records("run-20261130T050000Z", "arn:aws:sts::999999999999:assumed-role/GrantwatchAuditor/x", time.Now(), []Action{a}); len(recs) != 1 || recs[0].By != want {
+		t.Errorf("records: got %+v; want one by %q", recs, want)
+	}
+}

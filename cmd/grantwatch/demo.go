@@ -181,7 +181,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return exitError, err
 	}
 	clock = runAt.Add(2 * time.Hour)
-	if err := demoFix(ctx, stdout, sim, cfg, awsCfg, j, clock, store, snsServer, sns.NewFromConfig(snsCfg)); err != nil {
+	if err := demoFix(ctx, stdout, sim, cfg, awsCfg, j, clock, store, snsServer, notifier); err != nil {
 		return exitError, err
 	}
 	fmt.Fprintf(stdout, "\nThe simulator answered %d AWS calls.\n", sim.TotalCalls())

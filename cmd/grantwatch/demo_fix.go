@@ -70,7 +70,7 @@ func demoFix(ctx context.Context, stdout io.Writer, sim *awssim.Server, cfg *con
 	}
 	// The demo's runs are on a simulated clock; the action sits between run 2 and run 3.
 	applied.at = at.Add(-30 * time.Minute)
-	if err := recordFix(ctx, stdout, applied, store, pub, cfg.Notify.TopicARN); err != nil {
+	if err := recordFix(ctx, stdout, applied, store, pub); err != nil {
 		return err
 	}
 	inbox, err := snsServer.Receive(ctx, "inbox")

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
@@ -103,7 +102,11 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := writeFix(stdout, *output, out); err != nil {
 		return fixError, fmt.Errorf("write plan: %w", err)
 	}
-	if err := recordFix(ctx, stderr, out, out.store, sns.NewFromConfig(awsCfg), cfg.Notify.TopicARN); err != nil {
+	var pub remediate.Publisher
+	if n := job.NewNotifier(cfg, awsCfg); n != nil {
+		pub = n
+	}
+	if err := recordFix(ctx, stderr, out, out.store, pub); err != nil {
 		// The actions happened; what failed is their record.
 		fmt.Fprintf(stderr, "grantwatch: the actions were carried out but not all recorded: %v\n", err)
 		return fixFailed, nil
@@ -132,7 +135,7 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 	now := time.Now()
 	plan := parts.Planner.Plan(ctx, job.RunID(now))
 	rep := parts.Checker.Check(ctx, plan)
-	rem := remediate.New(cfg, awsCfg)
+	rem := remediate.New(cfg, awsCfg).ForRun(plan.RunID)
 	actions := rem.Plan(ctx, rep, plan.Units)
 	mode := "dry-run"
 	if apply {
@@ -156,7 +159,7 @@ func fix(ctx context.Context, cfg *config.Config, awsCfg aws.Config, apply bool,
 // recordFix keeps what an apply did: one history entry per action carried
 // out, next to the status changes, and one SNS message per account. Either
 // destination may be nil. It reports what it did on w.
-func recordFix(ctx context.Context, w io.Writer, out *fixOutput, store *history.Store, pub remediate.Publisher, topic string) error {
+func recordFix(ctx context.Context, w io.Writer, out *fixOutput, store *history.Store, pub remediate.Publisher) error {
 	if out.Run.Mode != "apply" {
 		return nil
 	}
@@ -169,9 +172,9 @@ func recordFix(ctx context.Context, w io.Writer, out *fixOutput, store *history.
 			fmt.Fprintf(w, "history: %d remediation actions stored in table %s\n", len(records), store.Table())
 		}
 	}
-	if pub != nil && topic != "" {
+	if pub != nil {
 		msgs := remediate.Messages(out.Run.ID, out.by, out.Actions)
-		sent, err := remediate.Publish(ctx, pub, topic, msgs)
+		sent, err := remediate.Publish(ctx, pub, msgs)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -197,7 +200,7 @@ func writeFix(w io.Writer, format string, out *fixOutput) error {
 	} else {
 		fmt.Fprintf(w, "Applied the plan from audit %s\n", out.Run.ID)
 	}
-	if n[remediate.Planned]+n[remediate.Done]+n[remediate.Failed] == 0 {
+	if n[remediate.Planned]+n[remediate.Done]+n[remediate.Failed]+n[remediate.NotPlanned]+n[remediate.Unknown] == 0 {
 		fmt.Fprintf(w, "Nothing to do: no missing agreement or form that the remediation section allows fixing (%d skipped).\n", n[remediate.Skipped])
 	}
 	account := ""
@@ -217,7 +220,13 @@ func writeFix(w io.Writer, format string, out *fixOutput) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d planned, %d done, %d failed, %d skipped\n", n[remediate.Planned], n[remediate.Done], n[remediate.Failed], n[remediate.Skipped])
+	fmt.Fprintf(w, "\n%d planned, %d done, %d failed, %d skipped", n[remediate.Planned], n[remediate.Done], n[remediate.Failed], n[remediate.Skipped])
+	for _, o := range []string{remediate.NotPlanned, remediate.Unknown} {
+		if n[o] > 0 {
+			fmt.Fprintf(w, ", %d %s", n[o], strings.ReplaceAll(o, "_", " "))
+		}
+	}
+	fmt.Fprintln(w)
 	return nil
 }
 

@@ -212,7 +212,7 @@ remediation:
 		if code := run(context.Background(), []string{"history", "--table", "gw-fix", "--account", account, "--output", "json"}, &out, &errOut); code != exitUsable {
 			t.Fatalf("history: exit %d: %s", code, &errOut)
 		}
-		for _, w := range []string{`"status": "` + status + `"`, `"previous": "AGREEMENT_MISSING"`, "CreateFoundationModelAgreement (offer", "GrantwatchAuditor"} {
+		for _, w := range []string{`"status": "` + status + `"`, `"previous": "AGREEMENT_MISSING"`, "CreateFoundationModelAgreement (offer", "assumed-role/GrantwatchRemediate/grantwatch-run-"} {
 			if !strings.Contains(out.String(), w) {
 				t.Errorf("history of %s lacks %q:\n%s", account, w, &out)
 			}

@@ -21,7 +21,7 @@ type ActionRecord struct {
 	Region  string
 	Model   string // empty for the use-case form
 	Action  string // CreateFoundationModelAgreement or PutUseCaseForModelAccess
-	Outcome string // done or failed
+	Outcome string // done, failed or unknown
 	Reason  string
 	Offer   string
 	// Fixes is the status the action answers (AGREEMENT_MISSING), shown
@@ -30,11 +30,15 @@ type ActionRecord struct {
 }
 
 // ActionStatus is the status column of an action's history entry:
-// REMEDIATION_DONE or REMEDIATION_FAILED. It is no check status: it marks
-// the entry as an action next to the status changes.
+// REMEDIATION_DONE, REMEDIATION_UNKNOWN (a write whose answer was lost
+// and whose effect could not be read back) or REMEDIATION_FAILED. It is no
+// check status: it marks the entry as an action next to the status changes.
 func ActionStatus(outcome string) result.Status {
-	if outcome == "done" {
+	switch outcome {
+	case "done":
 		return "REMEDIATION_DONE"
+	case "unknown":
+		return "REMEDIATION_UNKNOWN"
 	}
 	return "REMEDIATION_FAILED"
 }

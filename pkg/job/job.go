@@ -131,7 +131,6 @@ func New(cfg *config.Config, planner *targets.Planner, checker *check.Checker, s
 // whatever the default region is.
 func Destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notify.Notifier) {
 	var store *history.Store
-	var notifier *notify.Notifier
 	if cfg.History.Table != "" {
 		// Each HTTP attempt is bounded, so a DynamoDB endpoint that hangs
 		// costs the SDK's retries, not the whole save budget.
@@ -140,15 +139,23 @@ func Destinations(cfg *config.Config, awsCfg aws.Config) (*history.Store, *notif
 		})
 		store = history.New(client, cfg.History.Table, cfg.History.Retention.Std())
 	}
-	if topic, err := arn.Parse(cfg.Notify.TopicARN); err == nil { // validated by config when set
-		client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = topic.Region })
-		opts := []notify.Option{notify.WithCallTimeout(CallTimeout)}
-		if cfg.Notify.Chat {
-			opts = append(opts, notify.WithChat())
-		}
-		notifier = notify.New(client, cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(), opts...)
+	return store, NewNotifier(cfg, awsCfg)
+}
+
+// NewNotifier is the notifier of cfg's notify section, or nil without a
+// topic: SNS is called in the topic's own region, each Publish bounded by
+// CallTimeout, with chat formatting when notify.chat is set.
+func NewNotifier(cfg *config.Config, awsCfg aws.Config) *notify.Notifier {
+	topic, err := arn.Parse(cfg.Notify.TopicARN) // validated by config when set
+	if err != nil {
+		return nil
 	}
-	return store, notifier
+	client := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = topic.Region })
+	opts := []notify.Option{notify.WithCallTimeout(CallTimeout)}
+	if cfg.Notify.Chat {
+		opts = append(opts, notify.WithChat())
+	}
+	return notify.New(client, cfg.Notify.TopicARN, cfg.Notify.ReminderInterval.Std(), opts...)
 }
 
 // CallTimeout bounds one DynamoDB request attempt and one SNS Publish.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -27,9 +26,9 @@ type Remediation struct {
 	// Identity is the principal the run acts as: its ARN is recorded with
 	// each action (its account is no default form target).
 	Identity func(ctx context.Context) (account, arn string, err error)
-	// Publisher and Topic carry the messages; either may be empty.
+	// Publisher carries the per-account messages; nil means the job's
+	// notifier (none without notify.topic_arn).
 	Publisher remediate.Publisher
-	Topic     string
 }
 
 // WithRemediation adds the remediation step to each run, before its digest.
@@ -52,9 +51,6 @@ func NewRemediation(cfg *config.Config, awsCfg aws.Config, opts ...remediate.Opt
 			}
 			return aws.ToString(id.Account), aws.ToString(id.Arn), nil
 		},
-	}
-	if cfg.Notify.TopicARN != "" {
-		r.Publisher, r.Topic = sns.NewFromConfig(awsCfg), cfg.Notify.TopicARN
 	}
 	return r
 }
@@ -110,7 +106,8 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 			notAllowed++
 		}
 	}
-	actions := r.Remediator.Resolve(stepCtx, candidates)
+	rem := r.Remediator.ForRun(out.RunID) // the member accounts' CloudTrail names the run
+	actions := rem.Resolve(stepCtx, candidates)
 	// Remediable is the backlog: what is planned, what the time did not
 	// reach and what a batch record had no room for; the next runs plan
 	// them all again.
@@ -125,7 +122,7 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 	}
 	note.NotAllowed, note.NoOffer = note.NotAllowed+notAllowed, note.NoOffer-notAllowed
 	if auto {
-		actions = r.Remediator.Apply(stepCtx, actions)
+		actions = rem.Apply(stepCtx, actions)
 	}
 	out.Remediation = actions
 	accounts := map[string]bool{}
@@ -136,8 +133,10 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 			note.Agreements++
 		case a.Outcome == want && a.Action == remediate.PutUseCaseForm:
 			note.Forms++
-		case a.Outcome == remediate.Failed:
-			note.Failed++
+		case a.Outcome == remediate.Failed || a.Outcome == remediate.NotPlanned:
+			note.Failed++ // the digest's line: failed or could not be planned
+		case a.Outcome == remediate.Unknown:
+			note.Unknown++
 		case a.NotAttempted:
 			note.NotAttempted++
 		}
@@ -162,8 +161,12 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 			errs = append(errs, fmt.Errorf("store remediation actions: %w", err))
 		}
 	}
-	if r.Publisher != nil && r.Topic != "" {
-		if _, err := remediate.Publish(recordCtx, r.Publisher, r.Topic, remediate.Messages(out.RunID, by, actions)); err != nil {
+	var pub remediate.Publisher = r.Publisher
+	if pub == nil && j.notifier != nil {
+		pub = j.notifier // chat formatting and the per-call timeout, as alerts
+	}
+	if pub != nil {
+		if _, err := remediate.Publish(recordCtx, pub, remediate.Messages(out.RunID, by, actions)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -207,7 +210,7 @@ func (j *Job) noteFindings(ctx context.Context, out *Outcome, keep time.Duration
 	var notes []string
 	ids := map[string][]string{}
 	for _, a := range out.Remediation {
-		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed) {
+		if a.Action != remediate.CreateAgreement || (a.Outcome != remediate.Done && a.Outcome != remediate.Failed && a.Outcome != remediate.Unknown) {
 			continue
 		}
 		// The note is the same for every account done alike; why one

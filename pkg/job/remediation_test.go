@@ -16,12 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	shsdk "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
 	"github.com/grantwatch/grantwatch/pkg/devtools/localenv"
-	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/remediate"
 	"github.com/grantwatch/grantwatch/pkg/securityhub"
@@ -44,9 +42,7 @@ func (f *fixture) withRemediation(t *testing.T, section string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRemediation(f.job.cfg, simCfg)
-	r.Publisher = sns.NewFromConfig(testenv.AWSConfig(t, f.sns.Endpoint))
-	WithRemediation(r)(f.job)
+	WithRemediation(NewRemediation(f.job.cfg, simCfg))(f.job) // publishing through the job's notifier
 }
 
 const cohereOnly = "  auto: %s\n  agreements: {models: [cohere.command-r-plus-v1:0]}\n"

@@ -189,6 +189,11 @@ func (n *Notifier) SendRunFailure(ctx context.Context, runID, reason string) err
 	return n.publish(ctx, RunFailureMessage(runID, reason))
 }
 
+// Publish sends one message built elsewhere (grantwatch fix's per-account
+// remediation messages) the way alerts go out: each call bounded by the
+// call timeout and, with chat, formatted for chat subscribers.
+func (n *Notifier) Publish(ctx context.Context, m Message) error { return n.publish(ctx, m) }
+
 func (n *Notifier) publish(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, n.callTimeout)
 	defer cancel()

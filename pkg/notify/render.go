@@ -308,13 +308,18 @@ type Remediation struct {
 	NotAttempted int `json:"not_attempted,omitempty"`
 	NotAllowed   int `json:"not_allowed,omitempty"`
 	NoOffer      int `json:"no_offer,omitempty"`
+	// Unknown counts the creates whose answer was lost and whose agreement
+	// could not be read back: they may have taken effect.
+	Unknown int `json:"unknown,omitempty"`
 	// Error says what kept the step from planning at all.
 	Error string `json:"error,omitempty"`
 }
 
 // Acted says the step touched AWS: the digest goes out for it even when
 // the run changed nothing else.
-func (r *Remediation) Acted() bool { return r != nil && r.Auto && r.Agreements+r.Forms+r.Failed > 0 }
+func (r *Remediation) Acted() bool {
+	return r != nil && r.Auto && r.Agreements+r.Forms+r.Failed+r.Unknown > 0
+}
 
 // Line is the digest's remediation line, "" when there is nothing to say.
 func (r *Remediation) Line() string {
@@ -338,7 +343,7 @@ func (r *Remediation) Line() string {
 	case len(what) > 0:
 		fmt.Fprintf(&b, "Remediation: grantwatch fix would %s in %s (remediation.auto is off; grantwatch fix --config F --apply does it)",
 			strings.Join(what, " and "), plural(r.Accounts, "account", "accounts"))
-	case r.Failed+r.NotAttempted+r.NoOffer > 0:
+	case r.Failed+r.Unknown+r.NotAttempted+r.NoOffer > 0:
 		b.WriteString("Remediation: nothing fixed")
 	default:
 		return ""
@@ -348,6 +353,9 @@ func (r *Remediation) Line() string {
 		if !r.Auto {
 			b.WriteString(" to plan")
 		}
+	}
+	if r.Unknown > 0 {
+		fmt.Fprintf(&b, "; %d unknown (the answer was lost and the agreement could not be read back: the next run reads it)", r.Unknown)
 	}
 	if r.NotAttempted > 0 {
 		fmt.Fprintf(&b, "; %d not attempted before the run's time ran out (the next run plans them again)", r.NotAttempted)

@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,31 +12,37 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/grantwatch/grantwatch/pkg/history"
+	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
-// Publisher is the part of *sns.Client that sends the remediation messages.
+// Publisher sends the remediation messages as grantwatch's alerts go out:
+// *notify.Notifier, with its per-call timeout and, with notify.chat, the
+// chat formatting (ledger SNS-chat-notification).
 type Publisher interface {
-	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+	Publish(ctx context.Context, m notify.Message) error
 }
 
-var _ Publisher = (*sns.Client)(nil)
+var _ Publisher = (*notify.Notifier)(nil)
 
-// carriedOut are the actions that touched AWS: done or failed.
+// carriedOut are the actions that touched AWS: done, failed, or unknown
+// (a write that may have taken effect).
 func carriedOut(actions []Action) []Action {
-	return slices.DeleteFunc(slices.Clone(actions), func(a Action) bool { return a.Outcome != Done && a.Outcome != Failed })
+	return slices.DeleteFunc(slices.Clone(actions), func(a Action) bool {
+		return a.Outcome != Done && a.Outcome != Failed && a.Outcome != Unknown
+	})
 }
 
-// Records are the history entries of the actions carried out, made by
-// `by` at `at` in run runID.
+// Records are the history entries of the actions carried out at `at` in
+// run runID, each by the session that made it (Action.By: the remediation
+// role's, named after the run), else by `by`.
 func Records(runID, by string, at time.Time, actions []Action) []history.ActionRecord {
 	var out []history.ActionRecord
 	for _, a := range carriedOut(actions) {
-		r := history.ActionRecord{At: at, RunID: runID, By: by, Account: a.Account, Region: a.Region,
+		r := history.ActionRecord{At: at, RunID: runID, By: cmp.Or(a.By, by), Account: a.Account, Region: a.Region,
 			Model: a.Model, Action: a.Action, Outcome: a.Outcome, Reason: a.Reason, Offer: a.Offer}
 		if a.Action == CreateAgreement {
 			r.Fixes = result.AgreementMissing
@@ -45,32 +52,29 @@ func Records(runID, by string, at time.Time, actions []Action) []history.ActionR
 	return out
 }
 
-// Message is one account's remediation message.
-type Message struct {
-	Account, Subject, Body string
-	Attributes             map[string]snstypes.MessageAttributeValue
-}
-
 // Messages builds one message per account listing what fix did there,
 // with the attributes grantwatch's alerts carry (account_id, event_type
 // REMEDIATION, severity, regions) so that the same subscription filter
 // policies route them.
-func Messages(runID, by string, actions []Action) []Message {
+func Messages(runID, by string, actions []Action) []notify.Message {
 	byAccount := map[string][]Action{}
 	for _, a := range carriedOut(actions) {
 		byAccount[a.Account] = append(byAccount[a.Account], a)
 	}
-	var out []Message
+	var out []notify.Message
 	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
 		list := byAccount[account]
-		done, failed := 0, 0
+		done, failed, unknown := 0, 0, 0
 		var regions []string
 		var b strings.Builder
-		fmt.Fprintf(&b, "grantwatch fix acted in account %s (run %s, as %s):\n\n", account, runID, by)
+		fmt.Fprintf(&b, "grantwatch fix acted in account %s (run %s, as %s):\n\n", account, runID, cmp.Or(list[0].By, by))
 		for _, a := range list {
-			if a.Outcome == Done {
+			switch a.Outcome {
+			case Done:
 				done++
-			} else {
+			case Unknown:
+				unknown++
+			default:
 				failed++
 			}
 			if !slices.Contains(regions, a.Region) {
@@ -83,20 +87,24 @@ func Messages(runID, by string, actions []Action) []Message {
 			fmt.Fprintf(&b, "- %s in %s: %s. %s\n", what, a.Region, a.Outcome, a.Reason)
 		}
 		b.WriteString("\nUndo an agreement with DeleteFoundationModelAgreement (docs/remediation.md).\n")
-		severity := "info"
-		if failed > 0 {
-			severity = "warning"
+		severity := result.Info
+		if failed+unknown > 0 {
+			severity = result.Warning
+		}
+		subject := fmt.Sprintf("[grantwatch] account %s: remediation, %d done, %d failed", account, done, failed)
+		if unknown > 0 {
+			subject += fmt.Sprintf(", %d unknown", unknown)
 		}
 		slices.Sort(regions)
 		regionsJSON, _ := json.Marshal(regions)
-		out = append(out, Message{
-			Account: account,
-			Subject: fmt.Sprintf("[grantwatch] account %s: remediation, %d done, %d failed", account, done, failed),
+		out = append(out, notify.Message{
+			Account: account, Severity: severity, Regions: regions, Part: 1, Of: 1,
+			Subject: subject,
 			Body:    b.String(),
 			Attributes: map[string]snstypes.MessageAttributeValue{
 				"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},
 				"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(`["REMEDIATION"]`)},
-				"severity":   {DataType: aws.String("String"), StringValue: aws.String(severity)},
+				"severity":   {DataType: aws.String("String"), StringValue: aws.String(string(severity))},
 				"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
 			},
 		})
@@ -112,7 +120,7 @@ const publishConcurrency = 8
 // Publish sends the messages to topic, a few at once; it tries every
 // message and reports how many went out and the first failure (in the
 // messages' order).
-func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (int, error) {
+func Publish(ctx context.Context, api Publisher, msgs []notify.Message) (int, error) {
 	errs := make([]error, len(msgs))
 	slots := make(chan struct{}, publishConcurrency)
 	var wg sync.WaitGroup
@@ -122,8 +130,7 @@ func Publish(ctx context.Context, api Publisher, topic string, msgs []Message) (
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			_, err := api.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Subject: aws.String(m.Subject), Message: aws.String(m.Body), MessageAttributes: m.Attributes})
-			if err != nil {
+			if err := api.Publish(ctx, m); err != nil {
 				errs[i] = fmt.Errorf("publish remediation message for %s: %w", m.Account, err)
 			}
 		}()

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
 )
 
@@ -84,6 +85,7 @@ type publishFake struct {
 	mu                sync.Mutex
 	inFlight, maxSeen int
 	sent              []string
+	structures        []string
 }
 
 func (p *publishFake) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
@@ -100,10 +102,14 @@ func (p *publishFake) Publish(_ context.Context, in *sns.PublishInput, _ ...func
 		return nil, errors.New("simulated: throttled")
 	}
 	p.sent = append(p.sent, account)
+	if aws.ToString(in.MessageStructure) == "json" && strings.Contains(aws.ToString(in.Message), `"https"`) {
+		p.structures = append(p.structures, "chat")
+	}
 	return &sns.PublishOutput{}, nil
 }
 
-// One message per account, a few at once: a failed account does not stop
+// One message per account, a few at once, through the notifier's path (chat
+// subscribers get the formatted message): a failed account does not stop
 // the others, and the first failure (in account order) is reported.
 func TestPublishOneMessagePerAccount(t *testing.T) {
 	var actions []Action
@@ -111,12 +117,16 @@ func TestPublishOneMessagePerAccount(t *testing.T) {
 		actions = append(actions, Action{Account: fmt.Sprintf("%012d", i), Region: "us-east-1", Model: cohere, Action: CreateAgreement, Outcome: Done})
 	}
 	fake := &publishFake{fail: map[string]bool{"000000000007": true, "000000000031": true}}
-	sent, err := Publish(context.Background(), fake, "arn:aws:sns:us-east-1:999999999999:t", Messages("run-1", "me", actions))
+	notifier := notify.New(fake, "arn:aws:sns:us-east-1:999999999999:t", 0, notify.WithChat())
+	sent, err := Publish(context.Background(), notifier, Messages("run-1", "me", actions))
 	if sent != 38 || len(fake.sent) != 38 {
 		t.Errorf("got %d sent (%d received); want 38", sent, len(fake.sent))
 	}
 	if err == nil || !strings.Contains(err.Error(), "000000000007") {
 		t.Errorf("got error %v; want the first failure, account 000000000007's", err)
+	}
+	if len(fake.structures) != 38 {
+		t.Errorf("got %d messages with the chat notification (MessageStructure json, https); want all 38", len(fake.structures))
 	}
 	if fake.maxSeen > publishConcurrency || fake.maxSeen < 2 {
 		t.Errorf("got at most %d messages in flight; want 2 to %d", fake.maxSeen, publishConcurrency)

@@ -58,6 +58,15 @@ const (
 	Done    = "done"
 	Failed  = "failed"
 	Skipped = "skipped" // found, but outside what the configuration allows, or nothing to do
+	// Unknown is a write whose answer was lost (a transport error, the
+	// per-call timeout, a server fault after the SDK's last retry) and
+	// whose effect could not be read back: it may have been made.
+	Unknown = "unknown"
+	// NotPlanned is an action planning could not complete (reading the
+	// offers or the form failed: a missing remediation role, an SCP):
+	// nothing was written, so it is no action event and has no message;
+	// the output, the digest and the metric count it.
+	NotPlanned = "not_planned"
 )
 
 // Action is one thing fix does, or would do, in one account and region.
@@ -83,7 +92,11 @@ type Action struct {
 	// NotAttempted says the action was skipped because the time for
 	// remediation ran out before it started: it is still to do.
 	NotAttempted bool `json:"-"`
-	token        string
+	// By is the session that carried the action out: the remediation
+	// role's assumed-role ARN in the member account, with the run's
+	// session name, as the account's CloudTrail shows it.
+	By    string `json:"-"`
+	token string
 }
 
 // Remediator plans and carries out remediation actions.
@@ -92,13 +105,17 @@ type Remediator struct {
 	newBedrock Factory
 	logger     *slog.Logger
 	now        func() time.Time
+	// session is the RoleSessionName of the remediation role's sessions;
+	// assume builds the Factory that uses it (nil with WithBedrock).
+	session string
+	assume  func(session string) Factory
 }
 
 // Option changes how New builds a Remediator.
 type Option func(*Remediator)
 
 // WithBedrock replaces how the remediation role's Bedrock clients are made.
-func WithBedrock(f Factory) Option { return func(r *Remediator) { r.newBedrock = f } }
+func WithBedrock(f Factory) Option { return func(r *Remediator) { r.newBedrock, r.assume = f, nil } }
 
 // WithLogger sets the logger; by default nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(r *Remediator) { r.logger = l } }
@@ -111,33 +128,64 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
 		awsCfg.Region = cfg.Regions[0]
 	}
 	stsClient := sts.NewFromConfig(awsCfg)
-	var mu sync.Mutex
-	creds := map[string]aws.CredentialsProvider{}
-	r := &Remediator{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now}
-	r.newBedrock = func(account, region string) Bedrock {
-		mu.Lock()
-		p, ok := creds[account]
-		if !ok {
-			arn := config.RoleARN(cfg.Partition(), account, cfg.Remediation.RoleName)
-			p = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, arn, func(o *stscreds.AssumeRoleOptions) {
-				if cfg.Role.ExternalID != "" {
-					o.ExternalID = aws.String(cfg.Role.ExternalID)
-				}
-				o.RoleSessionName = cfg.Role.SessionName
-				o.Duration = cfg.Role.SessionDuration.Std()
-			}))
-			creds[account] = p
+	r := &Remediator{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, session: cfg.Role.SessionName}
+	r.assume = func(session string) Factory {
+		var mu sync.Mutex
+		creds := map[string]aws.CredentialsProvider{}
+		return func(account, region string) Bedrock {
+			mu.Lock()
+			p, ok := creds[account]
+			if !ok {
+				arn := config.RoleARN(cfg.Partition(), account, cfg.Remediation.RoleName)
+				p = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, arn, func(o *stscreds.AssumeRoleOptions) {
+					if cfg.Role.ExternalID != "" {
+						o.ExternalID = aws.String(cfg.Role.ExternalID)
+					}
+					o.RoleSessionName = session
+					o.Duration = cfg.Role.SessionDuration.Std()
+				}))
+				creds[account] = p
+			}
+			mu.Unlock()
+			return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
+				o.Region = region
+				o.Credentials = p
+			})
 		}
-		mu.Unlock()
-		return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
-			o.Region = region
-			o.Credentials = p
-		})
 	}
+	r.newBedrock = r.assume(r.session)
 	for _, opt := range opts {
 		opt(r)
 	}
 	return r
+}
+
+// ForRun is r acting for run runID: the remediation role's sessions are
+// named role.session_name-runID, so the member account's CloudTrail ties
+// each write to the run (RoleSessionName: 2-64 of [\w+=,.@-]; the
+// configured name is cut to make room, never the run id).
+// ledger: STS-session-name
+func (r *Remediator) ForRun(runID string) *Remediator {
+	c := *r
+	c.session = SessionName(r.cfg.Role.SessionName, runID)
+	if c.assume != nil {
+		c.newBedrock = c.assume(c.session)
+	}
+	return &c
+}
+
+// SessionName is base-runID within RoleSessionName's 64 characters.
+func SessionName(base, runID string) string {
+	if runID == "" {
+		return base
+	}
+	return base[:min(len(base), max(0, 64-len(runID)-1))] + "-" + runID
+}
+
+// by is the assumed-role ARN the remediation role's session has in
+// account (ledger STS-assume-role).
+func (r *Remediator) by(account string) string {
+	return fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", r.cfg.Partition(), account, r.cfg.Remediation.RoleName, r.session)
 }
 
 // Plan lists what the configuration allows fixing in rep: one
@@ -346,11 +394,11 @@ func (r *Remediator) excluded(res result.Result, base string, ous []string) stri
 // picks none and says which there are (ledger BR-agreement-offers).
 func (r *Remediator) findOffer(ctx context.Context, a *Action) {
 	p := r.cfg.Remediation.Agreements
-	out, err := r.newBedrock(a.Account, a.Region).ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
+	out, err := r.client(a.Account, a.Region).ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{
 		ModelId: aws.String(a.Model), OfferType: types.OfferType(p.OfferType),
 	})
 	if err != nil {
-		a.Outcome, a.Reason = Failed, "could not list the model's offers: "+describe(err)
+		a.Outcome, a.Reason = NotPlanned, "could not list the model's offers: "+describe(err)
 		return
 	}
 	want := p.OfferFor(a.Model)
@@ -359,7 +407,7 @@ func (r *Remediator) findOffer(ctx context.Context, a *Action) {
 	case len(out.Offers) == 0:
 		a.Outcome, a.Reason = Skipped, fmt.Sprintf("ListFoundationModelAgreementOffers lists no %s offer for %s in %s", p.OfferType, a.Model, a.Region)
 	case o == nil && want != "":
-		a.Outcome, a.Reason = Failed, why
+		a.Outcome, a.Reason = NotPlanned, why
 	case o == nil:
 		a.Outcome, a.Reason = Skipped, why
 	default:
@@ -393,7 +441,7 @@ func selectOffer(offers []types.Offer, want string) (*types.Offer, string) {
 // checkForm reads whether the target has a form: ResourceNotFoundException
 // means none (ledger BR-form-put).
 func (r *Remediator) checkForm(ctx context.Context, a *Action) {
-	_, err := r.newBedrock(a.Account, a.Region).GetUseCaseForModelAccess(ctx, &bedrock.GetUseCaseForModelAccessInput{})
+	_, err := r.client(a.Account, a.Region).GetUseCaseForModelAccess(ctx, &bedrock.GetUseCaseForModelAccessInput{})
 	var nf *types.ResourceNotFoundException
 	switch {
 	case err == nil:
@@ -401,7 +449,7 @@ func (r *Remediator) checkForm(ctx context.Context, a *Action) {
 	case errors.As(err, &nf):
 		a.Reason = "GetUseCaseForModelAccess: no Anthropic use-case form on file"
 	default:
-		a.Outcome, a.Reason = Failed, "could not read the form: "+describe(err)
+		a.Outcome, a.Reason = NotPlanned, "could not read the form: "+describe(err)
 	}
 }
 
@@ -418,6 +466,14 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 			a.Outcome, a.Reason, a.NotAttempted = Skipped, notAttempted("carried out", ctx), true
 			return
 		}
+		// ctx's deadline decides only whether an action starts. A started
+		// one finishes, each call bounded by limits.call_timeout: a write
+		// cancelled on our side may still have taken effect on AWS's
+		// (CreateFoundationModelAgreement answers 202 and sets up the
+		// agreement afterwards; ledger BR-agreement-pending), and its
+		// re-read is what tells the record the truth.
+		ctx = context.WithoutCancel(ctx)
+		a.By = r.by(a.Account)
 		switch a.Action {
 		case CreateAgreement:
 			r.createAgreement(ctx, a)
@@ -438,14 +494,19 @@ func (r *Remediator) Apply(ctx context.Context, actions []Action) []Action {
 // answer was lost) is read back like a create (ledger BR-agreement-retry).
 // ledger: BR-availability, BR-agreement-pending
 func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
-	api := r.newBedrock(a.Account, a.Region)
-	if av, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)}); err == nil && av.AgreementAvailability != nil {
-		switch st := av.AgreementAvailability.Status; st {
-		case types.AgreementStatusAvailable, types.AgreementStatusPending:
-			a.Outcome, a.After = Skipped, string(st)
-			a.Reason = fmt.Sprintf("the agreement exists already (agreementAvailability.status=%s): nothing done", st)
-			return
-		}
+	api := r.client(a.Account, a.Region)
+	av, err := api.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
+	if err != nil || av.AgreementAvailability == nil {
+		// Without the read, a create could accept terms twice: leave it
+		// to the next run, which plans it again.
+		a.Outcome, a.Reason = Failed, "could not read the agreement before creating it (GetFoundationModelAvailability): "+describe(err)+"; nothing was created"
+		return
+	}
+	switch st := av.AgreementAvailability.Status; st {
+	case types.AgreementStatusAvailable, types.AgreementStatusPending:
+		a.Outcome, a.After = Skipped, string(st)
+		a.Reason = fmt.Sprintf("the agreement exists already (agreementAvailability.status=%s): nothing done", st)
+		return
 	}
 	if a.token == "" {
 		// An action that did not come from this Remediator's Plan (its
@@ -466,7 +527,7 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		}
 		a.token = aws.ToString(o.OfferToken)
 	}
-	_, err := api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(a.Model), OfferToken: aws.String(a.token)})
+	_, err = api.CreateFoundationModelAgreement(ctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(a.Model), OfferToken: aws.String(a.token)})
 	var conflict *types.ConflictException
 	switch {
 	case errors.As(err, &conflict):
@@ -481,8 +542,24 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		}
 		r.readOtherRegions(ctx, a)
 		return
-	case err != nil:
+	case rejected(err):
 		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)
+		return
+	case err != nil:
+		// No answer, or a server fault after the SDK's last retry: the
+		// create may have taken effect. What the agreement reads now
+		// decides; never failed while it may have been made.
+		r.readAgreement(ctx, api, a, "CreateFoundationModelAgreement answered "+describe(err))
+		switch a.After {
+		case string(types.AgreementStatusAvailable), string(types.AgreementStatusPending):
+			a.Reason += " (the create took effect although its answer was lost)"
+		case "":
+			a.Outcome = Unknown
+			a.Reason += "; the agreement may have been created: the next audit reads it, and the next run plans it again only if it is still missing"
+		default:
+			a.Outcome = Failed
+		}
+		r.readOtherRegions(ctx, a)
 		return
 	}
 	r.readAgreement(ctx, api, a, "agreement requested")
@@ -496,7 +573,7 @@ func (r *Remediator) readOtherRegions(ctx context.Context, a *Action) {
 	var reads []string
 	for _, c := range a.Covers {
 		reg := c.Region
-		av, err := r.newBedrock(a.Account, reg).GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
+		av, err := r.client(a.Account, reg).GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(a.Model)})
 		switch {
 		case err != nil || av.AgreementAvailability == nil:
 			reads = append(reads, reg+" could not be read: "+describe(err))
@@ -539,7 +616,7 @@ func (r *Remediator) readAgreement(ctx context.Context, api Bedrock, a *Action, 
 }
 
 func (r *Remediator) putForm(ctx context.Context, a *Action) {
-	api := r.newBedrock(a.Account, a.Region)
+	api := r.client(a.Account, a.Region)
 	if _, err := api.PutUseCaseForModelAccess(ctx, &bedrock.PutUseCaseForModelAccessInput{FormData: r.cfg.Remediation.UseCaseForm.Form}); err != nil {
 		a.Outcome, a.Reason = Failed, "PutUseCaseForModelAccess: "+describe(err)
 		return
@@ -569,6 +646,64 @@ func (r *Remediator) each(ctx context.Context, actions []Action, fn func(context
 	wg.Wait()
 }
 
+// rejected says AWS answered err itself, as a client error (4xx): the
+// request was refused, nothing was written. Transport errors, timeouts
+// and server faults say nothing about whether a write took effect.
+func rejected(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// client is the remediation role's Bedrock client in account and region,
+// each call bounded by limits.call_timeout.
+func (r *Remediator) client(account, region string) Bedrock {
+	return timed{Bedrock: r.newBedrock(account, region), d: r.cfg.Limits.CallTimeout.Std()}
+}
+
+// timed bounds each call of a Bedrock by d, the SDK's retries included.
+type timed struct {
+	Bedrock
+	d time.Duration
+}
+
+func (t timed) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t.d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, t.d)
+}
+
+func (t timed) ListFoundationModelAgreementOffers(ctx context.Context, in *bedrock.ListFoundationModelAgreementOffersInput, optFns ...func(*bedrock.Options)) (*bedrock.ListFoundationModelAgreementOffersOutput, error) {
+	ctx, cancel := t.ctx(ctx)
+	defer cancel()
+	return t.Bedrock.ListFoundationModelAgreementOffers(ctx, in, optFns...)
+}
+
+func (t timed) CreateFoundationModelAgreement(ctx context.Context, in *bedrock.CreateFoundationModelAgreementInput, optFns ...func(*bedrock.Options)) (*bedrock.CreateFoundationModelAgreementOutput, error) {
+	ctx, cancel := t.ctx(ctx)
+	defer cancel()
+	return t.Bedrock.CreateFoundationModelAgreement(ctx, in, optFns...)
+}
+
+func (t timed) GetFoundationModelAvailability(ctx context.Context, in *bedrock.GetFoundationModelAvailabilityInput, optFns ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
+	ctx, cancel := t.ctx(ctx)
+	defer cancel()
+	return t.Bedrock.GetFoundationModelAvailability(ctx, in, optFns...)
+}
+
+func (t timed) GetUseCaseForModelAccess(ctx context.Context, in *bedrock.GetUseCaseForModelAccessInput, optFns ...func(*bedrock.Options)) (*bedrock.GetUseCaseForModelAccessOutput, error) {
+	ctx, cancel := t.ctx(ctx)
+	defer cancel()
+	return t.Bedrock.GetUseCaseForModelAccess(ctx, in, optFns...)
+}
+
+func (t timed) PutUseCaseForModelAccess(ctx context.Context, in *bedrock.PutUseCaseForModelAccessInput, optFns ...func(*bedrock.Options)) (*bedrock.PutUseCaseForModelAccessOutput, error) {
+	ctx, cancel := t.ctx(ctx)
+	defer cancel()
+	return t.Bedrock.PutUseCaseForModelAccess(ctx, in, optFns...)
+}
+
 // describe is an AWS error's code and message, or the error itself.
 func describe(err error) string {
 	if err == nil {
@@ -581,11 +716,12 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// Failures counts the failed actions.
+// Failures counts the actions that need someone's attention: failed,
+// not planned, or of unknown outcome.
 func Failures(actions []Action) int {
 	n := 0
 	for _, a := range actions {
-		if a.Outcome == Failed {
+		if a.Outcome == Failed || a.Outcome == NotPlanned || a.Outcome == Unknown {
 			n++
 		}
 	}

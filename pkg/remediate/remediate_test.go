@@ -3,12 +3,16 @@ package remediate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 
 	"github.com/grantwatch/grantwatch/pkg/check"
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -117,9 +121,19 @@ func TestDryRunWritesNothing(t *testing.T) {
 			t.Errorf("%s: got no offer; want the offer it would accept", key(a))
 		}
 	}
-	// The account without the remediation role fails to plan; it is reported, not fatal.
-	if got := keys(actions, Failed); len(got) != 2 || !strings.HasPrefix(got[0], "333333333333 us-east-1") {
-		t.Errorf("failed: got %q; want the two actions of 333333333333", got)
+	// The account without the remediation role cannot be planned; it is
+	// reported, not fatal, and is no failed action: nothing was written.
+	if got := keys(actions, NotPlanned); len(got) != 2 || !strings.HasPrefix(got[0], "333333333333 us-east-1") {
+		t.Errorf("not planned: got %q; want the two actions of 333333333333", got)
+	}
+	if got := keys(actions, Failed); len(got) != 0 {
+		t.Errorf("failed: got %q; want none in a dry run", got)
+	}
+	if got := Records("run-1", "arn:test", time.Now(), actions); len(got) != 0 {
+		t.Errorf("records of a plan that could not be completed: got %+v; want none (nothing was done)", got)
+	}
+	if got := Messages("run-1", "arn:test", actions); len(got) != 0 {
+		t.Errorf("messages of a plan that could not be completed: got %+v; want none", got)
 	}
 	skipped := map[string]string{}
 	for _, a := range actions {
@@ -365,13 +379,13 @@ remediation:
 			t.Errorf("apply: got %s %q offer %q; want done with offer-private-1", a.Outcome, a.Reason, a.Offer)
 		}
 	})
-	t.Run("a named offer that is not listed fails", func(t *testing.T) {
+	t.Run("a named offer that is not listed is not planned", func(t *testing.T) {
 		f := newFixture(t, `
 remediation:
   agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1], offers: {"cohere.command-r-plus-v1:0": offer-gone}}
 `, nil)
-		if a := only(f.plan(t)); a.Outcome != Failed || !strings.Contains(a.Reason, "offer-gone") {
-			t.Errorf("got %s %q; want failed naming offer-gone", a.Outcome, a.Reason)
+		if a := only(f.plan(t)); a.Outcome != NotPlanned || !strings.Contains(a.Reason, "offer-gone") {
+			t.Errorf("got %s %q; want not_planned naming offer-gone", a.Outcome, a.Reason)
 		}
 	})
 }
@@ -429,5 +443,142 @@ remediation:
 	}
 	if n != len(keys(plan, Planned)) || n == 0 {
 		t.Errorf("got %d actions not attempted; want all %d planned", n, len(keys(plan, Planned)))
+	}
+}
+
+const oneAgreement = `
+remediation:
+  agreements: {models: [cohere.command-r-plus-v1:0], accounts: ["444444444444"], regions: [us-east-1]}
+`
+
+// theAgreement is the one CreateFoundationModelAgreement action of out.
+func theAgreement(t *testing.T, out []Action) Action {
+	t.Helper()
+	i := slices.IndexFunc(out, func(a Action) bool { return a.Action == CreateAgreement && a.Outcome != Skipped })
+	if i < 0 {
+		t.Fatalf("no agreement action carried out in %q", keys(out, ""))
+	}
+	return out[i]
+}
+
+// The step's deadline decides only whether an action starts: a create
+// still in flight when it passes finishes, and what AWS made is recorded
+// as done, never as failed (ledger BR-agreement-pending, BR-agreement-retry).
+func TestStartedCreateOutlivesTheDeadline(t *testing.T) {
+	tests := []struct {
+		name        string
+		answerDelay time.Duration
+		callTimeout time.Duration
+		wantReason  string
+	}{
+		{name: "the answer comes after the step's deadline", answerDelay: 400 * time.Millisecond, callTimeout: 10 * time.Second, wantReason: "agreement requested"},
+		{name: "the answer never comes within the call timeout", answerDelay: 5 * time.Second, callTimeout: 500 * time.Millisecond, wantReason: "answer was lost"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, oneAgreement, func(sc *awssim.Scenario) {
+				sc.Faults = append(sc.Faults, awssim.Rule{Operation: awssim.OpCreateFoundationModelAgreement, Account: "444444444444", Count: 1,
+					AfterWrite: true, AnswerDelay: config.Duration(tt.answerDelay)})
+			})
+			f.cfg.Limits.CallTimeout = config.Duration(tt.callTimeout)
+			plan := f.plan(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			a := theAgreement(t, f.rem.Apply(ctx, plan))
+			if ctx.Err() == nil {
+				t.Fatal("the step's deadline had not passed when Apply returned; the test proves nothing")
+			}
+			if a.Outcome != Done || (a.After != "PENDING" && a.After != "AVAILABLE") || !strings.Contains(a.Reason, tt.wantReason) {
+				t.Errorf("got %s after %q: %q; want done, reading PENDING or AVAILABLE, saying %q", a.Outcome, a.After, a.Reason, tt.wantReason)
+			}
+			if got := f.sim.Calls(awssim.OpCreateFoundationModelAgreement); got != 1 {
+				t.Errorf("CreateFoundationModelAgreement calls: got %d; want 1", got)
+			}
+		})
+	}
+}
+
+// failingReads makes every GetFoundationModelAvailability after the
+// first n fail, as a connection lost for good would.
+type failingReads struct {
+	Bedrock
+	n     *atomic.Int32
+	after int32
+}
+
+func (b failingReads) GetFoundationModelAvailability(ctx context.Context, in *bedrock.GetFoundationModelAvailabilityInput, optFns ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
+	if b.n.Add(1) > b.after {
+		return nil, errors.New("dial tcp: connection refused")
+	}
+	return b.Bedrock.GetFoundationModelAvailability(ctx, in, optFns...)
+}
+
+// A create whose answer is lost and whose agreement cannot be read back
+// is unknown: recorded and announced as such, never as failed.
+func TestLostCreateThatCannotBeReadIsUnknown(t *testing.T) {
+	f := newFixture(t, oneAgreement, func(sc *awssim.Scenario) {
+		sc.Faults = append(sc.Faults, awssim.Rule{Operation: awssim.OpCreateFoundationModelAgreement, Account: "444444444444", Count: 1,
+			AfterWrite: true, AnswerDelay: config.Duration(5 * time.Second)})
+	})
+	f.cfg.Limits.CallTimeout = config.Duration(300 * time.Millisecond)
+	plan := f.plan(t)
+	sim, reads := f.rem.newBedrock, &atomic.Int32{}
+	f.rem.newBedrock = func(account, region string) Bedrock {
+		return failingReads{Bedrock: sim(account, region), n: reads, after: 1}
+	}
+	out := f.rem.Apply(context.Background(), plan)
+	a := theAgreement(t, out)
+	if a.Outcome != Unknown || !strings.Contains(a.Reason, "may have been created") {
+		t.Errorf("got %s: %q; want unknown, saying it may have been created", a.Outcome, a.Reason)
+	}
+	if recs := Records("run-1", "arn:test", time.Now(), out); len(recs) != 1 || recs[0].Outcome != Unknown {
+		t.Errorf("records: got %+v; want one, unknown", recs)
+	}
+	if msgs := Messages("run-1", "arn:test", out); len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "0 failed, 1 unknown") {
+		t.Errorf("messages: got %+v; want one saying 0 failed, 1 unknown", msgs)
+	}
+}
+
+// Without the read before the create, a create could accept terms twice:
+// a failed read fails the action and creates nothing.
+func TestUnreadableAgreementIsNotCreated(t *testing.T) {
+	f := newFixture(t, oneAgreement, nil)
+	plan := f.plan(t)
+	if err := f.sim.Update(func(sc *awssim.Scenario) {
+		sc.Faults = append(sc.Faults, awssim.Rule{Operation: awssim.OpGetFoundationModelAvailability, Account: "444444444444", Rate: 1, Status: 500})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := theAgreement(t, f.rem.Apply(context.Background(), plan))
+	if a.Outcome != Failed || !strings.Contains(a.Reason, "could not read the agreement before creating it") {
+		t.Errorf("got %s: %q; want failed, could not read the agreement before creating it", a.Outcome, a.Reason)
+	}
+	if got := f.writes(); got != 0 {
+		t.Errorf("got %d write calls; want none", got)
+	}
+}
+
+// The remediation role's session is named after the run, within
+// RoleSessionName's 64 characters of [\w+=,.@-] (ledger STS-session-name),
+// and an applied action records that session as who made it.
+func TestActionsRecordTheRunsRemediationSession(t *testing.T) {
+	for _, tt := range []struct{ base, runID, want string }{
+		{base: "grantwatch", runID: "run-20261130T050000Z", want: "grantwatch-run-20261130T050000Z"},
+		{base: strings.Repeat("g", 64), runID: "run-20261130T050000Z", want: strings.Repeat("g", 43) + "-run-20261130T050000Z"},
+		{base: "grantwatch", runID: "", want: "grantwatch"},
+	} {
+		if got := SessionName(tt.base, tt.runID); got != tt.want || len(got) > 64 {
+			t.Errorf("SessionName(%q, %q): got %q; want %q", tt.base, tt.runID, got, tt.want)
+		}
+	}
+	f := newFixture(t, oneAgreement, nil)
+	rem := f.rem.ForRun("run-20261130T050000Z")
+	a := theAgreement(t, rem.Apply(context.Background(), f.plan(t)))
+	want := "arn:aws:sts::444444444444:assumed-role/" + f.cfg.Remediation.RoleName + "/grantwatch-run-20261130T050000Z"
+	if a.Outcome != Done || a.By != want {
+		t.Fatalf("got %s by %q; want done by %q", a.Outcome, a.By, want)
+	}
+	if recs := Records("run-20261130T050000Z", "arn:aws:sts::999999999999:assumed-role/GrantwatchAuditor/x", time.Now(), []Action{a}); len(recs) != 1 || recs[0].By != want {
+		t.Errorf("records: got %+v; want one by %q", recs, want)
 	}
 }

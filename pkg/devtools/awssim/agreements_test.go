@@ -2,6 +2,8 @@ package awssim
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -309,5 +311,34 @@ faults: [{operation: CreateFoundationModelAgreement, account: "111111111111", co
 faults: [{operation: GetFoundationModelAvailability, count: 1, status: 500, after_write: true}]
 `)); err == nil {
 		t.Error("after_write on a read: got no error; want one naming faults[0].after_write")
+	}
+}
+
+// A create whose answer is held past the client's deadline took effect
+// all the same: the client gets its own deadline error, the agreement
+// reads PENDING.
+func TestSlowAnswerAfterWrite(t *testing.T) {
+	s := startSim(t, agreementScenario+`
+faults: [{operation: CreateFoundationModelAgreement, account: "111111111111", count: 1, after_write: true, answer_delay: 5s}]
+`, nil)
+	ctx := context.Background()
+	api := bedrock.NewFromConfig(roleConfig(t, s, "111111111111", DefaultRemediationRole), func(o *bedrock.Options) { o.Region = "us-east-1" })
+	out, err := api.ListFoundationModelAgreementOffers(ctx, &bedrock.ListFoundationModelAgreementOffersInput{ModelId: aws.String(claude)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err = api.CreateFoundationModelAgreement(cctx, &bedrock.CreateFoundationModelAgreementInput{ModelId: aws.String(claude), OfferToken: out.Offers[0].OfferToken})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("create answered after the client's deadline: got %v; want context.DeadlineExceeded", err)
+	}
+	if got := agreementStatus(t, api, claude); got != types.AgreementStatusPending && got != types.AgreementStatusAvailable {
+		t.Errorf("after: got %s; want PENDING or AVAILABLE (the write took effect)", got)
+	}
+	if _, err := ParseScenario([]byte(agreementScenario + `
+faults: [{operation: CreateFoundationModelAgreement, answer_delay: 1s}]
+`)); err == nil || !strings.Contains(err.Error(), "answer_delay") {
+		t.Errorf("answer_delay without after_write: got %v; want an error naming faults[0].answer_delay", err)
 	}
 }

@@ -243,6 +243,11 @@ type Rule struct {
 	// succeeded (only the agreement and form writes; ledger
 	// BR-agreement-retry).
 	AfterWrite bool `yaml:"after_write"`
+	// AnswerDelay, with AfterWrite, holds the answer that long after the
+	// write took effect instead of answering a fault (Status is then
+	// unused): a client whose deadline passes meanwhile never learns the
+	// write succeeded. A test fault, not an AWS behaviour: no ledger row.
+	AnswerDelay Duration `yaml:"answer_delay"`
 }
 
 // Pagination sets the page size of paginated Organizations calls; with
@@ -508,7 +513,13 @@ func (sc *Scenario) prepare() error {
 		}
 	}
 	for i, f := range sc.Faults {
-		if f.Status < 500 || f.Status > 599 {
+		if f.AnswerDelay < 0 {
+			errs = append(errs, fmt.Errorf("faults[%d].answer_delay: %v is negative", i, f.AnswerDelay))
+		}
+		if f.AnswerDelay > 0 && !f.AfterWrite {
+			errs = append(errs, fmt.Errorf("faults[%d].answer_delay: set without after_write (only an answer after the write is held)", i))
+		}
+		if f.AnswerDelay == 0 && (f.Status < 500 || f.Status > 599) {
 			errs = append(errs, fmt.Errorf("faults[%d].status: %d is not a 5xx status", i, f.Status))
 		}
 		if f.AfterWrite && f.Operation != OpCreateFoundationModelAgreement && f.Operation != OpDeleteFoundationModelAgreement && f.Operation != OpPutUseCaseForModelAccess {

@@ -538,6 +538,10 @@ func (s *Server) inject(req *request) error {
 func (s *Server) injectAfterWrite(req *request) error {
 	for i, rule := range s.sc.Faults {
 		if rule.AfterWrite && s.fires(len(s.sc.Throttling)+i, rule, req) {
+			if rule.AnswerDelay > 0 {
+				wait(req.http.Context(), time.Duration(rule.AnswerDelay))
+				return nil
+			}
 			return &apiError{status: rule.Status, code: faultCode(req.service, rule.Status), message: "simulated fault after the write"}
 		}
 	}

@@ -249,13 +249,9 @@ func (s *Server) listOffers(req *request) (any, error) {
 // remediationCaller reports whether the caller is a session of the
 // scenario's remediation role, the one role allowed the writes.
 func (s *Server) remediationCaller(req *request) bool {
-	role := s.sc.Agreements.Role
-	if role == "" {
-		role = DefaultRemediationRole
-	}
 	_, rest, ok := strings.Cut(req.caller.ARN, ":assumed-role/")
 	name, _, _ := strings.Cut(rest, "/")
-	return ok && name == role
+	return ok && name == s.sc.remediationRole()
 }
 
 // notAllowed is the AccessDeniedException of a caller whose identity

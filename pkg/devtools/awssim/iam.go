@@ -153,7 +153,8 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 	if len(actions) == 0 {
 		return nil, &apiError{status: 400, code: "InvalidInput", message: "ActionNames must contain at least one action.", sender: true}
 	}
-	if len(resources) == 0 {
+	anyResource := len(resources) == 0
+	if anyResource {
 		resources = []string{"*"}
 	}
 	context := evalContext{}
@@ -196,7 +197,7 @@ func (s *Server) simulatePrincipalPolicy(req *request, form url.Values) (any, er
 			// schemas, aws-sdk-go-v2 service/iam v1.65 schemas/schemas.go).
 			// ledger: IAM-missing-context
 			rr := resourceResultXML{EvalResourceName: resource, EvalResourceDecision: r.decision, MatchedStatements: r.matched, MissingContextValues: r.missing}
-			if len(members(form, "ResourceArns")) == 0 {
+			if anyResource {
 				top.MissingContextValues = r.missing
 			}
 			if role.boundary != nil {

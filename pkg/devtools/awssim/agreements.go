@@ -201,15 +201,19 @@ func (s *Server) listOffers(req *request) (any, error) {
 	if err != nil || !validModelID(id) {
 		return nil, validation("1 validation error detected: Value '%s' at 'modelId' failed to satisfy constraint: Member must satisfy regular expression pattern", id)
 	}
-	if t := req.http.URL.Query().Get("offerType"); t != "" && t != "ALL" && t != "PUBLIC" {
-		return nil, validation("1 validation error detected: Value '%s' at 'offerType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, PUBLIC]", t)
+	offerType := req.http.URL.Query().Get("offerType")
+	if offerType != "" && offerType != "ALL" && offerType != "PUBLIC" {
+		return nil, validation("1 validation error detected: Value '%s' at 'offerType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, PUBLIC]", offerType)
 	}
 	m, ok := s.catalogModel(id)
 	if !ok || !slices.Contains(m.Regions, req.region) {
 		return nil, &apiError{status: 404, code: "ResourceNotFoundException", message: "The specified model " + id + " was not found."}
 	}
 	offers := []map[string]any{}
-	if SoldThroughMarketplace(m.Provider) && req.http.URL.Query().Get("offerType") == "ALL" {
+	if !SoldThroughMarketplace(m.Provider) {
+		return map[string]any{"modelId": id, "offers": offers}, nil
+	}
+	if offerType == "ALL" {
 		// Private offers first: AWS documents no order, and a client that
 		// takes the first offer must not find the public one there by luck.
 		for _, id := range s.sc.Agreements.PrivateOffers[m.ID] {
@@ -225,24 +229,22 @@ func (s *Server) listOffers(req *request) (any, error) {
 			})
 		}
 	}
-	if SoldThroughMarketplace(m.Provider) {
-		// The terms' values are illustrative; their shape is the API
-		// reference's (termDetails: usageBasedPricingTerm.rateCard,
-		// legalTerm.url, supportTerm, validityTerm).
-		offers = append(offers, map[string]any{
-			"offerId":    offerID(m.ID),
-			"offerToken": offerToken(m.ID, req.region),
-			"termDetails": map[string]any{
-				"usageBasedPricingTerm": map[string]any{"rateCard": []map[string]string{
-					{"dimension": "input_tokens", "price": "0.003", "description": "Price per 1,000 input tokens", "unit": "Units"},
-					{"dimension": "output_tokens", "price": "0.015", "description": "Price per 1,000 output tokens", "unit": "Units"},
-				}},
-				"legalTerm":    map[string]string{"url": "https://aws.amazon.com/legal/bedrock/third-party-models/"},
-				"supportTerm":  map[string]string{"refundPolicyDescription": "No refunds."},
-				"validityTerm": map[string]string{"agreementDuration": "P100Y"},
-			},
-		})
-	}
+	// The terms' values are illustrative; their shape is the API
+	// reference's (termDetails: usageBasedPricingTerm.rateCard,
+	// legalTerm.url, supportTerm, validityTerm).
+	offers = append(offers, map[string]any{
+		"offerId":    offerID(m.ID),
+		"offerToken": offerToken(m.ID, req.region),
+		"termDetails": map[string]any{
+			"usageBasedPricingTerm": map[string]any{"rateCard": []map[string]string{
+				{"dimension": "input_tokens", "price": "0.003", "description": "Price per 1,000 input tokens", "unit": "Units"},
+				{"dimension": "output_tokens", "price": "0.015", "description": "Price per 1,000 output tokens", "unit": "Units"},
+			}},
+			"legalTerm":    map[string]string{"url": "https://aws.amazon.com/legal/bedrock/third-party-models/"},
+			"supportTerm":  map[string]string{"refundPolicyDescription": "No refunds."},
+			"validityTerm": map[string]string{"agreementDuration": "P100Y"},
+		},
+	})
 	return map[string]any{"modelId": id, "offers": offers}, nil
 }
 

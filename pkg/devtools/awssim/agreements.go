@@ -276,7 +276,7 @@ type createAgreementInput struct {
 // AVAILABLE after the scenario's delay (ledger BR-agreement-pending). The
 // caller needs bedrock:CreateFoundationModelAgreement and the Marketplace
 // permissions a subscription needs; without them AccessDeniedException
-// (ledger MP-three-actions, BR-agreement-actions). A token that is not the model's
+// (ledger MP-three-actions, BR-agreement-actions, BR-agreement-denied). A token that is not the model's
 // offer in this region gets ValidationException; an agreement that exists
 // already, ConflictException (both documented errors of the operation;
 // when AWS picks them is inferred).

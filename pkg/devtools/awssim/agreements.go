@@ -397,10 +397,12 @@ func (s *Server) formSubmitted(account, region string) bool {
 }
 
 // withAgreement applies the writes to a model's resolved state in any
-// region the model is offered in: a created agreement is PENDING until the delay has passed, then AVAILABLE, or
-// ERROR with the account's agreement_fails message (ledger
-// BR-agreement-error); a deleted one is NOT_AVAILABLE.
-func (s *Server) withAgreement(account, _ string, m CatalogModel, st ModelState) ModelState {
+// region the model is offered in (the agreement is the account's, ledger
+// BR-agreement-account-wide): a created agreement is PENDING until the
+// delay has passed, then AVAILABLE, or ERROR with the account's
+// agreement_fails message (ledger BR-agreement-error); a deleted one is
+// NOT_AVAILABLE.
+func (s *Server) withAgreement(account string, m CatalogModel, st ModelState) ModelState {
 	k := agreementKey{account, m.ID}
 	s.writes.mu.Lock()
 	created, ok := s.writes.agreements[k]

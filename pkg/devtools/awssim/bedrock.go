@@ -231,7 +231,7 @@ func (s *Server) state(account, region string, m CatalogModel) ModelState {
 	if m.Provider == "Anthropic" && !s.hasUseCaseForm(account, region) {
 		base.Authorization = "NOT_AUTHORIZED"
 	}
-	return s.withAgreement(account, region, m, st.over(s.sc.Defaults).over(base))
+	return s.withAgreement(account, m, st.over(s.sc.Defaults).over(base))
 }
 
 // hasUseCaseForm reports whether the account submitted the form or inherits

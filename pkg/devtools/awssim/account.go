@@ -76,13 +76,15 @@ func (p accountProtocol) serve(s *Server, w http.ResponseWriter, req *request) {
 	// An SCP's explicit deny says so in the message (IAM user guide,
 	// "Troubleshoot access denied error messages": "... with an explicit
 	// deny in a service control policy"). ledger: ACC-list-regions
-	if a, ok := s.accounts[req.caller.Account]; ok && slices.Contains(a.SCPDeniedActions, "account:"+req.op) {
-		p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: account:%s with an explicit deny in a service control policy", req.caller.ARN, req.op)))
-		return
-	}
-	if a, ok := s.accounts[req.caller.Account]; ok && slices.Contains(a.MissingPermissions, "account:"+req.op) {
-		p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: account:%s because no identity-based policy allows the account:%s action", req.caller.ARN, req.op, req.op)))
-		return
+	if a, ok := s.accounts[req.caller.Account]; ok {
+		switch {
+		case slices.Contains(a.SCPDeniedActions, "account:"+req.op):
+			p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: account:%s with an explicit deny in a service control policy", req.caller.ARN, req.op)))
+			return
+		case slices.Contains(a.MissingPermissions, "account:"+req.op):
+			p.writeError(w, accessDenied("AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: account:%s because no identity-based policy allows the account:%s action", req.caller.ARN, req.op, req.op)))
+			return
+		}
 	}
 	var out any
 	var err error

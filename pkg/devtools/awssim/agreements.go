@@ -283,7 +283,7 @@ type createAgreementInput struct {
 func (s *Server) createAgreement(req *request) (any, error) {
 	var in createAgreementInput
 	if err := json.Unmarshal(req.body, &in); err != nil {
-		return nil, &apiError{status: 400, code: "SerializationException", message: "Could not parse the request body"}
+		return nil, &apiError{status: 400, code: "SerializationException", message: "Could not parse the request body"} // ledger: PROTO-rest-json-envelope
 	}
 	switch {
 	case !validModelID(in.ModelID):

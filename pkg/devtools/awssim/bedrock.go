@@ -183,7 +183,7 @@ type availabilityOutput struct {
 // ledger: BR-availability, BR-availability-unknown-id
 func (s *Server) availability(req *request) (any, error) {
 	id, err := url.PathUnescape(strings.TrimPrefix(req.http.URL.EscapedPath(), availabilityPath))
-	if err != nil || id == "" || len(id) > 2048 {
+	if err != nil || id == "" || len(id) > 140 {
 		return nil, validation("1 validation error detected: Value at 'modelId' failed to satisfy constraint")
 	}
 	m, ok := s.catalogModel(id)

@@ -84,8 +84,8 @@ func productIDs(p *config.AgreementPolicy) []string {
 }
 
 // The remediation role's permissions. None of these Bedrock actions takes
-// a resource type (Service Authorization Reference, Amazon Bedrock), so
-// they need "*"; aws-marketplace:Subscribe is the one that can be narrowed,
+// a resource type (Service Authorization Reference, Amazon Bedrock; ledger
+// BR-agreement-actions for the write and offer actions), so they need "*"; aws-marketplace:Subscribe is the one that can be narrowed,
 // by aws-marketplace:ProductId (Bedrock user guide,
 // model-access-permissions; ledger MP-product-id). Creating an agreement
 // needs Subscribe, and reading subscriptions ViewSubscriptions (the

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"golang.org/x/term"
 
@@ -181,6 +182,20 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// loadAWSConfig loads the AWS configuration once for a command, from the
+// shared config profile when one is named, else the standard credential chain.
+func loadAWSConfig(ctx context.Context, profile string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (required)")
@@ -203,13 +218,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return exitError, err
 	}
-	var opts []func(*awsconfig.LoadOptions) error
-	if *profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(*profile))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := loadAWSConfig(ctx, *profile)
 	if err != nil {
-		return exitError, fmt.Errorf("load AWS configuration: %w", err)
+		return exitError, err
 	}
 	if *timeout > 0 {
 		var cancel context.CancelFunc

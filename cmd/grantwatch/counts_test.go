@@ -30,6 +30,32 @@ func newTally() tally {
 	return tally{checks: map[result.Status]int{}, principals: map[result.Status]int{}}
 }
 
+// count adds one result: a principal result or an account check.
+func (tl *tally) count(principal bool, status result.Status) {
+	if principal {
+		tl.principals[status]++
+		tl.principalsTotal++
+	} else {
+		tl.checks[status]++
+		tl.checksTotal++
+	}
+}
+
+// countRow takes one row of a counts table: a status's counts (kept when not
+// zero) or, for the row named "total", the totals.
+func (tl *tally) countRow(status string, checks, principals int) {
+	if status == "total" {
+		tl.checksTotal, tl.principalsTotal = checks, principals
+		return
+	}
+	if checks > 0 {
+		tl.checks[result.Status(status)] = checks
+	}
+	if principals > 0 {
+		tl.principals[result.Status(status)] = principals
+	}
+}
+
 func sumOf(counts map[result.Status]int) int {
 	n := 0
 	for _, c := range counts {
@@ -156,13 +182,7 @@ func TestDemoCountsAddUpInEveryFormat(t *testing.T) {
 	}
 	fromResults := newTally()
 	for _, r := range rep.Results {
-		if r.Principal == "" {
-			fromResults.checks[r.Status]++
-			fromResults.checksTotal++
-		} else {
-			fromResults.principals[r.Status]++
-			fromResults.principalsTotal++
-		}
+		fromResults.count(r.Principal != "", r.Status)
 	}
 	if n := s.NotUsable + s.AuditErrs + s.Suppressed + s.Counts[result.Enabled]; n != s.Checked {
 		t.Errorf("json: not_usable + audit_errors + suppressed + ENABLED = %d; want checks_done %d", n, s.Checked)
@@ -177,44 +197,19 @@ func TestDemoCountsAddUpInEveryFormat(t *testing.T) {
 		t.Fatalf("demo CSV: %v", err)
 	}
 	for _, row := range rows[1:] {
-		if row[3] == "" {
-			fromCSV.checks[result.Status(row[4])]++
-			fromCSV.checksTotal++
-		} else {
-			fromCSV.principals[result.Status(row[4])]++
-			fromCSV.principalsTotal++
-		}
+		fromCSV.count(row[3] != "", result.Status(row[4]))
 	}
 
 	fromMarkdown := newTally()
 	for _, m := range markdownCount.FindAllStringSubmatch(outputs["markdown"], -1) {
-		checks, principals := atoi(t, m[2]), atoi(t, m[3])
-		if m[1] == "total" {
-			fromMarkdown.checksTotal, fromMarkdown.principalsTotal = checks, principals
-			continue
-		}
-		if checks > 0 {
-			fromMarkdown.checks[result.Status(m[1])] = checks
-		}
-		if principals > 0 {
-			fromMarkdown.principals[result.Status(m[1])] = principals
-		}
+		fromMarkdown.countRow(m[1], atoi(t, m[2]), atoi(t, m[3]))
 	}
 
 	page := outputs["html"]
 	fromHTMLTable := newTally()
 	for _, m := range htmlCountRowRE.FindAllStringSubmatch(page, -1) {
-		checks, principals := atoi(t, m[3]), atoi(t, m[4])
-		if m[2] == "total" {
-			fromHTMLTable.checksTotal, fromHTMLTable.principalsTotal = checks, principals
-			continue
-		}
-		if checks > 0 {
-			fromHTMLTable.checks[result.Status(m[1])] = checks
-		}
-		if principals > 0 {
-			fromHTMLTable.principals[result.Status(m[1])] = principals
-		}
+		// A status row fills group 1, the total row group 2.
+		fromHTMLTable.countRow(m[1]+m[2], atoi(t, m[3]), atoi(t, m[4]))
 	}
 	// The sections show the statuses that are not usable; with the ENABLED
 	// counts of the table they make up the totals.

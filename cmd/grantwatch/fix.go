@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/history"
@@ -83,13 +82,9 @@ func fixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 			return fixError, fmt.Errorf("config %s: %w", *path, err)
 		}
 	}
-	var opts []func(*awsconfig.LoadOptions) error
-	if *profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(*profile))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := loadAWSConfig(ctx, *profile)
 	if err != nil {
-		return fixError, fmt.Errorf("load AWS configuration: %w", err)
+		return fixError, err
 	}
 	out, err := fix(ctx, cfg, awsCfg, *apply, progress(stderr))
 	clearProgress(stderr)

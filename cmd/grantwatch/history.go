@@ -12,7 +12,6 @@ import (
 	"slices"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -83,13 +82,9 @@ func historyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError("--until: " + err.Error())
 	}
 
-	var opts []func(*awsconfig.LoadOptions) error
-	if *profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(*profile))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := loadAWSConfig(ctx, *profile)
 	if err != nil {
-		return fmt.Errorf("load AWS configuration: %w", err)
+		return err
 	}
 	var entries []history.Entry
 	more := false

@@ -78,19 +78,27 @@ func waitForOutput(fn *testenv.Function, want string) bool {
 	return false
 }
 
+// invokeRun invokes the function with the rule's event and decodes its result,
+// which must carry a summary; what names the invocation in a failure.
+func invokeRun(t *testing.T, ctx context.Context, fn *testenv.Function, what string) Result {
+	t.Helper()
+	body, err := fn.Invoke(ctx, ruleEvent)
+	if err != nil {
+		t.Fatalf("%s: %v\nfunction output: %s", what, err, fn.Output())
+	}
+	var res Result
+	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
+		t.Fatalf("%s: %s (%v)\nfunction output: %s", what, body, err, fn.Output())
+	}
+	return res
+}
+
 func TestAuditorFunction(t *testing.T) {
 	w := newWorld(t)
 	fn := testenv.Lambda(t, ".", w.env)
 	ctx := context.Background()
 
-	body, err := fn.Invoke(ctx, ruleEvent)
-	if err != nil {
-		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
-	}
-	var res Result
-	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
-		t.Fatalf("result: %s (%v)\nfunction output: %s", body, err, fn.Output())
-	}
+	res := invokeRun(t, ctx, fn, "result")
 	// 3 accounts x 2 regions x 2 models; one message for each of the two
 	// accounts with a problem, and the run's digest.
 	if res.RunID != runID || res.Claim != history.Started || res.Summary.Checked != 12 || res.Published != 3 {
@@ -115,7 +123,7 @@ func TestAuditorFunction(t *testing.T) {
 
 	// The same event again: nothing audited, nothing sent.
 	calls := w.sim.TotalCalls()
-	body, err = fn.Invoke(ctx, ruleEvent)
+	body, err := fn.Invoke(ctx, ruleEvent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +171,7 @@ limits: {concurrency: 4, per_account_region: 1}
 
 	// An invocation that outlived its timeout would get the emulator's
 	// timeout error instead of the function's result.
-	body, err := fn.Invoke(context.Background(), ruleEvent)
-	if err != nil {
-		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
-	}
-	var res Result
-	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
-		t.Fatalf("result: %s (%v)", body, err)
-	}
+	res := invokeRun(t, context.Background(), fn, "result")
 	if !res.Summary.Incomplete || res.Summary.Checked >= res.Summary.Planned {
 		t.Errorf("summary: got incomplete=%v, %d of %d checked; want an incomplete run", res.Summary.Incomplete, res.Summary.Checked, res.Summary.Planned)
 	}
@@ -223,14 +224,7 @@ func TestAsyncRetryResumesAKilledRun(t *testing.T) {
 	if err := fn.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	body, err := fn.Invoke(ctx, ruleEvent)
-	if err != nil {
-		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
-	}
-	var res Result
-	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
-		t.Fatalf("retry result: %s (%v)\nfunction output: %s", body, err, fn.Output())
-	}
+	res := invokeRun(t, ctx, fn, "retry result")
 	if res.RunID != runID || res.Claim != history.Resumed || res.State != string(history.Complete) || res.Summary.Checked != res.Summary.Planned {
 		t.Errorf("retry: got run %s claim %s state %s, %d of %d checked; want %s resumed, COMPLETE, every check",
 			res.RunID, res.Claim, res.State, res.Summary.Checked, res.Summary.Planned, runID)
@@ -291,14 +285,7 @@ func TestRetryAtOnceTakesOverAKilledRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	body, err := fn.Invoke(ctx, ruleEvent)
-	if err != nil {
-		t.Fatalf("%v\nfunction output: %s", err, fn.Output())
-	}
-	var res Result
-	if err := json.Unmarshal(body, &res); err != nil || res.Summary == nil {
-		t.Fatalf("retry result: %s (%v)\nfunction output: %s", body, err, fn.Output())
-	}
+	res := invokeRun(t, ctx, fn, "retry result")
 	if res.Claim != history.Resumed || res.State != string(history.Complete) || res.Summary.Checked != res.Summary.Planned {
 		t.Errorf("retry: got claim %s state %s, %d of %d checked; want resumed, COMPLETE, every check",
 			res.Claim, res.State, res.Summary.Checked, res.Summary.Planned)

@@ -28,20 +28,8 @@ func (c *Config) validateAccounts(bad badFunc) {
 	if len(c.Accounts.Static) == 0 && !c.Accounts.Organizations.Enabled {
 		bad("accounts", "no accounts: list accounts.static or set accounts.organizations.enabled")
 	}
-	checkAccounts := func(field string, ids []string) {
-		seen := map[string]bool{}
-		for i, id := range ids {
-			switch {
-			case !accountIDPattern.MatchString(id):
-				bad(fmt.Sprintf("%s[%d]", field, i), "account id %q is not 12 digits", id)
-			case seen[id]:
-				bad(fmt.Sprintf("%s[%d]", field, i), "account id %q is listed twice", id)
-			}
-			seen[id] = true
-		}
-	}
-	checkAccounts("accounts.static", c.Accounts.Static)
-	checkAccounts("accounts.exclude", c.Accounts.Exclude)
+	checkAccountIDs(bad, "accounts.static", c.Accounts.Static)
+	checkAccountIDs(bad, "accounts.exclude", c.Accounts.Exclude)
 	org := c.Accounts.Organizations
 	if !org.Enabled && (len(org.OUs) > 0 || len(org.Tags) > 0) {
 		bad("accounts.organizations", "ous or tags are set but enabled is false")
@@ -55,6 +43,20 @@ func (c *Config) validateAccounts(bad badFunc) {
 		if k == "" {
 			bad("accounts.organizations.tags", "empty tag key")
 		}
+	}
+}
+
+// checkAccountIDs checks a list of account ids: 12 digits each, none twice.
+func checkAccountIDs(bad badFunc, field string, ids []string) {
+	seen := map[string]bool{}
+	for i, id := range ids {
+		switch {
+		case !accountIDPattern.MatchString(id):
+			bad(fmt.Sprintf("%s[%d]", field, i), "account id %q is not 12 digits", id)
+		case seen[id]:
+			bad(fmt.Sprintf("%s[%d]", field, i), "account id %q is listed twice", id)
+		}
+		seen[id] = true
 	}
 }
 

@@ -188,15 +188,12 @@ func (c *Config) applyRemediationDefaults() {
 
 // validateRemediation reports every problem of the remediation section,
 // each naming its field.
-func (c *Config) validateRemediation() []error {
+func (c *Config) validateRemediation(badField badFunc) {
 	r := c.Remediation
 	if r == nil {
-		return nil
+		return
 	}
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("remediation.%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	bad := func(field, format string, args ...any) { badField("remediation."+field, format, args...) }
 	if r.Agreements == nil && r.UseCaseForm == nil {
 		bad("agreements", "the section allows nothing: give agreements, use_case_form or both")
 	}
@@ -217,17 +214,6 @@ func (c *Config) validateRemediation() []error {
 			}
 		}
 	}
-	accounts := func(field string, list []string) {
-		for i, id := range list {
-			f := fmt.Sprintf("%s[%d]", field, i)
-			switch {
-			case !accountIDPattern.MatchString(id):
-				bad(f, "account id %q is not 12 digits", id)
-			case slices.Index(list, id) < i:
-				bad(f, "account id %q is listed twice", id)
-			}
-		}
-	}
 	if a := r.Agreements; a != nil {
 		if len(a.Models) == 0 {
 			bad("agreements.models", "empty: list the models agreements may be created for")
@@ -240,7 +226,7 @@ func (c *Config) validateRemediation() []error {
 				bad(fmt.Sprintf("agreements.models[%d]", i), "%q is not among the audited models (models.required, by_ou, by_account): the audit would never find its agreement missing", m)
 			}
 		}
-		accounts("agreements.accounts", a.Accounts)
+		checkAccountIDs(bad, "agreements.accounts", a.Accounts)
 		for i, ou := range a.OUs {
 			if !ouIDPattern.MatchString(ou) {
 				bad(fmt.Sprintf("agreements.ous[%d]", i), "%q is not an OU id like ou-ab12-cd34ef56", ou)
@@ -269,13 +255,12 @@ func (c *Config) validateRemediation() []error {
 		if len(f.Accounts) == 0 {
 			bad("use_case_form.accounts", "empty: list the organization's management account, whose form covers every member account (and deploy the remediation role there: StackSets skip the management account)")
 		}
-		accounts("use_case_form.accounts", f.Accounts)
+		checkAccountIDs(bad, "use_case_form.accounts", f.Accounts)
 		regions("use_case_form.regions", f.Regions)
 		if f.File == "" {
 			bad("use_case_form.file", "empty: name the JSON file with the use-case form")
 		}
 	}
-	return errs
 }
 
 // LoadForm reads and checks the form file. grantwatch fix calls it before

@@ -36,11 +36,7 @@ func (c *Config) Validate() error {
 	c.validateSuppressions(bad)
 	c.validatePrincipals(bad)
 	c.validateAlerts(bad)
-	for _, err := range c.validateRemediation() {
-		if problems++; problems <= maxProblemsListed {
-			errs = append(errs, err)
-		}
-	}
+	c.validateRemediation(bad)
 	if problems > maxProblemsListed {
 		errs = append(errs, fmt.Errorf("and %d more problems", problems-maxProblemsListed))
 	}

@@ -22,7 +22,8 @@ import (
 func auditorRole(stack awscdk.Stack, s *Settings, logs awslogs.LogGroup, table awsdynamodb.Table, topic awssns.Topic, key awskms.Key, dlq awssqs.Queue) awsiam.Role {
 	org := s.OrganizationID
 	partition := *stack.Partition()
-	// The organization's roots, OUs and accounts are ARNs of its management account.
+	// The organization's roots, OUs and accounts are ARNs of its management
+	// account. ledger: ORG-arns
 	orgARN := func(resource, name string) string {
 		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("organizations"), Region: jsii.String(""),
 			Account: jsii.String(s.ManagementAccountID), Resource: jsii.String(resource), ResourceName: jsii.String(name)})
@@ -38,6 +39,7 @@ func auditorRole(stack awscdk.Stack, s *Settings, logs awslogs.LogGroup, table a
 			Actions:   jsii.Strings("sts:AssumeRole"),
 			Resources: jsii.Strings(memberRoles),
 			Conditions: &map[string]interface{}{
+				// ledger: IAM-resource-org-id
 				"StringEquals": map[string]interface{}{"aws:ResourceOrgID": org},
 			},
 		}),

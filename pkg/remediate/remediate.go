@@ -540,8 +540,6 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		if a.After != string(types.AgreementStatusAvailable) && a.After != string(types.AgreementStatusPending) && a.Outcome == Done {
 			a.Outcome = Failed
 		}
-		r.readOtherRegions(ctx, a)
-		return
 	case rejected(err):
 		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)
 		return
@@ -559,10 +557,9 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		default:
 			a.Outcome = Failed
 		}
-		r.readOtherRegions(ctx, a)
-		return
+	default:
+		r.readAgreement(ctx, api, a, "agreement requested")
 	}
-	r.readAgreement(ctx, api, a, "agreement requested")
 	r.readOtherRegions(ctx, a)
 }
 

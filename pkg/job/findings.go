@@ -240,14 +240,11 @@ func (j *Job) applyFindings(ctx context.Context, out *Outcome, fs *findingSync) 
 	notes := map[types.WorkflowStatus]string{
 		types.WorkflowStatusSuppressed: "grantwatch: a suppression in grantwatch's configuration covers this check.",
 		types.WorkflowStatusNew:        "grantwatch: no suppression in grantwatch's configuration covers this check (any longer).",
+		types.WorkflowStatusResolved:   "grantwatch: archived; see the finding's description for why.",
 	}
 	workflowSet := map[string]bool{}
 	for _, status := range slices.Sorted(maps.Keys(byStatus)) {
-		note := notes[status]
-		if status == types.WorkflowStatusResolved {
-			note = "grantwatch: archived; see the finding's description for why."
-		}
-		done, err := securityhub.SetWorkflow(ctx, j.hub.API, fs.src.ProductARN(), byStatus[status], status, note)
+		done, err := securityhub.SetWorkflow(ctx, j.hub.API, fs.src.ProductARN(), byStatus[status], status, notes[status])
 		if err != nil {
 			errs = append(errs, err)
 		}

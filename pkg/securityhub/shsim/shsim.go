@@ -142,7 +142,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			call.IDs = append(call.IDs, id)
 			f, ok := h.findings[id]
 			if !ok {
-				unprocessed = append(unprocessed, map[string]any{"FindingIdentifier": k, "ErrorCode": "FindingNotFound", "ErrorMessage": "no such finding"})
+				// The code and message the API reference lists for an
+				// unknown finding (ledger: SH-update-workflow).
+				unprocessed = append(unprocessed, map[string]any{"FindingIdentifier": k, "ErrorCode": "FindingNotFound", "ErrorMessage": "Finding Not Found"})
 				continue
 			}
 			if in.Workflow != nil {

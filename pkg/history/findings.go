@@ -51,8 +51,9 @@ type Findings struct {
 //
 //	pk ACCOUNT#<account>  sk FINDINGS#<region>  gsi1pk FINDINGS  gsi1sk <account>#<region>
 //
-// Size: an entry is about 150 bytes; 400 KB holds some 2,500 findings of one
-// account-region (models x (1 + principals)), far more than grantwatch checks.
+// Size: an entry is about 150 bytes; 400 KB (ledger: DDB-item-size-400kb)
+// holds some 2,500 findings of one account-region (models x (1 +
+// principals)), far more than grantwatch checks.
 type findingsItem struct {
 	PK        string             `dynamodbav:"pk"`
 	SK        string             `dynamodbav:"sk"`

@@ -373,18 +373,7 @@ func (r *Run) FinishingUntil() int64 { return r.finisherUntil }
 // machine's retry of Finish claims it at once instead of finding it busy
 // until the claim runs out.
 func (s *Store) ReleaseFinish(ctx context.Context, r *Run) error {
-	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: runKey(r.ID),
-		UpdateExpression:         aws.String("SET finisher_until = :zero"),
-		ConditionExpression:      aws.String("#state = :running AND finisher = :me"),
-		ExpressionAttributeNames: map[string]string{"#state": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":zero":    &types.AttributeValueMemberN{Value: "0"},
-			":running": &types.AttributeValueMemberS{Value: string(Running)},
-			":me":      &types.AttributeValueMemberS{Value: r.finisher},
-		},
-	})
-	if err != nil {
+	if err := s.setAsFinisher(ctx, r, "finisher_until", &types.AttributeValueMemberN{Value: "0"}); err != nil {
 		return fmt.Errorf("release the finishing of run %s: %w", r.ID, err)
 	}
 	r.finisherUntil = 0
@@ -395,22 +384,28 @@ func (s *Store) ReleaseFinish(ctx context.Context, r *Run) error {
 // digest and failure alert) went out, so that a Finish retried after a
 // failure does not send them again.
 func (s *Store) MarkNotified(ctx context.Context, r *Run) error {
-	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: runKey(r.ID),
-		UpdateExpression:         aws.String("SET notified = :yes"),
-		ConditionExpression:      aws.String("#state = :running AND finisher = :me"),
-		ExpressionAttributeNames: map[string]string{"#state": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":yes":     &types.AttributeValueMemberBOOL{Value: true},
-			":running": &types.AttributeValueMemberS{Value: string(Running)},
-			":me":      &types.AttributeValueMemberS{Value: r.finisher},
-		},
-	})
-	if err != nil {
+	if err := s.setAsFinisher(ctx, r, "notified", &types.AttributeValueMemberBOOL{Value: true}); err != nil {
 		return fmt.Errorf("note the messages of run %s as sent: %w", r.ID, err)
 	}
 	r.Notified = true
 	return nil
+}
+
+// setAsFinisher sets one attribute of r's item while the run is running
+// and r's invocation still holds the claim of finishing it (BeginFinish).
+func (s *Store) setAsFinisher(ctx context.Context, r *Run, attr string, v types.AttributeValue) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: runKey(r.ID),
+		UpdateExpression:         aws.String("SET " + attr + " = :v"),
+		ConditionExpression:      aws.String("#state = :running AND finisher = :me"),
+		ExpressionAttributeNames: map[string]string{"#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":v":       v,
+			":running": &types.AttributeValueMemberS{Value: string(Running)},
+			":me":      &types.AttributeValueMemberS{Value: r.finisher},
+		},
+	})
+	return err
 }
 
 func (s *Store) finish(ctx context.Context, r *Run, state RunState, summary *result.Summary, errMsg string, now time.Time, cond string, values map[string]types.AttributeValue) error {

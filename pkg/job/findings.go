@@ -62,13 +62,14 @@ func (fs *findingSync) produce(r result.Result, since time.Time) {
 	id := securityhub.ID(r)
 	prev, known := fs.entry(ar, id)
 	entry := history.Finding{Model: r.Model, Principal: r.Principal, Status: r.Status, CreatedAt: since.UTC(), Workflow: string(types.WorkflowStatusNew)}
-	f := fs.src.Finding(r, since, fs.at)
+	if known {
+		entry.CreatedAt = prev.CreatedAt // ledger: SH-created-at
+	}
+	f := fs.src.Finding(r, entry.CreatedAt, fs.at)
 	// creation: Security Hub has no such finding, or may have deleted it
 	// (archived longer ago than it keeps one: ledger SH-finding-retention).
 	creation := !known
 	if known {
-		entry.CreatedAt = prev.CreatedAt // ledger: SH-created-at
-		f = fs.src.Finding(r, prev.CreatedAt, fs.at)
 		if prev.Open() {
 			entry.Workflow = prev.Workflow
 		} // else reopened: Security Hub sets RESOLVED back to NEW (ledger: SH-workflow-reset)
@@ -239,14 +240,11 @@ func (j *Job) applyFindings(ctx context.Context, out *Outcome, fs *findingSync) 
 	notes := map[types.WorkflowStatus]string{
 		types.WorkflowStatusSuppressed: "grantwatch: a suppression in grantwatch's configuration covers this check.",
 		types.WorkflowStatusNew:        "grantwatch: no suppression in grantwatch's configuration covers this check (any longer).",
+		types.WorkflowStatusResolved:   "grantwatch: archived; see the finding's description for why.",
 	}
 	workflowSet := map[string]bool{}
 	for _, status := range slices.Sorted(maps.Keys(byStatus)) {
-		note := notes[status]
-		if status == types.WorkflowStatusResolved {
-			note = "grantwatch: archived; see the finding's description for why."
-		}
-		done, err := securityhub.SetWorkflow(ctx, j.hub.API, fs.src.ProductARN(), byStatus[status], status, note)
+		done, err := securityhub.SetWorkflow(ctx, j.hub.API, fs.src.ProductARN(), byStatus[status], status, notes[status])
 		if err != nil {
 			errs = append(errs, err)
 		}

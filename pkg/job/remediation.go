@@ -100,12 +100,7 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 	}
 	// A candidate skipped before Resolve is outside what the section
 	// allows; one Resolve skips found no one offer to accept.
-	notAllowed := 0
-	for _, a := range candidates {
-		if a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement {
-			notAllowed++
-		}
-	}
+	notAllowed := skippedAgreements(candidates)
 	rem := r.Remediator.ForRun(out.RunID) // the member accounts' CloudTrail names the run
 	actions := rem.Resolve(stepCtx, candidates)
 	// Remediable is the backlog: what is planned, what the time did not
@@ -113,14 +108,12 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 	// them all again.
 	out.Remediable = remediate.Pending(actions) + left.cut
 	for _, a := range actions {
-		switch {
-		case a.NotAttempted:
+		if a.NotAttempted {
 			out.Remediable++
-		case a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement:
-			note.NoOffer++
 		}
 	}
-	note.NotAllowed, note.NoOffer = note.NotAllowed+notAllowed, note.NoOffer-notAllowed
+	note.NotAllowed += notAllowed
+	note.NoOffer = skippedAgreements(actions) - notAllowed
 	if auto {
 		actions = rem.Apply(stepCtx, actions)
 	}
@@ -175,6 +168,18 @@ func (j *Job) remediate(ctx context.Context, out *Outcome, candidates []remediat
 		out.RemediationError = err.Error()
 		log.ErrorContext(ctx, "remediation not fully recorded", "error", err)
 	}
+}
+
+// skippedAgreements counts the agreement actions skipped for a reason
+// (not for want of time).
+func skippedAgreements(actions []remediate.Action) int {
+	n := 0
+	for _, a := range actions {
+		if a.Outcome == remediate.Skipped && a.Action == remediate.CreateAgreement && !a.NotAttempted {
+			n++
+		}
+	}
+	return n
 }
 
 // leftOut counts the missing agreements a sharded run's batches did not

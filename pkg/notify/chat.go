@@ -3,6 +3,7 @@ package notify
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/grantwatch/grantwatch/pkg/result"
@@ -60,7 +61,7 @@ func chatMessage(m Message) ([]byte, error) {
 		}
 		text, isStep := strings.CutPrefix(strings.TrimSpace(line), "What to do: ")
 		if isStep {
-			if text = chatEscape.Replace(result.Clip(text, 300)); len(steps) < 5 && !contains(steps, text) {
+			if text = chatEscape.Replace(result.Clip(text, 300)); len(steps) < 5 && !slices.Contains(steps, text) {
 				steps = append(steps, text)
 			}
 			continue
@@ -85,15 +86,6 @@ func chatMessage(m Message) ([]byte, error) {
 		},
 	}
 	return json.Marshal(n)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // perProtocol is the Message of a MessageStructure "json" publish: the text

@@ -162,7 +162,7 @@ func accountMessage(runID, account string, alerts []changes.Alert, reminder time
 	b.Write(data)
 	b.WriteString("\n")
 	m.Body = b.String()
-	m.Attributes = attributes(account, m.Kinds, m.Severity, m.Regions)
+	m.Attributes = Attributes(account, m.Kinds, m.Severity, m.Regions)
 	return m
 }
 
@@ -267,7 +267,9 @@ func louder(a, b result.Severity) result.Severity {
 	return a
 }
 
-func attributes(account string, kinds []changes.Kind, severity result.Severity, regions []string) map[string]types.MessageAttributeValue {
+// Attributes are the message attributes every grantwatch message carries
+// for subscription filter policies (ledger SNS-filter-attributes).
+func Attributes(account string, kinds []changes.Kind, severity result.Severity, regions []string) map[string]types.MessageAttributeValue {
 	kindsJSON, _ := json.Marshal(kinds)
 	if regions == nil {
 		regions = []string{} // String.Array wants [], not null
@@ -455,7 +457,7 @@ func Digest(runID string, t changes.Tally, rem *Remediation, maxBytes int) Messa
 	b.Write(data)
 	b.WriteString("\n")
 	m.Body = b.String()
-	m.Attributes = attributes("ALL", m.Kinds, m.Severity, m.Regions)
+	m.Attributes = Attributes("ALL", m.Kinds, m.Severity, m.Regions)
 	return m
 }
 
@@ -498,6 +500,6 @@ func RunFailureMessage(runID, reason string) Message {
 		"The checks it could do are stored and alerted as usual, but accounts it could not reach were not audited: "+
 		"a quiet inbox does not mean they are fine. Fix the cause above; the next scheduled run audits everything again.\n",
 		runID, oneLine(reason, 4000))
-	m.Attributes = attributes("ALL", m.Kinds, m.Severity, nil)
+	m.Attributes = Attributes("ALL", m.Kinds, m.Severity, nil)
 	return m
 }

@@ -3,7 +3,6 @@ package remediate
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,9 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
-
+	"github.com/grantwatch/grantwatch/pkg/changes"
 	"github.com/grantwatch/grantwatch/pkg/history"
 	"github.com/grantwatch/grantwatch/pkg/notify"
 	"github.com/grantwatch/grantwatch/pkg/result"
@@ -96,17 +93,11 @@ func Messages(runID, by string, actions []Action) []notify.Message {
 			subject += fmt.Sprintf(", %d unknown", unknown)
 		}
 		slices.Sort(regions)
-		regionsJSON, _ := json.Marshal(regions)
 		out = append(out, notify.Message{
 			Account: account, Severity: severity, Regions: regions, Part: 1, Of: 1,
-			Subject: subject,
-			Body:    b.String(),
-			Attributes: map[string]snstypes.MessageAttributeValue{
-				"account_id": {DataType: aws.String("String"), StringValue: aws.String(account)},
-				"event_type": {DataType: aws.String("String.Array"), StringValue: aws.String(`["REMEDIATION"]`)},
-				"severity":   {DataType: aws.String("String"), StringValue: aws.String(string(severity))},
-				"regions":    {DataType: aws.String("String.Array"), StringValue: aws.String(string(regionsJSON))},
-			},
+			Subject:    subject,
+			Body:       b.String(),
+			Attributes: notify.Attributes(account, []changes.Kind{"REMEDIATION"}, severity, regions),
 		})
 	}
 	return out

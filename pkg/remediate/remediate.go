@@ -104,7 +104,6 @@ type Remediator struct {
 	cfg        *config.Config
 	newBedrock Factory
 	logger     *slog.Logger
-	now        func() time.Time
 	// session is the RoleSessionName of the remediation role's sessions;
 	// assume builds the Factory that uses it (nil with WithBedrock).
 	session string
@@ -128,7 +127,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Remediator {
 		awsCfg.Region = cfg.Regions[0]
 	}
 	stsClient := sts.NewFromConfig(awsCfg)
-	r := &Remediator{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, session: cfg.Role.SessionName}
+	r := &Remediator{cfg: cfg, logger: slog.New(slog.DiscardHandler), session: cfg.Role.SessionName}
 	r.assume = func(session string) Factory {
 		var mu sync.Mutex
 		creds := map[string]aws.CredentialsProvider{}
@@ -540,8 +539,6 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		if a.After != string(types.AgreementStatusAvailable) && a.After != string(types.AgreementStatusPending) && a.Outcome == Done {
 			a.Outcome = Failed
 		}
-		r.readOtherRegions(ctx, a)
-		return
 	case rejected(err):
 		a.Outcome, a.Reason = Failed, "CreateFoundationModelAgreement: "+describe(err)
 		return
@@ -559,10 +556,9 @@ func (r *Remediator) createAgreement(ctx context.Context, a *Action) {
 		default:
 			a.Outcome = Failed
 		}
-		r.readOtherRegions(ctx, a)
-		return
+	default:
+		r.readAgreement(ctx, api, a, "agreement requested")
 	}
-	r.readAgreement(ctx, api, a, "agreement requested")
 	r.readOtherRegions(ctx, a)
 }
 

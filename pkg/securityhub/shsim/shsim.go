@@ -142,7 +142,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			call.IDs = append(call.IDs, id)
 			f, ok := h.findings[id]
 			if !ok {
-				unprocessed = append(unprocessed, map[string]any{"FindingIdentifier": k, "ErrorCode": "FindingNotFound", "ErrorMessage": "no such finding"})
+				// The code and message the API reference lists for an
+				// unknown finding (ledger: SH-update-workflow).
+				unprocessed = append(unprocessed, map[string]any{"FindingIdentifier": k, "ErrorCode": "FindingNotFound", "ErrorMessage": "Finding Not Found"})
 				continue
 			}
 			if in.Workflow != nil {
@@ -172,12 +174,17 @@ func (h *Hub) serveImport(w http.ResponseWriter, findings []types.AwsSecurityFin
 		id := aws.ToString(in.Id)
 		call.IDs = append(call.IDs, id)
 		if h.disabled {
+			// Every finding refused with InvalidAccess; the message is
+			// inferred (ledger: SH-disabled-invalid-access).
 			failed = append(failed, map[string]string{"Id": id, "ErrorCode": "InvalidAccess", "ErrorMessage": "Account is not subscribed to AWS Security Hub"})
 			continue
 		}
 		prev, exists := h.findings[id]
 		if !exists {
 			if in.Severity == nil && (in.FindingProviderFields == nil || in.FindingProviderFields.Severity == nil) {
+				// A creation needs a severity, top-level or the provider's
+				// (ledger: SH-provider-fields); the code and message of the
+				// refusal are inferred: the API reference lists none.
 				failed = append(failed, map[string]string{"Id": id, "ErrorCode": "InvalidInput", "ErrorMessage": "Finding does not adhere to Amazon Finding Format: missing Severity"})
 				continue
 			}

@@ -22,7 +22,7 @@ const (
 )
 
 // itemSize is an item's size as DynamoDB counts it for write units (names
-// plus values; ledger: DDB-item-size).
+// plus values; ledger: DDB-item-size-400kb).
 func itemSize(item map[string]types.AttributeValue) int {
 	n := 0
 	for name, v := range item {

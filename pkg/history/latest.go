@@ -21,7 +21,7 @@ import (
 )
 
 // ChunkSize is the most models one latest-state item holds.
-// ledger: DDB-item-size
+// ledger: DDB-item-size-400kb
 const ChunkSize = 40
 
 // maxText caps a stored cause or remediation, so that item sizes stay bounded.
@@ -42,7 +42,7 @@ type Snapshot struct {
 // compact is the state as stored: a usable check's cause and remediation are
 // the same generic texts for every check, so they are left out (LatestOf
 // says "usable"); the others, the audit error and the suppression's texts
-// are capped, so that ChunkSize states fit one item (ledger: DDB-item-size).
+// are capped, so that ChunkSize states fit one item (ledger: DDB-item-size-400kb).
 func compact(st changes.State) changes.State {
 	if st.Status.Usable() {
 		st.Cause, st.Remediation = "", ""

@@ -492,7 +492,7 @@ func TestMutedStateKeepsItsSuppression(t *testing.T) {
 // text a state keeps (cause, remediation, the audit error, the suppression
 // it is muted by) is capped, so a full chunk of the longest texts stays under
 // DynamoDB's 400 KB item limit, which dynalite enforces too (ledger:
-// DDB-item-size).
+// DDB-item-size-400kb).
 func TestLatestStateChunkOfLongTextsFitsAnItem(t *testing.T) {
 	client, table := newTable(t)
 	s := New(client, table, 400*24*time.Hour)

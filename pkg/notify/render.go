@@ -27,7 +27,7 @@ import (
 
 // MaxBytes bounds a message's body and attributes: SNS takes 262,144 bytes,
 // and the rest is headroom for the envelope.
-// ledger: SNS-size
+// ledger: SNS-message-256kb
 const MaxBytes = 240 * 1024
 
 // maxSubject is SNS's limit for email subjects, less one.

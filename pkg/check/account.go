@@ -137,6 +137,7 @@ func (r *run) assume(ctx context.Context, account string) (aws.CredentialsProvid
 // refused stops the run when STS rejected the request itself rather than
 // the caller: a ValidationError names a parameter grantwatch sent from its
 // configuration, which is wrong for every account alike.
+// ledger: STS-duration, STS-session-name
 func (r *run) refused(ctx context.Context, err error) {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationError" {

@@ -297,7 +297,8 @@ func minimalStatement(h held, actions []string) string {
 }
 
 // principalFailed is an audit error of one principal's check: the others,
-// and the account's own result, stand.
+// and the account's own result, stand. An unknown role is
+// NoSuchEntity (ledger: IAM-simulate).
 func principalFailed(h held, p Principal, stage Stage, err error) result.Result {
 	r := Failed(h.res.Account, h.res.Region, h.res.Model, stage, err)
 	r.Principal = p.Name

@@ -217,6 +217,23 @@ func TestWorkersStopTakingItemsWhenCtxEnds(t *testing.T) {
 	}
 }
 
+// emptySimulateAnswer is a SimulatePrincipalPolicy answer with no results.
+const emptySimulateAnswer = `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`
+
+// simulateAt sends one SimulatePrincipalPolicy through the run's IAM client
+// to the server at url, with retries a millisecond apart.
+func simulateAt(url string) error {
+	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
+	cfg.ApplyDefaults()
+	cfg.Limits.MaxBackoff = config.Duration(time.Millisecond)
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := New(cfg, awsCfg)
+	_, err := c.newIAM(awsCfg.Credentials).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
+	})
+	return err
+}
+
 // TestRetriedPostCarriesItsWholeBody: the body handed to net/http in memory
 // (sendBodyWithHeaders) is read again from the SDK's rewound copy for a
 // retry, so the second attempt sends what the first did.
@@ -235,17 +252,10 @@ func TestRetriedPostCarriesItsWholeBody(t *testing.T) {
 			_, _ = io.WriteString(w, `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Receiver</Type><Code>ServiceFailure</Code><Message>failure</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`)
 			return
 		}
-		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+		_, _ = io.WriteString(w, emptySimulateAnswer)
 	}))
 	defer srv.Close()
-	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
-	cfg.ApplyDefaults()
-	cfg.Limits.MaxBackoff = config.Duration(time.Millisecond)
-	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
-	c := New(cfg, awsCfg)
-	_, err := c.newIAM(awsCfg.Credentials).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
-		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
-	})
+	err := simulateAt(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,17 +284,10 @@ func TestRedirectedPostIsNotFollowed(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/xml")
-		_, _ = io.WriteString(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`)
+		_, _ = io.WriteString(w, emptySimulateAnswer)
 	}))
 	defer srv.Close()
-	cfg := &config.Config{Accounts: config.Accounts{Static: []string{"111122223333"}}, Regions: []string{"us-east-1"}, Models: config.Models{Required: []string{"amazon.nova-pro-v1:0"}}}
-	cfg.ApplyDefaults()
-	cfg.Limits.MaxBackoff = config.Duration(time.Millisecond)
-	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
-	c := New(cfg, awsCfg)
-	_, err := c.newIAM(awsCfg.Credentials).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
-		PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"},
-	})
+	err := simulateAt(srv.URL)
 	if err == nil {
 		t.Error("got no error; want the 307 answer as the call's error")
 	}

@@ -120,13 +120,7 @@ func (f fakeBedrock) GetFoundationModelAvailability(_ context.Context, in *bedro
 	defer f.gauge.leave("all", f.key)
 	f.calls.Add(1)
 	time.Sleep(2 * time.Millisecond)
-	return &bedrock.GetFoundationModelAvailabilityOutput{
-		ModelId:                 in.ModelId,
-		AgreementAvailability:   &types.AgreementAvailability{Status: types.AgreementStatusAvailable},
-		AuthorizationStatus:     types.AuthorizationStatusAuthorized,
-		EntitlementAvailability: types.EntitlementAvailabilityAvailable,
-		RegionAvailability:      types.RegionAvailabilityAvailable,
-	}, nil
+	return usableAvailability(in.ModelId), nil
 }
 
 func TestRunRespectsLimits(t *testing.T) {
@@ -179,5 +173,17 @@ func TestRunRespectsLimits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// usableAvailability is GetFoundationModelAvailability's answer for a model
+// the account may use: all four fields available.
+func usableAvailability(id *string) *bedrock.GetFoundationModelAvailabilityOutput {
+	return &bedrock.GetFoundationModelAvailabilityOutput{
+		ModelId:                 id,
+		AgreementAvailability:   &types.AgreementAvailability{Status: types.AgreementStatusAvailable},
+		AuthorizationStatus:     types.AuthorizationStatusAuthorized,
+		EntitlementAvailability: types.EntitlementAvailabilityAvailable,
+		RegionAvailability:      types.RegionAvailabilityAvailable,
 	}
 }

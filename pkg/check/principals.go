@@ -397,14 +397,16 @@ func followUps(p Principal, ds Decisions, holds []held, settled map[string]bool)
 	type key struct{ region, via string }
 	resources := map[key][]string{}
 	var products []string
-	productMissing := map[string]bool{}
+	// subscribe is the Subscribe action as the answer named it, when that
+	// answer lacked aws-marketplace:ProductId; "" otherwise.
+	subscribe := ""
 	for k, d := range ds[marketplaceMarker] {
 		if slices.ContainsFunc(d.Missing, func(m string) bool { return strings.EqualFold(m, keyProductID) }) {
 			// Only Subscribe's request carries aws-marketplace:ProductId
 			// (Bedrock user guide, "Request access to models": "For the
 			// aws-marketplace:Subscribe action only"). ledger: MP-product-id
 			if strings.EqualFold(k.Action, marketplaceActions[0]) {
-				productMissing[k.Action] = true
+				subscribe = k.Action
 			}
 		}
 	}
@@ -434,7 +436,7 @@ func followUps(p Principal, ds Decisions, holds []held, settled map[string]bool)
 				}
 			}
 		}
-		if h.marketplace && h.productID != "" && len(productMissing) > 0 && len(h.needs) > 0 && !slices.Contains(products, h.productID) {
+		if h.marketplace && h.productID != "" && subscribe != "" && len(h.needs) > 0 && !slices.Contains(products, h.productID) {
 			products = append(products, h.productID)
 		}
 	}
@@ -442,9 +444,8 @@ func followUps(p Principal, ds Decisions, holds []held, settled map[string]bool)
 	for _, k := range slices.SortedFunc(maps.Keys(resources), func(a, b key) int { return cmp.Or(strings.Compare(a.region, b.region), strings.Compare(a.via, b.via)) }) {
 		out = append(out, simJob{p, Query{Region: k.region, Actions: p.invokeActions(true), Resources: resources[k], Via: k.via}})
 	}
-	actions := slices.Sorted(maps.Keys(productMissing))
 	for _, id := range products {
-		out = append(out, simJob{p, Query{Region: marketplaceMarker, RequestedRegion: marketplaceRegion, Actions: actions, ProductID: id}})
+		out = append(out, simJob{p, Query{Region: marketplaceMarker, RequestedRegion: marketplaceRegion, Actions: []string{subscribe}, ProductID: id}})
 	}
 	return out
 }

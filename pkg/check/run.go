@@ -314,6 +314,8 @@ func (r *run) resolve(ctx context.Context, slots chan struct{}, api BedrockAPI, 
 		})
 		var apiErr smithy.APIError
 		switch {
+		// An application profile that does not exist in the region.
+		// ledger: BR-profiles
 		case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException":
 			return Classify(*e), true
 		case err != nil:

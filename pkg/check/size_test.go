@@ -40,13 +40,7 @@ func (f manyModels) GetFoundationModelAvailability(_ context.Context, in *bedroc
 	*f.peak = max(*f.peak, runtime.NumGoroutine())
 	f.mu.Unlock()
 	time.Sleep(100 * time.Microsecond)
-	return &bedrock.GetFoundationModelAvailabilityOutput{
-		ModelId:                 in.ModelId,
-		AgreementAvailability:   &types.AgreementAvailability{Status: types.AgreementStatusAvailable},
-		AuthorizationStatus:     types.AuthorizationStatusAuthorized,
-		EntitlementAvailability: types.EntitlementAvailabilityAvailable,
-		RegionAvailability:      types.RegionAvailabilityAvailable,
-	}, nil
+	return usableAvailability(in.ModelId), nil
 }
 
 // The goroutines of a run are bounded by its limits, not by its models: 400

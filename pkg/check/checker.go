@@ -82,25 +82,29 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 	// One memoized endpoint resolver per service for all the Checker's
 	// clients (see endpoints).
 	bedrockEP, iamEP, accountEP := bedrockEndpoints(), iamEndpoints(), accountEndpoints()
+	// The direct path of the run's most frequent calls (see lean.go).
+	direct := newDirectState()
 	c := &Checker{
 		cfg:    cfg,
 		sts:    sts.NewFromConfig(awsCfg),
 		logger: slog.New(slog.DiscardHandler),
 		now:    time.Now,
 		newBedrock: func(region string, creds aws.CredentialsProvider) BedrockAPI {
-			return bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
+			client := bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
 				o.Region = region
 				o.Credentials = creds
 				o.EndpointResolverV2 = bedrockEP
 			})
+			return &directBedrock{Client: client, d: direct.client(region, client.Options().HTTPClient, creds)}
 		},
 		// IAM is global: any region of the partition reaches its endpoint.
 		newIAM: func(creds aws.CredentialsProvider) IAMAPI {
-			return iam.NewFromConfig(awsCfg, func(o *iam.Options) {
+			client := iam.NewFromConfig(awsCfg, func(o *iam.Options) {
 				o.Region = cfg.Regions[0]
 				o.Credentials = creds
 				o.EndpointResolverV2 = iamEP
 			})
+			return &directIAM{Client: client, d: direct.client(cfg.Regions[0], client.Options().HTTPClient, creds)}
 		},
 		// The Account Management API is global too: the SDK sends any
 		// region of the partition to its one endpoint.

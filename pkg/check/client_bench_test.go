@@ -104,6 +104,14 @@ func BenchmarkClientCall(b *testing.B) {
 			_, err := Availability(ctx, bedrockAPI, models[0])
 			return err
 		}},
+		{"ListFoundationModels", func() error {
+			_, err := ListCatalog(ctx, bedrockAPI)
+			return err
+		}},
+		{"ListInferenceProfiles", func() error {
+			_, err := ListProfiles(ctx, bedrockAPI)
+			return err
+		}},
 		{"SimulatePrincipalPolicy", func() error {
 			out, err := iamAPI.SimulatePrincipalPolicy(ctx, simulate)
 			if err == nil && len(out.EvaluationResults) == 0 {

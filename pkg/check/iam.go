@@ -327,17 +327,24 @@ func contextOf(p Principal, q Query) []iamtypes.ContextEntry {
 // ledger: IAM-orgs-decision-detail
 func Simulate(ctx context.Context, api RoleSimulator, p Principal, q Query, into map[DecisionKey]Decision) error {
 	region := cmp.Or(q.RequestedRegion, q.Region)
-	pages := iam.NewSimulatePrincipalPolicyPaginator(api, &iam.SimulatePrincipalPolicyInput{
+	in := &iam.SimulatePrincipalPolicyInput{
 		PolicySourceArn: aws.String(p.ARN), ActionNames: q.Actions, ResourceArns: q.Resources, ContextEntries: contextOf(p, q),
-	})
+	}
 	// again: the resources to ask alone, with the actions whose SCP answer
 	// they share with another refused resource.
 	again := map[string][]string{}
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	// The pages as the SDK's SimulatePrincipalPolicyPaginator reads them
+	// (next Marker from the answer's Marker, until it is absent or empty),
+	// without the per-call option it adds (a user-agent mark), so that the
+	// calls can take the direct path (lean.go).
+	for first := true; first || aws.ToString(in.Marker) != ""; first = false {
+		page, err := api.SimulatePrincipalPolicy(ctx, in)
 		if err != nil {
 			return fmt.Errorf("simulate principal policy %s in %s: %w", p.ARN, region, err)
 		}
+		next := *in
+		next.Marker = page.Marker
+		in = &next
 		for i, ev := range page.EvaluationResults {
 			action := aws.ToString(ev.EvalActionName)
 			if action == "" {

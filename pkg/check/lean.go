@@ -1,0 +1,300 @@
+// A direct path for the run's two most frequent calls (issue 22):
+// GetFoundationModelAvailability (five per account-region) and
+// SimulatePrincipalPolicy (eighty per account) are most of an audit's calls,
+// and the SDK spends more CPU on its per-call middleware stack (about
+// thirty handlers, each a frame and allocations, and a goroutine stack that
+// grows through them) than on the request itself. The direct path sends the
+// very request the SDK sends, without the stack:
+//
+//   - It is learned, not written: the first call of each operation from a
+//     client configuration (the region) goes through the SDK, and what the
+//     SDK sent is kept as the template: the URL up to the operation's own
+//     path, every header (User-Agent, Amz-Sdk-Request, Content-Type, ...)
+//     and the signing name and region of its SigV4 scope. A later call
+//     copies the template, sets a new invocation id (as the SDK's
+//     ClientRequestID does) and is signed with the SDK's own SigV4 signer
+//     and credentials, through the same HTTP client. TestDirectRequestsAreTheSDKs
+//     compares both requests; the simulator checks every signature.
+//   - Only an HTTP 200 answer in the exact shape the direct decoder knows is
+//     decoded here. Anything else (a transport error, another status, an
+//     answer it does not recognise) is handed to the SDK as the answer to
+//     its first attempt (replayFirst), so errors, their codes, retries,
+//     backoff and the clock-skew correction are the SDK's, and no request
+//     is sent twice.
+//   - A call with per-call options, a client that does not sign with SigV4
+//     (a Bedrock API key), or an answer whose Date is more than the SDK's
+//     skew threshold away from the local clock turns the direct path off:
+//     from then on the SDK does everything.
+//
+// The output's ResultMetadata stays empty on the direct path; nothing in
+// grantwatch reads it (request ids are read from errors, which the SDK
+// makes). ledger: PROTO-sdk-direct-path
+
+package check
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	smithyrand "github.com/aws/smithy-go/rand"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// skewThreshold is the SDK's: beyond it, it takes a signature error for
+// clock skew (aws/retry's skewThreshold, v1.48). ledger: PROTO-clock-skew
+const skewThreshold = 4 * time.Minute
+
+// maxDirectAnswer bounds the answer the direct path reads into memory; a
+// longer one is handed to the SDK whole. A simulation answer for a round's
+// resources and actions is tens of kilobytes.
+const maxDirectAnswer = 4 << 20
+
+// directState is one Checker's direct path, shared by all its clients:
+// the templates learned so far and the switch that turns it off.
+type directState struct {
+	templates sync.Map // templateKey -> *template (nil: the SDK's request did not fit)
+	off       atomic.Bool
+	signer    *v4.Signer
+}
+
+func newDirectState() *directState {
+	return &directState{signer: v4.NewSigner()}
+}
+
+type templateKey struct{ op, region string }
+
+// template is what the SDK sent for one operation from one client
+// configuration, less the per-call parts.
+type template struct {
+	method        string
+	base          string      // scheme, host and the endpoint's own path
+	header        http.Header // without Authorization, X-Amz-Date, X-Amz-Security-Token, Amz-Sdk-Invocation-Id
+	signingName   string
+	signingRegion string
+}
+
+// perCallHeaders are the headers each request gets anew: the signature's and
+// the invocation id.
+var perCallHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Amz-Sdk-Invocation-Id", "Content-Length"}
+
+// templateOf reads a template from the SDK's first attempt at an operation
+// whose own path (escaped) and query are suffix. It returns nil when the
+// request is not the SigV4-signed shape the direct path can copy.
+func templateOf(req *http.Request, suffix string) *template {
+	if !strings.HasPrefix(req.Header.Get("Amz-Sdk-Request"), "attempt=1;") || req.Host != "" || req.URL.User != nil || req.URL.Fragment != "" {
+		return nil
+	}
+	pathQuery := req.URL.EscapedPath()
+	if req.URL.RawQuery != "" || req.URL.ForceQuery {
+		pathQuery += "?" + req.URL.RawQuery
+	}
+	base, ok := strings.CutSuffix(pathQuery, suffix)
+	if !ok || strings.Contains(base, "?") {
+		return nil
+	}
+	// Credential=AKID/yyyymmdd/region/service/aws4_request
+	const algorithm = "AWS4-HMAC-SHA256 Credential="
+	auth := req.Header.Get("Authorization")
+	rest, ok := strings.CutPrefix(auth, algorithm)
+	if !ok {
+		return nil
+	}
+	scope, _, _ := strings.Cut(rest, ",")
+	parts := strings.Split(scope, "/")
+	if len(parts) != 5 || parts[4] != "aws4_request" || parts[2] == "" || parts[3] == "" {
+		return nil
+	}
+	h := req.Header.Clone()
+	for _, k := range perCallHeaders {
+		delete(h, k)
+	}
+	return &template{
+		method: req.Method, base: req.URL.Scheme + "://" + req.URL.Host + base, header: h,
+		signingRegion: parts[2], signingName: parts[3],
+	}
+}
+
+// direct is one client's direct path.
+type direct struct {
+	state  *directState
+	region string // the client's region: templates are per region
+	http   aws.HTTPClient
+	creds  aws.CredentialsProvider
+}
+
+func (s *directState) client(region string, http aws.HTTPClient, creds aws.CredentialsProvider) *direct {
+	return &direct{state: s, region: region, http: http, creds: creds}
+}
+
+// template returns the operation's template, or nil (with learn true when
+// the SDK's next request should be learned from).
+func (d *direct) template(op string) (t *template, learn bool) {
+	if d == nil || d.state.off.Load() {
+		return nil, false
+	}
+	v, ok := d.state.templates.Load(templateKey{op, d.region})
+	if !ok {
+		return nil, true
+	}
+	return v.(*template), false
+}
+
+// learner is the HTTP client of a call the SDK makes in full: its first
+// request becomes the operation's template.
+type learner struct {
+	next   aws.HTTPClient
+	d      *direct
+	op     string
+	suffix string
+	once   sync.Once
+}
+
+func (l *learner) Do(req *http.Request) (*http.Response, error) {
+	l.once.Do(func() {
+		l.d.state.templates.LoadOrStore(templateKey{l.op, l.d.region}, templateOf(req, l.suffix))
+	})
+	return l.next.Do(req)
+}
+
+// emptySHA256 is the payload hash of a request without a body.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// exchange is one direct request and what came back of it.
+type exchange struct {
+	resp *http.Response
+	err  error
+	// body is the whole answer of an HTTP 200 (a pooled buffer's bytes:
+	// valid until release).
+	body []byte
+	buf  *bytes.Buffer
+}
+
+// send makes one request from t. It never fails on its own: a request it
+// cannot make is an exchange with an error, which the SDK then meets as
+// its first attempt's.
+func (d *direct) send(ctx context.Context, t *template, pathQuery string, body []byte) *exchange {
+	x := &exchange{}
+	var rd io.Reader
+	hash := emptySHA256
+	if body != nil {
+		rd = bytes.NewReader(body)
+		sum := sha256.Sum256(body)
+		hash = hex.EncodeToString(sum[:])
+	}
+	req, err := http.NewRequestWithContext(ctx, t.method, t.base+pathQuery, rd)
+	if err != nil {
+		x.err = err
+		return x
+	}
+	// As the run's other requests: no GetBody, so a 307 to a POST is an
+	// answer, not a resend (see sendBodyWithHeaders).
+	req.GetBody = nil
+	req.Header = t.header.Clone()
+	id, err := smithyrand.NewUUID(rand.Reader).GetUUID()
+	if err != nil {
+		x.err = err
+		return x
+	}
+	req.Header["Amz-Sdk-Invocation-Id"] = []string{id}
+	creds, err := d.creds.Retrieve(ctx)
+	if err != nil {
+		x.err = err
+		return x
+	}
+	if err := d.state.signer.SignHTTP(ctx, creds, req, hash, t.signingName, t.signingRegion, time.Now().UTC()); err != nil {
+		x.err = err
+		return x
+	}
+	x.resp, x.err = d.http.Do(req)
+	if x.err != nil || x.resp.StatusCode != http.StatusOK {
+		return x
+	}
+	x.buf = bodies.Get().(*bytes.Buffer)
+	x.buf.Reset()
+	_, rerr := x.buf.ReadFrom(io.LimitReader(x.resp.Body, maxDirectAnswer+1))
+	if rerr != nil || x.buf.Len() > maxDirectAnswer {
+		// What was read, then the rest or the read's error, for the SDK.
+		rest := io.Reader(x.resp.Body)
+		if rerr != nil {
+			rest = errReader{rerr}
+		}
+		x.resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(bytes.Clone(x.buf.Bytes())), rest), x.resp.Body}
+		x.release()
+		return x
+	}
+	_ = x.resp.Body.Close()
+	x.body = x.buf.Bytes()
+	return x
+}
+
+// release gives the answer's buffer back; body is invalid after it.
+func (x *exchange) release() {
+	if x.buf != nil {
+		bodies.Put(x.buf)
+		x.buf, x.body = nil, nil
+	}
+}
+
+// replay returns the HTTP client the SDK's call gets: its first request is
+// answered with this exchange (the answer, whole, or the error), any retry
+// goes out through next. The Date of an answer far from the local clock
+// turns the direct path off, as the SDK then corrects its own clock.
+func (d *direct) replay(x *exchange, next aws.HTTPClient) aws.HTTPClient {
+	if x.resp != nil {
+		if x.body != nil {
+			x.resp.Body = io.NopCloser(bytes.NewReader(bytes.Clone(x.body)))
+			x.release()
+		}
+		if date, err := smithyhttp.ParseTime(x.resp.Header.Get("Date")); err == nil {
+			if skew := time.Since(date); skew > skewThreshold || skew < -skewThreshold {
+				d.state.off.Store(true)
+			}
+		}
+	}
+	return &replayFirst{resp: x.resp, err: x.err, next: next}
+}
+
+// replayFirst answers the first request with a recorded answer.
+type replayFirst struct {
+	resp *http.Response
+	err  error
+	next aws.HTTPClient
+	used atomic.Bool
+}
+
+func (r *replayFirst) Do(req *http.Request) (*http.Response, error) {
+	if r.used.CompareAndSwap(false, true) {
+		if r.resp != nil {
+			r.resp.Request = req
+		}
+		return r.resp, r.err
+	}
+	return r.next.Do(req)
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// errNotDirect marks an answer the direct decoder does not take.
+var errNotDirect = errors.New("not an answer the direct path decodes")
+
+func notDirect(what string, pos int) error {
+	return fmt.Errorf("%w: %s at byte %d", errNotDirect, what, pos)
+}

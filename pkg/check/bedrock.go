@@ -183,14 +183,21 @@ func (ps Profiles) For(model, region string) []Profile {
 // only the ARNs required are of interest.
 func ListProfiles(ctx context.Context, api ProfileLister) (Profiles, error) {
 	ps := Profiles{}
-	pages := bedrock.NewListInferenceProfilesPaginator(api, &bedrock.ListInferenceProfilesInput{
+	in := &bedrock.ListInferenceProfilesInput{
 		TypeEquals: types.InferenceProfileTypeSystemDefined, MaxResults: aws.Int32(1000),
-	})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
+	}
+	// The pages as the SDK's ListInferenceProfilesPaginator reads them
+	// (next token from the answer's, until it is absent or empty), without
+	// the per-call option it adds (a user-agent mark), so that the calls
+	// can take the direct path (lean.go).
+	for first := true; first || aws.ToString(in.NextToken) != ""; first = false {
+		out, err := api.ListInferenceProfiles(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("list inference profiles: %w", err)
 		}
+		next := *in
+		next.NextToken = out.NextToken
+		in = &next
 		for i, s := range out.InferenceProfileSummaries {
 			p, err := profileOf(aws.ToString(s.InferenceProfileId), aws.ToString(s.InferenceProfileArn), s.Type, s.Models)
 			if err != nil {

@@ -91,18 +91,15 @@ type template struct {
 var perCallHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Amz-Sdk-Invocation-Id", "Content-Length"}
 
 // templateOf reads a template from the SDK's first attempt at an operation
-// whose own path (escaped) and query are suffix. It returns nil when the
+// whose own path (escaped) is suffix. It returns nil when the
 // request is not the SigV4-signed shape the direct path can copy.
 func templateOf(req *http.Request, suffix string) *template {
 	if !strings.HasPrefix(req.Header.Get("Amz-Sdk-Request"), "attempt=1;") || req.Host != "" || req.URL.User != nil || req.URL.Fragment != "" {
 		return nil
 	}
-	pathQuery := req.URL.EscapedPath()
-	if req.URL.RawQuery != "" || req.URL.ForceQuery {
-		pathQuery += "?" + req.URL.RawQuery
-	}
-	base, ok := strings.CutSuffix(pathQuery, suffix)
-	if !ok || strings.Contains(base, "?") {
+	// The query is each call's own (and the signer rewrites it in place).
+	base, ok := strings.CutSuffix(req.URL.EscapedPath(), suffix)
+	if !ok {
 		return nil
 	}
 	// Credential=AKID/yyyymmdd/region/service/aws4_request
@@ -185,7 +182,7 @@ type exchange struct {
 // send makes one request from t. It never fails on its own: a request it
 // cannot make is an exchange with an error, which the SDK then meets as
 // its first attempt's.
-func (d *direct) send(ctx context.Context, t *template, pathQuery string, body []byte) *exchange {
+func (d *direct) send(ctx context.Context, t *template, path, query string, body []byte) *exchange {
 	x := &exchange{}
 	var rd io.Reader
 	hash := emptySHA256
@@ -194,7 +191,11 @@ func (d *direct) send(ctx context.Context, t *template, pathQuery string, body [
 		sum := sha256.Sum256(body)
 		hash = hex.EncodeToString(sum[:])
 	}
-	req, err := http.NewRequestWithContext(ctx, t.method, t.base+pathQuery, rd)
+	target := t.base + path
+	if query != "" {
+		target += "?" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, t.method, target, rd)
 	if err != nil {
 		x.err = err
 		return x

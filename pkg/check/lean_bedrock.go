@@ -1,18 +1,24 @@
-// GetFoundationModelAvailability on the direct path (lean.go).
+// The run's Bedrock reads on the direct path (lean.go):
+// GetFoundationModelAvailability, ListFoundationModels and
+// ListInferenceProfiles.
 
 package check
 
 import (
 	"context"
+	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+	smithytime "github.com/aws/smithy-go/time"
 )
 
-// directBedrock is a *bedrock.Client whose GetFoundationModelAvailability
-// takes the direct path; every other operation is the SDK's.
+// directBedrock is a *bedrock.Client whose three most frequent reads take
+// the direct path; every other operation is the SDK's.
 type directBedrock struct {
 	*bedrock.Client
 	d *direct
@@ -38,7 +44,7 @@ func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *
 			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opAvailability, suffix: suffix}
 		})
 	}
-	x := c.d.send(ctx, t, suffix, nil)
+	x := c.d.send(ctx, t, suffix, "", nil)
 	if x.body != nil {
 		if out, err := decodeAvailability(x.body); err == nil {
 			x.release()
@@ -60,95 +66,255 @@ func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *
 func decodeAvailability(b []byte) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
 	s := jsonScan{b: b}
 	out := &bedrock.GetFoundationModelAvailabilityOutput{}
-	var seen uint8
-	err := s.object(func(key string) error {
-		var bit uint8
-		switch key {
-		case "modelId":
-			bit = 1
-			v, null, err := s.str()
-			if err == nil && !null {
-				out.ModelId = aws.String(v)
+	err := s.whole(func() error {
+		return s.object(func(key string) (uint32, error) {
+			switch key {
+			case "modelId":
+				return 1, s.strPtr(&out.ModelId)
+			case "authorizationStatus":
+				return 2, enum(&s, &out.AuthorizationStatus)
+			case "entitlementAvailability":
+				return 4, enum(&s, &out.EntitlementAvailability)
+			case "regionAvailability":
+				return 8, enum(&s, &out.RegionAvailability)
+			case "agreementAvailability":
+				return 16, s.optional(func() error {
+					a := &types.AgreementAvailability{}
+					out.AgreementAvailability = a
+					return s.object(func(key string) (uint32, error) {
+						switch key {
+						case "status":
+							return 1, enum(&s, &a.Status)
+						case "errorMessage":
+							return 2, s.strPtr(&a.ErrorMessage)
+						}
+						return 0, notDirect("member "+key, s.pos)
+					})
+				})
 			}
-			if err != nil {
-				return err
-			}
-		case "authorizationStatus":
-			bit = 2
-			v, _, err := s.str()
-			out.AuthorizationStatus = types.AuthorizationStatus(v)
-			if err != nil {
-				return err
-			}
-		case "entitlementAvailability":
-			bit = 4
-			v, _, err := s.str()
-			out.EntitlementAvailability = types.EntitlementAvailability(v)
-			if err != nil {
-				return err
-			}
-		case "regionAvailability":
-			bit = 8
-			v, _, err := s.str()
-			out.RegionAvailability = types.RegionAvailability(v)
-			if err != nil {
-				return err
-			}
-		case "agreementAvailability":
-			bit = 16
-			if s.null() {
-				break
-			}
-			a := &types.AgreementAvailability{}
-			var inner uint8
-			if err := s.object(func(key string) error {
-				var bit uint8
-				switch key {
-				case "status":
-					bit = 1
-					v, _, err := s.str()
-					a.Status = types.AgreementStatus(v)
-					if err != nil {
-						return err
-					}
-				case "errorMessage":
-					bit = 2
-					v, null, err := s.str()
-					if err != nil {
-						return err
-					}
-					if !null {
-						a.ErrorMessage = aws.String(v)
-					}
-				default:
-					return notDirect("member "+key, s.pos)
-				}
-				if inner&bit != 0 {
-					return notDirect("duplicate "+key, s.pos)
-				}
-				inner |= bit
-				return nil
-			}); err != nil {
-				return err
-			}
-			out.AgreementAvailability = a
-		default:
-			return notDirect("member "+key, s.pos)
-		}
-		if seen&bit != 0 {
-			return notDirect("duplicate "+key, s.pos)
-		}
-		seen |= bit
-		return nil
+			return 0, notDirect("member "+key, s.pos)
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.ws()
-	if s.pos != len(s.b) {
-		return nil, notDirect("text after the object", s.pos)
+	return out, nil
+}
+
+const opModels = "ListFoundationModels"
+
+func (c *directBedrock) ListFoundationModels(ctx context.Context, in *bedrock.ListFoundationModelsInput, optFns ...func(*bedrock.Options)) (*bedrock.ListFoundationModelsOutput, error) {
+	// Only the unfiltered list, the one the audit asks for.
+	if len(optFns) > 0 || in == nil || *in != (bedrock.ListFoundationModelsInput{}) {
+		return c.Client.ListFoundationModels(ctx, in, optFns...)
+	}
+	t, learn := c.d.template(opModels)
+	if t == nil {
+		if !learn {
+			return c.Client.ListFoundationModels(ctx, in)
+		}
+		return c.Client.ListFoundationModels(ctx, in, func(o *bedrock.Options) {
+			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opModels, suffix: "/foundation-models"}
+		})
+	}
+	x := c.d.send(ctx, t, "/foundation-models", "", nil)
+	if x.body != nil {
+		if out, err := decodeModels(x.body); err == nil {
+			x.release()
+			return out, nil
+		}
+	}
+	return c.Client.ListFoundationModels(ctx, in, func(o *bedrock.Options) {
+		o.HTTPClient = c.d.replay(x, o.HTTPClient)
+	})
+}
+
+// decodeModels decodes ListFoundationModels' answer as the SDK's
+// deserializer does (ledger: PROTO-bedrock-list-wire): modelSummaries, a
+// list of FoundationModelSummary objects; strings, booleans, lists of
+// strings and the lifecycle's date-time strings (smithy's ParseDateTime,
+// the SDK's own), each null left unset, each list element null the zero
+// value, an empty list empty but not nil.
+func decodeModels(b []byte) (*bedrock.ListFoundationModelsOutput, error) {
+	s := jsonScan{b: b}
+	out := &bedrock.ListFoundationModelsOutput{}
+	err := s.whole(func() error {
+		return s.object(func(key string) (uint32, error) {
+			if key != "modelSummaries" {
+				return 0, notDirect("member "+key, s.pos)
+			}
+			return 1, s.optional(func() error {
+				out.ModelSummaries = []types.FoundationModelSummary{}
+				return s.array(func() error {
+					var m types.FoundationModelSummary
+					err := s.optional(func() error { return modelSummary(&s, &m) })
+					out.ModelSummaries = append(out.ModelSummaries, m)
+					return err
+				})
+			})
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+func modelSummary(s *jsonScan, m *types.FoundationModelSummary) error {
+	return s.object(func(key string) (uint32, error) {
+		switch key {
+		case "customizationsSupported":
+			return 1, list(s, &m.CustomizationsSupported)
+		case "inferenceTypesSupported":
+			return 2, list(s, &m.InferenceTypesSupported)
+		case "inputModalities":
+			return 4, list(s, &m.InputModalities)
+		case "outputModalities":
+			return 8, list(s, &m.OutputModalities)
+		case "modelArn":
+			return 16, s.strPtr(&m.ModelArn)
+		case "modelId":
+			return 32, s.strPtr(&m.ModelId)
+		case "modelName":
+			return 64, s.strPtr(&m.ModelName)
+		case "providerName":
+			return 128, s.strPtr(&m.ProviderName)
+		case "responseStreamingSupported":
+			return 256, s.boolPtr(&m.ResponseStreamingSupported)
+		case "modelLifecycle":
+			return 512, s.optional(func() error {
+				lc := &types.FoundationModelLifecycle{}
+				m.ModelLifecycle = lc
+				return s.object(func(key string) (uint32, error) {
+					switch key {
+					case "status":
+						return 1, enum(s, &lc.Status)
+					case "startOfLifeTime":
+						return 2, s.timePtr(&lc.StartOfLifeTime)
+					case "endOfLifeTime":
+						return 4, s.timePtr(&lc.EndOfLifeTime)
+					case "legacyTime":
+						return 8, s.timePtr(&lc.LegacyTime)
+					case "publicExtendedAccessTime":
+						return 16, s.timePtr(&lc.PublicExtendedAccessTime)
+					}
+					return 0, notDirect("member "+key, s.pos)
+				})
+			})
+		}
+		return 0, notDirect("member "+key, s.pos)
+	})
+}
+
+const opProfiles = "ListInferenceProfiles"
+
+func (c *directBedrock) ListInferenceProfiles(ctx context.Context, in *bedrock.ListInferenceProfilesInput, optFns ...func(*bedrock.Options)) (*bedrock.ListInferenceProfilesOutput, error) {
+	if len(optFns) > 0 || in == nil {
+		return c.Client.ListInferenceProfiles(ctx, in, optFns...)
+	}
+	t, learn := c.d.template(opProfiles)
+	if t == nil {
+		if !learn {
+			return c.Client.ListInferenceProfiles(ctx, in)
+		}
+		return c.Client.ListInferenceProfiles(ctx, in, func(o *bedrock.Options) {
+			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opProfiles, suffix: "/inference-profiles"}
+		})
+	}
+	// The SDK's query: each set member under its wire name, encoded as
+	// url.Values encodes (httpbinding.Encoder); the signer then writes it
+	// in its canonical form, for both alike.
+	q := url.Values{}
+	if in.MaxResults != nil {
+		q["maxResults"] = []string{strconv.FormatInt(int64(*in.MaxResults), 10)}
+	}
+	if in.NextToken != nil {
+		q["nextToken"] = []string{*in.NextToken}
+	}
+	if len(in.TypeEquals) > 0 {
+		q["type"] = []string{string(in.TypeEquals)}
+	}
+	x := c.d.send(ctx, t, "/inference-profiles", q.Encode(), nil)
+	if x.body != nil {
+		if out, err := decodeProfiles(x.body); err == nil {
+			x.release()
+			return out, nil
+		}
+	}
+	return c.Client.ListInferenceProfiles(ctx, in, func(o *bedrock.Options) {
+		o.HTTPClient = c.d.replay(x, o.HTTPClient)
+	})
+}
+
+// decodeProfiles decodes ListInferenceProfiles' answer as the SDK's
+// deserializer does (ledger: PROTO-bedrock-list-wire).
+func decodeProfiles(b []byte) (*bedrock.ListInferenceProfilesOutput, error) {
+	s := jsonScan{b: b}
+	out := &bedrock.ListInferenceProfilesOutput{}
+	err := s.whole(func() error {
+		return s.object(func(key string) (uint32, error) {
+			switch key {
+			case "nextToken":
+				return 1, s.strPtr(&out.NextToken)
+			case "inferenceProfileSummaries":
+				return 2, s.optional(func() error {
+					out.InferenceProfileSummaries = []types.InferenceProfileSummary{}
+					return s.array(func() error {
+						var p types.InferenceProfileSummary
+						err := s.optional(func() error { return profileSummary(&s, &p) })
+						out.InferenceProfileSummaries = append(out.InferenceProfileSummaries, p)
+						return err
+					})
+				})
+			}
+			return 0, notDirect("member "+key, s.pos)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func profileSummary(s *jsonScan, p *types.InferenceProfileSummary) error {
+	return s.object(func(key string) (uint32, error) {
+		switch key {
+		case "createdAt":
+			return 1, s.timePtr(&p.CreatedAt)
+		case "updatedAt":
+			return 2, s.timePtr(&p.UpdatedAt)
+		case "description":
+			return 4, s.strPtr(&p.Description)
+		case "inferenceProfileArn":
+			return 8, s.strPtr(&p.InferenceProfileArn)
+		case "inferenceProfileId":
+			return 16, s.strPtr(&p.InferenceProfileId)
+		case "inferenceProfileName":
+			return 32, s.strPtr(&p.InferenceProfileName)
+		case "status":
+			return 64, enum(s, &p.Status)
+		case "type":
+			return 128, enum(s, &p.Type)
+		case "models":
+			return 256, s.optional(func() error {
+				p.Models = []types.InferenceProfileModel{}
+				return s.array(func() error {
+					var m types.InferenceProfileModel
+					err := s.optional(func() error {
+						return s.object(func(key string) (uint32, error) {
+							if key != "modelArn" {
+								return 0, notDirect("member "+key, s.pos)
+							}
+							return 1, s.strPtr(&m.ModelArn)
+						})
+					})
+					p.Models = append(p.Models, m)
+					return err
+				})
+			})
+		}
+		return 0, notDirect("member "+key, s.pos)
+	})
 }
 
 // jsonScan reads the small subset of JSON the direct decoders take.
@@ -211,15 +377,16 @@ func (s *jsonScan) str() (v string, null bool, err error) {
 	return "", false, notDirect("unterminated string", s.pos)
 }
 
-// object reads an object, calling member after each key and its colon;
-// member reads the value.
-func (s *jsonScan) object(member func(key string) error) error {
+// object reads an object. member reads the value after each key and says
+// which bit of the object's members it was, so that a duplicate is caught.
+func (s *jsonScan) object(member func(key string) (uint32, error)) error {
 	if !s.take('{') {
 		return notDirect("not an object", s.pos)
 	}
 	if s.take('}') {
 		return nil
 	}
+	var seen uint32
 	for {
 		key, null, err := s.str()
 		if err != nil {
@@ -231,9 +398,14 @@ func (s *jsonScan) object(member func(key string) error) error {
 		if !s.take(':') {
 			return notDirect("no colon", s.pos)
 		}
-		if err := member(key); err != nil {
+		bit, err := member(key)
+		if err != nil {
 			return err
 		}
+		if seen&bit != 0 {
+			return notDirect("duplicate "+key, s.pos)
+		}
+		seen |= bit
 		if s.take(',') {
 			continue
 		}
@@ -242,4 +414,109 @@ func (s *jsonScan) object(member func(key string) error) error {
 		}
 		return notDirect("no comma or brace", s.pos)
 	}
+}
+
+// array reads an array, calling elem for each element.
+func (s *jsonScan) array(elem func() error) error {
+	if !s.take('[') {
+		return notDirect("not an array", s.pos)
+	}
+	if s.take(']') {
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		if s.take(',') {
+			continue
+		}
+		if s.take(']') {
+			return nil
+		}
+		return notDirect("no comma or bracket", s.pos)
+	}
+}
+
+// whole reads one value and nothing after it but white space.
+func (s *jsonScan) whole(value func() error) error {
+	if err := value(); err != nil {
+		return err
+	}
+	s.ws()
+	if s.pos != len(s.b) {
+		return notDirect("text after the value", s.pos)
+	}
+	return nil
+}
+
+// optional reads a null (leaving everything unset, as the SDK does) or the
+// value.
+func (s *jsonScan) optional(value func() error) error {
+	if s.null() {
+		return nil
+	}
+	return value()
+}
+
+func (s *jsonScan) strPtr(dst **string) error {
+	v, null, err := s.str()
+	if err == nil && !null {
+		*dst = aws.String(v)
+	}
+	return err
+}
+
+func enum[T ~string](s *jsonScan, dst *T) error {
+	v, null, err := s.str()
+	if err == nil && !null {
+		*dst = T(v)
+	}
+	return err
+}
+
+// list reads a list of strings: null leaves it nil, [] is empty, a null
+// element is the zero value (the SDK's list deserializers).
+func list[T ~string](s *jsonScan, dst *[]T) error {
+	return s.optional(func() error {
+		*dst = []T{}
+		return s.array(func() error {
+			var v T
+			err := enum(s, &v)
+			*dst = append(*dst, v)
+			return err
+		})
+	})
+}
+
+func (s *jsonScan) boolPtr(dst **bool) error {
+	s.ws()
+	switch {
+	case s.null():
+	case len(s.b)-s.pos >= 4 && string(s.b[s.pos:s.pos+4]) == "true":
+		s.pos += 4
+		*dst = aws.Bool(true)
+	case len(s.b)-s.pos >= 5 && string(s.b[s.pos:s.pos+5]) == "false":
+		s.pos += 5
+		*dst = aws.Bool(false)
+	default:
+		return notDirect("not a boolean", s.pos)
+	}
+	return nil
+}
+
+// timePtr reads a date-time string with smithy's ParseDateTime, the
+// function the SDK's deserializer calls; one it refuses is the SDK's to
+// report.
+func (s *jsonScan) timePtr(dst **time.Time) error {
+	v, null, err := s.str()
+	if err != nil || null {
+		return err
+	}
+	t, err := smithytime.ParseDateTime(v)
+	if err != nil {
+		return notDirect("date-time "+err.Error(), s.pos)
+	}
+	*dst = aws.Time(t)
+	return nil
 }

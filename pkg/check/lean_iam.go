@@ -35,7 +35,7 @@ func (c *directIAM) SimulatePrincipalPolicy(ctx context.Context, in *iam.Simulat
 			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opSimulate, suffix: "/"}
 		})
 	}
-	x := c.d.send(ctx, t, "/", form)
+	x := c.d.send(ctx, t, "/", "", form)
 	if x.body != nil {
 		if out, err := decodeSimulation(x.body); err == nil {
 			x.release()

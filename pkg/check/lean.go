@@ -67,12 +67,9 @@ const maxDirectAnswer = 4 << 20
 type directState struct {
 	templates sync.Map // templateKey -> *template (nil: the SDK's request did not fit)
 	off       atomic.Bool
-	signer    *v4.Signer
 }
 
-func newDirectState() *directState {
-	return &directState{signer: v4.NewSigner()}
-}
+func newDirectState() *directState { return &directState{} }
 
 type templateKey struct{ op, region string }
 
@@ -130,10 +127,15 @@ type direct struct {
 	region string // the client's region: templates are per region
 	http   aws.HTTPClient
 	creds  aws.CredentialsProvider
+	// signer is the client's own, as each SDK client has one: its cache
+	// keeps one derived signing key per service and region, for one
+	// access key, so a signer shared by the accounts would derive the key
+	// again on every call.
+	signer *v4.Signer
 }
 
 func (s *directState) client(region string, http aws.HTTPClient, creds aws.CredentialsProvider) *direct {
-	return &direct{state: s, region: region, http: http, creds: creds}
+	return &direct{state: s, region: region, http: http, creds: creds, signer: v4.NewSigner()}
 }
 
 // template returns the operation's template, or nil (with learn true when
@@ -215,7 +217,7 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 		x.err = err
 		return x
 	}
-	if err := d.state.signer.SignHTTP(ctx, creds, req, hash, t.signingName, t.signingRegion, time.Now().UTC()); err != nil {
+	if err := d.signer.SignHTTP(ctx, creds, req, hash, t.signingName, t.signingRegion, time.Now().UTC()); err != nil {
 		x.err = err
 		return x
 	}

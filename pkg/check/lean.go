@@ -135,6 +135,11 @@ type direct struct {
 }
 
 func (s *directState) client(region string, http aws.HTTPClient, creds aws.CredentialsProvider) *direct {
+	// A direct request's body is already a bytes.Reader: it needs no copy
+	// to leave in one write with its headers.
+	if c, ok := http.(sendBodyWithHeaders); ok {
+		http = c.next
+	}
 	return &direct{state: s, region: region, http: http, creds: creds, signer: v4.NewSigner()}
 }
 

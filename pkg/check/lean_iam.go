@@ -5,7 +5,9 @@ package check
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
@@ -50,8 +52,9 @@ func (c *directIAM) SimulatePrincipalPolicy(ctx context.Context, in *iam.Simulat
 // simulationForm is the query-protocol body the SDK sends for in
 // (ledger: PROTO-iam-query-form): Action and Version, each set member
 // under its name, list members as Name.member.N from 1, the form's keys
-// sorted (url.Values.Encode). It covers the members grantwatch sets; an
-// input with any other member, or an empty list, is the SDK's to send.
+// sorted and escaped as url.Values.Encode does them. It covers the members
+// grantwatch sets; an input with any other member, or an empty list, is
+// the SDK's to send.
 func simulationForm(in *iam.SimulatePrincipalPolicyInput) ([]byte, bool) {
 	if in == nil || in.PolicySourceArn == nil || len(in.ActionNames) == 0 ||
 		in.CallerArn != nil || in.PermissionsBoundaryPolicyInputList != nil || in.PolicyInputList != nil ||
@@ -59,32 +62,59 @@ func simulationForm(in *iam.SimulatePrincipalPolicyInput) ([]byte, bool) {
 		(in.ResourceArns != nil && len(in.ResourceArns) == 0) || (in.ContextEntries != nil && len(in.ContextEntries) == 0) {
 		return nil, false
 	}
-	v := url.Values{
-		"Action":          {"SimulatePrincipalPolicy"},
-		"Version":         {"2010-05-08"},
-		"PolicySourceArn": {*in.PolicySourceArn},
-	}
-	list := func(name string, items []string) {
-		for i, s := range items {
-			v[name+".member."+strconv.Itoa(i+1)] = []string{s}
-		}
-	}
-	list("ActionNames", in.ActionNames)
-	list("ResourceArns", in.ResourceArns)
+	f := form{pairs: make([]formPair, 0, 8+len(in.ActionNames)+len(in.ResourceArns)+4*len(in.ContextEntries))}
+	f.add("Action", "SimulatePrincipalPolicy")
+	f.add("Version", "2010-05-08")
+	f.add("PolicySourceArn", *in.PolicySourceArn)
+	f.list("ActionNames", in.ActionNames)
+	f.list("ResourceArns", in.ResourceArns)
 	for i, e := range in.ContextEntries {
 		if e.ContextKeyName == nil || e.ContextKeyType == "" || len(e.ContextKeyValues) == 0 {
 			return nil, false
 		}
 		p := "ContextEntries.member." + strconv.Itoa(i+1) + "."
-		v[p+"ContextKeyName"] = []string{*e.ContextKeyName}
-		v[p+"ContextKeyType"] = []string{string(e.ContextKeyType)}
-		list(p+"ContextKeyValues", e.ContextKeyValues)
+		f.add(p+"ContextKeyName", *e.ContextKeyName)
+		f.add(p+"ContextKeyType", string(e.ContextKeyType))
+		f.list(p+"ContextKeyValues", e.ContextKeyValues)
 	}
 	if in.Marker != nil {
-		v["Marker"] = []string{*in.Marker}
+		f.add("Marker", *in.Marker)
 	}
 	if in.MaxItems != nil {
-		v["MaxItems"] = []string{strconv.Itoa(int(*in.MaxItems))}
+		f.add("MaxItems", strconv.Itoa(int(*in.MaxItems)))
 	}
-	return []byte(v.Encode()), true
+	return f.encode(), true
+}
+
+// form is a url.Values without the map: each key here is set once, so
+// sorting the pairs by key and escaping each with url.QueryEscape writes
+// what url.Values.Encode writes.
+type form struct{ pairs []formPair }
+
+type formPair struct{ key, value string }
+
+func (f *form) add(key, value string) { f.pairs = append(f.pairs, formPair{key, value}) }
+
+func (f *form) list(name string, items []string) {
+	for i, s := range items {
+		f.add(name+".member."+strconv.Itoa(i+1), s)
+	}
+}
+
+func (f *form) encode() []byte {
+	slices.SortFunc(f.pairs, func(a, b formPair) int { return strings.Compare(a.key, b.key) })
+	n := 0
+	for _, p := range f.pairs {
+		n += len(p.key) + len(p.value) + 2
+	}
+	b := make([]byte, 0, n+n/2)
+	for i, p := range f.pairs {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, url.QueryEscape(p.key)...)
+		b = append(b, '=')
+		b = append(b, url.QueryEscape(p.value)...)
+	}
+	return b
 }

@@ -81,6 +81,9 @@ type template struct {
 	header        http.Header // without Authorization, X-Amz-Date, X-Amz-Security-Token, Amz-Sdk-Invocation-Id
 	signingName   string
 	signingRegion string
+	// plan signs with the template's headers in canonical form
+	// (lean_sign.go); nil: the SDK's signer signs.
+	plan *signPlan
 }
 
 // perCallHeaders are the headers each request gets anew: the signature's and
@@ -115,10 +118,14 @@ func templateOf(req *http.Request, suffix string) *template {
 	for _, k := range perCallHeaders {
 		delete(h, k)
 	}
-	return &template{
+	t := &template{
 		method: req.Method, base: req.URL.Scheme + "://" + req.URL.Host + base, header: h,
 		signingRegion: parts[2], signingName: parts[3],
 	}
+	if p, ok := planOf(h); ok {
+		t.plan = p
+	}
+	return t
 }
 
 // direct is one client's direct path.
@@ -132,6 +139,7 @@ type direct struct {
 	// access key, so a signer shared by the accounts would derive the key
 	// again on every call.
 	signer *v4.Signer
+	keys   keyCache
 }
 
 func (s *directState) client(region string, http aws.HTTPClient, creds aws.CredentialsProvider) *direct {
@@ -222,9 +230,11 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 		x.err = err
 		return x
 	}
-	if err := d.signer.SignHTTP(ctx, creds, req, hash, t.signingName, t.signingRegion, time.Now().UTC()); err != nil {
-		x.err = err
-		return x
+	if t.plan == nil || !t.plan.sign(req, &d.keys, creds, hash, t.signingName, t.signingRegion, time.Now()) {
+		if err := d.signer.SignHTTP(ctx, creds, req, hash, t.signingName, t.signingRegion, time.Now().UTC()); err != nil {
+			x.err = err
+			return x
+		}
 	}
 	x.resp, x.err = d.http.Do(req)
 	if x.err != nil || x.resp.StatusCode != http.StatusOK {

@@ -75,6 +75,13 @@ func WithClock(now func() time.Time) Option { return func(c *Checker) { c.now = 
 // endpoints from AWS_ENDPOINT_URL*, region); New tunes its retries and connection
 // pool for the configured limits.
 func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
+	// The direct path of the run's most frequent calls (see lean.go). It
+	// stays off for a configuration that adds its own middleware or asks
+	// the SDK to log requests: those run only on the SDK's stack.
+	direct := newDirectState()
+	if len(awsCfg.APIOptions) > 0 || awsCfg.ClientLogMode != 0 {
+		direct.off.Store(true)
+	}
 	awsCfg = tune(awsCfg, cfg.Limits)
 	if awsCfg.Region == "" {
 		awsCfg.Region = cfg.Regions[0]
@@ -82,8 +89,6 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 	// One memoized endpoint resolver per service for all the Checker's
 	// clients (see endpoints).
 	bedrockEP, iamEP, accountEP := bedrockEndpoints(), iamEndpoints(), accountEndpoints()
-	// The direct path of the run's most frequent calls (see lean.go).
-	direct := newDirectState()
 	c := &Checker{
 		cfg:    cfg,
 		sts:    sts.NewFromConfig(awsCfg),

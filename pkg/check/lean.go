@@ -21,7 +21,9 @@
 //     its first attempt (replayFirst), so errors, their codes, retries,
 //     backoff and the clock-skew correction are the SDK's, and no request
 //     is sent twice.
-//   - A call with per-call options, a client that does not sign with SigV4
+//   - A configuration with its own APIOptions or a ClientLogMode (they act
+//     on the SDK's stack only), a call with per-call options, a client
+//     that does not sign with SigV4
 //     (a Bedrock API key), or an answer whose Date is more than the SDK's
 //     skew threshold away from the local clock turns the direct path off:
 //     from then on the SDK does everything.

@@ -44,6 +44,8 @@ type Checker struct {
 	// exhaustive turns off the principal simulations' shortcuts; only
 	// tests set it, to show the shortcuts keep every verdict.
 	exhaustive bool
+	// direct is the direct path of the most frequent calls (lean.go).
+	direct *directState
 }
 
 // Option changes how New builds a Checker.
@@ -94,6 +96,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 		sts:    sts.NewFromConfig(awsCfg),
 		logger: slog.New(slog.DiscardHandler),
 		now:    time.Now,
+		direct: direct,
 		newBedrock: func(region string, creds aws.CredentialsProvider) BedrockAPI {
 			client := bedrock.NewFromConfig(awsCfg, func(o *bedrock.Options) {
 				o.Region = region

@@ -69,6 +69,9 @@ const maxDirectAnswer = 4 << 20
 type directState struct {
 	templates sync.Map // templateKey -> *template (nil: the SDK's request did not fit)
 	off       atomic.Bool
+	// sent and decoded count direct requests and the answers decoded here
+	// (the others went to the SDK): tests read them.
+	sent, decoded atomic.Int64
 }
 
 func newDirectState() *directState { return &directState{} }
@@ -238,6 +241,7 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 			return x
 		}
 	}
+	d.state.sent.Add(1)
 	x.resp, x.err = d.http.Do(req)
 	if x.err != nil || x.resp.StatusCode != http.StatusOK {
 		return x

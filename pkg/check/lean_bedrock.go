@@ -47,6 +47,7 @@ func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *
 	x := c.d.send(ctx, t, suffix, "", nil)
 	if x.body != nil {
 		if out, err := decodeAvailability(x.body); err == nil {
+			c.d.state.decoded.Add(1)
 			x.release()
 			return out, nil
 		}
@@ -120,6 +121,7 @@ func (c *directBedrock) ListFoundationModels(ctx context.Context, in *bedrock.Li
 	x := c.d.send(ctx, t, "/foundation-models", "", nil)
 	if x.body != nil {
 		if out, err := decodeModels(x.body); err == nil {
+			c.d.state.decoded.Add(1)
 			x.release()
 			return out, nil
 		}
@@ -237,6 +239,7 @@ func (c *directBedrock) ListInferenceProfiles(ctx context.Context, in *bedrock.L
 	x := c.d.send(ctx, t, "/inference-profiles", q.Encode(), nil)
 	if x.body != nil {
 		if out, err := decodeProfiles(x.body); err == nil {
+			c.d.state.decoded.Add(1)
 			x.release()
 			return out, nil
 		}

@@ -40,6 +40,7 @@ func (c *directIAM) SimulatePrincipalPolicy(ctx context.Context, in *iam.Simulat
 	x := c.d.send(ctx, t, "/", "", form)
 	if x.body != nil {
 		if out, err := decodeSimulation(x.body); err == nil {
+			c.d.state.decoded.Add(1)
 			x.release()
 			return out, nil
 		}

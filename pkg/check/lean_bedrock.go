@@ -57,9 +57,9 @@ func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *
 	})
 }
 
-// decodeAvailability decodes the answer Bedrock sends (ledger:
-// PROTO-bedrock-availability-wire): one JSON object whose members are
-// strings or null, agreementAvailability an object of the same. As the
+// decodeAvailability decodes the answer Bedrock sends: one JSON object
+// whose members are strings or null, agreementAvailability an object of
+// the same (ledger: PROTO-bedrock-availability-wire). As the
 // SDK's deserializer: a null member is left unset, a string is set (the
 // enums as their type), an object is a new AgreementAvailability. Anything
 // else (an unknown member, a duplicate, an escape, a non-ASCII byte, text

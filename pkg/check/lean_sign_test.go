@@ -143,3 +143,31 @@ func FuzzDirectSignature(f *testing.F) {
 		}
 	})
 }
+
+// TestDirectSignatureMatchesAWSExample signs AWS's own published example
+// (IAM ListUsers, "Signature Version 4 signing process" examples of the
+// AWS General Reference, the IAM user guide's "Create a signed AWS API
+// request" steps) and wants AWS's published signature.
+func TestDirectSignatureMatchesAWSExample(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
+	plan, ok := planOf(req.Header)
+	if !ok {
+		t.Fatal("no plan for the example's headers")
+	}
+	var keys keyCache
+	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+	if !plan.sign(req, &keys, creds, emptySHA256, "iam", "us-east-1", time.Date(2015, 8, 30, 12, 36, 0, 0, time.UTC)) {
+		t.Fatal("the plan did not sign the example")
+	}
+	const want = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+	if got := req.Header.Get("Authorization"); got != want {
+		t.Errorf("Authorization:\n got %s\nwant %s (AWS's example)", got, want)
+	}
+	if got, want := req.Header.Get("X-Amz-Date"), "20150830T123600Z"; got != want {
+		t.Errorf("X-Amz-Date: got %s; want %s", got, want)
+	}
+}

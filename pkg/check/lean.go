@@ -169,6 +169,37 @@ func (d *direct) template(op string) (t *template, learn bool) {
 	return v.(*template), false
 }
 
+// directCall makes one call of op on the direct path: through the SDK (sdk)
+// while the operation has no template, learning one from the SDK's
+// request; else a direct request, whose HTTP 200 answer decode takes, or
+// which the SDK meets as its first attempt's answer. path is the
+// operation's own path (escaped), query its query, body its request body;
+// wrap replaces the HTTP client in the SDK's options with what it makes of
+// the client there.
+func directCall[Out, Opts any](ctx context.Context, d *direct, op, path, query string, body []byte,
+	decode func([]byte) (Out, error), sdk func(...func(*Opts)) (Out, error), wrap func(*Opts, func(aws.HTTPClient) aws.HTTPClient)) (Out, error) {
+	t, learn := d.template(op)
+	if t == nil {
+		if !learn {
+			return sdk()
+		}
+		return sdk(func(o *Opts) {
+			wrap(o, func(next aws.HTTPClient) aws.HTTPClient { return &learner{next: next, d: d, op: op, suffix: path} })
+		})
+	}
+	x := d.send(ctx, t, path, query, body)
+	if x.body != nil {
+		if out, err := decode(x.body); err == nil {
+			d.state.decoded.Add(1)
+			x.release()
+			return out, nil
+		}
+	}
+	return sdk(func(o *Opts) {
+		wrap(o, func(next aws.HTTPClient) aws.HTTPClient { return d.replay(x, next) })
+	})
+}
+
 // learner is the HTTP client of a call the SDK makes in full: its first
 // request becomes the operation's template.
 type learner struct {

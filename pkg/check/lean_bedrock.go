@@ -28,6 +28,10 @@ var _ BedrockAPI = (*directBedrock)(nil)
 
 const opAvailability = "GetFoundationModelAvailability"
 
+func bedrockHTTP(o *bedrock.Options, wrap func(aws.HTTPClient) aws.HTTPClient) {
+	o.HTTPClient = wrap(o.HTTPClient)
+}
+
 func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *bedrock.GetFoundationModelAvailabilityInput, optFns ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
 	if len(optFns) > 0 || in == nil || aws.ToString(in.ModelId) == "" {
 		return c.Client.GetFoundationModelAvailability(ctx, in, optFns...)
@@ -35,26 +39,10 @@ func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *
 	// The SDK's path label: every byte but the unreserved ones escaped,
 	// "/" too (restJson1 modelId is a non-greedy label).
 	suffix := "/foundation-model-availability/" + httpbinding.EscapePath(*in.ModelId, true)
-	t, learn := c.d.template(opAvailability)
-	if t == nil {
-		if !learn {
-			return c.Client.GetFoundationModelAvailability(ctx, in)
-		}
-		return c.Client.GetFoundationModelAvailability(ctx, in, func(o *bedrock.Options) {
-			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opAvailability, suffix: suffix}
-		})
-	}
-	x := c.d.send(ctx, t, suffix, "", nil)
-	if x.body != nil {
-		if out, err := decodeAvailability(x.body); err == nil {
-			c.d.state.decoded.Add(1)
-			x.release()
-			return out, nil
-		}
-	}
-	return c.Client.GetFoundationModelAvailability(ctx, in, func(o *bedrock.Options) {
-		o.HTTPClient = c.d.replay(x, o.HTTPClient)
-	})
+	return directCall(ctx, c.d, opAvailability, suffix, "", nil, decodeAvailability,
+		func(opts ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
+			return c.Client.GetFoundationModelAvailability(ctx, in, opts...)
+		}, bedrockHTTP)
 }
 
 // decodeAvailability decodes the answer Bedrock sends: one JSON object
@@ -109,26 +97,10 @@ func (c *directBedrock) ListFoundationModels(ctx context.Context, in *bedrock.Li
 	if len(optFns) > 0 || in == nil || *in != (bedrock.ListFoundationModelsInput{}) {
 		return c.Client.ListFoundationModels(ctx, in, optFns...)
 	}
-	t, learn := c.d.template(opModels)
-	if t == nil {
-		if !learn {
-			return c.Client.ListFoundationModels(ctx, in)
-		}
-		return c.Client.ListFoundationModels(ctx, in, func(o *bedrock.Options) {
-			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opModels, suffix: "/foundation-models"}
-		})
-	}
-	x := c.d.send(ctx, t, "/foundation-models", "", nil)
-	if x.body != nil {
-		if out, err := decodeModels(x.body); err == nil {
-			c.d.state.decoded.Add(1)
-			x.release()
-			return out, nil
-		}
-	}
-	return c.Client.ListFoundationModels(ctx, in, func(o *bedrock.Options) {
-		o.HTTPClient = c.d.replay(x, o.HTTPClient)
-	})
+	return directCall(ctx, c.d, opModels, "/foundation-models", "", nil, decodeModels,
+		func(opts ...func(*bedrock.Options)) (*bedrock.ListFoundationModelsOutput, error) {
+			return c.Client.ListFoundationModels(ctx, in, opts...)
+		}, bedrockHTTP)
 }
 
 // decodeModels decodes ListFoundationModels' answer as the SDK's
@@ -214,15 +186,6 @@ func (c *directBedrock) ListInferenceProfiles(ctx context.Context, in *bedrock.L
 	if len(optFns) > 0 || in == nil {
 		return c.Client.ListInferenceProfiles(ctx, in, optFns...)
 	}
-	t, learn := c.d.template(opProfiles)
-	if t == nil {
-		if !learn {
-			return c.Client.ListInferenceProfiles(ctx, in)
-		}
-		return c.Client.ListInferenceProfiles(ctx, in, func(o *bedrock.Options) {
-			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opProfiles, suffix: "/inference-profiles"}
-		})
-	}
 	// The SDK's query: each set member under its wire name, encoded as
 	// url.Values encodes (httpbinding.Encoder); the signer then writes it
 	// in its canonical form, for both alike.
@@ -236,17 +199,10 @@ func (c *directBedrock) ListInferenceProfiles(ctx context.Context, in *bedrock.L
 	if len(in.TypeEquals) > 0 {
 		q["type"] = []string{string(in.TypeEquals)}
 	}
-	x := c.d.send(ctx, t, "/inference-profiles", q.Encode(), nil)
-	if x.body != nil {
-		if out, err := decodeProfiles(x.body); err == nil {
-			c.d.state.decoded.Add(1)
-			x.release()
-			return out, nil
-		}
-	}
-	return c.Client.ListInferenceProfiles(ctx, in, func(o *bedrock.Options) {
-		o.HTTPClient = c.d.replay(x, o.HTTPClient)
-	})
+	return directCall(ctx, c.d, opProfiles, "/inference-profiles", q.Encode(), nil, decodeProfiles,
+		func(opts ...func(*bedrock.Options)) (*bedrock.ListInferenceProfilesOutput, error) {
+			return c.Client.ListInferenceProfiles(ctx, in, opts...)
+		}, bedrockHTTP)
 }
 
 // decodeProfiles decodes ListInferenceProfiles' answer as the SDK's

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
@@ -28,26 +29,10 @@ func (c *directIAM) SimulatePrincipalPolicy(ctx context.Context, in *iam.Simulat
 	if len(optFns) > 0 || !ok {
 		return c.Client.SimulatePrincipalPolicy(ctx, in, optFns...)
 	}
-	t, learn := c.d.template(opSimulate)
-	if t == nil {
-		if !learn {
-			return c.Client.SimulatePrincipalPolicy(ctx, in)
-		}
-		return c.Client.SimulatePrincipalPolicy(ctx, in, func(o *iam.Options) {
-			o.HTTPClient = &learner{next: o.HTTPClient, d: c.d, op: opSimulate, suffix: "/"}
-		})
-	}
-	x := c.d.send(ctx, t, "/", "", form)
-	if x.body != nil {
-		if out, err := decodeSimulation(x.body); err == nil {
-			c.d.state.decoded.Add(1)
-			x.release()
-			return out, nil
-		}
-	}
-	return c.Client.SimulatePrincipalPolicy(ctx, in, func(o *iam.Options) {
-		o.HTTPClient = c.d.replay(x, o.HTTPClient)
-	})
+	return directCall(ctx, c.d, opSimulate, "/", "", form, decodeSimulation,
+		func(opts ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {
+			return c.Client.SimulatePrincipalPolicy(ctx, in, opts...)
+		}, func(o *iam.Options, wrap func(aws.HTTPClient) aws.HTTPClient) { o.HTTPClient = wrap(o.HTTPClient) })
 }
 
 // simulationForm is the query-protocol body the SDK sends for in

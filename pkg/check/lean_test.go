@@ -488,8 +488,8 @@ func (s *scriptedServer) requests() int {
 // The answers of the scripted cases, in each service's wire shape (the
 // bodies as the simulator, following the SDK's deserializers, writes them).
 var (
-	availabilityOK    = canned{status: 200, header: map[string]string{"Content-Type": "application/json"}, body: `{"modelId":"amazon.nova-pro-v1:0","agreementAvailability":{"status":"AVAILABLE"},"authorizationStatus":"AUTHORIZED","entitlementAvailability":"AVAILABLE","regionAvailability":"AVAILABLE"}`}
-	bedrockError      = func(status int, code, msg string) canned {
+	availabilityOK = canned{status: 200, header: map[string]string{"Content-Type": "application/json"}, body: `{"modelId":"amazon.nova-pro-v1:0","agreementAvailability":{"status":"AVAILABLE"},"authorizationStatus":"AUTHORIZED","entitlementAvailability":"AVAILABLE","regionAvailability":"AVAILABLE"}`}
+	bedrockError   = func(status int, code, msg string) canned {
 		return canned{status: status, header: map[string]string{"Content-Type": "application/json", "X-Amzn-Errortype": code + ":http://internal.amazon.com/coral/com.amazon.bedrock/"}, body: `{"message":"` + msg + `"}`}
 	}
 	simulationOK = canned{status: 200, header: map[string]string{"Content-Type": "text/xml"}, body: `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>bedrock:InvokeModel</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>allowed</EvalDecision></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>5c3a3d4e-0000-4000-8000-000000000001</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`}

@@ -32,6 +32,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
+	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
+	"github.com/grantwatch/grantwatch/pkg/devtools/testenv"
 )
 
 // sent is one request as it reached the HTTP client, with its body read.
@@ -536,50 +538,44 @@ func outcomeOf(out any, err error, serverURL string) outcome {
 	return o
 }
 
-// fallbackCall makes, after a first call that teaches the template, one
-// call of op at serverURL, direct or with the SDK alone, and returns its
-// outcome and the requests of that call as the HTTP client saw them.
-func fallbackCall(t *testing.T, awsCfg aws.Config, op string, in any, sdkAlone bool, teach func()) (outcome, []sent) {
+// fallbackCall makes a first call of op with first, which teaches the
+// template, then lets between change the server, then makes one call
+// with in, direct or with the SDK alone. It returns that call's outcome,
+// its requests as the HTTP client saw them, and how many requests the
+// server counted for it.
+func fallbackCall(t *testing.T, awsCfg aws.Config, op string, first, in any, sdkAlone bool, between func(), served func() int) (outcome, []sent, int) {
 	t.Helper()
 	h := &capturingHTTP{}
 	b, i, _ := directClients(t, awsCfg, []string{"us-east-1"}, h, true)
 	ctx := context.Background()
-	var out any
-	var err error
+	var call func(in any, sdkAlone bool) (any, error)
 	switch op {
 	case opAvailability:
-		in := in.(*bedrock.GetFoundationModelAvailabilityInput)
-		if _, err := b.GetFoundationModelAvailability(ctx, in); err != nil {
-			t.Fatalf("first call: %v", err)
+		call = func(in any, sdkAlone bool) (any, error) {
+			if sdkAlone {
+				return b.GetFoundationModelAvailability(ctx, in.(*bedrock.GetFoundationModelAvailabilityInput), forceSDKBedrock)
+			}
+			return b.GetFoundationModelAvailability(ctx, in.(*bedrock.GetFoundationModelAvailabilityInput))
 		}
-		if teach != nil {
-			teach()
-		}
-		before := len(h.all())
-		if sdkAlone {
-			out, err = b.GetFoundationModelAvailability(ctx, in, forceSDKBedrock)
-		} else {
-			out, err = b.GetFoundationModelAvailability(ctx, in)
-		}
-		return outcomeOf(out, err, *awsCfg.BaseEndpoint), h.all()[before:]
 	case opSimulate:
-		in := in.(*iam.SimulatePrincipalPolicyInput)
-		if _, err := i.SimulatePrincipalPolicy(ctx, in); err != nil {
-			t.Fatalf("first call: %v", err)
+		call = func(in any, sdkAlone bool) (any, error) {
+			if sdkAlone {
+				return i.SimulatePrincipalPolicy(ctx, in.(*iam.SimulatePrincipalPolicyInput), forceSDKIAM)
+			}
+			return i.SimulatePrincipalPolicy(ctx, in.(*iam.SimulatePrincipalPolicyInput))
 		}
-		if teach != nil {
-			teach()
-		}
-		before := len(h.all())
-		if sdkAlone {
-			out, err = i.SimulatePrincipalPolicy(ctx, in, forceSDKIAM)
-		} else {
-			out, err = i.SimulatePrincipalPolicy(ctx, in)
-		}
-		return outcomeOf(out, err, *awsCfg.BaseEndpoint), h.all()[before:]
+	default:
+		t.Fatalf("no operation %s", op)
 	}
-	t.Fatalf("no operation %s", op)
-	return outcome{}, nil
+	if _, err := call(first, false); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if between != nil {
+		between()
+	}
+	before, n := len(h.all()), served()
+	out, err := call(in, sdkAlone)
+	return outcomeOf(out, err, *awsCfg.BaseEndpoint), h.all()[before:], served() - n
 }
 
 // checkFallback requires the direct call's outcome and request count to
@@ -667,8 +663,7 @@ func TestDirectFallbackIsTheSDKs(t *testing.T) {
 				}
 				srv := newScriptedServer(t, append([]canned{first}, tc.answers...))
 				awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: staticTestCreds()}
-				o, s := fallbackCall(t, awsCfg, tc.op, in, sdkAlone, nil)
-				return o, s, srv.requests() - 1
+				return fallbackCall(t, awsCfg, tc.op, in, in, sdkAlone, nil, srv.requests)
 			}
 			want, wantSent, wantN := run(true)
 			got, gotSent, gotN := run(false)
@@ -676,6 +671,91 @@ func TestDirectFallbackIsTheSDKs(t *testing.T) {
 			t.Logf("%d requests; error %q", gotN, got.err)
 			if tc.wantCode == "" && got.err == "" && got.out == nil {
 				t.Errorf("got neither a result nor an error")
+			}
+		})
+	}
+}
+
+// TestDirectFallbackAgainstTheSimulator: the same against the simulator,
+// which checks every request's signature and answers each error as the
+// service does (ledger: PROTO-throttling, PROTO-server-faults).
+func TestDirectFallbackAgainstTheSimulator(t *testing.T) {
+	const management = "999999999999" // the auditor's account in testdata/org.yaml
+	app := "arn:aws:iam::" + management + ":role/App"
+	okAvailability := &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(nova)}
+	okSimulation := &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(app), ActionNames: []string{"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}, ResourceArns: []string{"*"}}
+	tests := []struct {
+		name         string
+		op           string
+		in           any // default: the first call's
+		edit         func(*awssim.Scenario)
+		wantRequests int
+		wantCode     string
+	}{
+		{name: "throttled once", op: opAvailability, wantRequests: 2,
+			edit: func(sc *awssim.Scenario) {
+				sc.Throttling = []awssim.Rule{{Operation: awssim.OpGetFoundationModelAvailability, Count: 1}}
+			}},
+		{name: "throttled every time", op: opAvailability, wantRequests: config.DefaultMaxAttempts, wantCode: "ThrottlingException",
+			edit: func(sc *awssim.Scenario) {
+				sc.Throttling = []awssim.Rule{{Operation: awssim.OpGetFoundationModelAvailability, Rate: 1}}
+			}},
+		{name: "HTTP 503 twice", op: opAvailability, wantRequests: 3,
+			edit: func(sc *awssim.Scenario) {
+				sc.Faults = []awssim.Rule{{Operation: awssim.OpGetFoundationModelAvailability, Count: 2, Status: 503}}
+			}},
+		{name: "HTTP 500 every time", op: opAvailability, wantRequests: config.DefaultMaxAttempts, wantCode: "InternalServerException",
+			edit: func(sc *awssim.Scenario) {
+				sc.Faults = []awssim.Rule{{Operation: awssim.OpGetFoundationModelAvailability, Rate: 1, Status: 500}}
+			}},
+		{name: "an SCP denies the region", op: opAvailability, wantRequests: 1, wantCode: "AccessDeniedException",
+			edit: func(sc *awssim.Scenario) { sc.Account(management).DenyRegions = []string{"us-east-1"} }},
+		{name: "an unknown model id", op: opAvailability, in: &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(typo)}, wantRequests: 1, wantCode: "ValidationException"},
+		{name: "throttled once", op: opSimulate, wantRequests: 2,
+			edit: func(sc *awssim.Scenario) {
+				sc.Throttling = []awssim.Rule{{Operation: awssim.OpSimulatePrincipalPolicy, Count: 1}}
+			}},
+		{name: "HTTP 500 every time", op: opSimulate, wantRequests: config.DefaultMaxAttempts, wantCode: "ServiceFailure",
+			edit: func(sc *awssim.Scenario) {
+				sc.Faults = []awssim.Rule{{Operation: awssim.OpSimulatePrincipalPolicy, Rate: 1, Status: 500}}
+			}},
+		{name: "a role that does not exist", op: opSimulate, in: &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::" + management + ":role/Gone"), ActionNames: []string{"bedrock:InvokeModel"}},
+			wantRequests: 1, wantCode: "NoSuchEntity"},
+		{name: "another account's role", op: opSimulate, in: &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::111111111111:role/App"), ActionNames: []string{"bedrock:InvokeModel"}},
+			wantRequests: 1, wantCode: "AccessDenied"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.op+": "+tc.name, func(t *testing.T) {
+			run := func(sdkAlone bool) (outcome, []sent, int) {
+				sim := testenv.Simulator(t, "testdata/org.yaml", func(sc *awssim.Scenario) {
+					sc.Accounts = append(sc.Accounts, awssim.Account{ID: management, Name: "management",
+						Roles: []awssim.IAMRole{{Name: "App", Policies: map[string]string{"invoke": benchPolicy}}}})
+				})
+				awsCfg, err := sim.ClientConfig(context.Background(), "us-east-1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var first any = okAvailability
+				if tc.op == opSimulate {
+					first = okSimulation
+				}
+				in := cmp.Or(tc.in, first)
+				between := func() {
+					if tc.edit != nil {
+						if err := sim.Update(tc.edit); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				simOp := map[string]string{opAvailability: awssim.OpGetFoundationModelAvailability, opSimulate: awssim.OpSimulatePrincipalPolicy}[tc.op]
+				return fallbackCall(t, awsCfg, tc.op, first, in, sdkAlone, between, func() int { return int(sim.Calls(simOp)) })
+			}
+			want, wantSent, wantN := run(true)
+			got, gotSent, gotN := run(false)
+			checkFallback(t, got, want, gotSent, wantSent, gotN, wantN, tc.wantRequests, tc.wantCode)
+			t.Logf("%d requests; error %q", gotN, got.err)
+			if tc.wantCode == "" && got.out == nil {
+				t.Errorf("got no result; want one")
 			}
 		})
 	}

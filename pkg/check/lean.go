@@ -20,7 +20,9 @@
 //     answer it does not recognise) is handed to the SDK as the answer to
 //     its first attempt (replayFirst), so errors, their codes, retries,
 //     backoff and the clock-skew correction are the SDK's, and no request
-//     is sent twice.
+//     is sent twice; but when the SDK's client has corrected its clock
+//     already, it signs at another time than the direct request was, and
+//     its own request goes out (replayFirst).
 //   - A configuration with its own APIOptions or a ClientLogMode (they act
 //     on the SDK's stack only), a call with per-call options, a client
 //     that does not sign with SigV4
@@ -228,6 +230,8 @@ type exchange struct {
 	// valid until release).
 	body []byte
 	buf  *bytes.Buffer
+	// signedAt is the request's signing time (zero: not signed).
+	signedAt time.Time
 }
 
 // send makes one request from t. It never fails on its own: a request it
@@ -266,8 +270,9 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 		x.err = err
 		return x
 	}
-	if t.plan == nil || !t.plan.sign(req, &d.keys, creds, hash, t.signingName, t.signingRegion, time.Now()) {
-		if err := d.signer.SignHTTP(ctx, creds, req, hash, t.signingName, t.signingRegion, time.Now().UTC()); err != nil {
+	x.signedAt = time.Now().UTC()
+	if t.plan == nil || !t.plan.sign(req, &d.keys, creds, hash, t.signingName, t.signingRegion, x.signedAt) {
+		if err := d.signer.SignHTTP(ctx, creds, req, hash, t.signingName, t.signingRegion, x.signedAt); err != nil {
 			x.err = err
 			return x
 		}
@@ -322,25 +327,47 @@ func (d *direct) replay(x *exchange, next aws.HTTPClient) aws.HTTPClient {
 			}
 		}
 	}
-	return &replayFirst{resp: x.resp, err: x.err, next: next}
+	return &replayFirst{resp: x.resp, err: x.err, signedAt: x.signedAt, next: next}
 }
 
 // replayFirst answers the first request with a recorded answer.
 type replayFirst struct {
-	resp *http.Response
-	err  error
-	next aws.HTTPClient
-	used atomic.Bool
+	resp     *http.Response
+	err      error
+	signedAt time.Time
+	next     aws.HTTPClient
+	used     atomic.Bool
 }
 
 func (r *replayFirst) Do(req *http.Request) (*http.Response, error) {
 	if r.used.CompareAndSwap(false, true) {
+		if r.resp != nil && r.signedAtAnotherTime(req) {
+			// The SDK's client corrects its clock by a skew it measured
+			// earlier (retry's ClientSkew, per client), the direct request
+			// was signed with the local clock: the answer is not the one
+			// the SDK's request gets, and the SDK would not take a refusal
+			// of it for clock skew (its attempt's skew already matches the
+			// server's Date). Its own request goes out instead.
+			_ = r.resp.Body.Close()
+			return r.next.Do(req)
+		}
 		if r.resp != nil {
 			r.resp.Request = req
 		}
 		return r.resp, r.err
 	}
 	return r.next.Do(req)
+}
+
+// signedAtAnotherTime reports whether the SDK signed req at a time more
+// than the skew threshold away from the direct request's.
+func (r *replayFirst) signedAtAnotherTime(req *http.Request) bool {
+	at, err := time.Parse("20060102T150405Z", req.Header.Get("X-Amz-Date"))
+	if err != nil || r.signedAt.IsZero() {
+		return false
+	}
+	d := at.Sub(r.signedAt)
+	return d > skewThreshold || d < -skewThreshold
 }
 
 type errReader struct{ err error }

@@ -133,12 +133,21 @@ func directClients(t *testing.T, awsCfg aws.Config, regions []string, h *capturi
 		if forward {
 			h.next = b.Client.Options().HTTPClient
 		}
+		sendThrough(b, i, h)
+	}
+	return b, i, c
+}
+
+// sendThrough makes b and i (either may be nil) send through h.
+func sendThrough(b *directBedrock, i *directIAM, h *capturingHTTP) {
+	if b != nil {
 		b.Client = bedrock.New(b.Client.Options(), func(o *bedrock.Options) { o.HTTPClient = h })
 		b.d.http = h
+	}
+	if i != nil {
 		i.Client = iam.New(i.Client.Options(), func(o *iam.Options) { o.HTTPClient = h })
 		i.d.http = h
 	}
-	return b, i, c
 }
 
 var (
@@ -756,6 +765,159 @@ func TestDirectFallbackAgainstTheSimulator(t *testing.T) {
 			t.Logf("%d requests; error %q", gotN, got.err)
 			if tc.wantCode == "" && got.out == nil {
 				t.Errorf("got no result; want one")
+			}
+		})
+	}
+}
+
+// directStateOf is the direct path New gave c's clients.
+func directStateOf(t *testing.T, c *Checker) *directState {
+	t.Helper()
+	b, ok := c.newBedrock("us-east-1", aws.AnonymousCredentials{}).(*directBedrock)
+	if !ok {
+		t.Fatal("New's Bedrock client does not take the direct path")
+	}
+	return b.d.state
+}
+
+// learned lists the operations and regions with a template.
+func learned(s *directState) []string {
+	var out []string
+	s.templates.Range(func(k, v any) bool {
+		if v.(*template) != nil {
+			out = append(out, k.(templateKey).op+"/"+k.(templateKey).region)
+		}
+		return true
+	})
+	slices.Sort(out)
+	return out
+}
+
+// TestDirectPathTurnsOffOnClockSkew audits the check organization, with
+// principals, with AWS's clock 20 minutes ahead: the SDK corrects its
+// clock (a refused first attempt, then a signed-again retry) and the
+// direct path, which signs with the local clock, turns itself off at its
+// first refused request, so that every verdict is the one of an audit
+// without skew. ledger: PROTO-clock-skew
+func TestDirectPathTurnsOffOnClockSkew(t *testing.T) {
+	invoke := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel*","Resource":"*"}}`
+	audit := func(offset time.Duration) (map[string]string, *directState, *awssim.Server) {
+		a, sim := fixture(t, func(sc *awssim.Scenario) {
+			sc.ClockOffset = awssim.Duration(offset)
+			for _, id := range []string{"111111111111", "222222222222", "333333333333"} {
+				sc.Account(id).Roles = []awssim.IAMRole{{Name: "AppRole", Policies: map[string]string{"invoke": invoke}}}
+			}
+		}, func(c *config.Config) {
+			c.Principals = config.Principals{PrincipalSet: config.PrincipalSet{Roles: []string{"AppRole"}}}
+		})
+		rep := a.Run(context.Background(), "skew")
+		got := map[string]string{}
+		for _, r := range rep.Results {
+			got[r.Account+"/"+r.Region+"/"+r.Model+"/"+r.Principal] = string(r.Status) + ": " + requestIDs.ReplaceAllString(r.Cause, "${1}ID")
+		}
+		if rep.Summary.Checked != rep.Summary.Planned || rep.Summary.PrincipalChecks == 0 {
+			t.Errorf("clock %s ahead: checked %d of %d, principal checks %d; want all, with principals", offset, rep.Summary.Checked, rep.Summary.Planned, rep.Summary.PrincipalChecks)
+		}
+		return got, directStateOf(t, a.checker), sim
+	}
+	want, plain, _ := audit(0)
+	got, skewed, sim := audit(20 * time.Minute)
+
+	for key, w := range want {
+		if got[key] != w {
+			t.Errorf("%s: got %q; want %q, as without skew", key, got[key], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("results: got %d; want %d", len(got), len(want))
+	}
+	if plain.off.Load() {
+		t.Error("without skew: the direct path turned off")
+	}
+	wantLearned := []string{opAvailability + "/eu-central-1", opAvailability + "/us-east-1", opAvailability + "/us-west-2", opSimulate + "/us-east-1"}
+	if l := learned(plain); !slices.Equal(l, wantLearned) {
+		t.Errorf("without skew: templates %v; want %v", l, wantLearned)
+	}
+	if !skewed.off.Load() {
+		t.Error("with AWS's clock 20 minutes ahead: the direct path is still on; want it off")
+	}
+	t.Logf("with skew: %d availability and %d simulation requests", sim.Calls(awssim.OpGetFoundationModelAvailability), sim.Calls(awssim.OpSimulatePrincipalPolicy))
+}
+
+// TestDirectCallsWithAClockBehindAWSs: AWS's clock 20 minutes ahead, a
+// template learned (the SDK corrected its clock on that first call). A
+// fresh client's first direct request is refused and that refusal is its
+// SDK call's first attempt, which the SDK then takes for skew and retries
+// corrected: two requests, as with the SDK alone. A client that has
+// corrected its clock already would sign its first attempt 20 minutes
+// ahead, and would not take the refusal of a request signed with the
+// local clock for skew: its own request goes out (two requests where the
+// SDK alone sends one, once). Either way the direct path is then off.
+func TestDirectCallsWithAClockBehindAWSs(t *testing.T) {
+	const management = "999999999999"
+	tests := []struct {
+		name       string
+		op         string
+		sameClient bool
+	}{
+		{name: "a fresh client", op: opAvailability},
+		{name: "the client that corrected its clock", op: opAvailability, sameClient: true},
+		{name: "a fresh client", op: opSimulate},
+		{name: "the client that corrected its clock", op: opSimulate, sameClient: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.op+": "+tc.name, func(t *testing.T) {
+			sim := testenv.Simulator(t, "testdata/org.yaml", func(sc *awssim.Scenario) {
+				sc.ClockOffset = awssim.Duration(20 * time.Minute)
+				sc.Accounts = append(sc.Accounts, awssim.Account{ID: management, Name: "management",
+					Roles: []awssim.IAMRole{{Name: "App", Policies: map[string]string{"invoke": benchPolicy}}}})
+			})
+			awsCfg, err := sim.ClientConfig(context.Background(), "us-east-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := &capturingHTTP{}
+			b, i, c := directClients(t, awsCfg, []string{"us-east-1"}, h, true)
+			ctx := context.Background()
+			simOp := awssim.OpGetFoundationModelAvailability
+			call := func() error {
+				_, err := b.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(nova)})
+				return err
+			}
+			if tc.op == opSimulate {
+				simOp = awssim.OpSimulatePrincipalPolicy
+				call = func() error {
+					_, err := i.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::" + management + ":role/App"), ActionNames: []string{"bedrock:InvokeModel"}})
+					return err
+				}
+			}
+			if err := call(); err != nil {
+				t.Fatalf("first call: %v", err)
+			}
+			if n := sim.Calls(simOp); n != 2 {
+				t.Errorf("first call: got %d requests; want 2 (refused, then corrected by the SDK)", n)
+			}
+			if !tc.sameClient {
+				fb, _ := c.newBedrock("us-east-1", awsCfg.Credentials).(*directBedrock)
+				fi, _ := c.newIAM(awsCfg.Credentials).(*directIAM)
+				sendThrough(fb, fi, h)
+				b, i = fb, fi
+			}
+			for k, wantRequests := range []int64{2, 1} {
+				before, sentBefore := sim.Calls(simOp), len(h.all())
+				if err := call(); err != nil {
+					t.Fatalf("call %d: got %v; want the answer", k+2, err)
+				}
+				if got := sim.Calls(simOp) - before; got != wantRequests {
+					t.Errorf("call %d: got %d requests; want %d", k+2, got, wantRequests)
+				}
+				sent := h.all()[sentBefore:]
+				if direct := len(sent) > 0 && sent[0].direct; direct != (k == 0) {
+					t.Errorf("call %d: first request direct %v; want %v", k+2, direct, k == 0)
+				}
+			}
+			if !directStateOf(t, c).off.Load() {
+				t.Error("the direct path is still on; want it off")
 			}
 		})
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/auth/bearer"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
@@ -920,5 +921,151 @@ func TestDirectCallsWithAClockBehindAWSs(t *testing.T) {
 				t.Error("the direct path is still on; want it off")
 			}
 		})
+	}
+}
+
+// TestDirectPathNeedsSigV4: a client that does not sign with SigV4 (a
+// Bedrock API key from AWS_BEARER_TOKEN_BEDROCK or the configuration)
+// never takes the direct path: the template learned is nil,
+// and every call is the SDK's, with the SDK's own Authorization.
+func TestDirectPathNeedsSigV4(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      string
+		edit     func(*aws.Config)
+		wantAuth string
+	}{
+		{name: "AWS_BEARER_TOKEN_BEDROCK", env: "bedrock-api-key-example", wantAuth: "Bearer bedrock-api-key-example"},
+		{name: "a bearer token in the configuration", edit: func(c *aws.Config) {
+			c.BearerAuthTokenProvider = bearer.StaticTokenProvider{Token: bearer.Token{Value: "configured-key"}}
+			c.AuthSchemePreference = []string{"httpBearerAuth"}
+		}, wantAuth: "Bearer configured-key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("AWS_BEARER_TOKEN_BEDROCK", tc.env)
+			}
+			awsCfg := aws.Config{Region: "us-east-1", Credentials: staticTestCreds()}
+			if tc.edit != nil {
+				tc.edit(&awsCfg)
+			}
+			h := &capturingHTTP{}
+			b, _, c := directClients(t, awsCfg, []string{"us-east-1"}, h, false)
+			for _, id := range []string{nova, claude35, titan} {
+				if _, err := b.GetFoundationModelAvailability(context.Background(), &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(id)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for k, s := range h.all() {
+				if s.direct {
+					t.Errorf("request %d went direct; want every one the SDK's", k+1)
+				}
+				if got := s.req.Header.Get("Authorization"); got != tc.wantAuth {
+					t.Errorf("request %d: got Authorization %q; want %q", k+1, got, tc.wantAuth)
+				}
+			}
+			v, ok := directStateOf(t, c).templates.Load(templateKey{opAvailability, "us-east-1"})
+			if !ok || v.(*template) != nil {
+				t.Errorf("got template %v (learned %v); want nil, learned", v, ok)
+			}
+		})
+	}
+}
+
+// gatedCreds holds every Retrieve until n have arrived (or a second
+// passed): the SDK retrieves the credentials of a call before it sends,
+// after the direct path looked for a template, so n first calls all look
+// before any has sent, and all learn.
+type gatedCreds struct {
+	next    aws.CredentialsProvider
+	mu      sync.Mutex
+	n       int
+	arrived int
+	open    chan struct{}
+}
+
+func (g *gatedCreds) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	g.mu.Lock()
+	g.arrived++
+	if g.arrived == g.n {
+		close(g.open)
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.open:
+	case <-time.After(time.Second):
+	}
+	return g.next.Retrieve(ctx)
+}
+
+// echoHTTP answers an availability request naming the model asked for,
+// so that each call's answer is seen to be its own.
+type echoHTTP struct{}
+
+func (echoHTTP) Do(req *http.Request) (*http.Response, error) {
+	id := strings.TrimPrefix(req.URL.EscapedPath(), "/foundation-model-availability/")
+	body := `{"modelId":"` + id + `","agreementAvailability":{"status":"AVAILABLE"},"authorizationStatus":"AUTHORIZED","entitlementAvailability":"AVAILABLE","regionAvailability":"AVAILABLE"}`
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "Date": {time.Now().UTC().Format(http.TimeFormat)}},
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
+}
+
+// TestConcurrentFirstCallsLearnOneTemplate: many first calls at once each
+// get their own answer, one template is kept, and the calls after it go
+// direct with the SDK's request.
+func TestConcurrentFirstCallsLearnOneTemplate(t *testing.T) {
+	const n = 16
+	h := &capturingHTTP{next: echoHTTP{}}
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:4566"), Credentials: &gatedCreds{next: staticTestCreds(), n: n, open: make(chan struct{})}}
+	b, _, c := directClients(t, awsCfg, []string{"us-east-1"}, h, false)
+	ctx := context.Background()
+	ids := numbered("model.v", n)
+	var wg sync.WaitGroup
+	got := make([]string, n)
+	errs := make([]error, n)
+	for k := range ids {
+		wg.Go(func() {
+			out, err := b.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(ids[k])})
+			errs[k] = err
+			if out != nil {
+				got[k] = aws.ToString(out.ModelId)
+			}
+		})
+	}
+	wg.Wait()
+	for k := range ids {
+		if errs[k] != nil || got[k] != ids[k] {
+			t.Errorf("call %d: got %q, %v; want its own answer, %q", k, got[k], errs[k], ids[k])
+		}
+	}
+	learners := 0
+	for _, s := range h.all() {
+		if !s.direct {
+			learners++
+		}
+	}
+	if learners != n {
+		t.Errorf("got %d first calls through the SDK; want all %d, learning at once", learners, n)
+	}
+	state := directStateOf(t, c)
+	if l := learned(state); !slices.Equal(l, []string{opAvailability + "/us-east-1"}) {
+		t.Fatalf("templates: got %v; want one, %s/us-east-1", l, opAvailability)
+	}
+	kept, _ := state.templates.Load(templateKey{opAvailability, "us-east-1"})
+	for _, id := range []string{"after.one", "after:two/x"} {
+		if _, err := b.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(id)}); err != nil {
+			t.Fatal(err)
+		}
+		direct := h.last()
+		if _, err := b.GetFoundationModelAvailability(ctx, &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(id)}, forceSDKBedrock); err != nil {
+			t.Fatal(err)
+		}
+		if !direct.direct {
+			t.Fatalf("%s: the call after the first ones was not direct", id)
+		}
+		sameRequest(t, direct, h.last())
+	}
+	if now, _ := state.templates.Load(templateKey{opAvailability, "us-east-1"}); now != kept {
+		t.Error("the template changed after it was learned; want the first one kept")
 	}
 }

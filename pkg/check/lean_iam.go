@@ -43,7 +43,7 @@ func (c *directIAM) SimulatePrincipalPolicy(ctx context.Context, in *iam.Simulat
 // the SDK's to send.
 func simulationForm(in *iam.SimulatePrincipalPolicyInput) ([]byte, bool) {
 	if in == nil || in.PolicySourceArn == nil || len(in.ActionNames) == 0 ||
-		in.CallerArn != nil || in.PermissionsBoundaryPolicyInputList != nil || in.PolicyInputList != nil ||
+		in.CallerArn != nil || in.PermissionsBoundaryPolicyInputList != nil || in.PolicyInputList != nil || in.PolicyExclusionList != nil ||
 		in.ResourceHandlingOption != nil || in.ResourceOwner != nil || in.ResourcePolicy != nil ||
 		(in.ResourceArns != nil && len(in.ResourceArns) == 0) || (in.ContextEntries != nil && len(in.ContextEntries) == 0) {
 		return nil, false

@@ -306,8 +306,10 @@ var endpointConfigs = []struct {
 		wantBedrockHost: "http://127.0.0.1:4566", wantIAMURL: "http://127.0.0.1:4566/"},
 	{name: "base endpoint with a path", region: "us-east-1", opts: []func(*awsconfig.LoadOptions) error{awsconfig.WithBaseEndpoint("https://proxy.example.com:8443/aws/")},
 		wantBedrockHost: "https://proxy.example.com:8443/aws", wantIAMURL: "https://proxy.example.com:8443/aws/"},
-	// smithy's JoinPath("/aws", "/") is "/aws": IAM's request has no
-	// path of its own to cut, so no template fits (the SDK sends them).
+	// awsQuery's request path is "/" only when the endpoint has none
+	// (smithy-go awsquery SerializeRequest): IAM's request is sent to
+	// "/aws", no path of its own to cut, so no template fits (the SDK
+	// sends them).
 	{name: "base endpoint with a path, no trailing slash", region: "us-east-1", opts: []func(*awsconfig.LoadOptions) error{awsconfig.WithBaseEndpoint("https://proxy.example.com/aws")},
 		wantBedrockHost: "https://proxy.example.com/aws", wantIAMURL: "https://proxy.example.com/aws", iamSDKOnly: true},
 	// An escaped byte in the endpoint's path leaves the SDK's raw path
@@ -1067,5 +1069,54 @@ func TestConcurrentFirstCallsLearnOneTemplate(t *testing.T) {
 	}
 	if now, _ := state.templates.Load(templateKey{opAvailability, "us-east-1"}); now != kept {
 		t.Error("the template changed after it was learned; want the first one kept")
+	}
+}
+
+// TestDirectInputsCoverEveryMember: the direct path writes only the
+// members grantwatch sets. Any other member set must send the call
+// through the SDK, so that nothing asked for is dropped; a member an SDK
+// update adds is caught here.
+func TestDirectInputsCoverEveryMember(t *testing.T) {
+	written := []string{"ActionNames", "ContextEntries", "Marker", "MaxItems", "PolicySourceArn", "ResourceArns"}
+	typ := reflect.TypeFor[iam.SimulatePrincipalPolicyInput]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() || slices.Contains(written, f.Name) {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			in := &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"}}
+			v := reflect.ValueOf(in).Elem().Field(i)
+			switch v.Kind() {
+			case reflect.Pointer:
+				v.Set(reflect.New(v.Type().Elem()))
+			case reflect.Slice:
+				v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+			case reflect.String:
+				v.SetString("x")
+			default:
+				t.Fatalf("member %s is a %s; the test sets pointers, slices and strings", f.Name, v.Kind())
+			}
+			if form, ok := simulationForm(in); ok {
+				t.Errorf("with %s set: got the direct form %q, which leaves it out; want the call sent by the SDK", f.Name, form)
+			}
+		})
+	}
+	exported := func(typ reflect.Type) []string {
+		var names []string
+		for f := range typ.Fields() {
+			if f.IsExported() {
+				names = append(names, f.Name)
+			}
+		}
+		return names
+	}
+	// simulationForm writes every member of a context entry.
+	if got, want := exported(reflect.TypeFor[iamtypes.ContextEntry]()), []string{"ContextKeyName", "ContextKeyType", "ContextKeyValues"}; !slices.Equal(got, want) {
+		t.Errorf("ContextEntry members: got %v; want %v, those the direct form writes", got, want)
+	}
+	// The availability path label is the input's one member.
+	if got, want := exported(reflect.TypeFor[bedrock.GetFoundationModelAvailabilityInput]()), []string{"ModelId"}; !slices.Equal(got, want) {
+		t.Errorf("GetFoundationModelAvailabilityInput members: got %v; want %v, those the direct request writes", got, want)
 	}
 }

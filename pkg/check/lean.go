@@ -125,6 +125,13 @@ func templateOf(req *http.Request, suffix string) *template {
 	for _, k := range perCallHeaders {
 		delete(h, k)
 	}
+	// The retry middleware appends "; ttl=" (the call's deadline, moved by
+	// the clock skew its client measured) when that skew is ahead: the
+	// learning call's own. The direct request is signed on the local
+	// clock, an attempt without skew, for which the SDK sends none.
+	if v, _, ok := strings.Cut(h.Get("Amz-Sdk-Request"), "; ttl="); ok {
+		h.Set("Amz-Sdk-Request", v)
+	}
 	t := &template{
 		method: req.Method, base: req.URL.Scheme + "://" + req.URL.Host + base, header: h,
 		signingRegion: parts[2], signingName: parts[3],

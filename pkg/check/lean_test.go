@@ -1120,3 +1120,60 @@ func TestDirectInputsCoverEveryMember(t *testing.T) {
 		t.Errorf("GetFoundationModelAvailabilityInput members: got %v; want %v, those the direct request writes", got, want)
 	}
 }
+
+// aheadHTTP answers as cannedOK, with a Date ahead of the local clock.
+type aheadHTTP struct{ ahead time.Duration }
+
+func (a aheadHTTP) Do(req *http.Request) (*http.Response, error) {
+	resp := cannedOK(req)
+	resp.Header.Set("Date", time.Now().Add(a.ahead).UTC().Format(http.TimeFormat))
+	return resp, nil
+}
+
+// TestDirectRequestsCarryNoLearnedTTL: a client that measured AWS's clock
+// ahead of its own (by less than the skew threshold, so the direct path
+// stays on) adds "ttl=" (its call's deadline, corrected) to
+// Amz-Sdk-Request when the call has a deadline, as each of the run's
+// calls has (limits.call_timeout). A template learned from such a call
+// must not hand that call's ttl to every later request: the direct
+// request, signed on the local clock, is the SDK's request of an attempt
+// without skew, "attempt=1; max=N".
+func TestDirectRequestsCarryNoLearnedTTL(t *testing.T) {
+	h := &capturingHTTP{next: aheadHTTP{ahead: 90 * time.Second}}
+	awsCfg := aws.Config{Region: "us-east-1", Credentials: staticTestCreds()}
+	b, i, _ := directClients(t, awsCfg, []string{"us-east-1"}, h, false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(nova)}
+	sim := &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"}}
+	// A first call through the SDK measures the skew, as the run's
+	// ListFoundationModels does before any availability call.
+	if _, err := b.GetFoundationModelAvailability(ctx, in, forceSDKBedrock); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := i.SimulatePrincipalPolicy(ctx, sim, forceSDKIAM); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []func() error{
+		func() error { _, err := b.GetFoundationModelAvailability(ctx, in); return err },
+		func() error { _, err := i.SimulatePrincipalPolicy(ctx, sim); return err },
+	} {
+		if err := call(); err != nil { // learns
+			t.Fatal(err)
+		}
+		learnedFrom := h.last().req.Header.Get("Amz-Sdk-Request")
+		if !strings.Contains(learnedFrom, "ttl=") {
+			t.Fatalf("the learning call sent Amz-Sdk-Request %q; want the SDK's ttl, the test's premise", learnedFrom)
+		}
+		if err := call(); err != nil {
+			t.Fatal(err)
+		}
+		direct := h.last()
+		if !direct.direct {
+			t.Fatal("the call after learning was not direct")
+		}
+		if got, want := direct.req.Header.Get("Amz-Sdk-Request"), "attempt=1; max="+fmt.Sprint(config.DefaultMaxAttempts); got != want {
+			t.Errorf("direct Amz-Sdk-Request: got %q; want %q (learned from %q)", got, want, learnedFrom)
+		}
+	}
+}

@@ -52,7 +52,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go/middleware"
 	smithyrand "github.com/aws/smithy-go/rand"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -93,9 +95,9 @@ type template struct {
 	plan *signPlan
 }
 
-// perCallHeaders are the headers each request gets anew: the signature's and
-// the invocation id.
-var perCallHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Amz-Sdk-Invocation-Id", "Content-Length"}
+// perCallHeaders are the headers each request gets anew: the signature's,
+// the invocation id and, in Lambda, the invocation's trace id.
+var perCallHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Amz-Sdk-Invocation-Id", "Content-Length", "X-Amzn-Trace-Id"}
 
 // templateOf reads a template from the SDK's first attempt at an operation
 // whose own path (escaped) is suffix. It returns nil when the
@@ -226,6 +228,15 @@ func (l *learner) Do(req *http.Request) (*http.Response, error) {
 	return l.next.Do(req)
 }
 
+// recursionDetection is the SDK's middleware that sets X-Amzn-Trace-Id;
+// buildDone ends its chain.
+var (
+	recursionDetection = &awsmiddleware.RecursionDetection{}
+	buildDone          = middleware.BuildHandlerFunc(func(context.Context, middleware.BuildInput) (middleware.BuildOutput, middleware.Metadata, error) {
+		return middleware.BuildOutput{}, middleware.Metadata{}, nil
+	})
+)
+
 // emptySHA256 is the payload hash of a request without a body.
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -272,6 +283,13 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 		return x
 	}
 	req.Header["Amz-Sdk-Invocation-Id"] = []string{id}
+	// In Lambda, the trace id of the current invocation, by the SDK's own
+	// RecursionDetection: the Checker outlives an invocation, and the
+	// template's is the learning call's.
+	if _, _, err := recursionDetection.HandleBuild(ctx, middleware.BuildInput{Request: &smithyhttp.Request{Request: req}}, buildDone); err != nil {
+		x.err = err
+		return x
+	}
 	creds, err := d.creds.Retrieve(ctx)
 	if err != nil {
 		x.err = err

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -1175,5 +1176,66 @@ func TestDirectRequestsCarryNoLearnedTTL(t *testing.T) {
 		if got, want := direct.req.Header.Get("Amz-Sdk-Request"), "attempt=1; max="+fmt.Sprint(config.DefaultMaxAttempts); got != want {
 			t.Errorf("direct Amz-Sdk-Request: got %q; want %q (learned from %q)", got, want, learnedFrom)
 		}
+	}
+}
+
+// TestDirectRequestsCarryTheInvocationsTraceID: in Lambda the SDK sends
+// the current invocation's X-Ray trace id (_X_AMZN_TRACE_ID, set anew
+// for each invocation) as X-Amzn-Trace-Id (its RecursionDetection
+// middleware). The Checker outlives an invocation (built once at init,
+// functions/auditor FromEnv), so a direct request must carry the trace id
+// of its own invocation, not the learning call's.
+func TestDirectRequestsCarryTheInvocationsTraceID(t *testing.T) {
+	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "grantwatch-auditor")
+	t.Setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	h := &capturingHTTP{}
+	b, i, _ := directClients(t, aws.Config{Region: "us-east-1", Credentials: staticTestCreds()}, []string{"us-east-1"}, h, false)
+	ctx := context.Background()
+	in := &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(nova)}
+	sim := &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::111122223333:role/ChatApp"), ActionNames: []string{"bedrock:InvokeModel"}}
+	if _, err := b.GetFoundationModelAvailability(ctx, in); err != nil { // learns
+		t.Fatal(err)
+	}
+	if _, err := i.SimulatePrincipalPolicy(ctx, sim); err != nil { // learns
+		t.Fatal(err)
+	}
+	for _, next := range []struct {
+		name, traceID string
+		lambda        bool
+	}{
+		{name: "the next invocation", traceID: "Root=1-6a0b1c2d-0123456789abcdef01234567;Parent=0af7651916cd43dd;Sampled=0;Lineage=a87bd80c:0", lambda: true},
+		{name: "a trace id the SDK percent-encodes", traceID: "Root=1-6a0b1c2d-0123456789abcdef01234567;Parent=x y\"ä", lambda: true},
+		{name: "outside Lambda", traceID: "Root=1-6a0b1c2d-0123456789abcdef01234567"},
+	} {
+		t.Run(next.name, func(t *testing.T) {
+			t.Setenv("_X_AMZN_TRACE_ID", next.traceID)
+			if !next.lambda {
+				if err := os.Unsetenv("AWS_LAMBDA_FUNCTION_NAME"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := b.GetFoundationModelAvailability(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			direct := h.last()
+			if _, err := b.GetFoundationModelAvailability(ctx, in, forceSDKBedrock); err != nil {
+				t.Fatal(err)
+			}
+			if !direct.direct {
+				t.Fatal("the call after learning was not direct")
+			}
+			sameRequest(t, direct, h.last())
+			if _, err := i.SimulatePrincipalPolicy(ctx, sim); err != nil {
+				t.Fatal(err)
+			}
+			direct = h.last()
+			if _, err := i.SimulatePrincipalPolicy(ctx, sim, forceSDKIAM); err != nil {
+				t.Fatal(err)
+			}
+			sameRequest(t, direct, h.last())
+			if got := h.last().req.Header.Get("X-Amzn-Trace-Id"); (got != "") != next.lambda {
+				t.Errorf("the SDK's X-Amzn-Trace-Id: got %q; want one only in Lambda", got)
+			}
+		})
 	}
 }

@@ -93,10 +93,15 @@ func (c *capturingHTTP) last() sent {
 func cannedOK(req *http.Request) *http.Response {
 	h := http.Header{"Date": {time.Now().UTC().Format(http.TimeFormat)}, "X-Amzn-Requestid": {"4b1e0f6c-0000-4000-8000-000000000000"}}
 	body := emptySimulateAnswer
-	if strings.Contains(req.URL.EscapedPath(), "/foundation-model-availability/") {
-		h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", "application/json")
+	switch path := req.URL.EscapedPath(); {
+	case strings.Contains(path, "/foundation-model-availability/"):
 		body = `{"modelId":"m","agreementAvailability":{"status":"AVAILABLE"},"authorizationStatus":"AUTHORIZED","entitlementAvailability":"AVAILABLE","regionAvailability":"AVAILABLE"}`
-	} else {
+	case strings.HasSuffix(path, "/foundation-models"):
+		body = `{"modelSummaries":[]}`
+	case strings.HasSuffix(path, "/inference-profiles"):
+		body = `{"inferenceProfileSummaries":[]}`
+	default:
 		h.Set("Content-Type", "text/xml")
 	}
 	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: h, Body: io.NopCloser(strings.NewReader(body)),
@@ -408,6 +413,44 @@ func TestDirectRequestsAreTheSDKs(t *testing.T) {
 				t.Run("availability "+id, func(t *testing.T) { sameRequest(t, direct, sdk) })
 			}
 
+			// The list operations: only the unfiltered ListFoundationModels
+			// goes direct; ListInferenceProfiles with its query.
+			if _, err := b.ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{}); err != nil { // learns
+				t.Fatal(err)
+			}
+			if got := h.last().req.URL.String(); got != ec.wantBedrockHost+"/foundation-models" {
+				t.Errorf("SDK's ListFoundationModels URL: got %s; want %s/foundation-models", got, ec.wantBedrockHost)
+			}
+			if _, err := b.ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{}); err != nil {
+				t.Fatal(err)
+			}
+			direct := h.last()
+			if _, err := b.ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{}, forceSDKBedrock); err != nil {
+				t.Fatal(err)
+			}
+			if !direct.direct {
+				t.Error("ListFoundationModels: the call after learning was not direct")
+			} else {
+				t.Run("models", func(t *testing.T) { sameRequest(t, direct, h.last()) })
+			}
+			for n, in := range profileInputs {
+				if _, err := b.ListInferenceProfiles(ctx, in); err != nil {
+					t.Fatalf("profiles %d: %v", n, err)
+				}
+				direct := h.last()
+				if n == 0 {
+					continue // learns
+				}
+				if _, err := b.ListInferenceProfiles(ctx, in, forceSDKBedrock); err != nil {
+					t.Fatalf("profiles %d: %v", n, err)
+				}
+				if !direct.direct {
+					t.Errorf("profiles %d: not direct", n)
+					continue
+				}
+				t.Run(fmt.Sprintf("profiles %d", n), func(t *testing.T) { sameRequest(t, direct, h.last()) })
+			}
+
 			for n, s := range simulations {
 				if _, err := i.SimulatePrincipalPolicy(ctx, s.in); err != nil {
 					t.Fatalf("%s: %v", s.name, err)
@@ -439,6 +482,17 @@ func TestDirectRequestsAreTheSDKs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// profileInputs are ListInferenceProfiles inputs: the first teaches the
+// template; the others set each query member, with bytes the query
+// escapes.
+var profileInputs = []*bedrock.ListInferenceProfilesInput{
+	{},
+	{MaxResults: aws.Int32(1000)},
+	{NextToken: aws.String("eyJhIjoiYiJ9 +/=&é~")},
+	{TypeEquals: "SYSTEM_DEFINED", MaxResults: aws.Int32(5), NextToken: aws.String("t")},
+	{TypeEquals: "APPLICATION"},
 }
 
 func numbered(prefix string, n int) []string {
@@ -838,7 +892,13 @@ func TestDirectPathTurnsOffOnClockSkew(t *testing.T) {
 	if plain.off.Load() {
 		t.Error("without skew: the direct path turned off")
 	}
-	wantLearned := []string{opAvailability + "/eu-central-1", opAvailability + "/us-east-1", opAvailability + "/us-west-2", opSimulate + "/us-east-1"}
+	var wantLearned []string
+	for _, op := range []string{opAvailability, opModels, opProfiles} {
+		for _, region := range []string{"eu-central-1", "us-east-1", "us-west-2"} {
+			wantLearned = append(wantLearned, op+"/"+region)
+		}
+	}
+	wantLearned = append(wantLearned, opSimulate+"/us-east-1")
 	if l := learned(plain); !slices.Equal(l, wantLearned) {
 		t.Errorf("without skew: templates %v; want %v", l, wantLearned)
 	}
@@ -1115,6 +1175,10 @@ func TestDirectInputsCoverEveryMember(t *testing.T) {
 	// simulationForm writes every member of a context entry.
 	if got, want := exported(reflect.TypeFor[iamtypes.ContextEntry]()), []string{"ContextKeyName", "ContextKeyType", "ContextKeyValues"}; !slices.Equal(got, want) {
 		t.Errorf("ContextEntry members: got %v; want %v, those the direct form writes", got, want)
+	}
+	// The profile list's query writes these members.
+	if got, want := exported(reflect.TypeFor[bedrock.ListInferenceProfilesInput]()), []string{"MaxResults", "NextToken", "TypeEquals"}; !slices.Equal(got, want) {
+		t.Errorf("ListInferenceProfilesInput members: got %v; want %v, those the direct query writes", got, want)
 	}
 	// The availability path label is the input's one member.
 	if got, want := exported(reflect.TypeFor[bedrock.GetFoundationModelAvailabilityInput]()), []string{"ModelId"}; !slices.Equal(got, want) {

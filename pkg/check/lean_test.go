@@ -561,6 +561,7 @@ var (
 	bedrockError   = func(status int, code, msg string) canned {
 		return canned{status: status, header: map[string]string{"Content-Type": "application/json", "X-Amzn-Errortype": code + ":http://internal.amazon.com/coral/com.amazon.bedrock/"}, body: `{"message":"` + msg + `"}`}
 	}
+	profilesOK   = canned{status: 200, header: map[string]string{"Content-Type": "application/json"}, body: `{"inferenceProfileSummaries":[{"inferenceProfileName":"US Nova Pro","inferenceProfileArn":"arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-pro-v1:0","inferenceProfileId":"us.amazon.nova-pro-v1:0","models":[{"modelArn":"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"}],"status":"ACTIVE","type":"SYSTEM_DEFINED"}]}`}
 	simulationOK = canned{status: 200, header: map[string]string{"Content-Type": "text/xml"}, body: `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>bedrock:InvokeModel</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>allowed</EvalDecision></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>5c3a3d4e-0000-4000-8000-000000000001</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`}
 	iamError     = func(status int, typ, code, msg string) canned {
 		return canned{status: status, header: map[string]string{"Content-Type": "text/xml"}, body: `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>` + typ + `</Type><Code>` + code + `</Code><Message>` + msg + `</Message></Error><RequestId>5c3a3d4e-0000-4000-8000-000000000001</RequestId></ErrorResponse>`}
@@ -623,6 +624,13 @@ func fallbackCall(t *testing.T, awsCfg aws.Config, op string, first, in any, sdk
 				return b.GetFoundationModelAvailability(ctx, in.(*bedrock.GetFoundationModelAvailabilityInput), forceSDKBedrock)
 			}
 			return b.GetFoundationModelAvailability(ctx, in.(*bedrock.GetFoundationModelAvailabilityInput))
+		}
+	case opProfiles:
+		call = func(in any, sdkAlone bool) (any, error) {
+			if sdkAlone {
+				return b.ListInferenceProfiles(ctx, in.(*bedrock.ListInferenceProfilesInput), forceSDKBedrock)
+			}
+			return b.ListInferenceProfiles(ctx, in.(*bedrock.ListInferenceProfilesInput))
 		}
 	case opSimulate:
 		call = func(in any, sdkAlone bool) (any, error) {
@@ -710,6 +718,11 @@ func TestDirectFallbackIsTheSDKs(t *testing.T) {
 			body: `{"modelId":"amazon.nova-pro-v1:0","agreementAvailability":{"status":"ERROR","errorMessage":"Payment \u0026 billing: \"invalid\""},"authorizationStatus":"AUTHORIZED","entitlementAvailability":"AVAILABLE","regionAvailability":"AVAILABLE"}`}}, wantRequests: 1},
 		{name: "a 200 that is not JSON", op: opAvailability, answers: []canned{{status: 200, body: "not json"}}, wantRequests: 1, wantCode: ""},
 
+		{name: "AccessDeniedException", op: opProfiles, answers: []canned{bedrockError(403, "AccessDeniedException", "not authorized to perform: bedrock:ListInferenceProfiles")}, wantRequests: 1, wantCode: "AccessDeniedException"},
+		{name: "ThrottlingException, then the answer", op: opProfiles, answers: []canned{throttled, profilesOK}, wantRequests: 2},
+		{name: "a 200 with a member the direct decoder does not know", op: opProfiles, answers: []canned{{status: 200, header: map[string]string{"Content-Type": "application/json"},
+			body: `{"inferenceProfileSummaries":[],"newMember":1}`}}, wantRequests: 1},
+
 		{name: "AccessDenied", op: opSimulate, answers: []canned{iamError(403, "Sender", "AccessDenied", "User: arn:aws:sts::111122223333:assumed-role/GrantwatchAudit/s is not authorized to perform: iam:SimulatePrincipalPolicy")}, wantRequests: 1, wantCode: "AccessDenied"},
 		{name: "Throttling, then the answer", op: opSimulate, answers: []canned{iamError(400, "Sender", "Throttling", "Rate exceeded"), simulationOK}, wantRequests: 2},
 		{name: "NoSuchEntity", op: opSimulate, answers: []canned{iamError(404, "Sender", "NoSuchEntity", "The role with name ChatApp cannot be found.")}, wantRequests: 1, wantCode: "NoSuchEntity"},
@@ -725,8 +738,11 @@ func TestDirectFallbackIsTheSDKs(t *testing.T) {
 			run := func(sdkAlone bool) (outcome, []sent, int) {
 				first := availabilityOK
 				var in any = availability
-				if tc.op == opSimulate {
+				switch tc.op {
+				case opSimulate:
 					first, in = simulationOK, simulation
+				case opProfiles:
+					first, in = profilesOK, &bedrock.ListInferenceProfilesInput{MaxResults: aws.Int32(1000)}
 				}
 				srv := newScriptedServer(t, append([]canned{first}, tc.answers...))
 				awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: staticTestCreds()}

@@ -76,9 +76,11 @@ type directState struct {
 	// sent and decoded count direct requests and the answers decoded here
 	// (the others went to the SDK): tests read them.
 	sent, decoded atomic.Int64
+	// strs is the decoders' one copy of each string (lean_json.go).
+	strs *interner
 }
 
-func newDirectState() *directState { return &directState{} }
+func newDirectState() *directState { return &directState{strs: newInterner()} }
 
 type templateKey struct{ op, region string }
 

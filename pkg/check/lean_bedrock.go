@@ -37,7 +37,9 @@ func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *
 	// The SDK's path label: every byte but the unreserved ones escaped,
 	// "/" too (restJson1 modelId is a non-greedy label).
 	suffix := "/foundation-model-availability/" + httpbinding.EscapePath(*in.ModelId, true)
-	return directCall(ctx, c.d, opAvailability, suffix, "", nil, decodeAvailability,
+	return directCall(ctx, c.d, opAvailability, suffix, "", nil, func(b []byte) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
+		return decodeAvailability(b, c.d.state.strs)
+	},
 		func(opts ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
 			return c.Client.GetFoundationModelAvailability(ctx, in, opts...)
 		}, bedrockHTTP)
@@ -50,8 +52,8 @@ func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *
 // enums as their type), an object is a new AgreementAvailability. Anything
 // else (an unknown member, a duplicate, an escape, a non-ASCII byte, text
 // after the object, ...) is errNotDirect, and the SDK decodes it.
-func decodeAvailability(b []byte) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
-	s := jsonScan{b: b}
+func decodeAvailability(b []byte, strs *interner) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
+	s := jsonScan{b: b, strs: strs}
 	out := &bedrock.GetFoundationModelAvailabilityOutput{}
 	err := s.whole(func() error {
 		return s.object(func(key string) (uint32, error) {
@@ -95,7 +97,7 @@ func (c *directBedrock) ListFoundationModels(ctx context.Context, in *bedrock.Li
 	if len(optFns) > 0 || in == nil || *in != (bedrock.ListFoundationModelsInput{}) {
 		return c.Client.ListFoundationModels(ctx, in, optFns...)
 	}
-	return directCall(ctx, c.d, opModels, "/foundation-models", "", nil, decodeModels,
+	return directCall(ctx, c.d, opModels, "/foundation-models", "", nil, func(b []byte) (*bedrock.ListFoundationModelsOutput, error) { return decodeModels(b, c.d.state.strs) },
 		func(opts ...func(*bedrock.Options)) (*bedrock.ListFoundationModelsOutput, error) {
 			return c.Client.ListFoundationModels(ctx, in, opts...)
 		}, bedrockHTTP)
@@ -107,8 +109,8 @@ func (c *directBedrock) ListFoundationModels(ctx context.Context, in *bedrock.Li
 // strings and the lifecycle's date-time strings (smithy's ParseDateTime,
 // the SDK's own), each null left unset, each list element null the zero
 // value, an empty list empty but not nil.
-func decodeModels(b []byte) (*bedrock.ListFoundationModelsOutput, error) {
-	s := jsonScan{b: b}
+func decodeModels(b []byte, strs *interner) (*bedrock.ListFoundationModelsOutput, error) {
+	s := jsonScan{b: b, strs: strs}
 	out := &bedrock.ListFoundationModelsOutput{}
 	err := s.whole(func() error {
 		return s.object(func(key string) (uint32, error) {
@@ -197,7 +199,7 @@ func (c *directBedrock) ListInferenceProfiles(ctx context.Context, in *bedrock.L
 	if len(in.TypeEquals) > 0 {
 		q["type"] = []string{string(in.TypeEquals)}
 	}
-	return directCall(ctx, c.d, opProfiles, "/inference-profiles", q.Encode(), nil, decodeProfiles,
+	return directCall(ctx, c.d, opProfiles, "/inference-profiles", q.Encode(), nil, func(b []byte) (*bedrock.ListInferenceProfilesOutput, error) { return decodeProfiles(b, c.d.state.strs) },
 		func(opts ...func(*bedrock.Options)) (*bedrock.ListInferenceProfilesOutput, error) {
 			return c.Client.ListInferenceProfiles(ctx, in, opts...)
 		}, bedrockHTTP)
@@ -205,8 +207,8 @@ func (c *directBedrock) ListInferenceProfiles(ctx context.Context, in *bedrock.L
 
 // decodeProfiles decodes ListInferenceProfiles' answer as the SDK's
 // deserializer does (ledger: PROTO-bedrock-list-wire).
-func decodeProfiles(b []byte) (*bedrock.ListInferenceProfilesOutput, error) {
-	s := jsonScan{b: b}
+func decodeProfiles(b []byte, strs *interner) (*bedrock.ListInferenceProfilesOutput, error) {
+	s := jsonScan{b: b, strs: strs}
 	out := &bedrock.ListInferenceProfilesOutput{}
 	err := s.whole(func() error {
 		return s.object(func(key string) (uint32, error) {

@@ -48,7 +48,7 @@ func sdkAvailability(body []byte) (*bedrock.GetFoundationModelAvailabilityOutput
 // what the SDK decodes, every field. It reports whether it decoded.
 func decodesAsTheSDK(t *testing.T, body []byte) bool {
 	t.Helper()
-	got, err := decodeAvailability(body)
+	got, err := decodeAvailability(body, nil)
 	if err != nil {
 		if !errors.Is(err, errNotDirect) || got != nil {
 			t.Errorf("direct decoder: got %v, %v; want nil, errNotDirect\n%q", got, err, body)

@@ -5,6 +5,7 @@
 package check
 
 import (
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,43 @@ import (
 type jsonScan struct {
 	b   []byte
 	pos int
+	// strs, when set, gives one shared copy of each string read.
+	strs *interner
+	// ptrs is a slab for the strings the output points to, so that each
+	// is not an allocation of its own.
+	ptrs []string
+}
+
+// interner keeps one copy of each short string the direct decoders read:
+// every account's answers repeat the same model ids, names, ARNs and
+// states, and a run holds what it read until it ends. It stops adding at
+// maxInterned strings; a string it does not hold is a copy as before.
+type interner struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+const maxInterned, maxInternedLen = 1 << 14, 256
+
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) get(b []byte) string {
+	if in == nil || len(b) > maxInternedLen {
+		return string(b)
+	}
+	in.mu.RLock()
+	s, ok := in.m[string(b)] // no allocation for the lookup
+	in.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	in.mu.Lock()
+	if len(in.m) < maxInterned {
+		in.m[s] = s
+	}
+	in.mu.Unlock()
+	return s
 }
 
 func (s *jsonScan) ws() {
@@ -60,7 +98,7 @@ func (s *jsonScan) str() (v string, null bool, err error) {
 		c := s.b[s.pos]
 		switch {
 		case c == '"':
-			v = string(s.b[start:s.pos])
+			v = s.strs.get(s.b[start:s.pos])
 			s.pos++
 			return v, false, nil
 		case c == '\\' || c < 0x20 || c >= 0x7f:
@@ -156,7 +194,11 @@ func (s *jsonScan) optional(value func() error) error {
 func (s *jsonScan) strPtr(dst **string) error {
 	v, null, err := s.str()
 	if err == nil && !null {
-		*dst = aws.String(v)
+		if len(s.ptrs) == cap(s.ptrs) {
+			s.ptrs = make([]string, 0, 16)
+		}
+		s.ptrs = append(s.ptrs, v)
+		*dst = &s.ptrs[len(s.ptrs)-1]
 	}
 	return err
 }

@@ -41,14 +41,14 @@ var listDecoders = []struct {
 	direct func([]byte) (any, error)
 	sdk    func(string) (any, error)
 }{
-	{"ListFoundationModels", func(b []byte) (any, error) { return decodeModels(b) }, func(body string) (any, error) {
+	{"ListFoundationModels", func(b []byte) (any, error) { return decodeModels(b, newInterner()) }, func(body string) (any, error) {
 		out, err := sdkClient(body).ListFoundationModels(context.Background(), &bedrock.ListFoundationModelsInput{})
 		if out != nil {
 			out.ResultMetadata = middleware.Metadata{}
 		}
 		return out, err
 	}},
-	{"ListInferenceProfiles", func(b []byte) (any, error) { return decodeProfiles(b) }, func(body string) (any, error) {
+	{"ListInferenceProfiles", func(b []byte) (any, error) { return decodeProfiles(b, nil) }, func(body string) (any, error) {
 		out, err := sdkClient(body).ListInferenceProfiles(context.Background(), &bedrock.ListInferenceProfilesInput{})
 		if out != nil {
 			out.ResultMetadata = middleware.Metadata{}

@@ -72,7 +72,10 @@ func (r *run) record(ctx context.Context, res result.Result) {
 	case !res.Status.Usable():
 		level = slog.LevelInfo
 	}
-	r.log.Log(ctx, level, "checked", "account", res.Account, "region", res.Region, "model", res.Model, "status", res.Status, "cause", res.Cause)
+	// Enabled first: the attributes would be boxed for a discarding logger.
+	if r.log.Enabled(ctx, level) {
+		r.log.Log(ctx, level, "checked", "account", res.Account, "region", res.Region, "model", res.Model, "status", res.Status, "cause", res.Cause)
+	}
 	if res.Principal != "" {
 		return // progress counts the planned checks
 	}

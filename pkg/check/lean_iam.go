@@ -4,7 +4,6 @@ package check
 
 import (
 	"context"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,8 +72,8 @@ func simulationForm(in *iam.SimulatePrincipalPolicyInput) ([]byte, bool) {
 }
 
 // form is a url.Values without the map: each key here is set once, so
-// sorting the pairs by key and escaping each with url.QueryEscape writes
-// what url.Values.Encode writes.
+// sorting the pairs by key and escaping each as url.QueryEscape does
+// writes what url.Values.Encode writes.
 type form struct{ pairs []formPair }
 
 type formPair struct{ key, value string }
@@ -98,9 +97,27 @@ func (f *form) encode() []byte {
 		if i > 0 {
 			b = append(b, '&')
 		}
-		b = append(b, url.QueryEscape(p.key)...)
+		b = appendQueryEscape(b, p.key)
 		b = append(b, '=')
-		b = append(b, url.QueryEscape(p.value)...)
+		b = appendQueryEscape(b, p.value)
+	}
+	return b
+}
+
+// appendQueryEscape appends s escaped as url.QueryEscape escapes it (the
+// unreserved bytes A-Z a-z 0-9 - _ . ~ as they are, a space as +, every
+// other byte as %XX in upper case), without a string for each value.
+func appendQueryEscape(b []byte, s string) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		}
 	}
 	return b
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -170,4 +171,15 @@ func TestDirectSignatureMatchesAWSExample(t *testing.T) {
 	if got, want := req.Header.Get("X-Amz-Date"), "20150830T123600Z"; got != want {
 		t.Errorf("X-Amz-Date: got %s; want %s", got, want)
 	}
+}
+
+// FuzzAppendQueryEscape: the form's escaping is url.QueryEscape's.
+func FuzzAppendQueryEscape(f *testing.F) {
+	f.Add("arn:aws:iam::111111111111:role/a b+c&d=é~_-.")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendQueryEscape(nil, s)), url.QueryEscape(s); got != want {
+			t.Errorf("appendQueryEscape(%q): got %q; want %q", s, got, want)
+		}
+	})
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,27 +70,9 @@ func dump(out *bedrock.GetFoundationModelAvailabilityOutput) string {
 	return string(b)
 }
 
-// availabilityRecorder keeps the simulator's GetFoundationModelAvailability
-// 200 answers.
-type availabilityRecorder struct {
-	next    http.Handler
-	mu      sync.Mutex
-	answers [][]byte
-}
-
-func (r *availabilityRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	rec := httptest.NewRecorder()
-	r.next.ServeHTTP(rec, req)
-	if strings.HasPrefix(req.URL.Path, "/foundation-model-availability/") && rec.Code == 200 {
-		r.mu.Lock()
-		r.answers = append(r.answers, bytes.Clone(rec.Body.Bytes()))
-		r.mu.Unlock()
-	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+// isAvailability takes GetFoundationModelAvailability requests.
+func isAvailability(req *http.Request, _ []byte) bool {
+	return strings.HasPrefix(req.URL.Path, "/foundation-model-availability/")
 }
 
 // simulatorAvailabilityAnswers audits the check organization
@@ -117,7 +98,7 @@ func simulatorAvailabilityAnswers(t *testing.T) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := &availabilityRecorder{next: sim}
+		rec := &recorder{next: sim, keep: isAvailability}
 		srv := httptest.NewServer(rec)
 		cfg, err := config.Load(run.config)
 		if err != nil {

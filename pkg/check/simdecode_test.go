@@ -57,9 +57,11 @@ func sdkDecode(body []byte) (*iam.SimulatePrincipalPolicyOutput, error) {
 	return simulateWith(body, 200, false)
 }
 
-// recorder keeps the simulator's SimulatePrincipalPolicy answers.
+// recorder keeps the simulator's 200 answers to the requests keep takes
+// (it is given the request and its body).
 type recorder struct {
 	next    http.Handler
+	keep    func(req *http.Request, body []byte) bool
 	mu      sync.Mutex
 	answers [][]byte
 }
@@ -67,10 +69,9 @@ type recorder struct {
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	form, _ := url.ParseQuery(string(body))
 	rec := httptest.NewRecorder()
 	r.next.ServeHTTP(rec, req)
-	if form.Get("Action") == "SimulatePrincipalPolicy" && rec.Code == 200 {
+	if rec.Code == 200 && r.keep(req, body) {
 		r.mu.Lock()
 		r.answers = append(r.answers, bytes.Clone(rec.Body.Bytes()))
 		r.mu.Unlock()
@@ -80,6 +81,12 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// isSimulation takes SimulatePrincipalPolicy requests.
+func isSimulation(_ *http.Request, body []byte) bool {
+	form, _ := url.ParseQuery(string(body))
+	return form.Get("Action") == "SimulatePrincipalPolicy"
 }
 
 // simulatorAnswers audits scenarios built on AWS's published policies
@@ -138,7 +145,7 @@ func simulatorAnswers(t *testing.T) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := &recorder{next: sim}
+		rec := &recorder{next: sim, keep: isSimulation}
 		srv := httptest.NewServer(rec)
 		cfg, err := config.Load("testdata/grantwatch.yaml")
 		if err != nil {

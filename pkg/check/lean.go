@@ -199,6 +199,12 @@ func directCall[Out, Opts any](ctx context.Context, d *direct, op, path, query s
 		})
 	}
 	x := d.send(ctx, t, path, query, body)
+	if !x.sent {
+		// Nothing went out (the credentials, say, could not be had): the
+		// SDK's call meets the same in its own steps (GetIdentity, ...),
+		// which are not its HTTP client's answer.
+		return sdk()
+	}
 	if x.body != nil {
 		if out, err := decode(x.body); err == nil {
 			d.state.decoded.Add(1)
@@ -250,11 +256,13 @@ type exchange struct {
 	buf  *bytes.Buffer
 	// signedAt is the request's signing time (zero: not signed).
 	signedAt time.Time
+	// sent: the request went to the HTTP client.
+	sent bool
 }
 
 // send makes one request from t. It never fails on its own: a request it
-// cannot make is an exchange with an error, which the SDK then meets as
-// its first attempt's.
+// cannot make is an exchange with an error that was not sent, and the SDK
+// makes the call.
 func (d *direct) send(ctx context.Context, t *template, path, query string, body []byte) *exchange {
 	x := &exchange{}
 	var rd io.Reader
@@ -303,6 +311,7 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 		}
 	}
 	d.state.sent.Add(1)
+	x.sent = true
 	x.resp, x.err = d.http.Do(req)
 	if x.err != nil || x.resp.StatusCode != http.StatusOK {
 		return x

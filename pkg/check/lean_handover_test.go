@@ -1,0 +1,76 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+)
+
+// credsFailingOnce fails its n-th Retrieve (from 1) and gives testCreds
+// otherwise; failing from n on every time with always.
+type credsFailingOnce struct {
+	calls  atomic.Int32
+	n      int32
+	always bool
+}
+
+func (c *credsFailingOnce) Retrieve(context.Context) (aws.Credentials, error) {
+	k := c.calls.Add(1)
+	if k == c.n || (c.always && k > c.n) {
+		return aws.Credentials{}, errors.New("refresh credentials: AccessDenied")
+	}
+	return testCreds, nil
+}
+
+// TestDirectRequestNotSentIsTheSDKsCall: when the direct path cannot make
+// its request (here the credentials fail), nothing was sent, so the call
+// is the SDK's own: its GetIdentity meets the failure, as with the SDK
+// alone, rather than its HTTP client meeting it as a send error, which
+// the SDK would retry as a connection error.
+func TestDirectRequestNotSentIsTheSDKsCall(t *testing.T) {
+	in := &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(nova)}
+	run := func(t *testing.T, creds *credsFailingOnce, sdkAlone bool) (error, []sent) {
+		h := &capturingHTTP{}
+		b, _, _ := directClients(t, loadTestConfig(t, "us-east-1"), []string{"us-east-1"}, h, false)
+		b.Client = bedrock.New(b.Client.Options(), func(o *bedrock.Options) { o.Credentials = creds })
+		b.d.creds = creds
+		if _, err := b.GetFoundationModelAvailability(context.Background(), in); err != nil { // learns
+			t.Fatal(err)
+		}
+		before := len(h.all())
+		var err error
+		if sdkAlone {
+			_, err = b.GetFoundationModelAvailability(context.Background(), in, forceSDKBedrock)
+		} else {
+			_, err = b.GetFoundationModelAvailability(context.Background(), in)
+		}
+		return err, h.all()[before:]
+	}
+	t.Run("the credentials fail every time", func(t *testing.T) {
+		want, wantSent := run(t, &credsFailingOnce{n: 2, always: true}, true)
+		got, gotSent := run(t, &credsFailingOnce{n: 2, always: true}, false)
+		if want == nil || got == nil || got.Error() != want.Error() {
+			t.Errorf("got %v; want the SDK's alone, %v", got, want)
+		}
+		if len(gotSent) != 0 || len(wantSent) != 0 {
+			t.Errorf("requests: got %d; want none, as the SDK alone (%d)", len(gotSent), len(wantSent))
+		}
+	})
+	t.Run("the credentials fail once, for the direct request", func(t *testing.T) {
+		got, gotSent := run(t, &credsFailingOnce{n: 2}, false)
+		if got != nil {
+			t.Errorf("got %v; want the SDK's call, with credentials, to succeed", got)
+		}
+		if len(gotSent) != 1 || gotSent[0].direct || !strings.HasPrefix(gotSent[0].req.Header.Get("Amz-Sdk-Request"), "attempt=1;") {
+			t.Errorf("requests: got %d; want one, the SDK's first attempt", len(gotSent))
+			for _, s := range gotSent {
+				t.Logf("direct %v, %s", s.direct, s.req.Header.Get("Amz-Sdk-Request"))
+			}
+		}
+	})
+}

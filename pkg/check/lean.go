@@ -212,9 +212,17 @@ func directCall[Out, Opts any](ctx context.Context, d *direct, op, path, query s
 			return out, nil
 		}
 	}
-	return sdk(func(o *Opts) {
-		wrap(o, func(next aws.HTTPClient) aws.HTTPClient { return d.replay(x, next) })
+	var r *replayFirst
+	out, err := sdk(func(o *Opts) {
+		wrap(o, func(next aws.HTTPClient) aws.HTTPClient { r = d.replay(x, next); return r })
 	})
+	// A call that ended before its first attempt reached the HTTP client
+	// (its context done, say) leaves the answer unread: closed here, or
+	// its connection would stay taken.
+	if r != nil {
+		r.discard()
+	}
+	return out, err
 }
 
 // learner is the HTTP client of a call the SDK makes in full: its first
@@ -349,7 +357,7 @@ func (x *exchange) release() {
 // answered with this exchange (the answer, whole, or the error), any retry
 // goes out through next. The Date of an answer far from the local clock
 // turns the direct path off, as the SDK then corrects its own clock.
-func (d *direct) replay(x *exchange, next aws.HTTPClient) aws.HTTPClient {
+func (d *direct) replay(x *exchange, next aws.HTTPClient) *replayFirst {
 	if x.resp != nil {
 		if x.body != nil {
 			x.resp.Body = io.NopCloser(bytes.NewReader(bytes.Clone(x.body)))
@@ -391,6 +399,13 @@ func (r *replayFirst) Do(req *http.Request) (*http.Response, error) {
 		return r.resp, r.err
 	}
 	return r.next.Do(req)
+}
+
+// discard closes the recorded answer if no request took it.
+func (r *replayFirst) discard() {
+	if r.used.CompareAndSwap(false, true) && r.resp != nil {
+		_ = r.resp.Body.Close()
+	}
 }
 
 // signedAtAnotherTime reports whether the SDK signed req at a time more

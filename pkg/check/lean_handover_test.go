@@ -3,6 +3,8 @@ package check
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -73,4 +75,46 @@ func TestDirectRequestNotSentIsTheSDKsCall(t *testing.T) {
 			}
 		}
 	})
+}
+
+// closeCounting is an answer body that counts its Close calls.
+type closeCounting struct {
+	io.Reader
+	closed *atomic.Int32
+}
+
+func (c closeCounting) Close() error { c.closed.Add(1); return nil }
+
+// cancelsOnAnswer answers with an HTTP 500 and ends the call's context
+// before the SDK's first attempt can take that answer.
+type cancelsOnAnswer struct {
+	cancel context.CancelFunc
+	closed atomic.Int32
+}
+
+func (c *cancelsOnAnswer) Do(req *http.Request) (*http.Response, error) {
+	c.cancel()
+	return &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{},
+		Body: closeCounting{strings.NewReader(`{"message":"Internal error"}`), &c.closed}, Request: req}, nil
+}
+
+// TestDirectAnswerNoAttemptTookIsClosed: a direct answer the SDK's call
+// never reached (its context ended first) is closed, so that its
+// connection goes back to the pool.
+func TestDirectAnswerNoAttemptTookIsClosed(t *testing.T) {
+	b, _, _ := directClients(t, loadTestConfig(t, "us-east-1"), []string{"us-east-1"}, &capturingHTTP{}, false)
+	in := &bedrock.GetFoundationModelAvailabilityInput{ModelId: aws.String(nova)}
+	if _, err := b.GetFoundationModelAvailability(context.Background(), in); err != nil { // learns
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &cancelsOnAnswer{cancel: cancel}
+	b.d.http = h
+	if _, err := b.GetFoundationModelAvailability(ctx, in); !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v; want the call canceled", err)
+	}
+	if got := h.closed.Load(); got != 1 {
+		t.Errorf("answer body closed %d times; want once", got)
+	}
 }

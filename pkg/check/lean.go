@@ -23,8 +23,9 @@
 //     is sent twice; but when the SDK's client has corrected its clock
 //     already, it signs at another time than the direct request was, and
 //     its own request goes out (replayFirst).
-//   - A configuration with its own APIOptions or a ClientLogMode (they act
-//     on the SDK's stack only), a call with per-call options, a client
+//   - A configuration with its own APIOptions, Interceptors,
+//     ServiceOptions or a ClientLogMode (they act on the SDK's stack
+//     only), a call with per-call options, a client
 //     that does not sign with SigV4
 //     (a Bedrock API key), or an answer whose Date is more than the SDK's
 //     skew threshold away from the local clock turns the direct path off:

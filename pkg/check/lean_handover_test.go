@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // credsFailingOnce fails its n-th Retrieve (from 1) and gives testCreds
@@ -117,4 +119,43 @@ func TestDirectAnswerNoAttemptTookIsClosed(t *testing.T) {
 	if got := h.closed.Load(); got != 1 {
 		t.Errorf("answer body closed %d times; want once", got)
 	}
+}
+
+// TestDirectPathOffForTheSDKsStackOptions: a configuration that acts on
+// the SDK's stack (middleware, interceptors, per-service options, request
+// logging) keeps every call on the SDK's stack, where those run.
+func TestDirectPathOffForTheSDKsStackOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*aws.Config)
+		wantOff bool
+	}{
+		{name: "the SDK's defaults", edit: func(*aws.Config) {}},
+		{name: "APIOptions", edit: func(c *aws.Config) {
+			c.APIOptions = append(c.APIOptions, func(*middleware.Stack) error { return nil })
+		}, wantOff: true},
+		{name: "ClientLogMode", edit: func(c *aws.Config) { c.ClientLogMode = aws.LogRequest }, wantOff: true},
+		{name: "an interceptor", edit: func(c *aws.Config) {
+			c.Interceptors.AddBeforeTransmit(beforeTransmit(func(context.Context, *smithyhttp.InterceptorContext) error { return nil }))
+		}, wantOff: true},
+		{name: "ServiceOptions", edit: func(c *aws.Config) {
+			c.ServiceOptions = append(c.ServiceOptions, func(string, any) {})
+		}, wantOff: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			awsCfg := loadTestConfig(t, "us-east-1")
+			tc.edit(&awsCfg)
+			_, _, c := directClients(t, awsCfg, []string{"us-east-1"}, nil, false)
+			if got := c.direct.off.Load(); got != tc.wantOff {
+				t.Errorf("direct path off: got %v; want %v", got, tc.wantOff)
+			}
+		})
+	}
+}
+
+type beforeTransmit func(context.Context, *smithyhttp.InterceptorContext) error
+
+func (f beforeTransmit) BeforeTransmit(ctx context.Context, in *smithyhttp.InterceptorContext) error {
+	return f(ctx, in)
 }

@@ -100,16 +100,27 @@ type template struct {
 // the invocation id and, in Lambda, the invocation's trace id.
 var perCallHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Amz-Sdk-Invocation-Id", "Content-Length", "X-Amzn-Trace-Id"}
 
-// templateOf reads a template from the SDK's first attempt at an operation
-// whose own path (escaped) is suffix. It returns nil when the
-// request is not the SigV4-signed shape the direct path can copy.
-func templateOf(req *http.Request, suffix string) *template {
+// labelled are the operations whose path carries a label of the input.
+var labelled = map[string]bool{opAvailability: true}
+
+// templateOf reads a template from the SDK's first attempt at op, whose
+// own path (escaped) is suffix. It returns nil when the request is not the
+// SigV4-signed shape the direct path can copy.
+func templateOf(req *http.Request, op, suffix string) *template {
 	if !strings.HasPrefix(req.Header.Get("Amz-Sdk-Request"), "attempt=1;") || req.Host != "" || req.URL.User != nil || req.URL.Fragment != "" {
 		return nil
 	}
 	// The query is each call's own (and the signer rewrites it in place).
 	base, ok := strings.CutSuffix(req.URL.EscapedPath(), suffix)
 	if !ok {
+		return nil
+	}
+	// net/http sends the SDK's raw path (the endpoint's path, then the
+	// escaped label) only when it is a valid encoding of the whole path.
+	// Behind an endpoint path it cannot take (a space in it, say) net/http
+	// escapes the path itself, the label too: a label it escapes otherwise
+	// (":" it leaves as is) would go out unlike the SDK's.
+	if labelled[op] && req.URL.RawPath != req.URL.EscapedPath() {
 		return nil
 	}
 	// Credential=AKID/yyyymmdd/region/service/aws4_request
@@ -238,7 +249,7 @@ type learner struct {
 
 func (l *learner) Do(req *http.Request) (*http.Response, error) {
 	l.once.Do(func() {
-		l.d.state.templates.LoadOrStore(templateKey{l.op, l.d.region}, templateOf(req, l.suffix))
+		l.d.state.templates.LoadOrStore(templateKey{l.op, l.d.region}, templateOf(req, l.op, l.suffix))
 	})
 	return l.next.Do(req)
 }

@@ -27,9 +27,15 @@
 //     ServiceOptions or a ClientLogMode (they act on the SDK's stack
 //     only), a call with per-call options, a client
 //     that does not sign with SigV4
-//     (a Bedrock API key), or an answer whose Date is more than the SDK's
-//     skew threshold away from the local clock turns the direct path off:
-//     from then on the SDK does everything.
+//     (a Bedrock API key), or an answer handed to the SDK whose Date is
+//     more than the SDK's skew threshold away from the local clock turns
+//     the direct path off: from then on the SDK does everything. (An answer
+//     decoded here is not checked: AWS took the request, signed on the
+//     local clock, so the skew is within its window.)
+//   - The templates are the Checker's, one per operation and region, and
+//     serve every account's client there: those differ only in their
+//     credentials, and the user agent's credential features come from the
+//     provider's type, the same for every account (run.assume).
 //
 // The output's ResultMetadata stays empty on the direct path; nothing in
 // grantwatch reads it (request ids are read from errors, which the SDK

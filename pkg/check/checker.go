@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 )
@@ -78,10 +80,11 @@ func WithClock(now func() time.Time) Option { return func(c *Checker) { c.now = 
 // pool for the configured limits.
 func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 	// The direct path of the run's most frequent calls (see lean.go). It
-	// stays off for a configuration that adds its own middleware or asks
-	// the SDK to log requests: those run only on the SDK's stack.
+	// stays off for a configuration that adds its own middleware,
+	// interceptors or per-service options, or asks the SDK to log
+	// requests: those run only on the SDK's stack.
 	direct := newDirectState()
-	if len(awsCfg.APIOptions) > 0 || awsCfg.ClientLogMode != 0 {
+	if len(awsCfg.APIOptions) > 0 || awsCfg.ClientLogMode != 0 || len(awsCfg.ServiceOptions) > 0 || anyInterceptor(awsCfg.Interceptors) {
 		direct.off.Store(true)
 	}
 	awsCfg = tune(awsCfg, cfg.Limits)
@@ -128,6 +131,18 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 		opt(c)
 	}
 	return c
+}
+
+// anyInterceptor reports whether r holds an interceptor of any kind (the
+// SDK's configuration loading leaves every list empty, not nil).
+func anyInterceptor(r smithyhttp.InterceptorRegistry) bool {
+	v := reflect.ValueOf(r)
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Slice && f.Len() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // tune sets the SDK's retries and connection pool for an audit.

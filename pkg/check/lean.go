@@ -23,12 +23,19 @@
 //     is sent twice; but when the SDK's client has corrected its clock
 //     already, it signs at another time than the direct request was, and
 //     its own request goes out (replayFirst).
-//   - A configuration with its own APIOptions or a ClientLogMode (they act
-//     on the SDK's stack only), a call with per-call options, a client
+//   - A configuration with its own APIOptions, Interceptors,
+//     ServiceOptions or a ClientLogMode (they act on the SDK's stack
+//     only), a call with per-call options, a client
 //     that does not sign with SigV4
-//     (a Bedrock API key), or an answer whose Date is more than the SDK's
-//     skew threshold away from the local clock turns the direct path off:
-//     from then on the SDK does everything.
+//     (a Bedrock API key), or an answer handed to the SDK whose Date is
+//     more than the SDK's skew threshold away from the local clock turns
+//     the direct path off: from then on the SDK does everything. (An answer
+//     decoded here is not checked: AWS took the request, signed on the
+//     local clock, so the skew is within its window.)
+//   - The templates are the Checker's, one per operation and region, and
+//     serve every account's client there: those differ only in their
+//     credentials, and the user agent's credential features come from the
+//     provider's type, the same for every account (run.assume).
 //
 // The output's ResultMetadata stays empty on the direct path; nothing in
 // grantwatch reads it (request ids are read from errors, which the SDK
@@ -101,16 +108,27 @@ type template struct {
 // the invocation id and, in Lambda, the invocation's trace id.
 var perCallHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Amz-Sdk-Invocation-Id", "Content-Length", "X-Amzn-Trace-Id"}
 
-// templateOf reads a template from the SDK's first attempt at an operation
-// whose own path (escaped) is suffix. It returns nil when the
-// request is not the SigV4-signed shape the direct path can copy.
-func templateOf(req *http.Request, suffix string) *template {
+// labelled are the operations whose path carries a label of the input.
+var labelled = map[string]bool{opAvailability: true}
+
+// templateOf reads a template from the SDK's first attempt at op, whose
+// own path (escaped) is suffix. It returns nil when the request is not the
+// SigV4-signed shape the direct path can copy.
+func templateOf(req *http.Request, op, suffix string) *template {
 	if !strings.HasPrefix(req.Header.Get("Amz-Sdk-Request"), "attempt=1;") || req.Host != "" || req.URL.User != nil || req.URL.Fragment != "" {
 		return nil
 	}
 	// The query is each call's own (and the signer rewrites it in place).
 	base, ok := strings.CutSuffix(req.URL.EscapedPath(), suffix)
 	if !ok {
+		return nil
+	}
+	// net/http sends the SDK's raw path (the endpoint's path, then the
+	// escaped label) only when it is a valid encoding of the whole path.
+	// Behind an endpoint path it cannot take (a space in it, say) net/http
+	// escapes the path itself, the label too: a label it escapes otherwise
+	// (":" it leaves as is) would go out unlike the SDK's.
+	if labelled[op] && req.URL.RawPath != req.URL.EscapedPath() {
 		return nil
 	}
 	// Credential=AKID/yyyymmdd/region/service/aws4_request
@@ -201,6 +219,12 @@ func directCall[Out, Opts any](ctx context.Context, d *direct, op, path, query s
 		})
 	}
 	x := d.send(ctx, t, path, query, body)
+	if !x.sent {
+		// Nothing went out (the credentials, say, could not be had): the
+		// SDK's call meets the same in its own steps (GetIdentity, ...),
+		// which are not its HTTP client's answer.
+		return sdk()
+	}
 	if x.body != nil {
 		if out, err := decode(x.body); err == nil {
 			d.state.decoded.Add(1)
@@ -208,9 +232,17 @@ func directCall[Out, Opts any](ctx context.Context, d *direct, op, path, query s
 			return out, nil
 		}
 	}
-	return sdk(func(o *Opts) {
-		wrap(o, func(next aws.HTTPClient) aws.HTTPClient { return d.replay(x, next) })
+	var r *replayFirst
+	out, err := sdk(func(o *Opts) {
+		wrap(o, func(next aws.HTTPClient) aws.HTTPClient { r = d.replay(x, next); return r })
 	})
+	// A call that ended before its first attempt reached the HTTP client
+	// (its context done, say) leaves the answer unread: closed here, or
+	// its connection would stay taken.
+	if r != nil {
+		r.discard()
+	}
+	return out, err
 }
 
 // learner is the HTTP client of a call the SDK makes in full: its first
@@ -225,7 +257,7 @@ type learner struct {
 
 func (l *learner) Do(req *http.Request) (*http.Response, error) {
 	l.once.Do(func() {
-		l.d.state.templates.LoadOrStore(templateKey{l.op, l.d.region}, templateOf(req, l.suffix))
+		l.d.state.templates.LoadOrStore(templateKey{l.op, l.d.region}, templateOf(req, l.op, l.suffix))
 	})
 	return l.next.Do(req)
 }
@@ -252,11 +284,13 @@ type exchange struct {
 	buf  *bytes.Buffer
 	// signedAt is the request's signing time (zero: not signed).
 	signedAt time.Time
+	// sent: the request went to the HTTP client.
+	sent bool
 }
 
 // send makes one request from t. It never fails on its own: a request it
-// cannot make is an exchange with an error, which the SDK then meets as
-// its first attempt's.
+// cannot make is an exchange with an error that was not sent, and the SDK
+// makes the call.
 func (d *direct) send(ctx context.Context, t *template, path, query string, body []byte) *exchange {
 	x := &exchange{}
 	var rd io.Reader
@@ -305,6 +339,7 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 		}
 	}
 	d.state.sent.Add(1)
+	x.sent = true
 	x.resp, x.err = d.http.Do(req)
 	if x.err != nil || x.resp.StatusCode != http.StatusOK {
 		return x
@@ -342,7 +377,7 @@ func (x *exchange) release() {
 // answered with this exchange (the answer, whole, or the error), any retry
 // goes out through next. The Date of an answer far from the local clock
 // turns the direct path off, as the SDK then corrects its own clock.
-func (d *direct) replay(x *exchange, next aws.HTTPClient) aws.HTTPClient {
+func (d *direct) replay(x *exchange, next aws.HTTPClient) *replayFirst {
 	if x.resp != nil {
 		if x.body != nil {
 			x.resp.Body = io.NopCloser(bytes.NewReader(bytes.Clone(x.body)))
@@ -384,6 +419,13 @@ func (r *replayFirst) Do(req *http.Request) (*http.Response, error) {
 		return r.resp, r.err
 	}
 	return r.next.Do(req)
+}
+
+// discard closes the recorded answer if no request took it.
+func (r *replayFirst) discard() {
+	if r.used.CompareAndSwap(false, true) && r.resp != nil {
+		_ = r.resp.Body.Close()
+	}
 }
 
 // signedAtAnotherTime reports whether the SDK signed req at a time more

@@ -31,7 +31,7 @@ func bedrockHTTP(o *bedrock.Options, wrap func(aws.HTTPClient) aws.HTTPClient) {
 }
 
 func (c *directBedrock) GetFoundationModelAvailability(ctx context.Context, in *bedrock.GetFoundationModelAvailabilityInput, optFns ...func(*bedrock.Options)) (*bedrock.GetFoundationModelAvailabilityOutput, error) {
-	if len(optFns) > 0 || in == nil || aws.ToString(in.ModelId) == "" {
+	if len(optFns) > 0 || in == nil || aws.ToString(in.ModelId) == "" || c.d.state.off.Load() {
 		return c.Client.GetFoundationModelAvailability(ctx, in, optFns...)
 	}
 	// The SDK's path label: every byte but the unreserved ones escaped,
@@ -94,7 +94,7 @@ const opModels = "ListFoundationModels"
 
 func (c *directBedrock) ListFoundationModels(ctx context.Context, in *bedrock.ListFoundationModelsInput, optFns ...func(*bedrock.Options)) (*bedrock.ListFoundationModelsOutput, error) {
 	// Only the unfiltered list, the one the audit asks for.
-	if len(optFns) > 0 || in == nil || *in != (bedrock.ListFoundationModelsInput{}) {
+	if len(optFns) > 0 || in == nil || *in != (bedrock.ListFoundationModelsInput{}) || c.d.state.off.Load() {
 		return c.Client.ListFoundationModels(ctx, in, optFns...)
 	}
 	return directCall(ctx, c.d, opModels, "/foundation-models", "", nil, func(b []byte) (*bedrock.ListFoundationModelsOutput, error) { return decodeModels(b, c.d.state.strs) },
@@ -183,7 +183,7 @@ func modelSummary(s *jsonScan, m *types.FoundationModelSummary) error {
 const opProfiles = "ListInferenceProfiles"
 
 func (c *directBedrock) ListInferenceProfiles(ctx context.Context, in *bedrock.ListInferenceProfilesInput, optFns ...func(*bedrock.Options)) (*bedrock.ListInferenceProfilesOutput, error) {
-	if len(optFns) > 0 || in == nil {
+	if len(optFns) > 0 || in == nil || c.d.state.off.Load() {
 		return c.Client.ListInferenceProfiles(ctx, in, optFns...)
 	}
 	// The SDK's query: each set member under its wire name, encoded as

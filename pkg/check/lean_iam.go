@@ -24,9 +24,12 @@ var _ IAMAPI = (*directIAM)(nil)
 const opSimulate = "SimulatePrincipalPolicy"
 
 func (c *directIAM) SimulatePrincipalPolicy(ctx context.Context, in *iam.SimulatePrincipalPolicyInput, optFns ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {
-	form, ok := simulationForm(in)
-	if len(optFns) > 0 || !ok {
+	if len(optFns) > 0 || c.d.state.off.Load() {
 		return c.Client.SimulatePrincipalPolicy(ctx, in, optFns...)
+	}
+	form, ok := simulationForm(in)
+	if !ok {
+		return c.Client.SimulatePrincipalPolicy(ctx, in)
 	}
 	return directCall(ctx, c.d, opSimulate, "/", "", form, decodeSimulation,
 		func(opts ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {

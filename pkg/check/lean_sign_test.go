@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +183,33 @@ func FuzzAppendQueryEscape(f *testing.F) {
 			t.Errorf("appendQueryEscape(%q): got %q; want %q", s, got, want)
 		}
 	})
+}
+
+// TestDirectSignatureMatchesAWSPostExample signs the POST example of AWS's
+// General Reference ("Signed Signature Version 4 Requests Examples",
+// http://docs.aws.amazon.com/general/latest/gr/sigv4-signed-request-examples.html:
+// IAM ListUsers in the body, AKIDEXAMPLE, 20110909T233600Z) and wants its
+// published signature: a body, its hash and content-type signed.
+func TestDirectSignatureMatchesAWSPostExample(t *testing.T) {
+	body := "Action=ListUsers&Version=2010-05-08"
+	req, err := http.NewRequest(http.MethodPost, "http://iam.amazonaws.com/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 0 // the example signs no content-length
+	req.Header = http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
+	plan, ok := planOf(req.Header)
+	if !ok {
+		t.Fatal("no plan for the example's headers")
+	}
+	sum := sha256.Sum256([]byte(body))
+	var keys keyCache
+	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+	if !plan.sign(req, &keys, creds, hex.EncodeToString(sum[:]), "iam", "us-east-1", time.Date(2011, 9, 9, 23, 36, 0, 0, time.UTC)) {
+		t.Fatal("the plan did not sign the example")
+	}
+	const want = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20110909/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=ced6826de92d2bdeed8f846f0bf508e8559e98e4b0199114b84c54174deb456c"
+	if got := req.Header.Get("Authorization"); got != want {
+		t.Errorf("Authorization:\n got %s\nwant %s (AWS's example)", got, want)
+	}
 }

@@ -31,7 +31,8 @@ func (c *directIAM) SimulatePrincipalPolicy(ctx context.Context, in *iam.Simulat
 	if !ok {
 		return c.Client.SimulatePrincipalPolicy(ctx, in)
 	}
-	return directCall(ctx, c.d, opSimulate, "/", "", form, decodeSimulation,
+	decode := func(b []byte) (*iam.SimulatePrincipalPolicyOutput, error) { return decodeSimulation(b, c.d.state.strs) }
+	return directCall(ctx, c.d, opSimulate, "/", "", form, decode,
 		func(opts ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error) {
 			return c.Client.SimulatePrincipalPolicy(ctx, in, opts...)
 		}, func(o *iam.Options, wrap func(aws.HTTPClient) aws.HTTPClient) { o.HTTPClient = wrap(o.HTTPClient) })

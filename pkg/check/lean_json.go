@@ -5,6 +5,7 @@
 package check
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,27 @@ type interner struct {
 const maxInterned, maxInternedLen = 1 << 14, 256
 
 func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+// getString is get for a string that may share memory with an answer: what
+// it returns never does.
+func (in *interner) getString(s string) string {
+	if in == nil || len(s) > maxInternedLen {
+		return strings.Clone(s)
+	}
+	in.mu.RLock()
+	v, ok := in.m[s]
+	in.mu.RUnlock()
+	if ok {
+		return v
+	}
+	v = strings.Clone(s)
+	in.mu.Lock()
+	if len(in.m) < maxInterned {
+		in.m[v] = v
+	}
+	in.mu.Unlock()
+	return v
+}
 
 func (in *interner) get(b []byte) string {
 	if in == nil || len(b) > maxInternedLen {

@@ -120,15 +120,25 @@ func (c *keyCache) get(secret, day, region, service string) *signingKey {
 	return k
 }
 
-// sum is the hex HMAC-SHA256 of data with the key.
-func (k *signingKey) sum(data []byte) string {
+// appendSum appends the hex HMAC-SHA256 of data with the key.
+func (k *signingKey) appendSum(dst, data []byte) []byte {
 	mac := k.macs.Get().(hash.Hash)
 	mac.Reset()
 	mac.Write(data)
 	var sig [sha256.Size]byte
-	out := hex.EncodeToString(mac.Sum(sig[:0]))
+	dst = hex.AppendEncode(dst, mac.Sum(sig[:0]))
 	k.macs.Put(mac)
-	return out
+	return dst
+}
+
+// appendScope appends the credential scope, day/region/service/aws4_request.
+func appendScope(b []byte, day, region, service string) []byte {
+	b = append(b, day...)
+	b = append(b, '/')
+	b = append(b, region...)
+	b = append(b, '/')
+	b = append(b, service...)
+	return append(b, "/aws4_request"...)
 }
 
 func hmacSHA256(key, data []byte) []byte {
@@ -211,23 +221,32 @@ func (p *signPlan) sign(req *http.Request, keys *keyCache, creds aws.Credentials
 		}
 		b = append(b, h.name...)
 	}
-	signed := string(b[signedStart:])
+	// The Authorization header up to its signature, while the signed
+	// names are in the buffer: one allocation for the whole value.
+	const credential, signedHeaders, signature = "AWS4-HMAC-SHA256 Credential=", ", SignedHeaders=", ", Signature="
+	auth := make([]byte, 0, len(credential)+len(creds.AccessKeyID)+1+len(day)+len(region)+len(service)+16+
+		len(signedHeaders)+(len(b)-signedStart)+len(signature)+2*sha256.Size)
+	auth = append(auth, credential...)
+	auth = append(auth, creds.AccessKeyID...)
+	auth = append(auth, '/')
+	auth = appendScope(auth, day, region, service)
+	auth = append(auth, signedHeaders...)
+	auth = append(auth, b[signedStart:]...)
+	auth = append(auth, signature...)
+
 	b = append(b, '\n')
 	b = append(b, payloadHash...)
 	sum := sha256.Sum256(b)
-
-	scope := day + "/" + region + "/" + service + "/aws4_request"
 	b = append(b[:0], "AWS4-HMAC-SHA256\n"...)
 	b = append(b, amzDate...)
 	b = append(b, '\n')
-	b = append(b, scope...)
+	b = appendScope(b, day, region, service)
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, sum[:])
-	signature := keys.get(creds.SecretAccessKey, day, region, service).sum(b)
+	auth = keys.get(creds.SecretAccessKey, day, region, service).appendSum(auth, b)
 	*bp = b
 
-	req.Header["Authorization"] = []string{"AWS4-HMAC-SHA256 Credential=" + creds.AccessKeyID + "/" + scope +
-		", SignedHeaders=" + signed + ", Signature=" + signature}
+	req.Header["Authorization"] = []string{string(auth)}
 	req.URL.RawQuery = query
 	return true
 }

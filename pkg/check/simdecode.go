@@ -23,6 +23,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -47,7 +48,7 @@ type leanSimulation struct {
 func (*leanSimulation) ID() string { return sdkDeserializerID }
 
 // bodies holds the buffers answers are read into; a decoded answer keeps
-// only its own copy (decodeSimulation's one string).
+// only copies (see own).
 var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (m *leanSimulation) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
@@ -71,7 +72,7 @@ func (m *leanSimulation) HandleDeserialize(ctx context.Context, in middleware.De
 		// As the SDK reports a body it could not read.
 		return out, md, &smithy.DeserializationError{Err: rerr}
 	}
-	result, derr := decodeSimulation(buf.Bytes())
+	result, derr := decodeSimulation(buf.Bytes(), nil)
 	if derr != nil {
 		resp.Body = io.NopCloser(bytes.NewReader(bytes.Clone(buf.Bytes())))
 		return sdk()
@@ -98,8 +99,9 @@ var errUnrecognised = errors.New("not the recognised SimulatePrincipalPolicy ans
 
 // simParser reads one answer. src is a transient copy of the body.
 type simParser struct {
-	src string
-	pos int
+	src      string
+	pos      int
+	interned *interner
 	// slabs for the answer's pointers, so that each is not an allocation
 	strs []string
 	orgs []iamtypes.OrganizationsDecisionDetail
@@ -153,13 +155,18 @@ const (
 // decodeSimulation decodes a successful SimulatePrincipalPolicy answer
 // (ledger: PROTO-iam-simulate-wire) as the SDK's deserializer does (every field of the output, not only those
 // grantwatch reads), or returns errUnrecognised.
-func decodeSimulation(body []byte) (*iam.SimulatePrincipalPolicyOutput, error) {
-	return decodeAnswer(string(body))
+// strs, when set, gives one shared copy of each string (resource names
+// repeat in every account's answers).
+func decodeSimulation(body []byte, strs *interner) (*iam.SimulatePrincipalPolicyOutput, error) {
+	// A view of the body, not a copy: no decoded value points into it
+	// (TestLeanSimulationKeepsNoAnswer), and the caller keeps the body
+	// until this returns.
+	return decodeAnswer(unsafe.String(unsafe.SliceData(body), len(body)), strs)
 }
 
 // decodeAnswer is decodeSimulation over a string no decoded value shares.
-func decodeAnswer(src string) (*iam.SimulatePrincipalPolicyOutput, error) {
-	p := &simParser{src: src}
+func decodeAnswer(src string, strs *interner) (*iam.SimulatePrincipalPolicyOutput, error) {
+	p := &simParser{src: src, interned: strs}
 	if strings.HasPrefix(p.rest(), xmlProlog) {
 		p.pos += len(xmlProlog)
 		p.ws()
@@ -291,12 +298,13 @@ func (p *simParser) text(name string, empty bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return own(s), nil
+	return p.own(s), nil
 }
 
 // own returns s as a string that shares no memory with the body: the
-// values every answer repeats are constants, others a copy.
-func own(s string) string {
+// values every answer repeats are constants, others a copy (the
+// interner's, when the parser has one).
+func (p *simParser) own(s string) string {
 	switch s {
 	case "":
 		return ""
@@ -321,7 +329,7 @@ func own(s string) string {
 	case "aws-marketplace:Unsubscribe":
 		return "aws-marketplace:Unsubscribe"
 	}
-	return strings.Clone(s)
+	return p.interned.getString(s)
 }
 
 // view reads an element's character data and its end tag. It decodes

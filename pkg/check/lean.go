@@ -312,7 +312,13 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 	// As the run's other requests: no GetBody, so a 307 to a POST is an
 	// answer, not a resend (see sendBodyWithHeaders).
 	req.GetBody = nil
-	req.Header = t.header.Clone()
+	// The template's value slices are shared, not copied: every header
+	// this request sets is a new slice under its key (and net/http and
+	// the signer only read them); the template itself is never changed.
+	req.Header = make(http.Header, len(t.header)+6)
+	for k, v := range t.header {
+		req.Header[k] = v
+	}
 	id, err := smithyrand.NewUUID(rand.Reader).GetUUID()
 	if err != nil {
 		x.err = err

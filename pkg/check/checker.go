@@ -88,6 +88,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 		direct.off.Store(true)
 	}
 	awsCfg = tune(awsCfg, cfg.Limits)
+	directHTTP := directHTTPClient(awsCfg.HTTPClient)
 	if awsCfg.Region == "" {
 		awsCfg.Region = cfg.Regions[0]
 	}
@@ -106,7 +107,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 				o.Credentials = creds
 				o.EndpointResolverV2 = bedrockEP
 			})
-			return &directBedrock{Client: client, d: direct.client(region, client.Options().HTTPClient, creds)}
+			return &directBedrock{Client: client, d: direct.client(region, directHTTP, creds)}
 		},
 		// IAM is global: any region of the partition reaches its endpoint.
 		newIAM: func(creds aws.CredentialsProvider) IAMAPI {
@@ -115,7 +116,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts ...Option) *Checker {
 				o.Credentials = creds
 				o.EndpointResolverV2 = iamEP
 			})
-			return &directIAM{Client: client, d: direct.client(cfg.Regions[0], client.Options().HTTPClient, creds)}
+			return &directIAM{Client: client, d: direct.client(cfg.Regions[0], directHTTP, creds)}
 		},
 		// The Account Management API is global too: the SDK sends any
 		// region of the partition to its one endpoint.

@@ -61,6 +61,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go/middleware"
 	smithyrand "github.com/aws/smithy-go/rand"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -176,6 +177,41 @@ type direct struct {
 	// again on every call.
 	signer *v4.Signer
 	keys   keyCache
+}
+
+// directHTTPClient is the direct requests' HTTP client, made from the
+// run's (sdk, as tune makes it): the *http.Client the SDK's BuildableClient
+// builds (Freeze: the attempt timeout and the SDK's redirect rule, which
+// follows only 307 and 308), over a transport of the same settings
+// (GetTransport), without the SDK's transport wrapper. net/http bounds a
+// request to a transport it knows with a context deadline; through any
+// other RoundTripper it arms a second timer, two channels and a goroutine
+// per request (net/http client.go setRequestCancel, knownRoundTripperImpl:
+// 5% of the audit's CPU). The wrapper only adds a stand-in Location to a
+// 301 or 302 that has none (S3's), which net/http then returns as it is
+// and the redirect rule would not follow anyway; such an answer is handed
+// to the SDK, whose error reads no Location. A timeout reads "context
+// deadline exceeded (Client.Timeout exceeded ...)" instead of "request
+// canceled (Client.Timeout exceeded ...)", a *url.Error whose Timeout() is
+// true either way (ledger: PROTO-sdk-direct-path). Any other client, or one
+// with the SDK's opt-in read timeout, is used as it is.
+func directHTTPClient(sdk aws.HTTPClient) aws.HTTPClient {
+	s, ok := sdk.(sendBodyWithHeaders)
+	if !ok {
+		return sdk
+	}
+	b, ok := s.next.(*awshttp.BuildableClient)
+	if !ok {
+		return s.next
+	}
+	if d, ok := b.GetReadTimeout(); ok && d > 0 {
+		return s.next
+	}
+	frozen, ok := b.Freeze().(*http.Client)
+	if !ok {
+		return s.next
+	}
+	return &http.Client{Timeout: frozen.Timeout, CheckRedirect: frozen.CheckRedirect, Transport: b.GetTransport()}
 }
 
 func (s *directState) client(region string, http aws.HTTPClient, creds aws.CredentialsProvider) *direct {

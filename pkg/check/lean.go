@@ -13,7 +13,8 @@
 //     and the signing name and region of its SigV4 scope. A later call
 //     copies the template, sets a new invocation id (as the SDK's
 //     ClientRequestID does) and is signed with the SDK's own SigV4 signer
-//     and credentials, through the same HTTP client. TestDirectRequestsAreTheSDKs
+//     and credentials, through an HTTP client with the SDK's timeout and
+//     redirect rule (directHTTPClient). TestDirectRequestsAreTheSDKs
 //     compares both requests; the simulator checks every signature.
 //   - Only an HTTP 200 answer in the exact shape the direct decoder knows is
 //     decoded here. Anything else (a transport error, another status, an

@@ -12,8 +12,8 @@
 //     path, every header (User-Agent, Amz-Sdk-Request, Content-Type, ...)
 //     and the signing name and region of its SigV4 scope. A later call
 //     copies the template, sets a new invocation id (as the SDK's
-//     ClientRequestID does) and is signed with the SDK's own SigV4 signer
-//     and credentials, through an HTTP client with the SDK's timeout and
+//     ClientRequestID does) and is signed as the SDK's SigV4 signer signs
+//     it (lean_sign.go), with the client's credentials, through an HTTP client with the SDK's timeout and
 //     redirect rule (directHTTPClient). TestDirectRequestsAreTheSDKs
 //     compares both requests; the simulator checks every signature.
 //   - Only an HTTP 200 answer in the exact shape the direct decoder knows is

@@ -350,8 +350,13 @@ func (d *direct) send(ctx context.Context, t *template, path, query string, body
 	// answer, not a resend (see sendBodyWithHeaders).
 	req.GetBody = nil
 	// The template's value slices are shared, not copied: every header
-	// this request sets is a new slice under its key (and net/http and
-	// the signer only read them); the template itself is never changed.
+	// this request sets is a new slice under its key, and net/http (its
+	// redirects copy a Header.Clone) and RecursionDetection (Header.Set)
+	// only read the others. The SDK's signer writes into the slices of
+	// X-Amz-Date, X-Amz-Security-Token and Authorization in place
+	// (append(h[k][:0], v)): safe only because those are perCallHeaders,
+	// which the template never holds. Clone's slices have no spare
+	// capacity, so an append to a shared one copies it.
 	req.Header = make(http.Header, len(t.header)+6)
 	for k, v := range t.header {
 		req.Header[k] = v

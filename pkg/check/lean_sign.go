@@ -30,6 +30,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go/encoding/httpbinding"
@@ -246,7 +247,9 @@ func (p *signPlan) sign(req *http.Request, keys *keyCache, creds aws.Credentials
 	auth = keys.get(creds.SecretAccessKey, day, region, service).appendSum(auth, b)
 	*bp = b
 
-	req.Header["Authorization"] = []string{string(auth)}
+	// auth is not written again: the header is the buffer itself (a
+	// string(auth) would be the value's second allocation).
+	req.Header["Authorization"] = []string{unsafe.String(unsafe.SliceData(auth), len(auth))}
 	req.URL.RawQuery = query
 	return true
 }

@@ -2,9 +2,11 @@ package check
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +33,9 @@ func TestDirectHTTPClientIsTheSDKs(t *testing.T) {
 		case "/302":
 			w.Header().Set("Location", "/ok")
 			w.WriteHeader(http.StatusFound)
+		case "/303":
+			w.Header().Set("Location", "/ok")
+			w.WriteHeader(http.StatusSeeOther)
 		case "/307":
 			w.Header().Set("Location", "/ok")
 			w.WriteHeader(http.StatusTemporaryRedirect)
@@ -61,7 +66,16 @@ func TestDirectHTTPClientIsTheSDKs(t *testing.T) {
 	}
 	send := func(client aws.HTTPClient, path string) outcome {
 		hits.Store(0)
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		method, path, _ := strings.Cut(path, " ")
+		if path == "" {
+			method, path = http.MethodGet, method
+		}
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader("Action=SimulatePrincipalPolicy")
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req.GetBody = nil // as send and sendBodyWithHeaders leave it: a 307 to a POST is an answer
 		resp, err := client.Do(req)
 		var o outcome
 		if err != nil {
@@ -74,7 +88,7 @@ func TestDirectHTTPClientIsTheSDKs(t *testing.T) {
 		o.hits = hits.Load()
 		return o
 	}
-	for _, path := range []string{"/ok", "/301-no-location", "/302", "/307", "/308", "/slow"} {
+	for _, path := range []string{"/ok", "/301-no-location", "/302", "/303", "/307", "/308", "POST /307", "POST /308", "/slow"} {
 		got, want := send(direct, path), send(sdk, path)
 		if got != want {
 			t.Errorf("%s: got %+v on the direct client; want %+v as on the SDK's", path, got, want)

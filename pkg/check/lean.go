@@ -215,12 +215,10 @@ func directHTTPClient(sdk aws.HTTPClient) aws.HTTPClient {
 	return &http.Client{Timeout: frozen.Timeout, CheckRedirect: frozen.CheckRedirect, Transport: b.GetTransport()}
 }
 
+// client is one client's direct path; http is directHTTPClient's (a
+// direct request's body is already a bytes.Reader, so it goes without
+// sendBodyWithHeaders' copy).
 func (s *directState) client(region string, http aws.HTTPClient, creds aws.CredentialsProvider) *direct {
-	// A direct request's body is already a bytes.Reader: it needs no copy
-	// to leave in one write with its headers.
-	if c, ok := http.(sendBodyWithHeaders); ok {
-		http = c.next
-	}
 	return &direct{state: s, region: region, http: http, creds: creds, signer: v4.NewSigner()}
 }
 

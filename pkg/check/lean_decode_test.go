@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/config"
 	"github.com/grantwatch/grantwatch/pkg/devtools/awssim"
-	"github.com/grantwatch/grantwatch/pkg/targets"
 )
 
 // jsonHTTP answers every request with an HTTP 200 and body.
@@ -94,25 +92,11 @@ func simulatorAvailabilityAnswers(t *testing.T) [][]byte {
 		config string
 	}{{check, "testdata/grantwatch.yaml"}, {demo, "../../cmd/grantwatch/demo.yaml"}} {
 		run.sc.Latency = awssim.Latency{}
-		sim, err := awssim.New(run.sc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := &recorder{next: sim, keep: isAvailability}
-		srv := httptest.NewServer(rec)
 		cfg, err := config.Load(run.config)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := context.Background()
-		awsCfg, err := awssim.ClientConfigFor(ctx, srv.URL, run.sc.Auditor, "us-east-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := audit{targets.New(cfg, awsCfg), New(cfg, awsCfg)}
-		_ = a.Run(ctx, "differential")
-		srv.Close()
-		all = append(all, rec.answers...)
+		all = append(all, recordAudit(t, run.sc, cfg, isAvailability)...)
 	}
 	return all
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/grantwatch/grantwatch/pkg/config"
@@ -84,6 +85,26 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
+// recordAudit audits sc with cfg, as the job does, through a recorder, and
+// returns the simulator's 200 answers to the requests keep takes.
+func recordAudit(t *testing.T, sc *awssim.Scenario, cfg *config.Config, keep func(*http.Request, []byte) bool) [][]byte {
+	t.Helper()
+	sim, err := awssim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{next: sim, keep: keep}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	ctx := context.Background()
+	awsCfg, err := awssim.ClientConfigFor(ctx, srv.URL, sc.Auditor, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = audit{targets.New(cfg, awsCfg), New(cfg, awsCfg)}.Run(ctx, "differential")
+	return rec.answers
+}
+
 // isSimulation takes SimulatePrincipalPolicy requests.
 func isSimulation(_ *http.Request, body []byte) bool {
 	form, _ := url.ParseQuery(string(body))
@@ -142,12 +163,6 @@ func simulatorAnswers(t *testing.T) [][]byte {
 		if v.scp != "" {
 			sc.SCPs = append(sc.SCPs, awssim.SCP{Name: "published", Targets: []string{"111111111111"}, Document: v.scp})
 		}
-		sim, err := awssim.New(sc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := &recorder{next: sim, keep: isSimulation}
-		srv := httptest.NewServer(rec)
 		cfg, err := config.Load("testdata/grantwatch.yaml")
 		if err != nil {
 			t.Fatal(err)
@@ -159,15 +174,7 @@ func simulatorAnswers(t *testing.T) [][]byte {
 				t.Fatal(err)
 			}
 		}
-		ctx := context.Background()
-		awsCfg, err := awssim.ClientConfigFor(ctx, srv.URL, sc.Auditor, "us-east-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := audit{targets.New(cfg, awsCfg), New(cfg, awsCfg)}
-		_ = a.Run(ctx, "differential")
-		srv.Close()
-		all = append(all, rec.answers...)
+		all = append(all, recordAudit(t, sc, cfg, isSimulation)...)
 	}
 	return all
 }
@@ -374,36 +381,30 @@ func TestLeanSimulationKeepsNoAnswer(t *testing.T) {
 				t.Errorf("answer %d: %s %q points into the answer", i, what, v)
 			}
 		}
+		// What an evaluation result and a resource's result both hold.
+		shared := func(missing []string, statements []iamtypes.Statement, details map[string]iamtypes.PolicyEvaluationDecisionType) {
+			for _, m := range missing {
+				check("MissingContextValues", m)
+			}
+			for _, st := range statements {
+				check("SourcePolicyId", aws.ToString(st.SourcePolicyId))
+				check("SourcePolicyType", string(st.SourcePolicyType))
+			}
+			for k, v := range details {
+				check("EvalDecisionDetails key", k)
+				check("EvalDecisionDetails value", string(v))
+			}
+		}
 		check("Marker", aws.ToString(out.Marker))
 		for _, ev := range out.EvaluationResults {
 			check("EvalActionName", aws.ToString(ev.EvalActionName))
 			check("EvalResourceName", aws.ToString(ev.EvalResourceName))
 			check("EvalDecision", string(ev.EvalDecision))
-			for _, m := range ev.MissingContextValues {
-				check("MissingContextValues", m)
-			}
-			for _, st := range ev.MatchedStatements {
-				check("SourcePolicyId", aws.ToString(st.SourcePolicyId))
-				check("SourcePolicyType", string(st.SourcePolicyType))
-			}
-			for k, v := range ev.EvalDecisionDetails {
-				check("EvalDecisionDetails key", k)
-				check("EvalDecisionDetails value", string(v))
-			}
+			shared(ev.MissingContextValues, ev.MatchedStatements, ev.EvalDecisionDetails)
 			for _, rr := range ev.ResourceSpecificResults {
 				check("EvalResourceName", aws.ToString(rr.EvalResourceName))
 				check("EvalResourceDecision", string(rr.EvalResourceDecision))
-				for _, m := range rr.MissingContextValues {
-					check("MissingContextValues", m)
-				}
-				for _, st := range rr.MatchedStatements {
-					check("SourcePolicyId", aws.ToString(st.SourcePolicyId))
-					check("SourcePolicyType", string(st.SourcePolicyType))
-				}
-				for k, v := range rr.EvalDecisionDetails {
-					check("resource EvalDecisionDetails key", k)
-					check("resource EvalDecisionDetails value", string(v))
-				}
+				shared(rr.MissingContextValues, rr.MatchedStatements, rr.EvalDecisionDetails)
 			}
 		}
 	}
